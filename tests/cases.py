@@ -1,0 +1,160 @@
+"""Single-op ONNX models with inputs: each is checked against onnxruntime by the numpy reference
+(unit) and by every backend in Node and Chromium (e2e)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import helper, TensorProto
+
+F = TensorProto.FLOAT
+I64 = TensorProto.INT64
+
+
+@dataclass
+class Case:
+    name: str
+    model: onnx.ModelProto
+    inputs: dict = field(default_factory=dict)
+
+
+def _rng(name):
+    return np.random.RandomState(abs(hash(name)) % (2**31))
+
+
+def case(name, op, inputs, attrs=None, consts=None, opset=13, n_out=1, out_types=None, in_types=None):
+    """inputs: {name: array} fed at run time; consts: {name: array} initializers (in node order after inputs)."""
+    consts = consts or {}
+    node_inputs = list(inputs) + list(consts)
+    outs = [f"y{i}" for i in range(n_out)]
+    node = helper.make_node(op, node_inputs, outs, name=f"{op.lower()}_node", **(attrs or {}))
+    ginputs = [helper.make_tensor_value_info(k, onnx.helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+               for k, v in inputs.items()]
+    inits = [onnx.numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items()]
+    gouts = [helper.make_tensor_value_info(o, (out_types or {}).get(o, 0), None) for o in outs]
+    g = helper.make_graph([node], name, ginputs, gouts, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    m = onnx.shape_inference.infer_shapes(m)
+    return Case(name, m, inputs)
+
+
+def r(*shape, name="x", lo=-1.0, hi=1.0):
+    return _rng(name + str(shape)).uniform(lo, hi, shape).astype(np.float32)
+
+
+def build_cases() -> list[Case]:
+    C = []
+    x4 = r(2, 4, 7, 7)
+    w = r(6, 4, 3, 3, name="w")
+    b = r(6, name="b")
+    C += [
+        case("conv_basic", "Conv", {"x": x4}, consts={"w": w, "b": b}),
+        case("conv_pads_strides", "Conv", {"x": x4}, {"pads": [1, 0, 2, 1], "strides": [2, 1]}, {"w": w}),
+        case("conv_dilation", "Conv", {"x": r(1, 4, 9, 9)}, {"dilations": [2, 2], "pads": [2, 2, 2, 2]}, {"w": w, "b": b}),
+        case("conv_group", "Conv", {"x": r(1, 4, 6, 6)}, {"group": 2}, {"w": r(6, 2, 3, 3, name="wg")}),
+        case("conv_depthwise", "Conv", {"x": r(1, 4, 8, 8)}, {"group": 4, "pads": [1, 1, 1, 1]}, {"w": r(4, 1, 3, 3, name="wd")}),
+        case("conv_same_upper", "Conv", {"x": r(1, 4, 7, 7)}, {"auto_pad": "SAME_UPPER", "strides": [2, 2]},
+             {"w": r(3, 4, 4, 4, name="w4")}),
+        case("conv_same_lower", "Conv", {"x": r(1, 4, 7, 7)}, {"auto_pad": "SAME_LOWER", "strides": [2, 2]},
+             {"w": r(3, 4, 4, 4, name="w4")}),
+        case("conv_1d", "Conv", {"x": r(1, 3, 10)}, {"pads": [1, 2], "strides": [2]}, {"w": r(5, 3, 3, name="w1")}),
+        case("conv_1x1", "Conv", {"x": r(1, 8, 5, 5)}, consts={"w": r(16, 8, 1, 1, name="w11"), "b": r(16, name="b16")}),
+        case("convtranspose_basic", "ConvTranspose", {"x": r(1, 3, 4, 4)}, {"strides": [2, 2]},
+             {"w": r(3, 5, 3, 3, name="wt"), "b": r(5, name="bt")}),
+        case("convtranspose_pads_outpad", "ConvTranspose", {"x": r(1, 3, 4, 5)},
+             {"strides": [2, 3], "pads": [1, 0, 1, 1], "output_padding": [1, 2]}, {"w": r(3, 2, 3, 3, name="wt2")}),
+        case("convtranspose_group_dil", "ConvTranspose", {"x": r(1, 4, 3, 3)}, {"group": 2, "dilations": [2, 1]},
+             {"w": r(4, 3, 2, 2, name="wt3")}),
+        case("convtranspose_output_shape", "ConvTranspose", {"x": r(1, 2, 3, 3)},
+             {"strides": [2, 2], "output_shape": [8, 8]}, {"w": r(2, 2, 3, 3, name="wt4")}),
+        case("gemm_basic", "Gemm", {"a": r(3, 5)}, consts={"b": r(5, 4, name="gb"), "c": r(4, name="gc")}),
+        case("gemm_trans_alpha_beta", "Gemm", {"a": r(5, 3)}, {"transA": 1, "transB": 1, "alpha": 0.5, "beta": 2.0},
+             {"b": r(4, 5, name="gb2"), "c": r(3, 4, name="gc2")}),
+        case("matmul_2d", "MatMul", {"a": r(3, 5), "b": r(5, 4, name="mb")}),
+        case("matmul_batched_broadcast", "MatMul", {"a": r(2, 1, 3, 5), "b": r(3, 5, 4, name="mb2")}),
+        case("matmul_1d", "MatMul", {"a": r(5)}, consts={"b": r(2, 5, 3, name="mb3")}),
+        case("batchnorm", "BatchNormalization", {"x": x4},
+             consts={"s": r(4, name="s"), "bb": r(4, name="bb"), "m": r(4, name="m"), "v": r(4, name="v", lo=0.5, hi=2)}),
+    ]
+    ux = r(2, 3, 4, 5, name="u", lo=-3, hi=3)
+    for op, attrs in [("Relu", {}), ("LeakyRelu", {"alpha": 0.2}), ("Sigmoid", {}), ("Tanh", {}),
+                      ("HardSigmoid", {"alpha": 0.3, "beta": 0.4}), ("HardSwish", {}), ("Elu", {"alpha": 0.7}),
+                      ("Selu", {}), ("Softplus", {}), ("Exp", {}), ("Neg", {}), ("Abs", {}), ("Floor", {}),
+                      ("Ceil", {}), ("Erf", {}), ("Sign", {})]:
+        C.append(case(f"unary_{op.lower()}", op, {"x": ux}, attrs, opset=14 if op == "HardSwish" else 13))
+    px = r(2, 3, 4, 5, name="p", lo=0.1, hi=4)
+    for op in ("Log", "Sqrt", "Reciprocal"):
+        C.append(case(f"unary_{op.lower()}", op, {"x": px}))
+    C += [
+        case("gelu", "Gelu", {"x": ux}, opset=20),
+        case("gelu_tanh", "Gelu", {"x": ux}, {"approximate": "tanh"}, opset=20),
+        case("clip_inputs", "Clip", {"x": ux}, consts={"lo": np.float32(-0.5), "hi": np.float32(1.5)}),
+        case("clip_attrs_opset6", "Clip", {"x": ux}, {"min": -1.0, "max": 0.5}, opset=6),
+        case("prelu", "PRelu", {"x": ux}, consts={"slope": r(3, 1, 1, name="sl")}),
+    ]
+    a, bb = r(2, 3, 4, 5, name="ba"), r(4, 1, name="bb2", lo=0.5, hi=2)
+    for op in ("Add", "Sub", "Mul", "Div", "Max", "Min"):
+        C.append(case(f"binary_{op.lower()}", op, {"a": a, "b": bb}))
+    C += [
+        case("pow", "Pow", {"a": px, "b": r(5, name="pw", lo=-1, hi=2)}),
+        case("sum3", "Sum", {"a": a, "b": bb, "c": r(5, name="c3")}),
+        case("mean3", "Mean", {"a": a, "b": bb, "c": r(5, name="c3")}),
+        case("div_int", "Div", {"a": np.array([7, -7, 9, -9, 5], np.int64), "b": np.array([2, 2, -4, -4, 5], np.int64)}),
+        case("cast_to_int", "Cast", {"x": ux}, {"to": TensorProto.INT32}),
+        case("maxpool", "MaxPool", {"x": x4}, {"kernel_shape": [3, 3], "strides": [2, 2]}),
+        case("maxpool_pads_ceil", "MaxPool", {"x": x4}, {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1],
+                                                         "ceil_mode": 1}),
+        case("maxpool_dilation", "MaxPool", {"x": r(1, 2, 9, 9)}, {"kernel_shape": [2, 2], "dilations": [2, 2]}),
+        case("avgpool", "AveragePool", {"x": x4}, {"kernel_shape": [2, 2], "strides": [2, 2]}),
+        case("avgpool_pads_exclude", "AveragePool", {"x": x4}, {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}),
+        case("avgpool_pads_include", "AveragePool", {"x": x4}, {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1],
+                                                                "count_include_pad": 1}),
+        case("avgpool_ceil", "AveragePool", {"x": r(1, 2, 6, 6)}, {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}),
+        case("maxpool_1d", "MaxPool", {"x": r(1, 3, 11)}, {"kernel_shape": [3], "strides": [2]}),
+        case("globalavgpool", "GlobalAveragePool", {"x": x4}),
+        case("globalmaxpool", "GlobalMaxPool", {"x": x4}),
+        case("lrn", "LRN", {"x": r(1, 6, 4, 4)}, {"size": 3, "alpha": 0.001, "beta": 0.75, "bias": 1.5}),
+        case("softmax_last", "Softmax", {"x": ux}),
+        case("softmax_axis1", "Softmax", {"x": ux}, {"axis": 1}),
+        case("logsoftmax_axis2", "LogSoftmax", {"x": ux}, {"axis": 2}),
+        case("softmax_opset11_coerce", "Softmax", {"x": ux}, {"axis": 1}, opset=11),
+    ]
+    for op in ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+               "ReduceSumSquare", "ReduceLogSumExp"):
+        if op == "ReduceSum":
+            C.append(case("reducesum", op, {"x": ux}, {"keepdims": 0}, consts={"axes": np.array([1, -1], np.int64)}))
+        else:
+            C.append(case(op.lower(), op, {"x": ux}, {"axes": [1, -1], "keepdims": 0}))
+    C += [
+        case("reducelogsum", "ReduceLogSum", {"x": px}, {"axes": [2]}),
+        case("reducemean_all", "ReduceMean", {"x": ux}),
+        case("reshape", "Reshape", {"x": ux}, consts={"s": np.array([0, -1, 5], np.int64)}),
+        case("flatten", "Flatten", {"x": ux}, {"axis": 2}),
+        case("squeeze", "Squeeze", {"x": r(2, 1, 3, 1)}, consts={"axes": np.array([1, 3], np.int64)}),
+        case("unsqueeze", "Unsqueeze", {"x": r(2, 3)}, consts={"axes": np.array([0, -1], np.int64)}),
+        case("unsqueeze_opset11", "Unsqueeze", {"x": r(2, 3)}, {"axes": [1]}, opset=11),
+        case("transpose", "Transpose", {"x": ux}, {"perm": [2, 0, 3, 1]}),
+        case("concat", "Concat", {"a": r(2, 3, 4), "b": r(2, 1, 4, name="cb"), "c": r(2, 2, 4, name="cc")}, {"axis": 1}),
+        case("split", "Split", {"x": r(2, 6, 3)}, {"axis": 1}, consts={"s": np.array([1, 2, 3], np.int64)}, n_out=3),
+        case("split_equal", "Split", {"x": r(4, 6)}, {"axis": 1}, n_out=2),
+        case("slice", "Slice", {"x": ux}, consts={"s": np.array([1, 0], np.int64), "e": np.array([3, 10], np.int64),
+                                                  "ax": np.array([1, 3], np.int64), "st": np.array([1, 2], np.int64)}),
+        case("slice_negative_step", "Slice", {"x": ux}, consts={"s": np.array([-1], np.int64), "e": np.array([-100], np.int64),
+                                                                "ax": np.array([2], np.int64), "st": np.array([-2], np.int64)}),
+        case("gather", "Gather", {"x": ux}, {"axis": 1}, consts={"i": np.array([[2, -1], [0, 1]], np.int64)}),
+        case("gather_runtime_indices", "Gather", {"x": r(5, 3), "i": np.array([4, 0, -2], np.int64)}),
+        case("pad_constant", "Pad", {"x": ux}, {"mode": "constant"},
+             consts={"p": np.array([0, 1, 2, 0, 0, 0, 1, 3], np.int64), "v": np.float32(0.5)}),
+        case("pad_reflect", "Pad", {"x": ux}, {"mode": "reflect"}, consts={"p": np.array([0, 0, 2, 1, 0, 0, 1, 3], np.int64)}),
+        case("pad_edge_negative", "Pad", {"x": ux}, {"mode": "edge"}, consts={"p": np.array([0, 0, -1, 2, 0, 0, 1, -2], np.int64)}),
+        case("expand", "Expand", {"x": r(3, 1)}, consts={"s": np.array([2, 1, 4], np.int64)}),
+        case("identity", "Identity", {"x": ux}),
+        case("where_less", "Where", {"c": ux > 0, "a": ux, "b": r(5, name="wb")}),
+        case("equal_int", "Equal", {"a": np.array([1, 2, 3], np.int64), "b": np.array([1, 0, 3], np.int64)}),
+    ]
+    return C
+
+
+CASES = build_cases()

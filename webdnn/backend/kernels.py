@@ -1,0 +1,68 @@
+"""Kernel attributes shared by every backend: each IR op's attributes normalized the way
+docs/descriptor.md says (axes non-negative, constants folded, 1-D conv/pool in 2-D form)."""
+from __future__ import annotations
+
+from ..errors import ConversionError
+from ..ir.ops import norm_axis
+from ..ir.ops.layout import slice_params
+
+
+def _as_2d(op, values, pads=False):
+    """1-D conv/pool attributes get a leading H entry (1, or 0 for pads); 3-D+ is refused."""
+    nd = len(op.inputs[0].shape) - 2
+    v = list(values)
+    if nd == 2:
+        return v
+    if nd == 1:
+        return [0, v[0], 0, v[1]] if pads else [1] + v
+    raise ConversionError(f"{op.type} {op.name!r}: {nd}-D is not supported by the backends yet (1-D and 2-D are)")
+
+
+def _conv(op):
+    nd = len(op.inputs[0].shape) - 2
+    a = op.attrs
+    return {"strides": _as_2d(op, a["strides"] or [1] * nd), "pads": _as_2d(op, a["pads"] or [0] * 2 * nd, True),
+            "dilations": _as_2d(op, a["dilations"] or [1] * nd), "group": a["group"]}
+
+
+def _pool(op):
+    nd = len(op.inputs[0].shape) - 2
+    a = op.attrs
+    return {"kind": a["kind"], "kernel": _as_2d(op, a["kernel_shape"]), "strides": _as_2d(op, a["strides"] or [1] * nd),
+            "pads": _as_2d(op, a["pads"] or [0] * 2 * nd, True), "dilations": _as_2d(op, a["dilations"] or [1] * nd),
+            "count_include_pad": int(a["count_include_pad"])}
+
+
+def _rank(op):
+    return len(op.inputs[0].shape)
+
+
+KERNEL_ATTRS = {
+    "Elementwise": lambda op: {"expr": op.attrs["expr"], "dtype": op.outputs[0].dtype},
+    "Conv": _conv,
+    "ConvTranspose": _conv,
+    "MatMul": lambda op: {},
+    "Pool": _pool,
+    "LRN": lambda op: {k: op.attrs[k] for k in ("size", "alpha", "beta", "bias")},
+    "Softmax": lambda op: {"axis": norm_axis(op.attrs["axis"], _rank(op)), "log": int(op.attrs["log"])},
+    "Reduce": lambda op: {"kind": op.attrs["kind"], "axes": list(op.definition.axes(op, _rank(op))),
+                          "keepdims": int(op.attrs["keepdims"])},
+    "Reshape": lambda op: {},
+    "Transpose": lambda op: {"perm": op.definition.perm(op, _rank(op))},
+    "Concat": lambda op: {"axis": norm_axis(op.attrs["axis"], _rank(op))},
+    "Split": lambda op: {"axis": norm_axis(op.attrs["axis"], _rank(op)), "split": list(op.attrs["split"])},
+    "Slice": lambda op: dict(zip(("starts", "steps"), map(list, zip(*[(s, p) for s, p, _ in slice_params(op.inputs[0].shape, op.attrs)]))))
+    if _rank(op) else {"starts": [], "steps": []},
+    "Gather": lambda op: {"axis": norm_axis(op.attrs["axis"], _rank(op))},
+    "Pad": lambda op: {"pads": list(op.attrs["pads"]), "mode": op.attrs["mode"], "value": float(op.attrs["value"])},
+    "Expand": lambda op: {},
+    "Identity": lambda op: {},
+}
+
+
+def kernel_attrs(op) -> dict:
+    try:
+        fn = KERNEL_ATTRS[op.type]
+    except KeyError:
+        raise ConversionError(f"IR op {op.type} ({op.name!r}) has no kernel; the optimizer should have lowered it") from None
+    return fn(op)

@@ -1,0 +1,177 @@
+"""The `webdnn` command: convert | run | serve | demo."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from .errors import WebDNNError
+
+
+def parse_input_shapes(items) -> dict:
+    """["x=1,3,224,224", "y=1,10"] → {"x": [1,3,224,224], ...}; a single unnamed shape is allowed."""
+    shapes = {}
+    for item in items or []:
+        name, sep, dims = item.rpartition("=")
+        dims = dims.strip().strip("()[]")
+        try:
+            shape = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
+        except ValueError:
+            raise WebDNNError(f"--input-shape {item!r}: expected NAME=D1,D2,... (e.g. x=1,3,224,224)") from None
+        shapes[name if sep else ""] = shape
+    return shapes
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def cmd_convert(args) -> int:
+    from .converter import convert
+    shapes = parse_input_shapes(args.input_shape)
+    if "" in shapes:
+        import onnx
+        from .frontend.onnx import load_model
+        proto = load_model(args.model)
+        inits = {t.name for t in proto.graph.initializer}
+        names = [i.name for i in proto.graph.input if i.name not in inits]
+        if len(names) != 1:
+            raise WebDNNError(f"--input-shape without a name needs a model with one input; this one has {names}")
+        shapes[names[0]] = shapes.pop("")
+        del onnx
+    t0 = time.perf_counter()
+
+    def progress(stage, detail=""):
+        if not args.quiet:
+            print(f"  [{time.perf_counter() - t0:6.2f}s] {stage:<9} {detail}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = convert(args.model, args.out, backends=args.backend.split(","), input_shapes=shapes,
+                          weights=args.weights, progress=progress)
+    for w in caught:
+        print(f"note: {w.message}", file=sys.stderr)
+    print(f"converted {args.model} -> {summary['out']} in {summary['seconds']:.2f}s")
+    for t in summary["inputs"]:
+        print(f"  input  {t['name']}: {t['shape']} {t['dtype']}")
+    for t in summary["outputs"]:
+        print(f"  output {t['name']}: {t['shape']} {t['dtype']}")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["op_counts"].items(), key=lambda kv: -kv[1]))
+    print(f"  ops: {summary['ops_before']} imported -> {summary['ops']} after optimization ({counts})")
+    print(f"  params: {summary['params']:,}")
+    for b, n in summary["bytes"].items():
+        print(f"  backend {b}: {_fmt_bytes(n)} to download (model.json + graph + weights)")
+    return 0
+
+
+def _load_inputs(items, model) -> dict:
+    import numpy as np
+    names = [t["name"] for t in model["inputs"]]
+    inputs = {}
+    for i, item in enumerate(items or []):
+        name, sep, path = item.partition("=")
+        if not sep:
+            name, path = (names[i] if i < len(names) else f"#{i}"), item
+        if name not in names:
+            raise WebDNNError(f"--input {item!r}: the model's inputs are {names}")
+        p = Path(path)
+        if p.suffix == ".npz":
+            with np.load(p) as z:
+                inputs.update({k: z[k] for k in z.files})
+        else:
+            inputs[name] = np.load(p)
+    missing = [n for n in names if n not in inputs]
+    if missing:
+        raise WebDNNError(f"missing input(s) {missing}; give --input NAME=FILE.npy for each")
+    return inputs
+
+
+def cmd_run(args) -> int:
+    import numpy as np
+    from .descriptor import read_model
+    from .runners import get_runner
+    model = read_model(args.descriptor)
+    inputs = _load_inputs(args.input, model)
+    with get_runner(args.where) as runner:
+        outs = runner.run(args.descriptor, inputs, backend=args.backend)
+        ms = getattr(runner, "last_ms", None)
+    print(f"ran {args.descriptor} on {args.backend} in {args.where}" + (f" ({ms:.1f} ms)" if ms is not None else ""))
+    for name, a in outs.items():
+        flat = a.reshape(-1)
+        head = ", ".join(f"{v:.6g}" for v in flat[:8]) + (", ..." if flat.size > 8 else "")
+        extra = f"  argmax {int(np.argmax(flat))}" if flat.size > 1 and a.dtype.kind == "f" else ""
+        print(f"  {name}: {list(a.shape)} {a.dtype} [{head}]{extra}")
+    if args.output:
+        out = Path(args.output)
+        if out.suffix == ".npz" or len(outs) > 1:
+            np.savez(out.with_suffix(".npz"), **outs)
+            print(f"saved {out.with_suffix('.npz')}")
+        else:
+            np.save(out, next(iter(outs.values())))
+            print(f"saved {out}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .serve import serve_forever
+    serve_forever(Path(args.descriptor), args.port)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import main as demo_main
+    return demo_main(out=Path(args.out), where=args.where.split(","))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    p = argparse.ArgumentParser(prog="webdnn", description="Run trained neural networks in the web browser.")
+    p.add_argument("--version", action="version", version=f"webdnn {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("convert", help="convert a model file into a descriptor directory")
+    c.add_argument("model", help="model file (.onnx)")
+    c.add_argument("-o", "--out", required=True, help="output descriptor directory")
+    c.add_argument("--backend", default="js", help="comma-separated backends to generate (default: js)")
+    c.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...",
+                   help="fix an input's shape (repeatable), e.g. --input-shape x=1,3,224,224")
+    c.add_argument("--weights", default="raw", choices=["raw", "f16"], help="weight encoding (default raw float32)")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    c.set_defaults(fn=cmd_convert)
+
+    r = sub.add_parser("run", help="run a descriptor through the JavaScript runtime")
+    r.add_argument("descriptor")
+    r.add_argument("--input", action="append", metavar="[NAME=]FILE.npy", help="input array(s) (.npy or .npz)")
+    r.add_argument("--output", help="save the output(s) to this .npy (.npz for several)")
+    r.add_argument("--backend", default="js")
+    r.add_argument("--in", dest="where", default="node", choices=["node", "chromium"],
+                   help="where the runtime runs (default node)")
+    r.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("serve", help="serve a descriptor directory on 127.0.0.1 (COOP/COEP headers set)")
+    s.add_argument("descriptor")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(fn=cmd_serve)
+
+    d = sub.add_parser("demo", help="convert the bundled digits classifier and run it on every backend")
+    d.add_argument("--out", default="out/digits", help="where to write the descriptor and demo page")
+    d.add_argument("--in", dest="where", default="node,chromium", help="where to run: node, chromium or both")
+    d.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except WebDNNError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

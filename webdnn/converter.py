@@ -1,0 +1,51 @@
+"""convert(): model → IR → optimized IR → per-backend lowering → descriptor directory."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from . import descriptor
+from .backend import LOWERERS, BACKENDS
+from .encoding import ENCODINGS
+from .errors import ConversionError
+from .passes.pipeline import optimize
+
+
+def load_graph(model, input_shapes=None):
+    """Pick the frontend by file type and import the model as an IR graph."""
+    import onnx
+    if isinstance(model, onnx.ModelProto) or str(model).lower().endswith(".onnx"):
+        from .frontend.onnx import import_onnx
+        return import_onnx(model, input_shapes)
+    raise ConversionError(f"cannot tell the format of {str(model)!r}: expected a .onnx file")
+
+
+def convert(model, out_dir, backends=("js",), input_shapes: dict | None = None, weights: str = "raw",
+            progress=None) -> dict:
+    """Convert `model` into a descriptor in `out_dir`; returns a summary dict.
+
+    progress(stage, detail) is called as the stages go by (the CLI prints it)."""
+    say = progress or (lambda stage, detail="": None)
+    backends = list(backends)
+    bad = [b for b in backends if b not in LOWERERS]
+    if bad:
+        raise ConversionError(f"unknown backend(s) {bad}; available: {', '.join(BACKENDS)}")
+    if weights not in ENCODINGS:
+        raise ConversionError(f"unknown weight encoding {weights!r}; available: {', '.join(ENCODINGS)}")
+    t0 = time.perf_counter()
+    say("load", str(model) if isinstance(model, (str, Path)) else type(model).__name__)
+    graph = load_graph(model, input_shapes)
+    before = graph.summary()
+    say("optimize", f"{before['ops']} ops")
+    optimize(graph, log=lambda name, changed: say("pass", f"{name}{' (changed)' if changed else ''}"))
+    graph.verify()
+    lowered = {}
+    for b in backends:
+        say("lower", b)
+        lowered[b] = LOWERERS[b](graph)
+    say("write", str(out_dir))
+    model_json = descriptor.write(graph, out_dir, lowered, weights=weights)
+    after = graph.summary()
+    return {"out": str(out_dir), "ops_before": before["ops"], "ops": after["ops"], "op_counts": after["op_counts"],
+            "params": after["params"], "bytes": descriptor.size_report(out_dir), "seconds": time.perf_counter() - t0,
+            "inputs": model_json["inputs"], "outputs": model_json["outputs"]}

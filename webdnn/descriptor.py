@@ -1,0 +1,102 @@
+"""Write (and read back) a descriptor directory, format version 1 (docs/descriptor.md)."""
+from __future__ import annotations
+
+import json
+import shutil
+import zlib
+from pathlib import Path
+
+from . import __version__
+from .encoding import encode
+from .errors import WebDNNError
+
+FORMAT_VERSION = 1
+CHUNK_BYTES = 16 << 20
+ALIGN = 8
+
+
+def _tensor_meta(t):
+    return {"name": t.name, "shape": list(t.shape), "dtype": t.dtype}
+
+
+def write(graph, out_dir, lowered: dict[str, tuple[dict, list]], weights: str = "raw",
+          chunk_bytes: int = CHUNK_BYTES) -> dict:
+    """lowered: backend -> (graph doc, constant tensors). Returns the model.json dict."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("weights_*.bin"):
+        old.unlink()
+    for old in out.glob("graph_*.json"):
+        old.unlink()
+
+    # one blob for every backend; a constant shared by several backends is stored once
+    blob = bytearray()
+    placed: dict[str, dict] = {}
+    backend_ranges: dict[str, list[tuple[int, int]]] = {}
+    for backend, (doc, constants) in lowered.items():
+        entries, ranges = {}, []
+        for t in constants:
+            if t.name not in placed:
+                fields, data = encode(t.name, t.data, t.dtype, weights)
+                offset = len(blob) if data else 0
+                blob += data
+                blob += b"\0" * (-len(blob) % ALIGN)
+                placed[t.name] = {"shape": list(t.shape), "dtype": t.dtype, **fields, "offset": offset, "bytes": len(data)}
+            e = placed[t.name]
+            entries[t.name] = e
+            if e["bytes"]:
+                ranges.append((e["offset"], e["offset"] + e["bytes"]))
+        doc = dict(doc, constants=entries)
+        (out / f"graph_{backend}.json").write_text(json.dumps(doc, separators=(",", ":")))
+        backend_ranges[backend] = ranges
+
+    files = []
+    for i in range(0, max(len(blob), 1), chunk_bytes):
+        chunk = bytes(blob[i:i + chunk_bytes])
+        if not chunk and files:
+            break
+        name = f"weights_{len(files)}.bin"
+        (out / name).write_bytes(chunk)
+        files.append({"file": name, "bytes": len(chunk), "crc32": f"{zlib.crc32(chunk) & 0xffffffff:08x}"})
+
+    # offsets address the concatenation of ALL chunks, so every backend lists all of them;
+    # a backend whose constants are all fill-encoded needs none
+    backends = {b: {"graph": f"graph_{b}.json", "weights": list(range(len(files))) if backend_ranges[b] else []}
+                for b in lowered}
+    summary = graph.summary()
+    model = {
+        "format": "webdnn-descriptor", "version": FORMAT_VERSION, "converter": f"webdnn {__version__}",
+        "inputs": [_tensor_meta(t) for t in graph.inputs], "outputs": [_tensor_meta(t) for t in graph.outputs],
+        "backends": backends, "weights": files,
+        "source": graph.source or {}, "stats": {"ops": summary["ops"], "params": summary["params"],
+                                               "weight_bytes": len(blob)},
+    }
+    (out / "model.json").write_text(json.dumps(model, indent=1))
+    return model
+
+
+def read_model(desc_dir) -> dict:
+    path = Path(desc_dir) / "model.json"
+    if not path.is_file():
+        raise WebDNNError(f"{desc_dir} is not a descriptor directory (no model.json)")
+    model = json.loads(path.read_text())
+    if model.get("format") != "webdnn-descriptor" or model.get("version") != FORMAT_VERSION:
+        raise WebDNNError(f"{path}: descriptor format {model.get('format')!r} version {model.get('version')!r}; "
+                          f"this webdnn reads webdnn-descriptor version {FORMAT_VERSION}")
+    return model
+
+
+def size_report(desc_dir) -> dict[str, int]:
+    """Bytes a page downloads per backend: model.json + graph file + its weight chunks."""
+    d = Path(desc_dir)
+    model = read_model(d)
+    base = (d / "model.json").stat().st_size
+    return {b: base + (d / info["graph"]).stat().st_size + sum(model["weights"][i]["bytes"] for i in info["weights"])
+            for b, info in model["backends"].items()}
+
+
+def copy_runtime(out_dir, dist: Path) -> None:
+    """Put the runtime scripts next to a descriptor (for a self-contained demo page)."""
+    for name in ("webdnn.js", "webdnn.mjs"):
+        if (dist / name).is_file():
+            shutil.copy2(dist / name, Path(out_dir) / name)

@@ -1,0 +1,28 @@
+"""Error types. Each carries the data a user needs to fix the problem (ARCHITECTURE §3.7)."""
+
+
+class WebDNNError(Exception):
+    """Base class of every error webdnn raises on purpose."""
+
+
+class ConversionError(WebDNNError):
+    """The model cannot be converted (malformed file, dynamic shapes we cannot resolve, ...)."""
+
+
+class ShapeError(ConversionError):
+    """An op's inputs do not fit its attributes; the message prints shapes and attributes."""
+
+
+class UnsupportedOpsError(ConversionError):
+    """Raised once, before any work, listing every unsupported op of a model."""
+
+    def __init__(self, unsupported):
+        # unsupported: {(op_type, domain, opset): [node names]}
+        self.unsupported = unsupported
+        total = sum(len(v) for v in unsupported.values())
+        lines = [f"{total} node(s) use {len(unsupported)} unsupported op(s):"]
+        for (op_type, domain, opset), names in sorted(unsupported.items()):
+            shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
+            dom = f"{domain}::" if domain else ""
+            lines.append(f"  {dom}{op_type} (opset {opset}): {len(names)} node(s): {shown}")
+        super().__init__("\n".join(lines))

@@ -1,0 +1,258 @@
+"""ONNX frontend: .onnx file (or ModelProto) → IR Graph.
+
+Before any work it checks every node against the handler table (onnx_ops.HANDLERS) and raises ONE
+UnsupportedOpsError listing them all. Nodes are then converted in order; an op whose inputs are
+all constants is folded on the spot (the same fold the constant-folding pass uses), so chains like
+Shape → Gather → Concat → Reshape arrive as constant attributes.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper, TensorProto
+
+from ..errors import ConversionError, UnsupportedOpsError, ShapeError
+from ..ir import Graph, Tensor
+from ..passes.fold_constants import try_fold
+
+ONNX_DTYPES = {
+    TensorProto.FLOAT: "float32", TensorProto.FLOAT16: "float16", TensorProto.DOUBLE: "float32",
+    TensorProto.INT8: "int8", TensorProto.UINT8: "uint8", TensorProto.INT32: "int32",
+    TensorProto.INT64: "int64", TensorProto.BOOL: "bool",
+}
+
+
+def load_model(model) -> onnx.ModelProto:
+    """Read an .onnx file (with external data next to it) with a clear error on bad input."""
+    if isinstance(model, onnx.ModelProto):
+        return model
+    path = Path(model)
+    if not path.is_file():
+        raise ConversionError(f"model file {str(path)!r} does not exist")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # protobuf DecodeError and friends
+        raise ConversionError(f"{path}: not a valid ONNX model (truncated or corrupted?): {type(e).__name__}: {e}") from None
+    if not proto.graph.node and not proto.graph.output:
+        raise ConversionError(f"{path}: the file parsed but holds no graph (is it an ONNX model?)")
+    try:
+        onnx.load_external_data_for_model(proto, str(path.parent))
+    except Exception as e:
+        raise ConversionError(f"{path}: cannot read its external weight data: {e}") from None
+    return proto
+
+
+def default_opset(proto) -> int:
+    for imp in proto.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return imp.version
+    return 1
+
+
+def tensor_dtype(elem_type: int, where: str) -> str:
+    try:
+        return ONNX_DTYPES[elem_type]
+    except KeyError:
+        name = TensorProto.DataType.Name(elem_type) if elem_type in TensorProto.DataType.values() else elem_type
+        raise ConversionError(f"{where}: element type {name} is not supported "
+                              f"(supported: float, float16, double, int8, uint8, int32, int64, bool)") from None
+
+
+def to_array(tp: TensorProto) -> np.ndarray:
+    a = numpy_helper.to_array(tp)
+    if a.dtype == np.float64:
+        a = a.astype(np.float32)
+    return a
+
+
+class NodeContext:
+    """What a handler sees: the node, its IR inputs, attribute access and graph building."""
+
+    def __init__(self, conv: "OnnxImporter", node):
+        self.conv, self.node, self.graph = conv, node, conv.graph
+        self.opset = conv.opset
+        self.attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+    @property
+    def name(self) -> str:
+        return self.node.name or (self.node.output[0] if self.node.output else self.node.op_type)
+
+    def num_inputs(self) -> int:
+        return len(self.node.input)
+
+    def has_input(self, i: int) -> bool:
+        return i < len(self.node.input) and self.node.input[i] != ""
+
+    def input(self, i: int) -> Tensor | None:
+        if not self.has_input(i):
+            return None
+        return self.conv.lookup(self.node.input[i], self.node)
+
+    def inputs(self) -> list[Tensor]:
+        return [self.input(i) for i in range(len(self.node.input)) if self.has_input(i)]
+
+    def const(self, i: int, what: str | None = None) -> np.ndarray | None:
+        """The value of input i, which must be constant after folding (static shapes)."""
+        t = self.input(i)
+        if t is None:
+            return None
+        if not t.is_constant:
+            raise ConversionError(
+                f"{self.node.op_type} node {self.name!r}: input {i} ({what or t.name!r}) must be known at conversion "
+                f"time, but it is computed from the model input at run time (data-dependent shapes are not supported)")
+        return t.data
+
+    def attr(self, name: str, default=None):
+        v = self.attrs.get(name, default)
+        if isinstance(v, bytes):
+            v = v.decode()
+        if isinstance(v, TensorProto):
+            v = to_array(v)
+        return v
+
+    def op(self, type: str, inputs, attrs=None, n_out: int = 1, names=None) -> list[Tensor]:
+        """Add an IR op (folded right away when all its inputs are constants)."""
+        outs = self.graph.add_op(type, inputs, attrs, name=self.name, output_names=names)
+        op = self.graph.ops[-1]
+        folded = try_fold(self.graph, op)
+        return folded if folded is not None else outs
+
+    def op1(self, type: str, inputs, attrs=None) -> Tensor:
+        return self.op(type, inputs, attrs)[0]
+
+    def ew(self, expr, inputs) -> Tensor:
+        return self.op1("Elementwise", inputs, {"expr": expr})
+
+    def constant(self, value, dtype=None) -> Tensor:
+        return self.graph.constant(value, name=f"{self.name}_c", dtype=dtype)
+
+    def fail(self, msg: str):
+        raise ConversionError(f"{self.node.op_type} node {self.name!r} (opset {self.opset}): {msg}")
+
+
+class OnnxImporter:
+    def __init__(self, proto, input_shapes: dict | None = None):
+        from .onnx_ops import HANDLERS
+        self.proto = proto
+        self.handlers = HANDLERS
+        self.opset = default_opset(proto)
+        self.input_shapes = dict(input_shapes or {})
+        self.graph = Graph(proto.graph.name or "model")
+        self.values: dict[str, Tensor] = {}
+        self.notes: list[str] = []
+
+    def lookup(self, name: str, node) -> Tensor:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise ConversionError(f"{node.op_type} node {node.name!r} reads {name!r}, which no earlier node produces "
+                                  f"(the graph is not topologically sorted or the file is damaged)") from None
+
+    def check_supported(self):
+        unsupported: dict[tuple, list[str]] = {}
+        for node in self.proto.graph.node:
+            domain = node.domain if node.domain not in ("", "ai.onnx") else ""
+            h = self.handlers.get(node.op_type) if not domain else None
+            if h is None or not (h.since <= self.opset):
+                key = (node.op_type, domain, self.opset)
+                unsupported.setdefault(key, []).append(node.name or (node.output[0] if node.output else "?"))
+        if unsupported:
+            raise UnsupportedOpsError(unsupported)
+
+    def add_inputs(self):
+        g = self.proto.graph
+        inits = {t.name for t in g.initializer}
+        real_inputs = [i for i in g.input if i.name not in inits]
+        unknown = set(self.input_shapes) - {i.name for i in real_inputs}
+        if unknown:
+            raise ConversionError(f"--input-shape names {sorted(unknown)}, but the model's inputs are "
+                                  f"{[i.name for i in real_inputs]}")
+        for vi in real_inputs:
+            tt = vi.type.tensor_type
+            if not vi.type.HasField("tensor_type"):
+                raise ConversionError(f"input {vi.name!r} is not a tensor (sequences/maps are not supported)")
+            dtype = tensor_dtype(tt.elem_type, f"input {vi.name!r}")
+            dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
+            if vi.name in self.input_shapes:
+                shape = [int(d) for d in self.input_shapes[vi.name]]
+                if tt.HasField("shape") and len(shape) != len(dims):
+                    raise ConversionError(f"--input-shape {vi.name}={','.join(map(str, shape))} has rank {len(shape)}, "
+                                          f"the model declares {dims}")
+            else:
+                symbolic = [d for d in dims if not isinstance(d, int) or d <= 0]
+                if symbolic:
+                    self.notes.append(f"input {vi.name!r} has symbolic dims {dims}; using 1 for each "
+                                      f"(override with --input-shape {vi.name}=...)")
+                shape = [d if isinstance(d, int) and d > 0 else 1 for d in dims]
+            t = self.graph.add_input(vi.name, shape, dtype)
+            self.values[vi.name] = t
+        for init in g.initializer:
+            arr = to_array(init)
+            self.values[init.name] = self.graph.constant(arr, name=init.name)
+
+    def convert(self) -> Graph:
+        self.check_supported()
+        self.add_inputs()
+        for node in self.proto.graph.node:
+            before = {id(t) for t in self.values.values() if t is not None} | {id(t) for t in self.graph.inputs}
+            ctx = NodeContext(self, node)
+            h = self.handlers[node.op_type]
+            try:
+                outs = h.fn(ctx)
+            except (ConversionError, UnsupportedOpsError):
+                raise
+            except ShapeError as e:
+                raise ConversionError(f"{node.op_type} node {ctx.name!r}: {e}") from None
+            except (ValueError, TypeError, IndexError, KeyError) as e:  # malformed attributes or inputs
+                raise ConversionError(f"{node.op_type} node {ctx.name!r} (opset {self.opset}): cannot convert: "
+                                      f"{type(e).__name__}: {e}") from None
+            outs = list(outs)
+            for name, t in zip(node.output, outs):
+                if name:
+                    self._adopt_name(t, name, before)
+                    self.values[name] = t
+            for name in node.output[len(outs):]:
+                if name:
+                    self.values[name] = None  # optional outputs a handler does not produce
+        for vi in self.proto.graph.output:
+            t = self.values.get(vi.name)
+            if t is None:
+                raise ConversionError(f"graph output {vi.name!r} is not produced by any supported path")
+            self.graph.outputs.append(t)
+        self._name_outputs()
+        return self.graph
+
+    def _adopt_name(self, t: Tensor, name: str, before: set):
+        """A tensor this node created takes the ONNX name (errors and outputs then speak ONNX)."""
+        if id(t) in before or t.name == name or name in self.graph._names:
+            return
+        self.graph._names.discard(t.name)
+        self.graph._names.add(name)
+        t.name = name
+
+    def _name_outputs(self):
+        """Outputs keep their ONNX names; a constant or input output gets an Identity."""
+        outs = []
+        for vi, t in zip(self.proto.graph.output, self.graph.outputs):
+            if t.is_constant or t in self.graph.inputs or any(o is t for o in outs):
+                if t.name == vi.name:  # free the public name for the copy
+                    t.name = self.graph.unique_name(f"{vi.name}_value")
+                (t,) = self.graph._identity_for_output(t, vi.name)
+            outs.append(t)
+        self.graph.outputs = outs
+
+
+def import_onnx(model, input_shapes: dict | None = None) -> Graph:
+    """Load and convert; warnings (e.g. symbolic dims set to 1) are issued as Python warnings."""
+    proto = load_model(model)
+    imp = OnnxImporter(proto, input_shapes)
+    graph = imp.convert()
+    for n in imp.notes:
+        warnings.warn(n, stacklevel=2)
+    graph.source = {"format": "onnx", "opset": imp.opset,
+                    "file": os.path.basename(str(model)) if not isinstance(model, onnx.ModelProto) else None}
+    return graph

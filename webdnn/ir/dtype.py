@@ -1,0 +1,32 @@
+"""IR dtypes and their numpy equivalents."""
+import numpy as np
+
+DTYPES = {
+    "float32": np.float32,
+    "float16": np.float16,
+    "int8": np.int8,
+    "uint8": np.uint8,
+    "int32": np.int32,
+    "int64": np.int64,
+    "bool": np.bool_,
+}
+FLOAT_DTYPES = ("float32", "float16")
+INT_DTYPES = ("int8", "uint8", "int32", "int64")
+
+
+def np_dtype(dtype: str):
+    try:
+        return DTYPES[dtype]
+    except KeyError:
+        raise ValueError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}") from None
+
+
+def dtype_of(array) -> str:
+    """The IR dtype name of a numpy array (or numpy dtype)."""
+    dt = np.dtype(getattr(array, "dtype", array))
+    for name, t in DTYPES.items():
+        if np.dtype(t) == dt:
+            return name
+    if dt == np.float64:
+        return "float32"  # python floats enter as float64; the IR computes in float32
+    raise ValueError(f"numpy dtype {dt} has no IR dtype; supported: {', '.join(DTYPES)}")

@@ -1,0 +1,208 @@
+"""Elementwise: every pointwise op is one expression tree over broadcast inputs.
+
+An expression is a nested list ``[primitive, arg, ...]`` (the same JSON the descriptor stores):
+``["in", i]`` reads input i, ``["const", v]`` is a scalar, ``["cast", dtype, x]`` converts.
+Relu is ``["max", ["in", 0], ["const", 0]]``; a fused conv epilogue is one tree.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import OpDef, register, check
+from ..dtype import np_dtype, FLOAT_DTYPES
+
+
+def _erf(x):
+    # numpy has no erf; this is the reference, so exactness beats speed
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def _idiv(a, b):
+    q = np.abs(a) // np.abs(b)
+    return np.where((a < 0) != (b < 0), -q, q)
+
+
+# name -> (arity, numpy function, result kind). kind: "same" keeps the (promoted) dtype of the
+# arguments, "bool" gives bool, "float" requires floats.
+PRIMITIVES = {
+    "neg": (1, np.negative, "same"),
+    "abs": (1, np.abs, "same"),
+    "exp": (1, np.exp, "float"),
+    "log": (1, np.log, "float"),
+    "sqrt": (1, np.sqrt, "float"),
+    "reciprocal": (1, np.reciprocal, "float"),
+    "floor": (1, np.floor, "same"),
+    "ceil": (1, np.ceil, "same"),
+    "round": (1, np.round, "same"),
+    "tanh": (1, np.tanh, "float"),
+    "erf": (1, _erf, "float"),
+    "sin": (1, np.sin, "float"),
+    "cos": (1, np.cos, "float"),
+    "sign": (1, np.sign, "same"),
+    "not": (1, np.logical_not, "bool"),
+    "isnan": (1, np.isnan, "bool"),
+    "add": (2, np.add, "same"),
+    "sub": (2, np.subtract, "same"),
+    "mul": (2, np.multiply, "same"),
+    "div": (2, np.divide, "same"),
+    "pow": (2, np.power, "same"),
+    "max": (2, np.maximum, "same"),
+    "min": (2, np.minimum, "same"),
+    "idiv": (2, _idiv, "same"),
+    "imod": (2, np.fmod, "same"),
+    "lt": (2, np.less, "bool"),
+    "le": (2, np.less_equal, "bool"),
+    "gt": (2, np.greater, "bool"),
+    "ge": (2, np.greater_equal, "bool"),
+    "eq": (2, np.equal, "bool"),
+    "and": (2, np.logical_and, "bool"),
+    "or": (2, np.logical_or, "bool"),
+    "xor": (2, np.logical_xor, "bool"),
+    "where": (3, None, "same"),
+}
+
+
+# ---- building expressions (used by frontends and passes) ----------------------------------
+def inp(i: int) -> list:
+    return ["in", int(i)]
+
+
+def const(v) -> list:
+    v = float(v)
+    return ["const", int(v) if v.is_integer() and abs(v) < 2**53 else v]
+
+
+def _wrap(a):
+    return const(a) if isinstance(a, (int, float, np.number)) else a
+
+
+def call(name: str, *args) -> list:
+    if name != "cast":
+        arity = PRIMITIVES[name][0]
+        assert len(args) == arity, f"{name} takes {arity} args"
+        return [name, *(_wrap(a) for a in args)]
+    return ["cast", args[0], _wrap(args[1])]
+
+
+def substitute(expr, mapping) -> list:
+    """Replace ["in", i] leaves by mapping(i) (an expression)."""
+    if expr[0] == "in":
+        return mapping(expr[1])
+    if expr[0] == "const":
+        return expr
+    if expr[0] == "cast":
+        return ["cast", expr[1], substitute(expr[2], mapping)]
+    return [expr[0], *(substitute(a, mapping) for a in expr[1:])]
+
+
+def expr_inputs(expr) -> set[int]:
+    if expr[0] == "in":
+        return {expr[1]}
+    if expr[0] == "const":
+        return set()
+    args = expr[2:] if expr[0] == "cast" else expr[1:]
+    return set().union(*(expr_inputs(a) for a in args))
+
+
+def _promote(a: str | None, b: str | None) -> str | None:
+    if a is None:
+        return b
+    if b is None or a == b:
+        return a
+    if "float32" in (a, b) or ("float16" in (a, b)):
+        return "float32" if "float32" in (a, b) else "float16"
+    return np.promote_types(np_dtype(a), np_dtype(b)).name if "bool" not in (a, b) else (b if a == "bool" else a)
+
+
+def expr_dtype(expr, in_dtypes) -> str | None:
+    """Result dtype of an expression; None for a constant-only subtree (it adopts its context)."""
+    op = expr[0]
+    if op == "in":
+        return in_dtypes[expr[1]]
+    if op == "const":
+        return None
+    if op == "cast":
+        np_dtype(expr[1])
+        expr_dtype(expr[2], in_dtypes)
+        return expr[1]
+    if op not in PRIMITIVES:
+        raise ValueError(f"unknown expression primitive {op!r}")
+    arity, _, kind = PRIMITIVES[op]
+    check(len(expr) == arity + 1, f"{op} takes {arity} argument(s), got {len(expr) - 1}")
+    args = [expr_dtype(a, in_dtypes) for a in expr[1:]]
+    if kind == "bool":
+        return "bool"
+    if op == "where":
+        args = args[1:]
+    dt = None
+    for a in args:
+        dt = _promote(dt, a)
+    if kind == "float" and dt is not None and dt not in FLOAT_DTYPES:
+        raise ValueError(f"{op} needs a float argument, got {dt}")
+    return dt
+
+
+def evaluate(expr, inputs, dtype_hint="float32"):
+    """Evaluate an expression with numpy, rounding every node to its own dtype."""
+    op = expr[0]
+    if op == "in":
+        return inputs[expr[1]]
+    if op == "const":
+        return np.asarray(expr[1], dtype=np_dtype(dtype_hint))
+    if op == "cast":
+        x = evaluate(expr[2], inputs, dtype_hint)
+        if expr[1] == "bool":
+            return x != 0
+        if np.issubdtype(np.asarray(x).dtype, np.floating) and expr[1] not in FLOAT_DTYPES:
+            x = np.trunc(x)
+        return np.asarray(x).astype(np_dtype(expr[1]))
+    arity, fn, kind = PRIMITIVES[op]
+    in_dtypes = [dtype_name(np.asarray(a)) for a in inputs]
+    node_dt = expr_dtype(expr, in_dtypes) or dtype_hint
+    arg_hint = node_dt if kind != "bool" else (
+        _first_dtype(expr[1:], in_dtypes) or dtype_hint)
+    if op == "where":
+        c = evaluate(expr[1], inputs, "bool")
+        a = evaluate(expr[2], inputs, node_dt)
+        b = evaluate(expr[3], inputs, node_dt)
+        return np.where(c != 0, a, b).astype(np_dtype(node_dt))
+    args = [evaluate(a, inputs, arg_hint) for a in expr[1:]]
+    with np.errstate(all="ignore"):
+        res = fn(*args)
+    return np.asarray(res).astype(np_dtype(node_dt), copy=False)
+
+
+def dtype_name(a: np.ndarray) -> str:
+    from ..dtype import dtype_of
+    return dtype_of(a)
+
+
+def _first_dtype(args, in_dtypes):
+    for a in args:
+        d = expr_dtype(a, in_dtypes)
+        if d is not None:
+            return d
+    return None
+
+
+@register
+class Elementwise(OpDef):
+    type = "Elementwise"
+    attrs = {"expr": None}
+
+    def infer(self, op):
+        check(len(op.inputs) >= 1 and all(t is not None for t in op.inputs), "needs at least one input")
+        expr = op.attrs["expr"]
+        check(expr is not None, "attribute 'expr' is required")
+        used = expr_inputs(expr)
+        check(used <= set(range(len(op.inputs))), f"expression reads inputs {sorted(used)} but op has {len(op.inputs)}")
+        dtype = expr_dtype(expr, [t.dtype for t in op.inputs]) or op.inputs[0].dtype
+        shape = np.broadcast_shapes(*(t.shape for t in op.inputs))
+        return [(shape, dtype)]
+
+    def reference(self, op, inputs):
+        (shape, dtype), = self.infer(op)
+        res = evaluate(op.attrs["expr"], inputs, dtype)
+        return [np.ascontiguousarray(np.broadcast_to(res, shape).astype(np_dtype(dtype)))]

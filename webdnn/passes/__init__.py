@@ -1,0 +1,1 @@
+"""Graph passes: one small rewrite per file; pipeline.py lists them in order."""

@@ -1,0 +1,27 @@
+"""The optimization pipeline: one flat, named list of passes, run in order."""
+from __future__ import annotations
+
+from ..ir import Graph
+from . import remove_identity, fold_constants, fold_batchnorm, lower_batchnorm, lower_gemm, remove_dead
+
+PASSES = [
+    ("remove_identity", remove_identity.run),
+    ("fold_constants", fold_constants.run),
+    ("fold_batchnorm", fold_batchnorm.run),
+    ("lower_batchnorm", lower_batchnorm.run),
+    ("lower_gemm", lower_gemm.run),
+    ("fold_constants", fold_constants.run),
+    ("remove_dead", remove_dead.run),
+]
+
+
+def optimize(graph: Graph, verify: bool = False, log=None) -> Graph:
+    """Run every pass in order; with verify, check the IR after each one (tests do)."""
+    graph.toposort()
+    for name, fn in PASSES:
+        changed = fn(graph)
+        if log is not None:
+            log(name, changed)
+        if verify:
+            graph.verify()
+    return graph

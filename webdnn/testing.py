@@ -1,0 +1,43 @@
+"""The one tolerance table every numeric comparison uses, and the comparison itself."""
+from __future__ import annotations
+
+import numpy as np
+
+# backend -> (rtol, atol). Errors are measured relative to the largest magnitude of the expected
+# tensor, so a model whose activations reach 1e12 is held to the same relative standard.
+TOLERANCES = {
+    "reference": (1e-5, 1e-6),  # numpy references vs onnxruntime: both float32, different orders
+    "js": (1e-4, 1e-5),          # float64 temporaries, float32 storage, own summation order
+}
+
+
+def compare(actual, expected, backend: str, what: str = "") -> str | None:
+    """None if within tolerance, else a message with the worst element."""
+    rtol, atol = TOLERANCES[backend]
+    a, e = np.asarray(actual), np.asarray(expected)
+    if a.shape != e.shape:
+        return f"{what}: shape {list(a.shape)} != expected {list(e.shape)}"
+    if e.dtype.kind in "biu" or e.dtype == np.bool_:
+        bad = np.flatnonzero(a.reshape(-1) != e.reshape(-1))
+        return None if not bad.size else f"{what}: {bad.size} integer elements differ, first at {bad[0]}"
+    a64, e64 = a.astype(np.float64), e.astype(np.float64)
+    if not np.array_equal(np.isnan(a64), np.isnan(e64)):
+        return f"{what}: NaN positions differ"
+    finite = np.isfinite(e64)
+    if not np.array_equal(a64[~finite], e64[~finite]):
+        return f"{what}: infinities differ"
+    if not finite.any():
+        return None
+    scale = np.abs(e64[finite]).max()
+    err = np.abs(a64[finite] - e64[finite])
+    limit = atol + rtol * scale
+    if err.max() <= limit:
+        return None
+    i = int(np.argmax(err))
+    return (f"{what}: max error {err.max():.3g} > {limit:.3g} (rtol {rtol} × max|expected| {scale:.3g} + atol {atol}); "
+            f"worst: got {a64[finite][i]:.7g}, expected {e64[finite][i]:.7g}")
+
+
+def assert_close(actual, expected, backend: str, what: str = "") -> None:
+    msg = compare(actual, expected, backend, what)
+    assert msg is None, msg
