@@ -79,6 +79,16 @@ class Graph:
         self._names.add(name)
         return name
 
+    def _op_name(self, base: str) -> str:
+        # op names have their own namespace, so an op may share its output's name
+        if not hasattr(self, "_op_names"):
+            self._op_names: set[str] = set()
+        name = base
+        while name in self._op_names:
+            name = f"{base}_{next(self._counter)}"
+        self._op_names.add(name)
+        return name
+
     def add_input(self, name: str, shape: Sequence[int], dtype: str = "float32") -> Tensor:
         t = Tensor(self.unique_name(name), shape, dtype)
         self.inputs.append(t)
@@ -87,7 +97,7 @@ class Graph:
     def constant(self, data, name: str = "const", dtype: str | None = None) -> Tensor:
         arr = np.asarray(data)
         dtype = dtype or dtype_of(arr)
-        arr = np.ascontiguousarray(arr.astype(np_dtype(dtype), copy=False))
+        arr = np.array(arr, dtype=np_dtype(dtype), order="C")
         return Tensor(self.unique_name(name), arr.shape, dtype, arr)
 
     def add_op(self, type: str, inputs: Sequence[Tensor | None], attrs: dict | None = None,
@@ -96,7 +106,7 @@ class Graph:
         """Create an op, infer its output shapes/dtypes with its own definition, append it."""
         from .ops import get_op_def
         d = get_op_def(type)
-        op = Op(type, self.unique_name(name or type.lower()), inputs, [], d.with_defaults(attrs or {}))
+        op = Op(type, self._op_name(name or type.lower()), inputs, [], d.with_defaults(attrs or {}))
         specs = d.checked_infer(op)
         names = list(output_names or [])
         for i, (shape, dtype) in enumerate(specs):
@@ -148,7 +158,7 @@ class Graph:
             self.outputs = [new if t is old else t for t in self.outputs]
 
     def _identity_for_output(self, src: Tensor, name: str) -> list[Tensor]:
-        op = Op("Identity", self.unique_name(f"{name}_identity"), [src], [], {})
+        op = Op("Identity", self._op_name(f"{name}_identity"), [src], [], {})
         out = Tensor(name, src.shape, src.dtype)
         op.outputs.append(out)
         self.ops.append(op)

@@ -53,7 +53,7 @@ class Transpose(OpDef):
         return [(tuple(x.shape[p] for p in perm), x.dtype)]
 
     def reference(self, op, inputs):
-        return [np.ascontiguousarray(np.transpose(inputs[0], self.perm(op, inputs[0].ndim)))]
+        return [np.array(np.transpose(inputs[0], self.perm(op, inputs[0].ndim)))]
 
 
 @register
@@ -100,7 +100,7 @@ class Split(OpDef):
         (x,) = inputs
         ax = norm_axis(op.attrs["axis"], x.ndim)
         idx = np.cumsum(op.attrs["split"])[:-1]
-        return [np.ascontiguousarray(a) for a in np.split(x, idx, axis=ax)]
+        return [np.array(a) for a in np.split(x, idx, axis=ax)]
 
 
 def slice_params(shape, attrs):
@@ -145,7 +145,7 @@ class Slice(OpDef):
     def reference(self, op, inputs):
         (x,) = inputs
         idx = tuple(np.arange(c) * sp + st for st, sp, c in slice_params(x.shape, op.attrs))
-        return [np.ascontiguousarray(x[np.ix_(*idx)]) if x.ndim else x.copy()]
+        return [np.array(x[np.ix_(*idx)]) if x.ndim else x.copy()]
 
 
 @register
@@ -197,7 +197,7 @@ class Pad(OpDef):
             y = np.pad(x, widths, mode="constant", constant_values=np.asarray(op.attrs["value"]).astype(x.dtype))
         else:
             y = np.pad(x, widths, mode=mode)
-        return [np.ascontiguousarray(y)]
+        return [np.array(y)]
 
 
 @register
@@ -211,4 +211,4 @@ class Expand(OpDef):
 
     def reference(self, op, inputs):
         (shape, _), = self.infer(op)
-        return [np.ascontiguousarray(np.broadcast_to(inputs[0], shape))]
+        return [np.array(np.broadcast_to(inputs[0], shape))]

@@ -1,0 +1,89 @@
+import numpy as np
+import onnx
+import pytest
+from onnx import helper, TensorProto
+
+from webdnn.errors import ConversionError, UnsupportedOpsError
+from webdnn.frontend.onnx import import_onnx
+
+
+def model(nodes, inputs, outputs, inits=(), opset=13):
+    g = helper.make_graph(nodes, "m", inputs, outputs, list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m
+
+
+def vi(name, shape, t=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, t, shape)
+
+
+def test_unsupported_ops_are_listed_all_at_once():
+    m = model([helper.make_node("Relu", ["x"], ["a"], name="r"),
+               helper.make_node("FancyOp", ["a"], ["b"], name="f1"),
+               helper.make_node("FancyOp", ["b"], ["c"], name="f2"),
+               helper.make_node("Hardmax2", ["c"], ["d"], name="h"),
+               helper.make_node("Relu", ["d"], ["y"], name="r2", domain="com.example")],
+              [vi("x", [1, 4])], [vi("y", [1, 4])])
+    with pytest.raises(UnsupportedOpsError) as e:
+        import_onnx(m)
+    msg = str(e.value)
+    assert "4 node(s) use 3 unsupported op(s)" in msg
+    assert "FancyOp (opset 13): 2 node(s): 'f1', 'f2'" in msg and "Hardmax2" in msg and "com.example::Relu" in msg
+
+
+def test_truncated_and_garbage_files(tmp_path):
+    m = model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [1, 4])], [vi("y", [1, 4])],
+              inits=[onnx.numpy_helper.from_array(np.ones(1000, np.float32), "unused")])
+    data = m.SerializeToString()
+    p = tmp_path / "trunc.onnx"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ConversionError, match="not a valid ONNX model"):
+        import_onnx(p)
+    p.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(ConversionError, match="ONNX"):
+        import_onnx(p)
+    with pytest.raises(ConversionError, match="does not exist"):
+        import_onnx(tmp_path / "missing.onnx")
+
+
+def test_input_shape_override_and_symbolic_dims():
+    m = model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", ["N", 3])], [vi("y", ["N", 3])])
+    with pytest.warns(UserWarning, match="symbolic dims"):
+        g = import_onnx(m)
+    assert g.inputs[0].shape == (1, 3)
+    g = import_onnx(m, {"x": [8, 3]})
+    assert g.inputs[0].shape == (8, 3) and g.outputs[0].shape == (8, 3)
+    with pytest.raises(ConversionError, match="the model's inputs are"):
+        import_onnx(m, {"image": [8, 3]})
+    with pytest.raises(ConversionError, match="rank"):
+        import_onnx(m, {"x": [8, 3, 1]})
+
+
+def test_shape_chain_is_folded_on_import():
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+             helper.make_node("Unsqueeze", ["n", "zero"], ["n1"]),
+             helper.make_node("Concat", ["n1", "minus1"], ["shape"], axis=0),
+             helper.make_node("Reshape", ["x", "shape"], ["y"])]
+    inits = [onnx.numpy_helper.from_array(np.array(0, np.int64), "zero"),
+             onnx.numpy_helper.from_array(np.array([-1], np.int64), "minus1")]
+    m = model(nodes, [vi("x", [2, 3, 4])], [vi("y", None)], inits)
+    g = import_onnx(m)
+    assert [op.type for op in g.ops] == ["Reshape"]
+    assert g.ops[0].attrs["shape"] == [2, 12] and g.outputs[0].name == "y"
+
+
+def test_data_dependent_shape_is_a_clear_error():
+    m = model([helper.make_node("Cast", ["s"], ["si"], to=TensorProto.INT64),
+               helper.make_node("Reshape", ["x", "si"], ["y"])],
+              [vi("x", [2, 3]), vi("s", [2])], [vi("y", None)])
+    with pytest.raises(ConversionError, match="must be known at conversion time"):
+        import_onnx(m)
+
+
+def test_output_names_follow_onnx():
+    m = model([helper.make_node("Relu", ["x"], ["hidden"]), helper.make_node("Exp", ["hidden"], ["prob"])],
+              [vi("x", [2])], [vi("prob", [2])])
+    g = import_onnx(m)
+    assert [t.name for t in g.outputs] == ["prob"] and g.ops[0].outputs[0].name == "hidden"

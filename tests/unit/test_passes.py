@@ -1,0 +1,168 @@
+"""Each pass on a small hand-built graph: same reference result, and the graph changed as said."""
+import numpy as np
+
+from webdnn.ir import Graph, reference
+from webdnn.ir.ops.elementwise import call, inp
+from webdnn.passes import (fold_constants, remove_identity, remove_dead, fold_batchnorm, lower_batchnorm,
+                           lower_gemm)
+from webdnn.passes.pipeline import optimize
+from webdnn.testing import assert_close
+
+rng = np.random.RandomState(0)
+
+
+def snapshot(g, feeds):
+    return {k: v.copy() for k, v in reference.run(g, feeds).items()}
+
+
+def check_same(g, feeds, before):
+    g.verify()
+    after = reference.run(g, feeds)
+    assert set(after) == set(before)
+    for k in before:
+        assert_close(after[k], before[k], "reference", k)
+
+
+def types(g):
+    return [op.type for op in g.ops]
+
+
+def test_fold_constants_folds_shape_chains():
+    g = Graph()
+    x = g.add_input("x", [2, 3, 4])
+    (s,) = g.add_op("Shape", [x])
+    (s0,) = g.add_op("Slice", [s], {"starts": [0], "ends": [1]})
+    (c,) = g.add_op("Elementwise", [s0], {"expr": call("cast", "float32", inp(0))})
+    (y,) = g.add_op("Elementwise", [x, g.constant(np.ones((2, 1, 1), np.float32))], {"expr": call("add", inp(0), inp(1))})
+    (z,) = g.add_op("Elementwise", [y, g.add_op("Reshape", [c], {"shape": [1, 1, 1]})[0]],
+                    {"expr": call("mul", inp(0), inp(1))})
+    g.outputs = [z]
+    feeds = {"x": rng.rand(2, 3, 4).astype(np.float32)}
+    before = snapshot(g, feeds)
+    assert fold_constants.run(g)
+    assert types(g) == ["Elementwise", "Elementwise"]
+    assert g.ops[1].inputs[1].is_constant and g.ops[1].inputs[1].data.tolist() == [[[2.0]]]
+    check_same(g, feeds, before)
+    assert not fold_constants.run(g)  # nothing left to do: unchanged
+
+
+def test_fold_constants_keeps_output_names_when_an_output_folds():
+    g = Graph()
+    x = g.add_input("x", [2])
+    (s,) = g.add_op("Shape", [x], output_names=["shape_out"])
+    g.outputs = [s]
+    fold_constants.run(g)
+    g.verify()
+    assert g.outputs[0].name == "shape_out" and types(g) == ["Identity"]
+    assert reference.run(g, {"x": np.zeros(2, np.float32)})["shape_out"].tolist() == [2]
+    assert not fold_constants.run(g)
+
+
+def test_remove_identity():
+    g = Graph()
+    x = g.add_input("x", [3])
+    (a,) = g.add_op("Elementwise", [x], {"expr": call("exp", inp(0))})
+    (b,) = g.add_op("Identity", [a])
+    (c,) = g.add_op("Identity", [b], output_names=["out"])
+    g.outputs = [c]
+    feeds = {"x": rng.rand(3).astype(np.float32)}
+    before = snapshot(g, feeds)
+    assert remove_identity.run(g)
+    assert types(g) == ["Elementwise"] and g.outputs[0].name == "out"
+    check_same(g, feeds, before)
+
+
+def test_remove_identity_keeps_identity_of_an_input_output():
+    g = Graph()
+    x = g.add_input("x", [3])
+    (y,) = g.add_op("Identity", [x], output_names=["y"])
+    g.outputs = [y]
+    assert not remove_identity.run(g)
+    assert types(g) == ["Identity"]
+
+
+def test_remove_dead():
+    g = Graph()
+    x = g.add_input("x", [3])
+    (a,) = g.add_op("Elementwise", [x], {"expr": call("exp", inp(0))})
+    g.add_op("Elementwise", [x], {"expr": call("log", inp(0))})
+    g.outputs = [a]
+    assert remove_dead.run(g)
+    assert types(g) == ["Elementwise"] and g.ops[0].attrs["expr"][0] == "exp"
+
+
+def _bn_params(g, c):
+    return [g.constant(rng.rand(c).astype(np.float32) + 0.5) for _ in range(2)] + \
+           [g.constant(rng.rand(c).astype(np.float32)), g.constant(rng.rand(c).astype(np.float32) + 0.1)]
+
+
+def test_fold_batchnorm_into_conv():
+    g = Graph()
+    x = g.add_input("x", [1, 3, 6, 6])
+    w = g.constant(rng.randn(4, 3, 3, 3).astype(np.float32))
+    (h,) = g.add_op("Conv", [x, w], {"pads": [1, 1, 1, 1]})
+    (y,) = g.add_op("BatchNormalization", [h, *_bn_params(g, 4)], {"epsilon": 1e-3})
+    g.outputs = [y]
+    feeds = {"x": rng.randn(1, 3, 6, 6).astype(np.float32)}
+    before = snapshot(g, feeds)
+    assert fold_batchnorm.run(g)
+    assert types(g) == ["Conv"] and len(g.ops[0].inputs) == 3
+    check_same(g, feeds, before)
+
+
+def test_fold_batchnorm_into_gemm():
+    g = Graph()
+    x = g.add_input("x", [2, 5])
+    (h,) = g.add_op("Gemm", [x, g.constant(rng.randn(4, 5).astype(np.float32)), g.constant(rng.randn(4).astype(np.float32))],
+                    {"transB": 1, "beta": 0.5})
+    (y,) = g.add_op("BatchNormalization", [h, *_bn_params(g, 4)])
+    g.outputs = [y]
+    feeds = {"x": rng.randn(2, 5).astype(np.float32)}
+    before = snapshot(g, feeds)
+    assert fold_batchnorm.run(g)
+    assert types(g) == ["Gemm"]
+    check_same(g, feeds, before)
+
+
+def test_batchnorm_not_folded_when_conv_output_is_shared_then_lowered():
+    g = Graph()
+    x = g.add_input("x", [1, 2, 4, 4])
+    (h,) = g.add_op("Conv", [x, g.constant(rng.randn(2, 2, 1, 1).astype(np.float32))])
+    (y,) = g.add_op("BatchNormalization", [h, *_bn_params(g, 2)])
+    (z,) = g.add_op("Elementwise", [h, y], {"expr": call("add", inp(0), inp(1))})
+    g.outputs = [z]
+    feeds = {"x": rng.randn(1, 2, 4, 4).astype(np.float32)}
+    before = snapshot(g, feeds)
+    assert not fold_batchnorm.run(g)
+    assert lower_batchnorm.run(g)
+    assert types(g) == ["Conv", "Elementwise", "Elementwise"]
+    check_same(g, feeds, before)
+
+
+def test_lower_gemm():
+    g = Graph()
+    x = g.add_input("x", [5, 3])
+    (y,) = g.add_op("Gemm", [x, g.constant(rng.randn(4, 5).astype(np.float32)), g.constant(rng.randn(3, 4).astype(np.float32))],
+                    {"transA": 1, "transB": 1, "alpha": 2.0, "beta": 0.5})
+    g.outputs = [y]
+    feeds = {"x": rng.randn(5, 3).astype(np.float32)}
+    before = snapshot(g, feeds)
+    assert lower_gemm.run(g)
+    assert types(g) == ["Transpose", "MatMul", "Elementwise"]  # the constant B's transpose folded away
+    check_same(g, feeds, before)
+
+
+def test_pipeline_end_to_end_verifies_between_passes():
+    g = Graph()
+    x = g.add_input("x", [1, 3, 6, 6])
+    (h,) = g.add_op("Conv", [x, g.constant(rng.randn(4, 3, 3, 3).astype(np.float32))])
+    (h,) = g.add_op("BatchNormalization", [h, *_bn_params(g, 4)])
+    (h,) = g.add_op("Identity", [h])
+    (h,) = g.add_op("Reshape", [h], {"shape": [1, 64]})
+    (y,) = g.add_op("Gemm", [h, g.constant(rng.randn(64, 10).astype(np.float32))])
+    g.outputs = [y]
+    feeds = {"x": rng.randn(1, 3, 6, 6).astype(np.float32)}
+    before = snapshot(g, feeds)
+    optimize(g, verify=True)
+    assert types(g) == ["Conv", "Reshape", "MatMul"]
+    check_same(g, feeds, before)
