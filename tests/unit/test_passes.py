@@ -4,7 +4,7 @@ import numpy as np
 from webdnn.ir import Graph, reference
 from webdnn.ir.ops.elementwise import call, inp
 from webdnn.passes import (fold_constants, remove_identity, remove_dead, fold_batchnorm, lower_batchnorm,
-                           lower_gemm)
+                           lower_gemm, fuse_elementwise)
 from webdnn.passes.pipeline import optimize
 from webdnn.testing import assert_close
 
@@ -166,3 +166,32 @@ def test_pipeline_end_to_end_verifies_between_passes():
     optimize(g, verify=True)
     assert types(g) == ["Conv", "Reshape", "MatMul"]
     check_same(g, feeds, before)
+
+
+def test_fuse_elementwise_chain_into_one_expression():
+    g = Graph()
+    x = g.add_input("x", [2, 3])
+    s = g.constant(rng.rand(3).astype(np.float32))
+    (a,) = g.add_op("Elementwise", [x, s], {"expr": call("mul", inp(0), inp(1))})
+    (b,) = g.add_op("Elementwise", [a, x], {"expr": call("add", inp(0), inp(1))})  # x used twice: shared input
+    (c,) = g.add_op("Elementwise", [b], {"expr": call("max", inp(0), 0)})
+    g.outputs = [c]
+    feeds = {"x": rng.randn(2, 3).astype(np.float32)}
+    before = snapshot(g, feeds)
+    assert fuse_elementwise.run(g)
+    assert types(g) == ["Elementwise"] and len(g.ops[0].inputs) == 2  # x appears once
+    check_same(g, feeds, before)
+
+
+def test_fuse_elementwise_leaves_shared_and_broadcast_producers():
+    g = Graph()
+    x = g.add_input("x", [2, 3])
+    y = g.add_input("y", [4, 2, 3])
+    (a,) = g.add_op("Elementwise", [x], {"expr": call("exp", inp(0))})
+    (b,) = g.add_op("Elementwise", [a, y], {"expr": call("add", inp(0), inp(1))})  # a is broadcast here
+    (c,) = g.add_op("Elementwise", [x], {"expr": call("neg", inp(0))})
+    (d,) = g.add_op("Elementwise", [c], {"expr": call("abs", inp(0))})
+    (e,) = g.add_op("Elementwise", [c], {"expr": call("sqrt", inp(0))})  # c has two consumers
+    g.outputs = [b, d, e]
+    assert not fuse_elementwise.run(g)
+    assert len(g.ops) == 5

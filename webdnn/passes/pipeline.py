@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..ir import Graph
-from . import remove_identity, fold_constants, fold_batchnorm, lower_batchnorm, lower_gemm, remove_dead
+from . import (remove_identity, fold_constants, fold_batchnorm, lower_batchnorm, lower_gemm, fuse_elementwise,
+               remove_dead)
 
 PASSES = [
     ("remove_identity", remove_identity.run),
@@ -11,6 +12,7 @@ PASSES = [
     ("lower_batchnorm", lower_batchnorm.run),
     ("lower_gemm", lower_gemm.run),
     ("fold_constants", fold_constants.run),
+    ("fuse_elementwise", fuse_elementwise.run),
     ("remove_dead", remove_dead.run),
 ]
 

@@ -1,0 +1,102 @@
+"""Small models of our own, built with onnx.helper and random weights (so outputs are not degenerate)."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, TensorProto
+
+
+class Builder:
+    def __init__(self, name, seed=0):
+        self.name, self.nodes, self.inits, self.rng, self.n = name, [], [], np.random.RandomState(seed), 0
+
+    def w(self, *shape, scale=None):
+        fan_in = int(np.prod(shape[1:])) or 1
+        a = (self.rng.randn(*shape) * (scale if scale is not None else np.sqrt(2.0 / fan_in))).astype(np.float32)
+        return self.const(a)
+
+    def const(self, a):
+        self.n += 1
+        name = f"c{self.n}"
+        self.inits.append(numpy_helper.from_array(np.asarray(a), name))
+        return name
+
+    def node(self, op, inputs, **attrs):
+        self.n += 1
+        out = f"t{self.n}"
+        self.nodes.append(helper.make_node(op, inputs, [out], name=f"{op.lower()}{self.n}", **attrs))
+        return out
+
+    def conv_bn_relu(self, x, cin, cout, k=3, stride=1, group=1, relu=True):
+        y = self.node("Conv", [x, self.w(cout, cin // group, k, k)], pads=[k // 2] * 4, strides=[stride] * 2, group=group)
+        y = self.node("BatchNormalization", [y, self.const(self.rng.rand(cout).astype(np.float32) + 0.5),
+                                             self.const(self.rng.randn(cout).astype(np.float32) * 0.1),
+                                             self.const(self.rng.randn(cout).astype(np.float32) * 0.1),
+                                             self.const(self.rng.rand(cout).astype(np.float32) + 0.5)])
+        return self.node("Relu", [y]) if relu else y
+
+    def model(self, x_shape, out, opset=13):
+        g = helper.make_graph(self.nodes, self.name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+        m.ir_version = 8
+        return m
+
+
+def mini_resnet():
+    """Residual blocks with a projection shortcut, max and global average pool, Gemm, Softmax."""
+    b = Builder("mini_resnet", 1)
+    h = b.conv_bn_relu("x", 3, 16, k=5, stride=2)
+    h = b.node("MaxPool", [h], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    for cin, cout, s in [(16, 16, 1), (16, 32, 2)]:
+        y = b.conv_bn_relu(h, cin, cout, stride=s)
+        y = b.conv_bn_relu(y, cout, cout, relu=False)
+        sc = h if cin == cout and s == 1 else b.conv_bn_relu(h, cin, cout, k=1, stride=s, relu=False)
+        h = b.node("Relu", [b.node("Add", [y, sc])])
+    h = b.node("GlobalAveragePool", [h])
+    h = b.node("Flatten", [h])
+    h = b.node("Gemm", [h, b.w(10, 32), b.const(np.zeros(10, np.float32))], transB=1)
+    return b.model([1, 3, 32, 32], b.node("Softmax", [h], axis=1))
+
+
+def mini_mobilenet():
+    """Depthwise-separable blocks with HardSwish/Clip, squeeze-excitation, channel shuffle, concat."""
+    b = Builder("mini_mobilenet", 2)
+    h = b.conv_bn_relu("x", 3, 16, stride=2)
+    dw = b.conv_bn_relu(h, 16, 16, group=16, relu=False)
+    dw = b.node("HardSwish", [dw])
+    pw = b.node("Clip", [b.conv_bn_relu(dw, 16, 24, k=1, relu=False), b.const(np.float32(0)), b.const(np.float32(6))])
+    se = b.node("GlobalAveragePool", [pw])
+    se = b.node("Relu", [b.node("Conv", [se, b.w(8, 24, 1, 1)])])
+    se = b.node("HardSigmoid", [b.node("Conv", [se, b.w(24, 8, 1, 1)])])
+    h = b.node("Mul", [pw, se])
+    # channel shuffle: [1, 24, H, W] → [1, 2, 12, H, W] → transpose → back
+    sh = b.node("Reshape", [h, b.const(np.array([1, 2, 12, 16, 16], np.int64))])
+    sh = b.node("Transpose", [sh], perm=[0, 2, 1, 3, 4])
+    sh = b.node("Reshape", [sh, b.const(np.array([1, 24, 16, 16], np.int64))])
+    a = b.node("AveragePool", [sh], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2])
+    m = b.node("MaxPool", [sh], kernel_shape=[2, 2], strides=[2, 2])
+    h = b.node("Concat", [a, m], axis=1)
+    h = b.node("ReduceMean", [h], axes=[2, 3], keepdims=0)
+    h = b.node("MatMul", [h, b.w(48, 10)])
+    return b.model([1, 3, 32, 32], b.node("LogSoftmax", [h], axis=-1), opset=14)
+
+
+def mini_segmenter():
+    """Encoder-decoder with ConvTranspose, Pad, Slice, LeakyRelu, Sigmoid, a residual and Split."""
+    b = Builder("mini_segmenter", 3)
+    e = b.node("LeakyRelu", [b.node("Conv", ["x", b.w(8, 3, 3, 3)], pads=[1, 1, 1, 1], strides=[2, 2])], alpha=0.1)
+    e2 = b.node("Elu", [b.node("Conv", [e, b.w(16, 8, 3, 3)], pads=[1, 1, 1, 1], strides=[2, 2])])
+    d = b.node("ConvTranspose", [e2, b.w(16, 8, 2, 2), b.const(np.zeros(8, np.float32))], strides=[2, 2])
+    d = b.node("Add", [d, e])
+    d = b.node("ConvTranspose", [d, b.w(8, 4, 3, 3)], strides=[2, 2], pads=[1, 1, 0, 0])
+    d = b.node("Pad", [d, b.const(np.array([0, 0, 1, 0, 0, 0, 0, 1], np.int64))], mode="reflect")
+    d = b.node("Slice", [d, b.const(np.array([0, 0], np.int64)), b.const(np.array([32, 32], np.int64)),
+                         b.const(np.array([2, 3], np.int64))])
+    s1 = f"t{b.n + 1}"
+    b.n += 2
+    b.nodes.append(helper.make_node("Split", [d, b.const(np.array([2, 2], np.int64))], [s1, s1 + "b"], axis=1))
+    return b.model([1, 3, 32, 32], b.node("Sigmoid", [b.node("Mul", [s1, s1 + "b"])]))
+
+
+OWN_MODELS = {"mini_resnet": mini_resnet, "mini_mobilenet": mini_mobilenet, "mini_segmenter": mini_segmenter}
