@@ -26,3 +26,7 @@ class UnsupportedOpsError(ConversionError):
             dom = f"{domain}::" if domain else ""
             lines.append(f"  {dom}{op_type} (opset {opset}): {len(names)} node(s): {shown}")
         super().__init__("\n".join(lines))
+
+
+class InputError(WebDNNError, ValueError):
+    """Inputs given at run time do not match the model (names, shapes, dtypes)."""
