@@ -13,7 +13,6 @@ import numpy as np
 from .errors import WebDNNError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits"
-PAGE = EXAMPLE / "index.html"
 RUNS = 5
 
 
@@ -71,7 +70,8 @@ def main(out: Path, where=("node", "chromium")) -> int:
 
     # a self-contained page next to the descriptor: runtime script + a sample of the test images
     copy_runtime(out, runtime_dist())
-    shutil.copy2(PAGE, Path(out) / "index.html")
+    for page in ("index.html", "digits.js"):
+        shutil.copy2(EXAMPLE / page, Path(out) / page)
     (Path(out) / "samples.json").write_text(json.dumps({"x": np.round(x.reshape(n, -1), 4).tolist(), "y": y.tolist()}))
     print(f"\ndescriptor: {Path(out).resolve()}")
     print(f"page:       webdnn serve {out}   then open http://127.0.0.1:8000/")

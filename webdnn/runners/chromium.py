@@ -108,6 +108,10 @@ class ChromiumRunner(Runner):
 
     # -- page ----------------------------------------------------------------------------------
 
+    def new_page(self):
+        """Another page in the same browser, for opening pages as a person would."""
+        return self._browser.new_page()
+
     def _open_page(self, cache_size: int = 8):
         if self._page is not None:  # replacing a crashed page
             try:

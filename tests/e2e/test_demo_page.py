@@ -1,0 +1,44 @@
+"""The demo page as a person opens it: served by `webdnn serve`'s server, under a strict CSP
+(no inline script, no eval), it loads the descriptor with the seed's API and classifies the
+held-out digits exactly as the numpy reference does."""
+import re
+import time
+
+import numpy as np
+
+from webdnn import demo
+from webdnn.serve import serve
+
+
+def test_demo_page_under_strict_csp(tmp_path, runners, capsys):
+    out = tmp_path / "digits"
+    assert demo.main(out, where=()) == 0  # convert + write the page; no host runs here
+    ref_line = next(l for l in capsys.readouterr().out.splitlines() if l.strip().startswith("numpy"))
+    ref_acc = float(ref_line.split()[2])
+    with np.load(demo.EXAMPLE / "digits_test.npz") as z:
+        n = len(z["y"])
+    server = serve(out)
+    page = runners["chromium"].new_page()
+    messages = []
+    page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
+    missing = []
+    page.on("response", lambda r: missing.append(r.url) if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+    try:
+        page.goto(server.url + "/index.html")
+        # polled from Python: Playwright's wait_for_function would eval a string, which this CSP forbids
+        deadline = time.monotonic() + 60
+        while not page.title().startswith("done") and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        correct, total = map(int, re.match(r"done (\d+)/(\d+)", page.title()).groups())
+        status = page.inner_text("#status")
+        shots = page.locator("canvas").count()
+    finally:
+        page.close()
+        server.close()
+    assert total == n and abs(correct / n - ref_acc) < 1e-4, (correct, n, ref_acc, status)
+    assert "js:" in status and shots == 96
+    assert not missing, missing
+    errors = [m for m in messages if "Content Security Policy" in m or m.startswith("pageerror")
+              or (m.startswith("error") and "404" not in m)]  # the browser's own favicon request 404s
+    assert not errors, errors
