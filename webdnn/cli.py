@@ -65,6 +65,9 @@ def cmd_convert(args) -> int:
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["op_counts"].items(), key=lambda kv: -kv[1]))
     print(f"  ops: {summary['ops_before']} imported -> {summary['ops']} after optimization ({counts})")
     print(f"  params: {summary['params']:,}")
+    act = summary["activation_bytes"]
+    print(f"  activations: {_fmt_bytes(act['planned_peak'])} planned peak (static plan with reuse) "
+          f"vs {_fmt_bytes(act['sum'])} if every tensor had its own memory")
     for b, n in summary["bytes"].items():
         print(f"  backend {b}: {_fmt_bytes(n)} to download (model.json + graph + weights)")
     return 0

@@ -46,6 +46,9 @@ def convert(model, out_dir, backends=("js",), input_shapes: dict | None = None, 
     say("write", str(out_dir))
     model_json = descriptor.write(graph, out_dir, lowered, weights=weights)
     after = graph.summary()
+    from .backend.memory import plan
+    mem = plan(graph)
     return {"out": str(out_dir), "ops_before": before["ops"], "ops": after["ops"], "op_counts": after["op_counts"],
             "params": after["params"], "bytes": descriptor.size_report(out_dir), "seconds": time.perf_counter() - t0,
-            "inputs": model_json["inputs"], "outputs": model_json["outputs"]}
+            "inputs": model_json["inputs"], "outputs": model_json["outputs"],
+            "activation_bytes": {"planned_peak": mem.arena_bytes, "sum": mem.total_bytes}}
