@@ -87,3 +87,17 @@ def test_output_names_follow_onnx():
               [vi("x", [2])], [vi("prob", [2])])
     g = import_onnx(m)
     assert [t.name for t in g.outputs] == ["prob"] and g.ops[0].outputs[0].name == "hidden"
+
+
+def test_external_data_is_loaded_and_its_absence_reported(tmp_path):
+    w = np.random.RandomState(0).randn(64, 32).astype(np.float32)
+    m = model([helper.make_node("MatMul", ["x", "w"], ["y"])], [vi("x", [2, 64])], [vi("y", [2, 32])],
+              inits=[onnx.numpy_helper.from_array(w, "w")])
+    path = tmp_path / "ext.onnx"
+    onnx.save_model(m, str(path), save_as_external_data=True, location="ext.data", size_threshold=0)
+    assert (tmp_path / "ext.data").stat().st_size == w.nbytes
+    g = import_onnx(path)
+    assert np.array_equal(g.ops[0].inputs[1].data, w)
+    (tmp_path / "ext.data").unlink()
+    with pytest.raises(ConversionError, match="external weight data"):
+        import_onnx(path)
