@@ -92,6 +92,10 @@ def build_cases() -> list[Case]:
         case("gelu_tanh", "Gelu", {"x": ux}, {"approximate": "tanh"}, opset=20),
         case("clip_inputs", "Clip", {"x": ux}, consts={"lo": np.float32(-0.5), "hi": np.float32(1.5)}),
         case("clip_attrs_opset6", "Clip", {"x": ux}, {"min": -1.0, "max": 0.5}, opset=6),
+        case("clip_runtime_bounds", "Clip", {"x": ux, "lo": np.array(-0.5, np.float32), "hi": np.array(0.7, np.float32)}),
+        case("mod_int_python", "Mod", {"a": np.array([7, -7, 9, -9, 5], np.int64), "b": np.array([3, 3, -4, -4, 5], np.int64)}),
+        case("mod_fmod", "Mod", {"a": ux, "b": r(5, name="md", lo=0.5, hi=2)}, {"fmod": 1}),
+        case("flatten_negative_axis", "Flatten", {"x": ux}, {"axis": -1}),
         case("prelu", "PRelu", {"x": ux}, consts={"slope": r(3, 1, 1, name="sl")}),
     ]
     a, bb = r(2, 3, 4, 5, name="ba"), r(4, 1, name="bb2", lo=0.5, hi=2)

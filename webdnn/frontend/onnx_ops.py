@@ -96,12 +96,10 @@ def _binary(c):
 @handler("Mod", since=10)
 def _mod(c):
     a, b = c.input(0), c.input(1)
-    if c.attr("fmod", 0) or not _is_int(a):
-        if not c.attr("fmod", 0):
-            c.fail("Mod with fmod=0 on floats is not supported; use fmod=1")
-        return [c.ew(call("imod", inp(0), inp(1)), [a, b])]
-    # python-style modulo: result has the sign of the divisor
-    r = call("imod", inp(0), inp(1))
+    r = call("imod", inp(0), inp(1))  # C fmod: the sign of the dividend
+    if c.attr("fmod", 0):
+        return [c.ew(r, [a, b])]
+    # Python-style modulo: a non-zero remainder takes the sign of the divisor
     expr = call("where", call("and", call("not", call("eq", r, 0)), call("xor", call("lt", r, 0), call("lt", inp(1), 0))),
                 call("add", r, inp(1)), r)
     return [c.ew(expr, [a, b])]
@@ -136,19 +134,16 @@ def _prelu(c):
 
 @handler("Clip")
 def _clip(c):
+    x = c.input(0)
     if c.opset < 11:
-        lo, hi = c.attr("min", -3.4028234663852886e38), c.attr("max", 3.4028234663852886e38)
-    else:
-        lo = c.const(1, "min")
-        hi = c.const(2, "max")
-        lo = float(np.reshape(lo, -1)[0]) if lo is not None else None
-        hi = float(np.reshape(hi, -1)[0]) if hi is not None else None
-    expr = X
-    if lo is not None:
-        expr = call("max", expr, lo)
-    if hi is not None:
-        expr = call("min", expr, hi)
-    return [c.ew(expr, [c.input(0)])]
+        return [c.ew(call("min", call("max", X, c.attr("min", -3.4028234663852886e38)),
+                          c.attr("max", 3.4028234663852886e38)), [x])]
+    expr, ins = X, [x]
+    for i, prim in ((1, "max"), (2, "min")):  # bounds may be constants or run-time tensors
+        if c.has_input(i):
+            expr = call(prim, expr, inp(len(ins)))
+            ins.append(c.input(i))
+    return [c.ew(expr, ins)]
 
 
 @handler("Cast", since=6)
@@ -346,7 +341,8 @@ def _reshape(c):
 @handler("Flatten")
 def _flatten(c):
     x = c.input(0)
-    axis = c.attr("axis", 1) % (len(x.shape) + 1) if c.attr("axis", 1) < 0 else c.attr("axis", 1)
+    axis = c.attr("axis", 1)
+    axis = axis + len(x.shape) if axis < 0 else axis
     return [c.op1("Reshape", [x], {"shape": [int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:]))]})]
 
 
