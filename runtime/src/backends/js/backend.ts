@@ -1,0 +1,184 @@
+// The js backend: decodes constants, prepares every kernel once, then per run executes the kernel
+// list in order and drops each tensor after its last use (a kernel's `free`).
+
+import type { BackendInstance } from '../backend.js';
+import type { ConstantDesc, DType, GraphDescriptor, KernelDesc, TypedArray } from '../../types.js';
+import { allocate, arrayTypeOf, DTYPES, product, shapeString } from '../../types.js';
+import { toNumber } from '../../json.js';
+import type { KernelFactory, KernelFn, PrepareContext, TensorInfo } from './util.js';
+import { decodeF16, kernelError, kernelLabel } from './util.js';
+import { kernels as elementwiseKernels } from './elementwise.js';
+import { kernels as convKernels } from './conv.js';
+import { kernels as matmulKernels } from './matmul.js';
+import { kernels as poolKernels } from './pool.js';
+import { kernels as reduceKernels } from './reduce.js';
+import { kernels as indexKernels } from './index_ops.js';
+
+const KERNELS: { [op: string]: KernelFactory } = {
+  ...elementwiseKernels,
+  ...convKernels,
+  ...matmulKernels,
+  ...poolKernels,
+  ...reduceKernels,
+  ...indexKernels,
+};
+
+export function implementedOps(): string[] {
+  return Object.keys(KERNELS).sort();
+}
+
+function bytesPerElement(dtype: DType): number {
+  return arrayTypeOf(dtype).BYTES_PER_ELEMENT;
+}
+
+/** Decodes one constant from the concatenated weight bytes. */
+export function decodeConstant(name: string, c: ConstantDesc, weights: Uint8Array): TypedArray {
+  const what = `constant '${name}'`;
+  if (!c || !Array.isArray(c.shape) || !DTYPES.includes(c.dtype)) {
+    throw new Error(`${what}: needs a shape and a dtype (one of ${DTYPES.join(', ')})`);
+  }
+  const n = product(c.shape);
+  const encoding = c.encoding ?? 'raw';
+  if (encoding === 'fill') {
+    const out = allocate(c.dtype, n);
+    out.fill(toNumber(c.value, `${what}: fill value`));
+    return out;
+  }
+  const offset = c.offset ?? 0;
+  const bytes = c.bytes ?? 0;
+  if (offset < 0 || offset + bytes > weights.byteLength) {
+    throw new Error(`${what}: bytes [${offset}, ${offset + bytes}) lie outside the ${weights.byteLength} weight bytes`);
+  }
+  const data = weights.subarray(offset, offset + bytes);
+  if (encoding === 'f16') {
+    if (bytes !== 2 * n) throw new Error(`${what}: f16 encoding of shape ${shapeString(c.shape)} needs ${2 * n} bytes, got ${bytes}`);
+    if (c.dtype !== 'float32' && c.dtype !== 'float16') throw new Error(`${what}: f16 encoding is for float tensors, not ${c.dtype}`);
+    return decodeF16(data, n);
+  }
+  if (encoding !== 'raw') throw new Error(`${what}: unknown encoding '${String(encoding)}' (known: raw, f16, fill)`);
+  // float16 constants may be stored as half floats (2 bytes each) or already widened to float32
+  if (c.dtype === 'float16' && bytes === 2 * n && n > 0) return decodeF16(data, n);
+  const T = arrayTypeOf(c.dtype);
+  const size = bytesPerElement(c.dtype);
+  if (bytes !== n * size) {
+    throw new Error(`${what}: raw ${c.dtype} of shape ${shapeString(c.shape)} needs ${n * size} bytes, got ${bytes}`);
+  }
+  const at = weights.byteOffset + offset;
+  if (at % size === 0) return new T(weights.buffer as ArrayBuffer, at, n); // a view: no second copy of the weights
+  const out = new T(n);
+  new Uint8Array(out.buffer).set(data);
+  return out;
+}
+
+const YIELD_MS = 50;
+
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+interface Step {
+  kernel: KernelDesc;
+  fn: KernelFn;
+  free: string[];
+}
+
+export class JsBackend implements BackendInstance {
+  readonly name = 'js';
+  private readonly graph: GraphDescriptor;
+  private readonly constants = new Map<string, TypedArray>();
+  private readonly steps: Step[] = [];
+  private readonly outputSet: Set<string>;
+
+  constructor(graph: GraphDescriptor, weights: Uint8Array) {
+    this.graph = graph;
+    if (!graph.tensors || typeof graph.tensors !== 'object') throw new Error('graph has no "tensors" table');
+    if (!Array.isArray(graph.kernels)) throw new Error('graph has no "kernels" list');
+    for (const [name, c] of Object.entries(graph.constants ?? {})) {
+      this.constants.set(name, decodeConstant(name, c, weights));
+    }
+    this.outputSet = new Set(graph.outputs);
+
+    const unsupported = new Map<string, string[]>();
+    for (const k of graph.kernels) {
+      if (!KERNELS[k.op]) {
+        const list = unsupported.get(k.op) ?? [];
+        list.push(k.name ?? '?');
+        unsupported.set(k.op, list);
+      }
+    }
+    if (unsupported.size > 0) {
+      const items = [...unsupported].map(([op, names]) => `${op} (kernel${names.length > 1 ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')})`);
+      throw new Error(`the js backend does not implement ${items.join('; ')}; it implements: ${implementedOps().join(', ')}`);
+    }
+
+    const ctx: PrepareContext = {
+      info: (name: string): TensorInfo => {
+        const t = graph.tensors[name] ?? graph.constants?.[name];
+        if (!t) throw new Error(`tensor '${name}' is in neither "tensors" nor "constants"`);
+        return { shape: t.shape, dtype: t.dtype };
+      },
+      constant: (name: string) => this.constants.get(name),
+    };
+    for (const k of graph.kernels) {
+      if (!Array.isArray(k.inputs) || !Array.isArray(k.outputs)) throw kernelError(k, 'needs "inputs" and "outputs" lists');
+      let fn: KernelFn;
+      try {
+        for (const name of [...k.inputs, ...k.outputs]) if (name !== '') ctx.info(name);
+        fn = KERNELS[k.op](k, ctx);
+      } catch (e) {
+        const msg = (e as Error).message;
+        throw new Error(msg.startsWith('kernel ') ? msg : `kernel ${kernelLabel(k)}: ${msg}`);
+      }
+      this.steps.push({ kernel: k, fn, free: (k.free ?? []).filter((n) => !this.outputSet.has(n)) });
+    }
+  }
+
+  async run(inputs: Map<string, TypedArray>): Promise<Map<string, TypedArray>> {
+    const env = new Map<string, TypedArray>();
+    for (const name of this.graph.inputs) {
+      const v = inputs.get(name);
+      if (!v) throw new Error(`graph input '${name}' was not given`);
+      env.set(name, v);
+    }
+    // arrays allocated by this run's kernels; anything else returned as an output gets copied
+    const fresh = new Set<TypedArray>();
+    const given = new Set<TypedArray>(env.values());
+    const lookup = (k: KernelDesc, name: string): TypedArray | null => {
+      if (name === '') return null;
+      const v = env.get(name) ?? this.constants.get(name);
+      if (!v) throw kernelError(k, `input '${name}' is not available (never computed, or freed too early)`);
+      return v;
+    };
+    let lastYield = now();
+    for (const { kernel, fn, free } of this.steps) {
+      // a long run must not freeze a page: give the event loop a turn every YIELD_MS
+      if (now() - lastYield > YIELD_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = now();
+      }
+      const args = kernel.inputs.map((n) => lookup(kernel, n));
+      let outs: TypedArray[];
+      try {
+        outs = fn(args);
+      } catch (e) {
+        const msg = (e as Error).message;
+        throw new Error(msg.startsWith('kernel ') ? msg : `kernel ${kernelLabel(kernel)}: ${msg}`);
+      }
+      kernel.outputs.forEach((name, i) => {
+        const v = outs[i];
+        if (!args.includes(v)) fresh.add(v);
+        env.set(name, v);
+      });
+      for (const name of free) env.delete(name);
+    }
+    const result = new Map<string, TypedArray>();
+    const used = new Set<TypedArray>();
+    for (const name of this.graph.outputs) {
+      let v = env.get(name) ?? this.constants.get(name);
+      if (!v) throw new Error(`graph output '${name}' was not computed`);
+      // never hand out a graph input, a constant or one array twice
+      if (!fresh.has(v) || given.has(v) || used.has(v)) v = v.slice();
+      used.add(v);
+      result.set(name, v);
+    }
+    return result;
+  }
+}

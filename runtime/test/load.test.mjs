@@ -1,0 +1,268 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { writeDescriptor, tempDir, crc32Hex, randomArray, assertClose, WebDNN } from '../testlib/descriptor.mjs';
+
+/** y = x * w + b over [4] with w, b as constants: a model that needs its weights. */
+function affineSpec(extra = {}) {
+  return {
+    inputs: [{ name: 'x', shape: [4], dtype: 'float32' }],
+    outputs: [{ name: 'y', shape: [4], dtype: 'float32' }],
+    constants: {
+      w: { shape: [4], dtype: 'float32', data: [1, 2, 3, 4] },
+      b: { shape: [4], dtype: 'float32', data: [10, 20, 30, 40] },
+    },
+    kernels: [{ op: 'Elementwise', name: 'affine', inputs: ['x', 'w', 'b'], outputs: ['y'],
+      attrs: { expr: ['add', ['mul', ['in', 0], ['in', 1]], ['in', 2]], dtype: 'float32' } }],
+    ...extra,
+  };
+}
+
+const readJSON = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
+const writeJSON = (p, v) => fs.writeFileSync(p, JSON.stringify(v));
+
+async function expectAffineWorks(runner) {
+  const { y } = await runner.run({ x: [1, 1, 1, 1] });
+  assert.deepEqual(Array.from(y), [11, 22, 33, 44]);
+}
+
+test('loads a directory path and runs', async () => {
+  const runner = await WebDNN.load(writeDescriptor(affineSpec()));
+  assert.equal(runner.backendName, 'js');
+  await expectAffineWorks(runner);
+});
+
+test('loads a file: URL and a path with a trailing slash', async () => {
+  const dir = writeDescriptor(affineSpec());
+  await expectAffineWorks(await WebDNN.load(pathToFileURL(dir).href));
+  await expectAffineWorks(await WebDNN.load(dir + '/'));
+});
+
+test('rejects an unknown descriptor version, naming both versions', async () => {
+  const dir = writeDescriptor(affineSpec({ model: { version: 2 } }));
+  await assert.rejects(WebDNN.load(dir), (e) => {
+    assert.match(e.message, /descriptor version 2 is not supported/);
+    assert.match(e.message, /reads version 1/);
+    return true;
+  });
+});
+
+test('rejects a directory that is not a webdnn descriptor', async () => {
+  const dir = writeDescriptor(affineSpec({ model: { format: 'something-else' } }));
+  await assert.rejects(WebDNN.load(dir), /"format" is "something-else", expected "webdnn-descriptor"/);
+  await assert.rejects(WebDNN.load(path.join(dir, 'missing')), /cannot read .*model\.json/);
+});
+
+test('a truncated weight chunk fails with its size', async () => {
+  const dir = writeDescriptor(affineSpec());
+  const file = path.join(dir, 'weights_0.bin');
+  const bytes = fs.readFileSync(file);
+  fs.writeFileSync(file, bytes.subarray(0, bytes.length - 5));
+  await assert.rejects(WebDNN.load(dir), new RegExp(`weights_0\\.bin: expected ${bytes.length} bytes, got ${bytes.length - 5} \\(truncated or corrupted download\\)`));
+});
+
+test('a corrupted weight chunk fails the CRC-32 check naming file, expected and actual', async () => {
+  const dir = writeDescriptor(affineSpec());
+  const file = path.join(dir, 'weights_0.bin');
+  const bytes = new Uint8Array(fs.readFileSync(file));
+  const expected = crc32Hex(bytes);
+  bytes[3] ^= 0x40;
+  fs.writeFileSync(file, bytes);
+  const actual = crc32Hex(bytes);
+  await assert.rejects(WebDNN.load(dir), new RegExp(`weights_0\\.bin: CRC-32 mismatch: expected ${expected}, got ${actual}`));
+});
+
+test('the CRC-32 in model.json is compared case-insensitively and must match zlib', async () => {
+  const dir = writeDescriptor(affineSpec());
+  const m = readJSON(path.join(dir, 'model.json'));
+  m.weights[0].crc32 = m.weights[0].crc32.toUpperCase();
+  writeJSON(path.join(dir, 'model.json'), m);
+  await expectAffineWorks(await WebDNN.load(dir));
+});
+
+test('all backends unavailable: one error listing every backend and why', async () => {
+  const dir = writeDescriptor(affineSpec());
+  await assert.rejects(WebDNN.load(dir, { backendOrder: ['webgpu', 'warp-drive', 'wasm'] }), (e) => {
+    assert.match(e.message, /no backend could be loaded/);
+    assert.match(e.message, /webgpu: not available in this build/);
+    assert.match(e.message, /warp-drive: unknown backend/);
+    assert.match(e.message, /wasm: not available/);
+    return true;
+  });
+  const other = writeDescriptor(affineSpec({ model: { backends: { webgl: { graph: 'graph_webgl.json', weights: [0] } } } }));
+  await assert.rejects(WebDNN.load(other, { backendOrder: ['js'] }), /js: not in the descriptor \(it has: webgl\)/);
+});
+
+test('falls back past absent or unknown backends to the next one', async () => {
+  const dir = writeDescriptor(affineSpec());
+  for (const order of [['webgpu', 'js'], ['nonsense', 'js'], ['webgl', 'wasm', 'js']]) {
+    const runner = await WebDNN.load(dir, { backendOrder: order });
+    assert.equal(runner.backendName, 'js', order.join(','));
+    await expectAffineWorks(runner);
+  }
+});
+
+test('a backend that fails to load is reported with its reason', async () => {
+  const dir = writeDescriptor(affineSpec());
+  fs.rmSync(path.join(dir, 'graph_js.json'));
+  await assert.rejects(WebDNN.load(dir, { backendOrder: ['webgpu', 'js'] }), (e) => {
+    assert.match(e.message, /webgpu: not available/);
+    assert.match(e.message, /js: cannot read .*graph_js\.json/);
+    return true;
+  });
+});
+
+test('unsupported kernel ops are all listed at once', async () => {
+  const dir = writeDescriptor({
+    inputs: [{ name: 'x', shape: [2], dtype: 'float32' }],
+    outputs: [{ name: 'y', shape: [2], dtype: 'float32' }],
+    tensors: { h: { shape: [2], dtype: 'float32' }, g: { shape: [2], dtype: 'float32' } },
+    kernels: [
+      { op: 'Frobnicate', name: 'f1', inputs: ['x'], outputs: ['h'] },
+      { op: 'Quux', name: 'q1', inputs: ['h'], outputs: ['g'] },
+      { op: 'Frobnicate', name: 'f2', inputs: ['g'], outputs: ['y'] },
+    ],
+  });
+  await assert.rejects(WebDNN.load(dir), /does not implement Frobnicate \(kernels 'f1', 'f2'\); Quux \(kernel 'q1'\)/);
+});
+
+test('weights split over several chunks, progress reported in bytes up to the total', async () => {
+  const n = 1000;
+  const w = randomArray(n, 3);
+  const dir = writeDescriptor({
+    inputs: [{ name: 'x', shape: [n], dtype: 'float32' }],
+    outputs: [{ name: 'y', shape: [n], dtype: 'float32' }],
+    constants: { w: { shape: [n], dtype: 'float32', data: w } },
+    kernels: [{ op: 'Elementwise', name: 'm', inputs: ['x', 'w'], outputs: ['y'], attrs: { expr: ['mul', ['in', 0], ['in', 1]], dtype: 'float32' } }],
+    chunkSize: 1024,
+  });
+  const m = readJSON(path.join(dir, 'model.json'));
+  assert.equal(m.weights.length, 4);
+  const calls = [];
+  const runner = await WebDNN.load(dir, { progressCallback: (loaded, total) => calls.push([loaded, total]) });
+  assert.ok(calls.length >= 2);
+  assert.ok(calls.every(([, t]) => t === 4000));
+  for (let i = 1; i < calls.length; i++) assert.ok(calls[i][0] >= calls[i - 1][0]);
+  assert.deepEqual(calls[calls.length - 1], [4000, 4000]);
+  const { y } = await runner.run({ x: new Float32Array(n).fill(2) });
+  assertClose(y, Array.from(w, (v) => 2 * v));
+});
+
+test('weightDirectory points at weights stored elsewhere', async () => {
+  const dir = writeDescriptor(affineSpec());
+  const elsewhere = tempDir();
+  fs.renameSync(path.join(dir, 'weights_0.bin'), path.join(elsewhere, 'weights_0.bin'));
+  await assert.rejects(WebDNN.load(dir), /cannot read .*weights_0\.bin/);
+  await expectAffineWorks(await WebDNN.load(dir, { weightDirectory: elsewhere }));
+});
+
+test('constant encodings: raw, f16, fill, float16 stored as halves, int64 as int32, bool', async () => {
+  const dir = writeDescriptor({
+    inputs: [{ name: 'x', shape: [4], dtype: 'float32' }],
+    outputs: [{ name: 'y', shape: [4], dtype: 'float32' }],
+    constants: {
+      a: { shape: [4], dtype: 'float32', data: [0.5, -1.25, 2048, 3.0], encoding: 'f16' },
+      b: { shape: [4], dtype: 'float32', encoding: 'fill', value: 0.25 },
+      c: { shape: [4], dtype: 'float16', data: [1, 2, 0.5, -4], rawHalf: true },
+      d: { shape: [4], dtype: 'int64', data: [1, -2, 3, 100000] },
+      e: { shape: [4], dtype: 'bool', data: [1, 0, 1, 0] },
+      f: { shape: [4], dtype: 'float32', encoding: 'fill', value: 'NaN' },
+    },
+    kernels: [{ op: 'Elementwise', name: 'sum', inputs: ['x', 'a', 'b', 'c', 'd', 'e', 'f'], outputs: ['y'],
+      attrs: { expr: ['add', ['add', ['add', ['in', 0], ['in', 1]], ['add', ['in', 2], ['in', 3]]],
+        ['add', ['add', ['in', 4], ['in', 5]], ['mul', ['isnan', ['in', 6]], ['const', 1000]]]], dtype: 'float32' } }],
+  });
+  const runner = await WebDNN.load(dir);
+  const { y } = await runner.run({ x: [0, 0, 0, 0] });
+  assert.deepEqual(Array.from(y), [0.5 + 0.25 + 1 + 1 + 1 + 1000, -1.25 + 0.25 + 2 - 2 + 1000, 2048 + 0.25 + 0.5 + 3 + 1 + 1000, 3 + 0.25 - 4 + 100000 + 1000]);
+});
+
+test("Python's NaN / Infinity JSON tokens are accepted", async () => {
+  const dir = writeDescriptor(affineSpec());
+  const g = path.join(dir, 'graph_js.json');
+  const graph = readJSON(g);
+  graph.kernels[0].attrs.expr = ['min', ['add', ['in', 0], ['const', '@INF@']], ['const', '@NAN@']];
+  fs.writeFileSync(g, JSON.stringify(graph).replace('"@INF@"', 'Infinity').replace('"@NAN@"', 'NaN'));
+  assert.match(fs.readFileSync(g, 'utf8'), /,Infinity\]/);
+  const runner = await WebDNN.load(dir);
+  const { y } = await runner.run({ x: [1, 2, 3, 4] });
+  assert.ok(Array.from(y).every(Number.isNaN));
+});
+
+test('a chain of kernels frees intermediates and a bad free list is caught', async () => {
+  const spec = {
+    inputs: [{ name: 'x', shape: [3], dtype: 'float32' }],
+    outputs: [{ name: 'y', shape: [3], dtype: 'float32' }],
+    tensors: { h: { shape: [3], dtype: 'float32' } },
+    kernels: [
+      { op: 'Elementwise', name: 'double', inputs: ['x'], outputs: ['h'], attrs: { expr: ['mul', ['in', 0], ['const', 2]], dtype: 'float32' }, free: ['x'] },
+      { op: 'Elementwise', name: 'inc', inputs: ['h'], outputs: ['y'], attrs: { expr: ['add', ['in', 0], ['const', 1]], dtype: 'float32' }, free: ['h'] },
+    ],
+  };
+  const runner = await WebDNN.load(writeDescriptor(spec));
+  assert.deepEqual(Array.from((await runner.run({ x: [1, 2, 3] })).y), [3, 5, 7]);
+  assert.deepEqual(Array.from((await runner.run({ x: [0, 0, 1] })).y), [1, 1, 3]);
+  spec.kernels[0].free = ['h'];
+  const bad = await WebDNN.load(writeDescriptor(spec));
+  await assert.rejects(bad.run({ x: [1, 2, 3] }), /kernel 'inc' \(Elementwise\): input 'h' is not available/);
+});
+
+function serve(dir, { truncate } = {}) {
+  const server = http.createServer((req, res) => {
+    const file = path.join(dir, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    if (!file.startsWith(dir) || !fs.existsSync(file)) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    let body = fs.readFileSync(file);
+    if (truncate && file.endsWith('.bin')) body = body.subarray(0, body.length - truncate);
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    // two writes so the body arrives in more than one piece
+    res.write(body.subarray(0, body.length >> 1));
+    res.end(body.subarray(body.length >> 1));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+test('loads over http with fetch, with progress', async () => {
+  const dir = writeDescriptor(affineSpec());
+  const server = await serve(dir);
+  try {
+    const url = `http://127.0.0.1:${server.address().port}/`;
+    const calls = [];
+    const runner = await WebDNN.load(url, { progressCallback: (l, t) => calls.push([l, t]) });
+    await expectAffineWorks(runner);
+    assert.deepEqual(calls[calls.length - 1], [32, 32]);
+    await assert.rejects(WebDNN.load(url + 'nope'), /HTTP 404/);
+  } finally {
+    server.close();
+  }
+});
+
+test('a truncated http download is caught by the size check', async () => {
+  const dir = writeDescriptor(affineSpec());
+  const server = await serve(dir, { truncate: 8 });
+  try {
+    await assert.rejects(WebDNN.load(`http://127.0.0.1:${server.address().port}`), /weights_0\.bin: expected 32 bytes, got 24/);
+  } finally {
+    server.close();
+  }
+});
+
+test('a constant at an offset that is not a multiple of its element size is still decoded', async () => {
+  const dir = writeDescriptor(affineSpec());
+  const file = path.join(dir, 'weights_0.bin');
+  const old = fs.readFileSync(file);
+  const shifted = Buffer.concat([Buffer.from([0xaa, 0xbb]), old]);
+  fs.writeFileSync(file, shifted);
+  const m = readJSON(path.join(dir, 'model.json'));
+  m.weights[0] = { file: 'weights_0.bin', bytes: shifted.length, crc32: crc32Hex(shifted) };
+  writeJSON(path.join(dir, 'model.json'), m);
+  const g = readJSON(path.join(dir, 'graph_js.json'));
+  for (const c of Object.values(g.constants)) c.offset += 2;
+  writeJSON(path.join(dir, 'graph_js.json'), g);
+  await expectAffineWorks(await WebDNN.load(dir));
+});
