@@ -155,6 +155,9 @@ def build_cases() -> list[Case]:
         case("pad_edge_negative", "Pad", {"x": ux}, {"mode": "edge"}, consts={"p": np.array([0, 0, -1, 2, 0, 0, 1, -2], np.int64)}),
         case("expand", "Expand", {"x": r(3, 1)}, consts={"s": np.array([2, 1, 4], np.int64)}),
         case("identity", "Identity", {"x": ux}),
+        case("pad_constant_inf", "Pad", {"x": ux}, {"mode": "constant"},
+             consts={"p": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "v": np.float32(-np.inf)}),
+        case("max_with_inf_const", "Max", {"a": ux}, consts={"b": np.array([np.inf, -np.inf, 0, 1, 2], np.float32)}),
         case("where_less", "Where", {"c": ux > 0, "a": ux, "b": r(5, name="wb")}),
         case("equal_int", "Equal", {"a": np.array([1, 2, 3], np.int64), "b": np.array([1, 0, 3], np.int64)}),
     ]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import zlib
 from pathlib import Path
@@ -13,6 +14,21 @@ from .errors import WebDNNError
 FORMAT_VERSION = 1
 CHUNK_BYTES = 16 << 20
 ALIGN = 8
+
+
+def _json_safe(obj):
+    """JSON has no NaN/Infinity: non-finite numbers are written as "nan", "inf", "-inf"."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def _dumps(obj, **kw) -> str:
+    return json.dumps(_json_safe(obj), allow_nan=False, **kw)
 
 
 def _tensor_meta(t):
@@ -47,7 +63,7 @@ def write(graph, out_dir, lowered: dict[str, tuple[dict, list]], weights: str = 
             if e["bytes"]:
                 ranges.append((e["offset"], e["offset"] + e["bytes"]))
         doc = dict(doc, constants=entries)
-        (out / f"graph_{backend}.json").write_text(json.dumps(doc, separators=(",", ":")))
+        (out / f"graph_{backend}.json").write_text(_dumps(doc, separators=(",", ":")))
         backend_ranges[backend] = ranges
 
     files = []
@@ -71,7 +87,7 @@ def write(graph, out_dir, lowered: dict[str, tuple[dict, list]], weights: str = 
         "source": graph.source or {}, "stats": {"ops": summary["ops"], "params": summary["params"],
                                                "weight_bytes": len(blob)},
     }
-    (out / "model.json").write_text(json.dumps(model, indent=1))
+    (out / "model.json").write_text(_dumps(model, indent=1))
     return model
 
 

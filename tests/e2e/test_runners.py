@@ -102,24 +102,8 @@ def conv_reference(x, w, b, pad=1):
 
 # ---- fixtures ---------------------------------------------------------------------------------
 
-class _Hosts(dict):
-    """Opens each runner on first use, so a missing browser fails only the tests that need it."""
-
-    def __missing__(self, where):
-        runtime_dist()  # a clear error if the runtime is not built
-        self[where] = get_runner(where)
-        return self[where]
-
-
-@pytest.fixture(scope="module")
-def runners():
-    """One runner per host for the whole module (a Chromium launch costs seconds)."""
-    hosts = _Hosts()
-    try:
-        yield hosts
-    finally:
-        for r in hosts.values():
-            r.close()
+# `runners` is the session fixture of tests/conftest.py: one Node process and one Chromium for
+# the whole test session (two Playwright instances cannot share one pytest process).
 
 
 @pytest.fixture(params=WHERE)
