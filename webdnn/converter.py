@@ -11,17 +11,17 @@ from .errors import ConversionError
 from .passes.pipeline import optimize
 
 
-def load_graph(model, input_shapes=None):
+def load_graph(model, input_shapes=None, constant_inputs=None):
     """Pick the frontend by file type and import the model as an IR graph."""
     import onnx
     if isinstance(model, onnx.ModelProto) or str(model).lower().endswith(".onnx"):
         from .frontend.onnx import import_onnx
-        return import_onnx(model, input_shapes)
+        return import_onnx(model, input_shapes, constant_inputs)
     raise ConversionError(f"cannot tell the format of {str(model)!r}: expected a .onnx file")
 
 
 def convert(model, out_dir, backends=("js",), input_shapes: dict | None = None, weights: str = "raw",
-            progress=None) -> dict:
+            progress=None, constant_inputs: dict | None = None) -> dict:
     """Convert `model` into a descriptor in `out_dir`; returns a summary dict.
 
     progress(stage, detail) is called as the stages go by (the CLI prints it)."""
@@ -34,7 +34,7 @@ def convert(model, out_dir, backends=("js",), input_shapes: dict | None = None, 
         raise ConversionError(f"unknown weight encoding {weights!r}; available: {', '.join(ENCODINGS)}")
     t0 = time.perf_counter()
     say("load", str(model) if isinstance(model, (str, Path)) else type(model).__name__)
-    graph = load_graph(model, input_shapes)
+    graph = load_graph(model, input_shapes, constant_inputs)
     before = graph.summary()
     say("optimize", f"{before['ops']} ops")
     optimize(graph, log=lambda name, changed: say("pass", f"{name}{' (changed)' if changed else ''}"))

@@ -13,6 +13,15 @@ class ShapeError(ConversionError):
     """An op's inputs do not fit its attributes; the message prints shapes and attributes."""
 
 
+class DynamicValueError(ConversionError):
+    """A value that must be static (a shape, axes, pads …) depends on a run-time input.
+    `tensor` names it; convert(..., constant_inputs={name: value}) can pin such an input."""
+
+    def __init__(self, message: str, tensor: str):
+        super().__init__(message)
+        self.tensor = tensor
+
+
 class UnsupportedOpsError(ConversionError):
     """Raised once, before any work, listing every unsupported op of a model."""
 

@@ -101,3 +101,14 @@ def test_external_data_is_loaded_and_its_absence_reported(tmp_path):
     (tmp_path / "ext.data").unlink()
     with pytest.raises(ConversionError, match="external weight data"):
         import_onnx(path)
+
+
+def test_constant_inputs_pin_parameter_inputs():
+    m = model([helper.make_node("Reshape", ["x", "shape"], ["y"])],
+              [vi("x", [2, 6]), vi("shape", [2], TensorProto.INT64)], [vi("y", None)])
+    from webdnn.errors import DynamicValueError
+    with pytest.raises(DynamicValueError) as e:
+        import_onnx(m)
+    assert e.value.tensor == "shape"
+    g = import_onnx(m, constant_inputs={"shape": np.array([3, 4])})
+    assert [t.name for t in g.inputs] == ["x"] and g.outputs[0].shape == (3, 4)

@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper, TensorProto
 
-from ..errors import ConversionError, UnsupportedOpsError, ShapeError
+from ..errors import ConversionError, UnsupportedOpsError, ShapeError, DynamicValueError
 from ..ir import Graph, Tensor
 from ..passes.fold_constants import try_fold
 
@@ -101,9 +101,10 @@ class NodeContext:
         if t is None:
             return None
         if not t.is_constant:
-            raise ConversionError(
+            raise DynamicValueError(
                 f"{self.node.op_type} node {self.name!r}: input {i} ({what or t.name!r}) must be known at conversion "
-                f"time, but it is computed from the model input at run time (data-dependent shapes are not supported)")
+                f"time, but it is computed from the model input at run time (data-dependent shapes are not supported; "
+                f"if it comes straight from a model input, pin that input with constant_inputs)", tensor=t.name)
         return t.data
 
     def attr(self, name: str, default=None):
@@ -135,12 +136,13 @@ class NodeContext:
 
 
 class OnnxImporter:
-    def __init__(self, proto, input_shapes: dict | None = None):
+    def __init__(self, proto, input_shapes: dict | None = None, constant_inputs: dict | None = None):
         from .onnx_ops import HANDLERS
         self.proto = proto
         self.handlers = HANDLERS
         self.opset = default_opset(proto)
         self.input_shapes = dict(input_shapes or {})
+        self.constant_inputs = dict(constant_inputs or {})
         self.graph = Graph(proto.graph.name or "model")
         self.values: dict[str, Tensor] = {}
         self.notes: list[str] = []
@@ -167,15 +169,18 @@ class OnnxImporter:
         g = self.proto.graph
         inits = {t.name for t in g.initializer}
         real_inputs = [i for i in g.input if i.name not in inits]
-        unknown = set(self.input_shapes) - {i.name for i in real_inputs}
+        unknown = (set(self.input_shapes) | set(self.constant_inputs)) - {i.name for i in real_inputs}
         if unknown:
-            raise ConversionError(f"--input-shape names {sorted(unknown)}, but the model's inputs are "
+            raise ConversionError(f"input shapes/constants name {sorted(unknown)}, but the model's inputs are "
                                   f"{[i.name for i in real_inputs]}")
         for vi in real_inputs:
             tt = vi.type.tensor_type
             if not vi.type.HasField("tensor_type"):
                 raise ConversionError(f"input {vi.name!r} is not a tensor (sequences/maps are not supported)")
             dtype = tensor_dtype(tt.elem_type, f"input {vi.name!r}")
+            if vi.name in self.constant_inputs:  # pinned: a constant from now on
+                self.values[vi.name] = self.graph.constant(np.asarray(self.constant_inputs[vi.name]), vi.name, dtype)
+                continue
             dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
             if vi.name in self.input_shapes:
                 shape = [int(d) for d in self.input_shapes[vi.name]]
@@ -246,10 +251,12 @@ class OnnxImporter:
         self.graph.outputs = outs
 
 
-def import_onnx(model, input_shapes: dict | None = None) -> Graph:
-    """Load and convert; warnings (e.g. symbolic dims set to 1) are issued as Python warnings."""
+def import_onnx(model, input_shapes: dict | None = None, constant_inputs: dict | None = None) -> Graph:
+    """Load and convert; warnings (e.g. symbolic dims set to 1) are issued as Python warnings.
+
+    constant_inputs pins model inputs to fixed values (they stop being inputs)."""
     proto = load_model(model)
-    imp = OnnxImporter(proto, input_shapes)
+    imp = OnnxImporter(proto, input_shapes, constant_inputs)
     graph = imp.convert()
     for n in imp.notes:
         warnings.warn(n, stacklevel=2)

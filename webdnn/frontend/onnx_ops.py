@@ -478,5 +478,6 @@ def _constant(c):
 @handler("ConstantOfShape", since=9)
 def _constant_of_shape(c):
     value = c.attr("value")
+    c.const(0, "shape")  # the output shape must be static
     return [c.op1("ConstantOfShape", [c.input(0)], {"value": None if value is None else np.asarray(value)})]
 
