@@ -154,7 +154,13 @@ class OnnxImporter:
             raise ConversionError(f"{node.op_type} node {node.name!r} reads {name!r}, which no earlier node produces "
                                   f"(the graph is not topologically sorted or the file is damaged)") from None
 
+    def has_handler(self, node) -> bool:
+        h = self.handlers.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        return h is not None and h.since <= self.opset
+
     def check_supported(self):
+        from .onnx_functions import expand_functions
+        self.proto = expand_functions(self.proto, self.opset, self.has_handler)
         unsupported: dict[tuple, list[str]] = {}
         for node in self.proto.graph.node:
             domain = node.domain if node.domain not in ("", "ai.onnx") else ""
@@ -188,11 +194,11 @@ class OnnxImporter:
                     raise ConversionError(f"--input-shape {vi.name}={','.join(map(str, shape))} has rank {len(shape)}, "
                                           f"the model declares {dims}")
             else:
-                symbolic = [d for d in dims if not isinstance(d, int) or d <= 0]
+                symbolic = [d for d in dims if not isinstance(d, int)]
                 if symbolic:
                     self.notes.append(f"input {vi.name!r} has symbolic dims {dims}; using 1 for each "
                                       f"(override with --input-shape {vi.name}=...)")
-                shape = [d if isinstance(d, int) and d > 0 else 1 for d in dims]
+                shape = [d if isinstance(d, int) else 1 for d in dims]
             t = self.graph.add_input(vi.name, shape, dtype)
             self.values[vi.name] = t
         for init in g.initializer:
