@@ -179,6 +179,12 @@ def run(cases: list[Case], backend: str, runner=None, progress=None) -> dict[str
     return results
 
 
+def expected_failures(results: dict[str, dict[str, Result]]) -> dict[str, dict[str, str]]:
+    """{backend: {case: why}} for every applicable case that does not pass."""
+    return {b: {name: f"{r.status}: {r.detail}" for name, r in sorted(res.items()) if r.status not in ("pass", "excluded")}
+            for b, res in results.items()}
+
+
 def _case_ops(cases):
     return {c.name: sorted({n.op_type for n in c.model.graph.node}) for c in cases}
 
@@ -267,6 +273,8 @@ def main(argv=None) -> int:
     p.add_argument("-k", "--pattern", help="only cases whose name matches this regex")
     p.add_argument("--write", help="write the markdown report here (e.g. docs/conformance.md)")
     p.add_argument("--json", help="write every case's result as JSON here")
+    p.add_argument("--expected", help="write the expected-failure list (every non-passing applicable case and "
+                                      "why) here, e.g. tests/conformance/expected_failures.json")
     p.add_argument("-v", "--verbose", action="store_true", help="print each non-passing case")
     args = p.parse_args(argv)
     cases = collect(args.pattern)
@@ -292,6 +300,9 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({b: {k: vars(r) for k, r in res.items()} for b, res in results.items()},
                                               indent=1, default=list))
+    if args.expected:
+        Path(args.expected).write_text(json.dumps(expected_failures(results), indent=1, sort_keys=True) + "\n")
+        print(f"wrote {args.expected}")
     if args.write:
         cmd = "python -m webdnn.conformance " + " ".join(argv if argv is not None else sys.argv[1:])
         Path(args.write).write_text(markdown(cases, results, cmd.strip()))
