@@ -481,3 +481,5 @@ def _constant_of_shape(c):
     c.const(0, "shape")  # the output shape must be static
     return [c.op1("ConstantOfShape", [c.input(0)], {"value": None if value is None else np.asarray(value)})]
 
+
+from . import onnx_ops_composite  # noqa: E402,F401  (registers its handlers)

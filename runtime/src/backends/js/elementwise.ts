@@ -12,11 +12,12 @@ const BLOCK = 1024;
 
 const UNARY = [
   'neg', 'abs', 'exp', 'log', 'sqrt', 'reciprocal', 'floor', 'ceil', 'round', 'tanh', 'erf',
-  'sin', 'cos', 'sign', 'not', 'isnan',
+  'sin', 'cos', 'sign', 'not', 'isnan', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh',
+  'acosh', 'atanh', 'isinf', 'bnot',
 ] as const;
 const BINARY = [
   'add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'idiv', 'imod',
-  'lt', 'le', 'gt', 'ge', 'eq', 'and', 'or', 'xor',
+  'lt', 'le', 'gt', 'ge', 'eq', 'and', 'or', 'xor', 'shl', 'shr', 'band', 'bor', 'bxor',
 ] as const;
 
 type UnaryOp = (typeof UNARY)[number] | 'cast';
@@ -118,6 +119,18 @@ function runUnary(op: UnaryOp, a: Float64Array, o: Float64Array, n: number, dtyp
     case 'sign': for (let i = 0; i < n; i++) o[i] = Math.sign(a[i]); break;
     case 'not': for (let i = 0; i < n; i++) o[i] = a[i] === 0 ? 1 : 0; break;
     case 'isnan': for (let i = 0; i < n; i++) o[i] = a[i] !== a[i] ? 1 : 0; break;
+    case 'tan': for (let i = 0; i < n; i++) o[i] = Math.tan(a[i]); break;
+    case 'asin': for (let i = 0; i < n; i++) o[i] = Math.asin(a[i]); break;
+    case 'acos': for (let i = 0; i < n; i++) o[i] = Math.acos(a[i]); break;
+    case 'atan': for (let i = 0; i < n; i++) o[i] = Math.atan(a[i]); break;
+    case 'sinh': for (let i = 0; i < n; i++) o[i] = Math.sinh(a[i]); break;
+    case 'cosh': for (let i = 0; i < n; i++) o[i] = Math.cosh(a[i]); break;
+    case 'asinh': for (let i = 0; i < n; i++) o[i] = Math.asinh(a[i]); break;
+    case 'acosh': for (let i = 0; i < n; i++) o[i] = Math.acosh(a[i]); break;
+    case 'atanh': for (let i = 0; i < n; i++) o[i] = Math.atanh(a[i]); break;
+    case 'isinf': for (let i = 0; i < n; i++) o[i] = a[i] === Infinity || a[i] === -Infinity ? 1 : 0; break;
+    // bitwise ops work on 32-bit integers; the store into the output's typed array wraps the width
+    case 'bnot': for (let i = 0; i < n; i++) o[i] = ~a[i]; break;
     case 'cast': {
       const dt = dtype as DType;
       if (dt === 'float32') for (let i = 0; i < n; i++) o[i] = Math.fround(a[i]);
@@ -148,6 +161,11 @@ function runBinary(op: BinaryOp, a: Float64Array, b: Float64Array, o: Float64Arr
     case 'and': for (let i = 0; i < n; i++) o[i] = a[i] !== 0 && b[i] !== 0 ? 1 : 0; break;
     case 'or': for (let i = 0; i < n; i++) o[i] = a[i] !== 0 || b[i] !== 0 ? 1 : 0; break;
     case 'xor': for (let i = 0; i < n; i++) o[i] = (a[i] !== 0) !== (b[i] !== 0) ? 1 : 0; break;
+    case 'shl': for (let i = 0; i < n; i++) o[i] = b[i] >= 32 ? 0 : (a[i] << b[i]) >>> 0; break;
+    case 'shr': for (let i = 0; i < n; i++) o[i] = b[i] >= 32 ? 0 : a[i] >>> b[i]; break;
+    case 'band': for (let i = 0; i < n; i++) o[i] = a[i] & b[i]; break;
+    case 'bor': for (let i = 0; i < n; i++) o[i] = a[i] | b[i]; break;
+    case 'bxor': for (let i = 0; i < n; i++) o[i] = a[i] ^ b[i]; break;
   }
 }
 

@@ -1,0 +1,151 @@
+"""ONNX ops composed from existing IR ops (no kernel of their own): Range, EyeLike, Trilu, OneHot,
+Tile, LpNormalization, InstanceNormalization, LpPool, Shrink, IsInf, trigonometric/hyperbolic and
+bitwise functions."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.ops.elementwise import call, inp
+from .onnx import tensor_dtype
+from .onnx_ops import HANDLERS, Handler, handler, UNARY, X
+
+for _op, _prim in {"Tan": "tan", "Asin": "asin", "Acos": "acos", "Atan": "atan", "Sinh": "sinh", "Cosh": "cosh",
+                   "Asinh": "asinh", "Acosh": "acosh", "Atanh": "atanh", "BitwiseNot": "bnot"}.items():
+    UNARY[_op] = (lambda p: (lambda c: call(p, X)))(_prim)
+
+    def _unary(c, _mk=UNARY[_op]):
+        return [c.ew(_mk(c), [c.input(0)])]
+    HANDLERS[_op] = Handler(_unary)
+
+
+@handler("BitwiseAnd", "BitwiseOr", "BitwiseXor", since=18)
+def _bitwise(c):
+    prim = {"BitwiseAnd": "band", "BitwiseOr": "bor", "BitwiseXor": "bxor"}[c.node.op_type]
+    return [c.ew(call(prim, inp(0), inp(1)), [c.input(0), c.input(1)])]
+
+
+@handler("BitShift", since=11)
+def _bitshift(c):
+    prim = "shl" if c.attr("direction") == "LEFT" else "shr"
+    return [c.ew(call(prim, inp(0), inp(1)), [c.input(0), c.input(1)])]
+
+
+@handler("IsInf", since=10)
+def _isinf(c):
+    pos, neg = c.attr("detect_positive", 1), c.attr("detect_negative", 1)
+    expr = call("isinf", X)
+    if not pos:
+        expr = call("and", expr, call("lt", X, 0))
+    if not neg:
+        expr = call("and", expr, call("gt", X, 0))
+    return [c.ew(expr, [c.input(0)])]
+
+
+@handler("Shrink", since=9)
+def _shrink(c):
+    lambd, bias = float(c.attr("lambd", 0.5)), float(c.attr("bias", 0.0))
+    expr = call("where", call("lt", X, -lambd), call("add", X, bias),
+                call("where", call("gt", X, lambd), call("sub", X, bias), 0))
+    return [c.ew(expr, [c.input(0)])]
+
+
+@handler("Range", since=11)
+def _range(c):
+    start, limit, delta = (c.const(i, n) for i, n in enumerate(("start", "limit", "delta")))
+    dtype = np.asarray(start).dtype
+    n = max(int(np.ceil((limit - start) / delta)), 0)
+    return [c.constant((start + np.arange(n) * delta).astype(dtype))]
+
+
+@handler("EyeLike", since=9)
+def _eyelike(c):
+    x = c.input(0)
+    dtype = tensor_dtype(c.attr("dtype"), f"EyeLike {c.name!r}") if c.attr("dtype") is not None else x.dtype
+    return [c.constant(np.eye(x.shape[0], x.shape[1], k=c.attr("k", 0)), dtype=dtype)]
+
+
+@handler("Trilu", since=14)
+def _trilu(c):
+    x = c.input(0)
+    k = int(np.reshape(c.const(1, "k"), -1)[0]) if c.has_input(1) else 0
+    rows, cols = x.shape[-2:]
+    ones = np.ones((rows, cols), dtype=bool)
+    mask = np.triu(ones, k) if c.attr("upper", 1) else np.tril(ones, k)
+    return [c.ew(call("where", inp(1), inp(0), 0), [x, c.constant(mask)])]
+
+
+@handler("OneHot", since=9)
+def _onehot(c):
+    indices = c.input(0)
+    depth = int(np.reshape(c.const(1, "depth"), -1)[0])
+    values = np.reshape(c.const(2, "values"), -1)
+    rank = len(indices.shape) + 1
+    axis = c.attr("axis", -1)
+    axis = axis + rank if axis < 0 else axis
+    shape = list(indices.shape)
+    shape.insert(axis, 1)
+    idx = c.op1("Reshape", [indices], {"shape": shape})
+    classes = c.constant(np.arange(depth, dtype=np.int64).reshape([depth] + [1] * (rank - 1 - axis)))
+    vdt = {"f": "float32", "i": "int64", "u": "uint8", "b": "bool"}[values.dtype.kind]
+    vdt = "int32" if values.dtype == np.int32 else vdt
+    i = call("cast", "int64", inp(0))
+    i = call("where", call("lt", i, 0), call("add", i, depth), i)
+    expr = call("where", call("eq", i, inp(1)), call("cast", vdt, float(values[1])), call("cast", vdt, float(values[0])))
+    return [c.ew(expr, [idx, classes])]
+
+
+@handler("Tile", since=6)
+def _tile(c):
+    x = c.input(0)
+    reps = [int(r) for r in np.reshape(c.const(1, "repeats"), -1)]
+    interleaved = [d for s in x.shape for d in (1, s)]
+    y = c.op1("Reshape", [x], {"shape": interleaved})
+    y = c.op1("Expand", [y], {"shape": [d for r, s in zip(reps, x.shape) for d in (r, s)]})
+    return [c.op1("Reshape", [y], {"shape": [r * s for r, s in zip(reps, x.shape)]})]
+
+
+@handler("LpNormalization")
+def _lpnorm(c):
+    x = c.input(0)
+    p = c.attr("p", 2)
+    if p not in (1, 2):
+        c.fail(f"p={p} (only 1 and 2 are defined)")
+    norm = c.op1("Reduce", [x], {"kind": "l1" if p == 1 else "l2", "axes": [c.attr("axis", -1)], "keepdims": 1})
+    return [c.ew(call("div", inp(0), inp(1)), [x, norm])]
+
+
+@handler("InstanceNormalization", since=6)
+def _instancenorm(c):
+    x, scale, bias = c.input(0), c.input(1), c.input(2)
+    eps = float(c.attr("epsilon", 1e-5))
+    axes = list(range(2, len(x.shape)))
+    mean = c.op1("Reduce", [x], {"kind": "mean", "axes": axes, "keepdims": 1})
+    centered = c.ew(call("sub", inp(0), inp(1)), [x, mean])
+    var = c.op1("Reduce", [c.ew(call("mul", inp(0), inp(0)), [centered])], {"kind": "mean", "axes": axes, "keepdims": 1})
+    per_c = [scale.shape[0]] + [1] * (len(x.shape) - 2)
+    s = c.op1("Reshape", [scale], {"shape": per_c})
+    b = c.op1("Reshape", [bias], {"shape": per_c})
+    expr = call("add", call("mul", call("div", inp(0), call("sqrt", call("add", inp(1), eps))), inp(2)), inp(3))
+    return [c.ew(expr, [centered, var, s, b])]
+
+
+@handler("LpPool", since=2)
+def _lppool(c):
+    x = c.input(0)
+    p = float(c.attr("p", 2))
+    k = list(c.attr("kernel_shape"))
+    nd = len(k)
+    if c.attr("ceil_mode", 0):
+        c.fail("ceil_mode=1 is not supported")
+    auto = c.attr("auto_pad", "NOTSET")
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        from .onnx_ops import _conv_pads
+        pads = _conv_pads(c, x.shape, k, list(c.attr("strides", [1] * nd)), list(c.attr("dilations", [1] * nd)))
+    else:
+        pads = [0] * (2 * nd) if auto == "VALID" else list(c.attr("pads", [0] * (2 * nd)))
+    powered = c.ew(call("pow", call("abs", X), p), [x])
+    # every window lies inside the padded input (no ceil_mode), so sum = mean-with-pads × window size
+    avg = c.op1("Pool", [powered], {"kind": "avg", "kernel_shape": k, "strides": list(c.attr("strides", [1] * nd)),
+                                    "pads": pads, "dilations": list(c.attr("dilations", [1] * nd)),
+                                    "count_include_pad": 1})
+    return [c.ew(call("pow", call("mul", X, float(np.prod(k))), 1.0 / p), [avg])]
