@@ -149,3 +149,117 @@ def _lppool(c):
                                     "pads": pads, "dilations": list(c.attr("dilations", [1] * nd)),
                                     "count_include_pad": 1})
     return [c.ew(call("pow", call("mul", X, float(np.prod(k))), 1.0 / p), [avg])]
+
+
+def _per_axis(c, t, x_rank, axis):
+    """A per-axis scale/zero-point [C] reshaped to broadcast along `axis` of a rank-x_rank tensor."""
+    if t is None or len(t.shape) == 0 or t.size == 1:
+        return t
+    if c.attr("block_size", 0):
+        c.fail("blocked quantization (block_size) is not supported")
+    axis = axis + x_rank if axis < 0 else axis
+    return c.op1("Reshape", [t], {"shape": [t.shape[0] if i == axis else 1 for i in range(x_rank)]})
+
+
+QUANT_RANGE = {"uint8": (0, 255), "int8": (-128, 127), "int32": (-2**31, 2**31 - 1)}
+
+
+@handler("QuantizeLinear", since=10)
+def _quantize(c):
+    x = c.input(0)
+    axis = c.attr("axis", 1)
+    scale = _per_axis(c, c.input(1), len(x.shape), axis)
+    zp = _per_axis(c, c.input(2), len(x.shape), axis)
+    out = zp.dtype if zp is not None else (tensor_dtype(c.attr("output_dtype"), c.name) if c.attr("output_dtype") else "uint8")
+    if out not in QUANT_RANGE:
+        c.fail(f"output type {out} is not supported (uint8, int8, int32)")
+    lo, hi = QUANT_RANGE[out]
+    q = call("round", call("div", call("cast", "float32", inp(0)), call("cast", "float32", inp(1))))
+    ins = [x, scale]
+    if zp is not None:
+        q = call("add", q, call("cast", "float32", inp(2)))
+        ins.append(zp)
+    return [c.ew(call("cast", out, call("min", call("max", q, lo), hi)), ins)]
+
+
+@handler("DequantizeLinear", since=10)
+def _dequantize(c):
+    x = c.input(0)
+    axis = c.attr("axis", 1)
+    scale = _per_axis(c, c.input(1), len(x.shape), axis)
+    zp = _per_axis(c, c.input(2), len(x.shape), axis)
+    v = call("cast", "float32", inp(0))
+    ins = [x, scale]
+    if zp is not None:
+        v = call("sub", v, call("cast", "float32", inp(2)))
+        ins.append(zp)
+    return [c.ew(call("cast", scale.dtype, call("mul", v, call("cast", "float32", inp(1)))), ins)]
+
+
+@handler("Einsum", since=12)
+def _einsum(c):
+    """Einsum of one or two operands as Transpose / Reduce / Reshape / MatMul (no repeated index
+    within one operand, i.e. no diagonals)."""
+    eq = c.attr("equation").replace(" ", "")
+    lhs, _, out = eq.partition("->")
+    terms = lhs.split(",")
+    xs = c.inputs()
+    if len(terms) != len(xs) or len(xs) > 2:
+        c.fail(f"equation {eq!r}: only one or two operands are supported")
+    # expand '...' into letters not used elsewhere
+    spare = [ch for ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if ch not in eq]
+    ell = 0
+    for t, x in zip(terms, xs):
+        if "..." in t:
+            ell = max(ell, len(x.shape) - (len(t) - 3))
+    dots = "".join(spare[:ell])
+    terms = [t.replace("...", dots[len(dots) - (len(x.shape) - (len(t) - 3)):] if "..." in t else "") for t, x in zip(terms, xs)]
+    if not _:
+        counts = {ch: sum(t.count(ch) for t in terms) for ch in set("".join(terms))}
+        out = dots + "".join(sorted(ch for ch, n in counts.items() if n == 1 and ch not in dots))
+    else:
+        out = out.replace("...", dots)
+    for t in terms:
+        if len(set(t)) != len(t):
+            c.fail(f"equation {eq!r}: repeated indices within one operand (diagonals) are not supported")
+    sizes = {}
+    for t, x in zip(terms, xs):
+        for ch, d in zip(t, x.shape):
+            if sizes.get(ch, d) != d and 1 not in (d, sizes[ch]):
+                c.fail(f"equation {eq!r}: index {ch} has sizes {sizes[ch]} and {d}")
+            sizes[ch] = max(sizes.get(ch, 1), d)
+
+    def reduce_only(x, t, keep):
+        """Sum away indices of x that appear nowhere in `keep`."""
+        gone = [i for i, ch in enumerate(t) if ch not in keep]
+        if gone:
+            x = c.op1("Reduce", [x], {"kind": "sum", "axes": gone, "keepdims": 0})
+            t = "".join(ch for ch in t if ch in keep)
+        return x, t
+
+    def permute(x, t, order):
+        if t == order:
+            return x
+        return c.op1("Transpose", [x], {"perm": [t.index(ch) for ch in order]})
+
+    if len(xs) == 1:
+        x, t = reduce_only(xs[0], terms[0], out)
+        return [permute(x, t, out)]
+    (a, ta), (b, tb) = reduce_only(xs[0], terms[0], terms[1] + out), reduce_only(xs[1], terms[1], terms[0] + out)
+    batch = [ch for ch in ta if ch in tb and ch in out]
+    contract = [ch for ch in ta if ch in tb and ch not in out]
+    left = [ch for ch in ta if ch not in tb]
+    right = [ch for ch in tb if ch not in ta]
+    n = lambda chs: int(np.prod([sizes[ch] for ch in chs])) if chs else 1  # noqa: E731
+    a = c.op1("Expand", [permute(a, ta, "".join(batch + left + contract))],
+              {"shape": [sizes[ch] for ch in batch + left + contract]})
+    b = c.op1("Expand", [permute(b, tb, "".join(batch + contract + right))],
+              {"shape": [sizes[ch] for ch in batch + contract + right]})
+    a = c.op1("Reshape", [a], {"shape": [n(batch), n(left), n(contract)]})
+    b = c.op1("Reshape", [b], {"shape": [n(batch), n(contract), n(right)]})
+    y = c.op1("MatMul", [a, b])
+    y = c.op1("Reshape", [y], {"shape": [sizes[ch] for ch in batch + left + right] or [1]})
+    produced = "".join(batch + left + right)
+    if not produced:
+        return [c.op1("Reshape", [y], {"shape": []})]
+    return [permute(y, produced, out)]
