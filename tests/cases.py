@@ -23,10 +23,11 @@ def _rng(name):
     return np.random.RandomState(abs(hash(name)) % (2**31))
 
 
-def case(name, op, inputs, attrs=None, consts=None, opset=13, n_out=1, out_types=None, in_types=None):
-    """inputs: {name: array} fed at run time; consts: {name: array} initializers (in node order after inputs)."""
+def case(name, op, inputs, attrs=None, consts=None, opset=13, n_out=1, out_types=None, in_types=None, node_inputs=None):
+    """inputs: {name: array} fed at run time; consts: {name: array} initializers (in node order after inputs);
+    node_inputs: the node's input names when they differ from that order ("" for an absent optional input)."""
     consts = consts or {}
-    node_inputs = list(inputs) + list(consts)
+    node_inputs = list(inputs) + list(consts) if node_inputs is None else list(node_inputs)
     outs = [f"y{i}" for i in range(n_out)]
     node = helper.make_node(op, node_inputs, outs, name=f"{op.lower()}_node", **(attrs or {}))
     ginputs = [helper.make_tensor_value_info(k, onnx.helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
@@ -168,6 +169,106 @@ def build_cases() -> list[Case]:
         case("max_with_inf_const", "Max", {"a": ux}, consts={"b": np.array([np.inf, -np.inf, 0, 1, 2], np.float32)}),
         case("where_less", "Where", {"c": ux > 0, "a": ux, "b": r(5, name="wb")}),
         case("equal_int", "Equal", {"a": np.array([1, 2, 3], np.int64), "b": np.array([1, 0, 3], np.int64)}),
+    ]
+    C += _index_scan_resize_cases()
+    return C
+
+
+def _index_scan_resize_cases() -> list[Case]:
+    """GatherElements/GatherND/Scatter*, ArgMax/ArgMin/Hardmax, CumSum, TopK and Resize/Upsample."""
+    x = r(3, 4, 5, name="ix")
+    ties = np.round(r(3, 4, 5, name="it") * 2).astype(np.float32)  # few distinct values: many ties
+    gi = np.array([[[1, -1, 0, 2, 3]] * 2] * 3, np.int64)  # [3, 2, 5] indices into axis 1
+    C = [
+        case("gatherelements_axis1", "GatherElements", {"x": x, "i": gi}, {"axis": 1}),
+        case("gatherelements_last_axis_const", "GatherElements", {"x": x}, {"axis": -1},
+             consts={"i": np.array([[[4, 0, -5]] * 4] * 3, np.int64)}),
+        case("gathernd", "GatherND", {"x": x, "i": np.array([[0, 1], [2, -1], [1, 3]], np.int64)}),
+        case("gathernd_batch_dims", "GatherND", {"x": x, "i": np.array([[[1, 4], [3, 0]], [[0, 0], [2, 2]],
+                                                                        [[3, -1], [1, 1]]], np.int64)},
+             {"batch_dims": 1}),
+        case("scatternd_slices_add", "ScatterND", {"x": x, "i": np.array([[1], [0], [1]], np.int64), "u": r(3, 4, 5, name="su")},
+             {"reduction": "add"}, opset=16),
+    ]
+    su = r(3, 2, 5, name="su2")
+    for red in ("none", "add", "mul", "max", "min"):
+        C.append(case(f"scatterelements_{red}", "ScatterElements", {"x": x, "i": gi, "u": su},
+                      {"axis": 1, "reduction": red} if red != "none" else {"axis": 1}, opset=18))
+        C.append(case(f"scatternd_{red}", "ScatterND",
+                      {"x": x, "i": np.array([[2, 1], [0, -1], [2, 1]], np.int64), "u": r(3, 5, name="sn")},
+                      {"reduction": red} if red != "none" else {}, opset=18))
+    for op in ("ArgMax", "ArgMin"):
+        C += [
+            case(f"{op.lower()}_keepdims", op, {"x": ties}, {"axis": 1}),
+            case(f"{op.lower()}_last_index_nokeep", op, {"x": ties}, {"axis": -1, "keepdims": 0, "select_last_index": 1}),
+        ]
+    C += [
+        case("hardmax", "Hardmax", {"x": ties}, {"axis": 1}),
+        case("hardmax_opset11_coerce", "Hardmax", {"x": ties}, {"axis": 1}, opset=11),
+        case("cumsum_axis1", "CumSum", {"x": x}, consts={"a": np.array(1, np.int64)}),
+        case("cumsum_exclusive_reverse", "CumSum", {"x": x}, {"exclusive": 1, "reverse": 1},
+             consts={"a": np.array(-1, np.int32)}),
+        case("cumsum_int32", "CumSum", {"x": np.arange(-6, 6, dtype=np.int32).reshape(3, 4)}, {"exclusive": 1},
+             consts={"a": np.array(0, np.int64)}),
+        case("cumprod_exclusive_reverse", "CumProd", {"x": x}, {"exclusive": 1, "reverse": 1},
+             consts={"a": np.array(2, np.int64)}, opset=26),
+        case("tensorscatter_circular", "TensorScatter",
+             {"past": r(2, 3, 6, 4, name="kv"), "u": r(2, 3, 3, 4, name="kvu"), "w": np.array([1, 5], np.int64)},
+             {"mode": "circular"}, opset=24),
+        case("tensorscatter_prefill_axis1", "TensorScatter", {"past": r(2, 6, 4, name="kv1"), "u": r(2, 2, 4, name="kvu1")},
+             {"axis": 1}, opset=24),
+        case("topk_largest", "TopK", {"x": ties}, {"axis": 1}, consts={"k": np.array([3], np.int64)}, n_out=2),
+        case("topk_smallest_last_axis", "TopK", {"x": ties}, {"largest": 0}, consts={"k": np.array([4], np.int64)}, n_out=2),
+        case("topk_opset1_attr_k", "TopK", {"x": x}, {"k": 2, "axis": 0}, opset=1, n_out=2),
+    ]
+    img = r(1, 2, 7, 9, name="img")
+    sizes = lambda *s: {"sz": np.array(s, np.int64)}  # noqa: E731
+    scales = lambda *s: {"sc": np.array(s, np.float32)}  # noqa: E731
+    X_SZ, X_SC, X_ROI_SZ = ["x", "", "", "sz"], ["x", "", "sc"], ["x", "roi", "", "sz"]
+    for nm in ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil"):
+        C.append(case(f"resize_nearest_{nm}_up", "Resize", {"x": img}, {"mode": "nearest", "nearest_mode": nm},
+                      consts=sizes(1, 2, 10, 14), node_inputs=X_SZ))
+        C.append(case(f"resize_nearest_{nm}_down_asymmetric", "Resize", {"x": img},
+                      {"mode": "nearest", "nearest_mode": nm, "coordinate_transformation_mode": "asymmetric"},
+                      consts=scales(1, 1, 0.6, 0.5), node_inputs=X_SC))
+    for ctm in ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"):
+        C.append(case(f"resize_linear_{ctm}_up", "Resize", {"x": img},
+                      {"mode": "linear", "coordinate_transformation_mode": ctm}, consts=sizes(1, 2, 12, 16), node_inputs=X_SZ))
+        C.append(case(f"resize_linear_{ctm}_down", "Resize", {"x": img},
+                      {"mode": "linear", "coordinate_transformation_mode": ctm}, consts=sizes(1, 2, 4, 1), node_inputs=X_SZ))
+        C.append(case(f"resize_cubic_{ctm}", "Resize", {"x": img}, {"mode": "cubic", "coordinate_transformation_mode": ctm},
+                      consts=sizes(1, 2, 11, 5), node_inputs=X_SZ))
+    C += [
+        case("resize_cubic_a05_exclude_outside", "Resize", {"x": img},
+             {"mode": "cubic", "cubic_coeff_a": -0.5, "exclude_outside": 1}, consts=scales(1, 1, 1.5, 0.75), node_inputs=X_SC),
+        case("resize_linear_scales_3d", "Resize", {"x": r(3, 5, 4, name="vol")}, {"mode": "linear"},
+             consts=scales(2.0, 0.6, 1.5), node_inputs=X_SC),
+        case("resize_tf_crop_and_resize", "Resize", {"x": img},
+             {"mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize", "extrapolation_value": -3.0},
+             consts={"roi": np.array([0, 0, -0.2, 0.3, 1, 1, 0.8, 1.4], np.float32), **sizes(1, 2, 6, 8)}, node_inputs=X_ROI_SZ),
+        case("resize_axes_not_larger", "Resize", {"x": img},
+             {"mode": "linear", "axes": [3, 2], "keep_aspect_ratio_policy": "not_larger"},
+             consts=sizes(20, 10), node_inputs=X_SZ, opset=18),
+        case("resize_axes_not_smaller_nearest", "Resize", {"x": img},
+             {"mode": "nearest", "axes": [2, 3], "keep_aspect_ratio_policy": "not_smaller"},
+             consts=sizes(5, 5), node_inputs=X_SZ, opset=18),
+        case("resize_linear_antialias_down", "Resize", {"x": img}, {"mode": "linear", "antialias": 1},
+             consts=sizes(1, 2, 3, 4), node_inputs=X_SZ, opset=18),
+        case("resize_cubic_antialias_down", "Resize", {"x": img}, {"mode": "cubic", "antialias": 1},
+             consts=scales(1, 1, 0.5, 0.4), node_inputs=X_SC, opset=18),
+        case("resize_half_pixel_symmetric", "Resize", {"x": img},
+             {"mode": "linear", "coordinate_transformation_mode": "half_pixel_symmetric"},
+             consts=scales(1, 1, 1.7, 0.7), node_inputs=X_SC, opset=19),
+        case("resize_opset10_nearest_down", "Resize", {"x": img}, consts=scales(1, 1, 0.6, 0.5), opset=10),
+        case("resize_opset10_linear_up", "Resize", {"x": img}, {"mode": "linear"}, consts=scales(1, 1, 2, 1.5), opset=10),
+        case("resize_nearest_uint8", "Resize", {"x": (np.arange(63) * 4).astype(np.uint8).reshape(1, 1, 7, 9)},
+             consts=scales(1, 1, 2, 2), node_inputs=X_SC),
+        case("upsample_nearest", "Upsample", {"x": img}, consts=scales(1, 1, 2, 3), opset=9),
+        case("upsample_linear", "Upsample", {"x": img}, {"mode": "linear"}, consts=scales(1, 1, 2, 2.5), opset=9),
+        case("upsample_opset7_scales_attr", "Upsample", {"x": img}, {"scales": [1.0, 1.0, 1.5, 2.0]}, opset=7),
+        case("resize_opset11_tf_half_pixel_for_nn", "Resize", {"x": img},
+             {"coordinate_transformation_mode": "tf_half_pixel_for_nn"},
+             consts={"roi": np.zeros(0, np.float32), **scales(1, 1, 1.4, 0.6)}, node_inputs=["x", "roi", "sc"], opset=11),
     ]
     return C
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import ConversionError
 from ..ir.ops import norm_axis
 from ..ir.ops.layout import slice_params
+from ..ir.ops.resize import resize_taps
 
 
 def _as_2d(op, values, pads=False):
@@ -37,6 +38,18 @@ def _rank(op):
     return len(op.inputs[0].shape)
 
 
+def _resize(op):
+    """Per input axis the taps of ir/ops/resize.py, flattened; taps 0 leaves the axis as it is."""
+    taps, index, weight = [], [], []
+    for t in resize_taps(op):
+        idx, w = t if t is not None else (None, None)
+        taps.append(0 if t is None else int(idx.shape[1]))
+        index.append([] if t is None else idx.reshape(-1).tolist())
+        weight.append([] if t is None else w.reshape(-1).tolist())
+    return {"taps": taps, "index": index, "weight": weight,
+            "extrapolation_value": float(op.attrs["extrapolation_value"])}
+
+
 KERNEL_ATTRS = {
     "Elementwise": lambda op: {"expr": op.attrs["expr"], "dtype": op.outputs[0].dtype},
     "Conv": _conv,
@@ -57,6 +70,19 @@ KERNEL_ATTRS = {
     "Pad": lambda op: {"pads": list(op.attrs["pads"]), "mode": op.attrs["mode"], "value": float(op.attrs["value"])},
     "Expand": lambda op: {},
     "Identity": lambda op: {},
+    "GatherElements": lambda op: {"axis": norm_axis(op.attrs["axis"], _rank(op))},
+    "GatherND": lambda op: {"batch_dims": int(op.attrs["batch_dims"])},
+    "ScatterElements": lambda op: {"axis": norm_axis(op.attrs["axis"], _rank(op)),
+                                   "reduction": op.attrs["reduction"]},
+    "ScatterND": lambda op: {"reduction": op.attrs["reduction"]},
+    "ArgReduce": lambda op: {"kind": op.attrs["kind"], "axis": norm_axis(op.attrs["axis"], _rank(op)),
+                             "keepdims": int(op.attrs["keepdims"]),
+                             "select_last_index": int(op.attrs["select_last_index"])},
+    "CumSum": lambda op: {"kind": op.attrs["kind"], "axis": norm_axis(op.attrs["axis"], _rank(op)),
+                          "exclusive": int(op.attrs["exclusive"]), "reverse": int(op.attrs["reverse"])},
+    "TopK": lambda op: {"k": int(op.attrs["k"]), "axis": norm_axis(op.attrs["axis"], _rank(op)),
+                        "largest": int(op.attrs["largest"]), "sorted": int(op.attrs["sorted"])},
+    "Resize": _resize,
 }
 
 

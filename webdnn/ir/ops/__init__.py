@@ -78,3 +78,4 @@ def check(cond: bool, msg: str):
 
 # import the families so they register themselves
 from . import elementwise, conv, matmul, pool, normalization, reduce, layout, constant  # noqa: E402,F401
+from . import indexing, scan, resize  # noqa: E402,F401

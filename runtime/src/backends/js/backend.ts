@@ -13,6 +13,9 @@ import { kernels as matmulKernels } from './matmul.js';
 import { kernels as poolKernels } from './pool.js';
 import { kernels as reduceKernels } from './reduce.js';
 import { kernels as indexKernels } from './index_ops.js';
+import { kernels as indexingKernels } from './indexing.js';
+import { kernels as scanKernels } from './scan.js';
+import { kernels as resizeKernels } from './resize.js';
 
 const KERNELS: { [op: string]: KernelFactory } = {
   ...elementwiseKernels,
@@ -21,6 +24,9 @@ const KERNELS: { [op: string]: KernelFactory } = {
   ...poolKernels,
   ...reduceKernels,
   ...indexKernels,
+  ...indexingKernels,
+  ...scanKernels,
+  ...resizeKernels,
 };
 
 export function implementedOps(): string[] {
