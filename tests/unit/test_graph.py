@@ -84,3 +84,12 @@ def test_tensor_and_op_repr_are_informative():
     t = Tensor("t", [1, 2], "float32")
     assert "[1, 2]" in repr(t)
     assert "Relu" in repr(Op("Relu", "r", [t], [], {}))
+
+
+def test_compare_handles_nan_and_inf():
+    from webdnn.testing import compare
+    e = np.array([1.0, np.nan, np.inf, -np.inf], np.float32)
+    assert compare(e.copy(), e, "js") is None
+    assert "NaN" in compare(np.array([1, 0, np.inf, -np.inf], np.float32), e, "js")
+    assert "infinities" in compare(np.array([1, np.nan, np.inf, np.inf], np.float32), e, "js")
+    assert "max error" in compare(np.array([1.1, np.nan, np.inf, -np.inf], np.float32), e, "js")
