@@ -35,7 +35,7 @@ def _fmt_bytes(n: int) -> str:
 def cmd_convert(args) -> int:
     from .converter import convert
     shapes = parse_input_shapes(args.input_shape)
-    if "" in shapes:
+    if "" in shapes and str(args.model).lower().endswith(".onnx"):  # other frontends resolve "" themselves
         import onnx
         from .frontend.onnx import load_model
         proto = load_model(args.model)
@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("convert", help="convert a model file into a descriptor directory")
-    c.add_argument("model", help="model file (.onnx)")
+    c.add_argument("model", help="model file (.onnx, or Keras .h5 / .keras)")
     c.add_argument("-o", "--out", required=True, help="output descriptor directory")
     c.add_argument("--backend", default="js", help="comma-separated backends to generate (default: js)")
     c.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...",

@@ -11,18 +11,30 @@ from .errors import ConversionError
 from .passes.pipeline import optimize
 
 
-def load_graph(model, input_shapes=None, constant_inputs=None):
-    """Pick the frontend by file type and import the model as an IR graph."""
+def load_graph(model, input_shapes=None, constant_inputs=None, example_inputs=None):
+    """Pick the frontend by file type (or object type) and import the model as an IR graph."""
     import onnx
+    from .frontend.keras import is_keras_file
+    from .frontend.pytorch import is_torch_module
+    if is_torch_module(model):
+        from .frontend.pytorch import import_torch
+        return import_torch(model, example_inputs)
     if isinstance(model, onnx.ModelProto) or str(model).lower().endswith(".onnx"):
         from .frontend.onnx import import_onnx
         return import_onnx(model, input_shapes, constant_inputs)
-    raise ConversionError(f"cannot tell the format of {str(model)!r}: expected a .onnx file")
+    if is_keras_file(model):
+        from .frontend.keras import import_keras
+        return import_keras(model, input_shapes)
+    raise ConversionError(f"cannot tell the format of {str(model)!r}: expected a .onnx, .h5 or .keras file, "
+                          f"or a torch.nn.Module")
 
 
 def convert(model, out_dir, backends=("js",), input_shapes: dict | None = None, weights: str = "raw",
-            progress=None, constant_inputs: dict | None = None) -> dict:
+            progress=None, constant_inputs: dict | None = None, example_inputs=None) -> dict:
     """Convert `model` into a descriptor in `out_dir`; returns a summary dict.
+
+    `model`: an .onnx / .h5 / .keras path, an onnx.ModelProto, or a torch.nn.Module (then
+    `example_inputs`, a tensor or a tuple of tensors, gives the input shapes).
 
     progress(stage, detail) is called as the stages go by (the CLI prints it)."""
     say = progress or (lambda stage, detail="": None)
@@ -34,7 +46,7 @@ def convert(model, out_dir, backends=("js",), input_shapes: dict | None = None, 
         raise ConversionError(f"unknown weight encoding {weights!r}; available: {', '.join(ENCODINGS)}")
     t0 = time.perf_counter()
     say("load", str(model) if isinstance(model, (str, Path)) else type(model).__name__)
-    graph = load_graph(model, input_shapes, constant_inputs)
+    graph = load_graph(model, input_shapes, constant_inputs, example_inputs)
     before = graph.summary()
     say("optimize", f"{before['ops']} ops")
     optimize(graph, log=lambda name, changed: say("pass", f"{name}{' (changed)' if changed else ''}"))

@@ -1,0 +1,226 @@
+"""Keras recurrent layers (SimpleRNN, LSTM, GRU, Bidirectional) unrolled over the static sequence
+length: one MatMul per gate projects every step's input at once; each step then adds its slice to
+h·R (a MatMul per gate) in one Elementwise expression. Steps keep the shape [N, 1, units], so the
+sequence output is one Concat. A mask (Embedding(mask_zero=True), Masking) holds the state through
+masked steps, as Keras does."""
+from __future__ import annotations
+
+from ..ir.ops.elementwise import call, inp
+from .keras import Value
+from .keras_context import activation_expr
+
+GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
+
+
+class _Expr:
+    """Collects an Elementwise op's inputs while its expression is built."""
+
+    def __init__(self):
+        self.ins = []
+
+    def __call__(self, t):
+        if t is None:
+            return None
+        for i, u in enumerate(self.ins):
+            if u is t:
+                return inp(i)
+        self.ins.append(t)
+        return inp(len(self.ins) - 1)
+
+
+def _plus(*terms):
+    terms = [t for t in terms if t is not None]
+    if not terms:
+        return ["const", 0]
+    e = terms[0]
+    for t in terms[1:]:
+        e = call("add", e, t)
+    return e
+
+
+def _act(c, act):
+    def f(e):
+        r = activation_expr(c, act, e)
+        return e if r is None else r
+    return f
+
+
+class _Cell:
+    def __init__(self, c, cls, cfg, weights, n_features):
+        self.c, self.cls, self.cfg = c, cls, cfg
+        if cfg.get("time_major"):
+            c.fail("time_major=True is not supported")
+        self.U = U = int(cfg["units"])
+        G = GATES[cls]
+        kernel, rec = weights[0], weights[1]
+        if kernel.shape != (n_features, G * U) or rec.shape != (U, G * U):
+            c.fail(f"weights {[list(w.shape) for w in weights]} do not fit {cls}(units={U}) on {n_features} features")
+        bias = weights[2] if cfg.get("use_bias", True) and len(weights) > 2 else None
+        in_b = rec_b = None
+        if bias is not None:
+            in_b, rec_b = (bias[0], bias[1]) if bias.ndim == 2 else (bias, None)
+        tag = id(weights[0])  # a Bidirectional's two directions share the layer's cache
+        self.W = [c.param(("kernel", tag, g), lambda g=g: kernel[:, g * U:(g + 1) * U]) for g in range(G)]
+        self.R = [c.param(("recurrent", tag, g), lambda g=g: rec[:, g * U:(g + 1) * U]) for g in range(G)]
+        self.b = [None if in_b is None else c.param(("bias", tag, g), lambda g=g: in_b[g * U:(g + 1) * U]) for g in range(G)]
+        self.rb = [None if rec_b is None else c.param(("rbias", tag, g), lambda g=g: rec_b[g * U:(g + 1) * U])
+                   for g in range(G)]
+        self.act = _act(c, cfg.get("activation", "tanh"))
+        self.ract = _act(c, cfg.get("recurrent_activation", "sigmoid"))
+        self.reset_after = bool(cfg.get("reset_after", c.keras_major >= 3)) if cls == "GRU" else False
+
+    def ew(self, e: _Expr, expr):
+        return self.c.op1("Elementwise", e.ins, {"expr": expr})
+
+    def step(self, xs, h, cst, m):
+        """One step from the gate inputs xs ([N,1,U] each); returns (output, h, c)."""
+        c, cls = self.c, self.cls
+        hr = [None if h is None else c.op1("MatMul", [h, R]) for R in self.R]
+        hold = (lambda e, new, prev: new if m is None else
+                call("where", e(m), new, _plus(e(prev))))
+        if cls == "SimpleRNN":
+            e = _Expr()
+            h_new = self.ew(e, hold(e, self.act(_plus(e(xs[0]), e(hr[0]))), h))
+            return h_new, h_new, None
+        if cls == "LSTM":
+            e = _Expr()
+            i = self.ract(_plus(e(xs[0]), e(hr[0])))
+            f = self.ract(_plus(e(xs[1]), e(hr[1])))
+            g = self.act(_plus(e(xs[2]), e(hr[2])))
+            c_new = call("mul", i, g) if cst is None else call("add", call("mul", f, e(cst)), call("mul", i, g))
+            c_t = self.ew(e, hold(e, c_new, cst))
+            e = _Expr()
+            o = self.ract(_plus(e(xs[3]), e(hr[3])))
+            h_t = self.ew(e, hold(e, call("mul", o, self.act(e(c_t))), h))
+            return h_t, h_t, c_t
+        # GRU: gates z, r, h
+        e = _Expr()
+        z = self.ract(_plus(e(xs[0]), e(hr[0]), e(self.rb[0])))
+        r = self.ract(_plus(e(xs[1]), e(hr[1]), e(self.rb[1])))
+        if self.reset_after:
+            hh = self.act(_plus(e(xs[2]), call("mul", r, _plus(e(hr[2]), e(self.rb[2])))))
+        else:
+            if h is None:
+                rh = None
+            else:
+                er = _Expr()
+                r_t = self.ew(er, self.ract(_plus(er(xs[1]), er(hr[1]))))
+                er = _Expr()
+                rh = c.op1("MatMul", [self.ew(er, call("mul", er(r_t), er(h))), self.R[2]])
+            hh = self.act(_plus(e(xs[2]), e(rh), e(self.rb[2])))
+        keep = call("mul", call("sub", 1, z), hh)
+        h_new = keep if h is None else call("add", call("mul", z, e(h)), keep)
+        h_t = self.ew(e, hold(e, h_new, h))
+        return h_t, h_t, None
+
+
+def run_rnn(c, cls, cfg, weights, v: Value, initial=(), go_backwards=False):
+    """Unroll; returns (per-step outputs [N,1,U] in processing order, final states [N,1,U])."""
+    x = c.logical(v)
+    if len(x.shape) != 3:
+        c.fail(f"expects a [batch, steps, features] input, got {list(x.shape)}")
+    n, steps, feat = x.shape
+    cell = _Cell(c, cls, cfg, weights, feat)
+    U = cell.U
+    G = GATES[cls]
+    proj = []
+    for g in range(G):
+        t = c.op1("MatMul", [x, cell.W[g]])
+        if cell.b[g] is not None:
+            t = c.op1("Elementwise", [t, cell.b[g]], {"expr": call("add", inp(0), inp(1))})
+        proj.append(t)
+    mask = None
+    if v.mask is not None:
+        mask = c.op1("Reshape", [v.mask], {"shape": [n, steps, 1]})
+    states = [c.op1("Reshape", [c.logical(s)], {"shape": [n, 1, U]}) for s in initial]
+    h = states[0] if states else None
+    cst = states[1] if len(states) > 1 else None
+    order = range(steps - 1, -1, -1) if go_backwards else range(steps)
+    outs = []
+    zero_masked = bool(cfg.get("zero_output_for_mask", False))
+    for t in order:
+        sl = {"starts": [t], "ends": [t + 1], "axes": [1]}
+        xs = [c.op1("Slice", [p], sl) for p in proj]
+        m = c.op1("Slice", [mask], sl) if mask is not None else None
+        out, h, cst = cell.step(xs, h, cst, m)
+        if m is not None and zero_masked:
+            out = c.op1("Elementwise", [out, m], {"expr": call("mul", inp(0), inp(1))})
+        outs.append(out)
+    if h is None:  # zero steps
+        c.fail("a sequence of length 0 cannot be unrolled")
+    return outs, [h] + ([cst] if cls == "LSTM" else [])
+
+
+def _initial(c, count):
+    init = c.kw_values.get("initial_state") or c.inputs[1:]
+    if init and len(init) != count:
+        c.fail(f"expects {count} initial state tensor(s), got {len(init)}")
+    return init
+
+
+def _squeeze(c, t, U):
+    return Value(c.op1("Reshape", [t], {"shape": [t.shape[0], U]}))
+
+
+def _rnn(c):
+    cfg = c.cfg
+    U = int(cfg["units"])
+    n_states = 2 if c.class_name == "LSTM" else 1
+    outs, states = run_rnn(c, c.class_name, cfg, c.weights(), c.x, _initial(c, n_states),
+                           bool(cfg.get("go_backwards", False)))
+    if cfg.get("return_sequences"):
+        y = Value(c.op1("Concat", outs, {"axis": 1}) if len(outs) > 1 else outs[0], mask=c.x.mask)
+    else:
+        y = _squeeze(c, outs[-1], U)
+    res = [y]
+    if cfg.get("return_state"):
+        res += [_squeeze(c, s, U) for s in states]
+    return res
+
+
+def _bidirectional(c):
+    cfg = c.cfg
+    inner = cfg["layer"]
+    icls, icfg = inner["class_name"], dict(inner.get("config") or {})
+    if icls not in GATES:
+        c.fail(f"wraps {icls}; SimpleRNN, LSTM and GRU are supported")
+    bw = cfg.get("backward_layer")
+    bcfg = dict(bw.get("config") or {}) if isinstance(bw, dict) else dict(icfg, go_backwards=not icfg.get("go_backwards", False))
+    w = c.weights()
+    half = len(w) // 2
+    U = int(icfg["units"])
+    n_states = 2 if icls == "LSTM" else 1
+    init = _initial(c, 2 * n_states) if (c.kw_values.get("initial_state") or len(c.inputs) > 1) else []
+    f_outs, f_states = run_rnn(c, icls, icfg, w[:half], c.x, init[:n_states], bool(icfg.get("go_backwards", False)))
+    b_outs, b_states = run_rnn(c, icls, bcfg, w[half:], c.x, init[n_states:], bool(bcfg.get("go_backwards", True)))
+    seq = bool(icfg.get("return_sequences"))
+    if seq:
+        fy = Value(c.op1("Concat", f_outs, {"axis": 1}) if len(f_outs) > 1 else f_outs[0])
+        b_order = b_outs[::-1] if bcfg.get("go_backwards", True) else b_outs  # back in time order
+        by = Value(c.op1("Concat", b_order, {"axis": 1}) if len(b_order) > 1 else b_order[0])
+    else:
+        fy, by = _squeeze(c, f_outs[-1], U), _squeeze(c, b_outs[-1], U)
+    mode = cfg.get("merge_mode", "concat")
+    if mode is None:
+        res = [fy, by]
+    elif mode == "concat":
+        res = [Value(c.op1("Concat", [fy.t, by.t], {"axis": fy.rank - 1}))]
+    else:
+        prim = {"sum": "add", "mul": "mul", "ave": "add"}.get(mode)
+        if prim is None:
+            c.fail(f"merge_mode {mode!r} is not supported")
+        expr = call(prim, inp(0), inp(1))
+        res = [Value(c.op1("Elementwise", [fy.t, by.t], {"expr": call("mul", expr, 0.5) if mode == "ave" else expr}))]
+    if seq:
+        for r in res:
+            r.mask = c.x.mask
+    if cfg.get("return_state") or icfg.get("return_state"):
+        res += [_squeeze(c, s, U) for s in f_states + b_states]
+    return res
+
+
+def register_rnn(layer):
+    layer("SimpleRNN", "LSTM", "GRU")(_rnn)
+    layer("Bidirectional")(_bidirectional)
+
+

@@ -1,0 +1,102 @@
+"""PyTorch frontend: an ``nn.Module`` is exported with torch.onnx (the TorchScript exporter,
+``dynamo=False``, which needs no onnxscript) and the ONNX model goes through the ONNX frontend.
+
+    import webdnn
+    webdnn.convert(model, torch.randn(1, 3, 224, 224), "output")
+
+Shapes are static: they are the example inputs' shapes. torch is an optional dependency
+(``pip install 'webdnn[torch]'``); it is imported only when a module is converted.
+"""
+from __future__ import annotations
+
+import inspect
+import io
+import warnings
+
+from ..errors import ConversionError
+
+DEFAULT_OPSET = 17
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise ConversionError("converting a PyTorch module needs torch: `pip install 'webdnn[torch]'`") from None
+    return torch
+
+
+def is_torch_module(model) -> bool:
+    """True for an nn.Module, without importing torch when the caller has not."""
+    import sys
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(model, torch.nn.Module)
+
+
+def _as_args(torch, example_inputs) -> tuple:
+    if example_inputs is None:
+        raise ConversionError("converting a PyTorch module needs example inputs: "
+                              "webdnn.convert(module, example_inputs, out_dir)")
+    if isinstance(example_inputs, (list, tuple)):
+        args = tuple(example_inputs)
+    else:
+        args = (example_inputs,)
+    out = []
+    for i, a in enumerate(args):
+        if isinstance(a, torch.Tensor):
+            out.append(a)
+        elif hasattr(a, "__array__"):
+            out.append(torch.as_tensor(a))
+        else:
+            raise ConversionError(f"example input {i} is a {type(a).__name__}; give tensors (or numpy arrays)")
+    return tuple(out)
+
+
+def _input_names(module, n: int) -> list[str]:
+    """The forward() parameter names, so the descriptor's inputs read like the Python code."""
+    try:
+        params = [p for p in inspect.signature(module.forward).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params[:n]]
+    if len(names) < n or len(set(names)) < n:
+        names = ["x"] if n == 1 else [f"x{i}" for i in range(n)]
+    return names
+
+
+def export_onnx(module, example_inputs, input_names=None, output_names=None, opset: int = DEFAULT_OPSET):
+    """nn.Module + example inputs → onnx.ModelProto (eval mode, no gradients, constants folded)."""
+    import onnx
+    torch = _torch()
+    if not isinstance(module, torch.nn.Module):
+        raise ConversionError(f"expected a torch.nn.Module, got {type(module).__name__}")
+    args = _as_args(torch, example_inputs)
+    names = list(input_names) if input_names else _input_names(module, len(args))
+    was_training = module.training
+    module.eval()
+    buf = io.BytesIO()
+    try:
+        # no torch.no_grad(): under it nn.MultiheadAttention takes a fused fast path that cannot be exported
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's deprecation chatter
+            torch.onnx.export(module, args, buf, input_names=names, output_names=list(output_names) if output_names else None,
+                              opset_version=opset, do_constant_folding=True, dynamo=False)
+    except ConversionError:
+        raise
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [""])[0][:500]  # the rest is a dump of the traced graph
+        raise ConversionError(f"torch.onnx.export failed for {type(module).__name__}: {type(e).__name__}: {first}") from None
+    finally:
+        module.train(was_training)
+    return onnx.load_from_string(buf.getvalue())
+
+
+def import_torch(module, example_inputs, input_names=None, output_names=None, opset: int = DEFAULT_OPSET):
+    """Export through ONNX and convert with the ONNX frontend; returns the IR graph."""
+    from .onnx import import_onnx
+    proto = export_onnx(module, example_inputs, input_names, output_names, opset)
+    graph = import_onnx(proto)
+    torch = _torch()
+    graph.source = {"format": "pytorch", "module": type(module).__name__, "torch": torch.__version__, "opset": opset}
+    return graph
