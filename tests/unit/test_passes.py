@@ -4,7 +4,7 @@ import numpy as np
 from webdnn.ir import Graph, reference
 from webdnn.ir.ops.elementwise import call, inp
 from webdnn.passes import (fold_constants, remove_identity, remove_dead, fold_batchnorm, lower_batchnorm,
-                           lower_gemm, fuse_elementwise)
+                           lower_gemm, fuse_elementwise, fold_pad)
 from webdnn.passes.pipeline import optimize
 from webdnn.testing import assert_close
 
@@ -195,3 +195,26 @@ def test_fuse_elementwise_leaves_shared_and_broadcast_producers():
     g.outputs = [b, d, e]
     assert not fuse_elementwise.run(g)
     assert len(g.ops) == 5
+
+
+def test_fold_zero_pad_into_conv():
+    g = Graph()
+    x = g.add_input("x", [1, 2, 5, 5])
+    (p,) = g.add_op("Pad", [x], {"pads": [0, 0, 1, 2, 0, 0, 3, 0]})
+    (y,) = g.add_op("Conv", [p, g.constant(rng.randn(3, 2, 3, 3).astype(np.float32))], {"pads": [1, 0, 0, 1]})
+    g.outputs = [y]
+    feeds = {"x": rng.randn(1, 2, 5, 5).astype(np.float32)}
+    before = snapshot(g, feeds)
+    assert fold_pad.run(g)
+    assert types(g) == ["Conv"] and g.ops[0].attrs["pads"] == [2, 2, 3, 1]
+    check_same(g, feeds, before)
+
+
+def test_pad_with_a_value_or_on_channels_stays():
+    for pads, value in (([0, 0, 1, 1, 0, 0, 1, 1], 1.0), ([0, 1, 0, 0, 0, 0, 0, 0], 0.0)):
+        g = Graph()
+        x = g.add_input("x", [1, 2, 5, 5])
+        (p,) = g.add_op("Pad", [x], {"pads": pads, "value": value})
+        (y,) = g.add_op("Conv", [p, g.constant(np.ones((3, p.shape[1], 3, 3), np.float32))])
+        g.outputs = [y]
+        assert not fold_pad.run(g)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from ..ir import Graph
-from . import (remove_identity, fold_constants, fold_batchnorm, lower_batchnorm, lower_gemm, fuse_elementwise,
-               remove_dead)
+from . import (remove_identity, fold_constants, fold_pad, fold_batchnorm, lower_batchnorm, lower_gemm,
+               fuse_elementwise, remove_dead)
 
 PASSES = [
     ("remove_identity", remove_identity.run),
     ("fold_constants", fold_constants.run),
+    ("fold_pad", fold_pad.run),
     ("fold_batchnorm", fold_batchnorm.run),
     ("lower_batchnorm", lower_batchnorm.run),
     ("lower_gemm", lower_gemm.run),
