@@ -1,4 +1,4 @@
-"""The `webdnn` command: convert | run | serve | demo."""
+"""The `webdnn` command: convert | run | serve | demo | bench."""
 from __future__ import annotations
 
 import argparse
@@ -51,7 +51,8 @@ def cmd_convert(args) -> int:
         if not args.quiet:
             print(f"  [{time.perf_counter() - t0:6.2f}s] {stage:<9} {detail}", file=sys.stderr, flush=True)
 
-    with warnings.catch_warnings(record=True) as caught:
+    from .backend.webgpu import options as webgpu_options
+    with warnings.catch_warnings(record=True) as caught, webgpu_options(precision=args.precision):
         warnings.simplefilter("always")
         summary = convert(args.model, args.out, backends=args.backend.split(","), input_shapes=shapes,
                           weights=args.weights, progress=progress)
@@ -145,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...",
                    help="fix an input's shape (repeatable), e.g. --input-shape x=1,3,224,224")
     c.add_argument("--weights", default="raw", choices=["raw", "f16"], help="weight encoding (default raw float32)")
+    c.add_argument("--precision", default="f32", choices=["f32", "f16"],
+                   help="webgpu storage precision: f16 runs in half precision where the GPU has shader-f16, "
+                        "f32 elsewhere (default f32)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     c.set_defaults(fn=cmd_convert)
 
@@ -153,8 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--input", action="append", metavar="[NAME=]FILE.npy", help="input array(s) (.npy or .npz)")
     r.add_argument("--output", help="save the output(s) to this .npy (.npz for several)")
     r.add_argument("--backend", default="js")
-    r.add_argument("--in", dest="where", default="node", choices=["node", "chromium"],
-                   help="where the runtime runs (default node)")
+    r.add_argument("--in", dest="where", default="node", choices=["node", "chromium", "native"],
+                   help="where the runtime runs (default node; native: the webgpu backend through wgpu)")
     r.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("serve", help="serve a descriptor directory on 127.0.0.1 (COOP/COEP headers set)")
@@ -166,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="out/digits", help="where to write the descriptor and demo page")
     d.add_argument("--in", dest="where", default="node,chromium", help="where to run: node, chromium or both")
     d.set_defaults(fn=cmd_demo)
+
+    from .bench import add_parser as add_bench_parser
+    add_bench_parser(sub)
     return p
 
 

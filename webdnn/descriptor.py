@@ -37,19 +37,22 @@ def _tensor_meta(t):
 
 def write(graph, out_dir, lowered: dict[str, tuple[dict, list]], weights: str = "raw",
           chunk_bytes: int = CHUNK_BYTES) -> dict:
-    """lowered: backend -> (graph doc, constant tensors). Returns the model.json dict."""
+    """lowered: backend -> (graph doc, constant tensors[, {file name: bytes}]): a backend may bring
+    files of its own (the wasm module), named graph_<backend>.*. Returns the model.json dict."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("weights_*.bin"):
         old.unlink()
-    for old in out.glob("graph_*.json"):
+    for old in out.glob("graph_*.*"):
         old.unlink()
 
     # one blob for every backend; a constant shared by several backends is stored once
     blob = bytearray()
     placed: dict[str, dict] = {}
     backend_ranges: dict[str, list[tuple[int, int]]] = {}
-    for backend, (doc, constants) in lowered.items():
+    for backend, (doc, constants, *files) in lowered.items():
+        for name, data in (files[0] if files else {}).items():
+            (out / name).write_bytes(data)
         entries, ranges = {}, []
         for t in constants:
             if t.name not in placed:
@@ -107,7 +110,8 @@ def size_report(desc_dir) -> dict[str, int]:
     d = Path(desc_dir)
     model = read_model(d)
     base = (d / "model.json").stat().st_size
-    return {b: base + (d / info["graph"]).stat().st_size + sum(model["weights"][i]["bytes"] for i in info["weights"])
+    return {b: base + sum(f.stat().st_size for f in d.glob(f"graph_{b}.*"))
+            + sum(model["weights"][i]["bytes"] for i in info["weights"])
             for b, info in model["backends"].items()}
 
 

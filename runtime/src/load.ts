@@ -19,6 +19,8 @@ export interface LoadOptions {
   progressCallback?: (loaded: number, total: number) => void;
   /** Where the weight chunks are (URL or path); default: the descriptor directory. */
   weightDirectory?: string;
+  /** Options for one backend, by name, e.g. {wasm: {threads: 1}}. */
+  backendOptions?: { [backend: string]: { [key: string]: unknown } };
 }
 
 function fail(what: string): never {
@@ -182,7 +184,7 @@ export async function load(url: string, options: LoadOptions = {}): Promise<Runn
       const graph = validateGraph(parseJSON(await readText(graphFile), entry.graph), entry.graph, name);
       checkGraphMatchesModel(model, graph, entry.graph);
       const weights = await loadWeights(model, entry, weightDir, cache, options.progressCallback);
-      const instance = await factory.create({ model, graph, weights });
+      const instance = await factory.create({ model, graph, weights, baseUrl: url, options: options.backendOptions?.[name] });
       return new Runner(model, instance);
     } catch (e) {
       tried.push(`${name}: ${(e as Error).message}`);

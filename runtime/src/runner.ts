@@ -104,6 +104,16 @@ export class Runner {
     this.outputNames = Object.freeze(descriptor.outputs.map((s) => s.name));
   }
 
+  /** How the backend runs, e.g. {threads: 4, sharedMemory: true} for wasm; {} when it says nothing. */
+  get backendInfo(): { [key: string]: unknown } {
+    return { ...(this.backend.info ?? {}) };
+  }
+
+  /** Releases the backend's resources (wasm workers, GPU buffers); the runner cannot run afterwards. */
+  dispose(): void {
+    this.backend.dispose?.();
+  }
+
   /** One view per model input, in model.json order (the same objects on every call). */
   getInputViews(): TensorView[] {
     return this.inputViews.slice();

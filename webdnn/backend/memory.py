@@ -27,7 +27,11 @@ class MemoryPlan:
     alignment: int = 16
 
 
-def plan(graph: Graph, alignment: int = 16) -> MemoryPlan:
+def plan(graph: Graph, alignment: int = 16, sizeof=storage_bytes, ops=None) -> MemoryPlan:
+    """``sizeof(tensor)``: bytes a backend stores a tensor in; ``ops``: the backend's own kernel
+    list when it differs from graph.ops (objects with .type, .inputs, .outputs), e.g. after it
+    fused an op into another's epilogue, so that the fused intermediate gets no memory."""
+    ops = graph.ops if ops is None else list(ops)
     # storage groups: a Reshape's output lives in its input's bytes
     root: dict[int, object] = {}
 
@@ -36,24 +40,24 @@ def plan(graph: Graph, alignment: int = 16) -> MemoryPlan:
             t = root[id(t)]
         return t
 
-    for op in graph.ops:
+    for op in ops:
         if op.type in ALIASING and not op.inputs[0].is_constant:
             root[id(op.outputs[0])] = op.inputs[0]
 
     first, last, size, tensors = {}, {}, {}, {}
-    end = len(graph.ops)
+    end = len(ops)
 
     def touch(t, i):
         r = find(t)
         k = id(r)
         tensors[k] = r
-        size[k] = max(size.get(k, 0), storage_bytes(t))
+        size[k] = max(size.get(k, 0), sizeof(t))
         first[k] = min(first.get(k, i), i)
         last[k] = max(last.get(k, i), i)
 
     for t in graph.inputs:
         touch(t, -1)
-    for i, op in enumerate(graph.ops):
+    for i, op in enumerate(ops):
         for t in op.inputs:
             if t is not None and not t.is_constant:
                 touch(t, i)
@@ -81,9 +85,9 @@ def plan(graph: Graph, alignment: int = 16) -> MemoryPlan:
         offsets_by_root[k] = off
 
     result = MemoryPlan(alignment=alignment)
-    all_tensors = list(graph.inputs) + [t for op in graph.ops for t in op.outputs]
+    all_tensors = list(graph.inputs) + [t for op in ops for t in op.outputs]
     for t in all_tensors:
         result.offsets[t.name] = offsets_by_root[id(find(t))]
     result.arena_bytes = max((o + b for o, b, _, _ in placed), default=0)
-    result.total_bytes = sum(align(storage_bytes(t)) for t in all_tensors)
+    result.total_bytes = sum(align(sizeof(t)) for t in all_tensors)
     return result

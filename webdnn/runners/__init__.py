@@ -27,7 +27,7 @@ __all__ = [
     "run", "RUNNERS", "read_model",
 ]
 
-RUNNERS = ("node", "chromium")
+RUNNERS = ("node", "chromium", "native")
 
 _PKG_DIR = Path(__file__).resolve().parent.parent          # webdnn/
 _REPO_DIR = _PKG_DIR.parent
@@ -289,13 +289,17 @@ class Runner:
 
 
 def get_runner(where: str, **kwargs) -> Runner:
-    """A runner for ``where`` ('node' or 'chromium'); keyword arguments go to its constructor."""
+    """A runner for ``where`` ('node', 'chromium', or 'native': the webgpu backend through
+    wgpu-native); keyword arguments go to its constructor."""
     if where == "node":
         from .node import NodeRunner
         return NodeRunner(**kwargs)
     if where == "chromium":
         from .chromium import ChromiumRunner
         return ChromiumRunner(**kwargs)
+    if where == "native":
+        from .native import NativeRunner
+        return NativeRunner(**kwargs)
     raise ValueError(f"unknown runner {where!r}; valid runners are: {', '.join(RUNNERS)}")
 
 

@@ -2,12 +2,18 @@
 
 import type { GraphDescriptor, ModelDescriptor, TypedArray } from '../types.js';
 import { JsBackend } from './js/backend.js';
+import { webgpuFactory } from './webgpu/backend.js';
+import { wasmFactory } from './wasm/backend.js';
 
 /** A loaded, ready-to-run graph on one backend. */
 export interface BackendInstance {
   readonly name: string;
   /** Runs the graph; `inputs` maps every graph input name to its data. */
   run(inputs: Map<string, TypedArray>): Promise<Map<string, TypedArray>>;
+  /** How it runs (e.g. the wasm backend's thread count), for runner.backendInfo. */
+  readonly info?: { [key: string]: unknown };
+  /** Releases what it holds (workers, GPU buffers). */
+  dispose?(): void;
 }
 
 export interface BackendLoadContext {
@@ -15,6 +21,10 @@ export interface BackendLoadContext {
   graph: GraphDescriptor;
   /** The backend's weight chunks, concatenated in the order model.json lists them. */
   weights: Uint8Array;
+  /** The descriptor directory (URL or path), for backends with files besides the graph. */
+  baseUrl?: string;
+  /** LoadOptions.backendOptions[name]. */
+  options?: { [key: string]: unknown };
 }
 
 export interface BackendFactory {
@@ -34,6 +44,8 @@ registry.set('js', {
   unavailableReason: () => null,
   create: async (ctx) => new JsBackend(ctx.graph, ctx.weights),
 });
+registry.set('webgpu', webgpuFactory);
+registry.set('wasm', wasmFactory);
 
 export function getBackendFactory(name: string): BackendFactory | undefined {
   return registry.get(name);

@@ -1,0 +1,248 @@
+"""GPU measurement of the webgpu backend: its generated WGSL, run through wgpu-native by the
+native runner, against PyTorch eager (float32, TF32 off) on the same GPU in the same run.
+
+    python bench/gpu/run.py --out bench/gpu/results          # on the GPU machine (see README.md)
+    python bench/gpu/run.py --quick --out /tmp/gpu-bench     # small sizes: checks the script on any adapter
+
+Measures GEMM n×n×n (default 4096) and ResNet50 / MobileNetV2 at batch 1 and 8 (224×224), checks
+that both sides compute the same numbers, and writes results.json and results.md. Timings taken
+on a CPU adapter (lavapipe, SwiftShader) are flagged: they say nothing about GPU speed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+TARGETS = {"gemm_fraction_of_torch": 0.40, "resnet50_b1_latency_ratio": 1.0}
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# ---- torch side ---------------------------------------------------------------------------------
+
+def torch_setup():
+    import torch
+    torch.backends.cuda.matmul.allow_tf32 = False   # f32 means f32: no TF32 tensor-core rounding
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch, dev
+
+
+def torch_time(torch, dev, fn, repeat, warmup, sync_each=True):
+    """Median ms of fn() (each run synchronized: latency), and the mean over back-to-back runs."""
+    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+    for _ in range(warmup):
+        fn()
+    sync()
+    each = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        sync()
+        each.append((time.perf_counter() - t) * 1000)
+    t = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    sync()
+    return statistics.median(each), (time.perf_counter() - t) * 1000 / repeat
+
+
+# ---- webgpu side --------------------------------------------------------------------------------
+
+def webgpu_time(runner, d, inputs, repeat, warmup):
+    """(median ms of one synchronized run on the GPU queue, mean ms back to back, median ms of a
+    whole run() from host arrays to host arrays)."""
+    each = [runner.gpu_ms(d, inputs, repeat=1, warmup=0 if i else warmup) for i in range(repeat)]
+    back_to_back = runner.gpu_ms(d, inputs, repeat=repeat, warmup=1)
+    e2e = runner.bench(d, inputs, backend="webgpu", repeat=max(3, repeat // 4), warmup=1)
+    return statistics.median(each), back_to_back, statistics.median(e2e)
+
+
+def rel_err(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+
+
+def gemm(n, runner, torch, dev, args, tmp: Path, tiles=None):
+    from onnx import TensorProto, helper
+    from webdnn import convert
+    from webdnn.backend.webgpu import contraction
+    g = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["y"])], "gemm",
+                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n]),
+                           helper.make_tensor_value_info("b", TensorProto.FLOAT, [n, n])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    ta, tb = torch.from_numpy(a).to(dev), torch.from_numpy(b).to(dev)
+    ty = ta @ tb
+    t_lat, t_b2b = torch_time(torch, dev, lambda: ta @ tb, args.repeat, args.warmup)
+    flop = 2.0 * n ** 3
+    res = {"n": n, "torch_ms": t_b2b, "torch_tflops": flop / t_b2b / 1e9, "webgpu": []}
+    pick = contraction.pick_tile
+    for name in (tiles or [None]):
+        d = tmp / f"gemm_{n}_{name or 'auto'}"
+        if name is not None:
+            contraction.pick_tile = lambda *_a, _t=contraction.TILES[name]: _t
+        try:
+            convert(model, d, backends=["webgpu"])
+        finally:
+            contraction.pick_tile = pick
+        y = runner.run(d, {"a": a, "b": b}, backend="webgpu")["y"]
+        err = rel_err(y, ty.cpu().numpy())
+        _, b2b, _ = webgpu_time(runner, d, {"a": a, "b": b}, max(3, args.repeat // 2), args.warmup)
+        entry = {"tile": name or "auto", "ms": b2b, "tflops": flop / b2b / 1e9, "rel_err": err,
+                 "fraction_of_torch": t_b2b / b2b}
+        log(f"  gemm {n}³ tile {entry['tile']}: {b2b:.2f} ms {entry['tflops']:.2f} TFLOP/s "
+            f"({entry['fraction_of_torch']:.0%} of torch {res['torch_tflops']:.2f}), rel err {err:.1e}")
+        res["webgpu"].append(entry)
+    res["best"] = max(res["webgpu"], key=lambda e: e["tflops"])
+    return res
+
+
+def model_bench(name, batch, image, runner, torch, dev, args, tmp: Path):
+    from models import build
+    from webdnn import convert
+    m = build(name)
+    x = np.random.default_rng(1).standard_normal((batch, 3, image, image), dtype=np.float32)
+    onnx_path = tmp / f"{name}_{batch}.onnx"
+    with torch.no_grad():
+        torch.onnx.export(m, torch.from_numpy(x), str(onnx_path), opset_version=13, dynamo=False,
+                          input_names=["x"], output_names=["y"])
+    d = tmp / f"{name}_{batch}"
+    t0 = time.perf_counter()
+    convert(str(onnx_path), d, backends=["webgpu"], input_shapes={"x": list(x.shape)})
+    convert_s = time.perf_counter() - t0
+    md = m.to(dev)
+    tx = torch.from_numpy(x).to(dev)
+    with torch.no_grad():
+        ty = md(tx).float().cpu().numpy()
+        t_lat, t_b2b = torch_time(torch, dev, lambda: md(tx), args.repeat, args.warmup)
+        t_e2e, _ = torch_time(torch, dev, lambda: md(torch.from_numpy(x).to(dev)).cpu(), max(3, args.repeat // 4), 1)
+    t0 = time.perf_counter()
+    y = runner.run(d, {"x": x}, backend="webgpu")["y"]
+    first_s = time.perf_counter() - t0
+    lat, b2b, e2e = webgpu_time(runner, d, {"x": x}, args.repeat, args.warmup)
+    graph = json.loads((d / "graph_webgpu.json").read_text())
+    res = {"model": name, "batch": batch, "image": image, "rel_err": rel_err(y, ty),
+           "dispatches": len(graph["dispatches"]), "shaders": len(graph["shaders"]),
+           "convert_s": convert_s, "first_run_s": first_s,
+           "webgpu_latency_ms": lat, "webgpu_back_to_back_ms": b2b, "webgpu_e2e_ms": e2e,
+           "torch_latency_ms": t_lat, "torch_back_to_back_ms": t_b2b, "torch_e2e_ms": t_e2e}
+    res["latency_ratio"] = lat / t_lat
+    log(f"  {name} b{batch}: webgpu {lat:.2f} ms (b2b {b2b:.2f}, e2e {e2e:.2f}) vs torch {t_lat:.2f} ms "
+        f"(b2b {t_b2b:.2f}, e2e {t_e2e:.2f}): ratio {res['latency_ratio']:.2f}; rel err {res['rel_err']:.1e}; "
+        f"{res['dispatches']} dispatches")
+    return res
+
+
+def markdown(r: dict) -> str:
+    env = r["environment"]
+    lines = ["# webgpu backend on a GPU: measurement", "",
+             f"- adapter: {env['adapter'].get('device')} ({env['adapter'].get('backend_type')}, "
+             f"{env['adapter'].get('adapter_type')}); torch {env['torch']} on {env['torch_device_name']}",
+             f"- {env['when']}; repeat {r['args']['repeat']}, warm-up {r['args']['warmup']}; TF32 off",
+             ""]
+    if not env["gpu"]:
+        lines += ["**The adapter is not a GPU: these timings check the script, they measure nothing.**", ""]
+    g = r.get("gemm")
+    if g:
+        lines += [f"## GEMM {g['n']}×{g['n']}×{g['n']} f32", "",
+                  "| tile | ms | TFLOP/s | of torch | rel err |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {e['tile']} | {e['ms']:.2f} | {e['tflops']:.3g} | {e['fraction_of_torch']:.0%} | {e['rel_err']:.1e} |"
+                  for e in g["webgpu"]]
+        lines += [f"| torch (cuBLAS) | {g['torch_ms']:.2f} | {g['torch_tflops']:.3g} | 100% | |", "",
+                  f"Target ≥ {TARGETS['gemm_fraction_of_torch']:.0%} of torch: "
+                  f"{'met' if g['best']['fraction_of_torch'] >= TARGETS['gemm_fraction_of_torch'] else 'NOT met'} "
+                  f"({g['best']['fraction_of_torch']:.0%}, tile {g['best']['tile']}).", ""]
+    if r.get("models"):
+        lines += ["## Models, f32, latency per run (ms, median; input already on the GPU)", "",
+                  "| model | batch | webgpu | torch eager | ratio | webgpu back-to-back | torch back-to-back | "
+                  "webgpu host→host | torch host→host | dispatches | rel err |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for m in r["models"]:
+            lines.append(f"| {m['model']} | {m['batch']} | {m['webgpu_latency_ms']:.2f} | {m['torch_latency_ms']:.2f} | "
+                         f"{m['latency_ratio']:.2f} | {m['webgpu_back_to_back_ms']:.2f} | {m['torch_back_to_back_ms']:.2f} | "
+                         f"{m['webgpu_e2e_ms']:.2f} | {m['torch_e2e_ms']:.2f} | {m['dispatches']} | {m['rel_err']:.1e} |")
+        r50 = [m for m in r["models"] if m["model"] == "resnet50" and m["batch"] == 1]
+        if r50:
+            ok = r50[0]["latency_ratio"] <= TARGETS["resnet50_b1_latency_ratio"]
+            lines += ["", f"Target ResNet50 batch-1 latency ≤ torch eager: {'met' if ok else 'NOT met'} "
+                          f"(ratio {r50[0]['latency_ratio']:.2f})."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=str(REPO / "bench" / "gpu" / "results"), help="directory for results.json / .md")
+    p.add_argument("--quick", action="store_true", help="small sizes (GEMM 256, 64×64 images, batch 1, few repeats)")
+    p.add_argument("--gemm", type=int, default=4096, help="GEMM size n (0: skip)")
+    p.add_argument("--models", default="resnet50,mobilenetv2", help="comma-separated; empty: skip")
+    p.add_argument("--batches", default="1,8")
+    p.add_argument("--image", type=int, default=224)
+    p.add_argument("--repeat", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--sweep-tiles", action="store_true", help="time the GEMM with every tile configuration")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.gemm, args.image, args.batches, args.repeat, args.warmup = min(args.gemm, 256), 64, "1", 3, 1
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    import wgpu
+    from webdnn.runners.native import NativeRunner
+    from webdnn.backend.webgpu import contraction
+    torch, dev = torch_setup()
+    runner = NativeRunner()
+    info = runner.adapter_info
+    is_gpu = str(info.get("adapter_type", "")).upper() not in ("CPU", "UNKNOWN") and "llvmpipe" not in str(info.get("device"))
+    env = {"when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "python": platform.python_version(),
+           "platform": platform.platform(), "wgpu": wgpu.__version__,
+           "adapter": {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in info.items()},
+           "adapters": [str(a.info.get("device")) for a in wgpu.gpu.enumerate_adapters_sync()],
+           "gpu": is_gpu, "torch": torch.__version__, "torch_device": dev,
+           "torch_device_name": torch.cuda.get_device_name() if dev == "cuda" else platform.processor() or "cpu",
+           "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32}}
+    log(f"adapter: {env['adapter'].get('device')} ({env['adapter'].get('backend_type')}); torch on {env['torch_device_name']}")
+    if not is_gpu:
+        log("warning: the wgpu adapter is not a GPU; timings check the script only")
+    if dev != "cuda":
+        log("warning: torch sees no CUDA device; it runs on the CPU")
+    results = {"environment": env, "args": vars(args), "targets": TARGETS}
+    with tempfile.TemporaryDirectory(prefix="webdnn-gpu-bench-") as tmp:
+        tmp = Path(tmp)
+        if args.gemm:
+            tiles = list(contraction.TILES) if args.sweep_tiles else None
+            results["gemm"] = gemm(args.gemm, runner, torch, dev, args, tmp, [None] + (tiles or []) if tiles else None)
+        results["models"] = []
+        for name in [s for s in args.models.split(",") if s]:
+            for b in [int(s) for s in args.batches.split(",") if s]:
+                results["models"].append(model_bench(name, b, args.image, runner, torch, dev, args, tmp))
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    (out / "results.md").write_text(markdown(results))
+    log(f"wrote {out / 'results.json'} and {out / 'results.md'}")
+    print(markdown(results))
+    runner.close()
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""The benchmark's models as ONNX files, built with onnx.helper and random weights (no download,
+no torch): ResNet50, MobileNetV2 and SqueezeNet1.1 as torchvision defines them, written out here.
+Convolutions carry BatchNormalization nodes as exported models do."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+class _Net:
+    def __init__(self, name: str, seed: int):
+        self.name, self.nodes, self.inits, self.n = name, [], [], 0
+        self.rng = np.random.RandomState(seed)
+
+    def _name(self, base: str) -> str:
+        self.n += 1
+        return f"{base}{self.n}"
+
+    def const(self, a) -> str:
+        name = self._name("w")
+        self.inits.append(numpy_helper.from_array(np.asarray(a), name))
+        return name
+
+    def node(self, op: str, inputs, **attrs) -> str:
+        out = self._name(op.lower())
+        self.nodes.append(helper.make_node(op, list(inputs), [out], name=out, **attrs))
+        return out
+
+    def conv(self, x, cin, cout, k, stride=1, group=1, bn=True, bias=False):
+        fan_in = cin // group * k * k
+        w = (self.rng.randn(cout, cin // group, k, k) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+        ins = [x, self.const(w)] + ([self.const(self.rng.randn(cout).astype(np.float32) * 0.01)] if bias else [])
+        y = self.node("Conv", ins, kernel_shape=[k, k], pads=[k // 2] * 4, strides=[stride] * 2, group=group)
+        if bn:
+            r = self.rng
+            y = self.node("BatchNormalization", [y, self.const(r.uniform(0.5, 1.0, cout).astype(np.float32)),
+                                                 self.const(r.randn(cout).astype(np.float32) * 0.05),
+                                                 self.const(r.randn(cout).astype(np.float32) * 0.05),
+                                                 self.const(r.uniform(0.5, 1.5, cout).astype(np.float32))])
+        return y
+
+    def model(self, out: str, opset: int = 13) -> onnx.ModelProto:
+        g = helper.make_graph(self.nodes, self.name,
+                              [helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 3, 224, 224])],
+                              [helper.make_tensor_value_info(out, TensorProto.FLOAT, [1, 1000])], self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+        m.ir_version = 8
+        onnx.checker.check_model(m)
+        return m
+
+
+def mobilenet_v2() -> onnx.ModelProto:
+    """MobileNetV2 1.0 (Sandler et al. 2018), 224×224, ReLU6 as Clip(0, 6)."""
+    n = _Net("mobilenet_v2", 2)
+    lo, hi = n.const(np.float32(0)), n.const(np.float32(6))
+
+    def relu6(x):
+        return n.node("Clip", [x, lo, hi])
+
+    h = relu6(n.conv("data", 3, 32, 3, 2))
+    cin = 32
+    for t, c, reps, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                          (6, 160, 3, 2), (6, 320, 1, 1)]:
+        for i in range(reps):
+            stride = s if i == 0 else 1
+            hid = cin * t
+            y = relu6(n.conv(h, cin, hid, 1)) if t != 1 else h
+            y = relu6(n.conv(y, hid, hid, 3, stride, group=hid))
+            y = n.conv(y, hid, c, 1)
+            h = n.node("Add", [h, y]) if stride == 1 and cin == c else y
+            cin = c
+    h = relu6(n.conv(h, cin, 1280, 1))
+    h = n.node("GlobalAveragePool", [h])
+    h = n.node("Flatten", [h])
+    w = (n.rng.randn(1000, 1280) * np.sqrt(1.0 / 1280)).astype(np.float32)
+    h = n.node("Gemm", [h, n.const(w), n.const(np.zeros(1000, np.float32))], transB=1)
+    return n.model(n.node("Softmax", [h], axis=1))
+
+
+def squeezenet1_1() -> onnx.ModelProto:
+    """SqueezeNet 1.1 (torchvision's layout): fire modules, ceil-mode max pools, conv classifier."""
+    n = _Net("squeezenet1_1", 3)
+
+    def conv_relu(x, cin, cout, k, stride=1):
+        return n.node("Relu", [n.conv(x, cin, cout, k, stride, bn=False, bias=True)])
+
+    def pool(x):
+        return n.node("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+
+    def fire(x, cin, sq, e1, e3):
+        s = conv_relu(x, cin, sq, 1)
+        return n.node("Concat", [conv_relu(s, sq, e1, 1), conv_relu(s, sq, e3, 3)], axis=1)
+
+    h = n.node("Relu", [n.node("Conv", ["data", n.const((n.rng.randn(64, 3, 3, 3) * 0.27).astype(np.float32)),
+                                          n.const(np.zeros(64, np.float32))], kernel_shape=[3, 3], strides=[2, 2])])
+    h = pool(h)
+    h = fire(h, 64, 16, 64, 64)
+    h = fire(h, 128, 16, 64, 64)
+    h = pool(h)
+    h = fire(h, 128, 32, 128, 128)
+    h = fire(h, 256, 32, 128, 128)
+    h = pool(h)
+    h = fire(h, 256, 48, 192, 192)
+    h = fire(h, 384, 48, 192, 192)
+    h = fire(h, 384, 64, 256, 256)
+    h = fire(h, 512, 64, 256, 256)
+    h = conv_relu(h, 512, 1000, 1)
+    h = n.node("GlobalAveragePool", [h])
+    h = n.node("Flatten", [h])
+    return n.model(n.node("Softmax", [h], axis=1))
+
+
+def resnet50() -> onnx.ModelProto:
+    """ResNet50 v1.5 (torchvision's layout: the stride on the 3×3 of each bottleneck)."""
+    n = _Net("resnet50", 1)
+    h = n.node("Relu", [n.conv("data", 3, 64, 7, 2)])
+    h = n.node("MaxPool", [h], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    cin = 64
+    for width, blocks, stride in [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]:
+        for i in range(blocks):
+            s = stride if i == 0 else 1
+            y = n.node("Relu", [n.conv(h, cin, width, 1)])
+            y = n.node("Relu", [n.conv(y, width, width, 3, s)])
+            y = n.conv(y, width, width * 4, 1)
+            sc = n.conv(h, cin, width * 4, 1, s) if i == 0 else h
+            h = n.node("Relu", [n.node("Add", [y, sc])])
+            cin = width * 4
+    h = n.node("GlobalAveragePool", [h])
+    h = n.node("Flatten", [h])
+    w = (n.rng.randn(1000, 2048) * np.sqrt(1.0 / 2048)).astype(np.float32)
+    h = n.node("Gemm", [h, n.const(w), n.const(np.zeros(1000, np.float32))], transB=1)
+    return n.model(n.node("Softmax", [h], axis=1))
+
+
+MODELS = {"ResNet50": resnet50, "MobileNetV2": mobilenet_v2, "SqueezeNet1.1": squeezenet1_1}
+
+
+def write_all(out_dir) -> dict:
+    """Write each model as <out_dir>/<name>.onnx; returns {name: path}."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {}
+    for name, fn in MODELS.items():
+        p = os.path.join(out_dir, f"{name}.onnx")
+        if not os.path.exists(p):
+            onnx.save(fn(), p)
+        paths[name] = p
+    return paths

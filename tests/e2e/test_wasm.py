@@ -1,0 +1,136 @@
+"""The wasm backend end to end: every op case and every whole model, converted once, run by the
+JS runtime in Node and in headless Chromium, multi-threaded (shared memory, worker threads) and
+single-threaded (no shared memory, the path a page without cross-origin isolation takes), each
+compared with onnxruntime under the "wasm" tolerance."""
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from tests.cases import CASES
+from tests.e2e.test_models import MODELS as MODEL_NAMES, prepare
+from tests.e2e.test_whole_models import DATA, MODELS as WHOLE_MODELS, inputs_for
+from webdnn import convert
+from webdnn.runners import get_runner
+from webdnn.testing import compare
+
+THREADS = {"mt": 2, "st": 1}
+
+
+def expected_of(model, feeds):
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+
+
+@pytest.fixture(scope="module")
+def node_hosts():
+    """Node processes with the thread count fixed (WEBDNN_WASM_THREADS), whatever the core count."""
+    import os
+    started = {k: get_runner("node", env={**os.environ, "WEBDNN_WASM_THREADS": str(n)}) for k, n in THREADS.items()}
+    yield started
+    for r in started.values():
+        r.close()
+
+
+def hosts(runners, node_hosts):
+    """(label, run(path, feeds)) for each host and thread mode; Chromium's page is switched with
+    the WEBDNN_WASM_THREADS global (its loaded runners are dropped in between)."""
+    chromium = runners["chromium"]
+    assert chromium.cross_origin_isolated, "the harness page must be cross-origin isolated for wasm threads"
+    for mode, n in THREADS.items():
+        yield f"node/{mode}", node_hosts[mode]
+    for mode, n in THREADS.items():
+        chromium.forget()
+        chromium.page.evaluate(f"window.WEBDNN_WASM_THREADS = {n}")
+        yield f"chromium/{mode}", chromium
+    chromium.forget()
+    chromium.page.evaluate("delete window.WEBDNN_WASM_THREADS")
+
+
+def check(runner, label, path, feeds, expected, what, failures):
+    try:
+        got = runner.run(path, feeds, backend="wasm")
+    except Exception as e:  # collect every failure, not just the first
+        failures.append(f"{what} in {label}: {type(e).__name__}: {e}")
+        return
+    assert runner.last_backend == "wasm"
+    for name, e in expected.items():
+        a = got[name].astype(e.dtype) if e.dtype == np.bool_ else got[name]
+        msg = compare(a, e, "wasm", f"{what}/{name} in {label}")
+        if msg:
+            failures.append(msg)
+
+
+@pytest.fixture(scope="module")
+def converted_cases(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wasm_ops")
+    out, failures = {}, []
+    for c in CASES:
+        try:
+            convert(c.model, root / c.name, backends=("wasm",))
+        except Exception as e:
+            failures.append(f"{c.name}: conversion: {type(e).__name__}: {e}")
+            continue
+        out[c.name] = (root / c.name, expected_of(c.model, c.inputs))
+    return out, failures
+
+
+def test_all_op_cases(converted_cases, runners, node_hosts):
+    converted, failures = converted_cases
+    failures = list(failures)
+    for label, runner in hosts(runners, node_hosts):
+        for c in CASES:
+            if c.name in converted:
+                path, expected = converted[c.name]
+                check(runner, label, path, c.inputs, expected, c.name, failures)
+    assert not failures, f"{len(failures)} failure(s):\n" + "\n".join(failures)
+
+
+@pytest.mark.slow
+def test_models(runners, node_hosts, tmp_path):
+    """Own models, the light_* models of the onnx package and the whole models of tests/data."""
+    jobs = []
+    for name in MODEL_NAMES:
+        m, _ = prepare(name, tmp_path)
+        inits = {t.name for t in m.graph.initializer}
+        inp = next(i for i in m.graph.input if i.name not in inits)
+        shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+        jobs.append((name, m, {inp.name: np.random.RandomState(0).rand(*shape).astype(np.float32)}))
+    for name in WHOLE_MODELS:
+        m = onnx.load(DATA / f"{name}.onnx")
+        jobs.append((name, m, inputs_for(m)))
+    failures, converted = [], []
+    for name, m, feeds in jobs:
+        try:
+            convert(m, tmp_path / name, backends=("wasm",))
+        except Exception as e:
+            failures.append(f"{name}: conversion: {type(e).__name__}: {e}")
+            continue
+        converted.append((name, tmp_path / name, feeds, expected_of(m, feeds)))
+    for label, runner in hosts(runners, node_hosts):
+        for name, path, feeds, expected in converted:
+            check(runner, label, path, feeds, expected, name, failures)
+        if label.startswith("chromium"):
+            runner.forget()
+    assert not failures, "\n".join(failures)
+
+
+def test_thread_mode_is_reported(runners, node_hosts, tmp_path):
+    """runner.backendInfo says how it runs: threads over shared memory, or one thread without."""
+    c = next(c for c in CASES if c.name == "conv_basic")
+    convert(c.model, tmp_path / "m", backends=("wasm",))
+    page = runners["chromium"].page
+    url = runners["chromium"].mount(tmp_path / "m")
+    info = page.evaluate("""async (u) => {
+        const out = [];
+        for (const threads of [2, 1]) {
+            const r = await WebDNN.load(u, {backendOrder: ['wasm'], backendOptions: {wasm: {threads}}});
+            out.push(r.backendInfo);
+            r.dispose();
+        }
+        return out;
+    }""", url)
+    assert info[0]["threads"] == 2 and info[0]["sharedMemory"] is True
+    assert info[1]["threads"] == 1 and info[1]["sharedMemory"] is False

@@ -1,0 +1,256 @@
+"""The webgpu backend end to end: every op case and every model the js backend passes also passes
+on webgpu, in headless Chromium (WebGPU on SwiftShader) and natively (wgpu on Mesa's lavapipe),
+both executing the same graph_webgpu.json. Plus the paths around it: fallback when WebGPU is
+missing or has no adapter, device loss, f16 storage, tensors split over several bindings, CLI.
+
+Needs /usr/bin/chromium, the built runtime, and `wgpu` with a Vulkan driver (the README's
+`./run test` installs all of them)."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from tests.cases import CASES
+from tests.e2e.test_models import prepare, OWN_MODELS
+from tests.e2e.test_whole_models import DATA as WHOLE_DATA, MODELS as WHOLE_MODELS, inputs_for as whole_inputs
+from webdnn import convert
+from webdnn.backend.webgpu import options
+from webdnn.runners import RuntimeRunError
+from webdnn.testing import compare
+
+HOSTS = ("chromium", "native")
+# light_* models run in CI on both hosts except light_vgg19: 20 GMAC at 224×224 on CPU emulations
+# of a GPU (SwiftShader, lavapipe) costs minutes per run (measured in the issue note)
+LIGHT = ("light_squeezenet", "light_shufflenet", "light_inception_v1", "light_resnet50", "light_densenet121")
+
+
+def expected_outputs(model: onnx.ModelProto, inputs: dict) -> dict:
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, inputs)))
+
+
+def check(got: dict, expected: dict, tolerance: str, what: str) -> list[str]:
+    failures = []
+    for name, e in expected.items():
+        a = got[name].astype(e.dtype) if e.dtype == np.bool_ else got[name]
+        msg = compare(a, e, tolerance, f"{what}/{name}")
+        if msg:
+            failures.append(msg)
+    return failures
+
+
+@pytest.fixture(scope="module")
+def converted_cases(tmp_path_factory):
+    root = tmp_path_factory.mktemp("webgpu_ops")
+    out = {}
+    for c in CASES:
+        convert(c.model, root / c.name, backends=["webgpu"])
+        out[c.name] = (root / c.name, expected_outputs(c.model, c.inputs))
+    return out
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_all_op_cases(host, runners, converted_cases):
+    runner = runners[host]
+    failures = []
+    for c in CASES:
+        path, expected = converted_cases[c.name]
+        try:
+            got = runner.run(path, c.inputs, backend="webgpu")
+        except Exception as e:  # collect every failure, not just the first
+            failures.append(f"{c.name}: {type(e).__name__}: {e}")
+            continue
+        if runner.last_backend != "webgpu":
+            failures.append(f"{c.name}: ran on {runner.last_backend}")
+        failures += check(got, expected, "webgpu", c.name)
+    assert not failures, f"{len(failures)} failure(s) on webgpu in {host}:\n" + "\n".join(failures)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("webgpu_models")
+
+
+def _model_run(name, host, model_dir, runners, precision="f32"):
+    m, path = prepare(name, model_dir)
+    out = model_dir / f"{name}_{precision}"
+    if not (out / "model.json").is_file():
+        # the CLI, as a user runs it
+        subprocess.run([sys.executable, "-m", "webdnn", "convert", str(path), "-o", str(out), "-q",
+                        "--backend", "webgpu", "--precision", precision], check=True)
+    inits = {t.name for t in m.graph.initializer}
+    inp = next(i for i in m.graph.input if i.name not in inits)
+    shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+    x = np.random.RandomState(0).rand(*shape).astype(np.float32)
+    got = runners[host].run(out, {inp.name: x}, backend="webgpu")
+    return got, expected_outputs(m, {inp.name: x})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("name", ["digits", *OWN_MODELS, *LIGHT])
+def test_model_matches_onnxruntime(name, host, model_dir, runners):
+    got, expected = _model_run(name, host, model_dir, runners)
+    assert runners[host].last_backend == "webgpu"
+    failures = check(got, expected, "webgpu", f"{name} in {host}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("name", WHOLE_MODELS)
+def test_whole_model_matches_onnxruntime(name, host, model_dir, runners):
+    """The exported ViT, BERT-style, UNet-style and MobileNetV3-style models of test_whole_models."""
+    m = onnx.load(WHOLE_DATA / f"{name}.onnx")
+    feeds = whole_inputs(m)
+    out = model_dir / name
+    if not (out / "model.json").is_file():
+        convert(m, out, backends=["webgpu"])
+    got = runners[host].run(out, feeds, backend="webgpu")
+    assert runners[host].last_backend == "webgpu"
+    failures = check(got, expected_outputs(m, feeds), "webgpu", f"{name} in {host}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("name", ["mini_resnet", "mini_mobilenet"])
+def test_f16_storage(name, model_dir, runners):
+    """--precision f16: half-precision buffers where the adapter has shader-f16 (lavapipe has it),
+    f32 where it does not (SwiftShader), from the same descriptor."""
+    got, expected = _model_run(name, "native", model_dir, runners, precision="f16")
+    assert runners["native"].last_precision == "f16"
+    failures = check(got, expected, "webgpu-f16", f"{name} f16 native")
+    got, _ = _model_run(name, "chromium", model_dir, runners, precision="f16")
+    failures += check(got, expected, "webgpu", f"{name} f16 descriptor in chromium (f32 there)")
+    assert not failures, "\n".join(failures)
+
+
+def _split_model():
+    """conv 3x3 + bias + relu + residual, a pointwise conv, transpose and softmax on 8 KiB tensors."""
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.RandomState(3)
+    inits = [numpy_helper.from_array(rng.randn(*s).astype(np.float32) * 0.3, n)
+             for n, s in (("w1", (8, 8, 3, 3)), ("b1", (8,)), ("w2", (8, 8, 1, 1)))]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]), helper.make_node("Add", ["r1", "x"], ["a1"]),
+             helper.make_node("Conv", ["a1", "w2"], ["c2"]), helper.make_node("Transpose", ["c2"], ["t"], perm=[0, 2, 3, 1]),
+             helper.make_node("Softmax", ["t"], ["y"], axis=-1)]
+    g = helper.make_graph(nodes, "split", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 16, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    return m
+
+
+def test_tensors_larger_than_a_binding_are_split(tmp_path, runners):
+    """With a 4 KiB binding limit the 8 KiB activations are stored and bound as two parts each
+    (a kernel reads and writes across the boundary, scalar and vec4); both hosts agree with
+    onnxruntime."""
+    m = _split_model()
+    out = tmp_path / "split"
+    with options(max_binding_bytes=4096):
+        convert(m, out, backends=["webgpu"])
+    graph = json.loads((out / "graph_webgpu.json").read_text())
+    assert max(len(p) for p in graph["memory"]["f32"]["tensors"].values()) == 2
+    assert graph["limits"]["maxStorageBuffersPerShaderStage"] <= 8
+    x = np.random.RandomState(1).rand(1, 8, 16, 16).astype(np.float32)
+    expected = expected_outputs(m, {"x": x})
+    failures = []
+    for host in HOSTS:
+        failures += check(runners[host].run(out, {"x": x}, backend="webgpu"), expected, "webgpu", f"split in {host}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("webgpu_small")
+    c = next(c for c in CASES if c.name == "conv_basic")
+    convert(c.model, d / "out", backends=["webgpu", "js"])
+    return d / "out", c, expected_outputs(c.model, c.inputs)
+
+
+def test_node_has_no_webgpu_and_falls_back(small_model, runners):
+    out, c, expected = small_model
+    node = runners["node"]
+    got = node.run(out, c.inputs, backend=["webgpu", "js"])
+    assert node.last_backend == "js"
+    assert not check(got, expected, "js", "fallback")
+    with pytest.raises(RuntimeRunError, match="webgpu: not available in this environment: navigator.gpu is missing"):
+        node.run(out, c.inputs, backend="webgpu")
+
+
+def test_chromium_falls_back_when_there_is_no_adapter(small_model, runners):
+    out, c, expected = small_model
+    chromium = runners["chromium"]
+    page = chromium.page
+    page.evaluate("""() => { window.__realRequestAdapter = navigator.gpu.requestAdapter.bind(navigator.gpu);
+                             navigator.gpu.requestAdapter = async () => null; }""")
+    try:
+        chromium.forget(out)
+        got = chromium.run(out, c.inputs, backend=["webgpu", "js"])
+        assert chromium.last_backend == "js"
+        assert not check(got, expected, "js", "no adapter")
+        chromium.forget(out)
+        with pytest.raises(RuntimeRunError, match="no WebGPU adapter"):
+            chromium.run(out, c.inputs, backend="webgpu")
+    finally:
+        page.evaluate("() => { navigator.gpu.requestAdapter = window.__realRequestAdapter; }")
+        chromium.forget(out)
+
+
+def test_device_loss_gives_a_clear_error(small_model, runners):
+    out, c, expected = small_model
+    chromium = runners["chromium"]
+    page = chromium.page
+    page.evaluate("""() => {
+      window.__devices = [];
+      window.__realRequestDevice = GPUAdapter.prototype.requestDevice;
+      GPUAdapter.prototype.requestDevice = async function (d) {
+        const dev = await window.__realRequestDevice.call(this, d); window.__devices.push(dev); return dev; };
+    }""")
+    try:
+        chromium.forget(out)
+        got = chromium.run(out, c.inputs, backend="webgpu")
+        assert not check(got, expected, "webgpu", "before loss")
+        page.evaluate("async () => { for (const d of window.__devices) d.destroy(); await new Promise(r => setTimeout(r, 50)); }")
+        with pytest.raises(RuntimeRunError, match="the WebGPU device was lost .*load it with another backend"):
+            chromium.run(out, c.inputs, backend="webgpu")
+    finally:
+        page.evaluate("() => { GPUAdapter.prototype.requestDevice = window.__realRequestDevice; }")
+        chromium.forget(out)
+    # loading again gets a new device
+    got = chromium.run(out, c.inputs, backend="webgpu")
+    assert not check(got, expected, "webgpu", "after reload")
+
+
+def test_cli_runs_natively(small_model, tmp_path):
+    out, c, expected = small_model
+    np.save(tmp_path / "x.npy", c.inputs["x"])
+    p = subprocess.run([sys.executable, "-m", "webdnn", "run", str(out), "--input", str(tmp_path / "x.npy"),
+                        "--in", "native", "--backend", "webgpu", "--output", str(tmp_path / "y.npy")],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "on webgpu in native" in p.stdout
+    assert not compare(np.load(tmp_path / "y.npy"), expected["y0"], "webgpu")
+    p = subprocess.run([sys.executable, "-m", "webdnn", "run", str(out), "--input", str(tmp_path / "x.npy"),
+                        "--in", "native", "--backend", "js"], capture_output=True, text=True)
+    assert p.returncode != 0 and "executes the webgpu backend only" in p.stderr
+
+
+@pytest.mark.slow
+def test_onnx_node_conformance_natively(runners):
+    """Every official ONNX node test that passes on js (that is, is not in js's expected-failure
+    list) passes on webgpu too, run natively."""
+    from pathlib import Path
+    from webdnn import conformance
+    expected_js = json.loads((Path(__file__).parent.parent / "conformance" / "expected_failures.json").read_text())["js"]
+    cases = conformance.collect()
+    results = conformance.run(cases, "webgpu", runners["native"])
+    failures = [f"{n}: {r.status}: {r.detail}" for n, r in results.items()
+                if r.status not in ("pass", "excluded") and n not in expected_js]
+    summary = conformance.summarize(cases, {"webgpu": results})["webgpu"]
+    assert not failures, (f"webgpu: {summary['passed']}/{summary['applicable']} pass; these pass on js but not here:\n"
+                          + "\n".join(failures))

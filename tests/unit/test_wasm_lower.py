@@ -1,0 +1,117 @@
+"""The wasm backend's lowering: the C renderer table, the broadcasting helper, epilogue fusion,
+the memory layout (constants, planned arena, per-thread scratch never overlap), weight prepacking,
+and the compiled-library cache."""
+import re
+
+import numpy as np
+import pytest
+
+from tests.models import mini_mobilenet, mini_resnet
+from webdnn.backend.wasm import render as R, toolchain
+from webdnn.backend.wasm.lower import GEMM_SCRATCH, build_steps, lower_program
+from webdnn.converter import load_graph
+from webdnn.ir import Graph
+from webdnn.ir.ops.elementwise import PRIMITIVES, call, inp
+from webdnn.passes.pipeline import optimize
+
+
+def optimized(model):
+    g = load_graph(model)
+    optimize(g)
+    return g
+
+
+def test_renderer_table_covers_every_primitive():
+    assert set(R.SCALAR) == set(PRIMITIVES)
+    assert set(R.VECTOR) <= set(PRIMITIVES)
+
+
+def test_render_types_and_constants():
+    code, cls = R.render(call("max", inp(0), 0), ["float32"], lambda i: f"x{i}", "float32")
+    assert cls == "f" and code == "wd_maxf(x0, ((float)0.0))"
+    code, cls = R.render(call("lt", inp(0), inp(1)), ["int32", "float32"], lambda i: f"x{i}", "bool")
+    assert cls == "b" and "(float)(x0)" in code
+    code, cls = R.render(["cast", "int32", inp(0)], ["float32"], lambda i: f"x{i}", "int32")
+    assert code == "wd_f2i(x0)"  # saturating: NaN and out-of-range values cannot trap
+    assert R.c_float("nan") == '__builtin_nanf("")' and R.c_float(float("-inf")) == "(-__builtin_inff())"
+    assert R.vectorizable(call("min", call("max", inp(0), 0), 6), ["float32"])
+    assert not R.vectorizable(call("exp", inp(0)), ["float32"])
+
+
+@pytest.mark.parametrize("in_shape, out_shape, dims, strides", [
+    ([2, 3, 4], [2, 3, 4], [24], [[1], [1]]),
+    ([4, 1], [3, 4, 5], [3, 4, 5], [[20, 5, 1], [0, 1, 0]]),
+    ([5], [3, 4, 5], [12, 5], [[5, 1], [0, 1]]),
+    ([1, 4, 1, 1], [2, 4, 3, 3], [2, 4, 9], [[36, 9, 1], [0, 1, 0]]),
+])
+def test_broadcast_collapse(in_shape, out_shape, dims, strides):
+    ost = R.broadcast_strides(out_shape, out_shape)
+    got_dims, got = R.collapse(out_shape, [ost, R.broadcast_strides(in_shape, out_shape)])
+    assert (got_dims, got) == (dims, strides)
+
+
+def test_contraction_epilogues_are_fused():
+    g = optimized(mini_resnet())
+    steps = build_steps(g)
+    convs = [s for s in steps if s.type == "Conv"]
+    assert sum(s.epi is not None for s in convs) >= 5  # conv + relu, conv + residual add + relu
+    assert not any(s.type == "Elementwise" for s in steps if s.epi is None and s.inputs[0].shape == s.outputs[0].shape
+                   and any(t is not None and t.name == s.inputs[0].name for c in convs for t in c.outputs))
+    mm = next(s for s in steps if s.type == "MatMul")
+    assert mm.epi is not None  # the Gemm's bias add
+
+
+def test_graph_output_is_not_fused_away():
+    g = Graph()
+    x = g.add_input("x", [1, 2, 5, 5])
+    w = g.constant(np.ones((3, 2, 3, 3), np.float32), "w")
+    (y,) = g.add_op("Conv", [x, w], {"pads": [1, 1, 1, 1]})
+    (z,) = g.add_op("Elementwise", [y], {"expr": call("max", inp(0), 0)})
+    g.outputs = [y, z]
+    steps = build_steps(g)
+    assert [s.epi for s in steps] == [None, None]
+
+
+def test_layout_regions_do_not_overlap():
+    g = optimized(mini_mobilenet())
+    src, layout, constants, steps = lower_program(g)
+    offs = layout["offsets"]
+    ends = [offs[c.name] + c.data.nbytes for c in constants if c.dtype == "float32"]
+    assert max(ends) <= layout["constBytes"] <= layout["arenaOffset"]
+    assert layout["arenaOffset"] + layout["arenaBytes"] <= layout["scratchOffset"]
+    acts = [t for s in steps for t in s.outputs]
+    assert all(layout["arenaOffset"] <= offs[t.name] < layout["scratchOffset"] for t in acts)
+    assert layout["arenaBytes"] < layout["sumBytes"]  # liveness-based reuse
+    assert layout["scratchBytes"] >= GEMM_SCRATCH
+    # every offset the C file uses is inside the planned region
+    used = [int(v) for v in re.findall(r"wd_base \+ (\d+)", src)]
+    assert max(used) < layout["scratchOffset"] + layout["scratchBytes"]
+
+
+def test_weights_packed_once_when_used_once():
+    g = optimized(mini_resnet())
+    src, *_ = lower_program(g)
+    prepare = src[src.index("wd_prepare(void)"):src.index("WD_EXPORT(run)")]
+    packed = re.findall(r"wd_pack_a\(\(float\*\)\(wd_base \+ (\d+)\)", prepare)
+    assert len(packed) == len(set(packed)) >= 5
+    assert src.count(", 1};\n  wd_conv(&p);") == len(packed)  # those convs read the packed layout
+
+
+def test_library_objects_are_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("WEBDNN_CACHE", str(tmp_path))
+    first = toolchain.library_objects()
+    stamps = [p.stat().st_mtime_ns for p in first]
+    again = toolchain.library_objects()
+    assert again == first and [p.stat().st_mtime_ns for p in again] == stamps
+    assert all(p.is_relative_to(tmp_path) for p in first)
+
+
+def test_module_exports_and_shared_memory():
+    g = optimized(mini_resnet())
+    src, layout, *_ = lower_program(g)
+    wasm = toolchain.build(src, 64 << 20)
+    assert wasm[:4] == b"\0asm"
+    text = wasm.decode("latin-1")
+    for name in ("run", "wd_init", "wd_prepare", "wd_worker", "wd_set_stack", "wd_stack_top", "wd_base_address",
+                 "wd_step"):
+        assert name in text, name

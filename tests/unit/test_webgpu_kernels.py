@@ -1,0 +1,100 @@
+"""webgpu kernel families on shapes the op cases do not reach, run natively (wgpu on lavapipe):
+every GEMM tile configuration on ragged sizes, each conv path (pointwise vec4, im2col, depthwise
+with a channel multiplier, grouped, fused broadcast epilogue), cooperative reductions and softmax,
+and a grid of more than 65535 workgroups."""
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from webdnn import convert
+from webdnn.backend.webgpu import contraction
+from webdnn.testing import compare
+
+F = TensorProto.FLOAT
+
+
+def model(nodes, inputs, consts=(), opset=13):
+    g = helper.make_graph(nodes, "k", [helper.make_tensor_value_info(n, F, a.shape) for n, a in inputs.items()],
+                          [helper.make_tensor_value_info("y", F, None)],
+                          [numpy_helper.from_array(a, n) for n, a in consts])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m
+
+
+def check(m, inputs, tmp_path, runners, name="m"):
+    expected = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, inputs)[0]
+    convert(m, tmp_path / name, backends=["webgpu"])
+    got = runners["native"].run(tmp_path / name, inputs, backend="webgpu")["y"]
+    msg = compare(got, expected, "webgpu", name)
+    assert msg is None, msg
+
+
+def rnd(*shape, seed=0):
+    return np.random.RandomState(seed).uniform(-1, 1, shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("tile", list(contraction.TILES))
+def test_gemm_tiles_on_ragged_sizes(tile, tmp_path, runners, monkeypatch):
+    monkeypatch.setattr(contraction, "pick_tile", lambda *a: contraction.TILES[tile])
+    a, b = rnd(2, 37, 29), rnd(29, 45, seed=1)           # K % 4 != 0: scalar loads; batch broadcast
+    check(model([helper.make_node("MatMul", ["a", "b"], ["y"])], {"a": a, "b": b}), {"a": a, "b": b}, tmp_path, runners, "mm")
+    a, b = rnd(3, 20, 36), rnd(3, 36, 132, seed=1)       # aligned: vec4 loads
+    check(model([helper.make_node("MatMul", ["a", "b"], ["y"])], {"a": a, "b": b}), {"a": a, "b": b}, tmp_path, runners, "mm4")
+
+
+@pytest.mark.parametrize("case", ["pointwise_vec4", "pointwise_ragged", "im2col", "depthwise_mult2", "grouped"])
+def test_conv_paths_with_fused_epilogue(case, tmp_path, runners):
+    x_shape, w_shape, attrs = {
+        "pointwise_vec4": ((2, 12, 6, 6), (20, 12, 1, 1), {}),
+        "pointwise_ragged": ((1, 12, 7, 7), (20, 12, 1, 1), {}),
+        "im2col": ((2, 5, 9, 11), (7, 5, 3, 3), {"pads": [1, 2, 0, 1], "strides": [2, 1], "dilations": [1, 2]}),
+        "depthwise_mult2": ((1, 6, 9, 9), (12, 1, 3, 3), {"group": 6, "pads": [1, 1, 1, 1], "strides": [2, 2]}),
+        "grouped": ((1, 8, 6, 6), (12, 4, 3, 3), {"group": 2, "pads": [1, 1, 1, 1]}),
+    }[case]
+    x, w, b = rnd(*x_shape), rnd(*w_shape, seed=1), rnd(w_shape[0], seed=2)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], **attrs)]
+    y_shape = onnx.shape_inference.infer_shapes(model(nodes + [helper.make_node("Identity", ["c"], ["y"])], {"x": x},
+                                                      [("w", w), ("b", b)])).graph.value_info
+    c_dims = [d.dim_value for d in next(v for v in y_shape if v.name == "c").type.tensor_type.shape.dim]
+    r = rnd(1, c_dims[1], 1, c_dims[3], seed=3)  # a residual that broadcasts over N and H
+    nodes += [helper.make_node("Add", ["c", "r"], ["s"]), helper.make_node("Clip", ["s", "lo", "hi"], ["y"])]
+    m = model(nodes, {"x": x, "r": r}, [("w", w), ("b", b), ("lo", np.float32(-0.5)), ("hi", np.float32(0.8))])
+    check(m, {"x": x, "r": r}, tmp_path, runners, case)
+
+
+@pytest.mark.parametrize("kind", ["ReduceSum", "ReduceMax", "ReduceLogSumExp", "ReduceL2", "ReduceMean"])
+def test_cooperative_reductions(kind, tmp_path, runners):
+    x = rnd(3, 300, 2)
+    check(model([helper.make_node(kind, ["x"], ["y"], axes=[1], keepdims=0)], {"x": x}, opset=11), {"x": x},
+          tmp_path, runners, kind)
+
+
+@pytest.mark.parametrize("op,axis", [("Softmax", 1), ("LogSoftmax", -1)])
+def test_cooperative_softmax(op, axis, tmp_path, runners):
+    x = rnd(2, 257, 300) * 5
+    check(model([helper.make_node(op, ["x"], ["y"], axis=axis)], {"x": x}), {"x": x}, tmp_path, runners, op)
+
+
+def test_grid_larger_than_65535_workgroups(tmp_path, runners):
+    n = 65536 * 256 + 1000
+    x = np.linspace(-1, 1, n, dtype=np.float32).reshape(1, n)
+    check(model([helper.make_node("Relu", ["x"], ["y"])], {"x": x}), {"x": x}, tmp_path, runners, "relu")
+
+
+def test_split_k_adds_partial_sums_before_the_epilogue(tmp_path, runners):
+    """Few output tiles and a deep K: the K range is split over workgroups, a second kernel adds
+    the parts and applies bias, residual and activation."""
+    a, b = rnd(8, 3000), rnd(3000, 10, seed=1)
+    assert contraction.pick_split(contraction.pick_tile(8, 10, 1), 8, 10, 3000, 1) > 1
+    m = model([helper.make_node("MatMul", ["a", "b"], ["y"])], {"a": a, "b": b})
+    check(m, {"a": a, "b": b}, tmp_path, runners, "mm_split")
+    x, w, bias, r = rnd(1, 256, 4, 4), rnd(64, 256, 3, 3, seed=1) * 0.1, rnd(64, seed=2), rnd(1, 64, 4, 4, seed=3)
+    nodes = [helper.make_node("Conv", ["x", "w", "bias"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c", "r"], ["s"]), helper.make_node("Relu", ["s"], ["y"])]
+    check(model(nodes, {"x": x, "r": r}, [("w", w), ("bias", bias)]), {"x": x, "r": r}, tmp_path, runners, "conv_split")
+    import json
+    graph = json.loads((tmp_path / "conv_split" / "graph_webgpu.json").read_text())
+    assert [d["name"].endswith(":sum") for d in graph["dispatches"]] == [False, True]

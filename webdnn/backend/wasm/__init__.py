@@ -1,0 +1,32 @@
+"""The wasm backend: per-model C (static shapes, a static memory plan, fused epilogues) compiled
+with the kernel library to one .wasm (SIMD128; threads over shared memory)."""
+from __future__ import annotations
+
+from ...ir import Graph
+from . import toolchain
+from .lower import lower_program
+
+MODULE_FILE = "graph_wasm.wasm"
+
+
+def lower(graph: Graph) -> tuple[dict, list, dict]:
+    """-> (graph_wasm.json content without the constants' storage fields, constants, {file: bytes})."""
+    src, layout, constants, steps = lower_program(graph)
+    static = toolchain.INITIAL_BYTES
+    need = (static + layout["scratchOffset"] + layout["maxThreads"] * (layout["scratchBytes"] + layout["stackBytes"])
+            + (1 << 20))
+    wasm = toolchain.build(src, need)
+    io = [*graph.inputs, *graph.outputs]
+    doc = {
+        "format": "webdnn-graph", "version": 1, "backend": "wasm",
+        "inputs": [t.name for t in graph.inputs], "outputs": [t.name for t in graph.outputs],
+        "tensors": {t.name: {"shape": list(t.shape), "dtype": t.dtype} for t in io},
+        "module": MODULE_FILE,
+        "memory": {"initialPages": static // 65536, "maximumPages": -(-need // 65536),
+                   "maxThreads": layout["maxThreads"]},
+        "placement": {name: off for name, off in layout["offsets"].items()
+                      if name in {t.name for t in io} or name in {c.name for c in constants}},
+        "kernels": layout["steps"],  # what run() executes, in order (wd_step(i) runs one)
+        "stats": {k: layout[k] for k in ("constBytes", "arenaBytes", "sumBytes", "scratchBytes")},
+    }
+    return doc, constants, {MODULE_FILE: wasm}

@@ -1,0 +1,451 @@
+/* Contractions: a packed GEMM with a register-blocked SIMD micro-kernel (WD_MR rows × WD_NR
+ * columns of accumulators), used by Conv (implicit im2col: B is packed straight from the image)
+ * and MatMul; a depthwise convolution; ConvTranspose. Each calls the model's fused epilogue on
+ * output blocks while they are still in cache. */
+#include "wdnn.h"
+
+typedef struct {
+  const float* a; int lda;      /* A[m*lda + k], or (a_packed) panels of 4 rows: [K][4] (a last partial one [K][mr]) */
+  int a_packed;
+  const float* b; int ldb;      /* matrix B[k*ldb + n] when x == 0 */
+  const float* x;               /* else: B is the im2col of image x (channels of this group) */
+  int H, W, OW, kh, kw, sh, sw, pt, pl, dh, dw;
+  const float* bias;            /* per row m, or 0 */
+  float* c; int ldc;            /* C[m*ldc + n] */
+  int M, N, K;
+  int mb, mc;                   /* M split into mb blocks of mc rows (for threads) */
+  wd_epi_fn epi; float* y_epi; int img, m_off;
+} gemm_t;
+
+#define NCP WD_NC  /* packed block width (a multiple of WD_NR) */
+
+/* Rewrites A[M, K] (row-major) in place as panels of 4 rows, [K][4] each; a last panel of mr < 4
+ * rows becomes [K][mr]. The micro-kernel then reads A as one contiguous stream. */
+void wd_pack_a(float* a, int M, int K) {
+  float* tmp = wd_thread_scratch(0);
+  for (int m = 0; m < M; m += 4) {
+    int mr = M - m < 4 ? M - m : 4;
+    float* panel = a + (size_t)m * K;
+    __builtin_memcpy(tmp, panel, (size_t)mr * K * 4);
+    for (int k = 0; k < K; k++)
+      for (int i = 0; i < mr; i++) panel[k * mr + i] = tmp[(size_t)i * K + k];
+  }
+}
+
+static inline void copy_floats(float* d, const float* s, int n) {
+  int t = 0;
+  for (; t + 4 <= n; t += 4) wasm_v128_store(d + t, wasm_v128_load(s + t));
+  for (; t < n; t++) d[t] = s[t];
+}
+static inline void zero_floats(float* d, int n) {
+  int t = 0;
+  for (; t + 4 <= n; t += 4) wasm_v128_store(d + t, wasm_f32x4_splat(0));
+  for (; t < n; t++) d[t] = 0;
+}
+
+/* Pack B[k0:k0+kc, n0:n0+nc] row-major into dst[kc][NCP], zero-filling columns nc..(nc rounded up to 8). */
+static void pack_b(const gemm_t* g, float* dst, int k0, int kc, int n0, int nc) {
+  int ncr = (nc + WD_NR - 1) / WD_NR * WD_NR;
+  if (!g->x) {
+    for (int k = 0; k < kc; k++) {
+      float* d = dst + k * NCP;
+      copy_floats(d, g->b + (size_t)(k0 + k) * g->ldb + n0, nc);
+      for (int j = nc; j < ncr; j++) d[j] = 0;
+    }
+    return;
+  }
+  const int khw = g->kh * g->kw, H = g->H, W = g->W, OW = g->OW, sw = g->sw;
+  int ch = k0 / khw, r = k0 - ch * khw, i = r / g->kw, j = r - i * g->kw;
+  for (int k = 0; k < kc; k++) {
+    const float* plane = g->x + (size_t)ch * H * W;
+    float* d = dst + k * NCP;
+    int oh = n0 / OW, ow = n0 - oh * OW, n = 0;
+    while (n < nc) {
+      int seg = OW - ow;
+      if (seg > nc - n) seg = nc - n;
+      int ih = oh * g->sh - g->pt + i * g->dh;
+      if (ih < 0 || ih >= H) {
+        zero_floats(d + n, seg);
+      } else {
+        const float* row = plane + (size_t)ih * W;
+        int iw0 = ow * sw - g->pl + j * g->dw;
+        if (sw == 1) {
+          int lo = iw0 < 0 ? -iw0 : 0;              /* first t with iw >= 0 */
+          int hi = W - iw0;                          /* first t with iw >= W */
+          if (lo > seg) lo = seg;
+          if (hi > seg) hi = seg;
+          if (hi < lo) hi = lo;
+          for (int t = 0; t < lo; t++) d[n + t] = 0;
+          copy_floats(d + n + lo, row + iw0 + lo, hi - lo);
+          for (int t = hi; t < seg; t++) d[n + t] = 0;
+        } else {
+          for (int t = 0; t < seg; t++) {
+            int iw = iw0 + t * sw;
+            d[n + t] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
+          }
+        }
+      }
+      n += seg;
+      ow = 0;
+      oh++;
+    }
+    for (int t = nc; t < ncr; t++) d[t] = 0;
+    if (++j == g->kw) { j = 0; if (++i == g->kh) { i = 0; ch++; } }
+  }
+}
+
+/* C[mr rows, nc columns] (+)= Ap[kc][4] × B[kc rows (stride bs), nc (rounded up to 8) columns].
+ * Rows past mr are computed from zero (or repeated) A values and not stored. first: start from the
+ * bias (or 0) instead of C. */
+static void kernel4(const float* ap, int mr, int kc, const float* bp, int bs, int nc, float* c, int ldc, int first,
+                    const float* bias) {
+  for (int j = 0; j < nc; j += WD_NR) {
+    f32x4 c00, c01, c10, c11, c20, c21, c30, c31;
+    int full = nc - j >= WD_NR && mr == 4;
+    float tmp[4][WD_NR];
+    if (first) {
+      f32x4 z = wasm_f32x4_splat(0);
+      c00 = c01 = bias ? wasm_f32x4_splat(bias[0]) : z;
+      c10 = c11 = bias && mr > 1 ? wasm_f32x4_splat(bias[1]) : z;
+      c20 = c21 = bias && mr > 2 ? wasm_f32x4_splat(bias[2]) : z;
+      c30 = c31 = bias && mr > 3 ? wasm_f32x4_splat(bias[3]) : z;
+    } else if (full) {
+      c00 = wasm_v128_load(c + j); c01 = wasm_v128_load(c + j + 4);
+      c10 = wasm_v128_load(c + ldc + j); c11 = wasm_v128_load(c + ldc + j + 4);
+      c20 = wasm_v128_load(c + 2 * ldc + j); c21 = wasm_v128_load(c + 2 * ldc + j + 4);
+      c30 = wasm_v128_load(c + 3 * ldc + j); c31 = wasm_v128_load(c + 3 * ldc + j + 4);
+    } else {
+      int w = nc - j < WD_NR ? nc - j : WD_NR;
+      for (int r = 0; r < 4; r++)
+        for (int t = 0; t < WD_NR; t++) tmp[r][t] = (r < mr && t < w) ? c[r * ldc + j + t] : 0.0f;
+      c00 = wasm_v128_load(tmp[0]); c01 = wasm_v128_load(tmp[0] + 4);
+      c10 = wasm_v128_load(tmp[1]); c11 = wasm_v128_load(tmp[1] + 4);
+      c20 = wasm_v128_load(tmp[2]); c21 = wasm_v128_load(tmp[2] + 4);
+      c30 = wasm_v128_load(tmp[3]); c31 = wasm_v128_load(tmp[3] + 4);
+    }
+    const float* b = bp + j;
+    const float* a = ap;
+    for (int k = 0; k < kc; k++) {
+      f32x4 b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+      b += bs;
+      f32x4 x0 = wasm_v128_load32_splat(a), x1 = wasm_v128_load32_splat(a + 1);
+      f32x4 x2 = wasm_v128_load32_splat(a + 2), x3 = wasm_v128_load32_splat(a + 3);
+      a += 4;
+      c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x0, b0));
+      c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x0, b1));
+      c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x1, b0));
+      c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x1, b1));
+      c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x2, b0));
+      c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x2, b1));
+      c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x3, b0));
+      c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x3, b1));
+    }
+    if (full) {
+      wasm_v128_store(c + j, c00); wasm_v128_store(c + j + 4, c01);
+      wasm_v128_store(c + ldc + j, c10); wasm_v128_store(c + ldc + j + 4, c11);
+      wasm_v128_store(c + 2 * ldc + j, c20); wasm_v128_store(c + 2 * ldc + j + 4, c21);
+      wasm_v128_store(c + 3 * ldc + j, c30); wasm_v128_store(c + 3 * ldc + j + 4, c31);
+    } else {
+      int w = nc - j < WD_NR ? nc - j : WD_NR;
+      wasm_v128_store(tmp[0], c00); wasm_v128_store(tmp[0] + 4, c01);
+      wasm_v128_store(tmp[1], c10); wasm_v128_store(tmp[1] + 4, c11);
+      wasm_v128_store(tmp[2], c20); wasm_v128_store(tmp[2] + 4, c21);
+      wasm_v128_store(tmp[3], c30); wasm_v128_store(tmp[3] + 4, c31);
+      for (int r = 0; r < mr; r++)
+        for (int t = 0; t < w; t++) c[r * ldc + j + t] = tmp[r][t];
+    }
+  }
+}
+
+static void gemm_task(const void* arg, int task, int tid) {
+  const gemm_t* g = (const gemm_t*)arg;
+  int nbi = task / g->mb, mbi = task - nbi * g->mb;
+  int n0 = nbi * WD_NC, nc = g->N - n0 < WD_NC ? g->N - n0 : WD_NC;
+  int m0 = mbi * g->mc, m1 = m0 + g->mc < g->M ? m0 + g->mc : g->M;
+  float* bp = wd_thread_scratch(tid);
+  float* abuf = bp + WD_KC * NCP;  /* one A panel [kc][4] when A is not packed already */
+  /* a matrix B whose block spans whole slivers is read in place */
+  int direct = !g->x && nc % WD_NR == 0;
+  int K = g->K;
+  for (int k0 = 0; k0 < K || k0 == 0; k0 += WD_KC) {
+    int kc = K - k0 < WD_KC ? K - k0 : WD_KC;
+    int last = k0 + WD_KC >= K;
+    const float* b = bp;
+    int bs = NCP;
+    if (direct) {
+      b = g->b + (size_t)k0 * g->ldb + n0;
+      bs = g->ldb;
+    } else if (kc > 0) {
+      pack_b(g, bp, k0, kc, n0, nc);
+    }
+    for (int m = m0; m < m1; m += 4) {
+      int mr = m1 - m < 4 ? m1 - m : 4;
+      const float* ap;
+      if (g->a_packed && (mr == 4 || g->M - m < 4)) {
+        int pr = g->M - m < 4 ? g->M - m : 4;  /* rows of this panel as packed */
+        ap = g->a + (size_t)m * K + (size_t)k0 * pr;
+        if (pr < 4) {
+          for (int k = 0; k < kc; k++)
+            for (int i = 0; i < 4; i++) abuf[k * 4 + i] = i < pr ? ap[k * pr + i] : 0.0f;
+          ap = abuf;
+        }
+      } else {
+        const float* src = g->a + (size_t)m * g->lda + k0;
+        for (int k = 0; k < kc; k++)
+          for (int i = 0; i < 4; i++) abuf[k * 4 + i] = i < mr ? src[(size_t)i * g->lda + k] : 0.0f;
+        ap = abuf;
+      }
+      kernel4(ap, mr, kc, b, bs, nc, g->c + (size_t)m * g->ldc + n0, g->ldc, k0 == 0, g->bias ? g->bias + m : 0);
+      if (last && g->epi) g->epi(g->y_epi, g->ldc, g->img, g->m_off + m, g->m_off + m + mr, n0, n0 + nc);
+    }
+    if (kc <= 0) break;
+  }
+}
+
+static void gemm_run(gemm_t* g) {
+  int nb = (g->N + WD_NC - 1) / WD_NC;
+  int mb = 1;
+  if (wd_nthreads > 1 && nb < 4 * wd_nthreads) {
+    mb = (4 * wd_nthreads + nb - 1) / nb;
+    int most = (g->M + 15) / 16;
+    if (mb > most) mb = most;
+    if (mb < 1) mb = 1;
+  }
+  int mc = (g->M + mb - 1) / mb;
+  mc = (mc + 3) / 4 * 4;
+  g->mc = mc;
+  g->mb = (g->M + mc - 1) / mc;
+  wd_parallel(nb * g->mb, gemm_task, g);
+}
+
+/* ---- depthwise convolution (group == C == M): one plane per task, from a zero-padded copy ---- */
+typedef struct { const wd_conv_t* p; int PH, PW; } dw_t;
+
+/* 3×3 depthwise, stride 1 or 2, no dilation, straight from the input: a row outside the input
+ * reads a zero row; columns whose window leaves the input are computed one by one. */
+static void dw3x3_plane(const wd_conv_t* p, const float* x, float* y, const float* w, float bias, const float* zero) {
+  const int H = p->H, W = p->W, OH = p->OH, OW = p->OW, sh = p->sh, sw = p->sw, pt = p->pt, pl = p->pl;
+  f32x4 w0 = wasm_f32x4_splat(w[0]), w1 = wasm_f32x4_splat(w[1]), w2 = wasm_f32x4_splat(w[2]);
+  f32x4 w3 = wasm_f32x4_splat(w[3]), w4 = wasm_f32x4_splat(w[4]), w5 = wasm_f32x4_splat(w[5]);
+  f32x4 w6 = wasm_f32x4_splat(w[6]), w7 = wasm_f32x4_splat(w[7]), w8 = wasm_f32x4_splat(w[8]);
+  f32x4 vb = wasm_f32x4_splat(bias);
+  /* interior columns: ow with ow*sw - pl >= 0 and (ow+3)*sw - pl + 2 <= W - 1 for a vector of 4 */
+  int ca = (pl + sw - 1) / sw;
+  for (int oh = 0; oh < OH; oh++) {
+    int ih = oh * sh - pt;
+    const float* r0 = ih >= 0 && ih < H ? x + (size_t)ih * W : zero;
+    const float* r1 = ih + 1 >= 0 && ih + 1 < H ? x + (size_t)(ih + 1) * W : zero;
+    const float* r2 = ih + 2 >= 0 && ih + 2 < H ? x + (size_t)(ih + 2) * W : zero;
+    float* out = y + (size_t)oh * OW;
+    int ow = 0;
+    for (; ow < OW; ow++) {
+      int iw = ow * sw - pl;
+      if (ow >= ca && (ow + 3) * sw - pl + 2 <= W - 1) break;
+      float s = bias;
+      for (int j = 0; j < 3; j++) {
+        if (iw + j < 0 || iw + j >= W) continue;
+        s += w[j] * r0[iw + j] + w[3 + j] * r1[iw + j] + w[6 + j] * r2[iw + j];
+      }
+      out[ow] = s;
+    }
+    if (sw == 1) {
+      for (; ow + 4 <= OW && ow + 3 - pl + 2 <= W - 1; ow += 4) {
+        int iw = ow - pl;
+        f32x4 acc = vb;
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w0, wasm_v128_load(r0 + iw)));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w1, wasm_v128_load(r0 + iw + 1)));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w2, wasm_v128_load(r0 + iw + 2)));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w3, wasm_v128_load(r1 + iw)));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w4, wasm_v128_load(r1 + iw + 1)));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w5, wasm_v128_load(r1 + iw + 2)));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w6, wasm_v128_load(r2 + iw)));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w7, wasm_v128_load(r2 + iw + 1)));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w8, wasm_v128_load(r2 + iw + 2)));
+        wasm_v128_store(out + ow, acc);
+      }
+    } else {
+      /* reads 12 floats per row from iw; those past the window are loaded but unused */
+      for (; ow + 4 <= OW && (ow + 3) * 2 - pl + 2 <= W - 1; ow += 4) {
+        int iw = ow * 2 - pl;
+        const float* rr[3] = {r0 + iw, r1 + iw, r2 + iw};
+        f32x4 acc = vb;
+        for (int i = 0; i < 3; i++) {
+          f32x4 a0 = wasm_v128_load(rr[i]), a1 = wasm_v128_load(rr[i] + 4), a2 = wasm_v128_load(rr[i] + 8);
+          f32x4 e = wasm_i32x4_shuffle(a0, a1, 0, 2, 4, 6), o = wasm_i32x4_shuffle(a0, a1, 1, 3, 5, 7);
+          f32x4 e2 = wasm_i32x4_shuffle(e, a2, 1, 2, 3, 4);
+          f32x4 wa = i == 0 ? w0 : i == 1 ? w3 : w6, wb = i == 0 ? w1 : i == 1 ? w4 : w7, wc = i == 0 ? w2 : i == 1 ? w5 : w8;
+          acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wa, e));
+          acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wb, o));
+          acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wc, e2));
+        }
+        wasm_v128_store(out + ow, acc);
+      }
+    }
+    for (; ow < OW; ow++) {
+      int iw = ow * sw - pl;
+      float s = bias;
+      for (int j = 0; j < 3; j++) {
+        if (iw + j < 0 || iw + j >= W) continue;
+        s += w[j] * r0[iw + j] + w[3 + j] * r1[iw + j] + w[6 + j] * r2[iw + j];
+      }
+      out[ow] = s;
+    }
+  }
+}
+
+static void dw_task(const void* arg, int task, int tid) {
+  const dw_t* d = (const dw_t*)arg;
+  const wd_conv_t* p = d->p;
+  int img = task / p->C, ch = task - img * p->C;
+  int H = p->H, W = p->W, PH = d->PH, PW = d->PW, OH = p->OH, OW = p->OW;
+  const float* x = p->x + ((size_t)img * p->C + ch) * H * W;
+  float* y = p->y + ((size_t)img * p->M + ch) * OH * OW;
+  const float* w = p->w + (size_t)ch * p->kh * p->kw;
+  float bias = p->bias ? p->bias[ch] : 0.0f;
+  float* pad = wd_thread_scratch(tid);
+  const int sh = p->sh, sw = p->sw, dh = p->dh, dw = p->dw, kh = p->kh, kw = p->kw;
+  if (kh == 3 && kw == 3 && dh == 1 && dw == 1 && (sw == 1 || sw == 2)) {
+    zero_floats(pad, W + 16);
+    dw3x3_plane(p, x, y, w, bias, pad);
+  } else {
+    /* any other window: from a zero-padded copy of the plane, rows [-pt, PH-pt), columns [-pl, PW-pl) */
+    for (int r = 0; r < PH; r++) {
+      float* dst = pad + (size_t)r * PW;
+      int ih = r - p->pt;
+      if (ih < 0 || ih >= H) {
+        zero_floats(dst, PW);
+        continue;
+      }
+      int lo = p->pl < PW ? p->pl : PW, hi = p->pl + W < PW ? p->pl + W : PW;
+      zero_floats(dst, lo);
+      copy_floats(dst + lo, x + (size_t)ih * W + (lo - p->pl), hi - lo);
+      if (hi < PW) zero_floats(dst + hi, PW - hi);
+    }
+    for (int oh = 0; oh < OH; oh++) {
+      for (int ow = 0; ow < OW; ow++) {
+        const float* q = pad + (size_t)oh * sh * PW + ow * sw;
+        float s = bias;
+        for (int i = 0; i < kh; i++)
+          for (int j = 0; j < kw; j++) s += w[i * kw + j] * q[(size_t)i * dh * PW + j * dw];
+        y[(size_t)oh * OW + ow] = s;
+      }
+    }
+  }
+  if (p->epi) p->epi(p->y + (size_t)img * p->M * OH * OW, OH * OW, img, ch, ch + 1, 0, OH * OW);
+}
+
+void wd_conv(const wd_conv_t* p) {
+  int Cg = p->C / p->group, Mg = p->M / p->group;
+  int N = p->OH * p->OW, K = Cg * p->kh * p->kw;
+  if (Cg == 1 && Mg == 1) {
+    dw_t d = {p, (p->OH - 1) * p->sh + (p->kh - 1) * p->dh + 1, (p->OW - 1) * p->sw + (p->kw - 1) * p->dw + 1 + 8};
+    wd_parallel(p->N * p->C, dw_task, &d);
+    return;
+  }
+  int direct = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 &&
+               p->OH == p->H && p->OW == p->W;
+  for (int img = 0; img < p->N; img++) {
+    for (int gi = 0; gi < p->group; gi++) {
+      gemm_t g = {0};
+      g.a = p->w + (size_t)gi * Mg * K;
+      g.lda = K;
+      g.a_packed = p->packed;
+      const float* x = p->x + ((size_t)img * p->C + (size_t)gi * Cg) * p->H * p->W;
+      if (direct) {
+        g.b = x;
+        g.ldb = N;
+      } else {
+        g.x = x;
+        g.H = p->H; g.W = p->W; g.OW = p->OW; g.kh = p->kh; g.kw = p->kw; g.sh = p->sh; g.sw = p->sw;
+        g.pt = p->pt; g.pl = p->pl; g.dh = p->dh; g.dw = p->dw;
+      }
+      g.bias = p->bias ? p->bias + gi * Mg : 0;
+      float* yimg = p->y + (size_t)img * p->M * N;
+      g.c = yimg + (size_t)gi * Mg * N;
+      g.ldc = N;
+      g.M = Mg; g.N = N; g.K = K;
+      g.epi = p->epi; g.y_epi = yimg; g.img = img; g.m_off = gi * Mg;
+      gemm_run(&g);
+    }
+  }
+}
+
+/* Few rows (a fully connected layer on one image): stream B row by row into an L1-resident slice
+ * of C; the packed GEMM would compute 4 rows and re-read B with a stride. */
+typedef struct { const float* a; const float* b; float* c; int M, N, K; wd_epi_fn epi; int img; } gemv_t;
+#define GEMV_COLS 512
+
+static void gemv_task(const void* arg, int t, int tid) {
+  (void)tid;
+  const gemv_t* g = (const gemv_t*)arg;
+  int n0 = t * GEMV_COLS, cw = g->N - n0 < GEMV_COLS ? g->N - n0 : GEMV_COLS;
+  for (int m = 0; m < g->M; m++) {
+    float* c = g->c + (size_t)m * g->N + n0;
+    const float* a = g->a + (size_t)m * g->K;
+    zero_floats(c, cw);
+    for (int k = 0; k < g->K; k++) {
+      f32x4 av = wasm_f32x4_splat(a[k]);
+      const float* br = g->b + (size_t)k * g->N + n0;
+      int j = 0;
+      for (; j + 8 <= cw; j += 8) {
+        wasm_v128_store(c + j, wasm_f32x4_add(wasm_v128_load(c + j), wasm_f32x4_mul(av, wasm_v128_load(br + j))));
+        wasm_v128_store(c + j + 4, wasm_f32x4_add(wasm_v128_load(c + j + 4), wasm_f32x4_mul(av, wasm_v128_load(br + j + 4))));
+      }
+      for (; j < cw; j++) c[j] += a[k] * br[j];
+    }
+  }
+  if (g->epi) g->epi(g->c, g->N, g->img, 0, g->M, n0, n0 + cw);
+}
+
+void wd_matmul(const float* a, const float* b, float* c, int M, int N, int K, int batch,
+               const int32_t* a_off, const int32_t* b_off, wd_epi_fn epi) {
+  if (M < 4) {
+    for (int i = 0; i < batch; i++) {
+      gemv_t g = {a + a_off[i], b + b_off[i], c + (size_t)i * M * N, M, N, K, epi, i};
+      wd_parallel((N + GEMV_COLS - 1) / GEMV_COLS, gemv_task, &g);
+    }
+    return;
+  }
+  for (int i = 0; i < batch; i++) {
+    gemm_t g = {0};
+    g.a = a + a_off[i]; g.lda = K;
+    g.b = b + b_off[i]; g.ldb = N;
+    g.c = c + (size_t)i * M * N; g.ldc = N;
+    g.M = M; g.N = N; g.K = K;
+    g.epi = epi; g.y_epi = g.c; g.img = i; g.m_off = 0;
+    gemm_run(&g);
+  }
+}
+
+/* ---- ConvTranspose: direct scatter, one output plane per task ---- */
+static void convt_task(const void* arg, int task, int tid) {
+  (void)tid;
+  const wd_conv_t* p = (const wd_conv_t*)arg;
+  int img = task / p->M, m = task - img * p->M;
+  int Cg = p->C / p->group, Mg = p->M / p->group, g = m / Mg, mm = m - g * Mg;
+  float* y = p->y + ((size_t)img * p->M + m) * p->OH * p->OW;
+  float b = p->bias ? p->bias[m] : 0.0f;
+  for (int i = 0; i < p->OH * p->OW; i++) y[i] = b;
+  for (int c = 0; c < Cg; c++) {
+    int ch = g * Cg + c;
+    const float* x = p->x + ((size_t)img * p->C + ch) * p->H * p->W;
+    const float* w = p->w + ((size_t)ch * Mg + mm) * p->kh * p->kw;
+    for (int ih = 0; ih < p->H; ih++)
+      for (int i = 0; i < p->kh; i++) {
+        int oh = ih * p->sh - p->pt + i * p->dh;
+        if (oh < 0 || oh >= p->OH) continue;
+        for (int j = 0; j < p->kw; j++) {
+          float wv = w[i * p->kw + j];
+          float* yr = y + (size_t)oh * p->OW;
+          const float* xr = x + (size_t)ih * p->W;
+          for (int iw = 0; iw < p->W; iw++) {
+            int ow = iw * p->sw - p->pl + j * p->dw;
+            if (ow >= 0 && ow < p->OW) yr[ow] += xr[iw] * wv;
+          }
+        }
+      }
+  }
+  if (p->epi) p->epi(p->y + (size_t)img * p->M * p->OH * p->OW, p->OH * p->OW, img, m, m + 1, 0, p->OH * p->OW);
+}
+
+void wd_conv_transpose(const wd_conv_t* p) { wd_parallel(p->N * p->M, convt_task, p); }

@@ -1,0 +1,96 @@
+/* Thread pool over shared memory, per-instance stack set-up, memory helpers.
+ *
+ * Every thread is one instance of the same module on one shared memory. Thread 0 calls the
+ * model's run(); threads 1.. sit in wd_worker(), sleeping in memory.atomic.wait32 until
+ * wd_parallel() publishes a job (a new generation number), then take tasks with an atomic
+ * counter. Without shared memory there is one thread and wd_parallel() is a plain loop. */
+#include "wdnn.h"
+
+int wd_nthreads = 1;
+char* wd_scratch;
+int wd_scratch_bytes;
+
+/* pool_word = generation << 16 | next unclaimed task. A thread claims a task with a compare-and-swap
+ * on the whole word, so a thread that wakes late can never run a task of a job that is over; and the
+ * caller waits for the tasks to be done, not for every thread to show up (on a busy machine a
+ * descheduled helper costs nothing). */
+static volatile uint32_t pool_word;
+static volatile int pool_done, pool_n;
+static wd_task_fn volatile pool_fn;
+static const void* volatile pool_arg;
+
+#define SPIN 20000
+#define CLOSED 0xffffu  /* next-task field while a job is being set up */
+
+/* Claims and runs tasks of generation gen until none is left. */
+static void run_tasks(uint32_t gen, int tid) {
+  for (;;) {
+    uint32_t w = __atomic_load_n(&pool_word, __ATOMIC_SEQ_CST);
+    if ((w >> 16) != gen) return;
+    uint32_t t = w & 0xffff;
+    if (t == CLOSED) continue;  /* the caller is still filling in the job */
+    if ((int)t >= pool_n) return;
+    if (!__atomic_compare_exchange_n(&pool_word, &w, w + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) continue;
+    pool_fn(pool_arg, (int)t, tid);  /* the job cannot end before this task is done */
+    if (__atomic_add_fetch(&pool_done, 1, __ATOMIC_SEQ_CST) == pool_n)
+      __builtin_wasm_memory_atomic_notify((int*)&pool_done, 1);
+  }
+}
+
+void wd_parallel(int n, wd_task_fn fn, const void* arg) {
+  if (wd_nthreads <= 1 || n <= 1) {
+    for (int t = 0; t < n; t++) fn(arg, t, 0);
+    return;
+  }
+  if (n >= (int)CLOSED) {  /* the task index has 16 bits: a longer job runs on this thread */
+    for (int t = 0; t < n; t++) fn(arg, t, 0);
+    return;
+  }
+  /* close the new generation first: a thread holding a stale word can no longer claim anything,
+   * then fill in the job, then open it */
+  uint32_t gen = ((__atomic_load_n(&pool_word, __ATOMIC_SEQ_CST) >> 16) + 1) & 0xffff;
+  __atomic_store_n(&pool_word, gen << 16 | CLOSED, __ATOMIC_SEQ_CST);
+  pool_fn = fn;
+  pool_arg = arg;
+  pool_n = n;
+  __atomic_store_n(&pool_done, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&pool_word, gen << 16, __ATOMIC_SEQ_CST);
+  __builtin_wasm_memory_atomic_notify((int*)&pool_word, (unsigned)-1);
+  run_tasks(gen, 0);
+  int spin = 0, d;
+  while ((d = __atomic_load_n(&pool_done, __ATOMIC_SEQ_CST)) != n) {
+    if (++spin > SPIN) __builtin_wasm_memory_atomic_wait32((int*)&pool_done, d, -1);
+  }
+}
+
+/* A helper thread's loop; never returns (the runtime terminates the worker). */
+WD_EXPORT(wd_worker) void wd_worker(int tid) {
+  uint32_t seen = 0;  /* generations start at 1 */
+  for (;;) {
+    uint32_t w;
+    int spin = 0;
+    while (((w = __atomic_load_n(&pool_word, __ATOMIC_SEQ_CST)) >> 16) == seen) {
+      if (++spin > SPIN) __builtin_wasm_memory_atomic_wait32((int*)&pool_word, (int)w, -1);
+    }
+    seen = w >> 16;
+    run_tasks(seen, tid);
+  }
+}
+
+/* Each instance starts with the linker's stack pointer; helper threads get their own stack. */
+WD_EXPORT(wd_set_stack) void wd_set_stack(int sp) {
+  __asm__ volatile("local.get %0\n\tglobal.set __stack_pointer" ::"r"(sp));
+}
+
+/* ---- memory helpers (the compiler may call these; bulk-memory makes them single instructions) */
+void* memcpy(void* dst, const void* src, size_t n) { __builtin_memcpy(dst, src, n); return dst; }
+void* memmove(void* dst, const void* src, size_t n) { __builtin_memmove(dst, src, n); return dst; }
+void* memset(void* dst, int c, size_t n) { __builtin_memset(dst, c, n); return dst; }
+
+void wd_copy(void* dst, const void* src, size_t bytes) { __builtin_memmove(dst, src, bytes); }
+
+void wd_copy2d(void* dst, int dst_stride, const void* src, int src_stride, int rows, int row_bytes) {
+  char* d = (char*)dst;
+  const char* s = (const char*)src;
+  for (int r = 0; r < rows; r++) __builtin_memmove(d + (size_t)r * dst_stride, s + (size_t)r * src_stride, row_bytes);
+}

@@ -1,0 +1,153 @@
+/* The wasm backend's kernel library: declarations shared by the library (compiled once, cached)
+ * and the per-model code the converter generates (compiled per model). Freestanding: no libc. */
+#ifndef WDNN_H
+#define WDNN_H
+#include <stdint.h>
+#include <stddef.h>
+#include <wasm_simd128.h>
+
+#define WD_EXPORT(name) __attribute__((export_name(#name))) 
+#define WD_INLINE static inline __attribute__((always_inline))
+typedef float f32;
+typedef v128_t f32x4;
+
+/* ---- threads: a task pool over shared memory ------------------------------------------- */
+typedef void (*wd_task_fn)(const void* arg, int task, int tid);
+extern int wd_nthreads;
+/* Runs fn(arg, t, tid) for t in [0, n) on every thread (the caller is thread 0); returns when all are done. */
+void wd_parallel(int n, wd_task_fn fn, const void* arg);
+/* Per-thread scratch memory (packing buffers), set up by the model's init. */
+extern char* wd_scratch;
+extern int wd_scratch_bytes;
+WD_INLINE float* wd_thread_scratch(int tid) { return (float*)(wd_scratch + (size_t)tid * wd_scratch_bytes); }
+
+/* ---- contraction with a fused epilogue -------------------------------------------------- */
+/* Called on each finished output block: rows [m0, m1) and columns [n0, n1) of the [M, N] output
+ * `y` of image (or batch entry) `img`, leading dimension ldy. It rewrites the block in place. */
+typedef void (*wd_epi_fn)(float* y, int ldy, int img, int m0, int m1, int n0, int n1);
+
+typedef struct {
+  const float* x; const float* w; const float* bias; float* y;
+  int N, C, H, W, M, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, group;
+  wd_epi_fn epi;
+  int packed;  /* w was rewritten by wd_pack_a (per group) */
+} wd_conv_t;
+void wd_conv(const wd_conv_t* p);            /* Conv: depthwise kernel or packed GEMM (implicit im2col) */
+void wd_conv_transpose(const wd_conv_t* p);  /* ConvTranspose: direct */
+/* Rewrites a row-major [M, K] weight matrix in place into the GEMM's packed panels (once, at load). */
+void wd_pack_a(float* a, int M, int K);
+/* Batched matrix product: for each b < batch, C_b[M,N] = A_b[M,K] × B_b[K,N] with element offsets
+ * a_off[b], b_off[b], c_off[b] (from the broadcast), then epi(c_b, N, b, ...). */
+void wd_matmul(const float* a, const float* b, float* c, int M, int N, int K, int batch,
+               const int32_t* a_off, const int32_t* b_off, wd_epi_fn epi);
+/* Size in bytes of the per-thread scratch a GEMM needs (the converter sizes wd_scratch with it). */
+#define WD_MR 4
+#define WD_NR 8
+#define WD_KC 256
+#define WD_NC 128
+#define WD_GEMM_SCRATCH ((WD_KC * WD_NC + 4 * WD_KC) * 4 + 64)
+
+/* ---- other kernel families -------------------------------------------------------------- */
+typedef struct {
+  const float* x; float* y;
+  int NC, H, W, OH, OW, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+  int is_max, count_include_pad;
+} wd_pool_t;
+void wd_pool(const wd_pool_t* p);
+void wd_softmax(const float* x, float* y, int outer, int n, int inner, int log);
+void wd_lrn(const float* x, float* y, int N, int C, int inner, int size, float alpha, float beta, float bias);
+/* Reduce over the axes whose flag is set; shape has `rank` dims (rank <= 8). kind: see WD_RED_*. */
+enum { WD_RED_SUM, WD_RED_MEAN, WD_RED_MAX, WD_RED_MIN, WD_RED_PROD, WD_RED_SUMSQUARE, WD_RED_L1, WD_RED_L2,
+       WD_RED_LOGSUM, WD_RED_LOGSUMEXP };
+/* sum, mean, max or min over the middle axis of [outer, n, inner] (float32, SIMD) */
+void wd_reduce_rows_f32(const float* x, float* y, int outer, int n, int inner, int kind);
+void wd_reduce_f32(const float* x, float* y, int rank, const int32_t* shape, const uint8_t* red, int kind);
+void wd_reduce_i32(const int32_t* x, int32_t* y, int rank, const int32_t* shape, const uint8_t* red, int kind);
+/* Index mapping: out[o] = src[sum_k maps[k][o_k]] for every output index o, or *fill where an entry
+ * is negative (padding). esize is 1 or 4 bytes. */
+void wd_map(void* dst, const void* src, int esize, int rank, const int32_t* shape, const int32_t* const* maps,
+            const void* fill);
+/* Gather along an axis: data viewed as [outer, n, inner], indices (int32) of count k. */
+void wd_gather(void* out, const void* data, const int32_t* idx, int esize, int outer, int n, int inner, int k);
+void wd_copy(void* dst, const void* src, size_t bytes);
+
+/* ---- data-dependent index ops, arg reductions, scans, top-k, resize (index.c) ----------- */
+enum { WD_F32, WD_I32, WD_U8, WD_I8 };  /* element kinds by storage */
+enum { WD_SCATTER_NONE, WD_SCATTER_ADD, WD_SCATTER_MUL, WD_SCATTER_MAX, WD_SCATTER_MIN };
+void wd_gather_elements(void* out, const void* data, const int32_t* idx, int dtype, int rank, const int32_t* dshape,
+                        const int32_t* ishape, int axis);
+void wd_scatter_elements(void* out, const int32_t* idx, const void* upd, int dtype, int rank, const int32_t* oshape,
+                         const int32_t* ishape, int axis, int red);
+void wd_gather_nd(void* out, const void* data, const int32_t* idx, int dtype, int nb, int J, int m,
+                  const int32_t* dims, const int32_t* strides, int bs, int S);
+void wd_scatter_nd(void* out, const int32_t* idx, const void* upd, int dtype, int J, int m, const int32_t* dims,
+                   const int32_t* strides, int S, int red);
+void wd_argreduce(int32_t* out, const void* x, int dtype, int outer, int n, int inner, int is_max, int last);
+void wd_cumsum(void* y, const void* x, int dtype, int outer, int n, int inner, int prod, int exclusive, int reverse);
+void wd_topk(void* vals, int32_t* idx, const void* x, int dtype, int outer, int n, int inner, int k, int largest);
+void wd_resize(void* y, const void* x, int dtype, int out_f16, int rank, const int32_t* in_shape, const int32_t* out_shape,
+               const int32_t* taps, const int32_t* const* index, const double* const* weight, double* t0, double* t1,
+               double fill);
+void wd_copy2d(void* dst, int dst_stride, const void* src, int src_stride, int rows, int row_bytes);
+
+/* ---- scalar math (no libc in a freestanding wasm module) ------------------------------- */
+double wd_exp(double x);
+double wd_log(double x);
+double wd_pow(double a, double b);
+double wd_sin(double x);
+double wd_cos(double x);
+double wd_tanh(double x);
+double wd_erf(double x);
+double wd_tan(double x);
+double wd_atan(double x);
+double wd_asin(double x);
+double wd_acos(double x);
+double wd_sinh(double x);
+double wd_cosh(double x);
+double wd_asinh(double x);
+double wd_acosh(double x);
+double wd_atanh(double x);
+double wd_fmod(double a, double b);
+float wd_round_half(float x);  /* nearest float16 value, as a float */
+
+WD_INLINE float wd_maxf(float a, float b) { return __builtin_wasm_max_f32(a, b); }
+WD_INLINE float wd_minf(float a, float b) { return __builtin_wasm_min_f32(a, b); }
+WD_INLINE float wd_signf(float a) { return a > 0 ? 1.0f : a < 0 ? -1.0f : a; }
+WD_INLINE int32_t wd_signi(int32_t a) { return a > 0 ? 1 : a < 0 ? -1 : 0; }
+WD_INLINE int32_t wd_absi(int32_t a) { return a < 0 ? -a : a; }
+WD_INLINE int32_t wd_maxi(int32_t a, int32_t b) { return a > b ? a : b; }
+WD_INLINE int32_t wd_mini(int32_t a, int32_t b) { return a < b ? a : b; }
+/* integer division and remainder truncated toward zero; x/0 gives 0 instead of trapping */
+WD_INLINE int32_t wd_idivi(int32_t a, int32_t b) { return b == 0 ? 0 : (b == -1 ? (int32_t)(0u - (uint32_t)a) : a / b); }
+WD_INLINE int32_t wd_imodi(int32_t a, int32_t b) { return (b == 0 || b == -1) ? 0 : a % b; }
+WD_INLINE float wd_idivf(float a, float b) { return __builtin_truncf(a / b); }
+WD_INLINE float wd_imodf(float a, float b) { return (float)wd_fmod(a, b); }
+WD_INLINE int32_t wd_powi(int32_t a, int32_t b) {
+  if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;
+  int32_t r = 1;
+  while (b) { if (b & 1) r = (int32_t)((uint32_t)r * (uint32_t)a); a = (int32_t)((uint32_t)a * (uint32_t)a); b >>= 1; }
+  return r;
+}
+WD_INLINE float wd_expf(float x) { return (float)wd_exp(x); }
+WD_INLINE float wd_logf(float x) { return (float)wd_log(x); }
+WD_INLINE float wd_powf(float a, float b) { return (float)wd_pow(a, b); }
+WD_INLINE float wd_sinf(float x) { return (float)wd_sin(x); }
+WD_INLINE float wd_cosf(float x) { return (float)wd_cos(x); }
+WD_INLINE float wd_tanhf(float x) { return (float)wd_tanh(x); }
+WD_INLINE float wd_erff(float x) { return (float)wd_erf(x); }
+WD_INLINE float wd_tanf(float x) { return (float)wd_tan(x); }
+WD_INLINE float wd_atanf(float x) { return (float)wd_atan(x); }
+WD_INLINE float wd_asinf(float x) { return (float)wd_asin(x); }
+WD_INLINE float wd_acosf(float x) { return (float)wd_acos(x); }
+WD_INLINE float wd_sinhf(float x) { return (float)wd_sinh(x); }
+WD_INLINE float wd_coshf(float x) { return (float)wd_cosh(x); }
+WD_INLINE float wd_asinhf(float x) { return (float)wd_asinh(x); }
+WD_INLINE float wd_acoshf(float x) { return (float)wd_acosh(x); }
+WD_INLINE float wd_atanhf(float x) { return (float)wd_atanh(x); }
+/* logical shifts on the unsigned value; counts past the width give 0 */
+WD_INLINE int32_t wd_shl(int32_t a, int32_t b) { return (uint32_t)b >= 32 ? 0 : (int32_t)((uint32_t)a << b); }
+WD_INLINE int32_t wd_shr(int32_t a, int32_t b) { return (uint32_t)b >= 32 ? 0 : (int32_t)((uint32_t)a >> b); }
+/* float -> integer conversions saturate (NaN gives 0) instead of trapping */
+WD_INLINE int32_t wd_f2i(float x) { return __builtin_wasm_trunc_saturate_s_i32_f32(x); }
+
+#endif

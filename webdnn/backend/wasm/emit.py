@@ -1,0 +1,578 @@
+"""C for each kernel step of the wasm backend: one emitter per IR op type (EMIT), each returning
+the body of the step's function and declaring what it needs (tables, epilogues, scratch sizes,
+weight prepacking) on the Program. Shapes and offsets are constants in the C."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+from types import SimpleNamespace
+
+import numpy as np
+
+from ...errors import ConversionError
+from ..kernels import kernel_attrs
+from ..memory import storage_bytes
+from . import render as R
+
+if TYPE_CHECKING:
+    from .lower import Step
+
+_H = (Path(__file__).with_name("csrc") / "wdnn.h").read_text()
+KC, NC = (int(re.search(rf"#define WD_{k} (\d+)", _H).group(1)) for k in ("KC", "NC"))
+# per-thread bytes a GEMM needs, as the header defines it (one definition for C and Python)
+GEMM_SCRATCH = eval(re.search(r"#define WD_GEMM_SCRATCH (.+)", _H).group(1).replace("WD_KC", str(KC))
+                    .replace("WD_NC", str(NC)), {})
+MAX_THREADS = 16
+THREAD_STACK = 128 << 10
+ALIGN = 64
+CONTRACTIONS = ("Conv", "ConvTranspose", "MatMul")
+
+
+
+def _align(n: int, a: int = ALIGN) -> int:
+    return -(-n // a) * a
+
+
+def _epilogue_strides(kind, out_shape, t):
+    """(s_img or per-batch offsets, s_m, s_n) for reading `t` in a contraction epilogue, or None."""
+    st = R.broadcast_strides(t.shape, out_shape)
+    if kind == "MatMul":
+        if st[-1] not in (0, 1) and out_shape[-1] != 1:
+            return None
+        batch = out_shape[:-2]
+        offs = [int(sum(i * s for i, s in zip(idx, st[:-2]))) for idx in np.ndindex(*batch)] if batch else [0]
+        return offs, st[-2], 0 if out_shape[-1] == 1 else st[-1]
+    spatial = list(out_shape[2:])
+    dims, (ss,) = R.collapse(spatial, [st[2:]])
+    if len(dims) > 1 or (dims and ss[0] not in (0, 1)):
+        return None
+    return st[0], st[1], ss[0] if dims else 0
+
+
+class Program:
+    def __init__(self, offsets: dict[str, int]):
+        self.offsets = offsets
+        self.decls: list[str] = []
+        self.funcs: list[str] = []
+        self.calls: list[str] = []
+        self.scratch = 64
+        self.temp = 0                  # bytes of one shared temporary buffer (single-threaded kernels)
+        self.prepare: list[str] = []   # run once after the constants are in place
+        self.uses: dict[str, int] = {}  # constant name -> number of reads by kernels
+        self.steps: list[tuple[int, str]] = []  # (kernel index, label) of the kernels run() calls
+
+    def ptr(self, t, const=False) -> str:
+        if t is None:
+            return "0"
+        q = "const " if const else ""
+        return f"(({q}{R.CTYPE[t.dtype]}*)(wd_base + {self.offsets[t.name]}))"
+
+    def table(self, ctype: str, values, name: str) -> str:
+        vals = ", ".join(str(int(v)) for v in values) or "0"
+        self.decls.append(f"static const {ctype} {name}[] = {{{vals}}};")
+        return name
+
+
+def _shape4(t):
+    s = t.shape
+    return (s[0], s[1], 1, s[2]) if len(s) == 3 else tuple(s)
+
+
+def _epilogue(p: Program, step: Step, k: int) -> str:
+    """The fused elementwise op as a C function over [m0, m1) × [n0, n1) of one image's output."""
+    ew, slot = step.epi, step.slot
+    out_shape = step.op.outputs[0].shape
+    lines = [f"static void e{k}(float* y, int ldy, int img, int m0, int m1, int n0, int n1) {{"]
+    reads = {}
+    for i, t in enumerate(ew.inputs):
+        if i == slot:
+            continue
+        si, sm, sn = _epilogue_strides(step.type, out_shape, t)
+        ct = R.CTYPE[t.dtype]
+        if isinstance(si, list):
+            tab = p.table("int32_t", si, f"e{k}_o{i}")
+            lines.append(f"  const {ct}* b{i} = {p.ptr(t, True)} + {tab}[img];")
+        else:
+            lines.append(f"  const {ct}* b{i} = {p.ptr(t, True)} + (size_t)img * {si};")
+        reads[i] = (sm, sn)
+    lines.append("  for (int m = m0; m < m1; m++) {")
+    lines.append("    float* q = y + (size_t)m * ldy;")
+    for i, (sm, sn) in reads.items():
+        lines.append(f"    const {R.CTYPE[ew.inputs[i].dtype]}* r{i} = b{i} + (size_t)m * {sm};")
+    lines.append("    int j = n0;")
+    dts = [t.dtype for t in ew.inputs]
+    expr = ew.attrs["expr"]
+    if R.vectorizable(expr, dts):
+        vec = R.render_vector(expr, lambda i: "wasm_v128_load(q + j)" if i == slot else
+                              (f"wasm_v128_load(r{i} + j)" if reads[i][1] else f"wasm_f32x4_splat(r{i}[0])"))
+        lines.append(f"    for (; j + 4 <= n1; j += 4) wasm_v128_store(q + j, {vec});")
+    code, cls = R.render(expr, dts, lambda i: "q[j]" if i == slot else (f"r{i}[j]" if reads[i][1] else f"r{i}[0]"),
+                         "float32")
+    lines.append(f"    for (; j < n1; j++) q[j] = {R.store(code, cls, 'float32')};")
+    lines += ["  }", "}"]
+    p.funcs.append("\n".join(lines))
+    return f"e{k}"
+
+
+def k_conv(p: Program, step: Step, k: int):
+    op = step.op
+    x, w = op.inputs[0], op.inputs[1]
+    b = op.inputs[2] if len(op.inputs) > 2 else None
+    y = op.outputs[0]
+    a = kernel_attrs(op)
+    N, C, H, W = _shape4(x)
+    _, M, OH, OW = _shape4(y)
+    kh, kw = (1, w.shape[2]) if len(w.shape) == 3 else w.shape[2:]
+    sh, sw = a["strides"]
+    pt, pl = a["pads"][0], a["pads"][1]
+    dh, dw = a["dilations"]
+    g = a["group"]
+    if any(t.dtype != "float32" for t in (x, w, y)) or (b is not None and b.dtype != "float32"):
+        raise ConversionError(f"{op.type} {op.name!r}: the wasm backend computes convolutions in float32 only")
+    epi = _epilogue(p, step, k) if step.epi is not None else "0"
+    out = p.ptr(step.outputs[0]) if step.epi is not None else p.ptr(y)
+    fn = "wd_conv" if op.type == "Conv" else "wd_conv_transpose"
+    packed = 0
+    if op.type == "Conv":
+        if C // g == 1 and M // g == 1:
+            ph = (OH - 1) * sh + (kh - 1) * dh + 1
+            pw = (OW - 1) * sw + (kw - 1) * dw + 1 + 8
+            p.scratch = max(p.scratch, ph * pw * 4 + 64)
+        else:
+            p.scratch = max(p.scratch, GEMM_SCRATCH)
+            if w.is_constant and p.uses.get(w.name) == 1:
+                # weights read by this kernel alone: rewrite them once into the GEMM's panel layout
+                kk = C // g * kh * kw
+                p.prepare += [f"  wd_pack_a((float*)(wd_base + {p.offsets[w.name]}) + {gi * (M // g) * kk}, {M // g}, {kk});"
+                              for gi in range(g)]
+                p.scratch = max(p.scratch, 16 * kk + 64)
+                packed = 1
+    return (f"  wd_conv_t p = {{{p.ptr(x, True)}, {p.ptr(w, True)}, {p.ptr(b, True) if b is not None else '0'}, {out}, "
+            f"{N}, {C}, {H}, {W}, {M}, {OH}, {OW}, {kh}, {kw}, {sh}, {sw}, {pt}, {pl}, {dh}, {dw}, {g}, {epi}, {packed}}};\n"
+            f"  {fn}(&p);")
+
+
+def k_matmul(p: Program, step: Step, k: int):
+    op = step.op
+    a, b = op.inputs
+    y = op.outputs[0]
+    if any(t.dtype != "float32" for t in (a, b, y)):
+        raise ConversionError(f"MatMul {op.name!r}: the wasm backend multiplies float32 matrices only")
+    M, K = a.shape[-2:]
+    N = b.shape[-1]
+    batch = y.shape[:-2]
+    sa = R.broadcast_strides(a.shape[:-2], batch)
+    sb = R.broadcast_strides(b.shape[:-2], batch)
+    idx = list(np.ndindex(*batch)) if batch else [()]
+    ao = p.table("int32_t", [sum(i * s for i, s in zip(ix, sa)) * M * K for ix in idx], f"k{k}_ao")
+    bo = p.table("int32_t", [sum(i * s for i, s in zip(ix, sb)) * K * N for ix in idx], f"k{k}_bo")
+    epi = _epilogue(p, step, k) if step.epi is not None else "0"
+    p.scratch = max(p.scratch, GEMM_SCRATCH)
+    return (f"  wd_matmul({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {M}, {N}, {K}, {len(idx)}, "
+            f"{ao}, {bo}, {epi});")
+
+
+def k_elementwise(p: Program, step: Step, k: int):
+    op = step.op
+    out = op.outputs[0]
+    shape = list(out.shape)
+    ost = R.broadcast_strides(shape, shape)
+    dims, sts = R.collapse(shape, [ost] + [R.broadcast_strides(t.shape, shape) for t in op.inputs])
+    if not dims:
+        dims, sts = [1], [[0] for _ in sts]
+    ost, ists = sts[0], sts[1:]
+    dts = [t.dtype for t in op.inputs]
+    expr = op.attrs["expr"]
+    size = int(np.prod(dims))
+    r = len(dims)
+    inner = dims[-1]
+    # tasks: chunks of the only dim, or rows of the outer dims
+    if r == 1:
+        chunk = max(4096, -(-inner // (4 * MAX_THREADS)) // 4 * 4) if size >= 65536 else inner
+        ntasks = -(-inner // chunk)
+    else:
+        outer = int(np.prod(dims[:-1]))
+        rows = outer if size < 65536 else max(1, -(-outer // (4 * MAX_THREADS)))
+        ntasks = -(-outer // rows)
+    L = [f"static void k{k}_task(const void* arg, int t, int tid) {{", "  (void)arg; (void)tid;"]
+    L.append(f"  {R.CTYPE[out.dtype]}* o = {p.ptr(out)};")
+    for i, t in enumerate(op.inputs):
+        L.append(f"  const {R.CTYPE[t.dtype]}* i{i} = {p.ptr(t, True)};")
+    if r == 1:
+        L.append(f"  int lo = t * {chunk}, hi = lo + {chunk} < {inner} ? lo + {chunk} : {inner};")
+        L.append("  {")
+        L.append("    " + f"{R.CTYPE[out.dtype]}* q = o;")
+        for i in range(len(op.inputs)):
+            L.append(f"    const {R.CTYPE[dts[i]]}* p{i} = i{i};")
+    else:
+        L.append(f"  for (int row = t * {rows}; row < (t + 1) * {rows} && row < {outer}; row++) {{")
+        L.append("    int rem = row;")
+        for d in range(r - 2, -1, -1):
+            L.append(f"    int a{d} = rem % {dims[d]}; rem /= {dims[d]};")
+        off = lambda st: " + ".join(f"(size_t)a{d} * {st[d]}" for d in range(r - 1) if st[d]) or "0"
+        L.append(f"    {R.CTYPE[out.dtype]}* q = o + {off(ost)};")
+        for i in range(len(op.inputs)):
+            L.append(f"    const {R.CTYPE[dts[i]]}* p{i} = i{i} + {off(ists[i])};")
+        L.append(f"    int lo = 0, hi = {inner};")
+    L.append("    int j = lo;")
+    if out.dtype == "float32" and R.vectorizable(expr, dts):
+        vec = R.render_vector(expr, lambda i: f"wasm_v128_load(p{i} + j)" if ists[i][-1] else f"wasm_f32x4_splat(p{i}[0])")
+        L.append(f"    for (; j + 4 <= hi; j += 4) wasm_v128_store(q + j, {vec});")
+    code, cls = R.render(expr, dts, lambda i: f"p{i}[j]" if ists[i][-1] else f"p{i}[0]", out.dtype)
+    L.append(f"    for (; j < hi; j++) q[j] = {R.store(code, cls, out.dtype)};")
+    L += ["  }", "}"]
+    p.funcs.append("\n".join(L))
+    return f"  wd_parallel({ntasks}, k{k}_task, 0);"
+
+
+def k_pool(p: Program, step: Step, k: int):
+    op = step.op
+    x, y = op.inputs[0], op.outputs[0]
+    a = kernel_attrs(op)
+    N, C, H, W = _shape4(x)
+    _, _, OH, OW = _shape4(y)
+    t, l, b_, r = a["pads"]
+    return (f"  wd_pool_t p = {{{p.ptr(x, True)}, {p.ptr(y)}, {N * C}, {H}, {W}, {OH}, {OW}, {a['kernel'][0]}, "
+            f"{a['kernel'][1]}, {a['strides'][0]}, {a['strides'][1]}, {t}, {l}, {b_}, {r}, {a['dilations'][0]}, "
+            f"{a['dilations'][1]}, {int(a['kind'] == 'max')}, {a['count_include_pad']}}};\n  wd_pool(&p);")
+
+
+REDUCE_KINDS = ["sum", "mean", "max", "min", "prod", "sumsquare", "l1", "l2", "logsum", "logsumexp"]
+
+
+def k_reduce(p: Program, step: Step, k: int):
+    op = step.op
+    x, y = op.inputs[0], op.outputs[0]
+    a = kernel_attrs(op)
+    shape = list(x.shape) or [1]
+    if len(shape) > 8:
+        raise ConversionError(f"Reduce {op.name!r}: rank {len(shape)} > 8")
+    red = [int(i in a["axes"]) for i in range(len(shape))]
+    if R.CTYPE[x.dtype] == "float" and a["kind"] in ("sum", "mean", "max", "min") and a["axes"]:
+        ax = [i for i in range(len(shape)) if red[i] and shape[i] != 1] or [a["axes"][0]]
+        if ax == list(range(ax[0], ax[-1] + 1)):  # one contiguous block of reduced axes: [outer, n, inner]
+            outer, inner = int(np.prod(shape[:ax[0]])), int(np.prod(shape[ax[-1] + 1:]))
+            n = int(np.prod(shape[ax[0]:ax[-1] + 1]))
+            return (f"  wd_reduce_rows_f32({p.ptr(x, True)}, {p.ptr(y)}, {outer}, {n}, {inner}, "
+                    f"{REDUCE_KINDS.index(a['kind'])});")
+    fn = {"float": "wd_reduce_f32", "int32_t": "wd_reduce_i32"}.get(R.CTYPE[x.dtype])
+    if fn is None:
+        raise ConversionError(f"Reduce {op.name!r}: {x.dtype} reductions are not implemented by the wasm backend")
+    s = p.table("int32_t", shape, f"k{k}_s")
+    m = p.table("uint8_t", red, f"k{k}_r")
+    return f"  {fn}({p.ptr(x, True)}, {p.ptr(y)}, {len(shape)}, {s}, {m}, {REDUCE_KINDS.index(a['kind'])});"
+
+
+def _float_only(op):
+    if any(t.dtype not in ("float32", "float16") for t in [*op.inputs, *op.outputs] if t is not None):
+        raise ConversionError(f"{op.type} {op.name!r}: the wasm backend implements it for float tensors only")
+
+
+def k_softmax(p: Program, step: Step, k: int):
+    op = step.op
+    _float_only(op)
+    x, y = op.inputs[0], op.outputs[0]
+    a = kernel_attrs(op)
+    s = list(x.shape)
+    ax = a["axis"]
+    outer, n, inner = int(np.prod(s[:ax])), s[ax], int(np.prod(s[ax + 1:]))
+    return f"  wd_softmax({p.ptr(x, True)}, {p.ptr(y)}, {outer}, {n}, {inner}, {a['log']});"
+
+
+def k_lrn(p: Program, step: Step, k: int):
+    op = step.op
+    _float_only(op)
+    x, y = op.inputs[0], op.outputs[0]
+    a = kernel_attrs(op)
+    s = list(x.shape)
+    return (f"  wd_lrn({p.ptr(x, True)}, {p.ptr(y)}, {s[0]}, {s[1]}, {int(np.prod(s[2:]))}, {a['size']}, "
+            f"{R.c_float(a['alpha'])}, {R.c_float(a['beta'])}, {R.c_float(a['bias'])});")
+
+
+def _map_call(p: Program, k: int, x, y, tables, fill=None):
+    """wd_map with one offset table per output dim (-1 entries are filled with `fill`)."""
+    shape = list(y.shape)
+    if len(shape) > 8:
+        raise ConversionError(f"rank {len(shape)} > 8 is not supported by the wasm backend's index kernels")
+    names = [p.table("int32_t", tab, f"k{k}_m{d}") for d, tab in enumerate(tables)]
+    p.decls.append(f"static const int32_t* const k{k}_m[] = {{{', '.join(names) or '0'}}};")
+    s = p.table("int32_t", shape or [1], f"k{k}_s")
+    ct = R.CTYPE[y.dtype]
+    if fill is None:
+        fill = 0
+    fv = R.c_float(fill) if ct == "float" else R.c_int(0 if isinstance(fill, float) and not np.isfinite(fill) else int(fill))
+    p.decls.append(f"static const {ct} k{k}_f = {fv};")
+    return (f"  wd_map({p.ptr(y)}, {p.ptr(x, True)}, {R.ESIZE[y.dtype]}, {len(shape)}, {s}, k{k}_m, &k{k}_f);")
+
+
+def _affine_tables(out_shape, in_strides, base=0):
+    """Offset tables for out[i] = in[base + Σ i_k in_strides[k]], adjacent dims merged first."""
+    ost = R.broadcast_strides(out_shape, out_shape)
+    dims, (_, st) = R.collapse(list(out_shape), [ost, list(in_strides)])
+    if not dims:
+        return [1], [[base]]
+    # negative entries mean padding to wd_map: shift each table to start at 0, fold the shifts into base
+    low = [min(0, (d - 1) * s) for d, s in zip(dims, st)]
+    tabs = [[i * s - lo for i in range(d)] for d, s, lo in zip(dims, st, low)]
+    tabs[0] = [v + base + sum(low) for v in tabs[0]]
+    return dims, tabs
+
+
+def _map_affine(p, k, x, y, in_strides, base=0):
+    dims, tabs = _affine_tables(y.shape, in_strides, base)
+    view = SimpleNamespace(shape=tuple(dims), dtype=y.dtype, name=y.name)
+    return _map_call(p, k, x, view, tabs)
+
+
+def k_transpose(p, step, k):
+    op = step.op
+    perm = kernel_attrs(op)["perm"]
+    ist = R.broadcast_strides(op.inputs[0].shape, op.inputs[0].shape)
+    return _map_affine(p, k, op.inputs[0], op.outputs[0], [ist[d] for d in perm])
+
+
+def k_slice(p, step, k):
+    op = step.op
+    a = kernel_attrs(op)
+    ist = R.broadcast_strides(op.inputs[0].shape, op.inputs[0].shape)
+    base = sum(s * st for s, st in zip(a["starts"], ist))
+    return _map_affine(p, k, op.inputs[0], op.outputs[0], [st * sp for st, sp in zip(ist, a["steps"])], base)
+
+
+def k_expand(p, step, k):
+    op = step.op
+    return _map_affine(p, k, op.inputs[0], op.outputs[0], R.broadcast_strides(op.inputs[0].shape, op.outputs[0].shape))
+
+
+def k_pad(p, step, k):
+    op = step.op
+    x, y = op.inputs[0], op.outputs[0]
+    a = kernel_attrs(op)
+    rank = len(x.shape)
+    pads, mode = a["pads"], a["mode"]
+    ist = R.broadcast_strides(x.shape, x.shape)
+    tables = []
+    for d in range(rank):
+        n, tab = x.shape[d], []
+        for i in range(y.shape[d]):
+            s = i - pads[d]
+            if not 0 <= s < n:
+                if mode == "constant":
+                    tab.append(-1)
+                    continue
+                if mode == "edge":
+                    s = min(max(s, 0), n - 1)
+                else:  # reflect
+                    period = 2 * (n - 1) if n > 1 else 1
+                    s = abs(s) % period
+                    s = period - s if s >= n else s
+            tab.append(s * ist[d])
+        tables.append(tab)
+    return _map_call(p, k, x, y, tables, a["value"])
+
+
+def k_concat(p, step, k):
+    op = step.op
+    y = op.outputs[0]
+    ax = kernel_attrs(op)["axis"]
+    inner = int(np.prod(y.shape[ax + 1:]))
+    outer = int(np.prod(y.shape[:ax]))
+    es = R.ESIZE[y.dtype]
+    lines, at = [], 0
+    for t in op.inputs:
+        row = t.shape[ax] * inner * es
+        if row:
+            lines.append(f"  wd_copy2d((char*){p.ptr(y)} + {at}, {y.shape[ax] * inner * es}, {p.ptr(t, True)}, {row}, "
+                         f"{outer}, {row});")
+        at += row
+    return "\n".join(lines)
+
+
+def k_split(p, step, k):
+    op = step.op
+    x = op.inputs[0]
+    ax = kernel_attrs(op)["axis"]
+    inner = int(np.prod(x.shape[ax + 1:]))
+    outer = int(np.prod(x.shape[:ax]))
+    es = R.ESIZE[x.dtype]
+    lines, at = [], 0
+    for t in op.outputs:
+        row = t.shape[ax] * inner * es
+        if row:
+            lines.append(f"  wd_copy2d({p.ptr(t)}, {row}, (const char*){p.ptr(x, True)} + {at}, {x.shape[ax] * inner * es}, "
+                         f"{outer}, {row});")
+        at += row
+    return "\n".join(lines)
+
+
+def k_gather(p, step, k):
+    op = step.op
+    data, idx = op.inputs
+    y = op.outputs[0]
+    ax = kernel_attrs(op)["axis"]
+    s = list(data.shape)
+    return (f"  wd_gather({p.ptr(y)}, {p.ptr(data, True)}, {p.ptr(idx, True)}, {R.ESIZE[data.dtype]}, "
+            f"{int(np.prod(s[:ax]))}, {s[ax]}, {int(np.prod(s[ax + 1:]))}, {idx.size});")
+
+
+def k_copy(p, step, k):
+    x, y = step.op.inputs[0], step.op.outputs[0]
+    if x.name in p.offsets and y.name in p.offsets and not x.is_constant and p.offsets[x.name] == p.offsets[y.name]:
+        return ""  # the plan put the output in the input's bytes
+    return f"  wd_copy({p.ptr(y)}, {p.ptr(x, True)}, {storage_bytes(y)});"
+
+
+DT = {"float32": "WD_F32", "float16": "WD_F32", "int32": "WD_I32", "int64": "WD_I32", "uint8": "WD_U8", "bool": "WD_U8",
+      "int8": "WD_I8"}
+SCATTER = {"none": 0, "add": 1, "mul": 2, "max": 3, "min": 4}
+
+
+def _rank_ok(op, *tensors):
+    if any(len(t.shape) > 8 for t in tensors):
+        raise ConversionError(f"{op.type} {op.name!r}: rank > 8 is not supported by the wasm backend")
+
+
+def _copy_into(p, y, x):
+    """y starts as a copy of x (scatter ops update a copy of their data)."""
+    return f"  wd_copy({p.ptr(y)}, {p.ptr(x, True)}, {storage_bytes(y)});"
+
+
+def _strides(shape):
+    return R.broadcast_strides(shape, shape) if shape else []
+
+
+def k_gather_elements(p, step, k):
+    op = step.op
+    data, idx = op.inputs
+    y = op.outputs[0]
+    _rank_ok(op, data)
+    ax = kernel_attrs(op)["axis"]
+    ds = p.table("int32_t", data.shape, f"k{k}_d")
+    is_ = p.table("int32_t", idx.shape, f"k{k}_i")
+    return (f"  wd_gather_elements({p.ptr(y)}, {p.ptr(data, True)}, {p.ptr(idx, True)}, {DT[data.dtype]}, "
+            f"{len(data.shape)}, {ds}, {is_}, {ax});")
+
+
+def k_scatter_elements(p, step, k):
+    op = step.op
+    data, idx, upd = op.inputs
+    y = op.outputs[0]
+    _rank_ok(op, data)
+    a = kernel_attrs(op)
+    ys = p.table("int32_t", y.shape, f"k{k}_o")
+    is_ = p.table("int32_t", idx.shape, f"k{k}_i")
+    return (_copy_into(p, y, data) + "\n" +
+            f"  wd_scatter_elements({p.ptr(y)}, {p.ptr(idx, True)}, {p.ptr(upd, True)}, {DT[data.dtype]}, {len(y.shape)}, "
+            f"{ys}, {is_}, {a['axis']}, {SCATTER[a['reduction']]});")
+
+
+def k_gather_nd(p, step, k):
+    op = step.op
+    data, idx = op.inputs
+    y = op.outputs[0]
+    b = kernel_attrs(op)["batch_dims"]
+    m = idx.shape[-1]
+    st = _strides(data.shape)
+    nb = int(np.prod(data.shape[:b]))
+    J = int(np.prod(idx.shape[b:-1]))
+    S = int(np.prod(data.shape[b + m:]))
+    dims = p.table("int32_t", data.shape[b:b + m], f"k{k}_d")
+    strides = p.table("int32_t", st[b:b + m], f"k{k}_s")
+    return (f"  wd_gather_nd({p.ptr(y)}, {p.ptr(data, True)}, {p.ptr(idx, True)}, {DT[data.dtype]}, {nb}, {J}, {m}, "
+            f"{dims}, {strides}, {int(np.prod(data.shape[b:]))}, {S});")
+
+
+def k_scatter_nd(p, step, k):
+    op = step.op
+    data, idx, upd = op.inputs
+    y = op.outputs[0]
+    m = idx.shape[-1]
+    st = _strides(data.shape)
+    J = int(np.prod(idx.shape[:-1]))
+    S = int(np.prod(data.shape[m:]))
+    dims = p.table("int32_t", data.shape[:m], f"k{k}_d")
+    strides = p.table("int32_t", st[:m], f"k{k}_s")
+    red = SCATTER[kernel_attrs(op)["reduction"]]
+    return (_copy_into(p, y, data) + "\n" +
+            f"  wd_scatter_nd({p.ptr(y)}, {p.ptr(idx, True)}, {p.ptr(upd, True)}, {DT[data.dtype]}, {J}, {m}, {dims}, "
+            f"{strides}, {S}, {red});")
+
+
+def _axis_split(shape, ax):
+    s = list(shape)
+    return int(np.prod(s[:ax])), s[ax], int(np.prod(s[ax + 1:]))
+
+
+def k_argreduce(p, step, k):
+    op = step.op
+    x, y = op.inputs[0], op.outputs[0]
+    a = kernel_attrs(op)
+    outer, n, inner = _axis_split(x.shape, a["axis"])
+    return (f"  wd_argreduce({p.ptr(y)}, {p.ptr(x, True)}, {DT[x.dtype]}, {outer}, {n}, {inner}, "
+            f"{int(a['kind'] == 'argmax')}, {a['select_last_index']});")
+
+
+def k_cumsum(p, step, k):
+    op = step.op
+    x, y = op.inputs[0], op.outputs[0]
+    a = kernel_attrs(op)
+    outer, n, inner = _axis_split(x.shape, a["axis"])
+    return (f"  wd_cumsum({p.ptr(y)}, {p.ptr(x, True)}, {DT[x.dtype]}, {outer}, {n}, {inner}, {int(a['kind'] == 'prod')}, "
+            f"{a['exclusive']}, {a['reverse']});")
+
+
+def k_topk(p, step, k):
+    op = step.op
+    x = op.inputs[0]
+    vals, idx = op.outputs
+    a = kernel_attrs(op)
+    outer, n, inner = _axis_split(x.shape, a["axis"])
+    return (f"  wd_topk({p.ptr(vals)}, {p.ptr(idx)}, {p.ptr(x, True)}, {DT[x.dtype]}, {outer}, {n}, {inner}, {a['k']}, "
+            f"{a['largest']});")
+
+
+def k_resize(p, step, k):
+    op = step.op
+    x, y = op.inputs[0], op.outputs[0]
+    _rank_ok(op, x)
+    a = kernel_attrs(op)
+    taps, index, weight = a["taps"], a["index"], a["weight"]
+    rank = len(x.shape)
+    fill = a["extrapolation_value"]
+    ist = _strides(x.shape)
+    if all(t in (0, 1) for t in taps) and all(w == 1 or i < 0 for ix, wt in zip(index, weight) for i, w in zip(ix, wt)):
+        tables = [[-1 if i < 0 else i * ist[d] for i in index[d]] if taps[d] else [j * ist[d] for j in range(y.shape[d])]
+                  for d in range(rank)]
+        return _map_call(p, k, x, y, tables, fill)
+    itabs = [p.table("int32_t", index[d] if taps[d] else [0], f"k{k}_x{d}") for d in range(rank)]
+    wtabs = []
+    for d in range(rank):
+        vals = ", ".join(repr(float(v)) for v in weight[d]) if taps[d] else "0"
+        p.decls.append(f"static const double k{k}_w{d}[] = {{{vals}}};")
+        wtabs.append(f"k{k}_w{d}")
+    p.decls.append(f"static const int32_t* const k{k}_xs[] = {{{', '.join(itabs)}}};")
+    p.decls.append(f"static const double* const k{k}_ws[] = {{{', '.join(wtabs)}}};")
+    # the largest intermediate, in doubles, twice (ping-pong)
+    shape, most = list(x.shape), int(np.prod(x.shape))
+    for d in range(rank):
+        if taps[d]:
+            shape[d] = y.shape[d]
+            most = max(most, int(np.prod(shape)))
+    half = _align(most * 8)
+    p.temp = max(p.temp, 2 * half)
+    its = p.table("int32_t", x.shape, f"k{k}_is")
+    ots = p.table("int32_t", y.shape, f"k{k}_os")
+    tps = p.table("int32_t", taps, f"k{k}_t")
+    return (f"  wd_resize({p.ptr(y)}, {p.ptr(x, True)}, {DT[x.dtype]}, {int(y.dtype == 'float16')}, {rank}, {its}, {ots}, "
+            f"{tps}, k{k}_xs, k{k}_ws, (double*)wd_temp, (double*)(wd_temp + {half}), {R.c_float(fill).replace('(float)', '(double)')});")
+
+
+EMIT = {"Conv": k_conv, "ConvTranspose": k_conv, "MatMul": k_matmul, "Elementwise": k_elementwise, "Pool": k_pool,
+        "Reduce": k_reduce, "Softmax": k_softmax, "LRN": k_lrn, "Transpose": k_transpose, "Slice": k_slice,
+        "Expand": k_expand, "Pad": k_pad, "Concat": k_concat, "Split": k_split, "Gather": k_gather,
+        "Reshape": k_copy, "Identity": k_copy, "GatherElements": k_gather_elements, "GatherND": k_gather_nd,
+        "ScatterElements": k_scatter_elements, "ScatterND": k_scatter_nd, "ArgReduce": k_argreduce, "CumSum": k_cumsum,
+        "TopK": k_topk, "Resize": k_resize}
+
+

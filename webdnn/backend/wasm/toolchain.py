@@ -1,0 +1,92 @@
+"""C → wasm with the `ziglang` package (clang + wasm-ld, no emscripten).
+
+The kernel library (csrc/*.c) is compiled once into objects cached under a key made of its
+sources, the flags and the compiler version; each model compiles only its own small C file and
+links it against those objects."""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from ...errors import ConversionError
+
+CSRC = Path(__file__).with_name("csrc")
+LIBRARY = ("runtime.c", "gemm.c", "ops.c", "index.c")
+CFLAGS = ["--target=wasm32-freestanding", "-O3", "-msimd128", "-matomics", "-mbulk-memory",
+          "-mnontrapping-fptoint", "-mmutable-globals", "-nostdlib", "-ffp-contract=off",
+          "-fno-math-errno", "-Wall", "-Wno-unused-function"]
+STACK_BYTES = 256 << 10       # thread 0's stack (the linker's); helper threads get theirs in the plan
+INITIAL_BYTES = 2 << 20       # stack + static data must fit here; the runtime grows the rest
+_lock = threading.Lock()
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("WEBDNN_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "webdnn")
+    return Path(root) / "wasm"
+
+
+def _zig(*args, what: str) -> None:
+    cmd = [sys.executable, "-m", "ziglang", *args]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:  # pragma: no cover - python itself missing
+        raise ConversionError(f"wasm backend: cannot run {cmd[0]}: {e}") from None
+    if r.returncode != 0:
+        msg = (r.stderr or r.stdout).strip()
+        if "No module named ziglang" in msg:
+            raise ConversionError("the wasm backend compiles C with the `ziglang` package: pip install ziglang "
+                                  "(it is a dependency of webdnn)")
+        raise ConversionError(f"wasm backend: {what} failed:\n{msg[-4000:]}")
+
+
+def compiler_version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("ziglang")
+    except Exception:  # pragma: no cover
+        return "unknown"
+
+
+def library_objects() -> list[Path]:
+    """The kernel library's objects, compiled on first use and cached by content hash."""
+    h = hashlib.sha256()
+    for name in ["wdnn.h", *LIBRARY]:
+        h.update(name.encode() + b"\0" + (CSRC / name).read_bytes())
+    h.update(" ".join(CFLAGS).encode() + compiler_version().encode())
+    d = cache_dir() / f"lib-{h.hexdigest()[:16]}"
+    objs = [d / (Path(n).stem + ".o") for n in LIBRARY]
+    with _lock:
+        if all(o.is_file() for o in objs):
+            return objs
+        d.mkdir(parents=True, exist_ok=True)
+        for src, obj in zip(LIBRARY, objs):
+            tmp = obj.with_suffix(f".{os.getpid()}.tmp")
+            _zig("cc", *CFLAGS, "-c", str(CSRC / src), "-o", str(tmp), what=f"compiling {src}")
+            os.replace(tmp, obj)  # atomic: a concurrent build never sees half an object
+    return objs
+
+
+def build(model_c: str, max_bytes: int, keep: Path | None = None) -> bytes:
+    """Compile the model's C, link it with the library; returns the .wasm bytes."""
+    objs = library_objects()
+    max_pages = -(-max_bytes // 65536)
+    if max_pages > 65536:
+        raise ConversionError(f"wasm backend: the model needs {max_bytes / 2**30:.2f} GiB of memory with the "
+                              f"maximum thread count; wasm32 memories hold at most 4 GiB")
+    with tempfile.TemporaryDirectory(prefix="webdnn-wasm-") as tmp:
+        t = Path(tmp)
+        (t / "model.c").write_text(model_c)
+        if keep is not None:
+            keep.write_text(model_c)
+        _zig("cc", *CFLAGS, f"-I{CSRC}", "-c", str(t / "model.c"), "-o", str(t / "model.o"),
+             what="compiling the model's C")
+        _zig("wasm-ld", "--no-entry", "--import-memory", "--shared-memory", f"--max-memory={max_pages * 65536}",
+             f"--initial-memory={INITIAL_BYTES}", "-z", f"stack-size={STACK_BYTES}", "--stack-first", "--gc-sections",
+             "--strip-all", str(t / "model.o"), *map(str, objs), "-o", str(t / "model.wasm"), what="linking")
+        return (t / "model.wasm").read_bytes()

@@ -1,0 +1,166 @@
+"""Reductions and softmax. A long reduction gets a workgroup per output that combines its
+threads' partial results in workgroup memory; a short one a thread per output."""
+from __future__ import annotations
+
+from ...ir.dtype import FLOAT_DTYPES
+from .wgsl import f32_lit
+from .indices import (Dispatch, Shader, decompose, flat_groups, flat_kernel, offset, size_of, strides, u)
+
+COOP = 64        # threads cooperating on one output
+COOP_FROM = 128  # reductions at least this long are cooperative
+
+# kind -> (initial value, map of x, combine(a, b), final map of (acc, count)); f32 arithmetic
+FLOAT_KINDS = {
+    "sum": ("0.0", "{x}", "{a} + {b}", "{acc}"),
+    "mean": ("0.0", "{x}", "{a} + {b}", "{acc} / {n}"),
+    "max": ("(-f_inf())", "{x}", "max({a}, {b})", "{acc}"),
+    "min": ("f_inf()", "{x}", "min({a}, {b})", "{acc}"),
+    "prod": ("1.0", "{x}", "{a} * {b}", "{acc}"),
+    "sumsquare": ("0.0", "{x} * {x}", "{a} + {b}", "{acc}"),
+    "l1": ("0.0", "abs({x})", "{a} + {b}", "{acc}"),
+    "l2": ("0.0", "{x} * {x}", "{a} + {b}", "sqrt({acc})"),
+    "logsum": ("0.0", "{x}", "{a} + {b}", "log({acc})"),
+    # logsumexp: a max pass first (see below), then Σ exp(x - m)
+    "logsumexp": ("0.0", "exp({x} - m)", "{a} + {b}", "log({acc}) + m"),
+}
+INT_KINDS = {
+    "sum": ("0i", "{x}", "{a} + {b}", "{acc}"),
+    "mean": ("0i", "{x}", "{a} + {b}", "{acc} / {n}i"),
+    "max": ("i32(-2147483647 - 1)", "{x}", "max({a}, {b})", "{acc}"),
+    "min": ("2147483647i", "{x}", "min({a}, {b})", "{acc}"),
+    "prod": ("1i", "{x}", "{a} * {b}", "{acc}"),
+    "sumsquare": ("0i", "{x} * {x}", "{a} + {b}", "{acc}"),
+    "l1": ("0i", "abs({x})", "{a} + {b}", "{acc}"),
+}
+
+
+def _fmt(t, **kw):
+    return t.format(**kw)
+
+
+def _coop_entry(n_out: int):
+    groups = flat_groups(n_out, 1)
+    wid = "wid.y * 65535u + wid.x" if groups[1] > 1 else "wid.x"
+    return groups, wid
+
+
+def _reduce_loop(acc, init, fmap, comb, x, base, r_count, r_shape, r_strides, coop: bool, var="r") -> list[str]:
+    """Lines accumulating fmap(x[base + roff(r)]) over r < r_count into `acc`."""
+    rl, ri = decompose(var, r_shape, "q")
+    roff = offset(ri, r_strides)
+    start, step = ("lid", u(COOP)) if coop else ("0u", "1u")
+    return [f"var {acc} = {init};",
+            f"for (var {var} = {start}; {var} < {u(r_count)}; {var} = {var} + {step}) {{",
+            *("  " + ln for ln in rl),
+            f"  let xv = {x.get(f'{base} + {roff}' if roff != '0u' else base)};",
+            f"  {acc} = {_fmt(comb, a=acc, b=_fmt(fmap, x='xv'))};",
+            "}"]
+
+
+def _coop_combine(acc, comb, sh_name) -> list[str]:
+    """Tree-combine every thread's `acc` in workgroup memory; thread 0's `acc` ends as the result."""
+    lines = [f"{sh_name}[lid] = {acc};", "workgroupBarrier();"]
+    s = COOP // 2
+    while s >= 1:
+        lines += [f"if (lid < {u(s)}) {{ {sh_name}[lid] = {_fmt(comb, a=f'{sh_name}[lid]', b=f'{sh_name}[lid + {u(s)}]')}; }}",
+                  "workgroupBarrier();"]
+        s //= 2
+    lines.append(f"{acc} = {sh_name}[0];")
+    return lines
+
+
+def reduce(step, ctx):
+    op = step.op
+    (x,), (y,) = op.inputs, op.outputs
+    kind, axes = step.attrs["kind"], step.attrs["axes"]
+    is_float = x.dtype in FLOAT_DTYPES
+    table = FLOAT_KINDS if is_float else INT_KINDS
+    if kind not in table:
+        from ...errors import ConversionError
+        raise ConversionError(f"webgpu backend: Reduce {kind} of {x.dtype} ({op.name!r}) is not supported")
+    init, fmap, comb, fin = table[kind]
+    if x.dtype == "bool" and kind in ("max", "min"):
+        init = "0i" if kind == "max" else "1i"  # any / all of an empty set: false / true
+    ty = "f32" if is_float else "i32"
+    xs = strides(x.shape)
+    kept = [k for k in range(len(x.shape)) if k not in axes]
+    k_shape = [x.shape[k] for k in kept]
+    r_shape = [x.shape[k] for k in axes] or [1]
+    r_strides = [xs[k] for k in axes] or [0]
+    R = size_of([x.shape[k] for k in axes])
+    n_out = size_of(k_shape)
+    coop = R >= COOP_FROM
+    sh = Shader(ctx.part_elems, ctx.roots)
+    yb = sh.bind("y", y, write=True)
+    xb = sh.bind("x", x)
+    flat = "o" if coop else "gi"
+    ol, oi = decompose(flat, k_shape, "k")
+    base = offset(oi, [xs[k] for k in kept])
+    if R == 0:  # an empty set: the reduction's identity, finished (log 0 = -inf, mean 0/0 = NaN)
+        result = "log(acc)" if kind == "logsumexp" else _fmt(fin, acc="acc", n=(f32_lit(0) if is_float else 1))
+        return [flat_kernel(op.name, sh, n_out, [f"var acc = {init};", yb.set("gi", result)])]
+    lines = list(ol) + [f"let base = {base};"]
+    if kind == "logsumexp":
+        lines += _reduce_loop("m", FLOAT_KINDS["max"][0], "{x}", FLOAT_KINDS["max"][2], xb, "base", R, r_shape,
+                              r_strides, coop, "r0")
+        if coop:
+            lines += _coop_combine("m", FLOAT_KINDS["max"][2], "red")
+            lines.append("workgroupBarrier();")
+        lines.append("if (m == (-f_inf()) || m == f_inf()) { m = 0.0; }")
+    lines += _reduce_loop("acc", init, fmap, comb, xb, "base", R, r_shape, r_strides, coop)
+    result = _fmt(fin, acc="acc", n=(f32_lit(R) if is_float else R))
+    if kind == "logsumexp":
+        result = "log(acc) + m"
+    if coop:
+        lines += _coop_combine("acc", comb, "red")
+        lines.append(f"if (lid == 0u) {{ {yb.set(flat, result)} }}")
+        groups, wid = _coop_entry(n_out)
+        sh.helpers.append(f"var<workgroup> red: array<{ty}, {COOP}>;")
+        body = "\n".join([f"@compute @workgroup_size({COOP})",
+                          "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
+                          f"  let o = {wid};", f"  if (o >= {u(n_out)}) {{ return; }}",
+                          *("  " + ln for ln in lines), "}"])
+        return [Dispatch(op.name, sh.code(body), sh.binding_list(), groups, workgroup_bytes=4 * COOP, invocations=COOP)]
+    lines.append(yb.set(flat, result))
+    return [flat_kernel(op.name, sh, n_out, lines)]
+
+
+def softmax(step, ctx):
+    """Softmax / log-softmax along one axis: rows of A elements at stride `inner`."""
+    op = step.op
+    (x,), (y,) = op.inputs, op.outputs
+    ax, log = step.attrs["axis"], step.attrs["log"]
+    outer = size_of(x.shape[:ax])
+    A = x.shape[ax]
+    inner = size_of(x.shape[ax + 1:])
+    rows = outer * inner
+    coop = A >= COOP_FROM
+    sh = Shader(ctx.part_elems, ctx.roots)
+    yb = sh.bind("y", y, write=True)
+    xb = sh.bind("x", x)
+    row = "o" if coop else "gi"
+    start, stp = ("lid", u(COOP)) if coop else ("0u", "1u")
+    lines = [f"let base = ({row} / {u(inner)}) * {u(A * inner)} + {row} % {u(inner)};" if inner > 1
+             else f"let base = {row} * {u(A)};"]
+    at = (lambda j: f"base + {j} * {u(inner)}") if inner > 1 else (lambda j: f"base + {j}")
+    lines += ["var m = (-f_inf());",
+              f"for (var j = {start}; j < {u(A)}; j = j + {stp}) {{ m = max(m, {xb.get(at('j'))}); }}"]
+    if coop:
+        lines += _coop_combine("m", "max({a}, {b})", "red") + ["workgroupBarrier();"]
+    lines += ["var s = 0.0;",
+              f"for (var j = {start}; j < {u(A)}; j = j + {stp}) {{ s = s + exp({xb.get(at('j'))} - m); }}"]
+    if coop:
+        lines += _coop_combine("s", "{a} + {b}", "red")
+    val = f"{xb.get(at('j'))} - m - ls" if log else f"exp({xb.get(at('j'))} - m) * rs"
+    lines += ["let ls = log(s);" if log else "let rs = 1.0 / s;",
+              f"for (var j = {start}; j < {u(A)}; j = j + {stp}) {{ {yb.set(at('j'), val)} }}"]
+    if coop:
+        groups, wid = _coop_entry(rows)
+        sh.helpers.append(f"var<workgroup> red: array<f32, {COOP}>;")
+        body = "\n".join([f"@compute @workgroup_size({COOP})",
+                          "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
+                          f"  let o = {wid};", f"  if (o >= {u(rows)}) {{ return; }}",
+                          *("  " + ln for ln in lines), "}"])
+        return [Dispatch(op.name, sh.code(body), sh.binding_list(), groups, workgroup_bytes=4 * COOP, invocations=COOP)]
+    return [flat_kernel(op.name, sh, rows, lines)]
+

@@ -1,0 +1,285 @@
+"""WGSL dialect: value types, literals and the renderer table for elementwise expressions.
+
+Every tensor lives on the GPU as one of two storage types: floats as `FT` (an alias the runtime
+declares as f32, or f16 when the descriptor allows it and the adapter has `shader-f16`) and
+everything else (int8/uint8/int32/int64/bool) as i32. Arithmetic is done in f32 / i32 / bool.
+"""
+from __future__ import annotations
+
+import math
+
+from ...ir.dtype import FLOAT_DTYPES
+from ...ir.ops.elementwise import PRIMITIVES, expr_dtype, _promote
+
+# value kinds an expression node can have, and their WGSL types
+WGSL_TYPE = {"f": "f32", "i": "i32", "b": "bool"}
+
+
+def kind_of(dtype: str | None) -> str:
+    if dtype is None or dtype in FLOAT_DTYPES:
+        return "f"
+    return "b" if dtype == "bool" else "i"
+
+
+def storage_type(dtype: str) -> str:
+    """The WGSL element type of a tensor's buffer."""
+    return "FT" if dtype in FLOAT_DTYPES else "i32"
+
+
+def compute_type(dtype: str) -> str:
+    """The WGSL type an accessor returns for a tensor (bool tensors are read as i32 0/1)."""
+    return "f32" if dtype in FLOAT_DTYPES else "i32"
+
+
+def f32_lit(v: float) -> str:
+    v = float(v)
+    if math.isnan(v):
+        return "f_nan()"
+    if math.isinf(v):
+        return "f_inf()" if v > 0 else "(-f_inf())"
+    if abs(v) > 3.4028234663852886e38:
+        return "f_inf()" if v > 0 else "(-f_inf())"
+    if v != 0 and abs(v) < 1.1754943508222875e-38:
+        return "0.0" if v > 0 else "-0.0"  # WGSL rejects subnormal literals on some compilers
+    s = repr(v)
+    if "e" in s or "E" in s:
+        mant, exp = s.lower().split("e")
+        if "." not in mant:
+            mant += ".0"
+        s = f"{mant}e{int(exp)}"
+    elif "." not in s:
+        s += ".0"
+    return f"f32({s})" if s.startswith("-") else s + "f"
+
+
+def i32_lit(v) -> str:
+    n = int(v)
+    n = max(-(2**31), min(2**31 - 1, n))
+    return f"i32({n})" if n < 0 else f"{n}i"
+
+
+def literal(v, kind: str) -> str:
+    v = _num(v)
+    if kind == "f":
+        return f32_lit(v)
+    if kind == "i":
+        return i32_lit(math.trunc(v) if math.isfinite(v) else 0)
+    return "true" if v != 0 else "false"
+
+
+def _num(v) -> float:
+    if isinstance(v, str):
+        return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}[v.strip().lower()]
+    return float(v)
+
+
+def convert(text: str, src: str, dst: str) -> str:
+    """`text` of kind src as kind dst (WGSL value constructors do the work)."""
+    if src == dst:
+        return text
+    if dst == "b":
+        return f"({text} != {'0.0' if src == 'f' else '0i'})"
+    return f"{WGSL_TYPE[dst]}({text})"
+
+
+# Helper functions an expression may need, emitted once per shader when used.
+HELPERS = {
+    "isnan_f": "fn isnan_f(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }",
+    "fmax": "fn fmax(a: f32, b: f32) -> f32 { if (isnan_f(a) || isnan_f(b)) { return f_nan(); } return max(a, b); }",
+    "fmin": "fn fmin(a: f32, b: f32) -> f32 { if (isnan_f(a) || isnan_f(b)) { return f_nan(); } return min(a, b); }",
+    # Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7)
+    "erf_f": """fn erf_f(x: f32) -> f32 {
+  let a = abs(x);
+  let t = 1.0 / (1.0 + 0.3275911 * a);
+  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+  return select(y, -y, x < 0.0);
+}""",
+    "tanh_f": "fn tanh_f(x: f32) -> f32 { if (isnan_f(x)) { return x; } return tanh(clamp(x, -10.0, 10.0)); }",
+    # numpy power: negative bases with integral exponents, 0^0 = 1, NaN for a negative base otherwise
+    "pow_f": """fn pow_f(a: f32, b: f32) -> f32 {
+  if (b == 0.0) { return 1.0; }
+  if (isnan_f(a) || isnan_f(b)) { return f_nan(); }
+  if (a == 0.0) { return select(0.0, f_inf(), b < 0.0); }
+  if (floor(b) == b && abs(b) <= 64.0) {  // integral exponents exactly, by repeated squaring
+    var e = u32(abs(b)); var base = a; var p = 1.0;
+    loop { if (e == 0u) { break; } if ((e & 1u) == 1u) { p = p * base; } base = base * base; e = e >> 1u; }
+    return select(p, 1.0 / p, b < 0.0);
+  }
+  let r = exp2(b * log2(abs(a)));
+  if (a > 0.0) { return r; }
+  if (floor(b) != b) { return f_nan(); }
+  return select(r, -r, abs(b % 2.0) == 1.0);
+}""",
+    "pow_i": """fn pow_i(a: i32, b: i32) -> i32 {
+  var r = 1i; var base = a; var e = b;
+  if (e < 0) { return select(0i, select(-1i, 1i, (e & 1) == 0), a == -1) + select(0i, 1i, a == 1); }
+  loop { if (e == 0) { break; } if ((e & 1) == 1) { r = r * base; } base = base * base; e = e >> 1u; }
+  return r;
+}""",
+    "isinf_f": "fn isinf_f(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }",
+    # shifts as numpy does them: unsigned types hold non-negative values here, so an arithmetic
+    # right shift is also the logical one; a shift by the width or more empties the value
+    "shl_i": "fn shl_i(a: i32, b: i32) -> i32 { if (b < 0i || b >= 32i) { return 0i; } return a << u32(b); }",
+    "shr_i": "fn shr_i(a: i32, b: i32) -> i32 { if (b < 0i || b >= 32i) { return select(0i, -1i, a < 0i); } return a >> u32(b); }",
+    "sign_f": "fn sign_f(x: f32) -> f32 { if (isnan_f(x)) { return x; } return sign(x); }",
+    "div_i": "fn div_i(a: i32, b: i32) -> i32 { if (b == 0) { return 0i; } return a / b; }",
+    "mod_i": "fn mod_i(a: i32, b: i32) -> i32 { if (b == 0) { return 0i; } return a % b; }",
+}
+HELPER_DEPS = {"fmax": ["isnan_f"], "fmin": ["isnan_f"], "tanh_f": ["isnan_f"], "pow_f": ["isnan_f"],
+               "sign_f": ["isnan_f"]}
+
+# primitive -> {operand kind: template}; {0}, {1}, {2} are the rendered operands (already of
+# that kind). A primitive whose result is bool takes operands of the promoted argument kind.
+RENDER = {
+    "neg": {"f": "(-{0})", "i": "(-{0})"},
+    "abs": {"f": "abs({0})", "i": "abs({0})"},
+    "exp": {"f": "exp({0})"},
+    "log": {"f": "log({0})"},
+    "sqrt": {"f": "sqrt({0})"},
+    "reciprocal": {"f": "(1.0 / {0})"},
+    "floor": {"f": "floor({0})", "i": "{0}"},
+    "ceil": {"f": "ceil({0})", "i": "{0}"},
+    "round": {"f": "round({0})", "i": "{0}"},  # WGSL round: half to even, like numpy
+    "tanh": {"f": "tanh_f({0})"},
+    "erf": {"f": "erf_f({0})"},
+    "sin": {"f": "sin({0})"},
+    "cos": {"f": "cos({0})"},
+    "sign": {"f": "sign_f({0})", "i": "sign({0})"},
+    "tan": {"f": "tan({0})"},
+    "asin": {"f": "asin({0})"},
+    "acos": {"f": "acos({0})"},
+    "atan": {"f": "atan({0})"},
+    "sinh": {"f": "sinh({0})"},
+    "cosh": {"f": "cosh({0})"},
+    "asinh": {"f": "asinh({0})"},
+    "acosh": {"f": "acosh({0})"},
+    "atanh": {"f": "atanh({0})"},
+    "isinf": {"f": "isinf_f({0})", "i": "false", "b": "false"},
+    "bnot": {"i": "(~{0})"},
+    "shl": {"i": "shl_i({0}, {1})"},
+    "shr": {"i": "shr_i({0}, {1})"},
+    "band": {"i": "({0} & {1})"},
+    "bor": {"i": "({0} | {1})"},
+    "bxor": {"i": "({0} ^ {1})"},
+    "not": {"b": "(!{0})"},
+    "isnan": {"f": "isnan_f({0})", "i": "false", "b": "false"},
+    "add": {"f": "({0} + {1})", "i": "({0} + {1})"},
+    "sub": {"f": "({0} - {1})", "i": "({0} - {1})"},
+    "mul": {"f": "({0} * {1})", "i": "({0} * {1})"},
+    "div": {"f": "({0} / {1})", "i": "div_i({0}, {1})"},
+    "pow": {"f": "pow_f({0}, {1})", "i": "pow_i({0}, {1})"},
+    "max": {"f": "fmax({0}, {1})", "i": "max({0}, {1})"},
+    "min": {"f": "fmin({0}, {1})", "i": "min({0}, {1})"},
+    "idiv": {"f": "trunc({0} / {1})", "i": "div_i({0}, {1})"},
+    "imod": {"f": "({0} % {1})", "i": "mod_i({0}, {1})"},  # WGSL %: truncated, sign of the dividend
+    "lt": {"f": "({0} < {1})", "i": "({0} < {1})"},
+    "le": {"f": "({0} <= {1})", "i": "({0} <= {1})"},
+    "gt": {"f": "({0} > {1})", "i": "({0} > {1})"},
+    "ge": {"f": "({0} >= {1})", "i": "({0} >= {1})"},
+    "eq": {"f": "({0} == {1})", "i": "({0} == {1})", "b": "({0} == {1})"},
+    "and": {"b": "({0} && {1})"},
+    "or": {"b": "({0} || {1})"},
+    "xor": {"b": "({0} != {1})"},
+    "where": {"f": "select({2}, {1}, {0})", "i": "select({2}, {1}, {0})", "b": "select({2}, {1}, {0})"},
+}
+# operand kinds forced regardless of the arguments
+FORCED_OPERAND = {"not": "b", "and": "b", "or": "b", "xor": "b"}
+BOOL_RESULT = {name for name, (_, _, k) in PRIMITIVES.items() if k == "bool"}
+
+
+class ExprRenderer:
+    """Renders one expression tree to a WGSL expression of a given kind.
+
+    ``inputs[i]`` is (WGSL text reading input i as its compute type, IR dtype)."""
+
+    def __init__(self, inputs: list[tuple[str, str]]):
+        self.inputs = inputs
+        self.in_dtypes = [d for _, d in inputs]
+        self.helpers: set[str] = set()
+
+    def dtype(self, expr) -> str | None:
+        return expr_dtype(expr, self.in_dtypes)
+
+    def render(self, expr, want: str, ctx_dtype: str | None = None) -> str:
+        """WGSL text of `expr` as kind `want`; ctx_dtype types constant-only subtrees."""
+        text, kind = self._node(expr, ctx_dtype)
+        return convert(text, kind, want)
+
+    def _node(self, expr, ctx: str | None) -> tuple[str, str]:
+        op = expr[0]
+        if op == "in":
+            text, dt = self.inputs[expr[1]]
+            return (f"({text} != 0i)", "b") if dt == "bool" else (text, kind_of(dt))
+        if op == "const":
+            k = kind_of(ctx)
+            return literal(expr[1], k), k
+        if op == "cast":
+            target = expr[1]
+            inner_dt = self.dtype(expr[2]) or ctx
+            text, k = self._node(expr[2], inner_dt)
+            tk = kind_of(target)
+            out = convert(text, k, tk)
+            if target == "uint8":
+                out = f"({out} & 255i)"
+            elif target == "int8":
+                out = f"(({out} << 24u) >> 24u)"
+            return out, tk
+        if op not in RENDER:
+            raise ValueError(f"WGSL renderer: unknown expression primitive {op!r}")
+        node_dt = self.dtype(expr) or ctx
+        args = expr[1:]
+        if op == "where":
+            cond = self.render(args[0], "b", None)
+            k = kind_of(node_dt)
+            a = self.render(args[1], k, node_dt)
+            b = self.render(args[2], k, node_dt)
+            return self._apply(op, k, [cond, a, b]), k
+        if op in BOOL_RESULT:
+            operand_dt = None
+            for a in args:
+                operand_dt = _promote(operand_dt, self.dtype(a))
+            k = FORCED_OPERAND.get(op) or kind_of(operand_dt or ctx)
+            if k not in RENDER[op]:
+                k = next(iter(RENDER[op]))
+            rendered = [self.render(a, k, operand_dt or ctx) for a in args]
+            return self._apply(op, k, rendered), "b"
+        k = kind_of(node_dt)
+        if k == "b":
+            k = "i"  # arithmetic on bools: numpy promotes to integers
+        if k not in RENDER[op]:
+            # exp of an int, bnot of a float: the IR refuses both; keep the renderer total anyway
+            k = "f" if "f" in RENDER[op] else "i"
+        rendered = [self.render(a, k, node_dt) for a in args]
+        return self._apply(op, k, rendered), k
+
+    def _apply(self, op: str, kind: str, args: list[str]) -> str:
+        template = RENDER[op][kind]
+        for name in HELPERS:
+            if name + "(" in template:
+                self._need(name)
+        return template.format(*args)
+
+    def _need(self, name: str):
+        if name in self.helpers:
+            return
+        for dep in HELPER_DEPS.get(name, []):
+            self._need(dep)
+        self.helpers.add(name)
+
+    def helper_code(self) -> str:
+        order = [n for n in HELPERS if n in self.helpers]
+        return "\n".join(HELPERS[n] for n in order)
+
+
+def store_value(text: str, kind: str, dtype: str) -> str:
+    """A value of `kind` converted to what a tensor of `dtype` stores (its accessor's type)."""
+    if dtype in FLOAT_DTYPES:
+        return convert(text, kind, "f")
+    v = convert(text, kind, "i")
+    if dtype == "bool":
+        return f"select(0i, 1i, {convert(text, kind, 'b')})"
+    if dtype == "uint8":
+        return f"({v} & 255i)"
+    if dtype == "int8":
+        return f"(({v} << 24u) >> 24u)"
+    return v

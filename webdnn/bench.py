@@ -1,0 +1,312 @@
+"""`webdnn bench`: webdnn against onnxruntime-web, side by side, in ONE headless Chromium.
+
+For each model (bench/models.py: ResNet50, MobileNetV2, SqueezeNet1.1, random weights) it converts
+the same .onnx file with webdnn, then times in a fresh cross-origin-isolated page each webdnn
+backend and onnxruntime-web's wasm backend (with 1 and with N threads): load time, first run,
+median and min of the timed runs after warm-up, and the bytes a page downloads (code, weights).
+It writes docs/benchmarks.md (with the command that made it) and a log-scale bar chart.
+
+onnxruntime-web comes from npm (`npm ci` in bench/); its own .wasm files are served from
+bench/node_modules through the local server. matplotlib draws the chart (a bench-only dependency).
+"""
+from __future__ import annotations
+
+import datetime
+import gzip
+import importlib.util
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import WebDNNError
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "bench"
+ORT_DIST = BENCH / "node_modules" / "onnxruntime-web" / "dist"
+ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+
+
+def _models_module():
+    spec = importlib.util.spec_from_file_location("webdnn_bench_models", BENCH / "models.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _gz(path: Path) -> int:
+    return len(gzip.compress(path.read_bytes(), 9))
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def webdnn_bytes(desc: Path, backend: str, runtime: Path) -> dict:
+    """What a page downloads for one backend: code (runtime script, model.json, graph file(s)) and weights."""
+    model = json.loads((desc / "model.json").read_text())
+    code_files = [runtime / "webdnn.min.js", desc / "model.json", *sorted(desc.glob(f"graph_{backend}.*"))]
+    weights = sum(model["weights"][i]["bytes"] for i in model["backends"][backend]["weights"])
+    return {"code": sum(f.stat().st_size for f in code_files), "code_gz": sum(_gz(f) for f in code_files),
+            "weights": weights}
+
+
+def ort_bytes(onnx_path: Path) -> dict:
+    files = [ORT_DIST / f for f in ORT_FILES]
+    return {"code": sum(f.stat().st_size for f in files), "code_gz": sum(_gz(f) for f in files),
+            "weights": onnx_path.stat().st_size}
+
+
+def prepare(work: Path, names, backends, say) -> dict:
+    """-> {model: (onnx path, descriptor dir, input name, shape, [converted backends])}"""
+    from .converter import convert
+    mods = _models_module()
+    paths = mods.write_all(work / "onnx")
+    out = {}
+    for name in names:
+        if name not in paths:
+            raise WebDNNError(f"unknown benchmark model {name!r}; known: {', '.join(paths)}")
+        desc = work / "webdnn" / name
+        done = []
+        for b in backends:  # one backend at a time: a backend that cannot convert it is reported, not fatal
+            t0 = time.perf_counter()
+            try:
+                convert(paths[name], work / "webdnn" / f"{name}.{b}", backends=[b])
+                done.append(b)
+                say(f"converted {name} for {b} in {time.perf_counter() - t0:.1f} s")
+            except Exception as e:  # noqa: BLE001 - reported in the results
+                say(f"cannot convert {name} for {b}: {type(e).__name__}: {e}")
+        out[name] = (Path(paths[name]), desc, "data", [1, 3, 224, 224], done)
+    return out
+
+
+def run_all(args) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from .runners import runtime_dist
+    from .runners.chromium import CHROMIUM, DEFAULT_ARGS
+    from .serve import Server
+
+    if not (ORT_DIST / "ort.wasm.min.js").is_file():
+        raise WebDNNError(f"onnxruntime-web is not installed: run `npm ci` in {BENCH}")
+    say = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.quiet else (lambda m: None)
+    work = Path(args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    names = [m for m in args.models.split(",") if m]
+    backends = [b for b in args.backends.split(",") if b]
+    cores = os.cpu_count() or 1
+    threads = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
+    models = prepare(work, names, backends, say)
+    runtime = runtime_dist()
+    server = Server(BENCH, mounts={"/webdnn/": runtime, "/ort/": ORT_DIST, "/work/": work}).start()
+    results = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=list(DEFAULT_ARGS), headless=True)
+            version = browser.version
+
+            def measure(fn, req):
+                page = browser.new_page()
+                try:
+                    page.goto(server.url + "bench.html", wait_until="load")
+                    if not page.evaluate("self.crossOriginIsolated"):
+                        raise WebDNNError("the benchmark page is not cross-origin isolated")
+                    # evaluate() itself never times out: the page races the measurement against a timer
+                    return page.evaluate(f"""(r) => Promise.race([{fn}(r), new Promise((_, reject) => setTimeout(
+                        () => reject(new Error('timed out after {args.timeout:g} s')), {args.timeout * 1000}))])""", req)
+                finally:
+                    page.close()
+
+            for name, (onnx_path, _, inp, shape, done) in models.items():
+                common = {"inputName": inp, "shape": shape, "warmup": args.warmup, "repeat": args.repeat}
+                configs = []
+                for b in done:
+                    for t in (threads if b == "wasm" else [1]):
+                        configs.append(("webdnn", b, t))
+                configs += [("onnxruntime-web", "wasm", t) for t in threads]
+                for fw, b, t in configs:
+                    say(f"{name}: {fw} {b} {t} thread(s) ...")
+                    try:
+                        if fw == "webdnn":
+                            desc = work / "webdnn" / f"{name}.{b}"
+                            r = measure("benchWebdnn", {**common, "url": f"/work/webdnn/{name}.{b}/", "backend": b,
+                                                        "threads": t})
+                            size = webdnn_bytes(desc, b, runtime)
+                        else:
+                            r = measure("benchOrt", {**common, "url": f"/work/onnx/{name}.onnx", "threads": t})
+                            size = ort_bytes(onnx_path)
+                    except Exception as e:  # noqa: BLE001 - a failed configuration is reported
+                        say(f"  failed: {e}")
+                        results.append({"model": name, "framework": fw, "backend": b, "threads": t,
+                                        "error": str(e).splitlines()[0][:200]})
+                        continue
+                    r.pop("runs", None)
+                    results.append({"model": name, "framework": fw, "backend": b, "threads": t, **r, **size})
+                    say(f"  load {r['loadMs']:.0f} ms, first {r['firstMs']:.0f} ms, median {r['median']:.1f} ms, "
+                        f"min {r['min']:.1f} ms")
+            browser.close()
+    finally:
+        server.close()
+    meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": _cpu_name(), "cores": cores,
+            "chromium": version, "webdnn": __version__, "ort": _ort_version(), "warmup": args.warmup,
+            "repeat": args.repeat, "command": args.command_line}
+    return {"meta": meta, "results": results}
+
+
+def _ort_version() -> str:
+    try:
+        return json.loads((ORT_DIST.parent / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return "?"
+
+
+def _label(r) -> str:
+    if r["framework"] == "webdnn":
+        return f"webdnn {r['backend']}" + (f" ×{r['threads']}" if r["backend"] == "wasm" else "")
+    return f"onnxruntime-web wasm ×{r['threads']}"
+
+
+def _kb(n) -> str:
+    return f"{n / 1024:,.0f} KB" if n < 10 * 2**20 else f"{n / 2**20:,.1f} MB"
+
+
+def ratios(results) -> list[dict]:
+    """webdnn wasm vs onnxruntime-web wasm at equal thread counts."""
+    ort = {(r["model"], r["threads"]): r for r in results if r["framework"] != "webdnn" and "error" not in r}
+    out = []
+    for r in results:
+        if r["framework"] == "webdnn" and r["backend"] == "wasm" and "error" not in r:
+            o = ort.get((r["model"], r["threads"]))
+            if o:
+                out.append({"model": r["model"], "threads": r["threads"], "median": r["median"] / o["median"],
+                            "cold": (r["loadMs"] + r["firstMs"]) / (o["loadMs"] + o["firstMs"]),
+                            "code_gz": r["code_gz"], "ort_code_gz": o["code_gz"]})
+    return out
+
+
+def write_markdown(data: dict, path: Path, png: Path | None) -> None:
+    meta, results = data["meta"], data["results"]
+    L = ["# Benchmarks: webdnn vs onnxruntime-web", "",
+         f"Made by `{meta['command']}` on {meta['date']}: {meta['cpu']} ({meta['cores']} cores), headless Chromium "
+         f"{meta['chromium']}, webdnn {meta['webdnn']}, onnxruntime-web {meta['ort']} (npm). One browser session; each "
+         f"row is measured in a fresh cross-origin-isolated page. Times in ms: load (`WebDNN.load` / "
+         f"`InferenceSession.create`, downloads included, from the local server), the first run, then the median and "
+         f"the minimum of {meta['repeat']} runs after {meta['warmup']} warm-up runs. Models: bench/models.py "
+         f"(torchvision's architectures, random weights), 1×3×224×224 float32 input; the same .onnx file for both. "
+         f"Code is what a page downloads besides weights (runtime script, graph and wasm files; for onnxruntime-web "
+         f"ort.wasm.min.js, its .mjs loader and its .wasm), gzip -9 in parentheses.", ""]
+    if png is not None:
+        L += [f"![median latency, log scale]({os.path.relpath(png, path.parent)})", ""]
+    for model in dict.fromkeys(r["model"] for r in results):
+        L += [f"## {model}", "", "| runtime | load | first run | median | min | code (gzip) | weights |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in results:
+            if r["model"] != model:
+                continue
+            if "error" in r:
+                L.append(f"| {_label(r)} | failed: {r['error']} | | | | | |")
+                continue
+            L.append(f"| {_label(r)} | {r['loadMs']:,.0f} | {r['firstMs']:,.0f} | {r['median']:,.1f} | {r['min']:,.1f} | "
+                     f"{_kb(r['code'])} ({_kb(r['code_gz'])}) | {_kb(r['weights'])} |")
+        L.append("")
+    rs = ratios(results)
+    if rs:
+        L += ["## webdnn wasm / onnxruntime-web wasm (same thread count)", "",
+              "| model | threads | median latency ratio | cold start ratio (load + first run) |",
+              "| --- | ---: | ---: | ---: |"]
+        for r in rs:
+            L.append(f"| {r['model']} | {r['threads']} | {r['median']:.2f} | {r['cold']:.2f} |")
+        L.append("")
+        L += ["## Targets (issue #4)", "", "| target | measured | reached |", "| --- | --- | --- |"]
+        for r in rs:
+            L.append(f"| {r['model']} ×{r['threads']}: median ≤ 0.67× onnxruntime-web | {r['median']:.2f}× | "
+                     f"{'yes' if r['median'] <= 0.67 else 'no'} |")
+        for r in rs:
+            L.append(f"| {r['model']} ×{r['threads']}: cold start ≤ 0.25× | {r['cold']:.2f}× | "
+                     f"{'yes' if r['cold'] <= 0.25 else 'no'} |")
+        code = [r["code_gz"] for r in rs if r["model"] == "ResNet50"]
+        if code:
+            L.append(f"| ResNet50 code (wasm + runtime, gzip) ≤ 150 KB | {_kb(code[0])} | "
+                     f"{'yes' if code[0] <= 150 * 1024 else 'no'} |")
+        L.append("")
+    path.write_text("\n".join(L) + "\n")
+
+
+def write_chart(data: dict, png: Path) -> bool:
+    """Grouped bars (one group per model), median latency on a log axis."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("note: matplotlib is not installed (pip install matplotlib); no chart drawn", file=sys.stderr)
+        return False
+    ok = [r for r in data["results"] if "error" not in r]
+    models = list(dict.fromkeys(r["model"] for r in ok))
+    labels = list(dict.fromkeys(_label(r) for r in ok))
+    fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(models) + 2), 4.2), dpi=120)
+    width = 0.8 / max(1, len(labels))
+    colors = plt.cm.tab10.colors
+    for i, lab in enumerate(labels):
+        xs, ys = [], []
+        for j, m in enumerate(models):
+            r = next((r for r in ok if r["model"] == m and _label(r) == lab), None)
+            if r:
+                xs.append(j - 0.4 + width * (i + 0.5))
+                ys.append(r["median"])
+        ax.bar(xs, ys, width, label=lab, color=colors[i % len(colors)])
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(models)))
+    ax.set_xticklabels(models)
+    ax.set_ylabel("median latency per image [ms] (log scale)")
+    ax.set_title(f"Inference time in headless Chromium ({data['meta']['cores']} cores)")
+    ax.grid(axis="y", which="both", alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)
+    return True
+
+
+def main(args) -> int:
+    data = run_all(args)
+    out = Path(args.out)
+    png = Path(args.png) if args.png else None
+    if png is not None and not write_chart(data, png):
+        png = None
+    write_markdown(data, out, png)
+    (Path(args.work) / "results.json").write_text(json.dumps(data, indent=1))
+    print(f"wrote {out}" + (f" and {png}" if png else ""))
+    for r in ratios(data["results"]):
+        print(f"  {r['model']:<14} ×{r['threads']}: median {r['median']:.2f}× onnxruntime-web, cold start {r['cold']:.2f}×")
+    return 0
+
+
+def add_parser(sub) -> None:
+    b = sub.add_parser("bench", help="benchmark webdnn against onnxruntime-web in headless Chromium")
+    b.add_argument("--models", default="ResNet50,MobileNetV2,SqueezeNet1.1", help="comma-separated (bench/models.py)")
+    b.add_argument("--backends", default="wasm,js,webgpu", help="webdnn backends to time (default wasm,js,webgpu)")
+    b.add_argument("--threads", default="", help="wasm thread counts, e.g. 1,2 (default: 1 and the core count)")
+    b.add_argument("--repeat", type=int, default=20, help="timed runs after warm-up (default 20)")
+    b.add_argument("--warmup", type=int, default=3, help="untimed runs before (default 3)")
+    b.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
+    b.add_argument("--png", default=str(REPO / "docs" / "benchmarks.png"), help="chart ('' for none)")
+    b.add_argument("--work", default=str(REPO / "out" / "bench"), help="models and descriptors go here")
+    b.add_argument("--timeout", type=float, default=600, help="seconds one configuration may take (default 600)")
+    b.add_argument("-q", "--quiet", action="store_true")
+
+    def run(args):
+        args.command_line = "webdnn bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 \
+            else "webdnn bench"
+        return main(args)
+    b.set_defaults(fn=run)

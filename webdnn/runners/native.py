@@ -1,0 +1,315 @@
+"""NativeRunner: executes a descriptor's graph_webgpu.json from Python through the `wgpu`
+package (wgpu-native: Vulkan, Metal or D3D12), with the same WGSL, buffer plan and dispatch
+list the browser runtime uses, so it is a second, independent executor of that file.
+
+    with NativeRunner() as r:                        # one adapter and device per runner
+        outs = r.run("out/", {"x": x}, backend="webgpu")
+
+On a machine without a GPU, Mesa's lavapipe (`apt-get install mesa-vulkan-drivers`) provides
+a Vulkan device on the CPU: right answers, CPU speed. ``pip install 'webdnn[native]'`` installs
+wgpu.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from . import Runner, RuntimeRunError, read_model
+from ..errors import WebDNNError
+
+FLOATS = ("float32", "float16")
+# limits a descriptor may need beyond WebGPU's defaults
+LIMIT_KEYS = {
+    "maxStorageBuffersPerShaderStage": "max-storage-buffers-per-shader-stage",
+    "maxComputeWorkgroupStorageSize": "max-compute-workgroup-storage-size",
+    "maxComputeInvocationsPerWorkgroup": "max-compute-invocations-per-workgroup",
+}
+
+
+def _import_wgpu():
+    # Mesa's Vulkan drivers probe for a Wayland display and print an error when
+    # XDG_RUNTIME_DIR is unset (a headless machine, CI); compute needs no display
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        os.environ["XDG_RUNTIME_DIR"] = tempfile.gettempdir()
+    try:
+        import wgpu  # noqa: F401
+    except ImportError as e:
+        raise WebDNNError("the native runner needs the `wgpu` package: pip install 'webdnn[native]' "
+                          "(on a machine without a GPU also `apt-get install mesa-vulkan-drivers`)") from e
+    return wgpu
+
+
+def decode_constant(name: str, c: dict, weights: bytes) -> np.ndarray:
+    """A constant of graph_<backend>.json as a flat array (float64 for floats, int64 for ints)."""
+    n = int(np.prod(c["shape"], dtype=np.int64)) if c["shape"] else 1
+    enc = c.get("encoding", "raw")
+    if enc == "fill":
+        v = c.get("value")
+        if isinstance(v, str):
+            v = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}[v.lower()]
+        return np.full(n, float(v) if c["dtype"] in FLOATS else int(v))
+    off, nb = int(c.get("offset", 0)), int(c.get("bytes", 0))
+    if off < 0 or off + nb > len(weights):
+        raise WebDNNError(f"constant {name!r}: bytes [{off}, {off + nb}) lie outside the {len(weights)} weight bytes")
+    raw = weights[off:off + nb]
+    if enc == "f16" or (c["dtype"] == "float16" and nb == 2 * n):
+        return np.frombuffer(raw, "<f2", n).astype(np.float64)
+    storage = {"float32": "<f4", "float16": "<f4", "int32": "<i4", "int64": "<i4", "int8": "i1",
+               "uint8": "u1", "bool": "u1"}[c["dtype"]]
+    return np.frombuffer(raw, storage, n)
+
+
+def _to_gpu(a: np.ndarray, dtype: str, precision: str) -> bytes:
+    """Flat values as the GPU stores them: floats as f32 (f16 in f16 mode), the rest as i32;
+    padded to a multiple of 4 bytes."""
+    if dtype in FLOATS:
+        b = np.asarray(a, np.float16 if precision == "f16" else np.float32).tobytes()
+    else:
+        b = np.asarray(a).astype(np.int64).astype(np.int32).tobytes()
+    return b + b"\0" * (-len(b) % 4)
+
+
+def _from_gpu(raw, dtype: str, precision: str, n: int) -> np.ndarray:
+    """GPU bytes -> the dtype the JS runtime hands out (Float32Array, Int32Array, Uint8Array …)."""
+    if dtype in FLOATS:
+        return np.frombuffer(raw, np.float16 if precision == "f16" else np.float32, n).astype(np.float32)
+    v = np.frombuffer(raw, np.int32, n)
+    return v.astype({"int8": np.int8, "uint8": np.uint8, "bool": np.uint8}.get(dtype, np.int32))
+
+
+class LoadedModel:
+    """One descriptor on one device: pipelines, buffers and bind groups, created once."""
+
+    def __init__(self, runner: "NativeRunner", d: Path, precision: str | None):
+        wgpu = runner.wgpu
+        self.dir = d
+        self.wgpu = wgpu
+        self.queue = runner.device.queue
+        model = read_model(d)
+        entry = model.get("backends", {}).get("webgpu")
+        if entry is None:
+            raise WebDNNError(f"{d} has no webgpu backend (it has: {', '.join(model.get('backends', {})) or 'none'}); "
+                              f"convert with --backend webgpu")
+        graph = json.loads((d / entry["graph"]).read_text())
+        if graph.get("backend") != "webgpu" or graph.get("version") != 1:
+            raise WebDNNError(f"{d / entry['graph']}: not a version 1 webgpu graph")
+        self.model, self.graph = model, graph
+        weights = b""
+        for i in entry.get("weights", []):
+            w = model["weights"][i]
+            data = (d / w["file"]).read_bytes()
+            if len(data) != w["bytes"] or f"{zlib.crc32(data) & 0xffffffff:08x}" != w["crc32"]:
+                raise WebDNNError(f"{w['file']}: size or CRC-32 does not match model.json")
+            weights += data
+
+        device = runner.device
+        f16_ok = "shader-f16" in device.features
+        want = precision or graph.get("precision", "f32")
+        if want == "f16" and not f16_ok:
+            want = "f32"
+        if want not in graph["memory"]:
+            raise WebDNNError(f"the descriptor has no {want} memory plan (it has {sorted(graph['memory'])})")
+        self.precision = want
+        mem = graph["memory"][want]
+        lim = device.limits
+        for key, wkey in LIMIT_KEYS.items():
+            need = graph.get("limits", {}).get(key, 0)
+            if need > lim[wkey]:
+                raise WebDNNError(f"the model needs {key} = {need}; this device allows {lim[wkey]}")
+        biggest = max((b["bytes"] for b in mem["buffers"]), default=0)
+        if biggest > lim["max-buffer-size"]:
+            raise WebDNNError(f"the model needs a {biggest}-byte buffer; this device allows {lim['max-buffer-size']}")
+
+        usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_DST | wgpu.BufferUsage.COPY_SRC
+        self.buffers = [device.create_buffer(size=b["bytes"], usage=usage, label=f"{b['kind']}{i}")
+                        for i, b in enumerate(mem["buffers"])]
+        self.where = mem["tensors"]
+        self.tensors = graph["tensors"]
+        # weights: decoded and uploaded once
+        for name, c in graph.get("constants", {}).items():
+            if name not in self.where:
+                continue
+            self._write(name, decode_constant(name, c, weights), c["dtype"])
+
+        header = "enable f16;\nalias FT = f16;\n" if want == "f16" else "alias FT = f32;\n"
+        t0 = time.perf_counter()
+        self.pipelines = []
+        for i, code in enumerate(graph["shaders"]):
+            try:
+                module = device.create_shader_module(code=header + code, label=f"shader{i}")
+                self.pipelines.append(device.create_compute_pipeline(
+                    layout="auto", compute={"module": module, "entry_point": "main"}, label=f"shader{i}"))
+            except Exception as e:
+                users = [k["name"] for k in graph["dispatches"] if k["shader"] == i]
+                raise WebDNNError(f"shader {i} (kernels {users[:3]}) does not compile: {e}") from None
+        self.compile_s = time.perf_counter() - t0
+        self.steps = []
+        for k in graph["dispatches"]:
+            pipe = self.pipelines[k["shader"]]
+            entries = []
+            for j, (tname, part) in enumerate(k["bindings"]):
+                buf, off, nb = self.where[tname][part]
+                entries.append({"binding": j, "resource": {"buffer": self.buffers[buf], "offset": off, "size": nb}})
+            bg = device.create_bind_group(layout=pipe.get_bind_group_layout(0), entries=entries)
+            self.steps.append((pipe, bg, tuple(k["groups"]), k["name"]))
+        # outputs are copied into one readback buffer, one mapping per run
+        self.out_slices, off = [], 0
+        for name in graph["outputs"]:
+            parts = []
+            for buf, boff, nb in self.where[name]:
+                parts.append((buf, boff, nb, off))
+                off += -(-nb // 256) * 256
+            self.out_slices.append((name, parts))
+        self.readback = device.create_buffer(size=max(off, 16),
+                                             usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
+
+    def _dtype(self, name):
+        t = self.tensors.get(name) or self.graph["constants"][name]
+        return t["dtype"]
+
+    def _write(self, name, flat, dtype):
+        data = _to_gpu(flat, dtype, self.precision)
+        q = self.queue
+        pos = 0
+        for buf, off, nb in self.where[name]:
+            chunk = data[pos:pos + nb]
+            q.write_buffer(self.buffers[buf], off, chunk + b"\0" * (nb - len(chunk)))
+            pos += nb
+
+    def sync(self):
+        """Wait until the queue has finished everything submitted (a 16-byte read waits for it)."""
+        self.queue.read_buffer(self.buffers[0], 0, 16)
+
+    def encode(self, device, readback: bool = True):
+        enc = device.create_command_encoder()
+        cp = enc.begin_compute_pass()
+        for pipe, bg, groups, _ in self.steps:
+            cp.set_pipeline(pipe)
+            cp.set_bind_group(0, bg)
+            cp.dispatch_workgroups(*groups)
+        cp.end()
+        if readback:
+            for _, parts in self.out_slices:
+                for buf, boff, nb, roff in parts:
+                    enc.copy_buffer_to_buffer(self.buffers[buf], boff, self.readback, roff, nb)
+        return enc.finish()
+
+    def run(self, device, inputs) -> dict:
+        for name, arr, _typed in inputs:
+            self._write(name, arr, self._dtype(name))
+        device.queue.submit([self.encode(device)])
+        self.readback.map_sync(self.wgpu.MapMode.READ)
+        try:
+            raw = bytes(self.readback.read_mapped())
+        finally:
+            self.readback.unmap()
+        out = {}
+        for name, parts in self.out_slices:
+            n = int(np.prod(self.tensors[name]["shape"] if name in self.tensors else self.graph["constants"][name]["shape"],
+                            dtype=np.int64))
+            data = b"".join(bytes(raw[roff:roff + nb]) for _, _, nb, roff in parts)
+            out[name] = _from_gpu(data, self._dtype(name), self.precision, n)
+        return out
+
+
+class NativeRunner(Runner):
+    """Runs the webgpu backend of descriptors through wgpu-native.
+
+    ``power_preference``: which adapter ("high-performance" or "low-power");
+    ``precision``: force "f32" or "f16" (default: what the descriptor asks for, f32 when the
+    device lacks shader-f16). ``adapter_info`` describes the device.
+    """
+
+    name = "native"
+
+    def __init__(self, power_preference: str = "high-performance", precision: str | None = None,
+                 cache_size: int = 8):
+        super().__init__()
+        self.wgpu = _import_wgpu()
+        adapter = self.wgpu.gpu.request_adapter_sync(power_preference=power_preference)
+        if adapter is None:
+            raise WebDNNError("wgpu found no GPU adapter (on a machine without a GPU: apt-get install mesa-vulkan-drivers)")
+        self.adapter = adapter
+        self.adapter_info = dict(adapter.info)
+        features = [f for f in ("shader-f16", "timestamp-query") if f in adapter.features]
+        limits = {k: adapter.limits[k] for k in (
+            "max-buffer-size", "max-storage-buffer-binding-size", *LIMIT_KEYS.values())}
+        self.device = adapter.request_device_sync(required_features=features, required_limits=limits)
+        self.precision = precision
+        self._cache: dict = {}
+        self._cache_size = cache_size
+        self.last_precision: str | None = None
+
+    def loaded(self, descriptor_dir, stamp=None) -> LoadedModel:
+        from . import descriptor_stamp
+        d = Path(descriptor_dir).resolve()
+        key = (d, stamp or descriptor_stamp(d), self.precision)
+        m = self._cache.pop(key, None)
+        if m is None:
+            m = LoadedModel(self, d, self.precision)
+        self._cache[key] = m
+        while len(self._cache) > self._cache_size:
+            self._cache.pop(next(iter(self._cache)))
+        return m
+
+    def _check_backend(self, backends):
+        if backends and "webgpu" not in backends:
+            raise WebDNNError(f"the native runner executes the webgpu backend only (asked for {', '.join(backends)})")
+
+    def _load(self, descriptor_dir, stamp, backends):
+        self._check_backend(backends)
+        t0 = time.perf_counter()
+        m = self.loaded(descriptor_dir, stamp)
+        return {"backendName": "webgpu", "inputNames": m.graph["inputs"], "outputNames": m.graph["outputs"],
+                "loadMs": (time.perf_counter() - t0) * 1000, "precision": m.precision}
+
+    def _run(self, descriptor_dir, stamp, backends, inputs, repeat=1, warmup=0):
+        self._check_backend(backends)
+        t0 = time.perf_counter()
+        key_before = len(self._cache)
+        m = self.loaded(descriptor_dir, stamp)
+        load_ms = (time.perf_counter() - t0) * 1000 if len(self._cache) != key_before else 0.0
+        try:
+            for _ in range(warmup):
+                m.run(self.device, inputs)
+            ms = []
+            for _ in range(max(1, repeat)):
+                t = time.perf_counter()
+                out = m.run(self.device, inputs)
+                ms.append((time.perf_counter() - t) * 1000)
+        except WebDNNError:
+            raise
+        except Exception as e:
+            raise RuntimeRunError(f"wgpu failed while running {descriptor_dir}: {e}") from None
+        self.last_precision = m.precision
+        return {"outputs": out, "ms": ms, "loadMs": load_ms, "backendName": "webgpu"}
+
+    def gpu_ms(self, descriptor_dir, inputs: dict, repeat: int = 20, warmup: int = 3) -> float:
+        """Mean time of one run on the GPU queue: `repeat` runs submitted back to back with the
+        inputs already on the device and no readback, timed from submit to completion."""
+        from . import prepare_inputs
+        m = self.loaded(descriptor_dir)
+        m.run(self.device, prepare_inputs(m.model, inputs))
+        cmds = [m.encode(self.device, readback=False) for _ in range(repeat + warmup)]
+        self.device.queue.submit(cmds[:warmup])
+        m.sync()
+        t = time.perf_counter()
+        self.device.queue.submit(cmds[warmup:])
+        m.sync()
+        return (time.perf_counter() - t) * 1000 / repeat
+
+    def close(self):
+        if self._closed:
+            return
+        self._cache.clear()
+        try:
+            self.device.destroy()
+        except Exception:
+            pass
+        super().close()
