@@ -106,6 +106,7 @@ def run_all(args) -> dict:
     backends = [b for b in args.backends.split(",") if b]
     cores = os.cpu_count() or 1
     threads = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
+    load_before = _loadavg()
     models = prepare(work, names, backends, say)
     runtime = runtime_dist()
     server = Server(BENCH, mounts={"/webdnn/": runtime, "/ort/": ORT_DIST, "/work/": work}).start()
@@ -158,9 +159,17 @@ def run_all(args) -> dict:
     finally:
         server.close()
     meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": _cpu_name(), "cores": cores,
+            "load": [load_before, _loadavg()],
             "chromium": version, "webdnn": __version__, "ort": _ort_version(), "warmup": args.warmup,
             "repeat": args.repeat, "command": args.command_line}
     return {"meta": meta, "results": results}
+
+
+def _loadavg():
+    try:
+        return round(os.getloadavg()[0], 1)
+    except (OSError, AttributeError):
+        return None
 
 
 def _ort_version() -> str:
@@ -189,6 +198,7 @@ def ratios(results) -> list[dict]:
             o = ort.get((r["model"], r["threads"]))
             if o:
                 out.append({"model": r["model"], "threads": r["threads"], "median": r["median"] / o["median"],
+                            "min": r["min"] / o["min"],
                             "cold": (r["loadMs"] + r["firstMs"]) / (o["loadMs"] + o["firstMs"]),
                             "code_gz": r["code_gz"], "ort_code_gz": o["code_gz"]})
     return out
@@ -205,6 +215,11 @@ def write_markdown(data: dict, path: Path, png: Path | None) -> None:
          f"(torchvision's architectures, random weights), 1×3×224×224 float32 input; the same .onnx file for both. "
          f"Code is what a page downloads besides weights (runtime script, graph and wasm files; for onnxruntime-web "
          f"ort.wasm.min.js, its .mjs loader and its .wasm), gzip -9 in parentheses.", ""]
+    load = meta.get("load") or [None, None]
+    if load[0] is not None:
+        L += [f"The machine's load average was {load[0]} before and {load[1]} after the run ({meta['cores']} cores): "
+              f"other processes shared it, so a median can include runs that waited for a core; the minimum is the "
+              f"least disturbed run. Compare ratios of the same column, taken in the same session.", ""]
     if png is not None:
         L += [f"![median latency, log scale]({os.path.relpath(png, path.parent)})", ""]
     for model in dict.fromkeys(r["model"] for r in results):
@@ -222,10 +237,10 @@ def write_markdown(data: dict, path: Path, png: Path | None) -> None:
     rs = ratios(results)
     if rs:
         L += ["## webdnn wasm / onnxruntime-web wasm (same thread count)", "",
-              "| model | threads | median latency ratio | cold start ratio (load + first run) |",
-              "| --- | ---: | ---: | ---: |"]
+              "| model | threads | median latency ratio | min latency ratio | cold start ratio (load + first run) |",
+              "| --- | ---: | ---: | ---: | ---: |"]
         for r in rs:
-            L.append(f"| {r['model']} | {r['threads']} | {r['median']:.2f} | {r['cold']:.2f} |")
+            L.append(f"| {r['model']} | {r['threads']} | {r['median']:.2f} | {r['min']:.2f} | {r['cold']:.2f} |")
         L.append("")
         L += ["## Targets (issue #4)", "", "| target | measured | reached |", "| --- | --- | --- |"]
         for r in rs:
