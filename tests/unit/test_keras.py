@@ -179,6 +179,34 @@ def test_shape_layers(tmp_path):
     roundtrip(randomize(keras.Model(i, outs, name="shapes")), tmp_path)
 
 
+def test_resizing_layers(tmp_path):
+    """UpSampling2D with an interpolation and Resizing (crop/pad to aspect ratio, antialias) become Resize."""
+    i = keras.Input((6, 8, 3))
+    c = layers.Conv2D(4, 1)(i)
+    cf = layers.Permute((3, 1, 2))(c)
+    outs = [layers.UpSampling2D(2, interpolation="bilinear")(c),
+            layers.UpSampling2D((2, 1), interpolation="bilinear", data_format="channels_first")(cf),
+            layers.Resizing(9, 5)(c), layers.Resizing(4, 12, interpolation="nearest")(c),
+            layers.Resizing(3, 3, antialias=True)(c), layers.Resizing(4, 5, interpolation="bicubic", antialias=True)(c),
+            layers.Resizing(5, 5, crop_to_aspect_ratio=True)(c), layers.Resizing(4, 6, crop_to_aspect_ratio=True)(c),
+            layers.Resizing(5, 5, pad_to_aspect_ratio=True, fill_value=0.5)(c),
+            layers.Resizing(7, 3, pad_to_aspect_ratio=True, interpolation="nearest")(c),
+            layers.Resizing(6, 4, data_format="channels_first")(cf), layers.Resizing(6, 8)(c)]
+    roundtrip(randomize(keras.Model(i, outs, name="resizing")), tmp_path)
+    # bicubic depends on the backend (Keys -0.75 in torch, -0.5 in TensorFlow): only .h5 records which
+    cubic = [layers.UpSampling2D((3, 2), interpolation="bicubic")(c), layers.Resizing(3, 4, interpolation="bicubic")(c)]
+    roundtrip(randomize(keras.Model(i, cubic, name="bicubic")), tmp_path, formats=("h5",))
+
+
+def test_group_normalization(tmp_path):
+    i = keras.Input((5, 6, 8))
+    c = layers.Conv2D(8, 1)(i)  # channels-first inside, channels-last outside
+    outs = [layers.GroupNormalization(4)(c), layers.GroupNormalization(2, center=False, epsilon=0.1)(i),
+            layers.GroupNormalization(3, axis=1, scale=False)(layers.Reshape((6, 40))(i)),
+            layers.GroupNormalization(8)(layers.Dense(8)(layers.Flatten()(i)))]
+    roundtrip(randomize(keras.Model(i, outs, name="groupnorm")), tmp_path)
+
+
 def test_preprocessing_layers(tmp_path):
     norm = layers.Normalization()
     norm.adapt(np.random.RandomState(0).rand(20, 5, 3).astype(np.float32) * 4 + 1)

@@ -130,6 +130,7 @@ class KerasFile:
     keras_version: str
     format: str  # "h5" or "keras"
     handle: object = None
+    backend: str = "tensorflow"  # the Keras backend that wrote the file, where the file says (h5 only)
 
     @property
     def major(self) -> int:
@@ -175,4 +176,5 @@ def read_file(path) -> KerasFile:
     config = json.loads(_text(f.attrs["model_config"]))
     version = _text(f.attrs.get("keras_version", "2"))
     grp = f["model_weights"] if "model_weights" in f else f
-    return KerasFile(config, LegacyWeights(grp), version, "h5", f)
+    backend = _text(grp.attrs.get("backend", "tensorflow"))
+    return KerasFile(config, LegacyWeights(grp), version, "h5", f, backend)

@@ -1,6 +1,6 @@
 """Keras layer handlers: each maps one Keras layer class onto existing IR ops. Convolutions and
 pooling run channels-first (the Value's layout says so, no Transpose back); activations are
-Elementwise expressions; padding/cropping is Pad; UpSampling is Reshape+Expand+Reshape; recurrent
+Elementwise expressions; padding/cropping is Pad; nearest UpSampling is Reshape+Expand+Reshape, other resizing is Resize; recurrent
 layers are unrolled over the static sequence length into MatMul + Elementwise + Slice/Concat."""
 from __future__ import annotations
 
@@ -31,8 +31,13 @@ def unsupported_settings(class_name: str, cfg: dict) -> list:
     for key in ("activation", "recurrent_activation"):
         if key in cfg and activation_name(cfg[key]) not in ACTIVATIONS:
             bad.append(f"{key} {activation_name(cfg[key])!r}")
-    if class_name.startswith("UpSampling") and cfg.get("interpolation", "nearest") != "nearest":
-        bad.append(f"interpolation {cfg['interpolation']!r}")
+    interp = cfg.get("interpolation", "nearest")
+    if class_name in ("UpSampling1D", "UpSampling3D") and interp != "nearest":
+        bad.append(f"interpolation {interp!r}")
+    if class_name in ("UpSampling2D", "Resizing") and interp not in RESIZE_MODES:
+        bad.append(f"interpolation {interp!r} (supported: {', '.join(RESIZE_MODES)})")
+    if class_name == "Resizing" and cfg.get("pad_to_aspect_ratio") and cfg.get("fill_mode", "constant") != "constant":
+        bad.append(f"fill_mode {cfg['fill_mode']!r}")
     inner = cfg.get("layer")
     if class_name in ("TimeDistributed", "Bidirectional") and isinstance(inner, dict):
         icls = inner.get("class_name")
@@ -186,18 +191,27 @@ def _layernorm(c):
     phys = [v.phys(a) for a in axes]
     eps = float(cfg.get("epsilon", 1e-3))
     w = list(c.weights())
-    mean = c.op1("Reduce", [v.t], {"kind": "mean", "axes": phys, "keepdims": 1})
-    cen = c.op1("Elementwise", [v.t, mean], {"expr": call("sub", X, inp(1))})
-    var = c.op1("Reduce", [c.op1("Elementwise", [cen], {"expr": call("mul", X, X)})],
-                {"kind": "mean", "axes": phys, "keepdims": 1})
     if cfg.get("rms_scaling"):
         ms = c.op1("Reduce", [c.op1("Elementwise", [v.t], {"expr": call("mul", X, X)})],
                    {"kind": "mean", "axes": phys, "keepdims": 1})
         y = Value(c.op1("Elementwise", [v.t, ms], {"expr": call("div", X, call("sqrt", call("add", inp(1), eps)))}),
                   v.perm)
         return [c.pointwise(call("mul", X, inp(1)), [y, _per_axis(w[0], axes, v.rank)], mask=v.mask)]
-    y = Value(c.op1("Elementwise", [cen, var], {"expr": call("div", X, call("sqrt", call("add", inp(1), eps)))}),
-              v.perm)
+    return [_scale_center(c, Value(_standardize(c, v.t, phys, eps), v.perm), cfg, w, axes)]
+
+
+def _standardize(c, t, phys_axes, eps: float):
+    """(t - mean) / sqrt(var + eps) over the physical axes given (biased variance, as Keras computes it)."""
+    mean = c.op1("Reduce", [t], {"kind": "mean", "axes": phys_axes, "keepdims": 1})
+    cen = c.op1("Elementwise", [t, mean], {"expr": call("sub", X, inp(1))})
+    var = c.op1("Reduce", [c.op1("Elementwise", [cen], {"expr": call("mul", X, X)})],
+                {"kind": "mean", "axes": phys_axes, "keepdims": 1})
+    return c.op1("Elementwise", [cen, var], {"expr": call("div", X, call("sqrt", call("add", inp(1), eps)))})
+
+
+def _scale_center(c, y: Value, cfg, w: list, axes) -> Value:
+    """y * gamma + beta with per-`axes` weights, each present as the config says."""
+    v = c.x
     args, expr = [y], X
     if cfg.get("scale", True):
         args.append(_per_axis(w.pop(0), axes, v.rank))
@@ -205,7 +219,25 @@ def _layernorm(c):
     if cfg.get("center", True):
         args.append(_per_axis(w.pop(0), axes, v.rank))
         expr = call("add", expr, inp(len(args) - 1))
-    return [c.pointwise(expr, args, mask=v.mask) if len(args) > 1 else y]
+    return c.pointwise(expr, args, mask=v.mask) if len(args) > 1 else y
+
+
+@layer("GroupNormalization")
+def _groupnorm(c):
+    """The channel axis split into (groups, channels per group), standardized over everything but the batch
+    and the group, in whatever physical layout the input has."""
+    v, cfg = c.x, c.cfg
+    (axis,) = _axes(cfg, v.rank)
+    p, b = v.phys(axis), v.phys(0)
+    shape = list(v.t.shape)
+    groups = int(cfg.get("groups", 32))
+    if groups <= 0 or shape[p] % groups:
+        c.fail(f"{shape[p]} channels cannot be split into {groups} groups")
+    split = shape[:p] + [groups, shape[p] // groups] + shape[p + 1:]
+    t = c.op1("Reshape", [v.t], {"shape": split})
+    phys = [q for q in range(len(split)) if q not in (p, b if b < p else b + 1)]
+    y = c.op1("Reshape", [_standardize(c, t, phys, float(cfg.get("epsilon", 1e-3)))], {"shape": shape})
+    return [_scale_center(c, Value(y, v.perm), cfg, list(c.weights()), [axis])]
 
 
 @layer("Rescaling")
@@ -388,7 +420,7 @@ def _global_pool(c):
 
 
 # ---- shapes and index maps -------------------------------------------------------------------------
-def _spatial_pads(c, v, fmt, pairs, sign=1):
+def _spatial_pads(c, v, fmt, pairs, sign=1, value=0.0):
     perm = v.perm
     nd = len(pairs)
     sp = spatial_perm(v.rank, fmt)[2:]
@@ -396,7 +428,7 @@ def _spatial_pads(c, v, fmt, pairs, sign=1):
     for i in range(nd):
         p = v.phys(sp[i])
         begins[p], ends[p] = sign * pairs[i][0], sign * pairs[i][1]
-    return Value(c.op1("Pad", [v.t], {"pads": begins + ends, "mode": "constant", "value": 0.0}), perm)
+    return Value(c.op1("Pad", [v.t], {"pads": begins + ends, "mode": "constant", "value": value}), perm)
 
 
 def _pairs(val, nd):
@@ -420,6 +452,55 @@ def _crop(c):
     return [_spatial_pads(c, c.x, _fmt(c.cfg), _pairs(c.cfg.get("cropping", 1), nd), sign=-1)]
 
 
+# Keras image resizing (UpSampling2D with an interpolation, Resizing) as the Resize IR op. Keras's
+# backends agree on half-pixel centres; "nearest" picks floor((out + 0.5) * in / out) (TensorFlow's
+# half-pixel nearest, torch's nearest-exact), i.e. half_pixel + round_prefer_ceil. Bicubic differs by
+# backend: Keys a = -0.5 in TensorFlow and JAX, -0.75 in torch (an .h5 file records its backend; a
+# .keras file does not, and TensorFlow's is assumed).
+RESIZE_MODES = ("nearest", "bilinear", "bicubic")
+
+
+def _resize_value(c, v: Value, fmt: str, out_hw, interpolation: str, antialias=False) -> Value:
+    sp = spatial_perm(v.rank, fmt)[2:]
+    sizes = list(v.t.shape)
+    for ax, n in zip(sp, out_hw):
+        sizes[v.phys(ax)] = int(n)
+    if sizes == list(v.t.shape) and interpolation != "bicubic" and not antialias:
+        return v  # same size: every mode is the identity at half-pixel centres
+    scales = [o / i if i else 1.0 for o, i in zip(sizes, v.t.shape)]
+    attrs = {"coordinate_transformation_mode": "half_pixel", "sizes": sizes, "scales": scales}
+    if interpolation == "nearest":
+        attrs.update(mode="nearest", nearest_mode="round_prefer_ceil")
+    else:
+        attrs.update(mode="linear" if interpolation == "bilinear" else "cubic")
+        if antialias:  # every backend filters as Pillow does: Keys -0.5, taps outside the image dropped
+            attrs.update(antialias=1, exclude_outside=1, cubic_coeff_a=-0.5)
+        elif interpolation == "bicubic":
+            attrs["cubic_coeff_a"] = -0.75 if c.imp.kfile.backend == "torch" else -0.5
+    return Value(c.op1("Resize", [v.t], attrs), v.perm)
+
+
+@layer("Resizing")
+def _resizing(c):
+    v, cfg = c.x, c.cfg
+    if v.rank != 4:
+        c.fail(f"needs a batch of images (rank 4), got shape {list(v.shape)}")
+    fmt = _fmt(cfg)
+    sp = spatial_perm(v.rank, fmt)[2:]
+    h, w = (v.shape[a] for a in sp)
+    th, tw = int(cfg["height"]), int(cfg["width"])
+    if cfg.get("crop_to_aspect_ratio"):  # centred crop to the target's aspect ratio, as Keras computes it
+        ch = max(min(h, int(float(w * th) / tw)), 1)
+        cw = max(min(w, int(float(h * tw) / th)), 1)
+        top, left = int(float(h - ch) / 2), int(float(w - cw) / 2)
+        v = _spatial_pads(c, v, fmt, [(top, h - ch - top), (left, w - cw - left)], sign=-1)
+    elif cfg.get("pad_to_aspect_ratio"):  # Keras pads the same amount on both sides
+        top = int(float(max(h, int(float(w * th) / tw)) - h) / 2)
+        left = int(float(max(w, int(float(h * tw) / th)) - w) / 2)
+        v = _spatial_pads(c, v, fmt, [(top, top), (left, left)], value=float(cfg.get("fill_value", 0.0)))
+    return [_resize_value(c, v, fmt, (th, tw), cfg.get("interpolation", "bilinear"), cfg.get("antialias", False))]
+
+
 @layer("UpSampling1D", "UpSampling2D", "UpSampling3D")
 def _upsample(c):
     v, cfg = c.x, c.cfg
@@ -427,6 +508,8 @@ def _upsample(c):
     size = _tuple(cfg.get("size", 2), nd)
     fmt = _fmt(cfg) if nd > 1 else "channels_last"
     sp = spatial_perm(v.rank, fmt)[2:]
+    if cfg.get("interpolation", "nearest") != "nearest":  # UpSampling2D only (checked up front)
+        return [_resize_value(c, v, fmt, [v.shape[a] * f for a, f in zip(sp, size)], cfg["interpolation"])]
     factor = {v.phys(sp[i]): size[i] for i in range(nd)}
     shape = v.t.shape
     split, expanded, merged = [], [], []
