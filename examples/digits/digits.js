@@ -3,8 +3,11 @@ let runner, samples;
 
 async function init() {
   samples = await (await fetch('samples.json')).json();
+  document.title = 'loading';
+  if (runner) runner.dispose();
+  const order = document.getElementById('order').value;
   runner = await WebDNN.load('.', {
-    backendOrder: document.getElementById('order').value.split(','),
+    backendOrder: order ? order.split(',') : undefined, // undefined: the runtime's default order
     progressCallback: (loaded, total) => status(`Loading weights ${loaded}/${total} bytes`),
   });
   status(`Loaded; backend: ${runner.backendName}`);

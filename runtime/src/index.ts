@@ -1,6 +1,6 @@
 // Public API of the WebDNN descriptor runner. The script-tag build exposes it as the global `WebDNN`.
 
-export { load, DESCRIPTOR_VERSION } from './load.js';
+export { load, DESCRIPTOR_VERSION, DEFAULT_BACKEND_ORDER } from './load.js';
 export type { LoadOptions } from './load.js';
 export { Runner, TensorView } from './runner.js';
 export type { NamedInputs } from './runner.js';

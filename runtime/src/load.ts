@@ -9,11 +9,18 @@ import { joinPath, readBytes, readText } from './io.js';
 import { parseJSON } from './json.js';
 import { Runner } from './runner.js';
 
+/** The order WebDNN.load tries backends in when the caller names none. */
+export const DEFAULT_BACKEND_ORDER: readonly string[] = ['webgpu', 'wasm', 'js'];
+
 /** The descriptor format version this runtime reads. */
 export const DESCRIPTOR_VERSION = 1;
 
 export interface LoadOptions {
-  /** Backends to try, in order (default ['js']). */
+  /**
+   * Backends to try, in order. Default: DEFAULT_BACKEND_ORDER, where webgpu is skipped on a software
+   * adapter (SwiftShader, llvmpipe/lavapipe, a fallback adapter): the wasm backend is faster there.
+   * Named explicitly, webgpu takes any adapter (backendOptions.webgpu.allowSoftwareAdapter says otherwise).
+   */
   backendOrder?: string[] | string;
   /** Called as weight bytes arrive: (bytes loaded so far, total bytes of the chosen backend's chunks). */
   progressCallback?: (loaded: number, total: number) => void;
@@ -150,7 +157,8 @@ function verifyChunk(file: string, bytes: Uint8Array, expectedBytes: number, exp
  * runner on the first backend of `backendOrder` that the descriptor has and this environment can use.
  */
 export async function load(url: string, options: LoadOptions = {}): Promise<Runner> {
-  const order = typeof options.backendOrder === 'string' ? [options.backendOrder] : options.backendOrder ?? ['js'];
+  const byDefault = options.backendOrder === undefined;
+  const order = typeof options.backendOrder === 'string' ? [options.backendOrder] : options.backendOrder ?? [...DEFAULT_BACKEND_ORDER];
   if (!Array.isArray(order) || order.length === 0) throw new Error('WebDNN.load: backendOrder must name at least one backend');
   const modelFile = joinPath(url, 'model.json');
   const model = validateModel(parseJSON(await readText(modelFile), modelFile));
@@ -179,12 +187,18 @@ export async function load(url: string, options: LoadOptions = {}): Promise<Runn
       tried.push(`${name}: not in the descriptor (it has: ${present.join(', ') || 'none'})`);
       continue;
     }
+    const backendOptions = { ...(byDefault && name === 'webgpu' ? { allowSoftwareAdapter: false } : {}), ...options.backendOptions?.[name] };
     try {
+      const refused = factory.probe ? await factory.probe(backendOptions) : null;
+      if (refused) {
+        tried.push(`${name}: ${refused}`);
+        continue;
+      }
       const graphFile = joinPath(url, entry.graph);
       const graph = validateGraph(parseJSON(await readText(graphFile), entry.graph), entry.graph, name);
       checkGraphMatchesModel(model, graph, entry.graph);
       const weights = await loadWeights(model, entry, weightDir, cache, options.progressCallback);
-      const instance = await factory.create({ model, graph, weights, baseUrl: url, options: options.backendOptions?.[name] });
+      const instance = await factory.create({ model, graph, weights, baseUrl: url, options: backendOptions });
       return new Runner(model, instance);
     } catch (e) {
       tried.push(`${name}: ${(e as Error).message}`);

@@ -266,3 +266,31 @@ test('a constant at an offset that is not a multiple of its element size is stil
   writeJSON(path.join(dir, 'graph_js.json'), g);
   await expectAffineWorks(await WebDNN.load(dir));
 });
+
+test('the default order skips webgpu on a software adapter; naming webgpu uses it', async () => {
+  assert.deepEqual([...WebDNN.DEFAULT_BACKEND_ORDER], ['webgpu', 'wasm', 'js']);
+  const dir = writeDescriptor(affineSpec({ model: { backends: { webgpu: { graph: 'graph_webgpu.json', weights: [] } } } }));
+  const saved = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  const adapter = (info) => ({ info, features: new Set(), limits: {}, requestDevice: async () => { throw new Error('no device in this test'); } });
+  const fakeGpu = (info) => Object.defineProperty(globalThis, 'navigator', {
+    value: { gpu: { requestAdapter: async () => adapter(info) } }, configurable: true, writable: true });
+  try {
+    fakeGpu({ vendor: 'google', architecture: 'swiftshader', description: '' });
+    await assert.rejects(WebDNN.load(dir), (e) => {
+      assert.match(e.message, /webgpu: skipped by the default backend order on a software adapter \(swiftshader\)/);
+      assert.match(e.message, /wasm: not in the descriptor/);
+      return true;
+    });
+    // named, or on a hardware adapter, webgpu is tried (and here fails on its missing graph file)
+    await assert.rejects(WebDNN.load(dir, { backendOrder: ['webgpu'] }), /webgpu: cannot read .*graph_webgpu\.json/);
+    fakeGpu({ vendor: 'nvidia', architecture: 'hopper', description: '' });
+    await assert.rejects(WebDNN.load(dir), /webgpu: cannot read .*graph_webgpu\.json/);
+    fakeGpu({ vendor: 'mesa', architecture: '', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' });
+    await assert.rejects(WebDNN.load(dir), /software adapter \(llvmpipe\)/);
+    await assert.rejects(WebDNN.load(dir, { backendOptions: { webgpu: { allowSoftwareAdapter: true } } }),
+      /webgpu: cannot read .*graph_webgpu\.json/);
+  } finally {
+    if (saved) Object.defineProperty(globalThis, 'navigator', saved);
+    else delete globalThis.navigator;
+  }
+});

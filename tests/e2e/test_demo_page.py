@@ -1,6 +1,7 @@
 """The demo page as a person opens it: served by `webdnn serve`'s server, under a strict CSP
 (no inline script, no eval), it loads the descriptor with the seed's API and classifies the
-held-out digits exactly as the numpy reference does."""
+held-out digits exactly as the numpy reference does, on the default backend order and on each
+backend picked from the page."""
 import re
 import time
 
@@ -24,20 +25,30 @@ def test_demo_page_under_strict_csp(tmp_path, runners, capsys):
     page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
     missing = []
     page.on("response", lambda r: missing.append(r.url) if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-    try:
-        page.goto(server.url + "/index.html")
+    def finished():
         # polled from Python: Playwright's wait_for_function would eval a string, which this CSP forbids
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while not page.title().startswith("done") and time.monotonic() < deadline:
             page.wait_for_timeout(100)
         correct, total = map(int, re.match(r"done (\d+)/(\d+)", page.title()).groups())
-        status = page.inner_text("#status")
-        shots = page.locator("canvas").count()
+        return correct, total, page.inner_text("#status"), page.locator("canvas").count()
+
+    results = {}
+    try:
+        page.goto(server.url + "/index.html")
+        results["default"] = finished()  # the default order: webgpu is skipped on SwiftShader, so wasm
+        for order in ("js", "webgpu,js"):
+            page.select_option("#order", order)
+            page.click("#run")
+            results[order] = finished()
     finally:
         page.close()
         server.close()
-    assert total == n and abs(correct / n - ref_acc) < 1e-4, (correct, n, ref_acc, status)
-    assert "js:" in status and shots == 96
+    for order, (correct, total, status, shots) in results.items():
+        assert total == n and abs(correct / n - ref_acc) < 1e-4, (order, correct, n, ref_acc, status)
+        assert shots == 96, (order, shots)
+    assert results["default"][2].startswith("wasm:"), results["default"]
+    assert results["js"][2].startswith("js:") and results["webgpu,js"][2].startswith("webgpu:"), results
     assert not missing, missing
     errors = [m for m in messages if "Content Security Policy" in m or m.startswith("pageerror")
               or (m.startswith("error") and "404" not in m)]  # the browser's own favicon request 404s

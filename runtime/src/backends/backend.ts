@@ -31,6 +31,8 @@ export interface BackendFactory {
   readonly name: string;
   /** null when usable in this environment, else why not. */
   unavailableReason(): string | null;
+  /** Optional asynchronous check before any weight is downloaded: null when usable, else why not. */
+  probe?(options: { [key: string]: unknown }): Promise<string | null>;
   create(ctx: BackendLoadContext): Promise<BackendInstance>;
 }
 

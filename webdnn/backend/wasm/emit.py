@@ -249,14 +249,15 @@ def k_reduce(p: Program, step: Step, k: int):
     if len(shape) > 8:
         raise ConversionError(f"Reduce {op.name!r}: rank {len(shape)} > 8")
     red = [int(i in a["axes"]) for i in range(len(shape))]
-    if R.CTYPE[x.dtype] == "float" and a["kind"] in ("sum", "mean", "max", "min") and a["axes"]:
+    if R.CTYPE[x.dtype] == "float" and a["kind"] in ("sum", "mean", "max", "min") and a["axes"] and 0 not in shape:
         ax = [i for i in range(len(shape)) if red[i] and shape[i] != 1] or [a["axes"][0]]
         if ax == list(range(ax[0], ax[-1] + 1)):  # one contiguous block of reduced axes: [outer, n, inner]
             outer, inner = int(np.prod(shape[:ax[0]])), int(np.prod(shape[ax[-1] + 1:]))
             n = int(np.prod(shape[ax[0]:ax[-1] + 1]))
             return (f"  wd_reduce_rows_f32({p.ptr(x, True)}, {p.ptr(y)}, {outer}, {n}, {inner}, "
                     f"{REDUCE_KINDS.index(a['kind'])});")
-    fn = {"float": "wd_reduce_f32", "int32_t": "wd_reduce_i32"}.get(R.CTYPE[x.dtype])
+    fn = {"float": "wd_reduce_f32", "int32_t": "wd_reduce_i32", "uint8_t": "wd_reduce_u8" if x.dtype == "bool" else None
+          }.get(R.CTYPE[x.dtype])
     if fn is None:
         raise ConversionError(f"Reduce {op.name!r}: {x.dtype} reductions are not implemented by the wasm backend")
     s = p.table("int32_t", shape, f"k{k}_s")

@@ -87,6 +87,8 @@ def lower_program(graph: Graph):
                 p.uses[t.name] = p.uses.get(t.name, 0) + 1
     body_errors = []
     for i, s in enumerate(steps):
+        if all(t is None or 0 in t.shape for t in s.outputs):
+            continue  # empty outputs: nothing to compute
         try:
             code = EMIT[s.type](p, s, i)
         except ConversionError as e:
@@ -98,7 +100,7 @@ def lower_program(graph: Graph):
             p.calls.append(f"  k{i}();")
             p.steps.append((i, label))
     if body_errors:
-        raise ConversionError("wasm backend:\n  " + "\n  ".join(body_errors))
+        raise ConversionError(f"wasm backend: {len(body_errors)} step(s) cannot be compiled:\n  " + "\n  ".join(body_errors))
     temp_at = _align(arena_at + mem.arena_bytes)
     scratch_at = _align(temp_at + p.temp)
     scratch = _align(p.scratch)

@@ -9,7 +9,7 @@ import { allocate, product } from '../../types.js';
 import { decodeConstant } from '../js/backend.js';
 import { decodeF16, floatToHalfBits } from '../js/util.js';
 import type { GPUBindGroupLike, GPUBufferLike, GPUComputePipelineLike, GPUDeviceLike, GPUDeviceLostInfoLike } from './gpu.js';
-import { BufferUsage, gpuApi, MapModeRead } from './gpu.js';
+import { BufferUsage, gpuApi, MapModeRead, softwareAdapter } from './gpu.js';
 
 /** [buffer index, byte offset, bytes] of each part of a tensor. */
 type Location = [number, number, number][];
@@ -274,5 +274,12 @@ export const webgpuFactory: BackendFactory = {
   name: 'webgpu',
   unavailableReason: () =>
     gpuApi() ? null : 'navigator.gpu is missing (no WebGPU in this browser or runtime, or the page is not a secure context)',
+  probe: async (options) => {
+    if (options.allowSoftwareAdapter !== false) return null;
+    const adapter = await gpuApi()!.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) return 'no WebGPU adapter is available (navigator.gpu.requestAdapter() returned null)';
+    const soft = softwareAdapter(adapter);
+    return soft ? `skipped by the default backend order on ${soft}; name webgpu in backendOrder to use it` : null;
+  },
   create: (ctx) => WebGpuBackend.create(ctx.graph as unknown as WebGpuGraph, ctx.weights),
 };

@@ -5,7 +5,8 @@ export interface GPULike {
 }
 
 export interface GPUAdapterLike {
-  readonly info?: { vendor?: string; architecture?: string; description?: string };
+  readonly info?: { vendor?: string; architecture?: string; description?: string; device?: string; isFallbackAdapter?: boolean };
+  readonly isFallbackAdapter?: boolean;
   readonly features: ReadonlySet<string>;
   readonly limits: Record<string, number>;
   requestDevice(descriptor?: { requiredFeatures?: string[]; requiredLimits?: Record<string, number> }): Promise<GPUDeviceLike>;
@@ -87,4 +88,13 @@ export const MapModeRead = 0x1;
 export function gpuApi(): GPULike | null {
   const nav = (globalThis as { navigator?: { gpu?: GPULike } }).navigator;
   return nav && nav.gpu ? nav.gpu : null;
+}
+
+/** Why an adapter is a CPU emulation of a GPU (SwiftShader, llvmpipe, lavapipe, a fallback adapter), or null. */
+export function softwareAdapter(adapter: GPUAdapterLike): string | null {
+  const info = adapter.info ?? {};
+  if (info.isFallbackAdapter || adapter.isFallbackAdapter) return 'a fallback adapter';
+  const text = [info.vendor, info.architecture, info.device, info.description].join(' ').toLowerCase();
+  const hit = ['swiftshader', 'llvmpipe', 'lavapipe', 'softpipe', 'warp', 'basic render driver'].find((w) => text.includes(w));
+  return hit ? `a software adapter (${hit})` : null;
 }

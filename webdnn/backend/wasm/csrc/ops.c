@@ -245,6 +245,8 @@ void wd_reduce_rows_f32(const float* x, float* y, int outer, int n, int inner, i
 #define TO_I32(v) ((int32_t)__builtin_wasm_trunc_saturate_s_i32_f64(v))
 REDUCE_IMPL(wd_reduce_f32, float, TO_F32)
 REDUCE_IMPL(wd_reduce_i32, int32_t, TO_I32)
+#define TO_BOOL(a) ((uint8_t)((a) > 0))  /* max = any, min = all; empty: false / true */
+REDUCE_IMPL(wd_reduce_u8, uint8_t, TO_BOOL)
 
 /* ---- index mapping ---- */
 void wd_map(void* dst, const void* src, int esize, int rank, const int32_t* shape, const int32_t* const* maps,

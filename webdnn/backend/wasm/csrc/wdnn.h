@@ -63,6 +63,7 @@ enum { WD_RED_SUM, WD_RED_MEAN, WD_RED_MAX, WD_RED_MIN, WD_RED_PROD, WD_RED_SUMS
 void wd_reduce_rows_f32(const float* x, float* y, int outer, int n, int inner, int kind);
 void wd_reduce_f32(const float* x, float* y, int rank, const int32_t* shape, const uint8_t* red, int kind);
 void wd_reduce_i32(const int32_t* x, int32_t* y, int rank, const int32_t* shape, const uint8_t* red, int kind);
+void wd_reduce_u8(const uint8_t* x, uint8_t* y, int rank, const int32_t* shape, const uint8_t* red, int kind);
 /* Index mapping: out[o] = src[sum_k maps[k][o_k]] for every output index o, or *fill where an entry
  * is negative (padding). esize is 1 or 4 bytes. */
 void wd_map(void* dst, const void* src, int esize, int rank, const int32_t* shape, const int32_t* const* maps,
