@@ -60,3 +60,34 @@ window.benchOrt = async ({ url, threads, inputName, shape, warmup, repeat }) => 
     checksum: Array.from(first.slice(0, 8)),
   };
 };
+
+// Both frameworks in one page at the same thread count, their runs alternating: a slow spell of a
+// shared machine slows both sides of a pair, so the per-pair ratio is steadier than two medians
+// taken minutes apart. A short pause between runs lets the other side's idle threads go to sleep.
+window.benchPaired = async ({ webdnnUrl, onnxUrl, threads, inputName, shape, warmup, repeat }) => {
+  const x = input(shape.reduce((a, b) => a * b, 1));
+  const runner = await WebDNN.load(webdnnUrl, { backendOrder: ['wasm'], backendOptions: { wasm: { threads } } });
+  ort.env.wasm.numThreads = threads;
+  ort.env.wasm.wasmPaths = '/ort/';
+  const session = await ort.InferenceSession.create(onnxUrl, { executionProviders: ['wasm'] });
+  const feedW = { [inputName]: x }, feedO = { [inputName]: new ort.Tensor('float32', x, shape) };
+  const pause = () => new Promise((r) => setTimeout(r, 15));
+  for (let i = 0; i < warmup; i++) { await runner.run(feedW); await session.run(feedO); }
+  const w = [], o = [], ratio = [];
+  for (let i = 0; i < repeat; i++) {
+    // alternate which side goes first, so neither always runs right after a pause
+    const order = i % 2 ? [0, 1] : [1, 0];
+    const t = [0, 0];
+    for (const k of order) {
+      await pause();
+      const t0 = performance.now();
+      await (k === 0 ? runner.run(feedW) : session.run(feedO));
+      t[k] = performance.now() - t0;
+    }
+    w.push(t[0]); o.push(t[1]); ratio.push(t[0] / t[1]);
+  }
+  runner.dispose();
+  await session.release();
+  const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
+  return { webdnnMedian: med(w), ortMedian: med(o), ratioMedian: med(ratio), webdnnMin: Math.min(...w), ortMin: Math.min(...o) };
+};
