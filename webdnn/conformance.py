@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import re
 import sys
 import tempfile
@@ -150,20 +151,36 @@ def _check(case: Case, got: dict, backend: str) -> str | None:
 
 def run(cases: list[Case], backend: str, runner=None, progress=None) -> dict[str, Result]:
     """Run every case on `backend` ("reference" = the numpy references; else through `runner`)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from .ir import reference
     results = {}
     tmp = tempfile.TemporaryDirectory(prefix="webdnn-conformance-")
-    for i, case in enumerate(cases):
-        if progress:
-            progress(i, len(cases), case.name)
+    todo = []
+    for case in cases:
         why = exclusion(case)
         if why:
             results[case.name] = Result("excluded", why)
-            continue
+        else:
+            todo.append(case)
+
+    def prepare(case):  # conversions run ahead on every core (a wasm build waits on its compiler)
+        out = Path(tmp.name) / case.name if backend != "reference" else None
+        try:
+            return out, convert_case(case, out, backends=(backend,) if out else ())
+        except Exception as e:  # noqa: BLE001 - re-raised below, where it is recorded
+            return out, e
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) if backend != "reference" else None
+    prepared = pool.map(prepare, todo) if pool else map(prepare, todo)
+    for i, (case, (out, conv)) in enumerate(zip(todo, prepared)):
+        if progress:
+            progress(i, len(todo), case.name)
         frozen = ()
         try:
-            out = Path(tmp.name) / case.name if backend != "reference" else None
-            graph, feeds, frozen = convert_case(case, out, backends=(backend,) if out else ())
+            if isinstance(conv, Exception):
+                raise conv
+            graph, feeds, frozen = conv
             if backend == "reference":
                 got = reference.run(graph, feeds)
             else:
@@ -175,8 +192,10 @@ def run(cases: list[Case], backend: str, runner=None, progress=None) -> dict[str
             results[case.name] = Result("unsupported", ", ".join(ops), frozen)
         except Exception as e:  # noqa: BLE001 - every failure is recorded, none stops the suite
             results[case.name] = Result("error", f"{type(e).__name__}: {str(e).splitlines()[0][:300]}", frozen)
+    if pool:
+        pool.shutdown()
     tmp.cleanup()
-    return results
+    return {c.name: results[c.name] for c in cases}
 
 
 def expected_failures(results: dict[str, dict[str, Result]]) -> dict[str, dict[str, str]]:

@@ -16,7 +16,7 @@ def cases():
     return conformance.collect()
 
 
-@pytest.mark.parametrize("backend", ["reference", "js"])
+@pytest.mark.parametrize("backend", ["reference", "js", "wasm"])
 def test_onnx_node_conformance(backend, cases, runners):
     results = conformance.run(cases, backend, None if backend == "reference" else runners["node"])
     expected = EXPECTED[backend]

@@ -128,8 +128,8 @@ def k_conv(p: Program, step: Step, k: int):
     pt, pl = a["pads"][0], a["pads"][1]
     dh, dw = a["dilations"]
     g = a["group"]
-    if any(t.dtype != "float32" for t in (x, w, y)) or (b is not None and b.dtype != "float32"):
-        raise ConversionError(f"{op.type} {op.name!r}: the wasm backend computes convolutions in float32 only")
+    if any(R.CTYPE[t.dtype] != "float" for t in (x, w, y, b) if t is not None):  # float16 is stored as float32
+        raise ConversionError(f"{op.type} {op.name!r}: the wasm backend computes float convolutions only")
     epi = _epilogue(p, step, k) if step.epi is not None else "0"
     out = p.ptr(step.outputs[0]) if step.epi is not None else p.ptr(y)
     fn = "wd_conv" if op.type == "Conv" else "wd_conv_transpose"
@@ -157,8 +157,8 @@ def k_matmul(p: Program, step: Step, k: int):
     op = step.op
     a, b = op.inputs
     y = op.outputs[0]
-    if any(t.dtype != "float32" for t in (a, b, y)):
-        raise ConversionError(f"MatMul {op.name!r}: the wasm backend multiplies float32 matrices only")
+    if any(R.CTYPE[t.dtype] != "float" for t in (a, b, y)):  # float16 is stored as float32
+        raise ConversionError(f"MatMul {op.name!r}: the wasm backend multiplies float matrices only")
     M, K = a.shape[-2:]
     N = b.shape[-1]
     batch = y.shape[:-2]
@@ -233,9 +233,16 @@ def k_pool(p: Program, step: Step, k: int):
     N, C, H, W = _shape4(x)
     _, _, OH, OW = _shape4(y)
     t, l, b_, r = a["pads"]
-    return (f"  wd_pool_t p = {{{p.ptr(x, True)}, {p.ptr(y)}, {N * C}, {H}, {W}, {OH}, {OW}, {a['kernel'][0]}, "
-            f"{a['kernel'][1]}, {a['strides'][0]}, {a['strides'][1]}, {t}, {l}, {b_}, {r}, {a['dilations'][0]}, "
-            f"{a['dilations'][1]}, {int(a['kind'] == 'max')}, {a['count_include_pad']}}};\n  wd_pool(&p);")
+    fn = "wd_pool"
+    if R.CTYPE[x.dtype] != "float":
+        fn = {"uint8": "wd_maxpool_u8", "int8": "wd_maxpool_i8"}.get(x.dtype) if a["kind"] == "max" else None
+        if fn is None:
+            raise ConversionError(f"{op.type} {op.name!r}: {a['kind']} pooling of {x.dtype} is not implemented by the "
+                                  f"wasm backend")
+    return (f"  wd_pool_t p = {{(const float*){p.ptr(x, True)}, (float*){p.ptr(y)}, {N * C}, {H}, {W}, {OH}, {OW}, "
+            f"{a['kernel'][0]}, {a['kernel'][1]}, {a['strides'][0]}, {a['strides'][1]}, {t}, {l}, {b_}, {r}, "
+            f"{a['dilations'][0]}, {a['dilations'][1]}, {int(a['kind'] == 'max')}, {a['count_include_pad']}}};\n"
+            f"  {fn}(&p);")
 
 
 REDUCE_KINDS = ["sum", "mean", "max", "min", "prod", "sumsquare", "l1", "l2", "logsum", "logsumexp"]

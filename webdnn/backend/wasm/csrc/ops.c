@@ -97,6 +97,33 @@ static void pool_task(const void* arg, int task, int tid) {
 
 void wd_pool(const wd_pool_t* p) { wd_parallel(p->NC, pool_task, p); }
 
+/* max pooling of 8-bit integers (x and y point at T despite the struct's float pointers): scalar */
+#define MAXPOOL_INT(NAME, T, LOWEST)                                                                  \
+  static void NAME##_task(const void* arg, int task, int tid) {                                       \
+    (void)tid;                                                                                        \
+    const wd_pool_t* p = (const wd_pool_t*)arg;                                                       \
+    const T* x = (const T*)(const void*)p->x + (size_t)task * p->H * p->W;                             \
+    T* y = (T*)(void*)p->y + (size_t)task * p->OH * p->OW;                                             \
+    for (int oh = 0; oh < p->OH; oh++) {                                                              \
+      int ilo, ihi, iinc;                                                                             \
+      taps(oh, p->sh, p->pt, p->kh, p->dh, p->H, p->pb, &ilo, &ihi, &iinc);                           \
+      for (int ow = 0; ow < p->OW; ow++) {                                                            \
+        int jlo, jhi, jinc;                                                                           \
+        taps(ow, p->sw, p->pl, p->kw, p->dw, p->W, p->pr, &jlo, &jhi, &jinc);                         \
+        int acc = LOWEST;                                                                             \
+        for (int i = ilo; i < ihi; i++)                                                               \
+          for (int j = jlo; j < jhi; j++) {                                                           \
+            int v = x[(ptrdiff_t)(oh * p->sh - p->pt + i * p->dh) * p->W + ow * p->sw - p->pl + j * p->dw]; \
+            if (v > acc) acc = v;                                                                     \
+          }                                                                                           \
+        y[(size_t)oh * p->OW + ow] = (T)acc;                                                          \
+      }                                                                                               \
+    }                                                                                                 \
+  }                                                                                                   \
+  void NAME(const wd_pool_t* p) { wd_parallel(p->NC, NAME##_task, p); }
+MAXPOOL_INT(wd_maxpool_u8, uint8_t, 0)
+MAXPOOL_INT(wd_maxpool_i8, int8_t, -128)
+
 /* ---- softmax over the middle axis of [outer, n, inner] ---- */
 void wd_softmax(const float* x, float* y, int outer, int n, int inner, int log) {
   for (int o = 0; o < outer; o++)

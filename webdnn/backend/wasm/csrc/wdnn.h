@@ -54,6 +54,8 @@ typedef struct {
   int is_max, count_include_pad;
 } wd_pool_t;
 void wd_pool(const wd_pool_t* p);
+void wd_maxpool_u8(const wd_pool_t* p);
+void wd_maxpool_i8(const wd_pool_t* p);
 void wd_softmax(const float* x, float* y, int outer, int n, int inner, int log);
 void wd_lrn(const float* x, float* y, int N, int C, int inner, int size, float alpha, float beta, float bias);
 /* Reduce over the axes whose flag is set; shape has `rank` dims (rank <= 8). kind: see WD_RED_*. */
