@@ -57,6 +57,10 @@ def webdnn_bytes(desc: Path, backend: str, runtime: Path) -> dict:
     """What a page downloads for one backend: code (runtime script, model.json, graph file(s)) and weights."""
     model = json.loads((desc / "model.json").read_text())
     code_files = [runtime / "webdnn.min.js", desc / "model.json", *sorted(desc.glob(f"graph_{backend}.*"))]
+    if backend == "wasm":  # a page downloads one of the two modules: Chromium takes the relaxed-SIMD one
+        g = json.loads((desc / "graph_wasm.json").read_text())
+        skip = g["module"] if g.get("moduleRelaxed") else g.get("moduleRelaxed")
+        code_files = [f for f in code_files if f.name != skip]
     weights = sum(model["weights"][i]["bytes"] for i in model["backends"][backend]["weights"])
     return {"code": sum(f.stat().st_size for f in code_files), "code_gz": sum(_gz(f) for f in code_files),
             "weights": weights}

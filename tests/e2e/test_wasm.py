@@ -118,19 +118,24 @@ def test_models(runners, node_hosts, tmp_path):
 
 
 def test_thread_mode_is_reported(runners, node_hosts, tmp_path):
-    """runner.backendInfo says how it runs: threads over shared memory, or one thread without."""
+    """runner.backendInfo says how it runs: threads over shared memory, or one thread without; the
+    relaxed-SIMD module where the engine has it (Chromium does; the page can decline it)."""
     c = next(c for c in CASES if c.name == "conv_basic")
     convert(c.model, tmp_path / "m", backends=("wasm",))
     page = runners["chromium"].page
     url = runners["chromium"].mount(tmp_path / "m")
     info = page.evaluate("""async (u) => {
         const out = [];
-        for (const threads of [2, 1]) {
-            const r = await WebDNN.load(u, {backendOrder: ['wasm'], backendOptions: {wasm: {threads}}});
-            out.push(r.backendInfo);
+        for (const [threads, relaxedSimd] of [[2, true], [1, true], [2, false]]) {
+            const r = await WebDNN.load(u, {backendOrder: ['wasm'], backendOptions: {wasm: {threads, relaxedSimd}}});
+            const {y0} = await r.run({x: new Float32Array(r.getInputViews()[0].length).fill(0.5)});
+            out.push({...r.backendInfo, y: Array.from(y0)});
             r.dispose();
         }
         return out;
     }""", url)
-    assert info[0]["threads"] == 2 and info[0]["sharedMemory"] is True
-    assert info[1]["threads"] == 1 and info[1]["sharedMemory"] is False
+    assert info[0]["threads"] == 2 and info[0]["sharedMemory"] is True and info[0]["relaxedSimd"] is True
+    assert info[1]["threads"] == 1 and info[1]["sharedMemory"] is False and info[1]["relaxedSimd"] is True
+    assert info[2]["relaxedSimd"] is False
+    # fused and unfused multiply-adds agree within the wasm tolerance
+    assert compare(np.float32(info[2]["y"]), np.float32(info[0]["y"]), "wasm", "relaxed vs plain") is None

@@ -1,12 +1,16 @@
 """The wasm backend: per-model C (static shapes, a static memory plan, fused epilogues) compiled
-with the kernel library to one .wasm (SIMD128; threads over shared memory)."""
+with the kernel library to one .wasm (SIMD128; threads over shared memory), and once more with
+relaxed SIMD for engines that have it."""
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 from ...ir import Graph
 from . import toolchain
 from .lower import lower_program
 
 MODULE_FILE = "graph_wasm.wasm"
+RELAXED_FILE = "graph_wasm.relaxed.wasm"
 
 
 def lower(graph: Graph) -> tuple[dict, list, dict]:
@@ -15,13 +19,16 @@ def lower(graph: Graph) -> tuple[dict, list, dict]:
     static = toolchain.INITIAL_BYTES
     need = (static + layout["scratchOffset"] + layout["maxThreads"] * (layout["scratchBytes"] + layout["stackBytes"])
             + (1 << 20))
-    wasm = toolchain.build(src, need)
+    # two builds of one program, compiled side by side: SIMD128, and relaxed SIMD (fused multiply-add)
+    # for engines that have it; the runtime downloads one
+    with ThreadPoolExecutor(2) as pool:
+        plain, relaxed = pool.map(lambda r: toolchain.build(src, need, relaxed=r), (False, True))
     io = [*graph.inputs, *graph.outputs]
     doc = {
         "format": "webdnn-graph", "version": 1, "backend": "wasm",
         "inputs": [t.name for t in graph.inputs], "outputs": [t.name for t in graph.outputs],
         "tensors": {t.name: {"shape": list(t.shape), "dtype": t.dtype} for t in io},
-        "module": MODULE_FILE,
+        "module": MODULE_FILE, "moduleRelaxed": RELAXED_FILE,
         "memory": {"initialPages": static // 65536, "maximumPages": -(-need // 65536),
                    "maxThreads": layout["maxThreads"]},
         "placement": {name: off for name, off in layout["offsets"].items()
@@ -29,4 +36,4 @@ def lower(graph: Graph) -> tuple[dict, list, dict]:
         "kernels": layout["steps"],  # what run() executes, in order (wd_step(i) runs one)
         "stats": {k: layout[k] for k in ("constBytes", "arenaBytes", "sumBytes", "scratchBytes")},
     }
-    return doc, constants, {MODULE_FILE: wasm}
+    return doc, constants, {MODULE_FILE: plain, RELAXED_FILE: relaxed}

@@ -53,12 +53,18 @@ def compiler_version() -> str:
         return "unknown"
 
 
-def library_objects() -> list[Path]:
+def cflags(relaxed: bool = False) -> list[str]:
+    """The compiler flags; `relaxed` adds relaxed SIMD (the kernels then use fused multiply-add)."""
+    return CFLAGS + (["-mrelaxed-simd"] if relaxed else [])
+
+
+def library_objects(relaxed: bool = False) -> list[Path]:
     """The kernel library's objects, compiled on first use and cached by content hash."""
+    flags = cflags(relaxed)
     h = hashlib.sha256()
     for name in ["wdnn.h", *LIBRARY]:
         h.update(name.encode() + b"\0" + (CSRC / name).read_bytes())
-    h.update(" ".join(CFLAGS).encode() + compiler_version().encode())
+    h.update(" ".join(flags).encode() + compiler_version().encode())
     d = cache_dir() / f"lib-{h.hexdigest()[:16]}"
     objs = [d / (Path(n).stem + ".o") for n in LIBRARY]
     with _lock:
@@ -67,14 +73,14 @@ def library_objects() -> list[Path]:
         d.mkdir(parents=True, exist_ok=True)
         for src, obj in zip(LIBRARY, objs):
             tmp = obj.with_suffix(f".{os.getpid()}.tmp")
-            _zig("cc", *CFLAGS, "-c", str(CSRC / src), "-o", str(tmp), what=f"compiling {src}")
+            _zig("cc", *flags, "-c", str(CSRC / src), "-o", str(tmp), what=f"compiling {src}")
             os.replace(tmp, obj)  # atomic: a concurrent build never sees half an object
     return objs
 
 
-def build(model_c: str, max_bytes: int, keep: Path | None = None) -> bytes:
+def build(model_c: str, max_bytes: int, keep: Path | None = None, relaxed: bool = False) -> bytes:
     """Compile the model's C, link it with the library; returns the .wasm bytes."""
-    objs = library_objects()
+    objs = library_objects(relaxed)
     max_pages = -(-max_bytes // 65536)
     if max_pages > 65536:
         raise ConversionError(f"wasm backend: the model needs {max_bytes / 2**30:.2f} GiB of memory with the "
@@ -84,7 +90,7 @@ def build(model_c: str, max_bytes: int, keep: Path | None = None) -> bytes:
         (t / "model.c").write_text(model_c)
         if keep is not None:
             keep.write_text(model_c)
-        _zig("cc", *CFLAGS, f"-I{CSRC}", "-c", str(t / "model.c"), "-o", str(t / "model.o"),
+        _zig("cc", *cflags(relaxed), f"-I{CSRC}", "-c", str(t / "model.c"), "-o", str(t / "model.o"),
              what="compiling the model's C")
         _zig("wasm-ld", "--no-entry", "--import-memory", "--shared-memory", f"--max-memory={max_pages * 65536}",
              f"--initial-memory={INITIAL_BYTES}", "-z", f"stack-size={STACK_BYTES}", "--stack-first", "--gc-sections",

@@ -14,6 +14,8 @@ import { wasmWorker } from './worker.js';
 /** graph_wasm.json (docs/descriptor.md). */
 export interface WasmGraph extends Omit<GraphDescriptor, 'kernels'> {
   module: string;
+  /** The same program built with relaxed SIMD (fused multiply-add), used where the engine has it. */
+  moduleRelaxed?: string;
   memory: { initialPages: number; maximumPages: number; maxThreads: number };
   placement: { [name: string]: number };
 }
@@ -22,6 +24,8 @@ export interface WasmOptions {
   /** Threads to run on (default: the machine's core count, at most the descriptor's maxThreads);
    *  1 runs single-threaded without shared memory. */
   threads?: number;
+  /** Use the relaxed-SIMD module where the engine supports it (default true). */
+  relaxedSimd?: boolean;
 }
 
 /** How a loaded wasm runner executes; `runner.backendInfo` for the wasm backend. */
@@ -31,6 +35,21 @@ export interface WasmInfo {
   sharedMemory: boolean;
   /** Why fewer threads than asked for run (no SharedArrayBuffer, ...), or null. */
   limitedBy: string | null;
+  /** Whether the relaxed-SIMD (fused multiply-add) build of the model runs. */
+  relaxedSimd: boolean;
+}
+
+/** f32x4.relaxed_madd validates: the engine has relaxed SIMD. */
+export function hasRelaxedSimd(): boolean {
+  const v128 = (x: number) => [0xfd, 12, ...new Array(16).fill(x)];
+  const body = [...v128(0), ...v128(0), ...v128(0), 0xfd, 0x85, 0x02, 0x0b];
+  const code = [1, body.length + 1, 0, ...body];
+  try {
+    return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10,
+      code.length, ...code]));
+  } catch {
+    return false;
+  }
 }
 
 const WORKER_NAME = 'webdnn-wasm';
@@ -242,7 +261,7 @@ export class WasmBackend implements BackendInstance {
     this.info = info;
   }
 
-  static async create(ctx: BackendLoadContext, bytes: Uint8Array, options: WasmOptions = {}): Promise<WasmBackend> {
+  static async create(ctx: BackendLoadContext, bytes: Uint8Array, options: WasmOptions = {}, relaxed = false): Promise<WasmBackend> {
     const graph = ctx.graph as unknown as WasmGraph;
     if (!graph.placement || !graph.memory || typeof graph.module !== 'string') {
       throw new Error('graph_wasm.json needs "module", "memory" and "placement"');
@@ -312,7 +331,7 @@ export class WasmBackend implements BackendInstance {
       for (const t of threads) t.terminate();
       throw e;
     }
-    return new WasmBackend(graph, threads, { threads: n, sharedMemory: shared, limitedBy });
+    return new WasmBackend(graph, threads, { threads: n, sharedMemory: shared, limitedBy, relaxedSimd: relaxed });
   }
 
   async run(inputs: Map<string, TypedArray>): Promise<Map<string, TypedArray>> {
@@ -357,7 +376,9 @@ export const wasmFactory: BackendFactory = {
   },
   create: async (ctx: BackendLoadContext) => {
     const graph = ctx.graph as unknown as WasmGraph;
-    const bytes = await readBytes(joinPath(ctx.baseUrl ?? '', graph.module));
-    return WasmBackend.create(ctx, bytes, (ctx.options ?? {}) as WasmOptions);
+    const options = (ctx.options ?? {}) as WasmOptions;
+    const relaxed = typeof graph.moduleRelaxed === 'string' && options.relaxedSimd !== false && hasRelaxedSimd();
+    const bytes = await readBytes(joinPath(ctx.baseUrl ?? '', relaxed ? graph.moduleRelaxed! : graph.module));
+    return WasmBackend.create(ctx, bytes, options, relaxed);
   },
 };

@@ -131,14 +131,14 @@ static void kernel4(const float* ap, int mr, int kc, const float* bp, int bs, in
       f32x4 x0 = wasm_v128_load32_splat(a), x1 = wasm_v128_load32_splat(a + 1);
       f32x4 x2 = wasm_v128_load32_splat(a + 2), x3 = wasm_v128_load32_splat(a + 3);
       a += 4;
-      c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x0, b0));
-      c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x0, b1));
-      c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x1, b0));
-      c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x1, b1));
-      c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x2, b0));
-      c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x2, b1));
-      c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x3, b0));
-      c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x3, b1));
+      c00 = WD_MADD(c00, x0, b0);
+      c01 = WD_MADD(c01, x0, b1);
+      c10 = WD_MADD(c10, x1, b0);
+      c11 = WD_MADD(c11, x1, b1);
+      c20 = WD_MADD(c20, x2, b0);
+      c21 = WD_MADD(c21, x2, b1);
+      c30 = WD_MADD(c30, x3, b0);
+      c31 = WD_MADD(c31, x3, b1);
     }
     if (full) {
       wasm_v128_store(c + j, c00); wasm_v128_store(c + j + 4, c01);
@@ -252,15 +252,15 @@ static void dw3x3_plane(const wd_conv_t* p, const float* x, float* y, const floa
       for (; ow + 4 <= OW && ow + 3 - pl + 2 <= W - 1; ow += 4) {
         int iw = ow - pl;
         f32x4 acc = vb;
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w0, wasm_v128_load(r0 + iw)));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w1, wasm_v128_load(r0 + iw + 1)));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w2, wasm_v128_load(r0 + iw + 2)));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w3, wasm_v128_load(r1 + iw)));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w4, wasm_v128_load(r1 + iw + 1)));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w5, wasm_v128_load(r1 + iw + 2)));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w6, wasm_v128_load(r2 + iw)));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w7, wasm_v128_load(r2 + iw + 1)));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(w8, wasm_v128_load(r2 + iw + 2)));
+        acc = WD_MADD(acc, w0, wasm_v128_load(r0 + iw));
+        acc = WD_MADD(acc, w1, wasm_v128_load(r0 + iw + 1));
+        acc = WD_MADD(acc, w2, wasm_v128_load(r0 + iw + 2));
+        acc = WD_MADD(acc, w3, wasm_v128_load(r1 + iw));
+        acc = WD_MADD(acc, w4, wasm_v128_load(r1 + iw + 1));
+        acc = WD_MADD(acc, w5, wasm_v128_load(r1 + iw + 2));
+        acc = WD_MADD(acc, w6, wasm_v128_load(r2 + iw));
+        acc = WD_MADD(acc, w7, wasm_v128_load(r2 + iw + 1));
+        acc = WD_MADD(acc, w8, wasm_v128_load(r2 + iw + 2));
         wasm_v128_store(out + ow, acc);
       }
     } else {
@@ -274,9 +274,9 @@ static void dw3x3_plane(const wd_conv_t* p, const float* x, float* y, const floa
           f32x4 e = wasm_i32x4_shuffle(a0, a1, 0, 2, 4, 6), o = wasm_i32x4_shuffle(a0, a1, 1, 3, 5, 7);
           f32x4 e2 = wasm_i32x4_shuffle(e, a2, 1, 2, 3, 4);
           f32x4 wa = i == 0 ? w0 : i == 1 ? w3 : w6, wb = i == 0 ? w1 : i == 1 ? w4 : w7, wc = i == 0 ? w2 : i == 1 ? w5 : w8;
-          acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wa, e));
-          acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wb, o));
-          acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wc, e2));
+          acc = WD_MADD(acc, wa, e);
+          acc = WD_MADD(acc, wb, o);
+          acc = WD_MADD(acc, wc, e2);
         }
         wasm_v128_store(out + ow, acc);
       }
@@ -388,8 +388,8 @@ static void gemv_task(const void* arg, int t, int tid) {
       const float* br = g->b + (size_t)k * g->N + n0;
       int j = 0;
       for (; j + 8 <= cw; j += 8) {
-        wasm_v128_store(c + j, wasm_f32x4_add(wasm_v128_load(c + j), wasm_f32x4_mul(av, wasm_v128_load(br + j))));
-        wasm_v128_store(c + j + 4, wasm_f32x4_add(wasm_v128_load(c + j + 4), wasm_f32x4_mul(av, wasm_v128_load(br + j + 4))));
+        wasm_v128_store(c + j, WD_MADD(wasm_v128_load(c + j), av, wasm_v128_load(br + j)));
+        wasm_v128_store(c + j + 4, WD_MADD(wasm_v128_load(c + j + 4), av, wasm_v128_load(br + j + 4)));
       }
       for (; j < cw; j++) c[j] += a[k] * br[j];
     }

@@ -41,6 +41,13 @@ void wd_pack_a(float* a, int M, int K);
 void wd_matmul(const float* a, const float* b, float* c, int M, int N, int K, int batch,
                const int32_t* a_off, const int32_t* b_off, wd_epi_fn epi);
 /* Size in bytes of the per-thread scratch a GEMM needs (the converter sizes wd_scratch with it). */
+/* acc + a * b: one fused multiply-add with relaxed SIMD (where the CPU has FMA), else a multiply and
+ * an add (rounded twice). */
+#ifdef __wasm_relaxed_simd__
+#define WD_MADD(acc, a, b) wasm_f32x4_relaxed_madd((a), (b), (acc))
+#else
+#define WD_MADD(acc, a, b) wasm_f32x4_add((acc), wasm_f32x4_mul((a), (b)))
+#endif
 #define WD_MR 4
 #define WD_NR 8
 #define WD_KC 256
