@@ -112,3 +112,74 @@ def test_constant_inputs_pin_parameter_inputs():
     assert e.value.tensor == "shape"
     g = import_onnx(m, constant_inputs={"shape": np.array([3, 4])})
     assert [t.name for t in g.inputs] == ["x"] and g.outputs[0].shape == (3, 4)
+
+
+# ---- control flow, unrolled at import ---------------------------------------------------------------
+def _ort(m, feeds):
+    import onnxruntime as ort
+    s = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in s.get_outputs()], s.run(None, feeds)))
+
+
+def _ours(m, feeds):
+    from webdnn.ir import reference
+    from webdnn.passes.pipeline import optimize
+    g = optimize(import_onnx(m))
+    g.verify()
+    return reference.run(g, feeds), g
+
+
+def test_scan_is_unrolled_with_directions_axes_and_outer_names():
+    # state s (2,) += x_t * w (w from the enclosing graph); outputs per step: s and x_t * 2
+    body = helper.make_graph(
+        [helper.make_node("Mul", ["xt", "w"], ["xw"]), helper.make_node("Add", ["s", "xw"], ["s2"]),
+         helper.make_node("Add", ["xt", "xt"], ["x2"]), helper.make_node("Identity", ["s2"], ["sy"])],
+        "body", [vi("s", [2]), vi("xt", [2])], [vi("s2", [2]), vi("sy", [2]), vi("x2", [2])])
+    w = onnx.numpy_helper.from_array(np.array([1.5, -2.0], np.float32), "w")
+    scan = helper.make_node("Scan", ["s0", "x"], ["s_end", "ys", "x2s"], body=body, num_scan_inputs=1,
+                            scan_input_axes=[1], scan_input_directions=[1], scan_output_axes=[0, 1],
+                            scan_output_directions=[0, 1])
+    m = model([scan], [vi("s0", [2]), vi("x", [2, 4])], [vi("s_end", [2]), vi("ys", [4, 2]), vi("x2s", [2, 4])],
+              inits=[w], opset=16)
+    feeds = {"s0": np.array([1, 2], np.float32), "x": np.arange(8, dtype=np.float32).reshape(2, 4)}
+    got, g = _ours(m, feeds)
+    for k, v in _ort(m, feeds).items():
+        np.testing.assert_allclose(got[k], v, rtol=1e-6)
+    assert not any(op.type == "Scan" for op in g.ops)
+
+
+def test_loop_and_if_with_static_counts_and_conditions():
+    # Loop: 3 iterations of v = v * 2 + i, scan output v each time; If picks a branch by a constant
+    body = helper.make_graph(
+        [helper.make_node("Cast", ["i"], ["fi"], to=TensorProto.FLOAT), helper.make_node("Add", ["v", "v"], ["v2"]),
+         helper.make_node("Add", ["v2", "fi"], ["v3"]), helper.make_node("Identity", ["c"], ["c2"]),
+         helper.make_node("Identity", ["v3"], ["out"])],
+        "body", [vi("i", [], TensorProto.INT64), vi("c", [], TensorProto.BOOL), vi("v", [3])],
+        [vi("c2", [], TensorProto.BOOL), vi("v3", [3]), vi("out", [3])])
+    then_g = helper.make_graph([helper.make_node("Neg", ["vend"], ["t"])], "then", [], [vi("t", [3])])
+    else_g = helper.make_graph([helper.make_node("Abs", ["vend"], ["e"])], "else", [], [vi("e", [3])])
+    consts = [onnx.numpy_helper.from_array(np.array(3, np.int64), "M"),
+              onnx.numpy_helper.from_array(np.array(True), "go"), onnx.numpy_helper.from_array(np.array(False), "no")]
+    m = model([helper.make_node("Loop", ["M", "go", "v0"], ["vend", "vs"], body=body),
+               helper.make_node("If", ["no"], ["y"], then_branch=then_g, else_branch=else_g)],
+              [vi("v0", [3])], [vi("vend", [3]), vi("vs", [3, 3]), vi("y", [3])], inits=consts, opset=16)
+    feeds = {"v0": np.array([1, -2, 0.5], np.float32)}
+    got, g = _ours(m, feeds)
+    for k, v in _ort(m, feeds).items():
+        np.testing.assert_allclose(got[k], v, rtol=1e-6)
+    assert not any(op.type in ("Loop", "If") for op in g.ops)
+
+
+def test_control_flow_needs_static_values_and_supported_bodies():
+    then_g = helper.make_graph([helper.make_node("Neg", ["x"], ["t"])], "then", [], [vi("t", [2])])
+    else_g = helper.make_graph([helper.make_node("FancyOp", ["x"], ["e"], name="fancy")], "else", [], [vi("e", [2])])
+    m = model([helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
+               helper.make_node("Greater", ["s", "zero"], ["c"]),
+               helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g)],
+              [vi("x", [2])], [vi("y", [2])], inits=[onnx.numpy_helper.from_array(np.float32(0), "zero")])
+    with pytest.raises(UnsupportedOpsError, match="FancyOp"):  # found inside a branch, before any work
+        import_onnx(m)
+    else_ok = helper.make_graph([helper.make_node("Abs", ["x"], ["e"])], "else", [], [vi("e", [2])])
+    next(a for a in m.graph.node[2].attribute if a.name == "else_branch").g.CopyFrom(else_ok)
+    with pytest.raises(ConversionError, match="the condition must be known at conversion time"):
+        import_onnx(m)

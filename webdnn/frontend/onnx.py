@@ -146,6 +146,7 @@ class OnnxImporter:
         self.graph = Graph(proto.graph.name or "model")
         self.values: dict[str, Tensor] = {}
         self.notes: list[str] = []
+        self._bodies: dict[bytes, onnx.GraphProto] = {}
 
     def lookup(self, name: str, node) -> Tensor:
         try:
@@ -162,7 +163,7 @@ class OnnxImporter:
         from .onnx_functions import expand_functions
         self.proto = expand_functions(self.proto, self.opset, self.has_handler)
         unsupported: dict[tuple, list[str]] = {}
-        for node in self.proto.graph.node:
+        for node in self._nodes(self.proto.graph):
             domain = node.domain if node.domain not in ("", "ai.onnx") else ""
             h = self.handlers.get(node.op_type) if not domain else None
             if h is None or not (h.since <= self.opset):
@@ -170,6 +171,59 @@ class OnnxImporter:
                 unsupported.setdefault(key, []).append(node.name or (node.output[0] if node.output else "?"))
         if unsupported:
             raise UnsupportedOpsError(unsupported)
+
+    def _nodes(self, graph):
+        """The graph's nodes and, recursively, those of the bodies (subgraphs) its nodes carry."""
+        for node in graph.node:
+            yield node
+            if self.has_handler(node):
+                for a in node.attribute:
+                    if a.type == onnx.AttributeProto.GRAPH:
+                        yield from self._nodes(self.body(a.g))
+
+    def body(self, g: onnx.GraphProto) -> onnx.GraphProto:
+        """A subgraph with the ops the standard defines as functions expanded (as for the main graph)."""
+        from .onnx_functions import expand_functions
+        key = g.SerializeToString()
+        if key not in self._bodies:
+            m = onnx.helper.make_model(g, opset_imports=self.proto.opset_import)
+            self._bodies[key] = expand_functions(m, self.opset, self.has_handler).graph
+        return self._bodies[key]
+
+    def run_body(self, g: onnx.GraphProto, args: list, where: str) -> list:
+        """Imports a subgraph (a Scan or Loop body) once, its inputs bound to `args`; names of the
+        enclosing graphs stay visible. -> the body's outputs. Called once per unrolled iteration."""
+        g = self.body(g)
+        if len(args) != len(g.input):
+            raise ConversionError(f"{where}: the body takes {len(g.input)} inputs, {len(args)} given")
+        missing = object()
+        saved: dict = {}
+
+        def bind(name, t):
+            if name not in saved:
+                saved[name] = self.values.get(name, missing)
+            self.values[name] = t
+
+        try:
+            for vi, t in zip(g.input, args):
+                bind(vi.name, t)
+            for init in g.initializer:
+                bind(init.name, self.graph.constant(to_array(init), name=init.name))
+            for node in g.node:
+                self._convert_node(node, bind)
+            outs = []
+            for vi in g.output:
+                t = self.values.get(vi.name)
+                if t is None:
+                    raise ConversionError(f"{where}: body output {vi.name!r} is not produced")
+                outs.append(t)
+            return outs
+        finally:
+            for name, old in saved.items():
+                if old is missing:
+                    self.values.pop(name, None)
+                else:
+                    self.values[name] = old
 
     def add_inputs(self):
         g = self.proto.graph
@@ -209,26 +263,7 @@ class OnnxImporter:
         self.check_supported()
         self.add_inputs()
         for node in self.proto.graph.node:
-            before = {id(t) for t in self.values.values() if t is not None} | {id(t) for t in self.graph.inputs}
-            ctx = NodeContext(self, node)
-            h = self.handlers[node.op_type]
-            try:
-                outs = h.fn(ctx)
-            except (ConversionError, UnsupportedOpsError):
-                raise
-            except ShapeError as e:
-                raise ConversionError(f"{node.op_type} node {ctx.name!r}: {e}") from None
-            except (ValueError, TypeError, IndexError, KeyError) as e:  # malformed attributes or inputs
-                raise ConversionError(f"{node.op_type} node {ctx.name!r} (opset {self.opset}): cannot convert: "
-                                      f"{type(e).__name__}: {e}") from None
-            outs = list(outs)
-            for name, t in zip(node.output, outs):
-                if name:
-                    self._adopt_name(t, name, before)
-                    self.values[name] = t
-            for name in node.output[len(outs):]:
-                if name:
-                    self.values[name] = None  # optional outputs a handler does not produce
+            self._convert_node(node, self.values.__setitem__)
         for vi in self.proto.graph.output:
             t = self.values.get(vi.name)
             if t is None:
@@ -236,6 +271,28 @@ class OnnxImporter:
             self.graph.outputs.append(t)
         self._name_outputs()
         return self.graph
+
+    def _convert_node(self, node, bind):
+        before = {id(t) for t in self.values.values() if t is not None} | {id(t) for t in self.graph.inputs}
+        ctx = NodeContext(self, node)
+        h = self.handlers[node.op_type]
+        try:
+            outs = h.fn(ctx)
+        except (ConversionError, UnsupportedOpsError):
+            raise
+        except ShapeError as e:
+            raise ConversionError(f"{node.op_type} node {ctx.name!r}: {e}") from None
+        except (ValueError, TypeError, IndexError, KeyError) as e:  # malformed attributes or inputs
+            raise ConversionError(f"{node.op_type} node {ctx.name!r} (opset {self.opset}): cannot convert: "
+                                  f"{type(e).__name__}: {e}") from None
+        outs = list(outs)
+        for name, t in zip(node.output, outs):
+            if name:
+                self._adopt_name(t, name, before)
+                bind(name, t)
+        for name in node.output[len(outs):]:
+            if name:
+                bind(name, None)  # optional outputs a handler does not produce
 
     def _adopt_name(self, t: Tensor, name: str, before: set):
         """A tensor this node created takes the ONNX name (errors and outputs then speak ONNX)."""

@@ -59,6 +59,23 @@ def _attr_value(node, name):
     return None
 
 
+def _bind_free_names(g: onnx.GraphProto, name, bound=frozenset()) -> None:
+    """Renames, in place, the names subgraph g reads from its enclosing scope (not defined in g)."""
+    local = set(bound) | {v.name for v in g.input} | {t.name for t in g.initializer}
+    for n in g.node:
+        local.update(n.output)
+    for n in g.node:
+        for i, x in enumerate(n.input):
+            if x and x not in local:
+                n.input[i] = name(x)
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                _bind_free_names(a.g, name, frozenset(local))
+    for v in g.output:
+        if v.name not in local:
+            v.name = name(v.name)
+
+
 def inline(node, f: onnx.FunctionProto, prefix: str, schema=None) -> list:
     """The body of `f` with formal names bound to `node`'s inputs/outputs/attributes."""
     rename = {}
@@ -91,6 +108,11 @@ def inline(node, f: onnx.FunctionProto, prefix: str, schema=None) -> list:
                 c = onnx.AttributeProto()
                 c.CopyFrom(v)
                 c.name = a.name
+                attrs.append(c)
+            elif a.type == onnx.AttributeProto.GRAPH:  # a body reading the function's names: bind them too
+                c = onnx.AttributeProto()
+                c.CopyFrom(a)
+                _bind_free_names(c.g, name)
                 attrs.append(c)
             else:
                 attrs.append(a)

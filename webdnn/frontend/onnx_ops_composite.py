@@ -52,7 +52,11 @@ def _shrink(c):
 @handler("Range", since=11)
 def _range(c):
     start, limit, delta = (c.const(i, n) for i, n in enumerate(("start", "limit", "delta")))
+    if any(np.size(v) != 1 for v in (start, limit, delta)):
+        c.fail("start, limit and delta must be scalars")
     dtype = np.asarray(start).dtype
+    # scalars; a one-element tensor (as some function bodies pass) is read as its element
+    start, limit, delta = (np.asarray(v).reshape(()) for v in (start, limit, delta))
     n = max(int(np.ceil((limit - start) / delta)), 0)
     return [c.constant((start + np.arange(n) * delta).astype(dtype))]
 

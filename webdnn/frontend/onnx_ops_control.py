@@ -1,0 +1,109 @@
+"""Control flow with static trip counts, unrolled at import: Scan (every iteration imports the body
+once, slices in, states carried), Loop whose trip count and condition fold to constants, If whose
+condition folds to a constant (only the branch taken is imported). What remains is plain dataflow
+for the passes and backends; a count or condition known only at run time is a DynamicValueError."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DynamicValueError
+from ..ir.ops import norm_axis
+from .onnx_ops import handler
+
+
+def _stack(c, items, axis: int):
+    """Concatenate tensors of one shape along a new axis `axis`."""
+    shape = list(items[0].shape)
+    axis = norm_axis(axis, len(shape) + 1)
+    new = shape[:axis] + [1] + shape[axis:]
+    parts = [c.op1("Reshape", [t], {"shape": new}) for t in items]
+    return parts[0] if len(parts) == 1 else c.op1("Concat", parts, {"axis": axis})
+
+
+def _at(c, x, index: int, axis: int):
+    """x[..., index, ...] along axis, the axis removed."""
+    return c.op1("Gather", [x, c.constant(np.asarray(index, np.int64))], {"axis": axis})
+
+
+@handler("Scan", since=9)
+def _scan(c):
+    body = c.attr("body")
+    m = int(c.attr("num_scan_inputs"))
+    ins = [c.input(i) for i in range(c.num_inputs())]
+    n = len(ins) - m
+    if n < 0 or m < 1:
+        c.fail(f"num_scan_inputs {m} does not fit {len(ins)} inputs")
+    states, xs = ins[:n], ins[n:]
+    in_axes = [norm_axis(int(a), len(x.shape)) for a, x in zip(c.attr("scan_input_axes") or [0] * m, xs)]
+    in_dirs = list(c.attr("scan_input_directions") or [0] * m)
+    k = len(body.output) - n
+    out_axes = list(c.attr("scan_output_axes") or [0] * k)
+    out_dirs = list(c.attr("scan_output_directions") or [0] * k)
+    lengths = {x.shape[a] for x, a in zip(xs, in_axes)}
+    if len(lengths) != 1:
+        c.fail(f"scan inputs of different lengths {sorted(lengths)}")
+    (steps,) = lengths
+    if steps == 0:
+        c.fail("a scan over zero steps has no output shape to infer")
+    ys = [[] for _ in range(k)]
+    for t in range(steps):
+        sl = [_at(c, x, steps - 1 - t if d else t, a) for x, a, d in zip(xs, in_axes, in_dirs)]
+        res = c.conv.run_body(body, states + sl, f"Scan node {c.name!r}, step {t}")
+        states = res[:n]
+        for j, y in enumerate(res[n:]):
+            ys[j].append(y)
+    outs = list(states)
+    for j in range(k):
+        seq = ys[j][::-1] if out_dirs[j] else ys[j]
+        outs.append(_stack(c, seq, int(out_axes[j])))
+    return outs
+
+
+def _const_scalar(c, t, what):
+    if t is None:
+        return None
+    if not t.is_constant:
+        raise DynamicValueError(f"{c.node.op_type} node {c.name!r}: {what} must be known at conversion time (it is "
+                                f"computed from the model input at run time; only static control flow is unrolled)",
+                                tensor=t.name)
+    return np.asarray(t.data).reshape(-1)[0]
+
+
+@handler("Loop", since=1)
+def _loop(c):
+    body = c.attr("body")
+    trip = _const_scalar(c, c.input(0), "the trip count M")
+    cond = _const_scalar(c, c.input(1), "the condition")
+    carried = [c.input(i) for i in range(2, c.num_inputs())]
+    if trip is None and cond is None:
+        c.fail("a loop with neither a trip count nor a condition never ends")
+    n = len(carried)
+    k = len(body.output) - 1 - n
+    ys = [[] for _ in range(k)]
+    i, go = 0, True if cond is None else bool(cond)
+    limit = int(trip) if trip is not None else 10000
+    while go and i < limit:
+        res = c.conv.run_body(body, [c.constant(np.asarray(i, np.int64)), c.constant(np.asarray(go))] + carried,
+                              f"Loop node {c.name!r}, iteration {i}")
+        go = bool(_const_scalar(c, res[0], "the condition a loop iteration computes"))
+        carried = res[1:1 + n]
+        for j, y in enumerate(res[1 + n:]):
+            ys[j].append(y)
+        i += 1
+    if go and trip is None:
+        c.fail(f"the loop did not end within {limit} iterations")
+    if k and not i:
+        c.fail("a loop of zero iterations has no scan output shape to infer")
+    return carried + [_stack(c, y, 0) for y in ys]
+
+
+@handler("If", since=1)
+def _if(c):
+    cond = _const_scalar(c, c.input(0), "the condition")
+    branch = c.attr("then_branch" if bool(cond) else "else_branch")
+    return c.conv.run_body(branch, [], f"If node {c.name!r}")
+
+
+@handler("CastLike", since=15)
+def _cast_like(c):
+    return [c.ew(["cast", c.input(1).dtype, ["in", 0]], [c.input(0)])]
