@@ -183,3 +183,49 @@ def test_control_flow_needs_static_values_and_supported_bodies():
     next(a for a in m.graph.node[2].attribute if a.name == "else_branch").g.CopyFrom(else_ok)
     with pytest.raises(ConversionError, match="the condition must be known at conversion time"):
         import_onnx(m)
+
+
+@pytest.mark.parametrize("kind,attrs", [
+    ("LSTM", {"direction": "bidirectional", "clip": 2.5}),
+    ("LSTM", {"direction": "reverse", "layout": 1, "activations": ["HardSigmoid", "Elu", "Softsign"],
+              "activation_alpha": [0.3, 0.9], "activation_beta": [0.4]}),
+    ("GRU", {"direction": "bidirectional", "linear_before_reset": 1}),
+    ("GRU", {"layout": 1}),
+    ("RNN", {"direction": "bidirectional", "activations": ["Relu", "LeakyRelu"], "activation_alpha": [0.2]}),
+])
+def test_onnx_recurrent_ops_match_onnxruntime(kind, attrs):
+    """Unrolled ONNX RNN/GRU/LSTM (states, biases, peepholes, sequence_lens) against onnxruntime
+    (which runs the time-major layout only: a batch-major case is checked through its time-major twin)."""
+    rng = np.random.RandomState(3)
+    G = {"RNN": 1, "GRU": 3, "LSTM": 4}[kind]
+    T, N, I, H = 4, 3, 5, 6
+    dirs = 2 if attrs.get("direction") == "bidirectional" else 1
+    f = lambda *s: (rng.randn(*s) * 0.5).astype(np.float32)  # noqa: E731
+    inits = [onnx.numpy_helper.from_array(f(dirs, G * H, I), "W"), onnx.numpy_helper.from_array(f(dirs, G * H, H), "R"),
+             onnx.numpy_helper.from_array(f(dirs, 2 * G * H), "B"),
+             onnx.numpy_helper.from_array(np.array([4, 2, 3], np.int32), "lens")]
+    if kind == "LSTM":
+        inits.append(onnx.numpy_helper.from_array(f(dirs, 3 * H), "P"))
+    states = ["h0"] + (["c0"] if kind == "LSTM" else [])
+
+    def build(layout):
+        xs, ss = ((T, N, I), (dirs, N, H)) if layout == 0 else ((N, T, I), (N, dirs, H))
+        ys = (T, dirs, N, H) if layout == 0 else (N, T, dirs, H)
+        ins = ["X", "W", "R", "B", "lens", "h0"] + (["c0", "P"] if kind == "LSTM" else [])
+        outs = ["Y", "Yh"] + (["Yc"] if kind == "LSTM" else [])
+        node = helper.make_node(kind, ins, outs, hidden_size=H, **{**attrs, "layout": layout})
+        return model([node], [vi("X", list(xs))] + [vi(s_, list(ss)) for s_ in states],
+                     [vi("Y", list(ys))] + [vi(o, list(ss)) for o in outs[1:]], inits=inits, opset=14)
+
+    layout = attrs.get("layout", 0)
+    feeds0 = {"X": f(T, N, I), **{s_: f(dirs, N, H) for s_ in states}}
+    want = _ort(build(0), feeds0)
+    if layout == 1:
+        feeds = {k: np.ascontiguousarray(np.swapaxes(v, 0, 1)) for k, v in feeds0.items()}
+        want = {"Y": want["Y"].transpose(2, 0, 1, 3), **{k: np.swapaxes(v, 0, 1) for k, v in want.items() if k != "Y"}}
+    else:
+        feeds = feeds0
+    got, g = _ours(build(layout), feeds)
+    for k, v in want.items():
+        np.testing.assert_allclose(got[k], v, rtol=1e-4, atol=1e-5, err_msg=k)
+    assert not any(op.type in ("LSTM", "GRU", "RNN") for op in g.ops)

@@ -1,41 +1,16 @@
 """Keras recurrent layers (SimpleRNN, LSTM, GRU, Bidirectional) unrolled over the static sequence
-length: one MatMul per gate projects every step's input at once; each step then adds its slice to
-h·R (a MatMul per gate) in one Elementwise expression. Steps keep the shape [N, 1, units], so the
-sequence output is one Concat. A mask (Embedding(mask_zero=True), Masking) holds the state through
+length: one MatMul per gate projects every step's input at once; each step (frontend/recurrent.py,
+shared with the ONNX operators) then adds its slice to h·R (a MatMul per gate) in one Elementwise
+expression. Steps keep the shape [N, 1, units], so the sequence output is one Concat. A mask (Embedding(mask_zero=True), Masking) holds the state through
 masked steps, as Keras does."""
 from __future__ import annotations
 
 from ..ir.ops.elementwise import call, inp
 from .keras import Value
 from .keras_context import activation_expr
+from .recurrent import RecurrentStep
 
 GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
-
-
-class _Expr:
-    """Collects an Elementwise op's inputs while its expression is built."""
-
-    def __init__(self):
-        self.ins = []
-
-    def __call__(self, t):
-        if t is None:
-            return None
-        for i, u in enumerate(self.ins):
-            if u is t:
-                return inp(i)
-        self.ins.append(t)
-        return inp(len(self.ins) - 1)
-
-
-def _plus(*terms):
-    terms = [t for t in terms if t is not None]
-    if not terms:
-        return ["const", 0]
-    e = terms[0]
-    for t in terms[1:]:
-        e = call("add", e, t)
-    return e
 
 
 def _act(c, act):
@@ -45,9 +20,10 @@ def _act(c, act):
     return f
 
 
-class _Cell:
+class _Cell(RecurrentStep):
+    """A Keras cell's weights, split per gate, on the shared step."""
+
     def __init__(self, c, cls, cfg, weights, n_features):
-        self.c, self.cls, self.cfg = c, cls, cfg
         if cfg.get("time_major"):
             c.fail("time_major=True is not supported")
         self.U = U = int(cfg["units"])
@@ -61,57 +37,13 @@ class _Cell:
             in_b, rec_b = (bias[0], bias[1]) if bias.ndim == 2 else (bias, None)
         tag = id(weights[0])  # a Bidirectional's two directions share the layer's cache
         self.W = [c.param(("kernel", tag, g), lambda g=g: kernel[:, g * U:(g + 1) * U]) for g in range(G)]
-        self.R = [c.param(("recurrent", tag, g), lambda g=g: rec[:, g * U:(g + 1) * U]) for g in range(G)]
+        R = [c.param(("recurrent", tag, g), lambda g=g: rec[:, g * U:(g + 1) * U]) for g in range(G)]
         self.b = [None if in_b is None else c.param(("bias", tag, g), lambda g=g: in_b[g * U:(g + 1) * U]) for g in range(G)]
-        self.rb = [None if rec_b is None else c.param(("rbias", tag, g), lambda g=g: rec_b[g * U:(g + 1) * U])
-                   for g in range(G)]
-        self.act = _act(c, cfg.get("activation", "tanh"))
-        self.ract = _act(c, cfg.get("recurrent_activation", "sigmoid"))
-        self.reset_after = bool(cfg.get("reset_after", c.keras_major >= 3)) if cls == "GRU" else False
-
-    def ew(self, e: _Expr, expr):
-        return self.c.op1("Elementwise", e.ins, {"expr": expr})
-
-    def step(self, xs, h, cst, m):
-        """One step from the gate inputs xs ([N,1,U] each); returns (output, h, c)."""
-        c, cls = self.c, self.cls
-        hr = [None if h is None else c.op1("MatMul", [h, R]) for R in self.R]
-        hold = (lambda e, new, prev: new if m is None else
-                call("where", e(m), new, _plus(e(prev))))
-        if cls == "SimpleRNN":
-            e = _Expr()
-            h_new = self.ew(e, hold(e, self.act(_plus(e(xs[0]), e(hr[0]))), h))
-            return h_new, h_new, None
-        if cls == "LSTM":
-            e = _Expr()
-            i = self.ract(_plus(e(xs[0]), e(hr[0])))
-            f = self.ract(_plus(e(xs[1]), e(hr[1])))
-            g = self.act(_plus(e(xs[2]), e(hr[2])))
-            c_new = call("mul", i, g) if cst is None else call("add", call("mul", f, e(cst)), call("mul", i, g))
-            c_t = self.ew(e, hold(e, c_new, cst))
-            e = _Expr()
-            o = self.ract(_plus(e(xs[3]), e(hr[3])))
-            h_t = self.ew(e, hold(e, call("mul", o, self.act(e(c_t))), h))
-            return h_t, h_t, c_t
-        # GRU: gates z, r, h
-        e = _Expr()
-        z = self.ract(_plus(e(xs[0]), e(hr[0]), e(self.rb[0])))
-        r = self.ract(_plus(e(xs[1]), e(hr[1]), e(self.rb[1])))
-        if self.reset_after:
-            hh = self.act(_plus(e(xs[2]), call("mul", r, _plus(e(hr[2]), e(self.rb[2])))))
-        else:
-            if h is None:
-                rh = None
-            else:
-                er = _Expr()
-                r_t = self.ew(er, self.ract(_plus(er(xs[1]), er(hr[1]))))
-                er = _Expr()
-                rh = c.op1("MatMul", [self.ew(er, call("mul", er(r_t), er(h))), self.R[2]])
-            hh = self.act(_plus(e(xs[2]), e(rh), e(self.rb[2])))
-        keep = call("mul", call("sub", 1, z), hh)
-        h_new = keep if h is None else call("add", call("mul", z, e(h)), keep)
-        h_t = self.ew(e, hold(e, h_new, h))
-        return h_t, h_t, None
+        rb = [None if rec_b is None else c.param(("rbias", tag, g), lambda g=g: rec_b[g * U:(g + 1) * U])
+              for g in range(G)]
+        super().__init__(c, "RNN" if cls == "SimpleRNN" else cls, R, rb,
+                         gate=_act(c, cfg.get("recurrent_activation", "sigmoid")), cand=_act(c, cfg.get("activation", "tanh")),
+                         reset_after=bool(cfg.get("reset_after", c.keras_major >= 3)) if cls == "GRU" else False)
 
 
 def run_rnn(c, cls, cfg, weights, v: Value, initial=(), go_backwards=False):

@@ -485,3 +485,4 @@ def _constant_of_shape(c):
 from . import onnx_ops_composite  # noqa: E402,F401  (registers its handlers)
 from . import onnx_ops_index  # noqa: E402,F401  (registers its handlers)
 from . import onnx_ops_control  # noqa: E402,F401  (registers its handlers)
+from . import onnx_ops_rnn  # noqa: E402,F401  (registers its handlers)

@@ -1,0 +1,150 @@
+"""ONNX RNN, GRU and LSTM, unrolled over the static sequence length on the step the Keras layers
+use (frontend/recurrent.py): per direction, one MatMul per gate projects the whole sequence (input
+and, where it can be, recurrent bias added), then each step adds h·R. sequence_lens (a constant)
+becomes per-step masks: a finished sequence holds its state and outputs zeros, as the operator
+says. Both layouts, all three directions, clip, peepholes, input_forget and the standard
+activation functions with their alpha/beta."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.ops.elementwise import call
+from .onnx_ops import handler
+from .recurrent import RecurrentStep, sigmoid, tanh
+
+GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+# ONNX stores LSTM gates as i, o, f, c; the step takes i, f, c, o. GRU (z, r, h) and RNN agree.
+ORDER = {"RNN": [0], "GRU": [0, 1, 2], "LSTM": [0, 2, 3, 1]}
+DEFAULT_ACTS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
+# name -> (number of alpha/beta values it takes, defaults, expression builder)
+ACTS = {
+    "Sigmoid": (0, (), lambda x: sigmoid(x)),
+    "Tanh": (0, (), lambda x: tanh(x)),
+    "Relu": (0, (), lambda x: call("max", x, 0)),
+    "Softsign": (0, (), lambda x: call("div", x, call("add", call("abs", x), 1))),
+    "Softplus": (0, (), lambda x: call("log", call("add", call("exp", x), 1))),
+    "Affine": (2, (1.0, 0.0), lambda x, a, b: call("add", call("mul", x, a), b)),
+    "LeakyRelu": (1, (0.01,), lambda x, a: call("where", call("lt", x, 0), call("mul", x, a), x)),
+    "ThresholdedRelu": (1, (1.0,), lambda x, a: call("where", call("gt", x, a), x, 0)),
+    "ScaledTanh": (2, (1.0, 1.0), lambda x, a, b: call("mul", a, call("tanh", call("mul", x, b)))),
+    "HardSigmoid": (2, (0.2, 0.5), lambda x, a, b: call("max", 0, call("min", 1, call("add", call("mul", x, a), b)))),
+    "Elu": (1, (1.0,), lambda x, a: call("where", call("lt", x, 0), call("mul", a, call("sub", call("exp", x), 1)), x)),
+}
+
+
+def _activations(c, kind, dirs):
+    names = list(c.attr("activations") or DEFAULT_ACTS[kind] * dirs)
+    names = [n.decode() if isinstance(n, bytes) else n for n in names]
+    alphas, betas = list(c.attr("activation_alpha") or []), list(c.attr("activation_beta") or [])
+    per = len(DEFAULT_ACTS[kind])
+    if len(names) != per * dirs:
+        c.fail(f"needs {per * dirs} activations, got {names}")
+    out = []
+    for name in names:
+        key = next((k for k in ACTS if k.lower() == name.lower()), None)
+        if key is None:
+            c.fail(f"activation {name!r} is not supported (supported: {', '.join(ACTS)})")
+        n_params, defaults, fn = ACTS[key]
+        params = list(defaults)
+        if n_params >= 1 and alphas:
+            params[0] = float(alphas.pop(0))
+        if n_params >= 2 and betas:
+            params[1] = float(betas.pop(0))
+        out.append(lambda x, fn=fn, params=tuple(params): fn(x, *params))
+    return [out[d * per:(d + 1) * per] for d in range(dirs)]
+
+
+@handler("RNN", "GRU", "LSTM", since=7)
+def _recurrent(c):
+    kind = c.node.op_type
+    G = GATES[kind]
+    x = c.input(0)
+    W, R = c.const(1, "W"), c.const(2, "R")
+    B = c.const(3, "B") if c.has_input(3) else None
+    lens = c.const(4, "sequence_lens") if c.has_input(4) else None
+    h0 = c.input(5) if c.has_input(5) else None
+    c0 = c.input(6) if kind == "LSTM" and c.has_input(6) else None
+    P = c.const(7, "P") if kind == "LSTM" and c.has_input(7) else None
+    direction = c.attr("direction", "forward")
+    dirs = 2 if direction == "bidirectional" else 1
+    layout = int(c.attr("layout", 0))
+    if x is None or len(x.shape) != 3:
+        c.fail(f"X must be 3-D, got {None if x is None else list(x.shape)}")
+    if layout == 0:  # [T, N, I] -> [N, T, I]
+        x = c.op1("Transpose", [x], {"perm": [1, 0, 2]})
+    n, steps, feat = x.shape
+    H = int(c.attr("hidden_size") or W.shape[1] // G)
+    if W.shape != (dirs, G * H, feat) or R.shape != (dirs, G * H, H):
+        c.fail(f"W {list(W.shape)} / R {list(R.shape)} do not fit {dirs} direction(s), hidden_size {H}, {feat} inputs")
+    if steps == 0:
+        c.fail("a sequence of length 0 cannot be unrolled")
+    clip = c.attr("clip")
+    acts = _activations(c, kind, dirs)
+    lbr = bool(c.attr("linear_before_reset", 0))
+    masks = [None] * steps
+    if lens is not None:
+        lens = np.asarray(lens).reshape(-1)
+        if lens.shape != (n,):
+            c.fail(f"sequence_lens has {lens.size} entries for a batch of {n}")
+        if (lens < steps).any():
+            masks = [c.constant((t < lens).reshape(n, 1, 1)) for t in range(steps)]
+
+    def state(t, d):  # an initial state [dirs, N, H] (layout 1: [N, dirs, H]) -> [N, 1, H] of direction d
+        if t is None:
+            return None
+        ax = 0 if layout == 0 else 1
+        s = c.op1("Slice", [t], {"starts": [d], "ends": [d + 1], "axes": [ax]})
+        return c.op1("Reshape", [s], {"shape": [n, 1, H]})
+
+    ys, hs, cs = [], [], []
+    for d in range(dirs):
+        order = ORDER[kind]
+        wb = B[d][:G * H] if B is not None else None
+        rbias = B[d][G * H:] if B is not None else None
+        gate = lambda a, g: a[g * H:(g + 1) * H]  # noqa: E731
+        proj, rb, Rs = [], [], []
+        for g in order:
+            t = c.op1("MatMul", [x, c.constant(np.ascontiguousarray(gate(W[d], g).T))])
+            bias = None if wb is None else gate(wb, g)
+            keep_rb = kind == "GRU"  # GRU's recurrent bias stays inside the step (r * (h·R + rb))
+            if rbias is not None and not keep_rb:
+                bias = bias + gate(rbias, g)
+            if bias is not None and np.any(bias):
+                t = c.ew(call("add", ["in", 0], ["in", 1]), [t, c.constant(bias.astype(np.float32))])
+            proj.append(t)
+            rb.append(c.constant(gate(rbias, g).astype(np.float32)) if keep_rb and rbias is not None else None)
+            Rs.append(c.constant(np.ascontiguousarray(gate(R[d], g).T)))
+        peep = None
+        if P is not None:  # P: [dirs, 3H] as i, o, f
+            peep = tuple(c.constant(P[d][k * H:(k + 1) * H].astype(np.float32)) for k in range(3))
+        a = acts[d]
+        cell = RecurrentStep(c, kind, Rs, rb, gate=a[0] if kind != "RNN" else sigmoid, cand=a[1] if kind != "RNN" else a[0],
+                             out=a[2] if kind == "LSTM" else None, reset_after=lbr, clip=clip, peep=peep,
+                             input_forget=bool(c.attr("input_forget", 0)))
+        h, cst = state(h0, d), state(c0, d)
+        backward = direction == "reverse" or d == 1
+        outs = [None] * steps
+        for t in (range(steps - 1, -1, -1) if backward else range(steps)):
+            sl = {"starts": [t], "ends": [t + 1], "axes": [1]}
+            out, h, cst = cell.step([c.op1("Slice", [p], sl) for p in proj], h, cst, masks[t])
+            if masks[t] is not None:  # a finished sequence outputs zeros
+                out = c.ew(call("where", ["in", 1], ["in", 0], 0), [out, masks[t]])
+            outs[t] = out
+        ys.append(c.op1("Concat", outs, {"axis": 1}) if steps > 1 else outs[0])  # [N, T, H]
+        hs.append(h)
+        cs.append(cst if cst is not None else None)
+
+    def stack_dirs(parts, shape, axis):
+        parts = [c.op1("Reshape", [p], {"shape": shape}) for p in parts]
+        return parts[0] if len(parts) == 1 else c.op1("Concat", parts, {"axis": axis})
+
+    y = stack_dirs(ys, [n, steps, 1, H], 2)  # [N, T, dirs, H]
+    if layout == 0:
+        y = c.op1("Transpose", [y], {"perm": [1, 2, 0, 3]})  # [T, dirs, N, H]
+    state_shape, axis = ([1, n, H], 0) if layout == 0 else ([n, 1, H], 1)
+    outs = [y, stack_dirs(hs, state_shape, axis)]
+    if kind == "LSTM":
+        if any(s is None for s in cs):
+            c.fail("no cell state computed")
+        outs.append(stack_dirs(cs, state_shape, axis))
+    return outs
