@@ -4,7 +4,7 @@ import numpy as np
 from webdnn.ir import Graph, reference
 from webdnn.ir.ops.elementwise import call, inp
 from webdnn.passes import (fold_constants, remove_identity, remove_dead, fold_batchnorm, lower_batchnorm,
-                           lower_gemm, fuse_elementwise, fold_pad)
+                           lower_gemm, fuse_elementwise, fold_pad, split_pool3d)
 from webdnn.passes.pipeline import optimize
 from webdnn.testing import assert_close
 
@@ -218,3 +218,22 @@ def test_pad_with_a_value_or_on_channels_stays():
         (y,) = g.add_op("Conv", [p, g.constant(np.ones((3, p.shape[1], 3, 3), np.float32))])
         g.outputs = [y]
         assert not fold_pad.run(g)
+
+
+def test_split_pool3d_into_two_2d_pools():
+    """Max and average (with and without the pads in the divisor), strides, dilations, ceil mode."""
+    for attrs in ({"kind": "max", "kernel_shape": [2, 3, 2], "strides": [2, 1, 2], "pads": [1, 0, 1, 0, 1, 1],
+                   "dilations": [1, 2, 1], "ceil_mode": 1},
+                  {"kind": "avg", "kernel_shape": [3, 2, 3], "strides": [1, 2, 2], "pads": [1, 1, 0, 1, 0, 1],
+                   "count_include_pad": 0, "ceil_mode": 1},
+                  {"kind": "avg", "kernel_shape": [2, 2, 2], "pads": [1, 1, 1, 1, 1, 1], "count_include_pad": 1}):
+        g = Graph()
+        x = g.add_input("x", [2, 3, 5, 6, 7])
+        (y,) = g.add_op("Pool", [x], attrs)
+        g.outputs = [y]
+        feeds = {"x": rng.randn(2, 3, 5, 6, 7).astype(np.float32)}
+        before = snapshot(g, feeds)
+        assert split_pool3d.run(g)
+        assert types(g) == ["Reshape", "Pool", "Reshape", "Pool", "Reshape"]
+        assert all(len(op.inputs[0].shape) == 4 for op in g.ops if op.type == "Pool")
+        check_same(g, feeds, before)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..ir import Graph
 from . import (remove_identity, fold_constants, fold_pad, fold_batchnorm, lower_batchnorm, lower_gemm,
-               fuse_elementwise, remove_dead)
+               split_pool3d, fuse_elementwise, remove_dead)
 
 PASSES = [
     ("remove_identity", remove_identity.run),
@@ -12,6 +12,7 @@ PASSES = [
     ("fold_batchnorm", fold_batchnorm.run),
     ("lower_batchnorm", lower_batchnorm.run),
     ("lower_gemm", lower_gemm.run),
+    ("split_pool3d", split_pool3d.run),
     ("fold_constants", fold_constants.run),
     ("fuse_elementwise", fuse_elementwise.run),
     ("remove_dead", remove_dead.run),
