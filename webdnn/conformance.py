@@ -1,7 +1,7 @@
 """ONNX conformance: the official ONNX node tests (model, inputs, expected outputs) through
 convert + run on each backend, compared with the one tolerance table.
 
-    python -m webdnn.conformance --backends reference,js --write docs/conformance.md
+    python -m webdnn.conformance --backends reference,js,wasm,webgpu --write docs/conformance.md
 
 A case is *excluded* (not applicable) only for a reason listed in EXCLUDED below; every other
 case counts, and an op we do not convert counts as a failure.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import json
 import os
 import re
@@ -165,9 +166,12 @@ def run(cases: list[Case], backend: str, runner=None, progress=None) -> dict[str
             todo.append(case)
 
     def prepare(case):  # conversions run ahead on every core (a wasm build waits on its compiler)
+        from .backend import wasm
         out = Path(tmp.name) / case.name if backend != "reference" else None
         try:
-            return out, convert_case(case, out, backends=(backend,) if out else ())
+            # Node runs these: a relaxed-SIMD build would go unused where Node lacks relaxed SIMD
+            with wasm.options(relaxed=_node_has_relaxed_simd()):
+                return out, convert_case(case, out, backends=(backend,) if out else ())
         except Exception as e:  # noqa: BLE001 - re-raised below, where it is recorded
             return out, e
 
@@ -196,6 +200,18 @@ def run(cases: list[Case], backend: str, runner=None, progress=None) -> dict[str
         pool.shutdown()
     tmp.cleanup()
     return {c.name: results[c.name] for c in cases}
+
+
+@functools.lru_cache(maxsize=None)
+def _node_has_relaxed_simd() -> bool:
+    import subprocess
+    probe = ("const v=[0xfd,12,...Array(16).fill(0)];const b=[...v,...v,...v,0xfd,0x85,0x02,0x0b];"
+             "const c=[1,b.length+1,0,...b];process.exit(WebAssembly.validate(new Uint8Array([0,97,115,109,1,0,0,0,"
+             "1,5,1,96,0,1,123,3,2,1,0,10,c.length,...c]))?0:1)")
+    try:
+        return subprocess.run(["node", "-e", probe], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return True  # cannot tell: build both
 
 
 def expected_failures(results: dict[str, dict[str, Result]]) -> dict[str, dict[str, str]]:
@@ -252,8 +268,11 @@ def markdown(cases, results, command: str) -> str:
         s = summ[b]
         rate = 100 * s["passed"] / max(1, s["applicable"])
         lines.append(f"| {b} | {s['passed']} | {s['applicable']} | {rate:.1f} % |")
-    lines += ["", "Where a backend runs: `reference` is the numpy oracle in Python; `js` runs in one Node process "
-              "through the JavaScript runtime.", "",
+    lines += ["", "Where a backend runs: `reference` is the numpy oracle in Python; `js` and `wasm` run in one Node "
+              "process through the JavaScript runtime (`wasm` single-threaded or not as Node's core count says; its "
+              "relaxed-SIMD build where Node has relaxed SIMD); `webgpu` runs the same generated WGSL and memory plan "
+              "natively through `wgpu` (here on Mesa lavapipe, a CPU Vulkan driver), as `webdnn run --in native` "
+              "does.", "",
               "## Not applicable", "", "| reason | cases |", "| --- | --- |"]
     for key, n in excl.most_common():
         lines.append(f"| {EXCLUDED[key]} | {n} |")
@@ -286,6 +305,10 @@ def markdown(cases, results, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+# where each backend's cases run: the JS runtime in Node, webgpu natively (wgpu; Mesa lavapipe here)
+HOSTS = {"js": "node", "wasm": "node", "webgpu": "native"}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m webdnn.conformance", description=__doc__.splitlines()[0])
     p.add_argument("--backends", default="reference,js")
@@ -298,14 +321,15 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     cases = collect(args.pattern)
     results = {}
-    runner = None
+    hosts = {}
     try:
         for b in args.backends.split(","):
             t0 = time.perf_counter()
-            if b != "reference" and runner is None:
+            where = HOSTS.get(b)
+            if where and where not in hosts:
                 from .runners import get_runner
-                runner = get_runner("node")
-            results[b] = run(cases, b, runner)
+                hosts[where] = get_runner(where)
+            results[b] = run(cases, b, hosts.get(where))
             s = summarize(cases, {b: results[b]})[b]
             print(f"{b}: {s['passed']}/{s['applicable']} applicable cases pass "
                   f"({time.perf_counter() - t0:.0f}s); {s['counts']}")
@@ -314,8 +338,8 @@ def main(argv=None) -> int:
                     if r.status not in ("pass", "excluded"):
                         print(f"  {r.status:<11} {name}: {r.detail}")
     finally:
-        if runner is not None:
-            runner.close()
+        for r in hosts.values():
+            r.close()
     if args.json:
         Path(args.json).write_text(json.dumps({b: {k: vars(r) for k, r in res.items()} for b, res in results.items()},
                                               indent=1, default=list))

@@ -16,9 +16,11 @@ def cases():
     return conformance.collect()
 
 
-@pytest.mark.parametrize("backend", ["reference", "js", "wasm"])
+@pytest.mark.parametrize("backend", ["reference", "js", "wasm", "webgpu"])
 def test_onnx_node_conformance(backend, cases, runners):
-    results = conformance.run(cases, backend, None if backend == "reference" else runners["node"])
+    """Where each backend runs: conformance.HOSTS (webgpu natively, through wgpu on lavapipe)."""
+    host = conformance.HOSTS.get(backend)
+    results = conformance.run(cases, backend, runners[host] if host else None)
     expected = EXPECTED[backend]
     new_failures = [f"{n}: {r.status}: {r.detail}" for n, r in results.items()
                     if r.status not in ("pass", "excluded") and n not in expected]
@@ -27,3 +29,6 @@ def test_onnx_node_conformance(backend, cases, runners):
     msg = f"{backend}: {summary['passed']}/{summary['applicable']} applicable cases pass"
     assert not new_failures, msg + "; new failures:\n" + "\n".join(new_failures)
     assert not now_passing, msg + "; these now pass, remove them from expected_failures.json:\n" + "\n".join(now_passing)
+    if backend != "reference":  # a case that passes on js passes on every backend
+        behind = sorted(set(expected) - set(EXPECTED["js"]))
+        assert not behind, f"{backend} fails cases that pass on js:\n" + "\n".join(f"{n}: {expected[n]}" for n in behind)

@@ -238,19 +238,3 @@ def test_cli_runs_natively(small_model, tmp_path):
     p = subprocess.run([sys.executable, "-m", "webdnn", "run", str(out), "--input", str(tmp_path / "x.npy"),
                         "--in", "native", "--backend", "js"], capture_output=True, text=True)
     assert p.returncode != 0 and "executes the webgpu backend only" in p.stderr
-
-
-@pytest.mark.slow
-def test_onnx_node_conformance_natively(runners):
-    """Every official ONNX node test that passes on js (that is, is not in js's expected-failure
-    list) passes on webgpu too, run natively."""
-    from pathlib import Path
-    from webdnn import conformance
-    expected_js = json.loads((Path(__file__).parent.parent / "conformance" / "expected_failures.json").read_text())["js"]
-    cases = conformance.collect()
-    results = conformance.run(cases, "webgpu", runners["native"])
-    failures = [f"{n}: {r.status}: {r.detail}" for n, r in results.items()
-                if r.status not in ("pass", "excluded") and n not in expected_js]
-    summary = conformance.summarize(cases, {"webgpu": results})["webgpu"]
-    assert not failures, (f"webgpu: {summary['passed']}/{summary['applicable']} pass; these pass on js but not here:\n"
-                          + "\n".join(failures))

@@ -115,3 +115,20 @@ def test_module_exports_and_shared_memory():
     for name in ("run", "wd_init", "wd_prepare", "wd_worker", "wd_set_stack", "wd_stack_top", "wd_base_address",
                  "wd_step"):
         assert name in text, name
+
+
+def test_relaxed_simd_build_fuses_multiply_adds():
+    """Two builds of one program: the relaxed one uses f32x4.relaxed_madd (0xfd 0x85 0x02) where the
+    plain one multiplies and adds; options(relaxed=False) writes the plain one only."""
+    from webdnn.backend import wasm
+    g = optimized(mini_resnet())
+    doc, _, files = wasm.lower(g)
+    assert doc["module"] == wasm.MODULE_FILE and doc["moduleRelaxed"] == wasm.RELAXED_FILE
+    madd = b"\xfd\x85\x02"
+    assert madd in files[wasm.RELAXED_FILE] and madd not in files[wasm.MODULE_FILE]
+    with wasm.options(relaxed=False):
+        doc, _, files = wasm.lower(g)
+    assert "moduleRelaxed" not in doc and list(files) == [wasm.MODULE_FILE]
+    with pytest.raises(Exception, match="unknown wasm option"):
+        with wasm.options(fast=True):
+            pass

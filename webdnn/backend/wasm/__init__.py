@@ -3,14 +3,32 @@ with the kernel library to one .wasm (SIMD128; threads over shared memory), and 
 relaxed SIMD for engines that have it."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 
+from ...errors import ConversionError
 from ...ir import Graph
 from . import toolchain
 from .lower import lower_program
 
 MODULE_FILE = "graph_wasm.wasm"
 RELAXED_FILE = "graph_wasm.relaxed.wasm"
+_options = contextvars.ContextVar("wasm_options", default={})
+
+
+@contextlib.contextmanager
+def options(**kw):
+    """Lowering options for the conversions inside the block (this thread). relaxed=False builds the
+    plain SIMD128 module only (for a host known to lack relaxed SIMD: half the compile time)."""
+    bad = set(kw) - {"relaxed"}
+    if bad:
+        raise ConversionError(f"unknown wasm option(s) {sorted(bad)}")
+    token = _options.set({**_options.get(), **kw})
+    try:
+        yield
+    finally:
+        _options.reset(token)
 
 
 def lower(graph: Graph) -> tuple[dict, list, dict]:
@@ -21,14 +39,15 @@ def lower(graph: Graph) -> tuple[dict, list, dict]:
             + (1 << 20))
     # two builds of one program, compiled side by side: SIMD128, and relaxed SIMD (fused multiply-add)
     # for engines that have it; the runtime downloads one
+    variants = (False, True) if _options.get().get("relaxed", True) else (False,)
     with ThreadPoolExecutor(2) as pool:
-        plain, relaxed = pool.map(lambda r: toolchain.build(src, need, relaxed=r), (False, True))
+        built = list(pool.map(lambda r: toolchain.build(src, need, relaxed=r), variants))
     io = [*graph.inputs, *graph.outputs]
     doc = {
         "format": "webdnn-graph", "version": 1, "backend": "wasm",
         "inputs": [t.name for t in graph.inputs], "outputs": [t.name for t in graph.outputs],
         "tensors": {t.name: {"shape": list(t.shape), "dtype": t.dtype} for t in io},
-        "module": MODULE_FILE, "moduleRelaxed": RELAXED_FILE,
+        "module": MODULE_FILE, **({"moduleRelaxed": RELAXED_FILE} if len(built) > 1 else {}),
         "memory": {"initialPages": static // 65536, "maximumPages": -(-need // 65536),
                    "maxThreads": layout["maxThreads"]},
         "placement": {name: off for name, off in layout["offsets"].items()
@@ -36,4 +55,4 @@ def lower(graph: Graph) -> tuple[dict, list, dict]:
         "kernels": layout["steps"],  # what run() executes, in order (wd_step(i) runs one)
         "stats": {k: layout[k] for k in ("constBytes", "arenaBytes", "sumBytes", "scratchBytes")},
     }
-    return doc, constants, {MODULE_FILE: plain, RELAXED_FILE: relaxed}
+    return doc, constants, dict(zip((MODULE_FILE, RELAXED_FILE), built))

@@ -124,9 +124,16 @@ HELPERS = {
     "sign_f": "fn sign_f(x: f32) -> f32 { if (isnan_f(x)) { return x; } return sign(x); }",
     "div_i": "fn div_i(a: i32, b: i32) -> i32 { if (b == 0) { return 0i; } return a / b; }",
     "mod_i": "fn mod_i(a: i32, b: i32) -> i32 { if (b == 0) { return 0i; } return a % b; }",
+    # C's fmod: NaN for a zero divisor, an infinite dividend or a NaN; a finite a over an infinite b is a
+    # (WGSL's f32 % is a - b * trunc(a / b), which gets those wrong)
+    "fmod_f": """fn fmod_f(a: f32, b: f32) -> f32 {
+  if (b == 0.0 || isnan_f(a) || isnan_f(b) || isinf_f(a)) { return bitcast<f32>(0x7fc00000u); }
+  if (isinf_f(b)) { return a; }
+  return a % b;
+}""",
 }
 HELPER_DEPS = {"fmax": ["isnan_f"], "fmin": ["isnan_f"], "tanh_f": ["isnan_f"], "pow_f": ["isnan_f"],
-               "sign_f": ["isnan_f"]}
+               "sign_f": ["isnan_f"], "fmod_f": ["isnan_f", "isinf_f"]}
 
 # primitive -> {operand kind: template}; {0}, {1}, {2} are the rendered operands (already of
 # that kind). A primitive whose result is bool takes operands of the promoted argument kind.
@@ -171,7 +178,7 @@ RENDER = {
     "max": {"f": "fmax({0}, {1})", "i": "max({0}, {1})"},
     "min": {"f": "fmin({0}, {1})", "i": "min({0}, {1})"},
     "idiv": {"f": "trunc({0} / {1})", "i": "div_i({0}, {1})"},
-    "imod": {"f": "({0} % {1})", "i": "mod_i({0}, {1})"},  # WGSL %: truncated, sign of the dividend
+    "imod": {"f": "fmod_f({0}, {1})", "i": "mod_i({0}, {1})"},  # WGSL %: truncated, sign of the dividend
     "lt": {"f": "({0} < {1})", "i": "({0} < {1})"},
     "le": {"f": "({0} <= {1})", "i": "({0} <= {1})"},
     "gt": {"f": "({0} > {1})", "i": "({0} > {1})"},

@@ -24,6 +24,23 @@ def _idiv(a, b):
     return np.where((a < 0) != (b < 0), -q, q)
 
 
+def _shift_out(a, b):
+    """A shift count outside [0, bit width) shifts every bit out (the count read as unsigned)."""
+    b = np.asarray(b)
+    return (b < 0) | (b >= np.asarray(a).dtype.itemsize * 8)
+
+
+def _shl(a, b):
+    out = _shift_out(a, b)
+    return np.where(out, 0, np.left_shift(a, np.where(out, 0, b))).astype(np.result_type(a, b))
+
+
+def _shr(a, b):  # arithmetic for signed types: what is shifted out leaves the sign
+    out = _shift_out(a, b)
+    return np.where(out, np.where(np.asarray(a) < 0, -1, 0), np.right_shift(a, np.where(out, 0, b))).astype(
+        np.result_type(a, b))
+
+
 # name -> (arity, numpy function, result kind). kind: "same" keeps the (promoted) dtype of the
 # arguments, "bool" gives bool, "float" requires floats.
 PRIMITIVES = {
@@ -63,8 +80,8 @@ PRIMITIVES = {
     "min": (2, np.minimum, "same"),
     "idiv": (2, _idiv, "same"),
     "imod": (2, np.fmod, "same"),
-    "shl": (2, np.left_shift, "same"),
-    "shr": (2, np.right_shift, "same"),
+    "shl": (2, _shl, "same"),
+    "shr": (2, _shr, "same"),
     "band": (2, np.bitwise_and, "same"),
     "bor": (2, np.bitwise_or, "same"),
     "bxor": (2, np.bitwise_xor, "same"),

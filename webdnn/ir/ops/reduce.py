@@ -5,18 +5,27 @@ import numpy as np
 
 from . import OpDef, register, check, norm_axis
 
+def _lowest(x):
+    return -np.inf if x.dtype.kind == "f" else False if x.dtype == np.bool_ else np.iinfo(x.dtype).min
+
+
+def _highest(x):
+    return np.inf if x.dtype.kind == "f" else True if x.dtype == np.bool_ else np.iinfo(x.dtype).max
+
+
+# max / min start from the lowest / highest value, which is what they give over an empty set
 REDUCERS = {
     "sum": lambda x, ax: np.sum(x, axis=ax),
     "mean": lambda x, ax: np.mean(x, axis=ax),
-    "max": lambda x, ax: np.max(x, axis=ax),
-    "min": lambda x, ax: np.min(x, axis=ax),
+    "max": lambda x, ax: np.max(x, axis=ax, initial=_lowest(x)),
+    "min": lambda x, ax: np.min(x, axis=ax, initial=_highest(x)),
     "prod": lambda x, ax: np.prod(x, axis=ax),
     "sumsquare": lambda x, ax: np.sum(np.square(x), axis=ax),
     "l1": lambda x, ax: np.sum(np.abs(x), axis=ax),
     "l2": lambda x, ax: np.sqrt(np.sum(np.square(x), axis=ax)),
     "logsum": lambda x, ax: np.log(np.sum(x, axis=ax)),
-    "logsumexp": lambda x, ax: np.log(np.sum(np.exp(x - np.max(x, axis=ax, keepdims=True)), axis=ax))
-    + np.squeeze(np.max(x, axis=ax, keepdims=True), axis=ax),
+    "logsumexp": lambda x, ax: np.log(np.sum(np.exp(x - np.max(x, axis=ax, keepdims=True, initial=-np.inf)), axis=ax))
+    + np.squeeze(np.max(x, axis=ax, keepdims=True, initial=-np.inf), axis=ax),
 }
 
 

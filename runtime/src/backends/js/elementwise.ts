@@ -152,7 +152,8 @@ function runBinary(op: BinaryOp, a: Float64Array, b: Float64Array, o: Float64Arr
     case 'max': for (let i = 0; i < n; i++) o[i] = Math.max(a[i], b[i]); break;
     case 'min': for (let i = 0; i < n; i++) o[i] = Math.min(a[i], b[i]); break;
     case 'idiv': for (let i = 0; i < n; i++) o[i] = b[i] === 0 ? 0 : Math.trunc(a[i] / b[i]); break;
-    case 'imod': for (let i = 0; i < n; i++) o[i] = b[i] === 0 ? 0 : a[i] % b[i]; break;
+    // x % 0 is NaN: fmod's answer for floats; an integer store turns it into 0
+    case 'imod': for (let i = 0; i < n; i++) o[i] = a[i] % b[i]; break;
     case 'lt': for (let i = 0; i < n; i++) o[i] = a[i] < b[i] ? 1 : 0; break;
     case 'le': for (let i = 0; i < n; i++) o[i] = a[i] <= b[i] ? 1 : 0; break;
     case 'gt': for (let i = 0; i < n; i++) o[i] = a[i] > b[i] ? 1 : 0; break;
@@ -161,8 +162,10 @@ function runBinary(op: BinaryOp, a: Float64Array, b: Float64Array, o: Float64Arr
     case 'and': for (let i = 0; i < n; i++) o[i] = a[i] !== 0 && b[i] !== 0 ? 1 : 0; break;
     case 'or': for (let i = 0; i < n; i++) o[i] = a[i] !== 0 || b[i] !== 0 ? 1 : 0; break;
     case 'xor': for (let i = 0; i < n; i++) o[i] = (a[i] !== 0) !== (b[i] !== 0) ? 1 : 0; break;
-    case 'shl': for (let i = 0; i < n; i++) o[i] = b[i] >= 32 ? 0 : (a[i] << b[i]) >>> 0; break;
-    case 'shr': for (let i = 0; i < n; i++) o[i] = b[i] >= 32 ? 0 : a[i] >>> b[i]; break;
+    // a shift count outside [0, 32) shifts everything out: 0, or the sign for an arithmetic right shift
+    // (unsigned values are non-negative, so >> is their logical shift too); the store wraps to the dtype
+    case 'shl': for (let i = 0; i < n; i++) o[i] = b[i] < 0 || b[i] >= 32 ? 0 : a[i] << b[i]; break;
+    case 'shr': for (let i = 0; i < n; i++) o[i] = b[i] < 0 || b[i] >= 32 ? (a[i] < 0 ? -1 : 0) : a[i] >> b[i]; break;
     case 'band': for (let i = 0; i < n; i++) o[i] = a[i] & b[i]; break;
     case 'bor': for (let i = 0; i < n; i++) o[i] = a[i] | b[i]; break;
     case 'bxor': for (let i = 0; i < n; i++) o[i] = a[i] ^ b[i]; break;

@@ -155,8 +155,10 @@ WD_INLINE float wd_asinhf(float x) { return (float)wd_asinh(x); }
 WD_INLINE float wd_acoshf(float x) { return (float)wd_acosh(x); }
 WD_INLINE float wd_atanhf(float x) { return (float)wd_atanh(x); }
 /* logical shifts on the unsigned value; counts past the width give 0 */
+/* a count outside [0, 32) shifts every bit out; right shifts are arithmetic (unsigned values are
+ * non-negative here, so that is their logical shift too); the store narrows to the dtype */
 WD_INLINE int32_t wd_shl(int32_t a, int32_t b) { return (uint32_t)b >= 32 ? 0 : (int32_t)((uint32_t)a << b); }
-WD_INLINE int32_t wd_shr(int32_t a, int32_t b) { return (uint32_t)b >= 32 ? 0 : (int32_t)((uint32_t)a >> b); }
+WD_INLINE int32_t wd_shr(int32_t a, int32_t b) { return (uint32_t)b >= 32 ? (a < 0 ? -1 : 0) : a >> b; }
 /* float -> integer conversions saturate (NaN gives 0) instead of trapping */
 WD_INLINE int32_t wd_f2i(float x) { return __builtin_wasm_trunc_saturate_s_i32_f32(x); }
 
