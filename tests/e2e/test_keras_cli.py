@@ -67,11 +67,12 @@ def test_webdnn_convert_h5_and_unsupported_layers(tmp_path):
     x = layers.Lambda(lambda t: t * 2, name="twice")(i)
     x = layers.Dense(3, name="ok")(x)
     x = layers.Lambda(lambda t: -t, name="negate")(x)
-    x = layers.GroupNormalization(groups=1, name="gn")(layers.Reshape((3, 1))(x))
+    r = layers.Reshape((3, 1))(x)
+    x = layers.Attention(name="att")([r, r])
     keras.Model(i, x).save(tmp_path / "bad.keras")
     p = subprocess.run([sys.executable, str(BIN), tmp_path / "bad.keras", "--out", tmp_path / "o2"],
                        capture_output=True, text=True)
     assert p.returncode == 2
     assert "3 layer(s) use 2 unsupported Keras layer class(es)" in p.stderr, p.stderr
-    assert "Lambda: 2 layer(s): 'twice', 'negate'" in p.stderr and "GroupNormalization: 1 layer(s): 'gn'" in p.stderr
+    assert "Lambda: 2 layer(s): 'twice', 'negate'" in p.stderr and "Attention: 1 layer(s): 'att'" in p.stderr
     assert not (tmp_path / "o2").exists()  # reported before any work
