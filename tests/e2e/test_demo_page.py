@@ -30,8 +30,9 @@ def test_demo_page_under_strict_csp(tmp_path, runners, capsys):
         deadline = time.monotonic() + 90
         while not page.title().startswith("done") and time.monotonic() < deadline:
             page.wait_for_timeout(100)
-        correct, total = map(int, re.match(r"done (\d+)/(\d+)", page.title()).groups())
-        return correct, total, page.inner_text("#status"), page.locator("canvas").count()
+        m = re.match(r"done (\d+)/(\d+)", page.title())
+        assert m, f"the page did not finish: title {page.title()!r}, status {page.inner_text('#status')!r}, {messages}"
+        return int(m[1]), int(m[2]), page.inner_text("#status"), page.locator("canvas").count()
 
     results = {}
     try:

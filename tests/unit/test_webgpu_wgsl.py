@@ -161,3 +161,11 @@ def test_large_grids_use_two_dimensions():
     gx, gy, _ = flat_groups(70000 * 256)
     assert gx == 65535 and gx * gy * 256 >= 70000 * 256
     assert "wid.y" in global_index(65535) and "wid.y" not in global_index(4)
+
+
+def test_no_helper_bitcasts_a_literal():
+    """Browsers' WGSL compilers evaluate bitcast<f32>(literal) at compile time and reject NaN or an
+    infinity; helpers get them from f_nan() / f_inf() (private variables) instead."""
+    import re
+    bad = [name for name, code in HELPERS.items() if re.search(r"bitcast<f32>\(\s*0x", code)]
+    assert not bad, bad

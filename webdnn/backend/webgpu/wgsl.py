@@ -127,7 +127,7 @@ HELPERS = {
     # C's fmod: NaN for a zero divisor, an infinite dividend or a NaN; a finite a over an infinite b is a
     # (WGSL's f32 % is a - b * trunc(a / b), which gets those wrong)
     "fmod_f": """fn fmod_f(a: f32, b: f32) -> f32 {
-  if (b == 0.0 || isnan_f(a) || isnan_f(b) || isinf_f(a)) { return bitcast<f32>(0x7fc00000u); }
+  if (b == 0.0 || isnan_f(a) || isnan_f(b) || isinf_f(a)) { return f_nan(); }
   if (isinf_f(b)) { return a; }
   return a % b;
 }""",
