@@ -1,5 +1,5 @@
 // The digits demo page: the seed's API (load, set the input view, run, argmax of the output view).
-let runner, samples;
+let runner, samples, runs = 0;
 
 async function init() {
   samples = await (await fetch('samples.json')).json();
@@ -32,7 +32,7 @@ async function run() {
   }
   status(`${runner.backendName}: ${correct}/${n} correct (${(100 * correct / n).toFixed(1)} %), ` +
          `${ms.toFixed(1)} ms for the batch`);
-  document.title = `done ${correct}/${n}`;
+  document.title = `done ${correct}/${n} (run ${++runs})`;
 }
 
 function digit(pixels, pred, label) {

@@ -25,23 +25,26 @@ def test_demo_page_under_strict_csp(tmp_path, runners, capsys):
     page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
     missing = []
     page.on("response", lambda r: missing.append(r.url) if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-    def finished():
-        # polled from Python: Playwright's wait_for_function would eval a string, which this CSP forbids
+    def finished(run):
+        # polled from Python: Playwright's wait_for_function would eval a string, which this CSP forbids;
+        # the title counts runs, so a click's run is never mistaken for the one before
         deadline = time.monotonic() + 90
-        while not page.title().startswith("done") and time.monotonic() < deadline:
+        pattern = re.compile(rf"done (\d+)/(\d+) \(run {run}\)$")
+        while not pattern.match(page.title()) and time.monotonic() < deadline:
             page.wait_for_timeout(100)
-        m = re.match(r"done (\d+)/(\d+)", page.title())
-        assert m, f"the page did not finish: title {page.title()!r}, status {page.inner_text('#status')!r}, {messages}"
+        title = page.title()
+        m = pattern.match(title)
+        assert m, f"run {run} did not finish: title {title!r}, status {page.inner_text('#status')!r}, {messages}"
         return int(m[1]), int(m[2]), page.inner_text("#status"), page.locator("canvas").count()
 
     results = {}
     try:
         page.goto(server.url + "/index.html")
-        results["default"] = finished()  # the default order: webgpu is skipped on SwiftShader, so wasm
-        for order in ("js", "webgpu,js"):
+        results["default"] = finished(1)  # the default order: webgpu is skipped on SwiftShader, so wasm
+        for run, order in enumerate(("js", "webgpu,js"), start=2):
             page.select_option("#order", order)
             page.click("#run")
-            results[order] = finished()
+            results[order] = finished(run)
     finally:
         page.close()
         server.close()
