@@ -1,0 +1,118 @@
+"""ONNX signal ops composed from existing IR ops: DFT, STFT.
+
+A DFT along one axis is linear in the (real, imaginary) values along that axis, so it is one MatMul
+with a constant matrix built here in float64:
+
+    x (..., n, c)  -Transpose->  (B.., n, c)  -Reshape->  (prod B, n*c)  -MatMul M (n*c, k*c')->
+    (prod B, k*c')  -Reshape->  (B.., k, c')  -Transpose->  (..., k, c')
+
+STFT gathers its frames with constant indices, weights them by the window and takes the same DFT.
+The matrix holds n*c*k*c' values, so this suits the short transforms models use (frames, audio
+features), not transforms of many thousand points.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.ops.elementwise import call, inp
+from .onnx_ops import handler
+
+
+def _scalar(c, i, what) -> int | None:
+    """A constant scalar (or one-element) integer input, None when the input is absent."""
+    v = c.const(i, what)
+    if v is None:
+        return None
+    if np.size(v) != 1:
+        c.fail(f"{what} must be a scalar, got shape {list(np.shape(v))}")
+    return int(np.reshape(v, -1)[0])
+
+
+def _dft_matrix(n: int, channels: int, length: int, inverse: bool, onesided: bool, weights=None) -> np.ndarray:
+    """The (n*channels, k*c') float64 matrix taking interleaved input values along the axis to
+    interleaved output values: numpy's transform of each basis vector, so padding to or truncating
+    at `length`, the one-sided half and the inverse's real output follow numpy (as ONNX does)."""
+    basis = np.eye(n * channels).reshape(n * channels, n, channels)
+    sig = basis[..., 0] + 1j * basis[..., 1] if channels == 2 else basis[..., 0]
+    if weights is not None:  # a constant window scales the input rows
+        sig = sig * np.asarray(weights, dtype=np.float64)[:n]
+    if inverse and onesided:  # one-sided spectrum in, real signal (..., length, 1) out
+        return np.fft.irfft(sig, n=length, axis=1).reshape(n * channels, length)
+    out = (np.fft.ifft if inverse else np.fft.fft)(sig, n=length, axis=1)
+    if onesided:
+        out = out[:, :length // 2 + 1]
+    return np.stack([out.real, out.imag], axis=-1).reshape(n * channels, -1)
+
+
+def _dft(c, x, axis: int, length: int, inverse: bool, onesided: bool, weights=None):
+    """DFT of x (..., n, 1|2) along `axis` (not the last) -> (..., k, 2), or (..., length, 1) for a
+    one-sided inverse."""
+    r = len(x.shape)
+    if r < 2 or x.shape[-1] not in (1, 2):
+        c.fail(f"input shape {list(x.shape)} must end in 1 (real) or 2 (complex)")
+    if not 0 <= axis < r - 1:
+        c.fail(f"axis {axis} is out of range for input shape {list(x.shape)} (the last axis holds real/imaginary)")
+    if length < 1:
+        c.fail(f"dft_length {length} must be positive")
+    n, ch = x.shape[axis], x.shape[-1]
+    perm = [i for i in range(r - 1) if i != axis] + [axis, r - 1]
+    moved = perm != list(range(r))
+    if moved:
+        x = c.op1("Transpose", [x], {"perm": perm})
+    lead = list(x.shape[:-2])
+    m = _dft_matrix(n, ch, length, inverse, onesided, weights)
+    y = c.op1("Reshape", [x], {"shape": [int(np.prod(lead)), n * ch]})
+    y = c.op1("MatMul", [y, c.constant(m.astype(x.dtype))])
+    c_out = 1 if inverse and onesided else 2
+    y = c.op1("Reshape", [y], {"shape": lead + [m.shape[1] // c_out, c_out]})
+    if moved:
+        y = c.op1("Transpose", [y], {"perm": [int(i) for i in np.argsort(perm)]})
+    return y
+
+
+@handler("DFT", since=17)
+def _dft_op(c):
+    x = c.input(0)
+    r = len(x.shape)
+    if c.opset >= 20:
+        axis = _scalar(c, 2, "axis")
+        axis = -2 if axis is None else axis
+    else:
+        axis = c.attr("axis", 1)
+    if not -r <= axis < r:
+        c.fail(f"axis {axis} is out of range for input shape {list(x.shape)}")
+    axis %= r
+    inverse, onesided = bool(c.attr("inverse", 0)), bool(c.attr("onesided", 0))
+    length = _scalar(c, 1, "dft_length")
+    if length is None:
+        length = 2 * (x.shape[axis] - 1) if inverse and onesided else x.shape[axis]
+    return [_dft(c, x, axis, length, inverse, onesided)]
+
+
+@handler("STFT", since=17)
+def _stft(c):
+    x = c.input(0)
+    if len(x.shape) != 3 or x.shape[-1] not in (1, 2):
+        c.fail(f"signal shape {list(x.shape)} must be [batch, length, 1|2]")
+    step = _scalar(c, 1, "frame_step")
+    window = c.input(2)
+    if window is not None and len(window.shape) != 1:
+        c.fail(f"window shape {list(window.shape)} must be 1-D")
+    frame_length = _scalar(c, 3, "frame_length")
+    if frame_length is None:
+        frame_length = window.shape[0] if window is not None else x.shape[1]
+    size = window.shape[0] if window is not None else frame_length  # samples per frame
+    if step is None or step < 1 or frame_length < 1 or size > x.shape[1]:
+        c.fail(f"frame_step {step}, frame_length {frame_length} do not fit signal length {x.shape[1]}")
+    frames = 1 + (x.shape[1] - frame_length) // step
+    if frames < 1 or (frames - 1) * step + size > x.shape[1]:
+        c.fail(f"frame_length {frame_length} with frame_step {step} does not fit signal length {x.shape[1]}")
+    idx = np.arange(frames, dtype=np.int64)[:, None] * step + np.arange(size, dtype=np.int64)
+    y = c.op1("Gather", [x, c.constant(idx)], {"axis": 1})  # (batch, frames, size, 1|2)
+    weights = None
+    if window is not None and window.is_constant:
+        weights = window.data  # folded into the DFT matrix
+    elif window is not None:
+        w = c.op1("Reshape", [window], {"shape": [1, 1, size, 1]})
+        y = c.ew(call("mul", inp(0), inp(1)), [y, w])
+    return [_dft(c, y, 2, frame_length, False, bool(c.attr("onesided", 1)), weights)]
