@@ -1,6 +1,7 @@
 """Control flow with static trip counts, unrolled at import: Scan (every iteration imports the body
 once, slices in, states carried), Loop whose trip count and condition fold to constants, If whose
-condition folds to a constant (only the branch taken is imported). What remains is plain dataflow
+condition folds to a constant (only the branch taken is imported), Optional ops on plain tensors.
+What remains is plain dataflow
 for the passes and backends; a count or condition known only at run time is a DynamicValueError."""
 from __future__ import annotations
 
@@ -107,3 +108,16 @@ def _if(c):
 @handler("CastLike", since=15)
 def _cast_like(c):
     return [c.ew(["cast", c.input(1).dtype, ["in", 0]], [c.input(0)])]
+
+
+@handler("OptionalHasElement", since=15)
+def _optional_has_element(c):
+    """Optional values reach the IR only as plain tensors, so an input is present or absent at conversion."""
+    return [c.constant(np.array(c.has_input(0)))]
+
+
+@handler("OptionalGetElement", since=15)
+def _optional_get_element(c):
+    if not c.has_input(0):
+        c.fail("the optional input is empty")
+    return [c.op1("Identity", [c.input(0)])]

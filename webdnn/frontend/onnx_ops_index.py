@@ -61,6 +61,47 @@ def _tensor_scatter(c):
     return [c.op1("ScatterElements", [past, idx, update], {"axis": ax})]
 
 
+@handler("ReverseSequence", since=10)
+def _reverse_sequence(c):
+    """Along time_axis, position t of batch entry b reads sequence_lens[b]-1-t where t < sequence_lens[b]:
+    a GatherElements with indices computed from the lengths."""
+    x, lens = c.input(0), c.input(1)
+    r = len(x.shape)
+    b_ax, t_ax = norm_axis(c.attr("batch_axis", 1), r), norm_axis(c.attr("time_axis", 0), r)
+    if r < 2 or b_ax == t_ax:
+        c.fail(f"batch_axis {b_ax} and time_axis {t_ax} must be two different axes")
+    along = lambda ax, n: [n if i == ax else 1 for i in range(r)]  # noqa: E731
+    iota = c.constant(np.arange(x.shape[t_ax], dtype=np.int64).reshape(along(t_ax, x.shape[t_ax])))
+    n = c.op1("Reshape", [lens], {"shape": along(b_ax, x.shape[b_ax])})
+    t, ln = inp(0), call("cast", "int64", inp(1))
+    idx = c.ew(call("where", call("lt", t, ln), call("sub", call("sub", ln, 1), t), t), [iota, n])
+    idx = c.op1("Expand", [idx], {"shape": list(x.shape)})
+    return [c.op1("GatherElements", [x, idx], {"axis": t_ax})]
+
+
+@handler("MaxUnpool", since=9)
+def _max_unpool(c):
+    """Values scattered to their flat indices (as MaxPool's Indices output gives them) in a zero tensor of
+    the pooling's input shape; a larger output_shape pads that with zeros at the end of each axis."""
+    x, idx = c.input(0), c.input(1)
+    nd = len(x.shape) - 2
+    k = list(c.attr("kernel_shape"))
+    s = list(c.attr("strides") or [1] * nd)
+    p = list(c.attr("pads") or [0] * (2 * nd))
+    shape = list(x.shape[:2]) + [(x.shape[2 + i] - 1) * s[i] + k[i] - p[i] - p[i + nd] for i in range(nd)]
+    zeros = c.op1("ConstantOfShape", [c.constant(np.array([int(np.prod(shape))], np.int64))],
+                  {"value": np.zeros(1, dtype=x.dtype)})
+    flat = lambda t: c.op1("Reshape", [t], {"shape": [t.size]})  # noqa: E731
+    y = c.op1("Reshape", [c.op1("ScatterElements", [zeros, flat(idx), flat(x)], {"axis": 0})], {"shape": shape})
+    out = _ints(c.const(2, "output_shape")) if c.has_input(2) else shape
+    if len(out) != len(shape) or any(o < i for o, i in zip(out, shape)):
+        c.fail(f"output_shape {out} is smaller than the unpooled shape {shape}")
+    if out != shape:
+        y = c.op1("Pad", [y], {"pads": [0] * len(shape) + [o - i for o, i in zip(out, shape)], "mode": "constant",
+                               "value": 0.0})
+    return [y]
+
+
 # ---- ordering and scans --------------------------------------------------------------------
 @handler("ArgMax", "ArgMin")
 def _arg(c):
