@@ -179,14 +179,18 @@ def _conv_pads(c, x_shape, k, s, d, transpose=False):
 
 @handler("Conv")
 def _conv(c):
-    x, w, b = c.input(0), c.input(1), c.input(2)
+    return [conv(c, c.input(0), c.input(1), c.input(2))]
+
+
+def conv(c, x, w, b=None):
+    """An IR Conv with the node's strides, dilations, pads (auto_pad resolved) and group."""
     k = list(w.shape[2:])
     nd = len(k)
     s = list(c.attr("strides", [1] * nd))
     d = list(c.attr("dilations", [1] * nd))
     pads = _conv_pads(c, x.shape, k, s, d)
     ins = [x, w] + ([b] if b is not None else [])
-    return [c.op1("Conv", ins, {"strides": s, "pads": pads, "dilations": d, "group": c.attr("group", 1)})]
+    return c.op1("Conv", ins, {"strides": s, "pads": pads, "dilations": d, "group": c.attr("group", 1)})
 
 
 @handler("ConvTranspose")
@@ -431,8 +435,16 @@ def _pad(c):
             for j, a in enumerate(ax):
                 full[a], full[a + rank] = pads[j], pads[j + len(ax)]
             pads = full
+    if mode == "wrap":  # each padded axis is a Gather of positions taken modulo its length
+        for a in range(rank):
+            lo, hi, n = pads[a], pads[a + rank], x.shape[a]
+            if lo or hi:
+                if n == 0:
+                    c.fail(f"mode 'wrap' cannot pad the empty axis {a}")
+                x = c.op1("Gather", [x, c.constant(np.arange(-lo, n + hi, dtype=np.int64) % n)], {"axis": a})
+        return [c.op1("Identity", [x])]
     if mode not in ("constant", "reflect", "edge"):
-        c.fail(f"mode {mode!r} is not supported (constant, reflect, edge)")
+        c.fail(f"mode {mode!r} is not supported (constant, reflect, edge, wrap)")
     return [c.op1("Pad", [x], {"pads": pads, "mode": mode, "value": value})]
 
 
@@ -486,3 +498,6 @@ from . import onnx_ops_composite  # noqa: E402,F401  (registers its handlers)
 from . import onnx_ops_index  # noqa: E402,F401  (registers its handlers)
 from . import onnx_ops_control  # noqa: E402,F401  (registers its handlers)
 from . import onnx_ops_rnn  # noqa: E402,F401  (registers its handlers)
+from . import onnx_ops_sample  # noqa: E402,F401  (registers its handlers)
+from . import onnx_ops_signal  # noqa: E402,F401  (registers its handlers)
+from . import onnx_ops_text  # noqa: E402,F401  (registers its handlers)

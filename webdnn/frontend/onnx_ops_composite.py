@@ -9,6 +9,10 @@ from ..ir.ops.elementwise import call, inp
 from .onnx import tensor_dtype
 from .onnx_ops import HANDLERS, Handler, handler, UNARY, X
 
+
+def _ints(v):
+    return [int(i) for i in np.reshape(v, -1)]
+
 for _op, _prim in {"Tan": "tan", "Asin": "asin", "Acos": "acos", "Atan": "atan", "Sinh": "sinh", "Cosh": "cosh",
                    "Asinh": "asinh", "Acosh": "acosh", "Atanh": "atanh", "BitwiseNot": "bnot"}.items():
     UNARY[_op] = (lambda p: (lambda c: call(p, X)))(_prim)
@@ -28,6 +32,23 @@ def _bitwise(c):
 def _bitshift(c):
     prim = "shl" if c.attr("direction") == "LEFT" else "shr"
     return [c.ew(call(prim, inp(0), inp(1)), [c.input(0), c.input(1)])]
+
+
+@handler("BitCast", since=26)
+def _bitcast(c):
+    """Same-width reinterpretation: float32 <-> int32 read the bits; between 8-bit integer types (and
+    bool) the bits are the value modulo 256, which a cast gives."""
+    x = c.input(0)
+    to = tensor_dtype(c.attr("to"), f"BitCast {c.name!r}")
+    frm = x.dtype
+    if frm == to:
+        return [c.op1("Identity", [x])]
+    if (frm, to) in (("float32", "int32"), ("int32", "float32")):
+        return [c.ew(call("asint" if to == "int32" else "asfloat", X), [x])]
+    if frm in ("int8", "uint8", "bool") and to in ("int8", "uint8", "bool"):
+        return [c.ew(call("cast", to, X), [x])]
+    c.fail(f"from {frm} to {to} is not supported (float32 <-> int32 and between 8-bit types are; 64-bit floats "
+           f"are computed as float32 here, so their bits are not kept)")
 
 
 @handler("IsInf", since=10)
@@ -115,7 +136,7 @@ def _lpnorm(c):
     if p not in (1, 2):
         c.fail(f"p={p} (only 1 and 2 are defined)")
     norm = c.op1("Reduce", [x], {"kind": "l1" if p == 1 else "l2", "axes": [c.attr("axis", -1)], "keepdims": 1})
-    return [c.ew(call("div", inp(0), inp(1)), [x, norm])]
+    return [c.ew(call("where", call("eq", inp(1), 0), 0, call("div", inp(0), inp(1))), [x, norm])]  # 0 for a zero norm
 
 
 @handler("InstanceNormalization", since=6)
@@ -200,10 +221,102 @@ def _dequantize(c):
     return [c.ew(call("cast", scale.dtype, call("mul", v, call("cast", "float32", inp(1)))), ins)]
 
 
+@handler("Col2Im", since=18)
+def _col2im(c):
+    """Blocks summed back into an image: a grouped ConvTranspose whose kernel puts each of a channel's
+    prod(block) columns at its own block position (one-hot weights)."""
+    x = c.input(0)
+    image, block = _ints(c.const(1, "image_shape")), _ints(c.const(2, "block_shape"))
+    nd = len(image)
+    s = list(c.attr("strides", [1] * nd))
+    d = list(c.attr("dilations", [1] * nd))
+    p = list(c.attr("pads", [0] * (2 * nd)))
+    kk = int(np.prod(block))
+    n, ckk, blocks = x.shape
+    if len(block) != nd or ckk % kk:
+        c.fail(f"input {list(x.shape)} does not fit block_shape {block} and image_shape {image}")
+    per_axis = [(image[i] + p[i] + p[i + nd] - d[i] * (block[i] - 1) - 1) // s[i] + 1 for i in range(nd)]
+    if int(np.prod(per_axis)) != blocks:
+        c.fail(f"{blocks} blocks given, the image and block shapes make {per_axis}")
+    ch = ckk // kk
+    y = c.op1("Reshape", [x], {"shape": [n, ckk] + per_axis})
+    w = np.tile(np.eye(kk, dtype=np.float32).reshape([kk, 1] + block), [ch, 1] + [1] * nd)
+    opad = [image[i] - (s[i] * (per_axis[i] - 1) + d[i] * (block[i] - 1) + 1 - p[i] - p[i + nd]) for i in range(nd)]
+    return [c.op1("ConvTranspose", [y, c.constant(w, dtype=x.dtype)],
+                  {"strides": s, "pads": p, "dilations": d, "group": ch, "output_padding": opad})]
+
+
+# ---- integer and quantized linear algebra ---------------------------------------------------
+# Integer operands minus their zero points are exact in float32; the products are summed in float32,
+# which is exact while every partial sum stays below 2**24 (e.g. 8-bit operands with K <= 258 terms
+# at worst, far more for typical data).
+def _centered(c, t, zp, shape=None):
+    """t - zero point as float32; a 1-D zero point is reshaped to `shape` (its length at -1) first, per
+    row or channel."""
+    expr, ins = call("cast", "float32", inp(0)), [t]
+    if zp is not None:
+        if shape is not None and len(zp.shape) == 1 and zp.shape[0] > 1:
+            zp = c.op1("Reshape", [zp], {"shape": [zp.shape[0] if d == -1 else d for d in shape]})
+        expr, ins = call("sub", expr, call("cast", "float32", inp(1))), ins + [zp]
+    return c.ew(expr, ins)
+
+
+def _per_channel(c, t, rank):
+    """A per-output-channel vector [M] reshaped to broadcast over [N, M, spatial...]."""
+    if t is None or len(t.shape) == 0 or t.size == 1:
+        return t
+    return c.op1("Reshape", [t], {"shape": [1, t.shape[0]] + [1] * (rank - 2)})
+
+
+def _requantize(c, acc, scales, y_scale, y_zp, out):
+    """round(acc × prod(scales) / y_scale + y_zp) clipped to the output type: the multiplier is
+    computed in the scales' type first, as the ONNX definition does."""
+    if out not in QUANT_RANGE:
+        c.fail(f"output type {out} is not supported (uint8, int8)")
+    mult = c.ew(call("div", call("mul", inp(0), inp(1)), inp(2)), [*scales, y_scale])
+    expr, ins = call("mul", inp(0), call("cast", "float32", inp(1))), [acc, mult]
+    if y_zp is not None:
+        expr, ins = call("add", expr, call("cast", "float32", inp(2))), ins + [y_zp]
+    lo, hi = QUANT_RANGE[out]
+    return c.ew(call("cast", out, call("min", call("max", call("round", expr), lo), hi)), ins)
+
+
+@handler("MatMulInteger", since=10)
+def _matmul_integer(c):
+    a, b = c.input(0), c.input(1)
+    acc = c.op1("MatMul", [_centered(c, a, c.input(2), [-1, 1]), _centered(c, b, c.input(3))])
+    return [c.ew(call("cast", "int32", inp(0)), [acc])]
+
+
+@handler("ConvInteger", since=10)
+def _conv_integer(c):
+    from .onnx_ops import conv
+    x, w = c.input(0), c.input(1)
+    acc = conv(c, _centered(c, x, c.input(2)), _centered(c, w, c.input(3), [-1] + [1] * (len(w.shape) - 1)))
+    return [c.ew(call("cast", "int32", inp(0)), [acc])]
+
+
+@handler("QLinearMatMul", since=10)
+def _qlinear_matmul(c):
+    a, a_s, a_zp, b, b_s, b_zp, y_s, y_zp = (c.input(i) for i in range(8))
+    acc = c.op1("MatMul", [_centered(c, a, a_zp), _centered(c, b, b_zp)])
+    return [_requantize(c, acc, [a_s, b_s], y_s, y_zp, y_zp.dtype if y_zp is not None else a.dtype)]
+
+
+@handler("QLinearConv", since=10)
+def _qlinear_conv(c):
+    from .onnx_ops import conv
+    x, x_s, x_zp, w, w_s, w_zp, y_s, y_zp, bias = (c.input(i) for i in range(9))
+    r = len(x.shape)
+    bias = None if bias is None else c.ew(call("cast", "float32", inp(0)), [bias])
+    acc = conv(c, _centered(c, x, x_zp), _centered(c, w, w_zp, [-1] + [1] * (r - 1)), bias)
+    return [_requantize(c, acc, [x_s, _per_channel(c, w_s, r)], y_s, y_zp, y_zp.dtype if y_zp is not None else x.dtype)]
+
+
 @handler("Einsum", since=12)
 def _einsum(c):
-    """Einsum of one or two operands as Transpose / Reduce / Reshape / MatMul (no repeated index
-    within one operand, i.e. no diagonals)."""
+    """Einsum of one or two operands as Transpose / Reduce / Reshape / MatMul; an index repeated within
+    one operand first takes that diagonal (a Gather on the two axes flattened)."""
     eq = c.attr("equation").replace(" ", "")
     lhs, _, out = eq.partition("->")
     terms = lhs.split(",")
@@ -223,9 +336,20 @@ def _einsum(c):
         out = dots + "".join(sorted(ch for ch, n in counts.items() if n == 1 and ch not in dots))
     else:
         out = out.replace("...", dots)
-    for t in terms:
-        if len(set(t)) != len(t):
-            c.fail(f"equation {eq!r}: repeated indices within one operand (diagonals) are not supported")
+    xs = list(xs)
+    for j, (t, x) in enumerate(zip(terms, xs)):  # a repeated index takes a diagonal
+        while len(set(t)) != len(t):
+            ch = next(ch for ch in t if t.count(ch) > 1)
+            p, q = t.index(ch), t.index(ch, t.index(ch) + 1)
+            n = x.shape[p]
+            if x.shape[q] != n:
+                c.fail(f"equation {eq!r}: index {ch} has sizes {n} and {x.shape[q]} within one operand")
+            rest = [i for i in range(len(t)) if i not in (p, q)]
+            x = c.op1("Transpose", [x], {"perm": rest + [p, q]})
+            x = c.op1("Reshape", [x], {"shape": [x.shape[i] for i in range(len(rest))] + [n * n]})
+            x = c.op1("Gather", [x, c.constant(np.arange(n, dtype=np.int64) * (n + 1))], {"axis": len(rest)})
+            t = "".join(t[i] for i in rest) + ch
+        terms[j], xs[j] = t, x
     sizes = {}
     for t, x in zip(terms, xs):
         for ch, d in zip(t, x.shape):
