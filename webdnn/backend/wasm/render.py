@@ -48,6 +48,8 @@ SCALAR = {
     "acosh": {"f": "wd_acoshf({0})"},
     "atanh": {"f": "wd_atanhf({0})"},
     "isinf": {"f": "(__builtin_fabsf({0}) == __builtin_inff())", "i": "0"},
+    "asint": {"f": "__builtin_bit_cast(int32_t, {0})"},
+    "asfloat": {"i": "__builtin_bit_cast(float, {0})"},
     "bnot": {"i": "(~{0})"},
     "not": {"f": "({0} == 0.0f)", "i": "({0} == 0)"},
     "isnan": {"f": "({0} != {0})", "i": "0"},
@@ -134,6 +136,10 @@ def render(expr, in_dtypes, leaf, hint: str) -> tuple[str, str]:
         elif to == "uint8":
             code = f"(int32_t)(uint8_t)({code})"
         return code, "i"
+    if op in ("asint", "asfloat"):  # the bits of a float32 as int32, or the reverse
+        frm, to = ("f", "i") if op == "asint" else ("i", "f")
+        code, c = render(expr[1], in_dtypes, leaf, "float32" if frm == "f" else "int32")
+        return SCALAR[op][frm].format(_convert(code, c, frm)), to
     arity, _, kind = PRIMITIVES[op]
     node_dt = expr_dtype(expr, in_dtypes) or hint
     node_c = cls_of(node_dt) or "f"

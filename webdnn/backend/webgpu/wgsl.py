@@ -162,6 +162,8 @@ RENDER = {
     "acosh": {"f": "acosh({0})"},
     "atanh": {"f": "atanh({0})"},
     "isinf": {"f": "isinf_f({0})", "i": "false", "b": "false"},
+    "asint": {"f": "bitcast<i32>({0})"},
+    "asfloat": {"i": "bitcast<f32>({0})"},
     "bnot": {"i": "(~{0})"},
     "shl": {"i": "shl_i({0}, {1})"},
     "shr": {"i": "shr_i({0}, {1})"},
@@ -231,6 +233,9 @@ class ExprRenderer:
             elif target == "int8":
                 out = f"(({out} << 24u) >> 24u)"
             return out, tk
+        if op in ("asint", "asfloat"):  # the bits of an f32 as i32, or the reverse
+            frm, to = ("f", "i") if op == "asint" else ("i", "f")
+            return RENDER[op][frm].format(self.render(expr[1], frm, "float32" if frm == "f" else "int32")), to
         if op not in RENDER:
             raise ValueError(f"WGSL renderer: unknown expression primitive {op!r}")
         node_dt = self.dtype(expr) or ctx

@@ -41,8 +41,17 @@ def _shr(a, b):  # arithmetic for signed types: what is shifted out leaves the s
         np.result_type(a, b))
 
 
+def _asint(x):
+    return np.asarray(x, dtype=np.float32).view(np.int32)
+
+
+def _asfloat(x):
+    return np.asarray(x, dtype=np.int32).view(np.float32)
+
+
 # name -> (arity, numpy function, result kind). kind: "same" keeps the (promoted) dtype of the
-# arguments, "bool" gives bool, "float" requires floats.
+# arguments, "bool" gives bool, "float" requires floats; "int32" / "float32": a bit reinterpretation
+# of a float32 / int32 argument (its result has that dtype).
 PRIMITIVES = {
     "neg": (1, np.negative, "same"),
     "abs": (1, np.abs, "same"),
@@ -69,6 +78,8 @@ PRIMITIVES = {
     "atanh": (1, np.arctanh, "float"),
     "isinf": (1, np.isinf, "bool"),
     "bnot": (1, np.invert, "same"),
+    "asint": (1, _asint, "int32"),
+    "asfloat": (1, _asfloat, "float32"),
     "not": (1, np.logical_not, "bool"),
     "isnan": (1, np.isnan, "bool"),
     "add": (2, np.add, "same"),
@@ -149,6 +160,9 @@ def _promote(a: str | None, b: str | None) -> str | None:
     return np.promote_types(np_dtype(a), np_dtype(b)).name if "bool" not in (a, b) else (b if a == "bool" else a)
 
 
+BITS_OF = {"int32": "float32", "float32": "int32"}  # a reinterpreting primitive's result -> its argument
+
+
 def expr_dtype(expr, in_dtypes) -> str | None:
     """Result dtype of an expression; None for a constant-only subtree (it adopts its context)."""
     op = expr[0]
@@ -167,6 +181,9 @@ def expr_dtype(expr, in_dtypes) -> str | None:
     args = [expr_dtype(a, in_dtypes) for a in expr[1:]]
     if kind == "bool":
         return "bool"
+    if kind in BITS_OF:
+        check(args[0] in (None, BITS_OF[kind]), f"{op} reinterprets {BITS_OF[kind]}, got {args[0]}")
+        return kind
     if op == "where":
         args = args[1:]
     dt = None
@@ -194,8 +211,8 @@ def evaluate(expr, inputs, dtype_hint="float32"):
     arity, fn, kind = PRIMITIVES[op]
     in_dtypes = [dtype_name(np.asarray(a)) for a in inputs]
     node_dt = expr_dtype(expr, in_dtypes) or dtype_hint
-    arg_hint = node_dt if kind != "bool" else (
-        _first_dtype(expr[1:], in_dtypes) or dtype_hint)
+    arg_hint = BITS_OF.get(kind) or (node_dt if kind != "bool" else (
+        _first_dtype(expr[1:], in_dtypes) or dtype_hint))
     if op == "where":
         c = evaluate(expr[1], inputs, "bool")
         a = evaluate(expr[2], inputs, node_dt)

@@ -13,7 +13,7 @@ const BLOCK = 1024;
 const UNARY = [
   'neg', 'abs', 'exp', 'log', 'sqrt', 'reciprocal', 'floor', 'ceil', 'round', 'tanh', 'erf',
   'sin', 'cos', 'sign', 'not', 'isnan', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh',
-  'acosh', 'atanh', 'isinf', 'bnot',
+  'acosh', 'atanh', 'isinf', 'bnot', 'asint', 'asfloat',
 ] as const;
 const BINARY = [
   'add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'idiv', 'imod',
@@ -73,6 +73,9 @@ export function erf(x: number): number {
   return x > 0 ? 1 - erfc : erfc - 1;
 }
 
+const BITS_F32 = new Float32Array(1);
+const BITS_I32 = new Int32Array(BITS_F32.buffer);
+
 function castValue(dtype: DType, v: number): number {
   switch (dtype) {
     case 'float32':
@@ -131,6 +134,9 @@ function runUnary(op: UnaryOp, a: Float64Array, o: Float64Array, n: number, dtyp
     case 'isinf': for (let i = 0; i < n; i++) o[i] = a[i] === Infinity || a[i] === -Infinity ? 1 : 0; break;
     // bitwise ops work on 32-bit integers; the store into the output's typed array wraps the width
     case 'bnot': for (let i = 0; i < n; i++) o[i] = ~a[i]; break;
+    // bit reinterpretation through one shared 4-byte scratch
+    case 'asint': for (let i = 0; i < n; i++) { BITS_F32[0] = a[i]; o[i] = BITS_I32[0]; } break;
+    case 'asfloat': for (let i = 0; i < n; i++) { BITS_I32[0] = a[i]; o[i] = BITS_F32[0]; } break;
     case 'cast': {
       const dt = dtype as DType;
       if (dt === 'float32') for (let i = 0; i < n; i++) o[i] = Math.fround(a[i]);
