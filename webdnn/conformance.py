@@ -1,7 +1,7 @@
 """ONNX conformance: the official ONNX node tests (model, inputs, expected outputs) through
 convert + run on each backend, compared with the one tolerance table.
 
-    python -m webdnn.conformance --backends reference,js,wasm,webgpu --write docs/conformance.md
+    python -m webdnn.conformance --backends reference,js,wasm,webgpu,webgpu@chromium --write docs/conformance.md
 
 A case is *excluded* (not applicable) only for a reason listed in EXCLUDED below; every other
 case counts, and an op we do not convert counts as a failure.
@@ -126,8 +126,9 @@ def convert_case(case: Case, out_dir=None, backends=()):
         except DynamicValueError as e:
             name = e.tensor if e.tensor in case.inputs else None
             pending = [k for k in case.inputs if k not in frozen and (name is None or k == name)]
-            if name is None:  # derived from an input: pin every non-float input
-                pending = [k for k in pending if np.asarray(case.inputs[k]).dtype.kind not in "f"]
+            if name is None:  # derived from an input: pin every non-float or scalar input
+                pending = [k for k in pending if np.asarray(case.inputs[k]).dtype.kind not in "f"
+                           or np.size(case.inputs[k]) == 1]
             if not pending:
                 raise
             frozen.update({k: np.asarray(case.inputs[k]) for k in pending})
@@ -151,8 +152,10 @@ def _check(case: Case, got: dict, backend: str) -> str | None:
 
 
 def run(cases: list[Case], backend: str, runner=None, progress=None) -> dict[str, Result]:
-    """Run every case on `backend` ("reference" = the numpy references; else through `runner`)."""
+    """Run every case on `backend` ("reference" = the numpy references; else through `runner`;
+    "webgpu@chromium" names the backend and where it runs)."""
     from concurrent.futures import ThreadPoolExecutor
+    backend = backend.partition("@")[0]
 
     from .ir import reference
     results = {}
@@ -272,7 +275,8 @@ def markdown(cases, results, command: str) -> str:
               "process through the JavaScript runtime (`wasm` single-threaded or not as Node's core count says; its "
               "relaxed-SIMD build where Node has relaxed SIMD); `webgpu` runs the same generated WGSL and memory plan "
               "natively through `wgpu` (here on Mesa lavapipe, a CPU Vulkan driver), as `webdnn run --in native` "
-              "does.", "",
+              "does; `webgpu@chromium` runs the webgpu backend of the JavaScript runtime in headless Chromium "
+              "(SwiftShader).", "",
               "## Not applicable", "", "| reason | cases |", "| --- | --- |"]
     for key, n in excl.most_common():
         lines.append(f"| {EXCLUDED[key]} | {n} |")
@@ -305,8 +309,14 @@ def markdown(cases, results, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-# where each backend's cases run: the JS runtime in Node, webgpu natively (wgpu; Mesa lavapipe here)
+# where each backend's cases run: the JS runtime in Node, webgpu natively (wgpu; Mesa lavapipe here);
+# "backend@host" picks another host, e.g. webgpu@chromium (headless Chromium, SwiftShader)
 HOSTS = {"js": "node", "wasm": "node", "webgpu": "native"}
+
+
+def host_of(backend: str) -> str | None:
+    name, _, host = backend.partition("@")
+    return host or HOSTS.get(name)
 
 
 def main(argv=None) -> int:
@@ -325,7 +335,7 @@ def main(argv=None) -> int:
     try:
         for b in args.backends.split(","):
             t0 = time.perf_counter()
-            where = HOSTS.get(b)
+            where = host_of(b)
             if where and where not in hosts:
                 from .runners import get_runner
                 hosts[where] = get_runner(where)

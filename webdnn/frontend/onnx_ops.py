@@ -268,13 +268,13 @@ def _pool(c):
         pads = _conv_pads(c, x.shape, k, s, d)
     else:
         pads = [0] * (2 * nd) if auto == "VALID" else list(c.attr("pads", [0] * (2 * nd)))
-    if len(c.node.output) > 1 and c.node.output[1]:
-        c.fail("the Indices output of MaxPool is not supported")
-    if c.attr("storage_order", 0):
-        c.fail("storage_order=1 is not supported")
     kind = "max" if c.node.op_type == "MaxPool" else "avg"
-    return [c.op1("Pool", [x], {"kind": kind, "kernel_shape": k, "strides": s, "pads": pads, "dilations": d,
-                               "ceil_mode": ceil_mode, "count_include_pad": c.attr("count_include_pad", 0)})]
+    y = c.op1("Pool", [x], {"kind": kind, "kernel_shape": k, "strides": s, "pads": pads, "dilations": d,
+                            "ceil_mode": ceil_mode, "count_include_pad": c.attr("count_include_pad", 0)})
+    if len(c.node.output) > 1 and c.node.output[1]:
+        from .onnx_ops_index import max_pool_indices
+        return [y, max_pool_indices(c, x, list(y.shape), k, s, d, pads, c.attr("storage_order", 0))]
+    return [y]
 
 
 @handler("GlobalAveragePool", "GlobalMaxPool")

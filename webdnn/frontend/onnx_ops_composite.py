@@ -176,13 +176,20 @@ def _lppool(c):
     return [c.ew(call("pow", call("mul", X, float(np.prod(k))), 1.0 / p), [avg])]
 
 
-def _per_axis(c, t, x_rank, axis):
-    """A per-axis scale/zero-point [C] reshaped to broadcast along `axis` of a rank-x_rank tensor."""
+def _per_axis(c, t, x_shape, axis):
+    """A per-axis scale/zero-point [C] reshaped to broadcast along `axis` of x; a blocked one (x's rank,
+    one entry per block_size elements along `axis`) repeated to x's length there."""
+    x_rank = len(x_shape)
     if t is None or len(t.shape) == 0 or t.size == 1:
         return t
-    if c.attr("block_size", 0):
-        c.fail("blocked quantization (block_size) is not supported")
     axis = axis + x_rank if axis < 0 else axis
+    block = int(c.attr("block_size", 0) or 0)
+    if block:
+        want = [-(-x_shape[i] // block) if i == axis else x_shape[i] for i in range(x_rank)]
+        if list(t.shape) != want:
+            c.fail(f"a blocked scale or zero point for x {list(x_shape)} with block_size {block} must be {want}, "
+                   f"got {list(t.shape)}")
+        return c.op1("Gather", [t, c.constant(np.arange(x_shape[axis], dtype=np.int64) // block)], {"axis": axis})
     return c.op1("Reshape", [t], {"shape": [t.shape[0] if i == axis else 1 for i in range(x_rank)]})
 
 
@@ -193,13 +200,14 @@ QUANT_RANGE = {"uint8": (0, 255), "int8": (-128, 127), "int32": (-2**31, 2**31 -
 def _quantize(c):
     x = c.input(0)
     axis = c.attr("axis", 1)
-    scale = _per_axis(c, c.input(1), len(x.shape), axis)
-    zp = _per_axis(c, c.input(2), len(x.shape), axis)
+    scale = _per_axis(c, c.input(1), x.shape, axis)
+    zp = _per_axis(c, c.input(2), x.shape, axis)
     out = zp.dtype if zp is not None else (tensor_dtype(c.attr("output_dtype"), c.name) if c.attr("output_dtype") else "uint8")
     if out not in QUANT_RANGE:
         c.fail(f"output type {out} is not supported (uint8, int8, int32)")
     lo, hi = QUANT_RANGE[out]
-    q = call("round", call("div", call("cast", "float32", inp(0)), call("cast", "float32", inp(1))))
+    # the quotient rounded to float32 before round(): a runtime computing in doubles (js) then agrees
+    q = call("round", call("cast", "float32", call("div", call("cast", "float32", inp(0)), call("cast", "float32", inp(1)))))
     ins = [x, scale]
     if zp is not None:
         q = call("add", q, call("cast", "float32", inp(2)))
@@ -211,8 +219,8 @@ def _quantize(c):
 def _dequantize(c):
     x = c.input(0)
     axis = c.attr("axis", 1)
-    scale = _per_axis(c, c.input(1), len(x.shape), axis)
-    zp = _per_axis(c, c.input(2), len(x.shape), axis)
+    scale = _per_axis(c, c.input(1), x.shape, axis)
+    zp = _per_axis(c, c.input(2), x.shape, axis)
     v = call("cast", "float32", inp(0))
     ins = [x, scale]
     if zp is not None:
@@ -244,6 +252,31 @@ def _col2im(c):
     opad = [image[i] - (s[i] * (per_axis[i] - 1) + d[i] * (block[i] - 1) + 1 - p[i] - p[i + nd]) for i in range(nd)]
     return [c.op1("ConvTranspose", [y, c.constant(w, dtype=x.dtype)],
                   {"strides": s, "pads": p, "dilations": d, "group": ch, "output_padding": opad})]
+
+
+DET_MAX = 6  # the Leibniz sum has n! terms of n factors
+
+
+@handler("Det", since=11)
+def _det(c):
+    """det of the trailing n x n matrices as the Leibniz sum over permutations: one Gather of every
+    permutation's n entries, a product, a signed sum (small n only)."""
+    import itertools
+    x = c.input(0)
+    n = x.shape[-1]
+    if len(x.shape) < 2 or x.shape[-2] != n:
+        c.fail(f"input {list(x.shape)} is not a stack of square matrices")
+    if n > DET_MAX:
+        c.fail(f"{n}x{n} matrices: only up to {DET_MAX}x{DET_MAX} are supported")
+    batch = list(x.shape[:-2])
+    perms = list(itertools.permutations(range(n)))
+    idx = np.array([[i * n + p[i] for i in range(n)] for p in perms], dtype=np.int64)
+    sign = np.array([np.linalg.det(np.eye(n)[list(p)]) for p in perms]).round()
+    flat = c.op1("Reshape", [x], {"shape": batch + [n * n]})
+    terms = c.op1("Reduce", [c.op1("Gather", [flat, c.constant(idx)], {"axis": len(batch)})],
+                  {"kind": "prod", "axes": [len(batch) + 1], "keepdims": 0})
+    signed = c.ew(call("mul", inp(0), inp(1)), [terms, c.constant(sign, dtype=x.dtype)])
+    return [c.op1("Reduce", [signed], {"kind": "sum", "axes": [len(batch)], "keepdims": 0})]
 
 
 # ---- integer and quantized linear algebra ---------------------------------------------------

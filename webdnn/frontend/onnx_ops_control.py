@@ -26,20 +26,36 @@ def _at(c, x, index: int, axis: int):
     return c.op1("Gather", [x, c.constant(np.asarray(index, np.int64))], {"axis": axis})
 
 
-@handler("Scan", since=9)
+@handler("Scan", since=8)
 def _scan(c):
     body = c.attr("body")
     m = int(c.attr("num_scan_inputs"))
-    ins = [c.input(i) for i in range(c.num_inputs())]
+    first = 1 if c.opset < 9 else 0  # Scan-8: sequence_lens, then a batch axis 0 on every input and output
+    ins = [c.input(i) for i in range(first, c.num_inputs())]
     n = len(ins) - m
     if n < 0 or m < 1:
         c.fail(f"num_scan_inputs {m} does not fit {len(ins)} inputs")
     states, xs = ins[:n], ins[n:]
+    k = len(body.output) - n
+    if first:
+        lens = c.const(0, "sequence_lens")
+        steps = xs[0].shape[1]
+        if lens is not None and np.any(np.reshape(lens, -1) != steps):
+            c.fail(f"sequence_lens {np.reshape(lens, -1).tolist()} shorter than the {steps} steps are not supported")
+        dirs = list(c.attr("directions") or [0] * m)
+        per_batch = [_scan_steps(c, body, [_at(c, t, b, 0) for t in states], [_at(c, x, b, 0) for x in xs],
+                                 [0] * m, dirs, [0] * k, [0] * k) for b in range(xs[0].shape[0])]
+        return [_stack(c, list(outs), 0) for outs in zip(*per_batch)]
     in_axes = [norm_axis(int(a), len(x.shape)) for a, x in zip(c.attr("scan_input_axes") or [0] * m, xs)]
     in_dirs = list(c.attr("scan_input_directions") or [0] * m)
-    k = len(body.output) - n
     out_axes = list(c.attr("scan_output_axes") or [0] * k)
     out_dirs = list(c.attr("scan_output_directions") or [0] * k)
+    return _scan_steps(c, body, states, xs, in_axes, in_dirs, out_axes, out_dirs)
+
+
+def _scan_steps(c, body, states, xs, in_axes, in_dirs, out_axes, out_dirs):
+    """The body unrolled over the scan inputs' steps -> final states + stacked scan outputs."""
+    n, k = len(states), len(out_axes)
     lengths = {x.shape[a] for x, a in zip(xs, in_axes)}
     if len(lengths) != 1:
         c.fail(f"scan inputs of different lengths {sorted(lengths)}")

@@ -102,6 +102,32 @@ def _max_unpool(c):
     return [y]
 
 
+def max_pool_indices(c, x, y_shape, k, s, d, pads, storage_order):
+    """MaxPool's Indices output: every window gathered from the flattened input (a -inf slot stands for
+    padding), the first maximum's position per window by ArgReduce, mapped through a constant table to
+    its flat index in the whole input (spatial dims row-major, or column-major for storage_order=1)."""
+    n, ch, sizes = x.shape[0], x.shape[1], list(x.shape[2:])
+    nd, out = len(k), y_shape[2:]
+    hw, p, kk = int(np.prod(sizes)), int(np.prod(out)), int(np.prod(k))
+    table = np.full((p, kk), hw, dtype=np.int64)  # window element -> input position (hw: padding)
+    flat = np.zeros((p, kk), dtype=np.int64)      # -> index as the Indices output counts it
+    for i, o in enumerate(np.ndindex(*out)):
+        for j, w in enumerate(np.ndindex(*k)):
+            pos = [o[a] * s[a] - pads[a] + w[a] * d[a] for a in range(nd)]
+            if all(0 <= q < z for q, z in zip(pos, sizes)):
+                table[i, j] = np.ravel_multi_index(pos, sizes)
+                flat[i, j] = np.ravel_multi_index(pos, sizes, order="F" if storage_order else "C")
+    lowest = -np.inf if np.dtype(x.dtype).kind == "f" else np.iinfo(x.dtype).min
+    xf = c.op1("Reshape", [x], {"shape": [n, ch, hw]})
+    xf = c.op1("Concat", [xf, c.constant(np.full((n, ch, 1), lowest), dtype=x.dtype)], {"axis": 2})
+    windows = c.op1("Gather", [xf, c.constant(table)], {"axis": 2})
+    arg = c.op1("ArgReduce", [windows], {"kind": "argmax", "axis": 3, "keepdims": 0})
+    at = c.ew(call("add", inp(0), inp(1)), [arg, c.constant(np.arange(p, dtype=np.int64) * kk)])
+    idx = c.op1("Gather", [c.constant(flat.reshape(-1)), at], {"axis": 0})
+    base = c.constant((np.arange(n * ch, dtype=np.int64) * hw).reshape(n, ch, 1))
+    return c.op1("Reshape", [c.ew(call("add", inp(0), inp(1)), [idx, base])], {"shape": y_shape})
+
+
 # ---- ordering and scans --------------------------------------------------------------------
 @handler("ArgMax", "ArgMin")
 def _arg(c):
