@@ -45,8 +45,14 @@ def _graph_of_all_primitives():
 
     outs = []
     rng = np.random.RandomState(0)
+    bits = {"asint": ("float32", ANY), "asfloat": ("int32", np.array(  # +-0, 1, inf, pi, a NaN, big, -2
+        [0, -2**31, 0x3f800000, 0x7f800000, 0x40490fdb, -1, 123456789, -1073741824], dtype=np.int32))}
+    for prim, (dt, vals) in bits.items():
+        (y,) = g.add_op("Elementwise", [inp(f"{prim}_x", vals.astype(dt), dt)], {"expr": [prim, ["in", 0]]},
+                        name=prim, output_names=[prim])
+        outs.append(y)
     for prim, (arity, _, kind) in PRIMITIVES.items():
-        if prim == "where":
+        if prim == "where" or prim in bits:
             continue
         dom = FLOAT_DOMAIN.get(prim, ANY)
         if prim not in BIT_PRIMS:
