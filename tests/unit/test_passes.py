@@ -4,7 +4,8 @@ import numpy as np
 from webdnn.ir import Graph, reference
 from webdnn.ir.ops.elementwise import call, inp
 from webdnn.passes import (fold_constants, remove_identity, remove_dead, fold_batchnorm, lower_batchnorm,
-                           lower_gemm, fuse_elementwise, fold_pad, split_pool3d)
+                           lower_gemm, fuse_elementwise, fold_pad, split_pool3d,
+                           split_conv_transpose3d)
 from webdnn.passes.pipeline import optimize
 from webdnn.testing import assert_close
 
@@ -236,4 +237,24 @@ def test_split_pool3d_into_two_2d_pools():
         assert split_pool3d.run(g)
         assert types(g) == ["Reshape", "Pool", "Reshape", "Pool", "Reshape"]
         assert all(len(op.inputs[0].shape) == 4 for op in g.ops if op.type == "Pool")
+        check_same(g, feeds, before)
+
+
+def test_split_conv_transpose3d_into_2d_ones():
+    """Depth stride, dilation, pads that crop (also past a whole kernel slice), output padding, groups, bias."""
+    for attrs, bias in (({"strides": [2, 1, 2], "pads": [1, 0, 0, 1, 1, 0], "dilations": [1, 2, 1],
+                          "output_padding": [1, 0, 1], "group": 1}, True),
+                        ({"strides": [1, 2, 1], "pads": [2, 1, 1, 2, 0, 1], "dilations": [2, 1, 1], "group": 3}, False),
+                        ({"strides": [3, 1, 1], "pads": [0, 0, 0, 0, 0, 0], "group": 1}, True)):
+        g = Graph()
+        x = g.add_input("x", [2, 3, 4, 5, 3])
+        w = g.constant(rng.randn(3, 2, 3, 2, 2).astype(np.float32))
+        ins = [x, w] + ([g.constant(rng.randn(2 * attrs["group"]).astype(np.float32))] if bias else [])
+        (y,) = g.add_op("ConvTranspose", ins, attrs)
+        g.outputs = [y]
+        feeds = {"x": rng.randn(2, 3, 4, 5, 3).astype(np.float32)}
+        before = snapshot(g, feeds)
+        assert split_conv_transpose3d.run(g)
+        assert "ConvTranspose" in types(g) and all(len(op.inputs[0].shape) == 4 for op in g.ops
+                                                    if op.type == "ConvTranspose")
         check_same(g, feeds, before)
