@@ -116,6 +116,8 @@ HELPERS = {
   loop { if (e == 0) { break; } if ((e & 1) == 1) { r = r * base; } base = base * base; e = e >> 1u; }
   return r;
 }""",
+    # numpy log at the edges (WGSL leaves log of 0 and of negatives undefined): -inf at 0, NaN below
+    "log_f": "fn log_f(x: f32) -> f32 { if (x == 0.0) { return -f_inf(); } if (x < 0.0) { return f_nan(); } return log(x); }",
     "isinf_f": "fn isinf_f(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }",
     # shifts as numpy does them: unsigned types hold non-negative values here, so an arithmetic
     # right shift is also the logical one; a shift by the width or more empties the value
@@ -141,7 +143,7 @@ RENDER = {
     "neg": {"f": "(-{0})", "i": "(-{0})"},
     "abs": {"f": "abs({0})", "i": "abs({0})"},
     "exp": {"f": "exp({0})"},
-    "log": {"f": "log({0})"},
+    "log": {"f": "log_f({0})"},
     "sqrt": {"f": "sqrt({0})"},
     "reciprocal": {"f": "(1.0 / {0})"},
     "floor": {"f": "floor({0})", "i": "{0}"},
