@@ -16,10 +16,11 @@ def cases():
     return conformance.collect()
 
 
-@pytest.mark.parametrize("backend", ["reference", "js", "wasm", "webgpu"])
+@pytest.mark.parametrize("backend", ["reference", "js", "wasm", "webgpu", "webgpu@chromium"])
 def test_onnx_node_conformance(backend, cases, runners):
-    """Where each backend runs: conformance.HOSTS (webgpu natively, through wgpu on lavapipe)."""
-    host = conformance.HOSTS.get(backend)
+    """Where each backend runs: conformance.HOSTS (webgpu natively, through wgpu on lavapipe), and
+    webgpu@chromium: the runtime's webgpu backend in headless Chromium on SwiftShader."""
+    host = conformance.host_of(backend)
     results = conformance.run(cases, backend, runners[host] if host else None)
     expected = EXPECTED[backend]
     new_failures = [f"{n}: {r.status}: {r.detail}" for n, r in results.items()
