@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..ir.ops.elementwise import inp, call
+from ..ir.ops.elementwise import inp, call, chain
 from .onnx import tensor_dtype
 
 
@@ -111,9 +111,7 @@ def _variadic(c):
     if len(xs) == 1:
         return [c.op1("Identity", xs)]
     prim = {"Max": "max", "Min": "min", "Sum": "add", "Mean": "add"}[c.node.op_type]
-    expr = inp(0)
-    for i in range(1, len(xs)):
-        expr = call(prim, expr, inp(i))
+    expr = chain(prim, len(xs))
     if c.node.op_type == "Mean":
         expr = call("div", expr, len(xs))
     return [c.ew(expr, xs)]

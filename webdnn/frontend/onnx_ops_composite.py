@@ -8,10 +8,7 @@ import numpy as np
 from ..ir.ops.elementwise import call, inp
 from .onnx import tensor_dtype
 from .onnx_ops import HANDLERS, Handler, handler, UNARY, X
-
-
-def _ints(v):
-    return [int(i) for i in np.reshape(v, -1)]
+from .onnx_ops_index import _ints
 
 for _op, _prim in {"Tan": "tan", "Asin": "asin", "Acos": "acos", "Atan": "atan", "Sinh": "sinh", "Cosh": "cosh",
                    "Asinh": "asinh", "Acosh": "acosh", "Atanh": "atanh", "BitwiseNot": "bnot"}.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.ops.elementwise import call, inp
+from ..ir.ops.elementwise import call, chain, inp
 from .onnx_ops import handler
 
 CUBIC_A = -0.75  # Keys' coefficient, fixed by the ONNX spec
@@ -79,10 +79,7 @@ def _weight(mode):
 
 def _fold(c, prim, tensors):
     """tensors[0] prim tensors[1] prim ..., broadcast: combines the per-dim indices or weights."""
-    expr = inp(0)
-    for i in range(1, len(tensors)):
-        expr = call(prim, expr, inp(i))
-    return c.ew(expr, tensors)
+    return c.ew(chain(prim, len(tensors)), tensors)
 
 
 @handler("GridSample", since=16)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.ops.elementwise import call, inp
+from ..ir.ops.elementwise import call, chain, inp
 from .onnx_ops import handler
 
 
@@ -86,10 +86,7 @@ def _tfidf(c):
     if not terms:  # nothing can match (empty input, or no pool n-gram of a counted size)
         y = c.constant(np.zeros((batch, out), dtype=np.float32))
     else:
-        total = inp(0)
-        for i in range(1, len(terms)):
-            total = call("add", total, inp(i))
-        y = terms[0] if len(terms) == 1 else c.ew(total, terms)
+        y = terms[0] if len(terms) == 1 else c.ew(chain("add", len(terms)), terms)
     w = np.asarray(weights if weights is not None else [], dtype=np.float32)[:out]
     if mode == "IDF":
         expr = call("where", call("gt", inp(0), 0), inp(1) if w.size else 1, 0)

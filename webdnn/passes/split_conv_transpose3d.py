@@ -9,6 +9,7 @@ depth by a zero Pad, shifted by z·dil - pad (Slice, Pad), and the kd results ar
 from __future__ import annotations
 
 from ..ir import Graph
+from ..ir.ops.elementwise import chain
 
 
 def run(graph: Graph) -> bool:
@@ -60,12 +61,7 @@ def run(graph: Graph) -> bool:
         shaped = [add("Reshape", [q], {"shape": [N, Do, M, Ho * Wo]}) for q in parts]
         if b is not None:
             shaped.append(add("Reshape", [b], {"shape": [1, 1, M, 1]}))
-        t = shaped[0]
-        if len(shaped) > 1:
-            expr = ["in", 0]
-            for i in range(1, len(shaped)):
-                expr = ["add", expr, ["in", i]]
-            t = add("Elementwise", shaped, {"expr": expr})
+        t = shaped[0] if len(shaped) == 1 else add("Elementwise", shaped, {"expr": chain("add", len(shaped))})
         t = add("Reshape", [t], {"shape": [N, Do, M, Ho, Wo]})
         t = add("Transpose", [t], {"perm": [0, 2, 1, 3, 4]})
         graph.remove_op(op)

@@ -3,32 +3,22 @@ with the kernel library to one .wasm (SIMD128; threads over shared memory), and 
 relaxed SIMD for engines that have it."""
 from __future__ import annotations
 
-import contextlib
-import contextvars
 from concurrent.futures import ThreadPoolExecutor
 
-from ...errors import ConversionError
 from ...ir import Graph
+from ..options import Options
 from . import toolchain
 from .lower import lower_program
 
 MODULE_FILE = "graph_wasm.wasm"
 RELAXED_FILE = "graph_wasm.relaxed.wasm"
-_options = contextvars.ContextVar("wasm_options", default={})
+_options = Options("wasm", ("relaxed",))
 
 
-@contextlib.contextmanager
 def options(**kw):
     """Lowering options for the conversions inside the block (this thread). relaxed=False builds the
     plain SIMD128 module only (for a host known to lack relaxed SIMD: half the compile time)."""
-    bad = set(kw) - {"relaxed"}
-    if bad:
-        raise ConversionError(f"unknown wasm option(s) {sorted(bad)}")
-    token = _options.set({**_options.get(), **kw})
-    try:
-        yield
-    finally:
-        _options.reset(token)
+    return _options.scope(**kw)
 
 
 def lower(graph: Graph) -> tuple[dict, list, dict]:

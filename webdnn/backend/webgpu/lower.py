@@ -8,35 +8,26 @@ list (graph_webgpu.json). The runtime (runtime/src/backends/webgpu) and the nati
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 from dataclasses import dataclass, field
 
 from ...errors import ConversionError
 from ...ir import Graph, Op
 from ..kernels import kernel_attrs
+from ..options import Options
 from . import contraction, elementwise, indexdata, indexmap, pool, reduce, resize, scan
 from .plan import DEFAULT_BINDING_BYTES, layout, part_elems_for
 
 PRECISIONS = ("f32", "f16")
-_options = contextvars.ContextVar("webgpu_options", default={})
+_options = Options("webgpu", ("precision", "max_binding_bytes"))
 
 
-@contextlib.contextmanager
 def options(**kw):
     """Lowering options for the conversions inside the block, e.g.
     ``with options(precision="f16"): convert(...)``. Keys: precision ("f32"/"f16"),
     max_binding_bytes (tensors larger than this are split into parts)."""
-    bad = set(kw) - {"precision", "max_binding_bytes"}
-    if bad:
-        raise ConversionError(f"unknown webgpu option(s) {sorted(bad)}")
     if kw.get("precision", "f32") not in PRECISIONS:
         raise ConversionError(f"precision must be one of {PRECISIONS}, got {kw['precision']!r}")
-    token = _options.set({**_options.get(), **kw})
-    try:
-        yield
-    finally:
-        _options.reset(token)
+    return _options.scope(**kw)
 
 
 @dataclass

@@ -130,6 +130,14 @@ def call(name: str, *args) -> list:
     return ["cast", args[0], _wrap(args[1])]
 
 
+def chain(name: str, n: int) -> list:
+    """in0 name in1 name ... in(n-1): one binary primitive over n inputs (e.g. a sum)."""
+    expr = inp(0)
+    for i in range(1, n):
+        expr = call(name, expr, inp(i))
+    return expr
+
+
 def substitute(expr, mapping) -> list:
     """Replace ["in", i] leaves by mapping(i) (an expression)."""
     if expr[0] == "in":
