@@ -8,6 +8,7 @@ from . import descriptor
 from .backend import LOWERERS, BACKENDS
 from .encoding import ENCODINGS
 from .errors import ConversionError
+from .ir.host import split_host
 from .passes.pipeline import optimize
 
 
@@ -51,15 +52,16 @@ def convert(model, out_dir, backends=("js",), input_shapes: dict | None = None, 
     say("optimize", f"{before['ops']} ops")
     optimize(graph, log=lambda name, changed: say("pass", f"{name}{' (changed)' if changed else ''}"))
     graph.verify()
+    static, host = split_host(graph)
     lowered = {}
     for b in backends:
         say("lower", b)
-        lowered[b] = LOWERERS[b](graph)
+        lowered[b] = LOWERERS[b](static)
     say("write", str(out_dir))
-    model_json = descriptor.write(graph, out_dir, lowered, weights=weights)
+    model_json = descriptor.write(graph, out_dir, lowered, weights=weights, host=host)
     after = graph.summary()
     from .backend.memory import plan
-    mem = plan(graph)
+    mem = plan(static)
     return {"out": str(out_dir), "ops_before": before["ops"], "ops": after["ops"], "op_counts": after["op_counts"],
             "params": after["params"], "bytes": descriptor.size_report(out_dir), "seconds": time.perf_counter() - t0,
             "inputs": model_json["inputs"], "outputs": model_json["outputs"],

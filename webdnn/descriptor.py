@@ -36,9 +36,10 @@ def _tensor_meta(t):
 
 
 def write(graph, out_dir, lowered: dict[str, tuple[dict, list]], weights: str = "raw",
-          chunk_bytes: int = CHUNK_BYTES) -> dict:
+          chunk_bytes: int = CHUNK_BYTES, host: dict | None = None) -> dict:
     """lowered: backend -> (graph doc, constant tensors[, {file name: bytes}]): a backend may bring
-    files of its own (the wasm module), named graph_<backend>.*. Returns the model.json dict."""
+    files of its own (the wasm module), named graph_<backend>.*. host: the host steps that run
+    after any backend (ir/host.py). Returns the model.json dict."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("weights_*.bin"):
@@ -90,6 +91,8 @@ def write(graph, out_dir, lowered: dict[str, tuple[dict, list]], weights: str = 
         "source": graph.source or {}, "stats": {"ops": summary["ops"], "params": summary["params"],
                                                "weight_bytes": len(blob)},
     }
+    if host:
+        model["host"] = host
     (out / "model.json").write_text(_dumps(model, indent=1))
     return model
 

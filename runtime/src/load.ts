@@ -8,6 +8,7 @@ import { crc32 } from './crc32.js';
 import { joinPath, readBytes, readText } from './io.js';
 import { parseJSON } from './json.js';
 import { Runner } from './runner.js';
+import { HostSteps } from './host.js';
 
 /** The order WebDNN.load tries backends in when the caller names none. */
 export const DEFAULT_BACKEND_ORDER: readonly string[] = ['webgpu', 'wasm', 'js'];
@@ -56,6 +57,7 @@ function validateModel(m: unknown): ModelDescriptor {
   }
   if (!d.backends || typeof d.backends !== 'object') fail('"backends" must be an object');
   if (!Array.isArray(d.weights)) fail('"weights" must be a list');
+  if (d.host !== undefined && (!d.host || !Array.isArray(d.host.steps) || !d.host.tensors)) fail('"host" needs "steps" (a list) and "tensors"');
   return d;
 }
 
@@ -80,7 +82,8 @@ function checkGraphMatchesModel(model: ModelDescriptor, graph: GraphDescriptor, 
   const modelIn = names(model.inputs);
   const missing = modelIn.filter((n) => !graph.inputs.includes(n));
   const extra = graph.inputs.filter((n) => !modelIn.includes(n));
-  const noOut = names(model.outputs).filter((n) => !graph.outputs.includes(n));
+  const fromHost = new Set((model.host?.steps ?? []).flatMap((s) => s.outputs));
+  const noOut = names(model.outputs).filter((n) => !fromHost.has(n) && !graph.outputs.includes(n));
   if (missing.length || extra.length || noOut.length) {
     throw new Error(
       `${file} does not match model.json: graph inputs [${graph.inputs.join(', ')}], model inputs [${modelIn.join(', ')}], ` +
@@ -163,6 +166,7 @@ export async function load(url: string, options: LoadOptions = {}): Promise<Runn
   const modelFile = joinPath(url, 'model.json');
   const model = validateModel(parseJSON(await readText(modelFile), modelFile));
   const weightDir = options.weightDirectory ?? url;
+  if (model.host) new HostSteps(model.host); // an unknown host op fails here, once, for every backend
 
   const present = Object.keys(model.backends);
   const tried: string[] = [];

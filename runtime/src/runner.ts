@@ -3,28 +3,43 @@
 import type { BackendInstance } from './backends/backend.js';
 import type { ArrayLikeInput, DType, ModelDescriptor, TensorSpec, TypedArray } from './types.js';
 import { allocate, product, shapeString } from './types.js';
+import { HostSteps } from './host.js';
+import type { HostValue } from './host.js';
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
-/** A named tensor of the model: write inputs with set(), read outputs with toActual(). */
+/**
+ * A named tensor of the model: write inputs with set(), read outputs with toActual(). An output
+ * of a host step (model.json "host") has a data-dependent shape: `dynamic` is true, its unknown
+ * dims read 0 until the first run, and `shape`/`length` then give the latest run's result.
+ */
 export class TensorView {
   readonly name: string;
-  readonly shape: readonly number[];
   readonly dtype: DType;
-  /** Number of elements: the product of `shape`. */
-  readonly length: number;
+  /** Some dim of the shape depends on the data (it changes from run to run). */
+  readonly dynamic: boolean;
+  private currentShape: readonly number[];
   private data: TypedArray;
   private written = false;
   private readonly kind: 'input' | 'output';
 
   constructor(spec: TensorSpec, kind: 'input' | 'output') {
     this.name = spec.name;
-    this.shape = Object.freeze([...spec.shape]);
+    this.dynamic = spec.shape.some((d) => typeof d !== 'number');
+    this.currentShape = Object.freeze(spec.shape.map((d) => (typeof d === 'number' ? d : 0)));
     this.dtype = spec.dtype;
-    this.length = product(spec.shape);
-    this.data = allocate(spec.dtype, this.length);
+    this.data = allocate(spec.dtype, product(this.currentShape));
     this.kind = kind;
+  }
+
+  get shape(): readonly number[] {
+    return this.currentShape;
+  }
+
+  /** Number of elements: the product of `shape`. */
+  get length(): number {
+    return this.data.length;
   }
 
   /** Copies `values` into the tensor; its length must be the tensor's element count. */
@@ -72,8 +87,12 @@ export class TensorView {
     return this.written;
   }
 
-  /** @internal: an output view takes a copy of the latest result */
-  receive(values: TypedArray): void {
+  /** @internal: an output view takes a copy of the latest result (and, if dynamic, its shape) */
+  receive(values: TypedArray, shape?: number[]): void {
+    if (this.dynamic && shape) {
+      this.currentShape = Object.freeze([...shape]);
+      if (this.data.length !== values.length) this.data = allocate(this.dtype, values.length);
+    }
     this.data.set(values);
     this.written = true;
   }
@@ -90,6 +109,7 @@ export class Runner {
   /** The descriptor's model.json. */
   readonly descriptor: ModelDescriptor;
   private readonly backend: BackendInstance;
+  private readonly host: HostSteps | null;
   private readonly inputViews: TensorView[];
   private readonly outputViews: TensorView[];
   private queue: Promise<unknown> = Promise.resolve();
@@ -98,6 +118,7 @@ export class Runner {
     this.descriptor = descriptor;
     this.backend = backend;
     this.backendName = backend.name;
+    this.host = descriptor.host ? new HostSteps(descriptor.host) : null;
     this.inputViews = descriptor.inputs.map((s) => new TensorView(s, 'input'));
     this.outputViews = descriptor.outputs.map((s) => new TensorView(s, 'output'));
     this.inputNames = Object.freeze(descriptor.inputs.map((s) => s.name));
@@ -167,14 +188,28 @@ export class Runner {
 
   private async execute(feed: Map<string, TypedArray>): Promise<{ [name: string]: TypedArray }> {
     const results = await this.backend.run(feed);
+    const shapes = new Map<string, number[]>();
+    if (this.host) {
+      const values = new Map<string, HostValue>();
+      for (const [name, data] of [...feed, ...results]) {
+        const shape = this.host.staticShape(name);
+        if (shape) values.set(name, { data, shape });
+      }
+      this.host.run(values);
+      for (const name of this.host.outputs) {
+        const v = values.get(name)!;
+        results.set(name, v.data);
+        shapes.set(name, v.shape);
+      }
+    }
     const out: { [name: string]: TypedArray } = {};
     for (const view of this.outputViews) {
       const r = results.get(view.name);
       if (!r) throw new Error(`backend '${this.backendName}' did not produce output '${view.name}'`);
-      if (r.length !== view.length) {
+      if (!view.dynamic && r.length !== view.length) {
         throw new Error(`output '${view.name}' has ${r.length} elements, expected shape ${shapeString(view.shape)} (${view.length})`);
       }
-      view.receive(r);
+      view.receive(r, shapes.get(view.name));
       out[view.name] = r;
     }
     return out;

@@ -1,5 +1,7 @@
 // Shared types: the descriptor format (docs/descriptor.md) and the typed arrays that hold tensors.
 
+import type { HostSection } from './host.js';
+
 /** IR dtypes as written in a descriptor. */
 export type DType = 'float32' | 'float16' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool';
 
@@ -11,7 +13,8 @@ export type ArrayLikeInput = ArrayLike<number> | ArrayLike<boolean> | BigInt64Ar
 
 export interface TensorSpec {
   name: string;
-  shape: number[];
+  /** A string dim (only in outputs of host steps) is data-dependent: known after each run. */
+  shape: (number | string)[];
   dtype: DType;
   layout?: string;
 }
@@ -42,6 +45,8 @@ export interface ModelDescriptor {
   weights: WeightChunk[];
   source?: { [key: string]: unknown };
   stats?: { [key: string]: unknown };
+  /** Ops with data-dependent output shapes, run on the CPU after the backend (runtime/src/host.ts). */
+  host?: HostSection;
 }
 
 export type Encoding = 'raw' | 'f16' | 'fill';
@@ -108,12 +113,12 @@ export function allocate(dtype: DType, size: number): TypedArray {
   return new (arrayTypeOf(dtype))(size);
 }
 
-export function product(shape: readonly number[]): number {
+export function product(shape: readonly (number | string)[]): number {
   let n = 1;
-  for (const d of shape) n *= d;
+  for (const d of shape) n *= typeof d === 'number' ? d : 0;
   return n;
 }
 
-export function shapeString(shape: readonly number[]): string {
+export function shapeString(shape: readonly (number | string)[]): string {
   return `[${shape.join(',')}]`;
 }

@@ -259,3 +259,32 @@ def _resize(c):
     full_scales, full_sizes, full_roi = _resize_attrs(c, x, scales, sizes, axes, roi, policy)
     attrs.update(scales=full_scales, sizes=full_sizes, roi=full_roi)
     return [c.op1("Resize", [x], attrs)]
+
+
+# ---- data-dependent output shapes: host steps (ir/ops/dynamic.py) ---------------------------
+@handler("NonZero", since=9)
+def _non_zero(c):
+    return [c.op1("NonZero", [c.input(0)])]
+
+
+@handler("Compress", since=9)
+def _compress(c):
+    x, cond = c.input(0), c.input(1)
+    axis = c.attr("axis")
+    if cond.is_constant:  # a constant condition is a static Gather
+        keep = np.flatnonzero(np.reshape(cond.data, -1) != 0)
+        if axis is None:
+            x, axis = c.op1("Reshape", [x], {"shape": [x.size]}), 0
+        return [c.op1("Gather", [x, c.constant(keep.astype(np.int64))], {"axis": axis})]
+    return [c.op1("Compress", [x, cond], {"axis": axis})]
+
+
+@handler("Unique", since=11)
+def _unique(c):
+    return c.op("Unique", [c.input(0)], {"axis": c.attr("axis"), "sorted": c.attr("sorted", 1)})
+
+
+@handler("NonMaxSuppression", since=10)
+def _non_max_suppression(c):
+    return [c.op1("NonMaxSuppression", [c.input(i) for i in range(min(c.num_inputs(), 5))],
+                  {"center_point_box": c.attr("center_point_box", 0)})]

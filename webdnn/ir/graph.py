@@ -1,7 +1,8 @@
 """Graph, Tensor and Op: the IR every frontend produces and every backend consumes.
 
-Shapes are tuples of ints. Each entry is typed `int | str` so that symbolic dims can be added
-later; today `verify()` insists on ints.
+Shapes are tuples of ints. A dim that depends on the input values is a string ("<op>:count"):
+only the outputs of dynamic ops (ir/ops/dynamic.py) have such dims, and only graph outputs and
+other dynamic ops may read them (`verify()` checks; ir/host.py splits them off as host steps).
 """
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ from .dtype import dtype_of, np_dtype
 from ..errors import ShapeError
 
 
+def data_dependent_use(op, t) -> str:
+    from .ops import OPS
+    hosts = ", ".join(sorted(k for k, d in OPS.items() if d.dynamic))
+    return (f"{op.type} node {op.name!r} reads {t.name!r}, whose shape {list(t.shape)} depends on the input "
+            f"values; such a tensor may only be a graph output or an input of another data-dependent op "
+            f"({hosts})")
+
+
 class Tensor:
     """A value in the graph: a graph input, an op output, or a constant (``data`` is set)."""
 
@@ -21,13 +30,18 @@ class Tensor:
 
     def __init__(self, name: str, shape: Sequence[int], dtype: str, data: np.ndarray | None = None):
         self.name = name
-        self.shape = tuple(int(d) for d in shape)
+        self.shape = tuple(d if isinstance(d, str) else int(d) for d in shape)
         self.dtype = dtype
         self.data = data
 
     @property
     def is_constant(self) -> bool:
         return self.data is not None
+
+    @property
+    def is_dynamic(self) -> bool:
+        """Some dim is known only at run time."""
+        return any(isinstance(d, str) for d in self.shape)
 
     @property
     def size(self) -> int:
@@ -107,6 +121,9 @@ class Graph:
         from .ops import get_op_def
         d = get_op_def(type)
         op = Op(type, self._op_name(name or type.lower()), inputs, [], d.with_defaults(attrs or {}))
+        for t in op.inputs:
+            if t is not None and t.is_dynamic and not d.dynamic:
+                raise ShapeError(data_dependent_use(op, t))
         specs = d.checked_infer(op)
         names = list(output_names or [])
         for i, (shape, dtype) in enumerate(specs):
@@ -218,6 +235,8 @@ class Graph:
                 check_name(t)
                 if not t.is_constant and id(t) not in available:
                     raise ShapeError(f"{op} reads {t.name!r} before it is produced")
+                if t.is_dynamic and not d.dynamic:
+                    raise ShapeError(data_dependent_use(op, t))
                 if t.is_constant and (tuple(t.data.shape) != t.shape or dtype_of(t.data) != t.dtype):
                     raise ShapeError(f"constant {t.name!r} says {list(t.shape)} {t.dtype} but holds "
                                      f"{list(t.data.shape)} {t.data.dtype}")
@@ -231,7 +250,7 @@ class Graph:
                 if tuple(shape) != t.shape or dtype != t.dtype:
                     raise ShapeError(f"{op}: output {t.name!r} is {list(t.shape)} {t.dtype}, "
                                      f"inference says {list(shape)} {dtype}")
-                if not all(isinstance(s, int) for s in t.shape):
+                if t.is_dynamic and not d.dynamic:
                     raise ShapeError(f"{t.name!r} has a non-static shape {t.shape}")
                 available.add(id(t))
         for t in self.outputs:

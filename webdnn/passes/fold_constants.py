@@ -21,7 +21,7 @@ def foldable(op) -> bool:
         return True
     if not all(t is None or t.is_constant for t in op.inputs):
         return False
-    return all(t.size <= MAX_FOLDED_ELEMENTS for t in op.outputs)
+    return all(t.is_dynamic or t.size <= MAX_FOLDED_ELEMENTS for t in op.outputs)
 
 
 def try_fold(graph: Graph, op):
@@ -34,6 +34,7 @@ def try_fold(graph: Graph, op):
     values = run_op(op, args)
     for t, v in zip(op.outputs, values):
         t.data = v
+        t.shape = tuple(v.shape)  # a data-dependent dim is now known
     graph.remove_op(op)
     return op.outputs
 

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import WebDNNError, InputError
 
 __all__ = [
-    "Runner", "RuntimeRunError", "RuntimeNotBuiltError", "get_runner", "runtime_dist",
+    "shaped", "Runner", "RuntimeRunError", "RuntimeNotBuiltError", "get_runner", "runtime_dist",
     "run", "RUNNERS", "read_model",
 ]
 
@@ -167,8 +167,16 @@ def prepare_inputs(model: dict, inputs: Mapping[str, np.ndarray]) -> list[tuple[
     return out
 
 
+def shaped(flat: np.ndarray, shape) -> np.ndarray:
+    """Flat output data with the shape the runtime reported (when it reported one that fits)."""
+    if shape is not None and int(np.prod(shape, dtype=np.int64)) == flat.size:
+        return flat.reshape([int(d) for d in shape])
+    return flat
+
+
 def finish_outputs(model: dict, raw: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Flat typed-array data from the runtime -> arrays with model.json's shapes and dtypes."""
+    """Typed-array data from the runtime -> arrays with model.json's shapes and dtypes. An output
+    with a data-dependent dim (a string in model.json) keeps the shape the runtime reported."""
     result = {}
     for spec in model["outputs"]:
         name = spec["name"]
@@ -176,7 +184,14 @@ def finish_outputs(model: dict, raw: Mapping[str, np.ndarray]) -> dict[str, np.n
             raise RuntimeRunError(f"the runtime returned no output {name!r} "
                                   f"(it returned {sorted(raw)})")
         flat = raw[name]
-        shape = _spec_shape(spec)
+        if any(isinstance(d, str) for d in spec.get("shape", [])):
+            shape = spec["shape"]
+            if flat.ndim != len(shape) or any(isinstance(d, int) and d != n for d, n in zip(shape, flat.shape)):
+                raise RuntimeRunError(f"output {name!r}: the runtime returned shape {list(flat.shape)}, "
+                                      f"model.json says {shape}")
+            shape = flat.shape
+        else:
+            shape = _spec_shape(spec)
         if flat.size != int(np.prod(shape, dtype=np.int64)):
             raise RuntimeRunError(f"output {name!r}: the runtime returned {flat.size} elements, "
                                   f"model.json says shape {list(shape)}")

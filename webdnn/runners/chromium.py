@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import TYPED_ARRAYS, Runner, RuntimeRunError, runtime_dist
+from . import shaped, TYPED_ARRAYS, Runner, RuntimeRunError, runtime_dist
 from ..serve import Server
 
 HARNESS = Path(__file__).with_name("harness.html")
@@ -217,7 +217,7 @@ class ChromiumRunner(Runner):
             dtype = TYPED_ARRAYS.get(o["type"])
             if dtype is None:
                 raise RuntimeRunError(f"output {o['name']!r} came back as an unsupported {o['type']}")
-            outputs[o["name"]] = np.frombuffer(base64.b64decode(o["b64"]), dtype=dtype).copy()
+            outputs[o["name"]] = shaped(np.frombuffer(base64.b64decode(o["b64"]), dtype=dtype).copy(), o.get("shape"))
         return {"outputs": outputs, "ms": reply.get("ms", []), "loadMs": reply.get("loadMs"),
                 "backendName": reply.get("backendName")}
 

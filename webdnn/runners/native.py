@@ -22,6 +22,7 @@ import numpy as np
 
 from . import Runner, RuntimeRunError, read_model
 from ..errors import WebDNNError
+from ..ir.host import run_host
 
 FLOATS = ("float32", "float16")
 # limits a descriptor may need beyond WebGPU's defaults
@@ -215,6 +216,11 @@ class LoadedModel:
                             dtype=np.int64))
             data = b"".join(bytes(raw[roff:roff + nb]) for _, _, nb, roff in parts)
             out[name] = _from_gpu(data, self._dtype(name), self.precision, n)
+        host = self.model.get("host")
+        if host:  # data-dependent shapes: on the CPU, after the GPU (ir/host.py)
+            values = run_host(host, {**{name: arr for name, arr, _ in inputs}, **out})
+            for s in host["steps"]:
+                out.update({n: values[n] for n in s["outputs"]})
         return out
 
 

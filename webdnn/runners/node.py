@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import TYPED_ARRAYS, Runner, RuntimeRunError, runtime_dist
+from . import shaped, TYPED_ARRAYS, Runner, RuntimeRunError, runtime_dist
 
 DRIVER = Path(__file__).with_name("node_driver.mjs")
 TAG = b"\x01webdnn "
@@ -201,7 +201,7 @@ class NodeRunner(Runner):
                     if dtype is None:
                         raise RuntimeRunError(f"output {o['name']!r} came back as an unsupported "
                                               f"{o['type']}")
-                    outputs[o["name"]] = np.fromfile(f, dtype=dtype)
+                    outputs[o["name"]] = shaped(np.fromfile(f, dtype=dtype), o.get("shape"))
             finally:
                 for f in files:
                     try:

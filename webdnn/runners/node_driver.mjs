@@ -102,6 +102,12 @@ function asTyped(name, v) {
   throw new Error(`output ${name} is not a typed array (${Object.prototype.toString.call(v)})`);
 }
 
+// the actual shapes (outputs of host steps change from run to run)
+function outputShapes(runner) {
+  const views = typeof runner.getOutputViews === 'function' ? runner.getOutputViews() : [];
+  return Object.fromEntries(views.map((v) => [v.name, v.shape ? [...v.shape] : null]));
+}
+
 async function runOnce(runner, inputs) {
   let outs = await runner.run(inputs);
   if (!outs) {  // the classic API: run() fills the output views
@@ -125,12 +131,13 @@ async function handleRun(msg) {
     ms.push(performance.now() - t0);
   }
   const outputs = [];
+  const shapes = outputShapes(runner);
   let i = 0;
   for (const [name, value] of Object.entries(outs)) {
     const arr = asTyped(name, value);
     const file = `${msg.outPrefix}${i++}.bin`;
     await writeFile(file, new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
-    outputs.push({ name, file, type: arr.constructor.name, length: arr.length });
+    outputs.push({ name, file, type: arr.constructor.name, length: arr.length, shape: shapes[name] ?? null });
   }
   return { ok: true, ms, loadMs, backendName: runner.backendName ?? null, outputs };
 }

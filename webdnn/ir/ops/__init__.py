@@ -15,6 +15,8 @@ class OpDef:
     attrs: dict = {}
     # Shape of an op can be folded to a constant even when its input holds no data.
     folds_without_data = False
+    # Some output dims depend on the input values (strings in the shape): a host step (ir/host.py).
+    dynamic = False
 
     def with_defaults(self, attrs: dict) -> dict:
         unknown = set(attrs) - set(self.attrs)
@@ -44,7 +46,7 @@ class OpDef:
             raise ShapeError(f"{_describe(op)}: {e}") from None
         except (ValueError, IndexError, TypeError, KeyError, ZeroDivisionError) as e:
             raise ShapeError(f"{_describe(op)}: {type(e).__name__}: {e}") from None
-        return [(tuple(int(d) for d in s), dt) for s, dt in specs]
+        return [(tuple(d if isinstance(d, str) else int(d) for d in s), dt) for s, dt in specs]
 
 
 def _describe(op) -> str:
@@ -78,4 +80,4 @@ def check(cond: bool, msg: str):
 
 # import the families so they register themselves
 from . import elementwise, conv, matmul, pool, normalization, reduce, layout, constant  # noqa: E402,F401
-from . import indexing, scan, resize  # noqa: E402,F401
+from . import indexing, scan, resize, dynamic  # noqa: E402,F401

@@ -1,0 +1,80 @@
+"""Ops with data-dependent output shapes run as host steps after the backend's static plan: a
+detection-style head (Conv → boxes and scores → NonMaxSuppression) with NonZero, Compress and
+Unique beside it, compared with onnxruntime on every backend, in Node, Chromium and natively."""
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto as T, helper as h
+
+from webdnn import convert
+from webdnn.testing import compare
+
+RUNS = [("node", "js"), ("node", "wasm"), ("native", "webgpu"), ("chromium", "webgpu")]
+
+
+def detection_head() -> onnx.ModelProto:
+    rng = np.random.RandomState(3)
+    init = [
+        h.make_tensor("w", T.FLOAT, [5, 3, 1, 1], rng.randn(15).tolist()),
+        h.make_tensor("shape", T.INT64, [3], [1, 5, 64]),
+        h.make_tensor("four", T.FLOAT, [], [4.0]),
+        h.make_tensor("two", T.FLOAT, [], [2.0]),
+        h.make_tensor("s0", T.INT64, [1], [0]), h.make_tensor("s4", T.INT64, [1], [4]),
+        h.make_tensor("s5", T.INT64, [1], [5]), h.make_tensor("ax", T.INT64, [1], [2]),
+        h.make_tensor("limit", T.INT64, [1], [20]), h.make_tensor("iou", T.FLOAT, [1], [0.3]),
+        h.make_tensor("score_min", T.FLOAT, [1], [0.4]), h.make_tensor("high", T.FLOAT, [], [0.7]),
+        h.make_tensor("s1", T.INT64, [1], [1]), h.make_tensor("flat", T.INT64, [1], [64]),
+    ]
+    nodes = [
+        h.make_node("Conv", ["x", "w"], ["c"]),
+        h.make_node("Reshape", ["c", "shape"], ["r"]),
+        h.make_node("Transpose", ["r"], ["t"], perm=[0, 2, 1]),                # [1, 64, 5]
+        h.make_node("Slice", ["t", "s0", "s4", "ax"], ["raw_boxes"]),
+        h.make_node("Sigmoid", ["raw_boxes"], ["unit_boxes"]),
+        h.make_node("Mul", ["unit_boxes", "four"], ["boxes"]),                  # [1, 64, 4]
+        h.make_node("Sigmoid", ["r"], ["all_scores"]),
+        h.make_node("Slice", ["all_scores", "s4", "s5", "s1"], ["scores"]),    # [1, 1, 64]
+        h.make_node("NonMaxSuppression", ["boxes", "scores", "limit", "iou", "score_min"], ["selected"]),
+        h.make_node("Greater", ["scores", "high"], ["confident"]),
+        h.make_node("NonZero", ["confident"], ["where"]),
+        h.make_node("Reshape", ["confident", "flat"], ["mask"]),
+        h.make_node("Compress", ["t", "mask"], ["kept"], axis=1),
+        h.make_node("Mul", ["boxes", "two"], ["b2"]),
+        h.make_node("Round", ["b2"], ["rounded"]),
+        h.make_node("Unique", ["rounded"], ["uy", "ui", "uv", "uc"], sorted=0),
+    ]
+    outs = [h.make_tensor_value_info("scores", T.FLOAT, [1, 1, 64]),
+            h.make_tensor_value_info("selected", T.INT64, ["k", 3]), h.make_tensor_value_info("where", T.INT64, [3, "n"]),
+            h.make_tensor_value_info("kept", T.FLOAT, [1, "m", 5]), h.make_tensor_value_info("uy", T.FLOAT, ["u"]),
+            h.make_tensor_value_info("ui", T.INT64, ["u"]), h.make_tensor_value_info("uv", T.INT64, [256]),
+            h.make_tensor_value_info("uc", T.INT64, ["u"])]
+    g = h.make_graph(nodes, "detect", [h.make_tensor_value_info("x", T.FLOAT, [1, 3, 8, 8])], outs, init)
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+    onnx.checker.check_model(m, full_check=True)
+    return m
+
+
+@pytest.fixture(scope="module")
+def head(tmp_path_factory):
+    m = detection_head()
+    out = tmp_path_factory.mktemp("host") / "detect"
+    convert(m, out, backends=["js", "wasm", "webgpu"])
+    return m, out
+
+
+@pytest.mark.parametrize("where,backend", RUNS)
+def test_host_steps_match_onnxruntime(where, backend, head, runners):
+    m, out = head
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    failures = []
+    for seed in (0, 1):
+        x = np.random.RandomState(seed).randn(1, 3, 8, 8).astype(np.float32)
+        expected = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"x": x})))
+        assert 0 < len(expected["selected"]) < 64 and 0 < expected["where"].shape[1] < 64, "a case that tests something"
+        got = runners[where].run(out, {"x": x}, backend=backend)
+        for k, e in expected.items():
+            msg = compare(got[k], e, backend, f"{k} on {backend} in {where} (seed {seed})")
+            if msg:
+                failures.append(msg)
+    assert not failures, "\n".join(failures)
