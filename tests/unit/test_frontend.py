@@ -229,3 +229,51 @@ def test_onnx_recurrent_ops_match_onnxruntime(kind, attrs):
     for k, v in want.items():
         np.testing.assert_allclose(got[k], v, rtol=1e-4, atol=1e-5, err_msg=k)
     assert not any(op.type in ("LSTM", "GRU", "RNN") for op in g.ops)
+
+
+@pytest.mark.parametrize("attrs", [dict(group=2, offset_group=2, strides=[2, 1], dilations=[1, 2], pads=[1, 0, 2, 1]),
+                                   dict(offset_group=4, pads=[1, 1, 1, 1])])
+def test_deform_conv_matches_the_onnx_reference(attrs):
+    """Conv groups, offset groups, strides, dilations, asymmetric pads, a mask and a bias (the
+    official node tests cover only group 1)."""
+    from onnx.reference import ReferenceEvaluator
+    rng = np.random.RandomState(0)
+    n, c, h, w, m, k = 2, 4, 6, 5, 6, (3, 2)
+    g, og = attrs.get("group", 1), attrs["offset_group"]
+    st, dl, pd = attrs.get("strides", [1, 1]), attrs.get("dilations", [1, 1]), attrs["pads"]
+    oh = (h + pd[0] + pd[2] - dl[0] * (k[0] - 1) - 1) // st[0] + 1
+    ow = (w + pd[1] + pd[3] - dl[1] * (k[1] - 1) - 1) // st[1] + 1
+    feeds = {"x": rng.randn(n, c, h, w).astype(np.float32), "w": rng.randn(m, c // g, *k).astype(np.float32),
+             "off": (rng.randn(n, og * k[0] * k[1] * 2, oh, ow) * 1.5).astype(np.float32),
+             "b": rng.randn(m).astype(np.float32), "mask": rng.rand(n, og * k[0] * k[1], oh, ow).astype(np.float32)}
+    node = helper.make_node("DeformConv", ["x", "w", "off", "b", "mask"], ["y"], kernel_shape=list(k), **attrs)
+    mdl = model([node], [vi(name, list(a.shape)) for name, a in feeds.items()], [vi("y", [n, m, oh, ow])], opset=19)
+    (expected,) = ReferenceEvaluator(mdl).run(None, feeds)
+    got, _ = _ours(mdl, feeds)
+    np.testing.assert_allclose(got["y"], expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("attrs", [dict(mode="avg", sampling_ratio=2, spatial_scale=0.5, coordinate_transformation_mode="half_pixel"),
+                                   dict(mode="max", sampling_ratio=3, spatial_scale=1.0,
+                                        coordinate_transformation_mode="output_half_pixel")])
+def test_roi_align_matches_the_onnx_reference(attrs):
+    """Regions reaching past the border (clamping, zeros beyond one pixel), several batches."""
+    from onnx.reference import ReferenceEvaluator
+    rng = np.random.RandomState(0)
+    feeds = {"x": rng.randn(2, 3, 7, 9).astype(np.float32),
+             "rois": np.array([[0, 0, 8, 6], [2.5, 1, 11, 9], [-3, -2, 4, 3], [6, 5, 7, 5.5]], np.float32) / attrs["spatial_scale"],
+             "b": np.array([1, 0, 1, 0], np.int64)}
+    node = helper.make_node("RoiAlign", ["x", "rois", "b"], ["y"], output_height=3, output_width=4, **attrs)
+    mdl = model([node], [vi("x", [2, 3, 7, 9]), vi("rois", [4, 4]), vi("b", [4], TensorProto.INT64)],
+                [vi("y", [4, 3, 3, 4])], opset=16)
+    (expected,) = ReferenceEvaluator(mdl).run(None, feeds)
+    got, _ = _ours(mdl, feeds)
+    np.testing.assert_allclose(got["y"], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_roi_align_with_an_adaptive_sampling_ratio_is_refused():
+    node = helper.make_node("RoiAlign", ["x", "rois", "b"], ["y"], sampling_ratio=0)
+    mdl = model([node], [vi("x", [1, 1, 4, 4]), vi("rois", [1, 4]), vi("b", [1], TensorProto.INT64)],
+                [vi("y", [1, 1, 1, 1])], opset=16)
+    with pytest.raises(ConversionError, match="sampling_ratio 0"):
+        import_onnx(mdl)

@@ -1,4 +1,4 @@
-"""ONNX sampling ops composed from existing IR ops: GridSample.
+"""ONNX sampling ops composed from existing IR ops: GridSample, DeformConv.
 
 GridSample in any number of spatial dims D, following onnx/reference/ops/op_grid_sample.py:
 X (N, C, S_0..S_{D-1}) is flattened to (N, C, S); per spatial dim the grid coordinate is
@@ -13,6 +13,7 @@ import numpy as np
 
 from ..ir.ops.elementwise import call, chain, inp
 from .onnx_ops import handler
+from .onnx_ops_index import _ints
 
 CUBIC_A = -0.75  # Keys' coefficient, fixed by the ONNX spec
 OFFSETS = {"nearest": [0], "linear": [0, 1], "cubic": [-1, 0, 1, 2]}
@@ -129,3 +130,127 @@ def _grid_sample(c):
     if y.dtype != x.dtype:
         y = c.ew(call("cast", x.dtype, X), [y])
     return [c.op1("Reshape", [y], {"shape": [n, ch] + out_spatial})]
+
+
+@handler("DeformConv", since=19)
+def _deform_conv(c):
+    """2-D deformable convolution: each kernel tap of each output position reads X bilinearly (zeros
+    outside) at its regular position plus a learned offset (one set per offset group), optionally
+    times a mask; the samples, arranged as im2col columns, are multiplied with the weights.
+
+    corners (N, og, 2, 2, T, P): T = kh·kw taps, P = oh·ow positions; one GatherElements reads them
+    for every channel of the group, a sum over the corners interpolates, one MatMul per conv group."""
+    x, w, offset, bias, mask = (c.input(i) for i in range(5))
+    if len(x.shape) != 4:
+        c.fail(f"only 2-D DeformConv is supported (X is {list(x.shape)})")
+    n, ch, hgt, wid = x.shape
+    m = w.shape[0]
+    kh, kw = _ints(c.attr("kernel_shape") or w.shape[2:])
+    sh, sw = _ints(c.attr("strides") or [1, 1])
+    dh, dw = _ints(c.attr("dilations") or [1, 1])
+    pt, pl = _ints(c.attr("pads") or [0, 0, 0, 0])[:2]
+    group, og = int(c.attr("group", 1)), int(c.attr("offset_group", 1))
+    oh, ow = offset.shape[2:]
+    t, p = kh * kw, oh * ow
+    if offset.shape[1] != og * t * 2 or ch % og or ch != w.shape[1] * group or m % group:
+        c.fail(f"X {list(x.shape)}, W {list(w.shape)}, offset {list(offset.shape)} do not fit group {group}, "
+               f"offset_group {og}, kernel {[kh, kw]}")
+    off = c.op1("Reshape", [offset], {"shape": [n, og, t, 2, p]})
+    indices, weights = [], []
+    for axis, (size, stride, dil, pad, k_inner, stride_flat) in enumerate(
+            [(hgt, sh, dh, pt, kw, wid), (wid, sw, dw, pl, 1, 1)]):
+        taps = (np.arange(t) // k_inner if axis == 0 else np.arange(t) % kw) * dil
+        pos = (np.arange(p) // ow if axis == 0 else np.arange(p) % ow) * stride - pad
+        base = c.constant((taps[:, None] + pos[None, :]).astype(np.float32).reshape(1, 1, 1, 1, t, p))
+        o = c.op1("Slice", [off], {"starts": [axis], "ends": [axis + 1], "axes": [3]})
+        coord = c.ew(call("add", call("cast", "float32", X), inp(1)), [c.op1("Reshape", [o], {"shape": [n, og, 1, 1, t, p]}), base])
+        corner = c.constant(np.array([0, 1], np.float32).reshape([1, 1, 2, 1, 1, 1] if axis == 0 else [1, 1, 1, 2, 1, 1]))
+        j, valid = _neighbour(size, "zeros", True)
+        indices.append(c.ew(call("mul", call("cast", "int64", j), stride_flat), [coord, corner]))
+        weights.append(c.ew(call("where", valid, _weight("linear"), 0), [coord, corner]))
+    cg = ch // og
+    idx = c.op1("Reshape", [_fold(c, "add", indices)], {"shape": [n, og, 1, 4 * t * p]})
+    idx = c.op1("Reshape", [c.op1("Expand", [idx], {"shape": [n, og, cg, 4 * t * p]})], {"shape": [n, ch, 4 * t * p]})
+    flat = c.op1("Reshape", [x], {"shape": [n, ch, hgt * wid]})
+    v = c.op1("Reshape", [c.op1("GatherElements", [flat, idx], {"axis": 2})], {"shape": [n, og, cg, 4, t, p]})
+    wt = c.op1("Reshape", [_fold(c, "mul", weights)], {"shape": [n, og, 1, 4, t, p]})
+    v = c.op1("Reduce", [c.ew(call("mul", X, inp(1)), [v, wt])], {"kind": "sum", "axes": [3], "keepdims": 0})
+    if mask is not None:  # (N, og, T, P): one factor per tap and position
+        v = c.ew(call("mul", X, inp(1)), [v, c.op1("Reshape", [mask], {"shape": [n, og, 1, t, p]})])
+    cols = c.op1("Reshape", [v], {"shape": [n, group, ch // group * t, p]})
+    wm = c.op1("Reshape", [w], {"shape": [group, m // group, ch // group * t]})
+    y = c.op1("Reshape", [c.op1("MatMul", [wm, cols])], {"shape": [n, m, oh, ow]})
+    if bias is not None:
+        y = c.ew(call("add", X, inp(1)), [y, c.op1("Reshape", [bias], {"shape": [1, m, 1, 1]})])
+    return [y]
+
+
+@handler("RoiAlign", since=10)
+def _roi_align(c):
+    """Per region of interest, a PH × PW grid of bins, each averaged (or maxed) over sr_h × sr_w
+    bilinear samples, following the ONNX reference's interpolation (clamped at the far border, zero
+    beyond one pixel outside; `max` takes the largest weighted corner). One Gather over the
+    flattened X reads every corner: index (batch · C + channel) · H·W + y · W + x, laid out as
+    (R, C, PH, PW, sr_h, sr_w, 2, 2). A sampling_ratio of 0 (adaptive: from each region's size)
+    needs the regions at conversion time, which it does not have: refused."""
+    x, rois, batch = c.input(0), c.input(1), c.input(2)
+    if len(x.shape) != 4:
+        c.fail(f"X must be (N, C, H, W), got {list(x.shape)}")
+    n, ch, hgt, wid = x.shape
+    r = rois.shape[0]
+    ph, pw = int(c.attr("output_height", 1)), int(c.attr("output_width", 1))
+    sr = int(c.attr("sampling_ratio", 0))
+    if sr <= 0:
+        c.fail("sampling_ratio 0 (as many samples as each region's size asks) makes the shape depend on the "
+               "regions; export with a fixed sampling_ratio")
+    mode, scale = c.attr("mode", "avg"), float(c.attr("spatial_scale", 1.0))
+    half = c.attr("coordinate_transformation_mode", "half_pixel" if c.opset >= 16 else "output_half_pixel") == "half_pixel"
+    shift = 0.5 if half else 0.0
+
+    def along(axis, size, bins, start_col):
+        """Corner indices and weights along one spatial axis, shaped for the (..., 2, 2) layout."""
+        lay = [r, 1, 1, 1, 1, 1, 1, 1]
+        lo = c.op1("Reshape", [c.op1("Slice", [rois], {"starts": [start_col], "ends": [start_col + 1], "axes": [1]})], {"shape": lay})
+        hi = c.op1("Reshape", [c.op1("Slice", [rois], {"starts": [start_col + 2], "ends": [start_col + 3], "axes": [1]})], {"shape": lay})
+        grid = [1] * 8
+        grid[2 + axis] = bins
+        steps = np.arange(bins, dtype=np.float32).reshape(grid)
+        grid = [1] * 8
+        grid[4 + axis] = sr
+        sub = ((np.arange(sr, dtype=np.float32) + 0.5) / sr).reshape(grid)
+        grid = [1] * 8
+        grid[6 + axis] = 2
+        corner = np.array([0, 1], np.float32).reshape(grid)
+        start = call("sub", call("mul", call("cast", "float32", inp(0)), scale), shift)
+        extent = call("sub", call("sub", call("mul", call("cast", "float32", inp(1)), scale), shift), start)
+        if not half:
+            extent = call("max", extent, 1.0)
+        size_of_bin = call("div", extent, float(bins))
+        pos = call("add", start, call("mul", call("add", inp(2), inp(3)), size_of_bin))
+        p = c.ew(pos, [lo, hi, c.constant(steps), c.constant(sub)])
+        clamped = call("max", X, 0.0)
+        low = call("floor", clamped)
+        at_edge = call("ge", low, size - 1.0)
+        frac = call("where", at_edge, 0.0, call("sub", clamped, low))
+        weight = call("add", call("mul", call("sub", 1.0, inp(1)), call("sub", 1.0, frac)), call("mul", inp(1), frac))
+        inside = call("and", call("ge", X, -1.0), call("le", X, float(size)))
+        index = call("min", call("add", call("min", low, size - 1.0), inp(1)), size - 1.0)
+        k = c.constant(corner)
+        return c.ew(call("cast", "int64", index), [p, k]), c.ew(call("where", inside, weight, 0.0), [p, k])
+
+    iy, wy = along(0, hgt, ph, 1)
+    ix, wx = along(1, wid, pw, 0)
+    b = c.op1("Reshape", [batch], {"shape": [r, 1, 1, 1, 1, 1, 1, 1]})
+    chan = c.constant(np.arange(ch, dtype=np.int64).reshape(1, ch, 1, 1, 1, 1, 1, 1))
+    where = call("add", call("mul", call("add", call("mul", call("cast", "int64", inp(0)), ch), inp(1)), hgt * wid),
+                 call("add", call("mul", inp(2), wid), inp(3)))
+    idx = c.ew(where, [b, chan, iy, ix])
+    v = c.op1("Gather", [c.op1("Reshape", [x], {"shape": [n * ch * hgt * wid]}), idx], {"axis": 0})
+    v = c.ew(call("mul", call("mul", X, inp(1)), inp(2)), [v, wy, wx])
+    if mode == "max":
+        y = c.op1("Reduce", [v], {"kind": "max", "axes": [4, 5, 6, 7], "keepdims": 0})
+    elif mode == "avg":
+        y = c.ew(call("div", X, float(sr * sr)), [c.op1("Reduce", [v], {"kind": "sum", "axes": [4, 5, 6, 7], "keepdims": 0})])
+    else:
+        c.fail(f"mode {mode!r} is not supported (avg, max)")
+    return [y]
