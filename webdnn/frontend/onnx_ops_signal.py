@@ -1,4 +1,4 @@
-"""ONNX signal ops composed from existing IR ops: DFT, STFT.
+"""ONNX signal ops composed from existing IR ops: DFT, STFT; MelWeightMatrix, a constant.
 
 A DFT along one axis is linear in the (real, imaginary) values along that axis, so it is one MatMul
 with a constant matrix built here in float64:
@@ -18,14 +18,14 @@ from ..ir.ops.elementwise import call, inp
 from .onnx_ops import handler
 
 
-def _scalar(c, i, what) -> int | None:
-    """A constant scalar (or one-element) integer input, None when the input is absent."""
+def _scalar(c, i, what, kind=int):
+    """A constant scalar (or one-element) input, None when the input is absent."""
     v = c.const(i, what)
     if v is None:
         return None
     if np.size(v) != 1:
         c.fail(f"{what} must be a scalar, got shape {list(np.shape(v))}")
-    return int(np.reshape(v, -1)[0])
+    return kind(np.reshape(v, -1)[0])
 
 
 def _dft_matrix(n: int, channels: int, length: int, inverse: bool, onesided: bool, weights=None) -> np.ndarray:
@@ -116,3 +116,27 @@ def _stft(c):
         w = c.op1("Reshape", [window], {"shape": [1, 1, size, 1]})
         y = c.ew(call("mul", inp(0), inp(1)), [y, w])
     return [_dft(c, y, 2, frame_length, False, bool(c.attr("onesided", 1)), weights)]
+
+
+@handler("MelWeightMatrix", since=17)
+def _mel_weight_matrix(c):
+    """(dft_length/2 + 1, num_mel_bins) triangular filters on the mel scale, computed at conversion
+    (its shape is set by its inputs, so they must be constants, as they are in practice)."""
+    from .onnx import tensor_dtype
+    bins, dft, rate = (_scalar(c, i, w) for i, w in enumerate(("num_mel_bins", "dft_length", "sample_rate")))
+    lo, hi = (_scalar(c, i, w, float) for i, w in ((3, "lower_edge_hertz"), (4, "upper_edge_hertz")))
+    if bins is None or dft is None or rate is None or lo is None or hi is None or bins < 1 or dft < 1 or rate < 1:
+        c.fail("needs num_mel_bins, dft_length and sample_rate >= 1 and both edge frequencies")
+    to_mel = lambda f: 2595 * np.log1p(f / 700) / np.log(10)  # noqa: E731
+    mels = to_mel(lo) + np.arange(bins + 2) * ((to_mel(hi) - to_mel(lo)) / (bins + 2))  # the spec's step
+    edges = ((dft + 1) * (700 * np.expm1(mels / 2595 * np.log(10))) // rate).astype(np.int64)
+    m = np.zeros((dft // 2 + 1, bins))
+    for i in range(bins):
+        left, center, right = (int(e) for e in edges[i:i + 3])
+        if center == left:
+            m[center, i] = 1
+        else:
+            m[left:center + 1, i] = (np.arange(left, center + 1) - left) / (center - left)
+        if right > center:
+            m[center:right, i] = (right - np.arange(center, right)) / (right - center)
+    return [c.constant(m, dtype=tensor_dtype(int(c.attr("output_datatype", 1)), "output_datatype"))]
