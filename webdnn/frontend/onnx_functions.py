@@ -12,16 +12,26 @@ import onnx
 from onnx import defs, helper, shape_inference
 
 
-def _schema(op_type: str, opset: int):
+# domains whose ops the standard defines (the preview domain holds ops like FlexAttention)
+STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.preview")
+
+
+def _schema(op_type: str, opset: int, domain: str = ""):
     try:
-        return defs.get_schema(op_type, opset, "")
+        return defs.get_schema(op_type, opset, "" if domain == "ai.onnx" else domain)
     except Exception:  # unknown op
         return None
 
 
-def function_for(node, opset: int, value_types: dict) -> onnx.FunctionProto | None:
-    """The FunctionProto of `node` at `opset`, or None if the standard defines none."""
-    s = _schema(node.op_type, opset)
+def _domain_version(node, opset: int, versions: dict) -> int:
+    """The opset of the node's domain: the model's import for it (the default domain: `opset`)."""
+    return opset if node.domain in ("", "ai.onnx") else versions.get(node.domain, 1)
+
+
+def function_for(node, opset: int, value_types: dict, versions: dict | None = None) -> onnx.FunctionProto | None:
+    """The FunctionProto of `node` at `opset` (its body's default-domain opset; `versions` gives
+    other domains' opsets), or None if the standard defines none."""
+    s = _schema(node.op_type, _domain_version(node, opset, versions or {}), node.domain)
     if s is None:
         return None
     try:
@@ -129,6 +139,7 @@ def expand_functions(proto: onnx.ModelProto, opset: int, has_handler, max_depth:
         return proto
     model = onnx.ModelProto()
     model.CopyFrom(proto)
+    versions = {imp.domain: imp.version for imp in proto.opset_import}
     for _ in range(max_depth):
         pending = [n for n in model.graph.node if not has_handler(n)]
         if not pending:
@@ -143,11 +154,12 @@ def expand_functions(proto: onnx.ModelProto, opset: int, has_handler, max_depth:
             types.setdefault(t.name, helper.make_tensor_type_proto(t.data_type, list(t.dims)))
         nodes, changed = [], False
         for k, n in enumerate(model.graph.node):
-            f = None if has_handler(n) or n.domain not in ("", "ai.onnx") else function_for(n, opset, types)
+            f = None if has_handler(n) or n.domain not in STANDARD_DOMAINS else function_for(n, opset, types, versions)
             if f is None:
                 nodes.append(n)
             else:
-                nodes.extend(inline(n, f, n.name or f"{n.op_type}_{k}", _schema(n.op_type, opset)))
+                schema = _schema(n.op_type, _domain_version(n, opset, versions), n.domain)
+                nodes.extend(inline(n, f, n.name or f"{n.op_type}_{k}", schema))
                 changed = True
         del model.graph.node[:]
         model.graph.node.extend(nodes)
