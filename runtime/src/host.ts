@@ -187,11 +187,50 @@ function nonMaxSuppression(step: HostStep, args: (HostValue | null)[]): HostValu
   return [{ data: Int32Array.from(out), shape: [out.length / 3, 3] }];
 }
 
+/** Transpose of a host step's output (torch.nonzero is NonZero + Transpose). */
+function transpose(step: HostStep, [x]: (HostValue | null)[], dtypes: DType[]): HostValue[] {
+  const rank = x!.shape.length;
+  const given = step.attrs?.perm as number[] | undefined;
+  const perm = given ? given.map((p) => (p < 0 ? p + rank : p)) : [...Array(rank).keys()].reverse();
+  if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
+    throw stepError(step, `perm [${perm.join(',')}] is not a permutation of rank ${rank}`);
+  }
+  const shape = perm.map((p) => x!.shape[p]);
+  const inStrides = x!.shape.map((_, i) => product(x!.shape.slice(i + 1)));
+  const out = allocate(dtypes[0], product(shape));
+  const idx = new Array(rank).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let src = 0;
+    for (let d = 0; d < rank; d++) src += idx[d] * inStrides[perm[d]];
+    out[o] = x!.data[src];
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return [{ data: out, shape }];
+}
+
+/** numpy take along `axis` (detections picked by NonMaxSuppression's indices); negative indices count from the end. */
+function gather(step: HostStep, [x, indices]: (HostValue | null)[], dtypes: DType[]): HostValue[] {
+  const axis = axisOf(step, x!.shape.length) ?? 0;
+  const dim = x!.shape[axis];
+  const keep = Array.from(indices!.data, (i) => {
+    const j = i < 0 ? i + dim : i;
+    if (!(j >= 0 && j < dim)) throw stepError(step, `index ${i} is out of range for a dimension of ${dim}`);
+    return j;
+  });
+  const out = takeSlices(x!, axis, keep, dtypes[0]);
+  return [{ data: out.data, shape: [...x!.shape.slice(0, axis), ...indices!.shape, ...x!.shape.slice(axis + 1)] }];
+}
+
 const IMPLS: { [op: string]: Impl } = {
   NonZero: nonZero,
   Compress: compress,
   Unique: unique,
   NonMaxSuppression: nonMaxSuppression,
+  Transpose: transpose,
+  Gather: gather,
 };
 
 /** The host steps of one model, checked at load. */

@@ -1,6 +1,7 @@
 """Ops with data-dependent output shapes run as host steps after the backend's static plan: a
-detection-style head (Conv → boxes and scores → NonMaxSuppression) with NonZero, Compress and
-Unique beside it, compared with onnxruntime on every backend, in Node, Chromium and natively."""
+detection-style head (Conv → boxes and scores → NonMaxSuppression → Gather of the kept boxes) with
+NonZero (+ Transpose, as torch.nonzero exports), Compress and Unique beside it, compared with
+onnxruntime on every backend, in Node, Chromium and natively."""
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -25,6 +26,7 @@ def detection_head() -> onnx.ModelProto:
         h.make_tensor("limit", T.INT64, [1], [20]), h.make_tensor("iou", T.FLOAT, [1], [0.3]),
         h.make_tensor("score_min", T.FLOAT, [1], [0.4]), h.make_tensor("high", T.FLOAT, [], [0.7]),
         h.make_tensor("s1", T.INT64, [1], [1]), h.make_tensor("flat", T.INT64, [1], [64]),
+        h.make_tensor("two_i", T.INT64, [], [2]), h.make_tensor("box_rows", T.INT64, [2], [64, 4]),
     ]
     nodes = [
         h.make_node("Conv", ["x", "w"], ["c"]),
@@ -43,12 +45,18 @@ def detection_head() -> onnx.ModelProto:
         h.make_node("Mul", ["boxes", "two"], ["b2"]),
         h.make_node("Round", ["b2"], ["rounded"]),
         h.make_node("Unique", ["rounded"], ["uy", "ui", "uv", "uc"], sorted=0),
+        # torch.nonzero's export, and the selected boxes picked by their indices
+        h.make_node("Transpose", ["where"], ["where_rows"], perm=[1, 0]),
+        h.make_node("Gather", ["selected", "two_i"], ["box_ids"], axis=1),
+        h.make_node("Reshape", ["boxes", "box_rows"], ["boxes2d"]),
+        h.make_node("Gather", ["boxes2d", "box_ids"], ["picked"], axis=0),
     ]
     outs = [h.make_tensor_value_info("scores", T.FLOAT, [1, 1, 64]),
             h.make_tensor_value_info("selected", T.INT64, ["k", 3]), h.make_tensor_value_info("where", T.INT64, [3, "n"]),
             h.make_tensor_value_info("kept", T.FLOAT, [1, "m", 5]), h.make_tensor_value_info("uy", T.FLOAT, ["u"]),
             h.make_tensor_value_info("ui", T.INT64, ["u"]), h.make_tensor_value_info("uv", T.INT64, [256]),
-            h.make_tensor_value_info("uc", T.INT64, ["u"])]
+            h.make_tensor_value_info("uc", T.INT64, ["u"]), h.make_tensor_value_info("where_rows", T.INT64, ["n", 3]),
+            h.make_tensor_value_info("picked", T.FLOAT, ["k", 4])]
     g = h.make_graph(nodes, "detect", [h.make_tensor_value_info("x", T.FLOAT, [1, 3, 8, 8])], outs, init)
     m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
     onnx.checker.check_model(m, full_check=True)

@@ -74,11 +74,32 @@ def test_without_dynamic_ops_split_host_changes_nothing():
 
 
 def test_a_static_op_reading_a_data_dependent_tensor_is_refused_with_the_node():
-    m = onnx_model([h.make_node("NonZero", ["x"], ["nz"]), h.make_node("Transpose", ["nz"], ["t"], name="tr")],
-                   [vi("x", T.FLOAT, [2, 3])], [vi("t", T.INT64, ["n", 2])])
-    with pytest.raises((ConversionError, ShapeError), match=r"Transpose node 'tr' reads 'nz'.*depends on the input values"
-                                                             r".*NonMaxSuppression, NonZero, Unique"):
+    m = onnx_model([h.make_node("NonZero", ["x"], ["nz"]), h.make_node("Neg", ["nz"], ["t"], name="neg")],
+                   [vi("x", T.FLOAT, [2, 3])], [vi("t", T.INT64, [2, "n"])])
+    with pytest.raises((ConversionError, ShapeError), match=r"Neg node 'neg': .* reads 'nz'.*depends on the input values"
+                                                             r".*\(Compress, Gather, .*Transpose, Unique\)"):
         load_graph(m)
+
+
+def test_transpose_and_gather_run_as_host_steps_when_they_read_one():
+    """torch.nonzero is NonZero + Transpose; picking detections is a Gather by NMS indices."""
+    nodes = [h.make_node("NonZero", ["x"], ["nz"]), h.make_node("Transpose", ["nz"], ["rows"], perm=[1, 0]),
+             h.make_node("Gather", ["rows", "one"], ["col"], axis=1), h.make_node("Gather", ["x", "col"], ["picked"]),
+             h.make_node("Transpose", ["x"], ["xt"])]
+    m = onnx_model(nodes, [vi("x", T.FLOAT, [4, 3])],
+                   [vi("rows", T.INT64, ["n", 2]), vi("picked", T.FLOAT, ["n", 3]), vi("xt", T.FLOAT, [3, 4])],
+                   [h.make_tensor("one", T.INT64, [], [1])])
+    g = load_graph(m)
+    optimize(g)
+    g.verify()
+    static, host = split_host(g)
+    assert [s["op"] for s in host["steps"]] == ["NonZero", "Transpose", "Gather", "Gather"]
+    assert [op.type for op in static.ops] == ["Transpose"]  # xt reads no host value: static
+    x = np.array([[0, 1, 0], [2, 0, 0], [0, 0, 0], [0, 3, 1]], np.float32)
+    out = run_host(host, {"x": x.reshape(-1), **{k: v.reshape(-1) for k, v in reference.run(static, {"x": x}).items()}})
+    rows = np.transpose(np.nonzero(x))
+    np.testing.assert_array_equal(out["rows"], rows)
+    np.testing.assert_array_equal(out["picked"], x[rows[:, 1]])
 
 
 def test_a_static_op_reading_a_static_output_of_a_host_step_is_refused():

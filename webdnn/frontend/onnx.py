@@ -278,10 +278,10 @@ class OnnxImporter:
         h = self.handlers[node.op_type]
         try:
             outs = h.fn(ctx)
+        except ShapeError as e:  # IR words: say which ONNX node it was
+            raise ConversionError(f"{node.op_type} node {ctx.name!r}: {e}") from None
         except (ConversionError, UnsupportedOpsError):
             raise
-        except ShapeError as e:
-            raise ConversionError(f"{node.op_type} node {ctx.name!r}: {e}") from None
         except (ValueError, TypeError, IndexError, KeyError) as e:  # malformed attributes or inputs
             raise ConversionError(f"{node.op_type} node {ctx.name!r} (opset {self.opset}): cannot convert: "
                                   f"{type(e).__name__}: {e}") from None

@@ -15,12 +15,18 @@ from .dtype import dtype_of, np_dtype
 from ..errors import ShapeError
 
 
+def runs_on_host(d, reads_host: bool) -> bool:
+    """An op of definition d is a host step (ir/host.py): a data-dependent op, or one that can run
+    there and reads what a host step produced."""
+    return d.dynamic or (d.host_capable and reads_host)
+
+
 def data_dependent_use(op, t) -> str:
     from .ops import OPS
-    hosts = ", ".join(sorted(k for k, d in OPS.items() if d.dynamic))
-    return (f"{op.type} node {op.name!r} reads {t.name!r}, whose shape {list(t.shape)} depends on the input "
-            f"values; such a tensor may only be a graph output or an input of another data-dependent op "
-            f"({hosts})")
+    hosts = ", ".join(sorted(k for k, d in OPS.items() if d.dynamic or d.host_capable))
+    return (f"{op.type} node {op.name!r} reads {t.name!r}, which is computed after the backend's static plan "
+            f"(its shape {list(t.shape)} or a value it derives from depends on the input values); such a tensor "
+            f"may only be a graph output or an input of an op that runs there too ({hosts})")
 
 
 class Tensor:
@@ -122,7 +128,7 @@ class Graph:
         d = get_op_def(type)
         op = Op(type, self._op_name(name or type.lower()), inputs, [], d.with_defaults(attrs or {}))
         for t in op.inputs:
-            if t is not None and t.is_dynamic and not d.dynamic:
+            if t is not None and t.is_dynamic and not runs_on_host(d, True):
                 raise ShapeError(data_dependent_use(op, t))
         specs = d.checked_infer(op)
         names = list(output_names or [])
@@ -235,7 +241,7 @@ class Graph:
                 check_name(t)
                 if not t.is_constant and id(t) not in available:
                     raise ShapeError(f"{op} reads {t.name!r} before it is produced")
-                if t.is_dynamic and not d.dynamic:
+                if t.is_dynamic and not runs_on_host(d, True):
                     raise ShapeError(data_dependent_use(op, t))
                 if t.is_constant and (tuple(t.data.shape) != t.shape or dtype_of(t.data) != t.dtype):
                     raise ShapeError(f"constant {t.name!r} says {list(t.shape)} {t.dtype} but holds "
@@ -250,7 +256,7 @@ class Graph:
                 if tuple(shape) != t.shape or dtype != t.dtype:
                     raise ShapeError(f"{op}: output {t.name!r} is {list(t.shape)} {t.dtype}, "
                                      f"inference says {list(shape)} {dtype}")
-                if t.is_dynamic and not d.dynamic:
+                if t.is_dynamic and not runs_on_host(d, True):
                     raise ShapeError(f"{t.name!r} has a non-static shape {t.shape}")
                 available.add(id(t))
         for t in self.outputs:

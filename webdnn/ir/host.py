@@ -1,6 +1,8 @@
-"""Host steps: the ops whose output shapes depend on the data (ir/ops/dynamic.py) run after the
-backend's static plan, on the CPU, in the runtime (runtime/src/host.ts) and in the Python runners
-(run_host below, with the ops' numpy references).
+"""Host steps: the ops whose output shapes depend on the data (ir/ops/dynamic.py), and the
+Transposes and Gathers that read what those produce (`host_capable`: torch.nonzero is NonZero +
+Transpose; detections are picked by Gather), run after the backend's static plan, on the CPU, in
+the runtime (runtime/src/host.ts) and in the Python runners (run_host below, with the ops' numpy
+references).
 
     graph:   x → Conv → Sigmoid → s → NonZero → idx (graph output)      y (graph output)
     static:  x → Conv → Sigmoid → s (an extra output of the backend graph)     y
@@ -16,7 +18,7 @@ import copy
 import numpy as np
 
 from .dtype import np_dtype
-from .graph import Graph, Op, data_dependent_use
+from .graph import Graph, Op, data_dependent_use, runs_on_host
 from ..errors import ConversionError
 
 # a host step's constant input is written into model.json; beyond this it belongs in the weights
@@ -39,17 +41,22 @@ def _dim(d):
 def split_host(graph: Graph) -> tuple[Graph, dict | None]:
     """-> (the graph without its host steps, whose outputs also carry what the host steps read;
     the `host` section of model.json, or None when there are no host steps)."""
-    steps = [op for op in graph.ops if op.definition.dynamic]
+    steps, rest, host_out, bad = [], [], set(), []
+    for op in graph.ops:  # in order: a host step's consumers are decided after it
+        reads_host = [t for t in op.inputs if t is not None and id(t) in host_out]
+        if runs_on_host(op.definition, bool(reads_host)):
+            steps.append(op)
+            host_out.update(id(t) for t in op.outputs)
+        else:
+            rest.append(op)
+            bad += [data_dependent_use(op, t) for t in reads_host]
     if not steps:
         return graph, None
-    host_out = {id(t) for op in steps for t in op.outputs}
-    bad = [data_dependent_use(op, t) for op in graph.ops if not op.definition.dynamic
-           for t in op.inputs if t is not None and id(t) in host_out]
     if bad:
         raise ConversionError("data-dependent shapes reach static ops:\n  " + "\n  ".join(bad))
 
     static = copy.copy(graph)
-    static.ops = [op for op in graph.ops if not op.definition.dynamic]
+    static.ops = rest
     inputs = {id(t) for t in graph.inputs}
     extra, seen, constants, tensors = [], set(), {}, {}
     for op in steps:

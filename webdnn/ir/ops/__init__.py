@@ -17,6 +17,8 @@ class OpDef:
     folds_without_data = False
     # Some output dims depend on the input values (strings in the shape): a host step (ir/host.py).
     dynamic = False
+    # It also runs as a host step when it reads the output of one (shape inference takes string dims).
+    host_capable = False
 
     def with_defaults(self, attrs: dict) -> dict:
         unknown = set(attrs) - set(self.attrs)

@@ -41,6 +41,7 @@ class Reshape(OpDef):
 class Transpose(OpDef):
     type = "Transpose"
     attrs = {"perm": None}
+    host_capable = True
 
     def perm(self, op, rank):
         perm = op.attrs["perm"]
@@ -152,6 +153,7 @@ class Slice(OpDef):
 class Gather(OpDef):
     type = "Gather"
     attrs = {"axis": 0}
+    host_capable = True
 
     def infer(self, op):
         data, indices = op.inputs
