@@ -96,6 +96,28 @@ def test_transformer_block(tmp_path, runners):
     run_hosts(runners, tmp_path / "block", {"tokens": tokens.numpy(), "bias": bias.numpy()}, expected, "transformer")
 
 
+class ConfidentPixels(nn.Module):
+    """torch.nonzero (exported as NonZero + Transpose): a data-dependent shape, run as host steps."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, image):
+        p = torch.sigmoid(self.conv(image))
+        return p, torch.nonzero(p > 0.7)
+
+
+def test_nonzero_runs_after_the_backend(tmp_path, runners):
+    model = randomized(ConfidentPixels(), 5)
+    x = torch.randn(1, 3, 6, 6, generator=torch.Generator().manual_seed(6))
+    expected = expected_outputs(model, (x,))
+    assert 0 < len(expected[1]) < 4 * 36
+    summary = webdnn.convert(model, x, tmp_path / "nonzero")
+    assert isinstance(summary["outputs"][1]["shape"][0], str) and summary["outputs"][1]["shape"][1] == 4
+    run_hosts(runners, tmp_path / "nonzero", {"image": x.numpy()}, expected, "nonzero")
+
+
 def test_reference_and_errors():
     """The IR itself agrees with torch (numpy references), and bad calls say what is wrong."""
     model = randomized(SmallCNN(), 5)
