@@ -236,6 +236,8 @@ const IMPLS: { [op: string]: Impl } = {
 /** The host steps of one model, checked at load. */
 export class HostSteps {
   private readonly constants = new Map<string, HostValue>();
+  /** Names the host steps produce. */
+  readonly outputs: ReadonlySet<string>;
 
   constructor(private readonly host: HostSection) {
     if (!host || !Array.isArray(host.steps) || !host.tensors || typeof host.tensors !== 'object') {
@@ -251,11 +253,7 @@ export class HostSteps {
       if (data.length !== product(c.shape)) throw new Error(`invalid model.json: host constant '${name}' has ${data.length} values for shape ${shapeString(c.shape)}`);
       this.constants.set(name, { data, shape: c.shape });
     }
-  }
-
-  /** Names the host steps produce. */
-  get outputs(): Set<string> {
-    return new Set(this.host.steps.flatMap((s) => s.outputs));
+    this.outputs = new Set(host.steps.flatMap((s) => s.outputs));
   }
 
   /** The static shape of a tensor the steps read (graph inputs and the backend's extra outputs). */

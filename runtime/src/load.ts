@@ -57,7 +57,6 @@ function validateModel(m: unknown): ModelDescriptor {
   }
   if (!d.backends || typeof d.backends !== 'object') fail('"backends" must be an object');
   if (!Array.isArray(d.weights)) fail('"weights" must be a list');
-  if (d.host !== undefined && (!d.host || !Array.isArray(d.host.steps) || !d.host.tensors)) fail('"host" needs "steps" (a list) and "tensors"');
   return d;
 }
 
@@ -76,14 +75,13 @@ function validateGraph(g: unknown, file: string, backend: string): GraphDescript
   return d;
 }
 
-/** The graph must consume exactly the model's inputs and produce all of its outputs. */
-function checkGraphMatchesModel(model: ModelDescriptor, graph: GraphDescriptor, file: string): void {
+/** The graph must consume exactly the model's inputs and produce all of its outputs but those the host steps write. */
+function checkGraphMatchesModel(model: ModelDescriptor, graph: GraphDescriptor, file: string, host: HostSteps | null): void {
   const names = (l: { name: string }[]) => l.map((t) => t.name);
   const modelIn = names(model.inputs);
   const missing = modelIn.filter((n) => !graph.inputs.includes(n));
   const extra = graph.inputs.filter((n) => !modelIn.includes(n));
-  const fromHost = new Set((model.host?.steps ?? []).flatMap((s) => s.outputs));
-  const noOut = names(model.outputs).filter((n) => !fromHost.has(n) && !graph.outputs.includes(n));
+  const noOut = names(model.outputs).filter((n) => !host?.outputs.has(n) && !graph.outputs.includes(n));
   if (missing.length || extra.length || noOut.length) {
     throw new Error(
       `${file} does not match model.json: graph inputs [${graph.inputs.join(', ')}], model inputs [${modelIn.join(', ')}], ` +
@@ -166,7 +164,8 @@ export async function load(url: string, options: LoadOptions = {}): Promise<Runn
   const modelFile = joinPath(url, 'model.json');
   const model = validateModel(parseJSON(await readText(modelFile), modelFile));
   const weightDir = options.weightDirectory ?? url;
-  if (model.host) new HostSteps(model.host); // an unknown host op fails here, once, for every backend
+  // checked (an unknown host op fails here, once, for every backend) and shared by the runner
+  const host = model.host !== undefined ? new HostSteps(model.host) : null;
 
   const present = Object.keys(model.backends);
   const tried: string[] = [];
@@ -200,10 +199,10 @@ export async function load(url: string, options: LoadOptions = {}): Promise<Runn
       }
       const graphFile = joinPath(url, entry.graph);
       const graph = validateGraph(parseJSON(await readText(graphFile), entry.graph), entry.graph, name);
-      checkGraphMatchesModel(model, graph, entry.graph);
+      checkGraphMatchesModel(model, graph, entry.graph, host);
       const weights = await loadWeights(model, entry, weightDir, cache, options.progressCallback);
       const instance = await factory.create({ model, graph, weights, baseUrl: url, options: backendOptions });
-      return new Runner(model, instance);
+      return new Runner(model, instance, host);
     } catch (e) {
       tried.push(`${name}: ${(e as Error).message}`);
     }

@@ -3,8 +3,7 @@
 import type { BackendInstance } from './backends/backend.js';
 import type { ArrayLikeInput, DType, ModelDescriptor, TensorSpec, TypedArray } from './types.js';
 import { allocate, product, shapeString } from './types.js';
-import { HostSteps } from './host.js';
-import type { HostValue } from './host.js';
+import type { HostSteps, HostValue } from './host.js';
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
@@ -114,11 +113,12 @@ export class Runner {
   private readonly outputViews: TensorView[];
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(descriptor: ModelDescriptor, backend: BackendInstance) {
+  /** `host`: the descriptor's host steps, built by load() (null when it has none). */
+  constructor(descriptor: ModelDescriptor, backend: BackendInstance, host: HostSteps | null = null) {
     this.descriptor = descriptor;
     this.backend = backend;
     this.backendName = backend.name;
-    this.host = descriptor.host ? new HostSteps(descriptor.host) : null;
+    this.host = host;
     this.inputViews = descriptor.inputs.map((s) => new TensorView(s, 'input'));
     this.outputViews = descriptor.outputs.map((s) => new TensorView(s, 'output'));
     this.inputNames = Object.freeze(descriptor.inputs.map((s) => s.name));

@@ -15,6 +15,11 @@ from .dtype import dtype_of, np_dtype
 from ..errors import ShapeError
 
 
+def shape_fits(declared, actual) -> bool:
+    """An actual shape matches a declared one whose string dims (data-dependent) match any size."""
+    return len(declared) == len(actual) and all(isinstance(d, str) or d == n for d, n in zip(declared, actual))
+
+
 def runs_on_host(d, reads_host: bool) -> bool:
     """An op of definition d is a host step (ir/host.py): a data-dependent op, or one that can run
     there and reads what a host step produced."""

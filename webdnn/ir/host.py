@@ -34,10 +34,6 @@ def _attrs_json(attrs: dict) -> dict:
     return out
 
 
-def _dim(d):
-    return d if isinstance(d, str) else int(d)
-
-
 def split_host(graph: Graph) -> tuple[Graph, dict | None]:
     """-> (the graph without its host steps, whose outputs also carry what the host steps read;
     the `host` section of model.json, or None when there are no host steps)."""
@@ -73,7 +69,7 @@ def split_host(graph: Graph) -> tuple[Graph, dict | None]:
             else:
                 extra.append(t)
     for t in [*graph.inputs, *extra, *(t for op in steps for t in op.outputs)]:
-        tensors[t.name] = {"shape": [_dim(d) for d in t.shape], "dtype": t.dtype}
+        tensors[t.name] = {"shape": list(t.shape), "dtype": t.dtype}
     static.outputs = [t for t in graph.outputs if id(t) not in host_out]
     static.outputs += [t for t in extra if not any(o is t for o in static.outputs)]
     host = {"steps": [{"op": op.type, "name": op.name, "inputs": [t.name if t is not None else "" for t in op.inputs],

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dtype import np_dtype
+from .graph import shape_fits
 from .ops import get_op_def
 from ..errors import ShapeError
 
@@ -11,7 +12,7 @@ from ..errors import ShapeError
 def run_op(op, arrays):
     outs = get_op_def(op.type).reference(op, arrays)
     for t, a in zip(op.outputs, outs):
-        if len(a.shape) != len(t.shape) or any(isinstance(d, int) and d != n for d, n in zip(t.shape, a.shape)):
+        if not shape_fits(t.shape, a.shape):
             raise ShapeError(f"{op}: reference produced {list(a.shape)} for {t.name!r}, inference said {list(t.shape)}")
     return [np.asarray(a).astype(np_dtype(t.dtype), copy=False) for t, a in zip(op.outputs, outs)]
 
@@ -23,7 +24,7 @@ def run(graph, inputs: dict[str, np.ndarray], keep_all: bool = False) -> dict[st
         if t.name not in inputs:
             raise ShapeError(f"missing input {t.name!r}; expected {[i.name for i in graph.inputs]}")
         a = np.asarray(inputs[t.name])
-        if len(a.shape) != len(t.shape) or any(isinstance(d, int) and d != n for d, n in zip(t.shape, a.shape)):
+        if not shape_fits(t.shape, a.shape):
             raise ShapeError(f"input {t.name!r} expects shape {list(t.shape)}, got {list(a.shape)}")
         values[id(t)] = a.astype(np_dtype(t.dtype), copy=False)
     named = {}

@@ -21,6 +21,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import WebDNNError, InputError
+from ..ir.graph import shape_fits
 
 __all__ = [
     "shaped", "Runner", "RuntimeRunError", "RuntimeNotBuiltError", "get_runner", "runtime_dist",
@@ -186,7 +187,7 @@ def finish_outputs(model: dict, raw: Mapping[str, np.ndarray]) -> dict[str, np.n
         flat = raw[name]
         if any(isinstance(d, str) for d in spec.get("shape", [])):
             shape = spec["shape"]
-            if flat.ndim != len(shape) or any(isinstance(d, int) and d != n for d, n in zip(shape, flat.shape)):
+            if not shape_fits(shape, flat.shape):
                 raise RuntimeRunError(f"output {name!r}: the runtime returned shape {list(flat.shape)}, "
                                       f"model.json says {shape}")
             shape = flat.shape

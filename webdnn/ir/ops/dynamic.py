@@ -14,13 +14,12 @@ class DynamicOpDef(OpDef):
     dynamic = True
 
     @staticmethod
-    def count(op, what: str = "count") -> str:
-        return f"{op.name}:{what}"
+    def count(op) -> str:
+        return f"{op.name}:count"
 
 
 def _static(t, what):
-    check(all(isinstance(d, int) for d in t.shape),
-          f"{what} {t.name!r} has a data-dependent shape {list(t.shape)}; it must be static")
+    check(not t.is_dynamic, f"{what} {t.name!r} has a data-dependent shape {list(t.shape)}; it must be static")
 
 
 @register
