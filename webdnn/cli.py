@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -55,7 +56,7 @@ def cmd_convert(args) -> int:
     with warnings.catch_warnings(record=True) as caught, webgpu_options(precision=args.precision):
         warnings.simplefilter("always")
         summary = convert(args.model, args.out, backends=args.backend.split(","), input_shapes=shapes,
-                          weights=args.weights, progress=progress)
+                          weights=args.weights, progress=progress, force=args.force)
     for w in caught:
         print(f"note: {w.message}", file=sys.stderr)
     print(f"converted {args.model} -> {summary['out']} in {summary['seconds']:.2f}s")
@@ -149,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--precision", default="f32", choices=["f32", "f16"],
                    help="webgpu storage precision: f16 runs in half precision where the GPU has shader-f16, "
                         "f32 elsewhere (default f32)")
+    c.add_argument("--force", action="store_true",
+                   help="write into a non-empty folder that holds no descriptor (files of the same name are replaced, "
+                        "no other file is touched)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     c.set_defaults(fn=cmd_convert)
 
@@ -185,3 +189,10 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a defect of webdnn's: one line here, the whole traceback on request
+        if os.environ.get("WEBDNN_DEBUG"):
+            raise
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        print(f"error: internal error ({type(e).__name__}: {first}); set WEBDNN_DEBUG=1 to see the traceback "
+              f"and please report it", file=sys.stderr)
+        return 1

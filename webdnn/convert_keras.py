@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default=None,
                    help="comma-separated: webgpu, webassembly (wasm), fallback (js); default: every available backend")
     p.add_argument("--encoding", default="raw", choices=["raw", "f16"], help="weight encoding (default raw float32)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty folder that holds no descriptor")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     return p
 
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return cli.main(["convert", args.kerasmodel, "-o", args.out, "--backend", ",".join(backends), "--weights",
-                     args.encoding, *shape_args, *(["-q"] if args.quiet else [])])
+                     args.encoding, *shape_args, *(["-q"] if args.quiet else []), *(["--force"] if args.force else [])])
 
 
 if __name__ == "__main__":

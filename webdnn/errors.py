@@ -9,6 +9,10 @@ class ConversionError(WebDNNError):
     """The model cannot be converted (malformed file, dynamic shapes we cannot resolve, ...)."""
 
 
+class ModelFileError(ConversionError):
+    """The model file is damaged, hostile or not what its name says (one line: the file and why)."""
+
+
 class ShapeError(ConversionError):
     """An op's inputs do not fit its attributes; the message prints shapes and attributes."""
 

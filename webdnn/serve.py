@@ -22,6 +22,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from .errors import WebDNNError
+
 __all__ = ["Server", "serve", "serve_forever", "CONTENT_TYPES", "ISOLATION_HEADERS"]
 
 log = logging.getLogger("webdnn.serve")
@@ -381,7 +383,15 @@ def serve_forever(root: Path | str, port: int = 8000) -> None:
         mounts["/webdnn/"] = runtime_dist()
     except RuntimeNotBuiltError as e:
         print(f"warning: {e}; /webdnn/ will not be served", flush=True)
-    srv = Server(root, port=port, mounts=mounts)
+    if not Path(root).is_dir():
+        raise WebDNNError(f"cannot serve {str(root)!r}: not a folder")
+    if not 0 <= port <= 65535:
+        raise WebDNNError(f"port {port} is not a TCP port (0-65535; 0 picks a free one)")
+    try:
+        srv = Server(root, port=port, mounts=mounts)
+    except OSError as e:
+        raise WebDNNError(f"cannot listen on 127.0.0.1:{port}: {e.strerror or e} (is another server using it? "
+                          f"try --port 0)") from None
     print(f"Serving {srv.root} at {srv.url}", flush=True)
     if "/webdnn/" in mounts:
         print(f"  runtime: {srv.url}webdnn/webdnn.js (script tag), "

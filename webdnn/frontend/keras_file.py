@@ -12,12 +12,19 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConversionError
+from ..errors import ConversionError, ModelFileError
+
+# A member of a .keras zip or an HDF5 dataset may expand at most this much beyond its stored size
+# (weights barely compress; a bomb expands a thousandfold) ...
+MAX_EXPANSION = 100
+# ... except below this size, where any ratio is harmless
+SMALL_BYTES = 64 << 20
 
 
 def _h5py():
@@ -144,8 +151,72 @@ class KerasFile:
             self.handle.close()
 
 
+def _self_contained(f, where: str) -> None:
+    """Refuse every HDF5 feature that reaches outside the file (external links, external storage,
+    virtual datasets) and datasets that would expand far beyond what the file stores (a declared
+    shape with no data behind it, a compression bomb), before any byte is read."""
+    h5py = _h5py()
+    problems: list[str] = []  # raising inside h5py's visit callbacks would be mangled: collect, then raise
+
+    def link(name):
+        ln = f.get(name, getlink=True)
+        if isinstance(ln, h5py.ExternalLink):
+            problems.append(f"'/{name}' is an HDF5 external link to {ln.filename!r}; webdnn reads nothing "
+                            f"outside the model file")
+
+    def obj(name, o):
+        if not isinstance(o, h5py.Dataset):
+            return
+        if o.external:
+            problems.append(f"dataset '/{name}' keeps its data in external file(s) {[e[0] for e in o.external]}; "
+                            f"webdnn reads nothing outside the model file")
+        elif o.is_virtual:
+            problems.append(f"dataset '/{name}' is an HDF5 virtual dataset (data from other files); webdnn reads "
+                            f"nothing outside the model file")
+        else:
+            nbytes = int(np.prod(o.shape, dtype=np.float64) * o.dtype.itemsize) if o.shape is not None else 0
+            stored = o.id.get_storage_size()
+            if nbytes > SMALL_BYTES and nbytes > MAX_EXPANSION * stored:
+                problems.append(f"dataset '/{name}' of shape {list(o.shape)} would expand to {nbytes} bytes from "
+                                f"{stored} stored (damaged or hostile file)")
+
+    try:
+        f.visit_links(link)
+        if not problems:
+            f.visititems(obj)
+    except Exception as e:  # h5py raises OSError/RuntimeError/KeyError/TypeError on damaged structure
+        raise ModelFileError(f"{where}: damaged HDF5 structure: {type(e).__name__}: {e}") from None
+    if problems:
+        raise ModelFileError(f"{where}: {problems[0]}")
+
+
+def _zip_member(z, name: str, where: str) -> bytes:
+    """A zip member, read with a bound on its expanded size (a 1 MB zip must not become gigabytes)."""
+    info = z.getinfo(name)
+    limit = max(SMALL_BYTES, MAX_EXPANSION * info.compress_size)
+    if info.file_size > limit:
+        raise ModelFileError(f"{where}: zip member {name!r} would expand from {info.compress_size} to "
+                             f"{info.file_size} bytes (damaged or hostile file)")
+    with z.open(info) as fh:
+        data = fh.read(limit + 1)  # the header's file_size may lie: never read past the bound
+    if len(data) > limit:
+        raise ModelFileError(f"{where}: zip member {name!r} expands beyond {limit} bytes (damaged or hostile file)")
+    return data
+
+
+def _config(text, where: str) -> dict:
+    try:
+        config = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ModelFileError(f"{where}: the model configuration is not valid JSON: {e}") from None
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{where}: the model configuration is a JSON {type(config).__name__}, not an object")
+    return config
+
+
 def read_file(path) -> KerasFile:
-    """Open a Keras model file (.h5 or .keras) with a clear error on anything else."""
+    """Open a Keras model file (.h5 or .keras) with a clear error on anything else; the file must be
+    self-contained (see _self_contained)."""
     h5py = _h5py()
     path = Path(path)
     if not path.is_file():
@@ -155,26 +226,38 @@ def read_file(path) -> KerasFile:
             with zipfile.ZipFile(path) as z:
                 names = set(z.namelist())
                 if "config.json" not in names:
-                    raise ConversionError(f"{path}: a zip file without config.json (is it a .keras model?)")
-                config = json.loads(z.read("config.json"))
-                meta = json.loads(z.read("metadata.json")) if "metadata.json" in names else {}
-                weights = z.read("model.weights.h5") if "model.weights.h5" in names else None
-        except (zipfile.BadZipFile, json.JSONDecodeError, KeyError) as e:
-            raise ConversionError(f"{path}: not a valid .keras file: {type(e).__name__}: {e}") from None
+                    raise ModelFileError(f"{path}: a zip file without config.json (is it a .keras model?)")
+                config = _config(_zip_member(z, "config.json", str(path)), str(path))
+                meta = _config(_zip_member(z, "metadata.json", str(path)), str(path)) if "metadata.json" in names else {}
+                weights = _zip_member(z, "model.weights.h5", str(path)) if "model.weights.h5" in names else None
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, OSError, EOFError, ValueError,
+                NotImplementedError, RuntimeError, zlib.error) as e:
+            raise ModelFileError(f"{path}: not a valid .keras file: {type(e).__name__}: {e}") from None
         if weights is None:
-            raise ConversionError(f"{path}: the .keras file holds no model.weights.h5")
-        f = h5py.File(io.BytesIO(weights), "r")
-        return KerasFile(config, V3Weights(f), str(meta.get("keras_version", "3")), "keras", f)
+            raise ModelFileError(f"{path}: the .keras file holds no model.weights.h5")
+        try:
+            f = h5py.File(io.BytesIO(weights), "r")
+        except Exception as e:
+            raise ModelFileError(f"{path}: model.weights.h5 is not a valid HDF5 file: {type(e).__name__}: {e}") from None
+        _self_contained(f, f"{path}:model.weights.h5")
+        return KerasFile(config, V3Weights(f), _text(meta.get("keras_version", "3")), "keras", f)
     try:
         f = h5py.File(path, "r")
-    except OSError as e:
-        raise ConversionError(f"{path}: not an HDF5 or .keras file (truncated or corrupted?): {e}") from None
-    if "model_config" not in f.attrs:
+    except Exception as e:
+        raise ModelFileError(f"{path}: not an HDF5 or .keras file (truncated or corrupted?): {e}") from None
+    try:
+        _self_contained(f, str(path))
+        if "model_config" not in f.attrs:
+            raise ConversionError(f"{path}: the file holds weights only, no model configuration; save the whole "
+                                  f"model with model.save(...) rather than model.save_weights(...)")
+        config = _config(_text(f.attrs["model_config"]), str(path))
+        version = _text(f.attrs.get("keras_version", "2"))
+        grp = f["model_weights"] if "model_weights" in f else f
+        backend = _text(grp.attrs.get("backend", "tensorflow"))
+    except ConversionError:
         f.close()
-        raise ConversionError(f"{path}: the file holds weights only, no model configuration; save the whole model "
-                              f"with model.save(...) rather than model.save_weights(...)")
-    config = json.loads(_text(f.attrs["model_config"]))
-    version = _text(f.attrs.get("keras_version", "2"))
-    grp = f["model_weights"] if "model_weights" in f else f
-    backend = _text(grp.attrs.get("backend", "tensorflow"))
+        raise
+    except Exception as e:
+        f.close()
+        raise ModelFileError(f"{path}: damaged Keras file: {type(e).__name__}: {e}") from None
     return KerasFile(config, LegacyWeights(grp), version, "h5", f, backend)

@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper, TensorProto
 
-from ..errors import ConversionError, UnsupportedOpsError, ShapeError, DynamicValueError
+from ..errors import ConversionError, UnsupportedOpsError, ShapeError, DynamicValueError, ModelFileError
 from ..ir import Graph, Tensor
 from ..passes.fold_constants import try_fold
 
@@ -36,14 +36,30 @@ def load_model(model) -> onnx.ModelProto:
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # protobuf DecodeError and friends
-        raise ConversionError(f"{path}: not a valid ONNX model (truncated or corrupted?): {type(e).__name__}: {e}") from None
+        raise ModelFileError(f"{path}: not a valid ONNX model (truncated or corrupted?): {type(e).__name__}: {e}") from None
     if not proto.graph.node and not proto.graph.output:
-        raise ConversionError(f"{path}: the file parsed but holds no graph (is it an ONNX model?)")
+        raise ModelFileError(f"{path}: the file parsed but holds no graph (is it an ONNX model?)")
+    bad = _undecodable_names(proto.graph)
+    if bad:
+        raise ModelFileError(f"{path}: {bad} is not valid UTF-8 (names and op types in an ONNX file are UTF-8 text)")
     try:
         onnx.load_external_data_for_model(proto, str(path.parent))
     except Exception as e:
-        raise ConversionError(f"{path}: cannot read its external weight data: {e}") from None
+        raise ModelFileError(f"{path}: cannot read its external weight data: {e}") from None
     return proto
+
+
+def _undecodable_names(g) -> str | None:
+    """The first name of the graph (or a subgraph) that protobuf could not decode as UTF-8 (it hands
+    such strings over as bytes), shown with its bytes escaped."""
+    names = [vi.name for vi in [*g.input, *g.output, *g.value_info, *g.initializer]]
+    for n in g.node:
+        names += [n.name, n.op_type, n.domain, *n.input, *n.output, *(a.name for a in n.attribute)]
+    for v in names:
+        if not isinstance(v, str):
+            return repr(v.decode("utf-8", "backslashreplace"))
+    subgraphs = [sub for n in g.node for a in n.attribute for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs)]
+    return next((bad for bad in map(_undecodable_names, subgraphs) if bad), None)
 
 
 def default_opset(proto) -> int:
@@ -63,7 +79,11 @@ def tensor_dtype(elem_type: int, where: str) -> str:
 
 
 def to_array(tp: TensorProto) -> np.ndarray:
-    a = numpy_helper.to_array(tp)
+    try:
+        a = numpy_helper.to_array(tp)
+    except Exception as e:  # raw data shorter than the dims say, an unknown data type, ...
+        raise ModelFileError(f"tensor {tp.name!r} (dims {list(tp.dims)}): damaged data: {type(e).__name__}: "
+                             f"{str(e).splitlines()[0] if str(e) else ''}") from None
     if a.dtype == np.float64:
         a = a.astype(np.float32)
     return a

@@ -15,6 +15,22 @@ from .dtype import dtype_of, np_dtype
 from ..errors import ShapeError
 
 
+# No tensor may exceed this: a browser cannot hold it (wasm32 addresses 4 GiB in all, WebGPU buffers
+# are far smaller), and a damaged or hostile file declaring 1e9 elements must fail here, not in a plan.
+MAX_TENSOR_BYTES = 2 << 30
+
+
+def check_size(what: str, shape, dtype: str) -> None:
+    """A ShapeError naming the tensor (`what`) when it is negative-sized or larger than MAX_TENSOR_BYTES."""
+    dims = [d for d in shape if not isinstance(d, str)]
+    if any(d < 0 for d in dims):
+        raise ShapeError(f"{what} has a negative dimension: shape {list(shape)}")
+    nbytes = float(np.prod(dims, dtype=np.float64)) * np.dtype(np_dtype(dtype)).itemsize
+    if nbytes > MAX_TENSOR_BYTES:
+        raise ShapeError(f"{what} of shape {list(shape)} ({dtype}) would take {nbytes / 2**30:.1f} GiB; "
+                         f"webdnn handles tensors of at most {MAX_TENSOR_BYTES >> 30} GiB")
+
+
 def shape_fits(declared, actual) -> bool:
     """An actual shape matches a declared one whose string dims (data-dependent) match any size."""
     return len(declared) == len(actual) and all(isinstance(d, str) or d == n for d, n in zip(declared, actual))
@@ -115,6 +131,7 @@ class Graph:
         return name
 
     def add_input(self, name: str, shape: Sequence[int], dtype: str = "float32") -> Tensor:
+        check_size(f"input {name!r}", shape, dtype)
         t = Tensor(self.unique_name(name), shape, dtype)
         self.inputs.append(t)
         return t
@@ -139,6 +156,7 @@ class Graph:
         names = list(output_names or [])
         for i, (shape, dtype) in enumerate(specs):
             base = names[i] if i < len(names) else f"{op.name}_out{i}" if len(specs) > 1 else f"{op.name}_out"
+            check_size(f"output {base!r} of {type} node {op.name!r}", shape, dtype)
             op.outputs.append(Tensor(self.unique_name(base), shape, dtype))
         if index is None:
             self.ops.append(op)
