@@ -7,13 +7,27 @@ from pathlib import Path
 from . import descriptor
 from .backend import LOWERERS, BACKENDS
 from .encoding import ENCODINGS
-from .errors import ConversionError
+from .errors import ConversionError, ModelFileError, WebDNNError
 from .ir.host import split_host
 from .passes.pipeline import optimize
 
 
 def load_graph(model, input_shapes=None, constant_inputs=None, example_inputs=None):
-    """Pick the frontend by file type (or object type) and import the model as an IR graph."""
+    """Pick the frontend by file type (or object type) and import the model as an IR graph. Whatever
+    a damaged or hostile file makes a reading library raise becomes one ModelFileError line."""
+    try:
+        return _import(model, input_shapes, constant_inputs, example_inputs)
+    except WebDNNError:
+        raise
+    except Exception as e:
+        is_file = isinstance(model, (str, Path))
+        text = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+        raise ModelFileError(f"{model if is_file else type(model).__name__}: the model could not be imported "
+                             f"({type(e).__name__}: {text})"
+                             + ("; the file is damaged or uses a form webdnn does not read" if is_file else "")) from e
+
+
+def _import(model, input_shapes, constant_inputs, example_inputs):
     import onnx
     from .frontend.keras import is_keras_file
     from .frontend.pytorch import is_torch_module
@@ -31,13 +45,14 @@ def load_graph(model, input_shapes=None, constant_inputs=None, example_inputs=No
 
 
 def convert(model, out_dir, backends=("js",), input_shapes: dict | None = None, weights: str = "raw",
-            progress=None, constant_inputs: dict | None = None, example_inputs=None) -> dict:
+            progress=None, constant_inputs: dict | None = None, example_inputs=None, force: bool = False) -> dict:
     """Convert `model` into a descriptor in `out_dir`; returns a summary dict.
 
     `model`: an .onnx / .h5 / .keras path, an onnx.ModelProto, or a torch.nn.Module (then
     `example_inputs`, a tensor or a tuple of tensors, gives the input shapes).
 
-    progress(stage, detail) is called as the stages go by (the CLI prints it)."""
+    progress(stage, detail) is called as the stages go by (the CLI prints it). `out_dir` must be new,
+    empty or an earlier descriptor; `force` lets it be any folder (descriptor.write)."""
     say = progress or (lambda stage, detail="": None)
     backends = list(backends)
     bad = [b for b in backends if b not in LOWERERS]
@@ -45,6 +60,7 @@ def convert(model, out_dir, backends=("js",), input_shapes: dict | None = None, 
         raise ConversionError(f"unknown backend(s) {bad}; available: {', '.join(BACKENDS)}")
     if weights not in ENCODINGS:
         raise ConversionError(f"unknown weight encoding {weights!r}; available: {', '.join(ENCODINGS)}")
+    descriptor.check_output(Path(out_dir), force)  # before minutes of work, not after
     t0 = time.perf_counter()
     say("load", str(model) if isinstance(model, (str, Path)) else type(model).__name__)
     graph = load_graph(model, input_shapes, constant_inputs, example_inputs)
@@ -58,7 +74,8 @@ def convert(model, out_dir, backends=("js",), input_shapes: dict | None = None, 
         say("lower", b)
         lowered[b] = LOWERERS[b](static)
     say("write", str(out_dir))
-    model_json = descriptor.write(graph, out_dir, lowered, weights=weights, host=host)
+    model_json = descriptor.write(graph, out_dir, lowered, weights=weights, host=host, force=force,
+                                  protect=[model] if isinstance(model, (str, Path)) else [])
     after = graph.summary()
     from .backend.memory import plan
     mem = plan(static)

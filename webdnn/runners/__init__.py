@@ -12,7 +12,6 @@ Outputs are reshaped to the shapes in model.json and given its dtypes.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import WebDNNError, InputError
+from ..descriptor import read_model
 from ..ir.graph import shape_fits
 
 __all__ = [
@@ -88,20 +88,6 @@ def runtime_dist(require: Sequence[str] = ("webdnn.mjs", "webdnn.js")) -> Path:
     raise RuntimeNotBuiltError(
         f"the WebDNN JavaScript runtime is not built (looked for {', '.join(require)} in "
         f"{looked}); build it with `npm ci && npm run build` in {_REPO_DIR / 'runtime'}")
-
-
-def read_model(descriptor_dir: Path | str) -> dict:
-    """Parse a descriptor's model.json (a clear error if it is not a descriptor)."""
-    d = Path(descriptor_dir)
-    f = d / "model.json"
-    if not f.is_file():
-        raise FileNotFoundError(f"{d} is not a webdnn descriptor: {f} does not exist")
-    with open(f, encoding="utf-8") as fh:
-        model = json.load(fh)
-    for key in ("inputs", "outputs"):
-        if not isinstance(model.get(key), list):
-            raise ValueError(f"{f}: '{key}' is missing or not a list")
-    return model
 
 
 def descriptor_stamp(descriptor_dir: Path) -> str:

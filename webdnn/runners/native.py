@@ -15,12 +15,12 @@ import json
 import os
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-from . import Runner, RuntimeRunError, read_model
+from . import Runner, RuntimeRunError
+from ..descriptor import read_file, read_model
 from ..errors import WebDNNError
 from ..ir.host import run_host
 
@@ -97,17 +97,14 @@ class LoadedModel:
         if entry is None:
             raise WebDNNError(f"{d} has no webgpu backend (it has: {', '.join(model.get('backends', {})) or 'none'}); "
                               f"convert with --backend webgpu")
-        graph = json.loads((d / entry["graph"]).read_text())
-        if graph.get("backend") != "webgpu" or graph.get("version") != 1:
-            raise WebDNNError(f"{d / entry['graph']}: not a version 1 webgpu graph")
+        try:
+            graph = json.loads(read_file(d, model, entry.get("graph")))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise WebDNNError(f"{entry.get('graph')}: not valid JSON: {e}") from None
+        if not isinstance(graph, dict) or graph.get("backend") != "webgpu" or graph.get("version") != 1:
+            raise WebDNNError(f"{entry.get('graph')}: not a version 1 webgpu graph")
         self.model, self.graph = model, graph
-        weights = b""
-        for i in entry.get("weights", []):
-            w = model["weights"][i]
-            data = (d / w["file"]).read_bytes()
-            if len(data) != w["bytes"] or f"{zlib.crc32(data) & 0xffffffff:08x}" != w["crc32"]:
-                raise WebDNNError(f"{w['file']}: size or CRC-32 does not match model.json")
-            weights += data
+        weights = b"".join(read_file(d, model, model["weights"][i]["file"]) for i in entry.get("weights", []))
 
         device = runner.device
         f16_ok = "shader-f16" in device.features
