@@ -230,3 +230,22 @@ def test_cli_serve_on_a_busy_port_is_one_line(tmp_path):
     finally:
         s.close()
     assert rc == 2 and "cannot listen" in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("where", ["../secret.bin", "/abs", "link.bin"])
+def test_onnx_external_data_outside_the_model_folder_is_refused(tmp_path, where):
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(4, dtype=np.float32).tobytes())
+    folder = tmp_path / "model"
+    folder.mkdir()
+    location = {"../secret.bin": "../secret.bin", "/abs": str(secret), "link.bin": "link.bin"}[where]
+    if where == "link.bin":
+        (folder / "link.bin").symlink_to(secret)
+    w = helper.make_tensor("w", TensorProto.FLOAT, [1, 4], b"\0" * 16, raw=True)
+    w.ClearField("raw_data")
+    w.data_location = TensorProto.EXTERNAL
+    w.external_data.add(key="location", value=location)
+    (folder / "m.onnx").write_bytes(_onnx(w).SerializeToString())
+    with pytest.raises(ModelFileError, match="external weight data"):
+        convert(str(folder / "m.onnx"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
