@@ -139,3 +139,25 @@ def test_thread_mode_is_reported(runners, node_hosts, tmp_path):
     assert info[2]["relaxedSimd"] is False
     # fused and unfused multiply-adds agree within the wasm tolerance
     assert compare(np.float32(info[2]["y"]), np.float32(info[0]["y"]), "wasm", "relaxed vs plain") is None
+
+
+def test_static_tables_beyond_the_default_initial_memory(runners, tmp_path):
+    """Index tables of a reversed slice over 600k positions (~5 MB of static data, past the 2 MiB
+    default): the module's initial memory is sized from what the linker needs."""
+    from onnx import TensorProto, helper
+    n = 600_000
+    ints = lambda name, v: helper.make_tensor(name, TensorProto.INT64, [1], [v])  # noqa: E731
+    g = helper.make_graph(
+        [helper.make_node("Transpose", ["x"], ["t"], perm=[1, 0]),
+         helper.make_node("Slice", ["t", "st", "en", "ax", "sp"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, n])],
+        [ints("st", n - 1), ints("en", -n - 1), ints("ax", 1), ints("sp", -1)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    out = tmp_path / "big_tables"
+    convert(m, out, backends=["wasm"])
+    import json
+    assert json.loads((out / "graph_wasm.json").read_text())["memory"]["initialPages"] * 65536 > 2 << 20
+    x = np.random.default_rng(0).standard_normal((n, 2)).astype(np.float32)
+    y = runners["node"].run(out, {"x": x}, backend="wasm")["y"]
+    np.testing.assert_array_equal(y, x.T[:, ::-1])

@@ -109,8 +109,8 @@ def test_library_objects_are_cached(tmp_path, monkeypatch):
 def test_module_exports_and_shared_memory():
     g = optimized(mini_resnet())
     src, layout, *_ = lower_program(g)
-    wasm = toolchain.build(src, 64 << 20)
-    assert wasm[:4] == b"\0asm"
+    wasm, initial = toolchain.build(src, 64 << 20)
+    assert wasm[:4] == b"\0asm" and initial == toolchain.INITIAL_BYTES
     text = wasm.decode("latin-1")
     for name in ("run", "wd_init", "wd_prepare", "wd_worker", "wd_set_stack", "wd_stack_top", "wd_base_address",
                  "wd_step"):

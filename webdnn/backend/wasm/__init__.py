@@ -24,14 +24,16 @@ def options(**kw):
 def lower(graph: Graph) -> tuple[dict, list, dict]:
     """-> (graph_wasm.json content without the constants' storage fields, constants, {file: bytes})."""
     src, layout, constants, steps = lower_program(graph)
-    static = toolchain.INITIAL_BYTES
-    need = (static + layout["scratchOffset"] + layout["maxThreads"] * (layout["scratchBytes"] + layout["stackBytes"])
-            + (1 << 20))
+    # beyond the static data: the region (constants, arena, temp) and every thread's scratch and stack
+    dynamic = layout["scratchOffset"] + layout["maxThreads"] * (layout["scratchBytes"] + layout["stackBytes"]) + (1 << 20)
     # two builds of one program, compiled side by side: SIMD128, and relaxed SIMD (fused multiply-add)
     # for engines that have it; the runtime downloads one
     variants = (False, True) if _options.get().get("relaxed", True) else (False,)
     with ThreadPoolExecutor(2) as pool:
-        built = list(pool.map(lambda r: toolchain.build(src, need, relaxed=r), variants))
+        linked = list(pool.map(lambda r: toolchain.build(src, dynamic, relaxed=r), variants))
+    static = max(initial for _, initial in linked)  # a memory larger than a module's minimum is valid for it
+    built = [b for b, _ in linked]
+    need = static + dynamic
     io = [*graph.inputs, *graph.outputs]
     doc = {
         "format": "webdnn-graph", "version": 1, "backend": "wasm",

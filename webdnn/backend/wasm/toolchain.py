@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,7 @@ CFLAGS = ["--target=wasm32-freestanding", "-O3", "-msimd128", "-matomics", "-mbu
           "-mnontrapping-fptoint", "-mmutable-globals", "-nostdlib", "-ffp-contract=off",
           "-fno-math-errno", "-Wall", "-Wno-unused-function"]
 STACK_BYTES = 256 << 10       # thread 0's stack (the linker's); helper threads get theirs in the plan
-INITIAL_BYTES = 2 << 20       # stack + static data must fit here; the runtime grows the rest
+INITIAL_BYTES = 2 << 20       # stack + static data, at least; more when the model's static tables need it
 _lock = threading.Lock()
 
 
@@ -78,13 +79,10 @@ def library_objects(relaxed: bool = False) -> list[Path]:
     return objs
 
 
-def build(model_c: str, max_bytes: int, keep: Path | None = None, relaxed: bool = False) -> bytes:
-    """Compile the model's C, link it with the library; returns the .wasm bytes."""
+def build(model_c: str, dynamic_bytes: int, keep: Path | None = None, relaxed: bool = False) -> tuple[bytes, int]:
+    """Compile the model's C, link it with the library; returns the .wasm bytes and the initial memory
+    (stack + static data, whole pages). The maximum memory is that plus `dynamic_bytes`."""
     objs = library_objects(relaxed)
-    max_pages = -(-max_bytes // 65536)
-    if max_pages > 65536:
-        raise ConversionError(f"wasm backend: the model needs {max_bytes / 2**30:.2f} GiB of memory with the "
-                              f"maximum thread count; wasm32 memories hold at most 4 GiB")
     with tempfile.TemporaryDirectory(prefix="webdnn-wasm-") as tmp:
         t = Path(tmp)
         (t / "model.c").write_text(model_c)
@@ -92,7 +90,25 @@ def build(model_c: str, max_bytes: int, keep: Path | None = None, relaxed: bool 
             keep.write_text(model_c)
         _zig("cc", *cflags(relaxed), f"-I{CSRC}", "-c", str(t / "model.c"), "-o", str(t / "model.o"),
              what="compiling the model's C")
-        _zig("wasm-ld", "--no-entry", "--import-memory", "--shared-memory", f"--max-memory={max_pages * 65536}",
-             f"--initial-memory={INITIAL_BYTES}", "-z", f"stack-size={STACK_BYTES}", "--stack-first", "--gc-sections",
-             "--strip-all", str(t / "model.o"), *map(str, objs), "-o", str(t / "model.wasm"), what="linking")
-        return (t / "model.wasm").read_bytes()
+        initial = INITIAL_BYTES
+        for _ in range(2):
+            try:
+                _link(t, objs, initial, initial + dynamic_bytes)
+                break
+            except ConversionError as e:
+                # static tables beyond the default: the linker says how much it needs; link again with that
+                need = re.search(r"initial memory too small, (\d+) bytes needed", str(e))
+                if not need or int(need.group(1)) <= initial:
+                    raise
+                initial = -(-int(need.group(1)) // 65536) * 65536
+        return (t / "model.wasm").read_bytes(), initial
+
+
+def _link(t: Path, objs, initial: int, max_bytes: int) -> None:
+    max_pages = -(-max_bytes // 65536)
+    if max_pages > 65536:
+        raise ConversionError(f"wasm backend: the model needs {max_bytes / 2**30:.2f} GiB of memory with the "
+                              f"maximum thread count; wasm32 memories hold at most 4 GiB")
+    _zig("wasm-ld", "--no-entry", "--import-memory", "--shared-memory", f"--max-memory={max_pages * 65536}",
+         f"--initial-memory={initial}", "-z", f"stack-size={STACK_BYTES}", "--stack-first", "--gc-sections",
+         "--strip-all", str(t / "model.o"), *map(str, objs), "-o", str(t / "model.wasm"), what="linking")
