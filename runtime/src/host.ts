@@ -3,7 +3,8 @@
 // every backend. Numbers are compared and computed as the typed arrays hold them.
 
 import type { DType, TypedArray } from './types.js';
-import { allocate, product, shapeString } from './types.js';
+import { allocate, isDim, isDType, isObject, own, product, shapeString } from './types.js';
+import { WebDNNError } from './errors.js';
 
 /** A tensor's data with its actual shape. */
 export interface HostValue {
@@ -29,7 +30,7 @@ export interface HostSection {
 type Impl = (step: HostStep, args: (HostValue | null)[], dtypes: DType[]) => HostValue[];
 
 function stepError(step: HostStep, what: string): Error {
-  return new Error(`host step ${step.op} '${step.name}': ${what}`);
+  return new WebDNNError(`host step ${step.op} '${step.name}': ${what}`);
 }
 
 function axisOf(step: HostStep, rank: number): number | null {
@@ -233,32 +234,96 @@ const IMPLS: { [op: string]: Impl } = {
   Gather: gather,
 };
 
+/** Inputs (required, at most) and outputs (at least, at most) of each op, checked at load. */
+const ARITY: { [op: string]: [number, number, number, number] } = {
+  NonZero: [1, 1, 1, 1],
+  Compress: [2, 2, 1, 1],
+  Unique: [1, 1, 1, 4],
+  NonMaxSuppression: [2, 5, 1, 1],
+  Transpose: [1, 1, 1, 1],
+  Gather: [2, 2, 1, 1],
+};
+
+const MAX_HOST_CONSTANT = 65536;
+
+function invalid(what: string): never {
+  throw new WebDNNError(`invalid model.json: "host": ${what}`);
+}
+
+
 /** The host steps of one model, checked at load. */
 export class HostSteps {
   private readonly constants = new Map<string, HostValue>();
   /** Names the host steps produce. */
   readonly outputs: ReadonlySet<string>;
+  /** Names the host steps read (graph inputs, the backend's extra outputs, constants, earlier steps' outputs). */
+  readonly reads: ReadonlySet<string>;
 
   constructor(private readonly host: HostSection) {
-    if (!host || !Array.isArray(host.steps) || !host.tensors || typeof host.tensors !== 'object') {
-      throw new Error('invalid model.json: "host" needs "steps" (a list) and "tensors"');
+    if (!isObject(host) || !Array.isArray(host.steps) || !isObject(host.tensors)) {
+      invalid('needs "steps" (a list) and "tensors" (an object)');
     }
-    const unknown = [...new Set(host.steps.map((s) => s.op).filter((op) => !(op in IMPLS)))];
-    if (unknown.length) {
-      throw new Error(`model.json has host steps this runtime does not know: ${unknown.join(', ')} (it knows: ${Object.keys(IMPLS).join(', ')})`);
+    for (const [name, t] of Object.entries(host.tensors)) {
+      const ok = isObject(t) && isDType(t.dtype) && Array.isArray(t.shape) && t.shape.every((d) => isDim(d) || (typeof d === 'string' && d !== ''));
+      if (!ok) invalid(`tensors['${name}'] needs a shape (non-negative integers or dim names) and a dtype, got ${JSON.stringify(t)}`);
     }
+    if (host.constants !== undefined && !isObject(host.constants)) invalid('"constants" must be an object');
     for (const [name, c] of Object.entries(host.constants ?? {})) {
+      if (!isObject(c) || !isDType(c.dtype) || !Array.isArray(c.shape) || !c.shape.every(isDim) || !Array.isArray(c.values)) {
+        invalid(`constant '${name}' needs a shape, a dtype and "values"`);
+      }
+      if (c.values.length > MAX_HOST_CONSTANT || c.values.length !== product(c.shape)) {
+        invalid(`constant '${name}' has ${c.values.length} values for shape ${shapeString(c.shape)} (at most ${MAX_HOST_CONSTANT})`);
+      }
       const data = allocate(c.dtype, c.values.length);
-      c.values.forEach((v, i) => (data[i] = Number(v)));
-      if (data.length !== product(c.shape)) throw new Error(`invalid model.json: host constant '${name}' has ${data.length} values for shape ${shapeString(c.shape)}`);
+      c.values.forEach((v, i) => {
+        if (typeof v !== 'number' && typeof v !== 'boolean') invalid(`constant '${name}' value ${i} is ${JSON.stringify(v)}, not a number`);
+        data[i] = Number(v);
+      });
       this.constants.set(name, { data, shape: c.shape });
     }
-    this.outputs = new Set(host.steps.flatMap((s) => s.outputs));
+    const isNames = (l: unknown): l is string[] => Array.isArray(l) && l.every((n) => typeof n === 'string');
+    const unknown = new Set<string>();
+    const written = new Set<string>();
+    host.steps.forEach((step, i) => {
+      if (!isObject(step) || typeof step.op !== 'string' || typeof step.name !== 'string' || !isNames(step.inputs) || !isNames(step.outputs)) {
+        invalid(`steps[${i}] needs "op", "name", "inputs" and "outputs" (lists of names)`);
+      }
+      if (step.attrs !== undefined && !isObject(step.attrs)) invalid(`steps[${i}] '${step.name}': "attrs" must be an object`);
+      const arity = own(ARITY, step.op);
+      if (!arity) {
+        unknown.add(step.op);
+        return;
+      }
+      const [need, most, outLeast, outMost] = arity;
+      const given = step.inputs.length;
+      if (given < need || given > most || step.inputs.slice(0, need).some((n) => n === '')) {
+        invalid(`step ${step.op} '${step.name}' takes ${need === most ? need : `${need}..${most}`} inputs (the first ${need} required), got ${JSON.stringify(step.inputs)}`);
+      }
+      if (step.outputs.length < outLeast || step.outputs.length > outMost || step.outputs.some((n) => n === '')) {
+        invalid(`step ${step.op} '${step.name}' writes ${outLeast === outMost ? outLeast : `${outLeast}..${outMost}`} named outputs, got ${JSON.stringify(step.outputs)}`);
+      }
+      for (const n of step.outputs) {
+        if (!own(host.tensors, n)) invalid(`step ${step.op} '${step.name}' writes '${n}', which "tensors" does not describe`);
+        if (written.has(n)) invalid(`'${n}' is written by two steps`);
+        written.add(n);
+      }
+    });
+    if (unknown.size) {
+      throw new WebDNNError(`model.json has host steps this runtime does not know: ${[...unknown].join(', ')} (it knows: ${Object.keys(IMPLS).join(', ')})`);
+    }
+    this.outputs = written;
+    this.reads = new Set(host.steps.flatMap((s) => s.inputs.filter((n) => n !== '')));
+  }
+
+  /** The shape and dtype "tensors" gives a name, if any. */
+  tensor(name: string): { shape: (number | string)[]; dtype: DType } | undefined {
+    return own(this.host.tensors, name);
   }
 
   /** The static shape of a tensor the steps read (graph inputs and the backend's extra outputs). */
   staticShape(name: string): number[] | null {
-    const t = this.host.tensors[name];
+    const t = this.tensor(name);
     return t && t.shape.every((d) => typeof d === 'number') ? (t.shape as number[]) : null;
   }
 

@@ -3,6 +3,7 @@
 export { load, DESCRIPTOR_VERSION, DEFAULT_BACKEND_ORDER } from './load.js';
 export type { LoadOptions } from './load.js';
 export { Runner, TensorView } from './runner.js';
+export { WebDNNError } from './errors.js';
 export type { NamedInputs } from './runner.js';
 export * as Math from './math.js';
 export * as Image from './image.js';
@@ -12,6 +13,7 @@ export type {
   ConstantDesc,
   DType,
   Encoding,
+  FileEntry,
   GraphDescriptor,
   KernelDesc,
   ModelDescriptor,

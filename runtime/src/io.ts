@@ -1,4 +1,7 @@
 // Reading descriptor files: `fetch` for URLs, `fs/promises` for filesystem paths and file: URLs in Node.
+// Names inside a descriptor are checked before they get here (files.ts); this only reads.
+
+import { WebDNNError } from './errors.js';
 
 /** Called with the number of bytes that arrived since the previous call. */
 export type BytesCallback = (delta: number) => void;
@@ -36,37 +39,63 @@ function fileUrlToPath(url: string): string {
   return p;
 }
 
-/** Reads a whole file as bytes, reporting progress as bytes arrive. */
-export async function readBytes(location: string, onBytes?: BytesCallback): Promise<Uint8Array> {
+/** A file holds more bytes than the caller allows (`size`: how many, when known). */
+export class FileTooLargeError extends WebDNNError {
+  constructor(readonly location: string, readonly limit: number, readonly size: number | null) {
+    super(`${location}: more than ${limit} bytes${size !== null ? ` (${size})` : ''}`);
+  }
+}
+
+/**
+ * Reads a whole file as bytes, reporting progress as bytes arrive. With `maxBytes`, a larger file
+ * fails with FileTooLargeError before (in Node) or while (fetch) it is read. In Node only regular
+ * files are read (not a device or a pipe that never ends).
+ */
+export async function readBytes(location: string, onBytes?: BytesCallback, maxBytes?: number): Promise<Uint8Array> {
   if (isNode() && !isHttpUrl(location)) {
-    const path = isFileUrl(location) ? fileUrlToPath(location) : location;
+    let path = location;
     const fs = await import('node:fs/promises');
     let buf: Uint8Array;
     try {
+      if (isFileUrl(location)) path = fileUrlToPath(location);
+      const st = await fs.stat(path);
+      if (!st.isFile()) throw new WebDNNError(`cannot read ${path}: not a regular file`);
+      if (maxBytes !== undefined && st.size > maxBytes) throw new FileTooLargeError(path, maxBytes, st.size);
       buf = await fs.readFile(path);
     } catch (e) {
-      throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+      if (e instanceof WebDNNError) throw e;
+      throw new WebDNNError(`cannot read ${path}: ${(e as Error).message}`);
     }
+    if (maxBytes !== undefined && buf.byteLength > maxBytes) throw new FileTooLargeError(path, maxBytes, buf.byteLength);
     // A fresh copy: Node's Buffers may be views into a shared pool.
     const bytes = new Uint8Array(buf.byteLength);
     bytes.set(buf);
     if (onBytes) onBytes(bytes.byteLength);
     return bytes;
   }
-  return fetchBytes(location, onBytes);
+  return fetchBytes(location, onBytes, maxBytes);
 }
 
-async function fetchBytes(url: string, onBytes?: BytesCallback): Promise<Uint8Array> {
-  if (typeof fetch !== 'function') throw new Error(`cannot fetch ${url}: fetch() is not available here`);
+async function fetchBytes(url: string, onBytes?: BytesCallback, maxBytes?: number): Promise<Uint8Array> {
+  if (typeof fetch !== 'function') throw new WebDNNError(`cannot fetch ${url}: fetch() is not available here`);
   let res: Response;
   try {
     res = await fetch(url);
   } catch (e) {
-    throw new Error(`cannot fetch ${url}: ${(e as Error).message}`);
+    throw new WebDNNError(`cannot fetch ${url}: ${(e as Error).message}`);
   }
-  if (!res.ok) throw new Error(`cannot fetch ${url}: HTTP ${res.status} ${res.statusText}`.trimEnd());
-  if (!onBytes || !res.body || typeof res.body.getReader !== 'function') {
+  if (!res.ok) throw new WebDNNError(`cannot fetch ${url}: HTTP ${res.status} ${res.statusText}`.trimEnd());
+  const tooLarge = (size: number | null): never => {
+    if (res.body && typeof res.body.cancel === 'function') res.body.cancel().catch(() => undefined);
+    throw new FileTooLargeError(url, maxBytes!, size);
+  };
+  const declared = Number(res.headers?.get?.('content-length') ?? NaN);
+  // Content-Length counts encoded bytes: only an identity response can be refused before reading
+  const encoded = !!res.headers?.get?.('content-encoding');
+  if (maxBytes !== undefined && !encoded && Number.isSafeInteger(declared) && declared > maxBytes) tooLarge(declared);
+  if (!res.body || typeof res.body.getReader !== 'function') {
     const bytes = new Uint8Array(await res.arrayBuffer());
+    if (maxBytes !== undefined && bytes.byteLength > maxBytes) tooLarge(bytes.byteLength);
     if (onBytes) onBytes(bytes.byteLength);
     return bytes;
   }
@@ -74,12 +103,22 @@ async function fetchBytes(url: string, onBytes?: BytesCallback): Promise<Uint8Ar
   const parts: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      throw new WebDNNError(`cannot fetch ${url}: ${(e as Error).message}`);
+    }
+    const { done, value } = chunk;
     if (done) break;
     if (value && value.byteLength > 0) {
-      parts.push(value);
       total += value.byteLength;
-      onBytes(value.byteLength);
+      if (maxBytes !== undefined && total > maxBytes) {
+        reader.cancel().catch(() => undefined);
+        throw new FileTooLargeError(url, maxBytes, null);
+      }
+      parts.push(value);
+      if (onBytes) onBytes(value.byteLength);
     }
   }
   const bytes = new Uint8Array(total);
@@ -89,8 +128,4 @@ async function fetchBytes(url: string, onBytes?: BytesCallback): Promise<Uint8Ar
     off += p.byteLength;
   }
   return bytes;
-}
-
-export async function readText(location: string): Promise<string> {
-  return new TextDecoder('utf-8').decode(await readBytes(location));
 }

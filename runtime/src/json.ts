@@ -1,6 +1,8 @@
 // JSON parsing that also accepts the NaN / Infinity / -Infinity tokens Python's json module writes
 // by default; they become the strings "NaN", "Infinity", "-Infinity" (see `toNumber`).
 
+import { WebDNNError } from './errors.js';
+
 export function parseJSON(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
@@ -13,8 +15,18 @@ export function parseJSON(text: string, what: string): unknown {
         /* report the original error */
       }
     }
-    throw new Error(`${what} is not valid JSON: ${(e as Error).message}`);
+    throw new WebDNNError(`${what} is not valid JSON${where((e as Error).message)}`);
   }
+}
+
+/**
+ * Where the parser stopped, never the text itself: the engine's message may quote the file's
+ * start, and a file that is not JSON may be something that must not appear in an error.
+ */
+function where(message: string): string {
+  if (/unexpected end/i.test(message)) return ' (it ends too early)';
+  const at = /position (\d+)/.exec(message);
+  return at ? ` (at character ${at[1]})` : '';
 }
 
 function quoteNonFiniteTokens(text: string): string {
@@ -54,5 +66,5 @@ export function toNumber(v: unknown, what: string): number {
     const n = Number(s);
     if (s !== '' && !Number.isNaN(n)) return n;
   }
-  throw new Error(`${what}: expected a number, got ${JSON.stringify(v)}`);
+  throw new WebDNNError(`${what}: expected a number, got ${JSON.stringify(v)}`);
 }

@@ -2,4 +2,5 @@
 // Declared here so the build needs no @types/node.
 declare module 'node:fs/promises' {
   export function readFile(path: string): Promise<Uint8Array>;
+  export function stat(path: string): Promise<{ size: number; isFile(): boolean }>;
 }

@@ -4,9 +4,25 @@ import type { BackendInstance } from './backends/backend.js';
 import type { ArrayLikeInput, DType, ModelDescriptor, TensorSpec, TypedArray } from './types.js';
 import { allocate, product, shapeString } from './types.js';
 import type { HostSteps, HostValue } from './host.js';
+import { WebDNNError } from './errors.js';
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
+
+/** int64 tensors are stored as int32: a value that does not fit is refused. */
+function fitsInt32(v: number): boolean {
+  return !(v < INT32_MIN || v > INT32_MAX);
+}
+
+/** What a refused element of a plain array is, for the error message. */
+function describeElement(list: ArrayLike<unknown>, i: number): string {
+  const x = list[i];
+  if (x === undefined) return Array.isArray(list) && !(i in list) ? 'a hole (a sparse array)' : 'undefined';
+  if (x === null) return 'null';
+  if (typeof x === 'string') return `a string (${JSON.stringify(x.length > 20 ? x.slice(0, 20) + '…' : x)})`;
+  if (Array.isArray(x)) return 'an array (nested arrays are not flattened: pass a flat array)';
+  return typeof x === 'object' ? 'an object' : `a ${typeof x}`;
+}
 
 /**
  * A named tensor of the model: write inputs with set(), read outputs with toActual(). An output
@@ -41,37 +57,50 @@ export class TensorView {
     return this.data.length;
   }
 
-  /** Copies `values` into the tensor; its length must be the tensor's element count. */
+  /**
+   * Copies `values` into the tensor; its length must be the tensor's element count. A typed array
+   * is copied as it is; a plain array (or array-like) must hold numbers, booleans or bigints only.
+   * Refused values (WebDNNError) leave the tensor as it was.
+   */
   set(values: ArrayLikeInput): void {
-    if (values == null || typeof (values as ArrayLike<unknown>).length !== 'number') {
-      throw new TypeError(`${this.kind} '${this.name}' expects an array or typed array, got ${values === null ? 'null' : typeof values}`);
+    const what = `${this.kind} '${this.name}'`;
+    const v = values as unknown;
+    if (v === null || typeof v !== 'object' || typeof (v as ArrayLike<unknown>).length !== 'number') {
+      const got = v === null || v === undefined ? String(v) : v instanceof ArrayBuffer ? 'an ArrayBuffer (wrap it in a typed array)'
+        : typeof v === 'object' ? 'an object without a length' : `a ${typeof v}`;
+      throw new WebDNNError(`${what} expects an array or typed array, got ${got}`);
     }
     const n = (values as ArrayLike<unknown>).length;
     if (n !== this.length) {
-      throw new Error(`${this.kind} '${this.name}' expects shape ${shapeString(this.shape)} (${this.length} elements), got ${n}`);
+      throw new WebDNNError(`${what} expects shape ${shapeString(this.shape)} (${this.length} elements), got ${n}`);
     }
+    const wide = this.dtype === 'int64';
     if (values instanceof BigInt64Array || (typeof BigUint64Array !== 'undefined' && values instanceof BigUint64Array)) {
       if (this.dtype !== 'int64' && this.dtype !== 'int32') {
-        throw new TypeError(`${this.kind} '${this.name}' is ${this.dtype}; a BigInt64Array only fits int64/int32 tensors`);
+        throw new WebDNNError(`${what} is ${this.dtype}; a BigInt64Array only fits int64/int32 tensors`);
       }
       for (let i = 0; i < n; i++) {
-        const v = Number(values[i]);
-        if (v < INT32_MIN || v > INT32_MAX) {
-          throw new RangeError(`${this.kind} '${this.name}' (${this.dtype}): value ${values[i]} at index ${i} does not fit in 32 bits`);
-        }
-        this.data[i] = v;
+        if (!fitsInt32(Number(values[i]))) throw new WebDNNError(`${what} (${this.dtype}): value ${values[i]} at index ${i} does not fit in 32 bits`);
       }
+      for (let i = 0; i < n; i++) this.data[i] = Number(values[i]);
+    } else if (ArrayBuffer.isView(values)) {
+      this.data.set(values as unknown as ArrayLike<number>);
     } else {
-      if (this.dtype === 'int64' && !ArrayBuffer.isView(values)) {
-        for (let i = 0; i < n; i++) {
-          const v = Number((values as ArrayLike<number>)[i]);
-          if (v < INT32_MIN || v > INT32_MAX) {
-            throw new RangeError(`${this.kind} '${this.name}' (int64): value ${v} at index ${i} does not fit in 32 bits`);
-          }
+      // a plain array: every element checked before any is stored (a string, object, null or hole
+      // would silently become NaN or 0)
+      const copy = allocate(this.dtype, n);
+      const list = values as ArrayLike<unknown>;
+      for (let i = 0; i < n; i++) {
+        const x = list[i];
+        const t = typeof x;
+        if (t !== 'number' && t !== 'boolean' && t !== 'bigint') {
+          throw new WebDNNError(`${what}: element ${i} is ${describeElement(list, i)}; expected numbers (or booleans)`);
         }
+        const num = Number(x);
+        if (wide && !fitsInt32(num)) throw new WebDNNError(`${what} (int64): value ${String(x)} at index ${i} does not fit in 32 bits`);
+        copy[i] = num;
       }
-      if (ArrayBuffer.isView(values)) this.data.set(values as unknown as ArrayLike<number>);
-      else for (let i = 0; i < n; i++) this.data[i] = Number((values as ArrayLike<number>)[i]);
+      this.data.set(copy);
     }
     this.written = true;
   }
@@ -107,7 +136,7 @@ export class Runner {
   readonly outputNames: readonly string[];
   /** The descriptor's model.json. */
   readonly descriptor: ModelDescriptor;
-  private readonly backend: BackendInstance;
+  private backend: BackendInstance | null;
   private readonly host: HostSteps | null;
   private readonly inputViews: TensorView[];
   private readonly outputViews: TensorView[];
@@ -127,12 +156,27 @@ export class Runner {
 
   /** How the backend runs, e.g. {threads: 4, sharedMemory: true} for wasm; {} when it says nothing. */
   get backendInfo(): { [key: string]: unknown } {
-    return { ...(this.backend.info ?? {}) };
+    return { ...(this.backend?.info ?? {}) };
   }
 
-  /** Releases the backend's resources (wasm workers, GPU buffers); the runner cannot run afterwards. */
+  /**
+   * Releases the backend's resources (wasm workers, GPU buffers, the js backend's weights); run()
+   * then rejects ("runner disposed"). Calling it again does nothing.
+   */
   dispose(): void {
-    this.backend.dispose?.();
+    const backend = this.backend;
+    if (!backend) return;
+    this.backend = null;
+    backend.dispose?.();
+  }
+
+  /** The runner has been disposed. */
+  get disposed(): boolean {
+    return this.backend === null;
+  }
+
+  private disposedError(): WebDNNError {
+    return new WebDNNError(`runner disposed: this ${this.backendName} runner was disposed and cannot run; load the model again`);
   }
 
   /** One view per model input, in model.json order (the same objects on every call). */
@@ -151,6 +195,7 @@ export class Runner {
    * Resolves to every output by name (arrays owned by the caller).
    */
   run(inputs?: NamedInputs): Promise<{ [name: string]: TypedArray }> {
+    if (!this.backend) return Promise.reject(this.disposedError());
     let feed: Map<string, TypedArray>;
     try {
       feed = this.takeInputs(inputs);
@@ -164,12 +209,16 @@ export class Runner {
 
   private takeInputs(inputs?: NamedInputs): Map<string, TypedArray> {
     if (inputs !== undefined && inputs !== null) {
+      if (typeof inputs !== 'object' || Array.isArray(inputs) || ArrayBuffer.isView(inputs)) {
+        const got = Array.isArray(inputs) ? 'an array' : ArrayBuffer.isView(inputs) ? 'a typed array' : `a ${typeof inputs}`;
+        throw new WebDNNError(`run() takes the inputs by name, {${this.inputNames.join(', ')}} or a Map; got ${got}`);
+      }
       const entries = inputs instanceof Map ? [...inputs.entries()] : Object.entries(inputs);
       // check every name before setting anything
       const targets = entries.map(([name]) => {
         const view = this.inputViews.find((v) => v.name === name);
         if (!view) {
-          throw new Error(`unknown input '${name}'; the model's inputs are: ${this.inputNames.map((n) => `'${n}'`).join(', ')}`);
+          throw new WebDNNError(`unknown input '${String(name)}'; the model's inputs are: ${this.inputNames.map((n) => `'${n}'`).join(', ')}`);
         }
         return view;
       });
@@ -178,7 +227,7 @@ export class Runner {
     const feed = new Map<string, TypedArray>();
     for (const view of this.inputViews) {
       if (!view.isSet) {
-        throw new Error(`input '${view.name}' (shape ${shapeString(view.shape)}, ${view.dtype}) was never set: pass it to run({${view.name}: ...}) or call getInputViews()[${this.inputViews.indexOf(view)}].set(...)`);
+        throw new WebDNNError(`input '${view.name}' (shape ${shapeString(view.shape)}, ${view.dtype}) was never set: pass it to run({${view.name}: ...}) or call getInputViews()[${this.inputViews.indexOf(view)}].set(...)`);
       }
       // a copy: set() calls made while this run waits or executes must not change its data
       feed.set(view.name, view.toActual().slice());
@@ -187,6 +236,8 @@ export class Runner {
   }
 
   private async execute(feed: Map<string, TypedArray>): Promise<{ [name: string]: TypedArray }> {
+    // a run queued before dispose() finds the backend gone
+    if (!this.backend) throw this.disposedError();
     const results = await this.backend.run(feed);
     const shapes = new Map<string, number[]>();
     if (this.host) {
@@ -205,9 +256,9 @@ export class Runner {
     const out: { [name: string]: TypedArray } = {};
     for (const view of this.outputViews) {
       const r = results.get(view.name);
-      if (!r) throw new Error(`backend '${this.backendName}' did not produce output '${view.name}'`);
+      if (!r) throw new WebDNNError(`backend '${this.backendName}' did not produce output '${view.name}'`);
       if (!view.dynamic && r.length !== view.length) {
-        throw new Error(`output '${view.name}' has ${r.length} elements, expected shape ${shapeString(view.shape)} (${view.length})`);
+        throw new WebDNNError(`output '${view.name}' has ${r.length} elements, expected shape ${shapeString(view.shape)} (${view.length})`);
       }
       view.receive(r, shapes.get(view.name));
       out[view.name] = r;

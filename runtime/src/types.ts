@@ -1,6 +1,7 @@
 // Shared types: the descriptor format (docs/descriptor.md) and the typed arrays that hold tensors.
 
 import type { HostSection } from './host.js';
+import { WebDNNError } from './errors.js';
 
 /** IR dtypes as written in a descriptor. */
 export type DType = 'float32' | 'float16' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool';
@@ -19,15 +20,20 @@ export interface TensorSpec {
   layout?: string;
 }
 
-export interface WeightChunk {
+/** An entry of model.json "weights" or "files": a plain file name in the descriptor directory, its size and checksum. */
+export interface FileEntry {
   file: string;
+  /** Size of the whole file in bytes. */
   bytes: number;
-  /** IEEE CRC-32 of the whole file, 8 lowercase hex digits. */
+  /** IEEE CRC-32 of the whole file, 8 hex digits (written lowercase). */
   crc32: string;
 }
 
+/** An entry of model.json "weights". */
+export type WeightChunk = FileEntry;
+
 export interface BackendEntry {
-  /** The backend's graph file, relative to the descriptor directory. */
+  /** The backend's graph file: a plain file name in the descriptor directory, listed in "files". */
   graph: string;
   /** Indices into `ModelDescriptor.weights`, concatenated in this order. */
   weights: number[];
@@ -43,6 +49,8 @@ export interface ModelDescriptor {
   outputs: TensorSpec[];
   backends: { [name: string]: BackendEntry };
   weights: WeightChunk[];
+  /** Every other file a backend loads (graph files, the wasm modules), with size and checksum. */
+  files: FileEntry[];
   source?: { [key: string]: unknown };
   stats?: { [key: string]: unknown };
   /** Ops with data-dependent output shapes, run on the CPU after the backend (runtime/src/host.ts). */
@@ -105,7 +113,7 @@ export function arrayTypeOf(dtype: DType): TypedArrayConstructor {
     case 'bool':
       return Uint8Array;
     default:
-      throw new Error(`unknown dtype '${String(dtype)}' (known: ${DTYPES.join(', ')})`);
+      throw new WebDNNError(`unknown dtype '${String(dtype)}' (known: ${DTYPES.join(', ')})`);
   }
 }
 
@@ -122,3 +130,16 @@ export function product(shape: readonly (number | string)[]): number {
 export function shapeString(shape: readonly (number | string)[]): string {
   return `[${shape.join(',')}]`;
 }
+
+/** `table[key]` when it is the table's own entry: a descriptor's names must not reach Object.prototype ("constructor" …). */
+export function own<T>(table: { [key: string]: T } | undefined | null, key: string): T | undefined {
+  return table && Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
+}
+
+/** A JSON object (not an array, not null). */
+export const isObject = (v: unknown): v is { [k: string]: unknown } => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** A dimension: a non-negative safe integer. */
+export const isDim = (d: unknown): d is number => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0;
+
+export const isDType = (d: unknown): d is DType => typeof d === 'string' && (DTYPES as readonly string[]).includes(d);

@@ -15,6 +15,8 @@ for (const file of ['webdnn.js', 'webdnn.min.js']) {
     const W = ctx.WebDNN;
     assert.equal(typeof W, 'object');
     assert.equal(typeof W.load, 'function');
+    assert.equal(typeof W.WebDNNError, 'function');
+    assert.equal(new W.WebDNNError('x').name, 'WebDNNError');
     assert.equal(typeof W.Math.argmax, 'function');
     assert.equal(typeof W.Math.argmin, 'function');
     assert.equal(typeof W.Image.getImageArray, 'function');
@@ -49,7 +51,7 @@ test('no bundle uses eval or new Function (strict CSP)', () => {
 
 test('type declarations are emitted for the public API', () => {
   const dts = fs.readFileSync(dist + 'types/index.d.ts', 'utf8');
-  for (const name of ['load', 'Math', 'Image', 'version', 'Runner', 'TensorView', 'LoadOptions', 'ModelDescriptor']) {
+  for (const name of ['load', 'Math', 'Image', 'version', 'Runner', 'TensorView', 'LoadOptions', 'ModelDescriptor', 'WebDNNError', 'FileEntry']) {
     assert.match(dts, new RegExp(`\\b${name}\\b`), name);
   }
 });

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { writeDescriptor, tempDir, crc32Hex, randomArray, assertClose, WebDNN } from '../testlib/descriptor.mjs';
+import { writeDescriptor, tempDir, crc32Hex, randomArray, assertClose, updateChecksums, WebDNN } from '../testlib/descriptor.mjs';
 
 /** y = x * w + b over [4] with w, b as constants: a model that needs its weights. */
 function affineSpec(extra = {}) {
@@ -42,12 +42,16 @@ test('loads a file: URL and a path with a trailing slash', async () => {
 });
 
 test('rejects an unknown descriptor version, naming both versions', async () => {
-  const dir = writeDescriptor(affineSpec({ model: { version: 2 } }));
-  await assert.rejects(WebDNN.load(dir), (e) => {
-    assert.match(e.message, /descriptor version 2 is not supported/);
-    assert.match(e.message, /reads version 1/);
+  assert.equal(WebDNN.DESCRIPTOR_VERSION, 2);
+  const newer = writeDescriptor(affineSpec({ model: { version: 3 } }));
+  await assert.rejects(WebDNN.load(newer), (e) => {
+    assert.ok(e instanceof WebDNN.WebDNNError);
+    assert.match(e.message, /descriptor version 3 is not supported: this runtime reads version 2 \(update the runtime/);
     return true;
   });
+  // a version 1 descriptor (no "files", optional checksums) must be converted again
+  const older = writeDescriptor(affineSpec({ model: { version: 1 } }));
+  await assert.rejects(WebDNN.load(older), /descriptor version 1 is not supported: this runtime reads version 2 \(convert the model again/);
 });
 
 test('rejects a directory that is not a webdnn descriptor', async () => {
@@ -187,6 +191,7 @@ test("Python's NaN / Infinity JSON tokens are accepted", async () => {
   graph.kernels[0].attrs.expr = ['min', ['add', ['in', 0], ['const', '@INF@']], ['const', '@NAN@']];
   fs.writeFileSync(g, JSON.stringify(graph).replace('"@INF@"', 'Infinity').replace('"@NAN@"', 'NaN'));
   assert.match(fs.readFileSync(g, 'utf8'), /,Infinity\]/);
+  updateChecksums(dir);
   const runner = await WebDNN.load(dir);
   const { y } = await runner.run({ x: [1, 2, 3, 4] });
   assert.ok(Array.from(y).every(Number.isNaN));
@@ -264,12 +269,17 @@ test('a constant at an offset that is not a multiple of its element size is stil
   const g = readJSON(path.join(dir, 'graph_js.json'));
   for (const c of Object.values(g.constants)) c.offset += 2;
   writeJSON(path.join(dir, 'graph_js.json'), g);
+  updateChecksums(dir);
   await expectAffineWorks(await WebDNN.load(dir));
 });
 
 test('the default order skips webgpu on a software adapter; naming webgpu uses it', async () => {
   assert.deepEqual([...WebDNN.DEFAULT_BACKEND_ORDER], ['webgpu', 'wasm', 'js']);
   const dir = writeDescriptor(affineSpec({ model: { backends: { webgpu: { graph: 'graph_webgpu.json', weights: [] } } } }));
+  // listed (so the reader looks for it) but absent
+  const m = readJSON(path.join(dir, 'model.json'));
+  m.files.push({ file: 'graph_webgpu.json', bytes: 2, crc32: '00000000' });
+  writeJSON(path.join(dir, 'model.json'), m);
   const saved = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
   const adapter = (info) => ({ info, features: new Set(), limits: {}, requestDevice: async () => { throw new Error('no device in this test'); } });
   const fakeGpu = (info) => Object.defineProperty(globalThis, 'navigator', {

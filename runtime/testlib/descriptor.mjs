@@ -1,5 +1,5 @@
-// Test helpers: write small descriptor directories (model.json + graph_js.json + weights with real
-// sizes and CRC-32s, computed by zlib, not by the runtime) and run them through the built runtime.
+// Test helpers: write small descriptor directories (format version 2: model.json + graph_js.json +
+// weights, every file listed with its real size and CRC-32, computed by zlib, not by the runtime) and run them through the built runtime.
 // Kept outside test/ so the test runner does not count it as a test file.
 
 import assert from 'node:assert/strict';
@@ -130,19 +130,40 @@ export function writeDescriptor(spec, dir = tempDir()) {
     kernels: spec.kernels,
     ...(spec.graph ?? {}),
   };
-  fs.writeFileSync(path.join(dir, 'graph_js.json'), JSON.stringify(graph));
+  const graphBytes = Buffer.from(JSON.stringify(graph));
+  fs.writeFileSync(path.join(dir, 'graph_js.json'), graphBytes);
   const model = {
     format: 'webdnn-descriptor',
-    version: 1,
+    version: 2,
     converter: 'test',
     inputs: spec.inputs,
     outputs: spec.outputs,
     backends: { js: { graph: 'graph_js.json', weights: weights.map((_, i) => i) } },
     weights,
+    // every file a backend loads besides the weight chunks, with size and checksum (format version 2)
+    files: [{ file: 'graph_js.json', bytes: graphBytes.byteLength, crc32: crc32Hex(graphBytes) }],
     ...(spec.model ?? {}),
   };
   fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(model));
   return dir;
+}
+
+/**
+ * After a test edits files of a descriptor: recomputes "bytes" and "crc32" of every model.json
+ * "weights" and "files" entry whose file exists (a re-sealed descriptor: consistent, not intact).
+ */
+export function updateChecksums(dir) {
+  const file = path.join(dir, 'model.json');
+  const model = JSON.parse(fs.readFileSync(file, 'utf8'));
+  for (const e of [...(model.weights ?? []), ...(model.files ?? [])]) {
+    const p = path.join(dir, e.file);
+    if (!fs.existsSync(p)) continue;
+    const bytes = fs.readFileSync(p);
+    e.bytes = bytes.byteLength;
+    e.crc32 = crc32Hex(bytes);
+  }
+  fs.writeFileSync(file, JSON.stringify(model));
+  return model;
 }
 
 /**

@@ -32,15 +32,6 @@ def write_descriptor(d: Path, inputs, outputs, tensors, kernels, constants=None,
         name = f"weights_{i}.bin"
         (d / name).write_bytes(data)
         weights.append({"file": name, "bytes": len(data), "crc32": f"{zlib.crc32(data):08x}"})
-    model = {
-        "format": "webdnn-descriptor", "version": 1, "converter": "hand-written",
-        "inputs": [{"name": n, "shape": list(t["shape"]), "dtype": t["dtype"]}
-                   for n, t in inputs.items()],
-        "outputs": [{"name": n, "shape": list(t["shape"]), "dtype": t["dtype"]}
-                    for n, t in outputs.items()],
-        "backends": {"js": {"graph": "graph_js.json", "weights": list(range(len(chunks)))}},
-        "weights": weights,
-    }
     graph = {
         "format": "webdnn-graph", "version": 1, "backend": "js",
         "inputs": list(inputs), "outputs": list(outputs),
@@ -48,8 +39,19 @@ def write_descriptor(d: Path, inputs, outputs, tensors, kernels, constants=None,
         "constants": constants or {},
         "kernels": kernels,
     }
+    graph_bytes = json.dumps(graph, indent=1).encode()
+    model = {
+        "format": "webdnn-descriptor", "version": 2, "converter": "hand-written",
+        "inputs": [{"name": n, "shape": list(t["shape"]), "dtype": t["dtype"]}
+                   for n, t in inputs.items()],
+        "outputs": [{"name": n, "shape": list(t["shape"]), "dtype": t["dtype"]}
+                    for n, t in outputs.items()],
+        "backends": {"js": {"graph": "graph_js.json", "weights": list(range(len(chunks)))}},
+        "weights": weights,
+        "files": [{"file": "graph_js.json", "bytes": len(graph_bytes), "crc32": f"{zlib.crc32(graph_bytes):08x}"}],
+    }
     (d / "model.json").write_text(json.dumps(model, indent=1))
-    (d / "graph_js.json").write_text(json.dumps(graph, indent=1))
+    (d / "graph_js.json").write_bytes(graph_bytes)
     return d
 
 

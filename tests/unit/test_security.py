@@ -11,7 +11,6 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
-import onnx  # noqa: E402
 import pytest  # noqa: E402
 from onnx import TensorProto, helper  # noqa: E402
 

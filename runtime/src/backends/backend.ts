@@ -18,11 +18,18 @@ export interface BackendInstance {
 
 export interface BackendLoadContext {
   model: ModelDescriptor;
+  /** The graph file, parsed and checked (validateGraph, and against model.json). */
   graph: GraphDescriptor;
-  /** The backend's weight chunks, concatenated in the order model.json lists them. */
+  /** Its name in the descriptor directory, e.g. 'graph_wasm.json'. */
+  graphFile: string;
+  /** The backend's weight chunks, concatenated in the order model.json lists them, each verified. */
   weights: Uint8Array;
-  /** The descriptor directory (URL or path), for backends with files besides the graph. */
-  baseUrl?: string;
+  /**
+   * Reads another file of the descriptor (the wasm module): `name` must be a plain file name listed
+   * in model.json "files", and its size and CRC-32 are checked before it is returned; otherwise it
+   * rejects with a WebDNNError naming `field` (where the name came from, e.g. 'graph_wasm.json "module"').
+   */
+  readFile(name: string, field?: string): Promise<Uint8Array>;
   /** LoadOptions.backendOptions[name]. */
   options?: { [key: string]: unknown };
 }

@@ -3,7 +3,8 @@
 
 import type { BackendInstance } from '../backend.js';
 import type { ConstantDesc, DType, GraphDescriptor, KernelDesc, TypedArray } from '../../types.js';
-import { allocate, arrayTypeOf, DTYPES, product, shapeString } from '../../types.js';
+import { allocate, arrayTypeOf, DTYPES, isDim, own, product, shapeString } from '../../types.js';
+import { WebDNNError } from '../../errors.js';
 import { toNumber } from '../../json.js';
 import type { KernelFactory, KernelFn, PrepareContext, TensorInfo } from './util.js';
 import { decodeF16, kernelError, kernelLabel } from './util.js';
@@ -41,7 +42,7 @@ function bytesPerElement(dtype: DType): number {
 export function decodeConstant(name: string, c: ConstantDesc, weights: Uint8Array): TypedArray {
   const what = `constant '${name}'`;
   if (!c || !Array.isArray(c.shape) || !DTYPES.includes(c.dtype)) {
-    throw new Error(`${what}: needs a shape and a dtype (one of ${DTYPES.join(', ')})`);
+    throw new WebDNNError(`${what}: needs a shape and a dtype (one of ${DTYPES.join(', ')})`);
   }
   const n = product(c.shape);
   const encoding = c.encoding ?? 'raw';
@@ -52,22 +53,23 @@ export function decodeConstant(name: string, c: ConstantDesc, weights: Uint8Arra
   }
   const offset = c.offset ?? 0;
   const bytes = c.bytes ?? 0;
-  if (offset < 0 || offset + bytes > weights.byteLength) {
-    throw new Error(`${what}: bytes [${offset}, ${offset + bytes}) lie outside the ${weights.byteLength} weight bytes`);
+  if (!isDim(offset) || !isDim(bytes)) throw new WebDNNError(`${what}: "offset" and "bytes" must be non-negative integers`);
+  if (offset + bytes > weights.byteLength) {
+    throw new WebDNNError(`${what}: bytes [${offset}, ${offset + bytes}) lie outside the ${weights.byteLength} weight bytes`);
   }
   const data = weights.subarray(offset, offset + bytes);
   if (encoding === 'f16') {
-    if (bytes !== 2 * n) throw new Error(`${what}: f16 encoding of shape ${shapeString(c.shape)} needs ${2 * n} bytes, got ${bytes}`);
-    if (c.dtype !== 'float32' && c.dtype !== 'float16') throw new Error(`${what}: f16 encoding is for float tensors, not ${c.dtype}`);
+    if (bytes !== 2 * n) throw new WebDNNError(`${what}: f16 encoding of shape ${shapeString(c.shape)} needs ${2 * n} bytes, got ${bytes}`);
+    if (c.dtype !== 'float32' && c.dtype !== 'float16') throw new WebDNNError(`${what}: f16 encoding is for float tensors, not ${c.dtype}`);
     return decodeF16(data, n);
   }
-  if (encoding !== 'raw') throw new Error(`${what}: unknown encoding '${String(encoding)}' (known: raw, f16, fill)`);
+  if (encoding !== 'raw') throw new WebDNNError(`${what}: unknown encoding '${String(encoding)}' (known: raw, f16, fill)`);
   // float16 constants may be stored as half floats (2 bytes each) or already widened to float32
   if (c.dtype === 'float16' && bytes === 2 * n && n > 0) return decodeF16(data, n);
   const T = arrayTypeOf(c.dtype);
   const size = bytesPerElement(c.dtype);
   if (bytes !== n * size) {
-    throw new Error(`${what}: raw ${c.dtype} of shape ${shapeString(c.shape)} needs ${n * size} bytes, got ${bytes}`);
+    throw new WebDNNError(`${what}: raw ${c.dtype} of shape ${shapeString(c.shape)} needs ${n * size} bytes, got ${bytes}`);
   }
   const at = weights.byteOffset + offset;
   if (at % size === 0) return new T(weights.buffer as ArrayBuffer, at, n); // a view: no second copy of the weights
@@ -95,16 +97,22 @@ export class JsBackend implements BackendInstance {
 
   constructor(graph: GraphDescriptor, weights: Uint8Array) {
     this.graph = graph;
-    if (!graph.tensors || typeof graph.tensors !== 'object') throw new Error('graph has no "tensors" table');
-    if (!Array.isArray(graph.kernels)) throw new Error('graph has no "kernels" list');
+    if (!graph.tensors || typeof graph.tensors !== 'object') throw new WebDNNError('graph has no "tensors" table');
+    if (!Array.isArray(graph.kernels)) throw new WebDNNError('graph has no "kernels" list');
     for (const [name, c] of Object.entries(graph.constants ?? {})) {
       this.constants.set(name, decodeConstant(name, c, weights));
     }
     this.outputSet = new Set(graph.outputs);
 
     const unsupported = new Map<string, string[]>();
+    const names = (l: unknown) => Array.isArray(l) && l.every((n) => typeof n === 'string');
+    graph.kernels.forEach((k, i) => {
+      if (!k || typeof k !== 'object' || typeof k.op !== 'string' || !names(k.inputs) || !names(k.outputs) || (k.free !== undefined && !names(k.free))) {
+        throw new WebDNNError(`kernels[${i}] needs "op", and "inputs", "outputs" (and "free") as lists of names`);
+      }
+    });
     for (const k of graph.kernels) {
-      if (!KERNELS[k.op]) {
+      if (!own(KERNELS, k.op)) {
         const list = unsupported.get(k.op) ?? [];
         list.push(k.name ?? '?');
         unsupported.set(k.op, list);
@@ -112,26 +120,25 @@ export class JsBackend implements BackendInstance {
     }
     if (unsupported.size > 0) {
       const items = [...unsupported].map(([op, names]) => `${op} (kernel${names.length > 1 ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')})`);
-      throw new Error(`the js backend does not implement ${items.join('; ')}; it implements: ${implementedOps().join(', ')}`);
+      throw new WebDNNError(`the js backend does not implement ${items.join('; ')}; it implements: ${implementedOps().join(', ')}`);
     }
 
     const ctx: PrepareContext = {
       info: (name: string): TensorInfo => {
-        const t = graph.tensors[name] ?? graph.constants?.[name];
-        if (!t) throw new Error(`tensor '${name}' is in neither "tensors" nor "constants"`);
+        const t = own(graph.tensors, name) ?? own(graph.constants, name);
+        if (!t) throw new WebDNNError(`tensor '${name}' is in neither "tensors" nor "constants"`);
         return { shape: t.shape, dtype: t.dtype };
       },
       constant: (name: string) => this.constants.get(name),
     };
     for (const k of graph.kernels) {
-      if (!Array.isArray(k.inputs) || !Array.isArray(k.outputs)) throw kernelError(k, 'needs "inputs" and "outputs" lists');
       let fn: KernelFn;
       try {
         for (const name of [...k.inputs, ...k.outputs]) if (name !== '') ctx.info(name);
         fn = KERNELS[k.op](k, ctx);
       } catch (e) {
         const msg = (e as Error).message;
-        throw new Error(msg.startsWith('kernel ') ? msg : `kernel ${kernelLabel(k)}: ${msg}`);
+        throw new WebDNNError(msg.startsWith('kernel ') ? msg : `kernel ${kernelLabel(k)}: ${msg}`);
       }
       this.steps.push({ kernel: k, fn, free: (k.free ?? []).filter((n) => !this.outputSet.has(n)) });
     }
@@ -141,7 +148,7 @@ export class JsBackend implements BackendInstance {
     const env = new Map<string, TypedArray>();
     for (const name of this.graph.inputs) {
       const v = inputs.get(name);
-      if (!v) throw new Error(`graph input '${name}' was not given`);
+      if (!v) throw new WebDNNError(`graph input '${name}' was not given`);
       env.set(name, v);
     }
     // arrays allocated by this run's kernels; anything else returned as an output gets copied
@@ -166,7 +173,7 @@ export class JsBackend implements BackendInstance {
         outs = fn(args);
       } catch (e) {
         const msg = (e as Error).message;
-        throw new Error(msg.startsWith('kernel ') ? msg : `kernel ${kernelLabel(kernel)}: ${msg}`);
+        throw new WebDNNError(msg.startsWith('kernel ') ? msg : `kernel ${kernelLabel(kernel)}: ${msg}`);
       }
       kernel.outputs.forEach((name, i) => {
         const v = outs[i];
@@ -179,7 +186,7 @@ export class JsBackend implements BackendInstance {
     const used = new Set<TypedArray>();
     for (const name of this.graph.outputs) {
       let v = env.get(name) ?? this.constants.get(name);
-      if (!v) throw new Error(`graph output '${name}' was not computed`);
+      if (!v) throw new WebDNNError(`graph output '${name}' was not computed`);
       // never hand out a graph input, a constant or one array twice
       if (!fresh.has(v) || given.has(v) || used.has(v)) v = v.slice();
       used.add(v);

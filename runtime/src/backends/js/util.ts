@@ -1,6 +1,7 @@
 // Helpers shared by the js kernels: the kernel interface, shapes and strides, the one index-mapping
 // loop every data-movement op uses, and float16 conversion.
 
+import { WebDNNError } from '../../errors.js';
 import type { DType, KernelDesc, TypedArray } from '../../types.js';
 import { shapeString } from '../../types.js';
 import { toNumber } from '../../json.js';
@@ -29,7 +30,7 @@ export function kernelLabel(k: KernelDesc): string {
 
 /** Error thrown while preparing a kernel; the message names the kernel. */
 export function kernelError(k: KernelDesc, msg: string): Error {
-  return new Error(`kernel ${kernelLabel(k)}: ${msg}`);
+  return new WebDNNError(`kernel ${kernelLabel(k)}: ${msg}`);
 }
 
 export function attr<T = unknown>(k: KernelDesc, name: string, fallback?: T): T {

@@ -5,9 +5,10 @@
 
 import type { BackendFactory, BackendInstance, BackendLoadContext } from '../backend.js';
 import type { DType, GraphDescriptor, TypedArray } from '../../types.js';
-import { arrayTypeOf, product } from '../../types.js';
+import { arrayTypeOf, isDim, own, product } from '../../types.js';
 import { decodeConstant } from '../js/backend.js';
-import { isNode, joinPath, readBytes } from '../../io.js';
+import { isNode } from '../../io.js';
+import { WebDNNError } from '../../errors.js';
 import type { TensorSlot, WorkerPort } from './worker.js';
 import { wasmWorker } from './worker.js';
 
@@ -119,6 +120,7 @@ export function unshareMemoryImport(bytes: Uint8Array): Uint8Array {
     let v = 0;
     let shift = 0;
     for (;;) {
+      if (p >= out.length || shift > 49) throw new WebDNNError('the wasm module is malformed');
       const b = out[p++];
       v += (b & 0x7f) * 2 ** shift;
       shift += 7;
@@ -131,7 +133,7 @@ export function unshareMemoryImport(bytes: Uint8Array): Uint8Array {
     const end = p + size;
     if (id === 2) {
       const count = leb();
-      for (let i = 0; i < count; i++) {
+      for (let i = 0; i < count && p < end; i++) {
         const moduleName = leb();
         p += moduleName;
         const fieldName = leb();
@@ -148,12 +150,12 @@ export function unshareMemoryImport(bytes: Uint8Array): Uint8Array {
         else if (kind === 2) {
           if (out[p] === 3) out[p] = 1;
           return out;
-        } else throw new Error(`unexpected import kind ${kind} in the wasm module`);
+        } else throw new WebDNNError(`unexpected import kind ${kind} in the wasm module`);
       }
     }
     p = end;
   }
-  throw new Error('the wasm module imports no memory');
+  throw new WebDNNError('the wasm module imports no memory');
 }
 
 interface Pending {
@@ -242,7 +244,7 @@ class Thread {
   }
 
   terminate(): void {
-    this.failAll(new Error('the wasm runner was disposed'));
+    this.failAll(new WebDNNError('runner disposed: the wasm threads were stopped'));
     this.worker.terminate();
   }
 }
@@ -264,7 +266,7 @@ export class WasmBackend implements BackendInstance {
   static async create(ctx: BackendLoadContext, bytes: Uint8Array, options: WasmOptions = {}, relaxed = false): Promise<WasmBackend> {
     const graph = ctx.graph as unknown as WasmGraph;
     if (!graph.placement || !graph.memory || typeof graph.module !== 'string') {
-      throw new Error('graph_wasm.json needs "module", "memory" and "placement"');
+      throw new WebDNNError(`${ctx.graphFile} needs "module", "memory" and "placement"`);
     }
     const cap = Math.max(1, graph.memory.maxThreads | 0);
     let want = options.threads ?? configuredThreads() ?? (await coreCount());
@@ -276,8 +278,8 @@ export class WasmBackend implements BackendInstance {
 
     // constants, decoded with the js backend's decoder, go to their offsets from the region's base
     const slot = (name: string): number => {
-      const at = graph.placement[name];
-      if (typeof at !== 'number') throw new Error(`graph_wasm.json places no tensor '${name}'`);
+      const at = own(graph.placement, name);
+      if (!isDim(at)) throw new WebDNNError(`${ctx.graphFile} places no tensor '${name}'`);
       return at;
     };
     let end = 0;
@@ -290,8 +292,8 @@ export class WasmBackend implements BackendInstance {
       for (const [at, bytes] of decoded) target.set(bytes, at);
     };
     const io = (name: string): TensorSlot => {
-      const t = graph.tensors[name];
-      if (!t) throw new Error(`graph_wasm.json has no tensor '${name}'`);
+      const t = own(graph.tensors, name);
+      if (!t) throw new WebDNNError(`${ctx.graphFile} has no tensor '${name}'`);
       return { offset: slot(name), bytes: product(t.shape) * BYTES[t.dtype] };
     };
     const pages = { initial: graph.memory.initialPages, maximum: graph.memory.maximumPages };
@@ -377,8 +379,13 @@ export const wasmFactory: BackendFactory = {
   create: async (ctx: BackendLoadContext) => {
     const graph = ctx.graph as unknown as WasmGraph;
     const options = (ctx.options ?? {}) as WasmOptions;
+    if (graph.moduleRelaxed !== undefined && typeof graph.moduleRelaxed !== 'string') {
+      throw new WebDNNError(`${ctx.graphFile}: "moduleRelaxed" must be a file name`);
+    }
     const relaxed = typeof graph.moduleRelaxed === 'string' && options.relaxedSimd !== false && hasRelaxedSimd();
-    const bytes = await readBytes(joinPath(ctx.baseUrl ?? '', relaxed ? graph.moduleRelaxed! : graph.module));
+    const field = relaxed ? 'moduleRelaxed' : 'module';
+    // resolved inside the descriptor directory and checked against model.json "files" (files.ts)
+    const bytes = await ctx.readFile(relaxed ? graph.moduleRelaxed! : graph.module, `${ctx.graphFile} "${field}"`);
     return WasmBackend.create(ctx, bytes, options, relaxed);
   },
 };
