@@ -81,6 +81,7 @@ VECTOR = {
     "ceil": "wasm_f32x4_ceil({0})", "round": "wasm_f32x4_nearest({0})",
     "add": "wasm_f32x4_add({0}, {1})", "sub": "wasm_f32x4_sub({0}, {1})", "mul": "wasm_f32x4_mul({0}, {1})",
     "div": "wasm_f32x4_div({0}, {1})", "max": "wasm_f32x4_max({0}, {1})", "min": "wasm_f32x4_min({0}, {1})",
+    "exp": "wd_exp4({0})", "log": "wd_log4({0})", "tanh": "wd_tanh4({0})", "erf": "wd_erf4({0})",  # csrc/vmath.h
 }
 assert set(SCALAR) == set(PRIMITIVES), set(PRIMITIVES) ^ set(SCALAR)
 

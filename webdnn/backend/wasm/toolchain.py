@@ -63,7 +63,7 @@ def library_objects(relaxed: bool = False) -> list[Path]:
     """The kernel library's objects, compiled on first use and cached by content hash."""
     flags = cflags(relaxed)
     h = hashlib.sha256()
-    for name in ["wdnn.h", *LIBRARY]:
+    for name in [*sorted(p.name for p in CSRC.glob("*.h")), *LIBRARY]:
         h.update(name.encode() + b"\0" + (CSRC / name).read_bytes())
     h.update(" ".join(flags).encode() + compiler_version().encode())
     d = cache_dir() / f"lib-{h.hexdigest()[:16]}"

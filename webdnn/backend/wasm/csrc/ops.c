@@ -124,28 +124,87 @@ void wd_pool(const wd_pool_t* p) { wd_parallel(p->NC, pool_task, p); }
 MAXPOOL_INT(wd_maxpool_u8, uint8_t, 0)
 MAXPOOL_INT(wd_maxpool_i8, int8_t, -128)
 
-/* ---- softmax over the middle axis of [outer, n, inner] ---- */
-void wd_softmax(const float* x, float* y, int outer, int n, int inner, int log) {
-  for (int o = 0; o < outer; o++)
-    for (int i = 0; i < inner; i++) {
-      const float* xs = x + (size_t)o * n * inner + i;
-      float* ys = y + (size_t)o * n * inner + i;
-      float mx = -__builtin_inff();
-      for (int k = 0; k < n; k++) mx = wd_maxf(mx, xs[(size_t)k * inner]);
-      double s = 0;
-      for (int k = 0; k < n; k++) {
-        float e = (float)wd_exp((double)xs[(size_t)k * inner] - mx);
-        if (!log) ys[(size_t)k * inner] = e;
-        s += e;
-      }
-      if (log) {
-        float ls = (float)wd_log(s);
-        for (int k = 0; k < n; k++) ys[(size_t)k * inner] = (xs[(size_t)k * inner] - mx) - ls;
-      } else {
-        float inv = (float)(1.0 / s);
-        for (int k = 0; k < n; k++) ys[(size_t)k * inner] *= inv;
-      }
+/* ---- softmax over the middle axis of [outer, n, inner]: one task per outer row, SIMD exp ---- */
+typedef struct { const float* x; float* y; int outer, n, inner, log; } softmax_t;
+
+/* a contiguous row (inner == 1): max, then e^(x - max) and its sum on four lanes, then scale */
+static void softmax_row(const float* xs, float* ys, int n, int log) {
+  f32x4 m4 = wasm_f32x4_splat(-__builtin_inff());
+  int k = 0;
+  for (; k + 4 <= n; k += 4) m4 = wasm_f32x4_max(m4, wasm_v128_load(xs + k));
+  float mx = wd_maxf(wd_maxf(wasm_f32x4_extract_lane(m4, 0), wasm_f32x4_extract_lane(m4, 1)),
+                     wd_maxf(wasm_f32x4_extract_lane(m4, 2), wasm_f32x4_extract_lane(m4, 3)));
+  for (; k < n; k++) mx = wd_maxf(mx, xs[k]);
+  f32x4 mv = wasm_f32x4_splat(mx), s4 = wasm_f32x4_splat(0.0f);
+  for (k = 0; k + 4 <= n; k += 4) {
+    f32x4 e = wd_exp4(wasm_f32x4_sub(wasm_v128_load(xs + k), mv));
+    if (!log) wasm_v128_store(ys + k, e);
+    s4 = wasm_f32x4_add(s4, e);
+  }
+  float s = (wasm_f32x4_extract_lane(s4, 0) + wasm_f32x4_extract_lane(s4, 1)) +
+            (wasm_f32x4_extract_lane(s4, 2) + wasm_f32x4_extract_lane(s4, 3));
+  for (; k < n; k++) {
+    float e = wd_expf(xs[k] - mx);
+    if (!log) ys[k] = e;
+    s += e;
+  }
+  if (log) {
+    f32x4 ls = wasm_f32x4_splat(wd_logf(s));  /* (x - max) - log s: the order keeps small results exact */
+    for (k = 0; k + 4 <= n; k += 4)
+      wasm_v128_store(ys + k, wasm_f32x4_sub(wasm_f32x4_sub(wasm_v128_load(xs + k), mv), ls));
+    for (; k < n; k++) ys[k] = (xs[k] - mx) - wd_logf(s);
+  } else {
+    f32x4 inv = wasm_f32x4_splat(1.0f / s);
+    for (k = 0; k + 4 <= n; k += 4) wasm_v128_store(ys + k, wasm_f32x4_mul(wasm_v128_load(ys + k), inv));
+    for (; k < n; k++) ys[k] *= 1.0f / s;
+  }
+}
+
+/* a strided axis (inner > 1): four inner positions at a time, each lane its own softmax */
+static void softmax_strided(const float* x, float* y, int n, int inner, int log) {
+  int i = 0;
+  for (; i + 4 <= inner; i += 4) {
+    f32x4 mx = wasm_f32x4_splat(-__builtin_inff()), s = wasm_f32x4_splat(0.0f);
+    for (int k = 0; k < n; k++) mx = wasm_f32x4_max(mx, wasm_v128_load(x + (size_t)k * inner + i));
+    for (int k = 0; k < n; k++) {
+      f32x4 e = wd_exp4(wasm_f32x4_sub(wasm_v128_load(x + (size_t)k * inner + i), mx));
+      if (!log) wasm_v128_store(y + (size_t)k * inner + i, e);
+      s = wasm_f32x4_add(s, e);
     }
+    if (log) {
+      f32x4 ls = wd_log4(s);
+      for (int k = 0; k < n; k++)
+        wasm_v128_store(y + (size_t)k * inner + i,
+                        wasm_f32x4_sub(wasm_f32x4_sub(wasm_v128_load(x + (size_t)k * inner + i), mx), ls));
+    } else {
+      f32x4 inv = wasm_f32x4_div(wasm_f32x4_splat(1.0f), s);
+      for (int k = 0; k < n; k++)
+        wasm_v128_store(y + (size_t)k * inner + i, wasm_f32x4_mul(wasm_v128_load(y + (size_t)k * inner + i), inv));
+    }
+  }
+  for (; i < inner; i++) {
+    float mx = -__builtin_inff(), s = 0;
+    for (int k = 0; k < n; k++) mx = wd_maxf(mx, x[(size_t)k * inner + i]);
+    for (int k = 0; k < n; k++) {
+      float e = wd_expf(x[(size_t)k * inner + i] - mx);
+      if (!log) y[(size_t)k * inner + i] = e;
+      s += e;
+    }
+    for (int k = 0; k < n; k++)
+      y[(size_t)k * inner + i] = log ? (x[(size_t)k * inner + i] - mx) - wd_logf(s) : y[(size_t)k * inner + i] * (1.0f / s);
+  }
+}
+
+static void softmax_task(const void* arg, int o, int tid) {
+  const softmax_t* p = (const softmax_t*)arg;
+  size_t off = (size_t)o * p->n * p->inner;
+  if (p->inner == 1) softmax_row(p->x + off, p->y + off, p->n, p->log);
+  else softmax_strided(p->x + off, p->y + off, p->n, p->inner, p->log);
+}
+
+void wd_softmax(const float* x, float* y, int outer, int n, int inner, int log) {
+  softmax_t p = {x, y, outer, n, inner, log};
+  wd_parallel(outer, softmax_task, &p);
 }
 
 void wd_lrn(const float* x, float* y, int N, int C, int inner, int size, float alpha, float beta, float bias) {

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <wasm_simd128.h>
+#include "vmath.h"
 
 #define WD_EXPORT(name) __attribute__((export_name(#name))) 
 #define WD_INLINE static inline __attribute__((always_inline))
@@ -138,13 +139,13 @@ WD_INLINE int32_t wd_powi(int32_t a, int32_t b) {
   while (b) { if (b & 1) r = (int32_t)((uint32_t)r * (uint32_t)a); a = (int32_t)((uint32_t)a * (uint32_t)a); b >>= 1; }
   return r;
 }
-WD_INLINE float wd_expf(float x) { return (float)wd_exp(x); }
-WD_INLINE float wd_logf(float x) { return (float)wd_log(x); }
+WD_INLINE float wd_expf(float x) { return WD_LANE0(wd_exp4, x); }
+WD_INLINE float wd_logf(float x) { return WD_LANE0(wd_log4, x); }
 WD_INLINE float wd_powf(float a, float b) { return (float)wd_pow(a, b); }
 WD_INLINE float wd_sinf(float x) { return (float)wd_sin(x); }
 WD_INLINE float wd_cosf(float x) { return (float)wd_cos(x); }
-WD_INLINE float wd_tanhf(float x) { return (float)wd_tanh(x); }
-WD_INLINE float wd_erff(float x) { return (float)wd_erf(x); }
+WD_INLINE float wd_tanhf(float x) { return WD_LANE0(wd_tanh4, x); }
+WD_INLINE float wd_erff(float x) { return WD_LANE0(wd_erf4, x); }
 WD_INLINE float wd_tanf(float x) { return (float)wd_tan(x); }
 WD_INLINE float wd_atanf(float x) { return (float)wd_atan(x); }
 WD_INLINE float wd_asinf(float x) { return (float)wd_asin(x); }
