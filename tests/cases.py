@@ -56,6 +56,13 @@ def build_cases() -> list[Case]:
         case("conv_dilation", "Conv", {"x": r(1, 4, 9, 9)}, {"dilations": [2, 2], "pads": [2, 2, 2, 2]}, {"w": w, "b": b}),
         case("conv_group", "Conv", {"x": r(1, 4, 6, 6)}, {"group": 2}, {"w": r(6, 2, 3, 3, name="wg")}),
         case("conv_depthwise", "Conv", {"x": r(1, 4, 8, 8)}, {"group": 4, "pads": [1, 1, 1, 1]}, {"w": r(4, 1, 3, 3, name="wd")}),
+        # the generic depthwise path: large windows, stride 2, dilation; widths past the vector steps
+        case("conv_depthwise_7x7", "Conv", {"x": r(1, 3, 20, 21)}, {"group": 3, "pads": [3, 3, 3, 3]},
+             {"w": r(3, 1, 7, 7, name="wd7"), "b": r(3, name="bd7")}),
+        case("conv_depthwise_5x5_s2", "Conv", {"x": r(1, 3, 19, 23)}, {"group": 3, "pads": [2, 2, 2, 2], "strides": [2, 2]},
+             {"w": r(3, 1, 5, 5, name="wd5")}),
+        case("conv_depthwise_dilated", "Conv", {"x": r(1, 2, 17, 19)}, {"group": 2, "pads": [2, 2, 2, 2], "dilations": [2, 2]},
+             {"w": r(2, 1, 3, 3, name="wdd")}),
         case("conv_same_upper", "Conv", {"x": r(1, 4, 7, 7)}, {"auto_pad": "SAME_UPPER", "strides": [2, 2]},
              {"w": r(3, 4, 4, 4, name="w4")}),
         case("conv_same_lower", "Conv", {"x": r(1, 4, 7, 7)}, {"auto_pad": "SAME_LOWER", "strides": [2, 2]},

@@ -322,12 +322,44 @@ static void dw_task(const void* arg, int task, int tid) {
       if (hi < PW) zero_floats(dst + hi, PW - hi);
     }
     for (int oh = 0; oh < OH; oh++) {
-      for (int ow = 0; ow < OW; ow++) {
-        const float* q = pad + (size_t)oh * sh * PW + ow * sw;
+      const float* row = pad + (size_t)oh * sh * PW;
+      float* out = y + (size_t)oh * OW;
+      int ow = 0;
+      /* four outputs per step on the padded rows (PW has 8 floats of slack for the last loads):
+       * stride 1 loads the window's columns directly, stride 2 takes the even lanes of two loads */
+      if (sw == 1) {
+        for (; ow + 8 <= OW; ow += 8) {
+          f32x4 a0 = wasm_f32x4_splat(bias), a1 = a0;
+          for (int i = 0; i < kh; i++) {
+            const float* q = row + (size_t)i * dh * PW + ow;
+            for (int j = 0; j < kw; j++) {
+              f32x4 wv = wasm_f32x4_splat(w[i * kw + j]);
+              a0 = WD_MADD(a0, wv, wasm_v128_load(q + j * dw));
+              a1 = WD_MADD(a1, wv, wasm_v128_load(q + j * dw + 4));
+            }
+          }
+          wasm_v128_store(out + ow, a0);
+          wasm_v128_store(out + ow + 4, a1);
+        }
+      } else if (sw == 2) {
+        for (; ow + 4 <= OW; ow += 4) {
+          f32x4 acc = wasm_f32x4_splat(bias);
+          for (int i = 0; i < kh; i++) {
+            const float* q = row + (size_t)i * dh * PW + ow * 2;
+            for (int j = 0; j < kw; j++) {
+              f32x4 lo = wasm_v128_load(q + j * dw), hi = wasm_v128_load(q + j * dw + 4);
+              acc = WD_MADD(acc, wasm_f32x4_splat(w[i * kw + j]), wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6));
+            }
+          }
+          wasm_v128_store(out + ow, acc);
+        }
+      }
+      for (; ow < OW; ow++) {
+        const float* q = row + ow * sw;
         float s = bias;
         for (int i = 0; i < kh; i++)
           for (int j = 0; j < kw; j++) s += w[i * kw + j] * q[(size_t)i * dh * PW + j * dw];
-        y[(size_t)oh * OW + ow] = s;
+        out[ow] = s;
       }
     }
   }
