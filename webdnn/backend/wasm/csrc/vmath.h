@@ -10,16 +10,24 @@
 #define WD_V4 static inline __attribute__((always_inline)) v128_t
 #define WD_SPLAT(c) wasm_f32x4_splat(c)
 
-WD_V4 wd_horner4(v128_t x, const float* c, int n) {  /* c[0] + x (c[1] + x (... c[n-1])) */
-  v128_t r = WD_SPLAT(c[n - 1]);
-  for (int i = n - 2; i >= 0; i--) r = wasm_f32x4_add(wasm_f32x4_mul(r, x), WD_SPLAT(c[i]));
-  return r;
-}
+/* c0 + x (c1 + x (c2 + ...)), the coefficients as literals */
+#ifdef __wasm_relaxed_simd__
+#define WD_FMA_(acc, x, c) wasm_f32x4_relaxed_madd((acc), (x), WD_SPLAT(c))
+#else
+#define WD_FMA_(acc, x, c) wasm_f32x4_add(wasm_f32x4_mul((acc), (x)), WD_SPLAT(c))
+#endif
+/* clamps with pmin/pmax (one instruction each; NaN does not propagate through them: callers restore it) */
+#define WD_CLAMP(x, lo, hi) wasm_f32x4_pmin(wasm_f32x4_pmax((x), WD_SPLAT(lo)), WD_SPLAT(hi))
+#define WD_KEEP_NAN(x, y) wasm_v128_bitselect((x), (y), wasm_f32x4_ne((x), (x)))
+#define WD_POLY5(x, c0, c1, c2, c3, c4) WD_FMA_(WD_FMA_(WD_FMA_(WD_FMA_(WD_SPLAT(c4), x, c3), x, c2), x, c1), x, c0)
+#define WD_POLY6(x, c0, c1, c2, c3, c4, c5) WD_FMA_(WD_POLY5(x, c1, c2, c3, c4, c5), x, c0)
+#define WD_POLY7(x, c0, c1, c2, c3, c4, c5, c6) WD_FMA_(WD_POLY6(x, c1, c2, c3, c4, c5, c6), x, c0)
+#define WD_POLY10(x, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9) \
+  WD_FMA_(WD_FMA_(WD_FMA_(WD_POLY7(x, c3, c4, c5, c6, c7, c8, c9), x, c2), x, c1), x, c0)
 
-/* 2^n for integer-valued n in [-150, 128], as the product of two normal powers (no overflow, and
- * results down to the smallest subnormal) */
-WD_V4 wd_pow2i4(v128_t p, v128_t n) {
-  v128_t ni = wasm_i32x4_trunc_sat_f32x4(n);
+/* p * 2^n for n an integer in [-150, 128] given as its int32 lanes, as the product of two normal
+ * powers (no overflow, and results down to the smallest subnormal) */
+WD_V4 wd_scale2i4(v128_t p, v128_t ni) {
   v128_t n1 = wasm_i32x4_shr(ni, 1), n2 = wasm_i32x4_sub(ni, n1);
   v128_t s1 = wasm_i32x4_shl(wasm_i32x4_add(n1, wasm_i32x4_splat(127)), 23);
   v128_t s2 = wasm_i32x4_shl(wasm_i32x4_add(n2, wasm_i32x4_splat(127)), 23);
@@ -28,15 +36,18 @@ WD_V4 wd_pow2i4(v128_t p, v128_t n) {
 
 /* e^x = 2^n e^r, n = round(x / ln 2), |r| <= ln 2 / 2; e^r = 1 + r + r^2 P(r) */
 WD_V4 wd_exp4(v128_t x) {
-  static const float P[6] = {0.5f, 0.16666667163372040f, 0.041666466742753983f, 0.0083332983776927f,
-                             0.0013933646259829402f, 0.00019899275503121316f};
-  v128_t xc = wasm_f32x4_min(wasm_f32x4_max(x, WD_SPLAT(-104.0f)), WD_SPLAT(88.72284f));  /* NaN stays */
-  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(xc, WD_SPLAT(1.44269504088896341f)));
+  v128_t xc = WD_CLAMP(x, -104.0f, 88.72284f);
+  /* n = round(x / ln 2) by adding 1.5 * 2^23: the low bits of the sum are n (round to nearest even) */
+  v128_t t = wasm_f32x4_add(wasm_f32x4_mul(xc, WD_SPLAT(1.44269504088896341f)), WD_SPLAT(12582912.0f));
+  v128_t n = wasm_f32x4_sub(t, WD_SPLAT(12582912.0f));
+  v128_t ni = wasm_i32x4_sub(t, wasm_i32x4_splat(0x4b400000));
   v128_t r = wasm_f32x4_sub(wasm_f32x4_sub(xc, wasm_f32x4_mul(n, WD_SPLAT(0.693145751953125f))),
                             wasm_f32x4_mul(n, WD_SPLAT(1.428606765330187e-06f)));
-  v128_t p = wasm_f32x4_add(wasm_f32x4_add(WD_SPLAT(1.0f), r), wasm_f32x4_mul(wasm_f32x4_mul(r, r), wd_horner4(r, P, 6)));
-  v128_t y = wd_pow2i4(p, n);
-  return wasm_v128_bitselect(WD_SPLAT(__builtin_inff()), y, wasm_f32x4_gt(x, WD_SPLAT(88.72284f)));
+  v128_t q = WD_POLY6(r, 0.5f, 0.16666667163372040f, 0.041666466742753983f, 0.0083332983776927f,
+                      0.0013933646259829402f, 0.00019899275503121316f);
+  v128_t p = wasm_f32x4_add(wasm_f32x4_add(WD_SPLAT(1.0f), r), wasm_f32x4_mul(wasm_f32x4_mul(r, r), q));
+  v128_t y = wd_scale2i4(p, ni);
+  return WD_KEEP_NAN(x, wasm_v128_bitselect(WD_SPLAT(__builtin_inff()), y, wasm_f32x4_gt(x, WD_SPLAT(88.72284f))));
 }
 
 /* log x = e ln 2 + 2 atanh(s), x = 2^e m, m in [sqrt(1/2), sqrt(2)), s = (m - 1) / (m + 1), |s| < 0.172 */
@@ -53,8 +64,7 @@ WD_V4 wd_log4(v128_t x) {
   v128_t ef = wasm_f32x4_convert_i32x4(wasm_i32x4_sub(e, big));  /* big is -1 where true */
   v128_t s = wasm_f32x4_div(wasm_f32x4_sub(m, WD_SPLAT(1.0f)), wasm_f32x4_add(m, WD_SPLAT(1.0f)));
   v128_t s2 = wasm_f32x4_mul(s, s);
-  static const float A[5] = {2.0f, 2.0f / 3, 2.0f / 5, 2.0f / 7, 2.0f / 9};
-  v128_t r = wasm_f32x4_mul(s, wd_horner4(s2, A, 5));
+  v128_t r = wasm_f32x4_mul(s, WD_POLY5(s2, 2.0f, 2.0f / 3, 2.0f / 5, 2.0f / 7, 2.0f / 9));
   r = wasm_f32x4_add(wasm_f32x4_add(r, wasm_f32x4_mul(ef, WD_SPLAT(1.428606765330187e-06f))),
                      wasm_f32x4_mul(ef, WD_SPLAT(0.693145751953125f)));
   r = wasm_v128_bitselect(WD_SPLAT(-__builtin_inff()), r, wasm_f32x4_eq(x, WD_SPLAT(0.0f)));
@@ -69,29 +79,27 @@ WD_V4 wd_copysign4(v128_t mag, v128_t sign) {
 
 /* |x| <= 0.625: x P(x^2); beyond: 1 - 2 / (e^(2|x|) + 1), |x| clamped at 9 (tanh is 1 in float32 there) */
 WD_V4 wd_tanh4(v128_t x) {
-  static const float P[6] = {1.0f, -0.33333277702331543f, 0.13331419229507446f, -0.053739842027425766f,
-                             0.020642254501581192f, -0.005709965247660875f};
   v128_t a = wasm_f32x4_abs(x);
-  v128_t small = wasm_f32x4_mul(x, wd_horner4(wasm_f32x4_mul(x, x), P, 6));
-  v128_t e = wd_exp4(wasm_f32x4_mul(wasm_f32x4_min(a, WD_SPLAT(9.0f)), WD_SPLAT(2.0f)));
+  v128_t small = wasm_f32x4_mul(x, WD_POLY6(wasm_f32x4_mul(x, x), 1.0f, -0.33333277702331543f, 0.13331419229507446f,
+                                            -0.053739842027425766f, 0.020642254501581192f, -0.005709965247660875f));
+  v128_t e = wd_exp4(wasm_f32x4_mul(wasm_f32x4_pmin(a, WD_SPLAT(9.0f)), WD_SPLAT(2.0f)));
   v128_t big = wasm_f32x4_sub(WD_SPLAT(1.0f), wasm_f32x4_div(WD_SPLAT(2.0f), wasm_f32x4_add(e, WD_SPLAT(1.0f))));
-  return wasm_v128_bitselect(small, wd_copysign4(big, x), wasm_f32x4_le(a, WD_SPLAT(0.625f)));
+  return WD_KEEP_NAN(x, wasm_v128_bitselect(small, wd_copysign4(big, x), wasm_f32x4_le(a, WD_SPLAT(0.625f))));
 }
 
 /* |x| <= 1: x P(x^2); 1 < |x|: 1 - e^Q(|x|), Q ~ log erfc on [1, 3.92], |x| clamped at 3.92 (erf is 1
  * in float32 beyond) */
 WD_V4 wd_erf4(v128_t x) {
-  static const float P[7] = {1.128379225730896f, -0.3761262893676758f, 0.11283625662326813f, -0.02685539983212948f,
-                             0.005191218573600054f, -0.0008034846396185458f, 7.933493907330558e-05f};
-  static const float Q[10] = {0.00038718405994586647f, -1.130542516708374f, -0.6312130093574524f,
-                              -0.11076635122299194f, 0.02689935639500618f, -0.004974949639290571f,
-                              0.0006595636950805783f, -5.7489061873639e-05f, 2.820030886141467e-06f,
-                              -5.307429518097706e-08f};
   v128_t a = wasm_f32x4_abs(x);
-  v128_t small = wasm_f32x4_mul(x, wd_horner4(wasm_f32x4_mul(x, x), P, 7));
-  v128_t t = wasm_f32x4_min(a, WD_SPLAT(3.92f));
-  v128_t big = wasm_f32x4_sub(WD_SPLAT(1.0f), wd_exp4(wd_horner4(t, Q, 10)));
-  return wasm_v128_bitselect(small, wd_copysign4(big, x), wasm_f32x4_le(a, WD_SPLAT(1.0f)));
+  v128_t small = wasm_f32x4_mul(x, WD_POLY7(wasm_f32x4_mul(x, x), 1.128379225730896f, -0.3761262893676758f,
+                                            0.11283625662326813f, -0.02685539983212948f, 0.005191218573600054f,
+                                            -0.0008034846396185458f, 7.933493907330558e-05f));
+  v128_t t = wasm_f32x4_pmin(a, WD_SPLAT(3.92f));
+  v128_t q = WD_POLY10(t, 0.00038718405994586647f, -1.130542516708374f, -0.6312130093574524f, -0.11076635122299194f,
+                       0.02689935639500618f, -0.004974949639290571f, 0.0006595636950805783f, -5.7489061873639e-05f,
+                       2.820030886141467e-06f, -5.307429518097706e-08f);
+  v128_t big = wasm_f32x4_sub(WD_SPLAT(1.0f), wd_exp4(q));
+  return WD_KEEP_NAN(x, wasm_v128_bitselect(small, wd_copysign4(big, x), wasm_f32x4_le(a, WD_SPLAT(1.0f))));
 }
 
 #define WD_LANE0(f, x) wasm_f32x4_extract_lane(f(wasm_f32x4_splat(x)), 0)
