@@ -103,6 +103,12 @@ def cmd_run(args) -> int:
     from .runners import get_runner
     model = read_model(args.descriptor)
     inputs = _load_inputs(args.input, model)
+    if args.profile:
+        if args.where != "node":
+            raise WebDNNError("--profile runs in Node (--in node)")
+        with get_runner("node") as runner:
+            _print_profile(runner.profile(args.descriptor, inputs, backend=args.backend), runner.last_backend)
+        return 0
     with get_runner(args.where) as runner:
         outs = runner.run(args.descriptor, inputs, backend=args.backend)
         ms = getattr(runner, "last_ms", None)
@@ -121,6 +127,22 @@ def cmd_run(args) -> int:
             np.save(out, next(iter(outs.values())))
             print(f"saved {out}")
     return 0
+
+
+def _print_profile(kernels, backend) -> None:
+    """Time per op kind (a contraction with a fused epilogue is its own kind), then the slowest kernels."""
+    total = sum(ms for _, ms in kernels) or 1.0
+    kinds: dict[str, list[float]] = {}
+    for label, ms in kernels:
+        kind = label.split(" ", 1)[0] + (" + epilogue" if " + " in label else "")
+        kinds.setdefault(kind, []).append(ms)
+    print(f"profile on {backend}: {len(kernels)} kernels, {total:.2f} ms in all (each kernel alone, median of 5 passes)")
+    print(f"  {'op kind':<24} {'kernels':>7} {'ms':>9} {'share':>6}")
+    for kind, mss in sorted(kinds.items(), key=lambda kv: -sum(kv[1])):
+        print(f"  {kind:<24} {len(mss):>7} {sum(mss):>9.2f} {sum(mss) / total:>6.1%}")
+    print("  slowest kernels:")
+    for label, ms in sorted(kernels, key=lambda k: -k[1])[:10]:
+        print(f"    {ms:>8.2f} ms  {label}")
 
 
 def cmd_serve(args) -> int:
@@ -163,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", default="js")
     r.add_argument("--in", dest="where", default="node", choices=["node", "chromium", "native"],
                    help="where the runtime runs (default node; native: the webgpu backend through wgpu)")
+    r.add_argument("--profile", action="store_true",
+                   help="time every kernel alone and print the time per op kind (wasm backend, in Node)")
     r.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("serve", help="serve a descriptor directory on 127.0.0.1 (COOP/COEP headers set)")

@@ -207,6 +207,23 @@ export class Runner {
     return result;
   }
 
+  /**
+   * Runs the model (with `inputs`, as run() does), then once more kernel by kernel, timing each:
+   * one {kernel, ms} per kernel in run order, labelled "<op type> <name>[ + <fused epilogue>]".
+   * The wasm backend can; others reject naming the backend.
+   */
+  async profile(inputs?: NamedInputs): Promise<{ kernel: string; ms: number }[]> {
+    await this.run(inputs);
+    const backend = this.backend;
+    if (!backend) throw this.disposedError();
+    if (typeof backend.profile !== 'function') {
+      throw new WebDNNError(`the ${this.backendName} backend has no per-kernel profile (the wasm backend has)`);
+    }
+    const timed = this.queue.then(() => backend.profile!());
+    this.queue = timed.catch(() => undefined);
+    return (await timed).map(([kernel, ms]) => ({ kernel, ms }));
+  }
+
   private takeInputs(inputs?: NamedInputs): Map<string, TypedArray> {
     if (inputs !== undefined && inputs !== null) {
       if (typeof inputs !== 'object' || Array.isArray(inputs) || ArrayBuffer.isView(inputs)) {

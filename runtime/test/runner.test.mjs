@@ -195,3 +195,15 @@ test('version is the package version', async () => {
   const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   assert.equal(WebDNN.version, pkg.version);
 });
+
+test('profile() rejects on a backend without per-kernel timing, naming it', async () => {
+  const dir = writeDescriptor({
+    inputs: [{ name: 'x', shape: [2], dtype: 'float32' }],
+    outputs: [{ name: 'y', shape: [2], dtype: 'float32' }],
+    kernels: [{ op: 'Elementwise', name: 'neg', inputs: ['x'], outputs: ['y'], attrs: { expr: ['neg', ['in', 0]], dtype: 'float32' } }],
+  });
+  const runner = await WebDNN.load(dir, { backendOrder: ['js'] });
+  await assert.rejects(runner.profile({ x: [1, 2] }), (e) => e instanceof WebDNN.WebDNNError && /js backend has no per-kernel profile/.test(e.message));
+  // the run before the profile happened: the outputs are there
+  assert.deepEqual(Array.from(runner.getOutputViews()[0].toActual()), [-1, -2]);
+});

@@ -161,3 +161,29 @@ def test_static_tables_beyond_the_default_initial_memory(runners, tmp_path):
     x = np.random.default_rng(0).standard_normal((n, 2)).astype(np.float32)
     y = runners["node"].run(out, {"x": x}, backend="wasm")["y"]
     np.testing.assert_array_equal(y, x.T[:, ::-1])
+
+
+def test_profile_times_every_kernel(tmp_path):
+    """Runner.profile() on wasm (through the Node runner and `webdnn run --profile`): one entry per
+    kernel of graph_wasm.json, labelled with its op type; the js backend says it cannot."""
+    import json
+    import subprocess
+    import sys
+    m = next(c for c in CASES if c.name == "conv_basic").model
+    out = tmp_path / "prof"
+    convert(m, out, backends=["wasm", "js"])
+    kernels = json.loads((out / "graph_wasm.json").read_text())["kernels"]
+    x = np.random.default_rng(0).standard_normal([d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim])
+    feeds = {m.graph.input[0].name: x.astype(np.float32)}
+    with get_runner("node") as r:
+        prof = r.profile(out, feeds, backend="wasm", passes=3)
+        assert [k for k, _ in prof] == kernels and all(ms >= 0 for _, ms in prof)
+        assert kernels[0].startswith("Conv ")
+        from webdnn.runners import RuntimeRunError
+        with pytest.raises(RuntimeRunError, match="js backend has no per-kernel profile"):
+            r.profile(out, feeds, backend="js")
+    np.save(tmp_path / "x.npy", feeds[m.graph.input[0].name])
+    res = subprocess.run([sys.executable, "-m", "webdnn", "run", str(out), "--input", str(tmp_path / "x.npy"),
+                          "--backend", "wasm", "--profile"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "op kind" in res.stdout and "Conv" in res.stdout and "slowest kernels" in res.stdout

@@ -249,6 +249,15 @@ class Runner:
         self._execute(descriptor_dir, inputs, backend, repeat=repeat, warmup=warmup)
         return list(self._last_all_ms)
 
+    def profile(self, descriptor_dir: Path | str, inputs: Mapping[str, np.ndarray],
+                backend: str | Sequence[str] = "wasm", passes: int = 5) -> list[tuple[str, float]]:
+        """Time every kernel of one run, one by one (the runtime's Runner.profile(); the wasm
+        backend can): [(label "<op type> <name>[ + <epilogue>]", median ms over `passes`)]."""
+        if passes < 1:
+            raise ValueError("passes must be >= 1")
+        self._execute(descriptor_dir, inputs, backend, repeat=1, warmup=1, profile=passes)
+        return [(str(k), float(ms)) for k, ms in self._last_profile]
+
     def load(self, descriptor_dir: Path | str, backend: str | Sequence[str] = "js") -> dict:
         """Load (and cache) a descriptor without running it; returns what the runtime reports:
         {"backendName", "inputNames", "outputNames", "inputViews": [{name, shape, dtype}],
@@ -258,14 +267,16 @@ class Runner:
         read_model(d)
         return self._load(d, descriptor_stamp(d), backend_order(backend))
 
-    def _execute(self, descriptor_dir, inputs, backend, repeat, warmup):
+    def _execute(self, descriptor_dir, inputs, backend, repeat, warmup, profile=0):
         self._check_open()
         t0 = time.perf_counter()
         d = Path(descriptor_dir).resolve()
         model = read_model(d)
         prepared = prepare_inputs(model, inputs)
+        extra = {"profile": profile} if profile else {}  # only hosts that can profile take the argument
         raw = self._run(d, descriptor_stamp(d), backend_order(backend), prepared,
-                        repeat=repeat, warmup=warmup)
+                        repeat=repeat, warmup=warmup, **extra)
+        self._last_profile = raw.get("profile") or []
         outputs = finish_outputs(model, raw["outputs"])
         ms = [float(m) for m in raw.get("ms", [])]
         self._last_all_ms = ms

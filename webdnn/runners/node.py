@@ -176,7 +176,7 @@ class NodeRunner(Runner):
         reply.pop("ok", None)
         return reply
 
-    def _run(self, descriptor_dir, stamp, backends, inputs, repeat=1, warmup=0):
+    def _run(self, descriptor_dir, stamp, backends, inputs, repeat=1, warmup=0, profile=0):
         with self._lock:
             req_id = next(self._ids)
             tmp = Path(self._tmp.name)
@@ -192,7 +192,7 @@ class NodeRunner(Runner):
                     "cmd": "run" if repeat == 1 else "bench", "dir": str(descriptor_dir),
                     "stamp": stamp, "backends": backends, "inputs": specs,
                     "outPrefix": str(tmp / f"out_{req_id}_"), "repeat": repeat,
-                    "warmup": warmup})
+                    "warmup": warmup, "profile": profile})
                 outputs = {}
                 for o in reply["outputs"]:
                     f = Path(o["file"])
@@ -209,7 +209,7 @@ class NodeRunner(Runner):
                     except OSError:
                         pass
         return {"outputs": outputs, "ms": reply.get("ms", []), "loadMs": reply.get("loadMs"),
-                "backendName": reply.get("backendName")}
+                "backendName": reply.get("backendName"), "profile": reply.get("profile")}
 
     def forget(self, descriptor_dir: Path | str | None = None) -> None:
         """Drop cached loaded descriptors (one directory, or all)."""

@@ -130,6 +130,13 @@ async function handleRun(msg) {
     outs = await runOnce(runner, inputs);
     ms.push(performance.now() - t0);
   }
+  // per-kernel times: `profile` passes, each kernel's median (backends that can: wasm)
+  let profile = null;
+  if (msg.profile) {
+    const passes = [];
+    for (let i = 0; i < msg.profile; i++) passes.push(await runner.profile(inputs));
+    profile = passes[0].map((k, j) => [k.kernel, passes.map((p) => p[j].ms).sort((a, b) => a - b)[passes.length >> 1]]);
+  }
   const outputs = [];
   const shapes = outputShapes(runner);
   let i = 0;
@@ -139,7 +146,7 @@ async function handleRun(msg) {
     await writeFile(file, new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
     outputs.push({ name, file, type: arr.constructor.name, length: arr.length, shape: shapes[name] ?? null });
   }
-  return { ok: true, ms, loadMs, backendName: runner.backendName ?? null, outputs };
+  return { ok: true, ms, loadMs, backendName: runner.backendName ?? null, outputs, profile };
 }
 
 async function handleLoad(msg) {

@@ -14,6 +14,8 @@ export interface BackendInstance {
   readonly info?: { [key: string]: unknown };
   /** Releases what it holds (workers, GPU buffers). */
   dispose?(): void;
+  /** Runs the graph once more on the latest inputs, kernel by kernel, timing each: [label, ms][]. */
+  profile?(): Promise<[string, number][]>;
 }
 
 export interface BackendLoadContext {

@@ -94,9 +94,9 @@ def lower_program(graph: Graph):
         except ConversionError as e:
             body_errors.append(str(e))
             continue
-        label = s.name + (f" + {s.epi.name}" if s.epi is not None else "")
+        label = f"{s.type} {s.name}" + (f" + {s.epi.name}" if s.epi is not None else "")
         if code:
-            p.funcs.append(f"/* {s.type} {label} */\nstatic void k{i}(void) {{\n{code}\n}}")
+            p.funcs.append(f"/* {label} */\nstatic void k{i}(void) {{\n{code}\n}}")
             p.calls.append(f"  k{i}();")
             p.steps.append((i, label))
     if body_errors:
