@@ -1,9 +1,19 @@
-"""The benchmark's models as ONNX files, built with onnx.helper and random weights (no download,
-no torch): ResNet50, MobileNetV2 and SqueezeNet1.1 as torchvision defines them, written out here.
-Convolutions carry BatchNormalization nodes as exported models do."""
+"""The benchmark's models as ONNX files, all with random weights (nothing is downloaded).
+
+ResNet50, MobileNetV2 and SqueezeNet1.1 are built here with onnx.helper as torchvision defines them
+(no torch needed); convolutions carry BatchNormalization nodes as exported models do. The others
+(zoo.py) are torch modules written from their papers and exported by torch.onnx (opset 17): they
+need torch, which is imported only when one of them is built.
+
+    MODELS[name]() -> onnx.ModelProto        write_all(dir) -> {name: path}
+    feeds(model) -> {input name: array}      the same deterministic inputs for every check
+"""
 from __future__ import annotations
 
+import importlib.util
 import os
+from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -135,16 +145,88 @@ def resnet50() -> onnx.ModelProto:
     return n.model(n.node("Softmax", [h], axis=1))
 
 
-MODELS = {"ResNet50": resnet50, "MobileNetV2": mobilenet_v2, "SqueezeNet1.1": squeezenet1_1}
+_ZOO = None
 
 
-def write_all(out_dir) -> dict:
-    """Write each model as <out_dir>/<name>.onnx; returns {name: path}."""
-    os.makedirs(out_dir, exist_ok=True)
-    paths = {}
-    for name, fn in MODELS.items():
-        p = os.path.join(out_dir, f"{name}.onnx")
+def zoo():
+    """bench/zoo.py, loaded on first use (it imports torch); this file is itself loaded by path."""
+    global _ZOO
+    if _ZOO is None:
+        spec = importlib.util.spec_from_file_location("webdnn_bench_zoo", Path(__file__).with_name("zoo.py"))
+        _ZOO = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(_ZOO)
+    return _ZOO
+
+
+def _from_zoo(name: str):
+    def build(size: int | None = None) -> onnx.ModelProto:
+        """size: the image side (or sequence length) to export at; the benchmark's own by default."""
+        fn, default = zoo().ZOO[name]
+        return fn(size or default)
+    build.__name__ = build.__qualname__ = name
+    return build
+
+
+# name -> () -> ModelProto. Grouped by family; the zoo names are listed here so that looking a name
+# up needs no torch (bench/zoo.py's ZOO holds the same names).
+ZOO_NAMES = ["InceptionV3",                                                          # classic CNN
+             "MobileNetV3-Small", "EfficientNet-B0", "ShuffleNetV2", "GhostNet",    # mobile CNNs
+             "ConvNeXt-Tiny",                                                       # modern CNN
+             "DeiT-Tiny", "Swin-T",                                                 # vision transformers
+             "MobileViT-S", "EfficientFormer-L1",                                   # hybrids
+             "BERT-Small",                                                          # text encoder
+             "YOLOv8n",                                                             # detector
+             "UNet",                                                                # segmentation
+             "LSTM"]                                                                # recurrent
+MODELS = {"ResNet50": resnet50, "MobileNetV2": mobilenet_v2, "SqueezeNet1.1": squeezenet1_1,
+          **{n: _from_zoo(n) for n in ZOO_NAMES}}
+
+
+class _Paths(Mapping):
+    """{name: path of <dir>/<name>.onnx}; a file is written the first time its name is looked up, so
+    a run over a few models neither exports the others nor needs torch for the onnx.helper ones."""
+
+    def __init__(self, out_dir, names):
+        self.dir, self.names = out_dir, list(names)
+
+    def __getitem__(self, name):
+        if name not in self.names:
+            raise KeyError(name)
+        p = os.path.join(self.dir, f"{name}.onnx")
         if not os.path.exists(p):
-            onnx.save(fn(), p)
-        paths[name] = p
-    return paths
+            tmp = p + ".part"  # never leave a half-written model behind for the next run
+            onnx.save(MODELS[name](), tmp)
+            os.replace(tmp, p)
+        return p
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self):
+        return len(self.names)
+
+
+def write_all(out_dir, names=None) -> Mapping:
+    """{name: <out_dir>/<name>.onnx} for the named models (default: all); each file is written when
+    first looked up, and kept for later runs."""
+    os.makedirs(out_dir, exist_ok=True)
+    return _Paths(out_dir, MODELS if names is None else names)
+
+
+def feeds(model: onnx.ModelProto, seed: int = 0) -> dict:
+    """Deterministic inputs for every graph input: token ids below BERT's vocabulary size, an attention
+    mask with the last quarter padded out, standard normal floats for everything else."""
+    rng = np.random.RandomState(seed)
+    out = {}
+    for i in model.graph.input:
+        shape = [d.dim_value for d in i.type.tensor_type.shape.dim]
+        if i.type.tensor_type.elem_type == TensorProto.INT64:
+            if "mask" in i.name:
+                a = np.ones(shape, np.int64)
+                a[..., shape[-1] - shape[-1] // 4:] = 0
+            else:
+                a = rng.randint(0, 30522, shape).astype(np.int64)
+        else:
+            a = rng.randn(*shape).astype(np.float32)
+        out[i.name] = a
+    return out
