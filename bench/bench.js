@@ -2,15 +2,19 @@
 // fresh page (onnxruntime-web fixes its thread count when it first starts; nothing stays cached).
 'use strict';
 
-function input(n) {
-  // the same deterministic data for every framework
-  const x = new Float32Array(n);
-  let s = 12345;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    x[i] = (s >>> 8) / 16777216;
+// the model's inputs, written by `webdnn bench` from bench/models.py feeds(): the same data for
+// every framework. webdnn takes the typed arrays by name; onnxruntime-web takes ort.Tensors.
+async function loadInputs(specs) {
+  const arrays = {};
+  for (const s of specs) {
+    const buf = await (await fetch(s.url)).arrayBuffer();
+    arrays[s.name] = s.dtype === 'int64' ? new BigInt64Array(buf) : s.dtype === 'int32' ? new Int32Array(buf) : new Float32Array(buf);
   }
-  return x;
+  return arrays;
+}
+
+function ortFeed(specs, arrays) {
+  return Object.fromEntries(specs.map((s) => [s.name, new ort.Tensor(s.dtype, arrays[s.name], s.shape)]));
 }
 
 function summary(ms) {
@@ -29,11 +33,11 @@ async function timeRuns(run, warmup, repeat) {
   return ms;
 }
 
-window.benchWebdnn = async ({ url, backend, threads, inputName, shape, warmup, repeat }) => {
+window.benchWebdnn = async ({ url, backend, threads, inputs, warmup, repeat }) => {
+  const feed = await loadInputs(inputs);
   const t0 = performance.now();
   const runner = await WebDNN.load(url, { backendOrder: [backend], backendOptions: { wasm: { threads } } });
   const t1 = performance.now();
-  const feed = { [inputName]: input(shape.reduce((a, b) => a * b, 1)) };
   const out = await runner.run(feed);
   const t2 = performance.now();
   const ms = await timeRuns(() => runner.run(feed), warmup, repeat);
@@ -44,13 +48,13 @@ window.benchWebdnn = async ({ url, backend, threads, inputName, shape, warmup, r
   };
 };
 
-window.benchOrt = async ({ url, threads, inputName, shape, warmup, repeat }) => {
+window.benchOrt = async ({ url, threads, inputs, warmup, repeat }) => {
+  const feed = ortFeed(inputs, await loadInputs(inputs));
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.wasmPaths = '/ort/';
   const t0 = performance.now();
   const session = await ort.InferenceSession.create(url, { executionProviders: ['wasm'] });
   const t1 = performance.now();
-  const feed = { [inputName]: new ort.Tensor('float32', input(shape.reduce((a, b) => a * b, 1)), shape) };
   const out = await session.run(feed);
   const t2 = performance.now();
   const ms = await timeRuns(() => session.run(feed), warmup, repeat);
@@ -64,13 +68,13 @@ window.benchOrt = async ({ url, threads, inputName, shape, warmup, repeat }) => 
 // Both frameworks in one page at the same thread count, their runs alternating: a slow spell of a
 // shared machine slows both sides of a pair, so the per-pair ratio is steadier than two medians
 // taken minutes apart. A short pause between runs lets the other side's idle threads go to sleep.
-window.benchPaired = async ({ webdnnUrl, onnxUrl, threads, inputName, shape, warmup, repeat }) => {
-  const x = input(shape.reduce((a, b) => a * b, 1));
+window.benchPaired = async ({ webdnnUrl, onnxUrl, threads, inputs, warmup, repeat }) => {
+  const arrays = await loadInputs(inputs);
   const runner = await WebDNN.load(webdnnUrl, { backendOrder: ['wasm'], backendOptions: { wasm: { threads } } });
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.wasmPaths = '/ort/';
   const session = await ort.InferenceSession.create(onnxUrl, { executionProviders: ['wasm'] });
-  const feedW = { [inputName]: x }, feedO = { [inputName]: new ort.Tensor('float32', x, shape) };
+  const feedW = arrays, feedO = ortFeed(inputs, arrays);
   const pause = () => new Promise((r) => setTimeout(r, 15));
   for (let i = 0; i < warmup; i++) { await runner.run(feedW); await session.run(feedO); }
   const w = [], o = [], ratio = [];

@@ -22,6 +22,7 @@ def test_report_prefers_alternating_ratio(tmp_path):
     bench.write_markdown(data, out, None)
     md = out.read_text()
     assert "| M | 1 | 55.0 | 100.0 | 50.0 | 90.0 | 0.55 |" in md
-    assert "| M ×1: latency ≤ 0.67× onnxruntime-web | 0.55× | yes |" in md
-    assert "| M ×2: latency ≤ 0.67× onnxruntime-web | 0.80× | no |" in md  # no pair: the separate medians
+    assert "| M ×1: latency ≤ 0.8× onnxruntime-web | 0.55× | yes |" in md
+    assert "| M ×2: latency ≤ 0.8× onnxruntime-web | 0.80× | yes |" in md  # no pair: the separate medians
+    assert "| geometric mean over 1 models ×1: ≤ 0.6× | 0.55× | yes |" in md
     assert "| webdnn webgpu | failed: timed out |" in md
