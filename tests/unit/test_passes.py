@@ -5,7 +5,7 @@ from webdnn.ir import Graph, reference
 from webdnn.ir.ops.elementwise import call, inp
 from webdnn.passes import (fold_constants, remove_identity, remove_dead, fold_batchnorm, lower_batchnorm,
                            lower_gemm, fuse_elementwise, fold_pad, split_pool3d,
-                           split_conv_transpose3d)
+                           split_conv_transpose3d, simplify_elementwise)
 from webdnn.passes.pipeline import optimize
 from webdnn.testing import assert_close
 
@@ -258,3 +258,39 @@ def test_split_conv_transpose3d_into_2d_ones():
         assert "ConvTranspose" in types(g) and all(len(op.inputs[0].shape) == 4 for op in g.ops
                                                     if op.type == "ConvTranspose")
         check_same(g, feeds, before)
+
+
+def test_simplify_elementwise_inlines_scalars_and_removes_pow_and_division():
+    g = Graph()
+    x = g.add_input("x", [2, 5])
+    m = g.add_input("m", [2, 1])
+    two, root2, half = (g.constant(np.array(v, np.float32)) for v in (2.0, 1.4142135, 0.5))
+    (v,) = g.add_op("Elementwise", [x, m, two], {"expr": call("pow", call("sub", inp(0), inp(1)), inp(2))})
+    (gelu,) = g.add_op("Elementwise", [v, root2, half],
+                       {"expr": call("mul", call("mul", inp(0), call("erf", call("div", inp(0), inp(1)))), inp(2))})
+    g.outputs = [gelu]
+    feeds = {"x": rng.randn(2, 5).astype(np.float32), "m": rng.randn(2, 1).astype(np.float32)}
+    before = snapshot(g, feeds)
+    assert simplify_elementwise.run(g)
+    (a, b) = g.ops
+    assert a.inputs == [x, m] and a.attrs["expr"][0] == "mul" and "pow" not in str(a.attrs["expr"])
+    assert b.inputs == [v] and "div" not in str(b.attrs["expr"]) and "'in', 1" not in str(b.attrs["expr"])
+    check_same(g, feeds, before)
+    assert not simplify_elementwise.run(g)  # a second run changes nothing
+
+
+def test_simplify_elementwise_keeps_what_sets_the_shape_and_integer_division():
+    g = Graph()
+    x = g.add_input("x", [3])
+    wide = g.constant(np.full((2, 1), 3.0, np.float32))  # one value, but it broadcasts x to [2, 3]
+    (y,) = g.add_op("Elementwise", [x, wide], {"expr": call("add", inp(0), inp(1))})
+    k = g.add_input("k", [4], "int32")
+    three = g.constant(np.array(3, np.int32))
+    (q,) = g.add_op("Elementwise", [k, three], {"expr": call("div", inp(0), inp(1))})
+    g.outputs = [y, q]
+    feeds = {"x": rng.randn(3).astype(np.float32), "k": np.array([7, -7, 9, 2], np.int32)}
+    before = snapshot(g, feeds)
+    simplify_elementwise.run(g)
+    assert len(g.ops[0].inputs) == 2  # kept: it sets the shape
+    assert g.ops[1].inputs == [k] and g.ops[1].attrs["expr"][0] == "div"  # inlined, still a division
+    check_same(g, feeds, before)
