@@ -201,3 +201,13 @@ test("an Elementwise dtype attribute that contradicts the output tensor's dtype 
   });
   await assert.rejects(WebDNN.load(dir), /attribute dtype 'float32' differs from the output tensor's dtype 'int32'/);
 });
+
+test('a literal of a given dtype (cast of a const) converts like a cast', async () => {
+  // 300 as int8 is 44; 0.1 as float32 is rounded before it meets x (in float64 here)
+  const [y] = await runKernel('Elementwise', { expr: ['add', ['in', 0], ['cast', 'int8', ['const', 300]]], dtype: 'int32' },
+    [{ shape: [2], dtype: 'int32', data: [1, 2] }], [{ shape: [2], dtype: 'int32' }]);
+  assert.deepEqual(Array.from(y), [45, 46]);
+  const [z] = await runKernel('Elementwise', { expr: ['sub', ['mul', ['in', 0], ['const', 0]], ['cast', 'float32', ['const', 0.1]]], dtype: 'float32' },
+    [{ shape: [1], data: [1] }], [{ shape: [1] }]);
+  assert.equal(z[0], Math.fround(-Math.fround(0.1)));
+});

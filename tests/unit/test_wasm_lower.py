@@ -37,6 +37,9 @@ def test_render_types_and_constants():
     assert R.vectorizable(call("min", call("max", inp(0), 0), 6), ["float32"])
     assert R.vectorizable(call("erf", call("exp", inp(0))), ["float32"])  # csrc/vmath.h
     assert not R.vectorizable(call("sin", inp(0)), ["float32"])
+    lit = ["cast", "float32", ["const", 0.5]]  # an inlined scalar constant (passes/simplify_elementwise)
+    assert R.vectorizable(call("mul", inp(0), lit), ["float32"])
+    assert R.render_vector(call("mul", inp(0), lit), lambda i: "v") == "wasm_f32x4_mul(v, wasm_f32x4_splat(((float)0.5)))"
 
 
 @pytest.mark.parametrize("in_shape, out_shape, dims, strides", [

@@ -171,11 +171,16 @@ def vectorizable(expr, in_dtypes) -> bool:
     op = expr[0]
     if op == "in":
         return in_dtypes[expr[1]] == "float32"
-    if op == "const":
+    if op == "const" or _float_literal(expr):
         return True
     if op not in VECTOR:
         return False
     return all(vectorizable(a, in_dtypes) for a in expr[1:])
+
+
+def _float_literal(expr) -> bool:
+    """A literal cast to float32 (passes/simplify_elementwise writes inlined constants so)."""
+    return expr[0] == "cast" and expr[1] == "float32" and expr[2][0] == "const"
 
 
 def render_vector(expr, leaf) -> str:
@@ -183,8 +188,8 @@ def render_vector(expr, leaf) -> str:
     op = expr[0]
     if op == "in":
         return leaf(expr[1])
-    if op == "const":
-        return f"wasm_f32x4_splat({c_float(expr[1])})"
+    if op == "const" or _float_literal(expr):
+        return f"wasm_f32x4_splat({c_float(expr[-1][1] if op == 'cast' else expr[1])})"
     return VECTOR[op].format(*(render_vector(a, leaf) for a in expr[1:]))
 
 

@@ -260,6 +260,11 @@ function compile(k: KernelDesc, expr: unknown, nInputs: number): Compiled {
       want(2);
       const dtype = args[0] as DType;
       if (!DTYPES.includes(dtype)) throw bad(node, `unknown dtype '${String(dtype)}'`);
+      const lit = args[1] as unknown[];
+      if (Array.isArray(lit) && lit[0] === 'const' && lit.length === 2) {
+        // a literal of a given dtype (an inlined scalar constant): converted once, here
+        return constReg(castValue(dtype, toNumber(lit[1], `kernel '${k.name}': const`)));
+      }
       const a = visit(args[1], depth + 1);
       return emit({ kind: 'unary', op: 'cast', a, dtype }, [a]);
     }
