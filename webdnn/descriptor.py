@@ -128,13 +128,14 @@ def check_output(out: Path, force: bool) -> set[str]:
         return set()
     try:
         old = json.loads((out / "model.json").read_text())
-        assert isinstance(old, dict) and old.get("format") == "webdnn-descriptor"
-    except Exception:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        old = None
+    if not isinstance(old, dict) or old.get("format") != "webdnn-descriptor":
         if force:
             return set()
         raise WebDNNError(f"the output folder {str(out)!r} is not empty and holds no webdnn descriptor; "
                           f"name a new or empty folder (or pass --force to write into it, replacing files "
-                          f"of the same name only)") from None
+                          f"of the same name only)")
     return _owned(old)
 
 
