@@ -4,22 +4,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { writeDescriptor, tempDir, crc32Hex, randomArray, assertClose, updateChecksums, WebDNN } from '../testlib/descriptor.mjs';
-
-/** y = x * w + b over [4] with w, b as constants: a model that needs its weights. */
-function affineSpec(extra = {}) {
-  return {
-    inputs: [{ name: 'x', shape: [4], dtype: 'float32' }],
-    outputs: [{ name: 'y', shape: [4], dtype: 'float32' }],
-    constants: {
-      w: { shape: [4], dtype: 'float32', data: [1, 2, 3, 4] },
-      b: { shape: [4], dtype: 'float32', data: [10, 20, 30, 40] },
-    },
-    kernels: [{ op: 'Elementwise', name: 'affine', inputs: ['x', 'w', 'b'], outputs: ['y'],
-      attrs: { expr: ['add', ['mul', ['in', 0], ['in', 1]], ['in', 2]], dtype: 'float32' } }],
-    ...extra,
-  };
-}
+import { affineSpec, writeDescriptor, tempDir, crc32Hex, randomArray, assertClose, updateChecksums, WebDNN } from '../testlib/descriptor.mjs';
 
 const readJSON = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
 const writeJSON = (p, v) => fs.writeFileSync(p, JSON.stringify(v));

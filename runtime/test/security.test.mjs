@@ -5,25 +5,12 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeDescriptor, tempDir, crc32Hex, updateChecksums, WebDNN } from '../testlib/descriptor.mjs';
+import { writeDescriptor, tempDir, crc32Hex, updateChecksums, affineSpec as affine, WebDNN } from '../testlib/descriptor.mjs';
 
 const { WebDNNError } = WebDNN;
 
 /** y = x * w + b over [4]; w and b are in two weight chunks. */
-function affineSpec(extra = {}) {
-  return {
-    inputs: [{ name: 'x', shape: [4], dtype: 'float32' }],
-    outputs: [{ name: 'y', shape: [4], dtype: 'float32' }],
-    constants: {
-      w: { shape: [4], dtype: 'float32', data: [1, 2, 3, 4] },
-      b: { shape: [4], dtype: 'float32', data: [10, 20, 30, 40] },
-    },
-    kernels: [{ op: 'Elementwise', name: 'affine', inputs: ['x', 'w', 'b'], outputs: ['y'],
-      attrs: { expr: ['add', ['mul', ['in', 0], ['in', 1]], ['in', 2]], dtype: 'float32' } }],
-    chunkSize: 16,
-    ...extra,
-  };
-}
+const affineSpec = (extra = {}) => affine({ chunkSize: 16, ...extra });
 
 const readJSON = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
 const writeJSON = (p, v) => fs.writeFileSync(p, JSON.stringify(v));

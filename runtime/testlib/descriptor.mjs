@@ -231,3 +231,18 @@ export function assertClose(actual, expected, { rtol = 1e-4, atol = 1e-5, msg = 
 export function prod(shape) {
   return shape.reduce((a, b) => a * b, 1);
 }
+
+/** y = x * w + b over [4] with w, b as constants: a model that needs its weights ([1,1,1,1] gives [11,22,33,44]). */
+export function affineSpec(extra = {}) {
+  return {
+    inputs: [{ name: 'x', shape: [4], dtype: 'float32' }],
+    outputs: [{ name: 'y', shape: [4], dtype: 'float32' }],
+    constants: {
+      w: { shape: [4], dtype: 'float32', data: [1, 2, 3, 4] },
+      b: { shape: [4], dtype: 'float32', data: [10, 20, 30, 40] },
+    },
+    kernels: [{ op: 'Elementwise', name: 'affine', inputs: ['x', 'w', 'b'], outputs: ['y'],
+      attrs: { expr: ['add', ['mul', ['in', 0], ['in', 1]], ['in', 2]], dtype: 'float32' } }],
+    ...extra,
+  };
+}
