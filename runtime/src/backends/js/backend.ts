@@ -2,12 +2,12 @@
 // list in order and drops each tensor after its last use (a kernel's `free`).
 
 import type { BackendInstance } from '../backend.js';
-import type { ConstantDesc, DType, GraphDescriptor, KernelDesc, TypedArray } from '../../types.js';
-import { allocate, arrayTypeOf, DTYPES, isDim, own, product, shapeString } from '../../types.js';
+import type { GraphDescriptor, KernelDesc, TypedArray } from '../../types.js';
+import { own } from '../../types.js';
 import { WebDNNError } from '../../errors.js';
-import { toNumber } from '../../json.js';
+import { decodeConstant } from '../../weights.js';
 import type { KernelFactory, KernelFn, PrepareContext, TensorInfo } from './util.js';
-import { decodeF16, kernelError, kernelLabel } from './util.js';
+import { kernelError, kernelLabel } from './util.js';
 import { kernels as elementwiseKernels } from './elementwise.js';
 import { kernels as convKernels } from './conv.js';
 import { kernels as matmulKernels } from './matmul.js';
@@ -29,54 +29,6 @@ const KERNELS: { [op: string]: KernelFactory } = {
   ...scanKernels,
   ...resizeKernels,
 };
-
-export function implementedOps(): string[] {
-  return Object.keys(KERNELS).sort();
-}
-
-function bytesPerElement(dtype: DType): number {
-  return arrayTypeOf(dtype).BYTES_PER_ELEMENT;
-}
-
-/** Decodes one constant from the concatenated weight bytes. */
-export function decodeConstant(name: string, c: ConstantDesc, weights: Uint8Array): TypedArray {
-  const what = `constant '${name}'`;
-  if (!c || !Array.isArray(c.shape) || !DTYPES.includes(c.dtype)) {
-    throw new WebDNNError(`${what}: needs a shape and a dtype (one of ${DTYPES.join(', ')})`);
-  }
-  const n = product(c.shape);
-  const encoding = c.encoding ?? 'raw';
-  if (encoding === 'fill') {
-    const out = allocate(c.dtype, n);
-    out.fill(toNumber(c.value, `${what}: fill value`));
-    return out;
-  }
-  const offset = c.offset ?? 0;
-  const bytes = c.bytes ?? 0;
-  if (!isDim(offset) || !isDim(bytes)) throw new WebDNNError(`${what}: "offset" and "bytes" must be non-negative integers`);
-  if (offset + bytes > weights.byteLength) {
-    throw new WebDNNError(`${what}: bytes [${offset}, ${offset + bytes}) lie outside the ${weights.byteLength} weight bytes`);
-  }
-  const data = weights.subarray(offset, offset + bytes);
-  if (encoding === 'f16') {
-    if (bytes !== 2 * n) throw new WebDNNError(`${what}: f16 encoding of shape ${shapeString(c.shape)} needs ${2 * n} bytes, got ${bytes}`);
-    if (c.dtype !== 'float32' && c.dtype !== 'float16') throw new WebDNNError(`${what}: f16 encoding is for float tensors, not ${c.dtype}`);
-    return decodeF16(data, n);
-  }
-  if (encoding !== 'raw') throw new WebDNNError(`${what}: unknown encoding '${String(encoding)}' (known: raw, f16, fill)`);
-  // float16 constants may be stored as half floats (2 bytes each) or already widened to float32
-  if (c.dtype === 'float16' && bytes === 2 * n && n > 0) return decodeF16(data, n);
-  const T = arrayTypeOf(c.dtype);
-  const size = bytesPerElement(c.dtype);
-  if (bytes !== n * size) {
-    throw new WebDNNError(`${what}: raw ${c.dtype} of shape ${shapeString(c.shape)} needs ${n * size} bytes, got ${bytes}`);
-  }
-  const at = weights.byteOffset + offset;
-  if (at % size === 0) return new T(weights.buffer as ArrayBuffer, at, n); // a view: no second copy of the weights
-  const out = new T(n);
-  new Uint8Array(out.buffer).set(data);
-  return out;
-}
 
 const YIELD_MS = 50;
 
@@ -120,7 +72,7 @@ export class JsBackend implements BackendInstance {
     }
     if (unsupported.size > 0) {
       const items = [...unsupported].map(([op, names]) => `${op} (kernel${names.length > 1 ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')})`);
-      throw new WebDNNError(`the js backend does not implement ${items.join('; ')}; it implements: ${implementedOps().join(', ')}`);
+      throw new WebDNNError(`the js backend does not implement ${items.join('; ')}; it implements: ${Object.keys(KERNELS).sort().join(', ')}`);
     }
 
     const ctx: PrepareContext = {

@@ -6,7 +6,8 @@ import type { DType, KernelDesc, TypedArray } from '../../types.js';
 import { allocate, DTYPES, product, shapeString } from '../../types.js';
 import { toNumber } from '../../json.js';
 import type { KernelFactory, KernelFn } from './util.js';
-import { broadcastMaps, kernelError, offsetTable, roundToHalf } from './util.js';
+import { broadcastMaps, kernelError, offsetTable } from './util.js';
+import { roundToHalf } from '../../float16.js';
 
 const BLOCK = 1024;
 

@@ -5,7 +5,8 @@
 import type { DType, KernelDesc, TypedArray } from '../../types.js';
 import { allocate, product, shapeString } from '../../types.js';
 import type { KernelFactory, KernelFn } from './util.js';
-import { attr, expectArity, intAttr, kernelError, offsetTable, roundToHalf, stridesOf } from './util.js';
+import { attr, expectArity, intAttr, kernelError, offsetTable, stridesOf } from './util.js';
+import { roundToHalf } from '../../float16.js';
 
 const REDUCTIONS = ['none', 'add', 'mul', 'max', 'min'] as const;
 type Reduction = (typeof REDUCTIONS)[number];

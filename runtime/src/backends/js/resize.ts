@@ -6,7 +6,8 @@
 import type { DType, TypedArray } from '../../types.js';
 import { allocate, product, shapeString } from '../../types.js';
 import type { KernelFactory, KernelFn } from './util.js';
-import { attr, expectArity, kernelError, mapIndices, numAttr, roundToHalf, stridesOf } from './util.js';
+import { attr, expectArity, kernelError, mapIndices, numAttr, stridesOf } from './util.js';
+import { roundToHalf } from '../../float16.js';
 import { roundHalfEven } from './elementwise.js';
 
 const INT_RANGE: { [d: string]: [number, number] } = {

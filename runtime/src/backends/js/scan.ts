@@ -4,7 +4,8 @@
 import type { KernelDesc, TypedArray } from '../../types.js';
 import { allocate, product, shapeString } from '../../types.js';
 import type { KernelFactory, KernelFn } from './util.js';
-import { attr, expectArity, intAttr, kernelError, roundToHalf } from './util.js';
+import { attr, expectArity, intAttr, kernelError } from './util.js';
+import { roundToHalf } from '../../float16.js';
 
 /** [outer, size, inner] of `shape` around `axis`. */
 function lines(k: KernelDesc, shape: readonly number[], axis: number): [number, number, number] {

@@ -6,7 +6,7 @@
 import type { BackendFactory, BackendInstance, BackendLoadContext } from '../backend.js';
 import type { DType, GraphDescriptor, TypedArray } from '../../types.js';
 import { arrayTypeOf, isDim, own, product } from '../../types.js';
-import { decodeConstant } from '../js/backend.js';
+import { decodeConstant } from '../../weights.js';
 import { isNode } from '../../io.js';
 import { WebDNNError } from '../../errors.js';
 import type { TensorSlot, WorkerPort } from './worker.js';

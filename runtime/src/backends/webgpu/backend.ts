@@ -6,8 +6,8 @@
 import type { BackendFactory, BackendInstance } from '../backend.js';
 import type { ConstantDesc, DType, GraphDescriptor, TypedArray } from '../../types.js';
 import { allocate, product } from '../../types.js';
-import { decodeConstant } from '../js/backend.js';
-import { decodeF16, floatToHalfBits } from '../js/util.js';
+import { decodeConstant } from '../../weights.js';
+import { decodeF16, floatToHalfBits } from '../../float16.js';
 import type { GPUBindGroupLike, GPUBufferLike, GPUComputePipelineLike, GPUDeviceLike, GPUDeviceLostInfoLike } from './gpu.js';
 import { BufferUsage, gpuApi, MapModeRead, softwareAdapter } from './gpu.js';
 
