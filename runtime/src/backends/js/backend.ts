@@ -13,7 +13,7 @@ import { kernels as convKernels } from './conv.js';
 import { kernels as matmulKernels } from './matmul.js';
 import { kernels as poolKernels } from './pool.js';
 import { kernels as reduceKernels } from './reduce.js';
-import { kernels as indexKernels } from './index_ops.js';
+import { kernels as indexmapKernels } from './indexmap.js';
 import { kernels as indexingKernels } from './indexing.js';
 import { kernels as scanKernels } from './scan.js';
 import { kernels as resizeKernels } from './resize.js';
@@ -24,7 +24,7 @@ const KERNELS: { [op: string]: KernelFactory } = {
   ...matmulKernels,
   ...poolKernels,
   ...reduceKernels,
-  ...indexKernels,
+  ...indexmapKernels,
   ...indexingKernels,
   ...scanKernels,
   ...resizeKernels,

@@ -1,4 +1,4 @@
-// Data movement: every op here maps an output index to an input index. Most are expressed as
+// Index mapping: every op here maps an output index to an input index. Most are expressed as
 // per-axis offset tables run by `mapIndices`; Concat/Split/Gather copy contiguous runs.
 
 import type { TypedArray } from '../../types.js';
