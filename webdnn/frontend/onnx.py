@@ -1,6 +1,7 @@
 """ONNX frontend: .onnx file (or ModelProto) → IR Graph.
 
-Before any work it checks every node against the handler table (onnx_ops.HANDLERS) and raises ONE
+Before any work it checks every node against the handler table (onnx_registry.HANDLERS, filled by
+the onnx_ops*.py families, all imported here) and raises ONE
 UnsupportedOpsError listing them all. Nodes are then converted in order; an op whose inputs are
 all constants is folded on the spot (the same fold the constant-folding pass uses), so chains like
 Shape → Gather → Concat → Reshape arrive as constant attributes.
@@ -18,12 +19,10 @@ from onnx import numpy_helper, TensorProto
 from ..errors import ConversionError, UnsupportedOpsError, ShapeError, DynamicValueError, ModelFileError
 from ..ir import Graph, Tensor
 from ..passes.fold_constants import try_fold
-
-ONNX_DTYPES = {
-    TensorProto.FLOAT: "float32", TensorProto.FLOAT16: "float16", TensorProto.DOUBLE: "float32",
-    TensorProto.INT8: "int8", TensorProto.UINT8: "uint8", TensorProto.INT32: "int32",
-    TensorProto.INT64: "int64", TensorProto.BOOL: "bool",
-}
+from .onnx_registry import HANDLERS, ONNX_DTYPES, tensor_dtype  # noqa: F401  (ONNX_DTYPES: part of this API)
+# every handler family, imported for its registrations
+from . import (onnx_ops, onnx_ops_composite, onnx_ops_control, onnx_ops_index, onnx_ops_rnn,  # noqa: F401
+               onnx_ops_sample, onnx_ops_signal, onnx_ops_text)
 
 
 def load_model(model) -> onnx.ModelProto:
@@ -67,15 +66,6 @@ def default_opset(proto) -> int:
         if imp.domain in ("", "ai.onnx"):
             return imp.version
     return 1
-
-
-def tensor_dtype(elem_type: int, where: str) -> str:
-    try:
-        return ONNX_DTYPES[elem_type]
-    except KeyError:
-        name = TensorProto.DataType.Name(elem_type) if elem_type in TensorProto.DataType.values() else elem_type
-        raise ConversionError(f"{where}: element type {name} is not supported "
-                              f"(supported: float, float16, double, int8, uint8, int32, int64, bool)") from None
 
 
 def to_array(tp: TensorProto) -> np.ndarray:
@@ -157,7 +147,6 @@ class NodeContext:
 
 class OnnxImporter:
     def __init__(self, proto, input_shapes: dict | None = None, constant_inputs: dict | None = None):
-        from .onnx_ops import HANDLERS
         self.proto = proto
         self.handlers = HANDLERS
         self.opset = default_opset(proto)

@@ -2,81 +2,31 @@
 Elementwise expressions; Flatten/Squeeze/Unsqueeze are Reshape; global pooling is Reduce."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 
+from ..ir.activations import ACTIVATIONS
 from ..ir.ops.elementwise import inp, call, chain
-from .onnx import tensor_dtype
-
-
-@dataclass
-class Handler:
-    fn: Callable
-    since: int = 1
-
-
-HANDLERS: dict[str, Handler] = {}
-
-
-def handler(*names, since: int = 1):
-    def deco(fn):
-        for n in names:
-            HANDLERS[n] = Handler(fn, since)
-        return fn
-    return deco
-
-
-X = inp(0)
+from .onnx_registry import X, conv_pads, handler, tensor_dtype, unary
+from .onnx_ops_index import max_pool_indices
 
 
 # ---- elementwise ---------------------------------------------------------------------------
-UNARY = {
-    "Relu": lambda c: call("max", X, 0),
-    "Sigmoid": lambda c: call("reciprocal", call("add", 1, call("exp", call("neg", X)))),
-    "Tanh": lambda c: call("tanh", X),
-    "Exp": lambda c: call("exp", X),
-    "Log": lambda c: call("log", X),
-    "Sqrt": lambda c: call("sqrt", X),
-    "Reciprocal": lambda c: call("reciprocal", X),
-    "Neg": lambda c: call("neg", X),
-    "Abs": lambda c: call("abs", X),
-    "Floor": lambda c: call("floor", X),
-    "Ceil": lambda c: call("ceil", X),
-    "Round": lambda c: call("round", X),
-    "Erf": lambda c: call("erf", X),
-    "Sin": lambda c: call("sin", X),
-    "Cos": lambda c: call("cos", X),
-    "Sign": lambda c: call("sign", X),
-    "Not": lambda c: call("not", X),
-    "IsNaN": lambda c: call("isnan", X),
-    "LeakyRelu": lambda c: call("where", call("lt", X, 0), call("mul", X, c.attr("alpha", 0.01)), X),
-    "Elu": lambda c: call("where", call("lt", X, 0), call("mul", c.attr("alpha", 1.0), call("sub", call("exp", X), 1)), X),
-    "Selu": lambda c: call("mul", c.attr("gamma", 1.05070102214813232421875),
-                           call("where", call("le", X, 0),
-                                call("mul", c.attr("alpha", 1.67326319217681884765625), call("sub", call("exp", X), 1)), X)),
-    "Softplus": lambda c: call("log", call("add", call("exp", X), 1)),
-    "Softsign": lambda c: call("div", X, call("add", call("abs", X), 1)),
-    "HardSigmoid": lambda c: call("max", 0, call("min", 1, call("add", call("mul", X, c.attr("alpha", 0.2)), c.attr("beta", 0.5)))),
-    "HardSwish": lambda c: call("mul", X, call("max", 0, call("min", 1, call("add", call("mul", X, 1 / 6), 0.5)))),
-    "ThresholdedRelu": lambda c: call("where", call("gt", X, c.attr("alpha", 1.0)), X, 0),
-}
+MATH = {"Log": "log", "Sqrt": "sqrt", "Reciprocal": "reciprocal", "Neg": "neg", "Abs": "abs", "Floor": "floor",
+        "Ceil": "ceil", "Round": "round", "Erf": "erf", "Sin": "sin", "Cos": "cos", "Sign": "sign", "Not": "not",
+        "IsNaN": "isnan"}  # ops that are one primitive
+
+for _name, _prim in MATH.items():
+    unary(_name, lambda c, p=_prim: call(p, X))
 
 
-def _gelu(c):
-    if c.attr("approximate", "none") == "tanh":
-        inner = call("mul", np.sqrt(2 / np.pi), call("add", X, call("mul", 0.044715, call("mul", X, call("mul", X, X)))))
-        return call("mul", call("mul", X, 0.5), call("add", 1, call("tanh", inner)))
-    return call("mul", call("mul", X, 0.5), call("add", 1, call("erf", call("mul", X, 1 / np.sqrt(2)))))
+def _activation(act):
+    """The activation's expression with the node's attributes (the table's defaults where absent)."""
+    return lambda c: act.expr(X, **{p: c.attr(p, default) for p, default in act.params.items()})
 
 
-UNARY["Gelu"] = _gelu
-
-for _name, _mk in UNARY.items():
-    def _unary(c, _mk=_mk):
-        return [c.ew(_mk(c), [c.input(0)])]
-    HANDLERS[_name] = Handler(_unary, 20 if _name == "Gelu" else 1)
+for _name, _act in ACTIVATIONS.items():  # Relu, Sigmoid, Gelu, ...: one table for every frontend
+    if _act.onnx_since is not None:
+        unary(_name, _activation(_act), _act.onnx_since)
 
 BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Pow": "pow", "Equal": "eq", "Less": "lt", "Greater": "gt",
           "LessOrEqual": "le", "GreaterOrEqual": "ge", "And": "and", "Or": "or", "Xor": "xor"}
@@ -151,30 +101,6 @@ def _cast(c):
 
 
 # ---- contraction ---------------------------------------------------------------------------
-def _conv_pads(c, x_shape, k, s, d, transpose=False):
-    nd = len(k)
-    auto = c.attr("auto_pad", "NOTSET")
-    pads = list(c.attr("pads", [0] * (2 * nd)))
-    if auto in ("NOTSET", "VALID"):
-        return [0] * (2 * nd) if auto == "VALID" else pads
-    if auto not in ("SAME_UPPER", "SAME_LOWER"):
-        c.fail(f"unknown auto_pad {auto!r}")
-    pads = []
-    begins, ends = [], []
-    for i in range(nd):
-        n = x_shape[2 + i]
-        if transpose:
-            total = s[i] * (n - 1) + (k[i] - 1) * d[i] + 1 - n * s[i]
-        else:
-            out = -(-n // s[i])
-            total = max(0, (out - 1) * s[i] + (k[i] - 1) * d[i] + 1 - n)
-        small, big = total // 2, total - total // 2
-        b, e = (small, big) if auto == "SAME_UPPER" else (big, small)
-        begins.append(b)
-        ends.append(e)
-    return begins + ends
-
-
 @handler("Conv")
 def _conv(c):
     return [conv(c, c.input(0), c.input(1), c.input(2))]
@@ -186,7 +112,7 @@ def conv(c, x, w, b=None):
     nd = len(k)
     s = list(c.attr("strides", [1] * nd))
     d = list(c.attr("dilations", [1] * nd))
-    pads = _conv_pads(c, x.shape, k, s, d)
+    pads = conv_pads(c, x.shape, k, s, d)
     ins = [x, w] + ([b] if b is not None else [])
     return c.op1("Conv", ins, {"strides": s, "pads": pads, "dilations": d, "group": c.attr("group", 1)})
 
@@ -214,7 +140,7 @@ def _conv_transpose(c):
             ends.append(e_)
         pads = begins + ends
     else:
-        pads = _conv_pads(c, x.shape, k, s, d, transpose=True)
+        pads = conv_pads(c, x.shape, k, s, d, transpose=True)
     ins = [x, w] + ([b] if b is not None else [])
     return [c.op1("ConvTranspose", ins, {"strides": s, "pads": pads, "dilations": d, "group": c.attr("group", 1),
                                           "output_padding": opad})]
@@ -263,14 +189,13 @@ def _pool(c):
     ceil_mode = c.attr("ceil_mode", 0)
     auto = c.attr("auto_pad", "NOTSET")
     if auto in ("SAME_UPPER", "SAME_LOWER"):
-        pads = _conv_pads(c, x.shape, k, s, d)
+        pads = conv_pads(c, x.shape, k, s, d)
     else:
         pads = [0] * (2 * nd) if auto == "VALID" else list(c.attr("pads", [0] * (2 * nd)))
     kind = "max" if c.node.op_type == "MaxPool" else "avg"
     y = c.op1("Pool", [x], {"kind": kind, "kernel_shape": k, "strides": s, "pads": pads, "dilations": d,
                             "ceil_mode": ceil_mode, "count_include_pad": c.attr("count_include_pad", 0)})
     if len(c.node.output) > 1 and c.node.output[1]:
-        from .onnx_ops_index import max_pool_indices
         return [y, max_pool_indices(c, x, list(y.shape), k, s, d, pads, c.attr("storage_order", 0))]
     return [y]
 
@@ -490,12 +415,3 @@ def _constant_of_shape(c):
     value = c.attr("value")
     c.const(0, "shape")  # the output shape must be static
     return [c.op1("ConstantOfShape", [c.input(0)], {"value": None if value is None else np.asarray(value)})]
-
-
-from . import onnx_ops_composite  # noqa: E402,F401  (registers its handlers)
-from . import onnx_ops_index  # noqa: E402,F401  (registers its handlers)
-from . import onnx_ops_control  # noqa: E402,F401  (registers its handlers)
-from . import onnx_ops_rnn  # noqa: E402,F401  (registers its handlers)
-from . import onnx_ops_sample  # noqa: E402,F401  (registers its handlers)
-from . import onnx_ops_signal  # noqa: E402,F401  (registers its handlers)
-from . import onnx_ops_text  # noqa: E402,F401  (registers its handlers)

@@ -1,22 +1,17 @@
 """ONNX ops composed from existing IR ops (no kernel of their own): Range, EyeLike, Trilu, OneHot,
-Tile, LpNormalization, InstanceNormalization, LpPool, Shrink, IsInf, trigonometric/hyperbolic and
+Tile, LpNormalization, InstanceNormalization, LpPool, IsInf, trigonometric/hyperbolic and
 bitwise functions."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir.ops.elementwise import call, inp
-from .onnx import tensor_dtype
-from .onnx_ops import HANDLERS, Handler, handler, UNARY, X
-from .onnx_ops_index import _ints
+from .onnx_ops import conv
+from .onnx_registry import X, conv_pads, handler, ints, tensor_dtype, unary
 
 for _op, _prim in {"Tan": "tan", "Asin": "asin", "Acos": "acos", "Atan": "atan", "Sinh": "sinh", "Cosh": "cosh",
                    "Asinh": "asinh", "Acosh": "acosh", "Atanh": "atanh", "BitwiseNot": "bnot"}.items():
-    UNARY[_op] = (lambda p: (lambda c: call(p, X)))(_prim)
-
-    def _unary(c, _mk=UNARY[_op]):
-        return [c.ew(_mk(c), [c.input(0)])]
-    HANDLERS[_op] = Handler(_unary)
+    unary(_op, lambda c, p=_prim: call(p, X))
 
 
 @handler("BitwiseAnd", "BitwiseOr", "BitwiseXor", since=18)
@@ -56,14 +51,6 @@ def _isinf(c):
         expr = call("and", expr, call("lt", X, 0))
     if not neg:
         expr = call("and", expr, call("gt", X, 0))
-    return [c.ew(expr, [c.input(0)])]
-
-
-@handler("Shrink", since=9)
-def _shrink(c):
-    lambd, bias = float(c.attr("lambd", 0.5)), float(c.attr("bias", 0.0))
-    expr = call("where", call("lt", X, -lambd), call("add", X, bias),
-                call("where", call("gt", X, lambd), call("sub", X, bias), 0))
     return [c.ew(expr, [c.input(0)])]
 
 
@@ -161,8 +148,7 @@ def _lppool(c):
         c.fail("ceil_mode=1 is not supported")
     auto = c.attr("auto_pad", "NOTSET")
     if auto in ("SAME_UPPER", "SAME_LOWER"):
-        from .onnx_ops import _conv_pads
-        pads = _conv_pads(c, x.shape, k, list(c.attr("strides", [1] * nd)), list(c.attr("dilations", [1] * nd)))
+        pads = conv_pads(c, x.shape, k, list(c.attr("strides", [1] * nd)), list(c.attr("dilations", [1] * nd)))
     else:
         pads = [0] * (2 * nd) if auto == "VALID" else list(c.attr("pads", [0] * (2 * nd)))
     powered = c.ew(call("pow", call("abs", X), p), [x])
@@ -231,7 +217,7 @@ def _col2im(c):
     """Blocks summed back into an image: a grouped ConvTranspose whose kernel puts each of a channel's
     prod(block) columns at its own block position (one-hot weights)."""
     x = c.input(0)
-    image, block = _ints(c.const(1, "image_shape")), _ints(c.const(2, "block_shape"))
+    image, block = ints(c.const(1, "image_shape")), ints(c.const(2, "block_shape"))
     nd = len(image)
     s = list(c.attr("strides", [1] * nd))
     d = list(c.attr("dilations", [1] * nd))
@@ -320,7 +306,6 @@ def _matmul_integer(c):
 
 @handler("ConvInteger", since=10)
 def _conv_integer(c):
-    from .onnx_ops import conv
     x, w = c.input(0), c.input(1)
     acc = conv(c, _centered(c, x, c.input(2)), _centered(c, w, c.input(3), [-1] + [1] * (len(w.shape) - 1)))
     return [c.ew(call("cast", "int32", inp(0)), [acc])]
@@ -335,7 +320,6 @@ def _qlinear_matmul(c):
 
 @handler("QLinearConv", since=10)
 def _qlinear_conv(c):
-    from .onnx_ops import conv
     x, x_s, x_zp, w, w_s, w_zp, y_s, y_zp, bias = (c.input(i) for i in range(9))
     r = len(x.shape)
     bias = None if bias is None else c.ew(call("cast", "float32", inp(0)), [bias])

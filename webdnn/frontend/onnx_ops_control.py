@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import DynamicValueError
 from ..ir.ops import norm_axis
-from .onnx_ops import handler
+from .onnx_registry import handler
 
 
 def _stack(c, items, axis: int):

@@ -6,11 +6,7 @@ import numpy as np
 
 from ..ir.ops import norm_axis
 from ..ir.ops.elementwise import inp, call
-from .onnx_ops import handler
-
-
-def _ints(v):
-    return [int(i) for i in np.reshape(v, -1)]
+from .onnx_registry import handler, ints
 
 
 # ---- gather / scatter ----------------------------------------------------------------------
@@ -93,7 +89,7 @@ def _max_unpool(c):
                   {"value": np.zeros(1, dtype=x.dtype)})
     flat = lambda t: c.op1("Reshape", [t], {"shape": [t.size]})  # noqa: E731
     y = c.op1("Reshape", [c.op1("ScatterElements", [zeros, flat(idx), flat(x)], {"axis": 0})], {"shape": shape})
-    out = _ints(c.const(2, "output_shape")) if c.has_input(2) else shape
+    out = ints(c.const(2, "output_shape")) if c.has_input(2) else shape
     if len(out) != len(shape) or any(o < i for o, i in zip(out, shape)):
         c.fail(f"output_shape {out} is smaller than the unpooled shape {shape}")
     if out != shape:
@@ -160,14 +156,14 @@ def _hardmax(c):
 def _cumsum(c):
     axis = c.const(1, "axis")
     kind = "sum" if c.node.op_type == "CumSum" else "prod"
-    return [c.op1("CumSum", [c.input(0)], {"kind": kind, "axis": _ints(axis)[0],
+    return [c.op1("CumSum", [c.input(0)], {"kind": kind, "axis": ints(axis)[0],
                                            "exclusive": int(c.attr("exclusive", 0)),
                                            "reverse": int(c.attr("reverse", 0))})]
 
 
 @handler("TopK")
 def _topk(c):
-    k = c.attr("k") if c.opset < 10 else _ints(c.const(1, "K"))[0]
+    k = c.attr("k") if c.opset < 10 else ints(c.const(1, "K"))[0]
     return c.op("TopK", [c.input(0)], {"k": int(k), "axis": c.attr("axis", -1), "largest": int(c.attr("largest", 1)),
                                        "sorted": int(c.attr("sorted", 1))})
 
@@ -246,7 +242,7 @@ def _resize(c):
             roi = _floats(roi)
         s, z = c.const(2, "scales"), c.const(3, "sizes")
         if z is not None and np.size(z):
-            sizes = _ints(z)
+            sizes = ints(z)
         elif s is not None and np.size(s):
             scales = _floats(s)
         else:

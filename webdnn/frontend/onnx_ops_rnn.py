@@ -8,28 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir.activations import ACTIVATIONS
 from ..ir.ops.elementwise import call
-from .onnx_ops import handler
+from .onnx_registry import handler
 from .recurrent import RecurrentStep, sigmoid, tanh
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 # ONNX stores LSTM gates as i, o, f, c; the step takes i, f, c, o. GRU (z, r, h) and RNN agree.
 ORDER = {"RNN": [0], "GRU": [0, 1, 2], "LSTM": [0, 2, 3, 1]}
 DEFAULT_ACTS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
-# name -> (number of alpha/beta values it takes, defaults, expression builder)
-ACTS = {
-    "Sigmoid": (0, (), lambda x: sigmoid(x)),
-    "Tanh": (0, (), lambda x: tanh(x)),
-    "Relu": (0, (), lambda x: call("max", x, 0)),
-    "Softsign": (0, (), lambda x: call("div", x, call("add", call("abs", x), 1))),
-    "Softplus": (0, (), lambda x: call("log", call("add", call("exp", x), 1))),
-    "Affine": (2, (1.0, 0.0), lambda x, a, b: call("add", call("mul", x, a), b)),
-    "LeakyRelu": (1, (0.01,), lambda x, a: call("where", call("lt", x, 0), call("mul", x, a), x)),
-    "ThresholdedRelu": (1, (1.0,), lambda x, a: call("where", call("gt", x, a), x, 0)),
-    "ScaledTanh": (2, (1.0, 1.0), lambda x, a, b: call("mul", a, call("tanh", call("mul", x, b)))),
-    "HardSigmoid": (2, (0.2, 0.5), lambda x, a, b: call("max", 0, call("min", 1, call("add", call("mul", x, a), b)))),
-    "Elu": (1, (1.0,), lambda x, a: call("where", call("lt", x, 0), call("mul", a, call("sub", call("exp", x), 1)), x)),
-}
+# the activation functions the operators name (their formulas: ir/activations.py)
+ACTS = ("Sigmoid", "Tanh", "Relu", "Softsign", "Softplus", "Affine", "LeakyRelu", "ThresholdedRelu", "ScaledTanh",
+        "HardSigmoid", "Elu")
 
 
 def _activations(c, kind, dirs):
@@ -44,13 +34,12 @@ def _activations(c, kind, dirs):
         key = next((k for k in ACTS if k.lower() == name.lower()), None)
         if key is None:
             c.fail(f"activation {name!r} is not supported (supported: {', '.join(ACTS)})")
-        n_params, defaults, fn = ACTS[key]
-        params = list(defaults)
-        if n_params >= 1 and alphas:
-            params[0] = float(alphas.pop(0))
-        if n_params >= 2 and betas:
-            params[1] = float(betas.pop(0))
-        out.append(lambda x, fn=fn, params=tuple(params): fn(x, *params))
+        act = ACTIVATIONS[key]
+        params = {}  # activation_alpha / activation_beta fill the first / second parameter, in order
+        for name_, given in zip(act.params, (alphas, betas)):
+            if given:
+                params[name_] = float(given.pop(0))
+        out.append(lambda x, act=act, params=params: act.expr(x, **params))
     return [out[d * per:(d + 1) * per] for d in range(dirs)]
 
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ops.elementwise import call, chain, inp
-from .onnx_ops import handler
-from .onnx_ops_index import _ints
+from .onnx_registry import X, handler, ints
 
 CUBIC_A = -0.75  # Keys' coefficient, fixed by the ONNX spec
 OFFSETS = {"nearest": [0], "linear": [0, 1], "cubic": [-1, 0, 1, 2]}
-X = inp(0)
 
 
 def _where_outside(x, lo, hi, inside, outside):
@@ -145,10 +143,10 @@ def _deform_conv(c):
         c.fail(f"only 2-D DeformConv is supported (X is {list(x.shape)})")
     n, ch, hgt, wid = x.shape
     m = w.shape[0]
-    kh, kw = _ints(c.attr("kernel_shape") or w.shape[2:])
-    sh, sw = _ints(c.attr("strides") or [1, 1])
-    dh, dw = _ints(c.attr("dilations") or [1, 1])
-    pt, pl = _ints(c.attr("pads") or [0, 0, 0, 0])[:2]
+    kh, kw = ints(c.attr("kernel_shape") or w.shape[2:])
+    sh, sw = ints(c.attr("strides") or [1, 1])
+    dh, dw = ints(c.attr("dilations") or [1, 1])
+    pt, pl = ints(c.attr("pads") or [0, 0, 0, 0])[:2]
     group, og = int(c.attr("group", 1)), int(c.attr("offset_group", 1))
     oh, ow = offset.shape[2:]
     t, p = kh * kw, oh * ow

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ops.elementwise import call, inp
-from .onnx_ops import handler
+from .onnx_registry import handler, tensor_dtype
 
 
 def _scalar(c, i, what, kind=int):
@@ -122,7 +122,6 @@ def _stft(c):
 def _mel_weight_matrix(c):
     """(dft_length/2 + 1, num_mel_bins) triangular filters on the mel scale, computed at conversion
     (its shape is set by its inputs, so they must be constants, as they are in practice)."""
-    from .onnx import tensor_dtype
     bins, dft, rate = (_scalar(c, i, w) for i, w in enumerate(("num_mel_bins", "dft_length", "sample_rate")))
     lo, hi = (_scalar(c, i, w, float) for i, w in ((3, "lower_edge_hertz"), (4, "upper_edge_hertz")))
     if bins is None or dft is None or rate is None or lo is None or hi is None or bins < 1 or dft < 1 or rate < 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ops.elementwise import call, chain, inp
-from .onnx_ops import handler
+from .onnx_registry import handler
 
 
 def _pool_ngrams(c, pool, counts, lo, hi):

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..ir.activations import ACTIVATIONS
 from ..ir.ops.elementwise import call, inp
 
 Act = Callable[[object], object]
 
 
 def sigmoid(x):
-    return call("reciprocal", call("add", 1, call("exp", call("neg", x))))
+    return ACTIVATIONS["Sigmoid"].expr(x)
 
 
 def tanh(x):
-    return call("tanh", x)
+    return ACTIVATIONS["Tanh"].expr(x)
 
 
 class Expr:
