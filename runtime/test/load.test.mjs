@@ -76,8 +76,8 @@ test('all backends unavailable: one error listing every backend and why', async 
   const dir = writeDescriptor(affineSpec());
   await assert.rejects(WebDNN.load(dir, { backendOrder: ['webgpu', 'warp-drive', 'wasm'] }), (e) => {
     assert.match(e.message, /no backend could be loaded/);
-    assert.match(e.message, /webgpu: not available in this (build|environment)/);
-    assert.match(e.message, /warp-drive: unknown backend/);
+    assert.match(e.message, /webgpu: not available in this environment/);
+    assert.match(e.message, /warp-drive: unknown backend \(this runtime has: webgpu, wasm, js\)/);
     assert.match(e.message, /wasm: (not available|not in the descriptor)/);
     return true;
   });
@@ -92,6 +92,18 @@ test('falls back past absent or unknown backends to the next one', async () => {
     assert.equal(runner.backendName, 'js', order.join(','));
     await expectAffineWorks(runner);
   }
+});
+
+test("'webgl' has no backend in this runtime: skipped in an order, named in the error when nothing else loads", async () => {
+  const dir = writeDescriptor(affineSpec());
+  const runner = await WebDNN.load(dir, { backendOrder: ['webgl', 'js'] });
+  assert.equal(runner.backendName, 'js');
+  await assert.rejects(WebDNN.load(dir, { backendOrder: 'webgl' }), (e) => {
+    assert.ok(e instanceof WebDNN.WebDNNError);
+    assert.match(e.message, /no backend could be loaded \(backendOrder: webgl\)/);
+    assert.match(e.message, /webgl: unknown backend \(this runtime has: webgpu, wasm, js\)/);
+    return true;
+  });
 });
 
 test('a backend that fails to load is reported with its reason', async () => {

@@ -45,18 +45,15 @@ export interface BackendFactory {
   create(ctx: BackendLoadContext): Promise<BackendInstance>;
 }
 
-/** Backend names the descriptor format knows (docs/descriptor.md); not all are built into this runtime. */
-export const KNOWN_BACKENDS: readonly string[] = ['webgpu', 'webgl', 'wasm', 'js'];
-
+// in the default order (load.ts DEFAULT_BACKEND_ORDER), so messages list them the same way
 const registry = new Map<string, BackendFactory>();
-
+registry.set('webgpu', webgpuFactory);
+registry.set('wasm', wasmFactory);
 registry.set('js', {
   name: 'js',
   unavailableReason: () => null,
   create: async (ctx) => new JsBackend(ctx.graph, ctx.weights),
 });
-registry.set('webgpu', webgpuFactory);
-registry.set('wasm', wasmFactory);
 
 export function getBackendFactory(name: string): BackendFactory | undefined {
   return registry.get(name);
