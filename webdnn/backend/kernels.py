@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import ConversionError
 from ..ir.ops import norm_axis
-from ..ir.ops.layout import slice_params
+from ..ir.ops.indexmap import slice_params
 from ..ir.ops.resize import resize_taps
 
 
