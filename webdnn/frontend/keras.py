@@ -27,7 +27,9 @@ import numpy as np
 from ..errors import ConversionError, UnsupportedOpsError
 from ..ir import Graph, Tensor
 from ..passes.fold_constants import try_fold
+from .keras_context import LayerContext, Value
 from .keras_file import KerasFile, read_file, to_snake_case
+from .keras_layers import LAYERS, unsupported_settings
 
 MODEL_CLASSES = ("Functional", "Model", "Sequential")
 
@@ -170,41 +172,6 @@ def walk_layers(spec: ModelSpec, prefix=()):
 
 
 # ---- values with a layout -----------------------------------------------------------------------
-class Value:
-    """A Keras tensor: IR tensor ``t`` whose physical axis i is logical axis ``perm[i]``;
-    ``mask`` is an optional float 0/1 tensor [N, T] (Embedding(mask_zero) / Masking)."""
-
-    __slots__ = ("t", "perm", "views", "mask")
-
-    def __init__(self, t: Tensor, perm=None, mask=None):
-        self.t = t
-        self.perm = tuple(range(len(t.shape))) if perm is None else tuple(perm)
-        assert len(self.perm) == len(t.shape), (self.perm, t.shape)
-        self.views = {self.perm: t}
-        self.mask = mask
-
-    @property
-    def rank(self) -> int:
-        return len(self.perm)
-
-    @property
-    def shape(self) -> tuple:
-        s = [0] * self.rank
-        for i, a in enumerate(self.perm):
-            s[a] = self.t.shape[i]
-        return tuple(s)
-
-    @property
-    def dtype(self) -> str:
-        return self.t.dtype
-
-    def phys(self, logical_axis: int) -> int:
-        return self.perm.index(logical_axis % self.rank)
-
-    def __repr__(self):
-        return f"<Value {list(self.shape)} perm={self.perm} {self.t.name!r}>"
-
-
 KERAS_DTYPES = {"float32": "float32", "float64": "float32", "float16": "float32", "bfloat16": "float32",
                 "int32": "int32", "int64": "int64", "int8": "int8", "uint8": "uint8", "bool": "bool",
                 "int16": "int32", "uint16": "int32"}
@@ -224,7 +191,6 @@ def _dtype_name(d) -> str:
 # ---- the importer -------------------------------------------------------------------------------
 class KerasImporter:
     def __init__(self, kfile: KerasFile, input_shapes=None):
-        from .keras_layers import LAYERS, unsupported_settings
         self.kfile = kfile
         self.layers = LAYERS
         self.unsupported_settings = unsupported_settings
@@ -378,7 +344,6 @@ class KerasImporter:
             return self.run_model(layer.model, inputs, path)[0]
         if layer.class_name == "InputLayer":
             return inputs
-        from .keras_context import LayerContext
         ctx = LayerContext(self, layer, inputs, call, path, kw_values or {})
         return ctx.run()
 

@@ -1,6 +1,7 @@
-"""What a Keras layer handler works with: LayerContext (config, weights, input Values, graph
-building with on-the-spot constant folding, layouts) and the helpers every family shares, the
-activation table included (every activation is an Elementwise expression, softmax a Softmax op)."""
+"""What a Keras layer handler works with: Value (a Keras tensor in some layout), LayerContext
+(config, weights, input Values, graph building with on-the-spot constant folding, layouts) and the
+helpers every family shares, activations included (their formulas: ir/activations.py; softmax is
+a Softmax op)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -8,11 +9,47 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ConversionError, ShapeError, UnsupportedOpsError
-from ..ir.ops.elementwise import call, inp
+from ..ir import Tensor
+from ..ir.activations import ACTIVATIONS, KERAS_NAMES
+from ..ir.ops.elementwise import inp
 from ..passes.fold_constants import try_fold
-from .keras import Value
 
 X = inp(0)
+
+
+class Value:
+    """A Keras tensor: IR tensor ``t`` whose physical axis i is logical axis ``perm[i]``;
+    ``mask`` is an optional float 0/1 tensor [N, T] (Embedding(mask_zero) / Masking)."""
+
+    __slots__ = ("t", "perm", "views", "mask")
+
+    def __init__(self, t: Tensor, perm=None, mask=None):
+        self.t = t
+        self.perm = tuple(range(len(t.shape))) if perm is None else tuple(perm)
+        assert len(self.perm) == len(t.shape), (self.perm, t.shape)
+        self.views = {self.perm: t}
+        self.mask = mask
+
+    @property
+    def rank(self) -> int:
+        return len(self.perm)
+
+    @property
+    def shape(self) -> tuple:
+        s = [0] * self.rank
+        for i, a in enumerate(self.perm):
+            s[a] = self.t.shape[i]
+        return tuple(s)
+
+    @property
+    def dtype(self) -> str:
+        return self.t.dtype
+
+    def phys(self, logical_axis: int) -> int:
+        return self.perm.index(logical_axis % self.rank)
+
+    def __repr__(self):
+        return f"<Value {list(self.shape)} perm={self.perm} {self.t.name!r}>"
 
 
 class LayerContext:
@@ -40,8 +77,7 @@ class LayerContext:
 
     def run(self) -> list:
         try:
-            from .keras_layers import LAYERS
-            return list(LAYERS[self.class_name](self))
+            return list(self.imp.layers[self.class_name](self))
         except (ConversionError, UnsupportedOpsError):
             raise
         except ShapeError as e:
@@ -121,14 +157,15 @@ def spatial_perm(rank: int, fmt: str) -> tuple:
     return (0, rank - 1, *range(1, rank - 1))
 
 
-def _tuple(v, n: int) -> list:
+def int_list(v, n: int) -> list:
+    """An int or a sequence (one element repeats) as n ints: kernel sizes, strides, ..."""
     if isinstance(v, (int, float)):
         return [int(v)] * n
     v = list(v)
     return [int(e) for e in (v * n if len(v) == 1 else v)]
 
 
-def _fmt(cfg) -> str:
+def data_format(cfg) -> str:
     return cfg.get("data_format") or "channels_last"
 
 
@@ -150,13 +187,14 @@ def conv_pads(c, in_sizes, k, s, d, padding) -> list:
     return begins + ends
 
 
-def _axes(cfg, rank, default=-1) -> list:
+def config_axes(cfg, rank, default=-1) -> list:
+    """The layer's `axis` (an int or a list, negative allowed) as sorted non-negative axes."""
     a = cfg.get("axis", default)
     a = [a] if isinstance(a, int) else list(a)
     return sorted(int(e) % rank for e in a)
 
 
-def _per_axis(arr, axes, rank):
+def per_axis(arr, axes, rank):
     """A parameter over `axes` as a logical-broadcastable array of the input's rank."""
     arr = np.asarray(arr, dtype=np.float64)
     shape = [1] * rank
@@ -166,58 +204,12 @@ def _per_axis(arr, axes, rank):
 
 
 # ---- activations ---------------------------------------------------------------------------------
-def _sigmoid(x):
-    return call("reciprocal", call("add", 1, call("exp", call("neg", x))))
+SOFTMAX = {"softmax": 0, "log_softmax": 1}  # not pointwise: a Softmax op (its `log` flag)
+KERAS3_PARAMS = {"hard_sigmoid": {"alpha": 1 / 6}}  # Keras 3 redefined hard_sigmoid as relu6(x + 3) / 6
 
 
-def _softplus(x):  # stable: max(x, 0) + log(1 + exp(-|x|))
-    return call("add", call("max", x, 0), call("log", call("add", 1, call("exp", call("neg", call("abs", x))))))
-
-
-def _hard_sigmoid(x, major):
-    if major >= 3:  # Keras 3: relu6(x + 3) / 6
-        return call("max", 0, call("min", 1, call("add", call("mul", x, 1 / 6), 0.5)))
-    return call("max", 0, call("min", 1, call("add", call("mul", x, 0.2), 0.5)))
-
-
-def _elu(x, alpha=1.0):
-    return call("where", call("gt", x, 0), x, call("mul", alpha, call("sub", call("exp", x), 1)))
-
-
-_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
-
-ACTIVATIONS: dict[str, Callable] = {
-    "linear": lambda x, m: None,
-    "relu": lambda x, m: call("max", x, 0),
-    "relu6": lambda x, m: call("min", call("max", x, 0), 6),
-    "sigmoid": lambda x, m: _sigmoid(x),
-    "hard_sigmoid": _hard_sigmoid,
-    "tanh": lambda x, m: call("tanh", x),
-    "softplus": lambda x, m: _softplus(x),
-    "softsign": lambda x, m: call("div", x, call("add", call("abs", x), 1)),
-    "selu": lambda x, m: call("mul", _SELU_SCALE, _elu(x, _SELU_ALPHA)),
-    "elu": lambda x, m: _elu(x),
-    "celu": lambda x, m: call("add", call("max", x, 0), call("min", 0, call("sub", call("exp", x), 1))),
-    "exponential": lambda x, m: call("exp", x),
-    "leaky_relu": lambda x, m: call("where", call("lt", x, 0), call("mul", x, 0.2), x),
-    "silu": lambda x, m: call("mul", x, _sigmoid(x)),
-    "swish": lambda x, m: call("mul", x, _sigmoid(x)),
-    "hard_silu": lambda x, m: call("mul", x, _hard_sigmoid(x, 3)),
-    "hard_swish": lambda x, m: call("mul", x, _hard_sigmoid(x, 3)),
-    "gelu": lambda x, m: call("mul", call("mul", x, 0.5), call("add", 1, call("erf", call("mul", x, 1 / np.sqrt(2))))),
-    "mish": lambda x, m: call("mul", x, call("tanh", _softplus(x))),
-    "log_sigmoid": lambda x, m: call("neg", _softplus(call("neg", x))),
-    "hard_tanh": lambda x, m: call("max", -1, call("min", 1, x)),
-    "tanh_shrink": lambda x, m: call("sub", x, call("tanh", x)),
-    "soft_shrink": lambda x, m: call("where", call("gt", x, 0.5), call("sub", x, 0.5),
-                                     call("where", call("lt", x, -0.5), call("add", x, 0.5), 0)),
-    "hard_shrink": lambda x, m: call("where", call("gt", call("abs", x), 0.5), x, 0),
-    "squareplus": lambda x, m: call("mul", 0.5, call("add", x, call("sqrt", call("add", call("mul", x, x), 4)))),
-    "sparse_plus": lambda x, m: call("where", call("le", x, -1), 0, call("where", call("ge", x, 1), x,
-                                     call("mul", 0.25, call("mul", call("add", x, 1), call("add", x, 1))))),
-    "softmax": "softmax",
-    "log_softmax": "log_softmax",
-}
+def is_supported_activation(name: str) -> bool:
+    return name in KERAS_NAMES or name in SOFTMAX
 
 
 def activation_name(act) -> str:
@@ -230,22 +222,21 @@ def activation_name(act) -> str:
 
 
 def activation_expr(ctx, act, x=X):
-    """The expression of a pointwise activation (None for linear); softmax is not pointwise."""
+    """The expression of a pointwise activation (x itself for linear); softmax is not pointwise."""
     name = activation_name(act)
-    mk = ACTIVATIONS.get(name)
-    if mk is None:
+    if not is_supported_activation(name):
         ctx.fail(f"activation {name!r} is not supported")
-    if isinstance(mk, str):
+    if name in SOFTMAX:
         ctx.fail(f"activation {name!r} is not pointwise here")
-    return mk(x, ctx.keras_major)
+    key, params = KERAS_NAMES[name]
+    if ctx.keras_major >= 3:
+        params = {**params, **KERAS3_PARAMS.get(name, {})}
+    return ACTIVATIONS[key].expr(x, **params)
 
 
 def apply_activation(ctx, v: Value, act) -> Value:
     name = activation_name(act)
-    mk = ACTIVATIONS.get(name)
-    if mk is None:
-        ctx.fail(f"activation {name!r} is not supported")
-    if mk in ("softmax", "log_softmax"):
-        return Value(ctx.op1("Softmax", [v.t], {"axis": v.phys(-1), "log": int(mk == "log_softmax")}), v.perm, v.mask)
-    expr = mk(X, ctx.keras_major)
-    return v if expr is None else ctx.pointwise(expr, [v], mask=v.mask)
+    if name in SOFTMAX:
+        return Value(ctx.op1("Softmax", [v.t], {"axis": v.phys(-1), "log": SOFTMAX[name]}), v.perm, v.mask)
+    expr = activation_expr(ctx, act)
+    return v if expr == X else ctx.pointwise(expr, [v], mask=v.mask)

@@ -8,10 +8,10 @@ from typing import Callable
 
 import numpy as np
 
+from ..ir.activations import ACTIVATIONS
 from ..ir.ops.elementwise import call, inp
-from .keras import Value
-from .keras_context import (ACTIVATIONS, X, _axes, _elu, _fmt, _per_axis, _tuple, activation_name, conv_pads,
-                            spatial_perm)
+from .keras_context import (X, Value, activation_name, config_axes, conv_pads, data_format, int_list,
+                            is_supported_activation, per_axis, spatial_perm)
 from .keras_rnn import register_rnn
 
 LAYERS: dict[str, Callable] = {}
@@ -29,7 +29,7 @@ def unsupported_settings(class_name: str, cfg: dict) -> list:
     """Config values a supported layer class cannot convert (reported with unsupported layers)."""
     bad = []
     for key in ("activation", "recurrent_activation"):
-        if key in cfg and activation_name(cfg[key]) not in ACTIVATIONS:
+        if key in cfg and not is_supported_activation(activation_name(cfg[key])):
             bad.append(f"{key} {activation_name(cfg[key])!r}")
     interp = cfg.get("interpolation", "nearest")
     if class_name in ("UpSampling1D", "UpSampling3D") and interp != "nearest":
@@ -58,11 +58,11 @@ def _identity(c):
 # ---- convolutions --------------------------------------------------------------------------------
 def _conv_geometry(c, v, nd):
     cfg = c.cfg
-    fmt = _fmt(cfg)
+    fmt = data_format(cfg)
     x = c.spatial(v, fmt)
-    k = _tuple(cfg["kernel_size"], nd)
-    s = _tuple(cfg.get("strides", 1), nd)
-    d = _tuple(cfg.get("dilation_rate", 1), nd)
+    k = int_list(cfg["kernel_size"], nd)
+    s = int_list(cfg.get("strides", 1), nd)
+    d = int_list(cfg.get("dilation_rate", 1), nd)
     return fmt, x, k, s, d
 
 
@@ -126,7 +126,7 @@ def _conv_transpose(c):
     W = c.param("kernel", lambda: w[0].transpose(nd + 1, nd, *range(nd)))  # (k..., out, in) → [in, out, k...]
     padding = str(cfg.get("padding", "valid")).lower()
     opad_cfg = cfg.get("output_padding")
-    opad_cfg = None if opad_cfg is None else _tuple(opad_cfg, nd)
+    opad_cfg = None if opad_cfg is None else int_list(opad_cfg, nd)
     begins, ends, opad = [], [], []
     for i in range(nd):
         n, kk = x.shape[2 + i], (k[i] - 1) * d[i] + 1
@@ -167,7 +167,7 @@ def _dense(c):
 @layer("BatchNormalization")
 def _batchnorm(c):
     v, cfg = c.x, c.cfg
-    axes = _axes(cfg, v.rank)
+    axes = config_axes(cfg, v.rank)
     w = list(c.weights())
     n = w[-2].size
     gamma = w.pop(0) if cfg.get("scale", True) else np.ones(n, np.float32)
@@ -181,13 +181,13 @@ def _batchnorm(c):
     s = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
     t = beta - mean * s
     return [c.pointwise(call("add", call("mul", X, inp(1)), inp(2)),
-                        [v, _per_axis(s, axes, v.rank), _per_axis(t, axes, v.rank)], mask=v.mask)]
+                        [v, per_axis(s, axes, v.rank), per_axis(t, axes, v.rank)], mask=v.mask)]
 
 
 @layer("LayerNormalization")
 def _layernorm(c):
     v, cfg = c.x, c.cfg
-    axes = _axes(cfg, v.rank)
+    axes = config_axes(cfg, v.rank)
     phys = [v.phys(a) for a in axes]
     eps = float(cfg.get("epsilon", 1e-3))
     w = list(c.weights())
@@ -196,7 +196,7 @@ def _layernorm(c):
                    {"kind": "mean", "axes": phys, "keepdims": 1})
         y = Value(c.op1("Elementwise", [v.t, ms], {"expr": call("div", X, call("sqrt", call("add", inp(1), eps)))}),
                   v.perm)
-        return [c.pointwise(call("mul", X, inp(1)), [y, _per_axis(w[0], axes, v.rank)], mask=v.mask)]
+        return [c.pointwise(call("mul", X, inp(1)), [y, per_axis(w[0], axes, v.rank)], mask=v.mask)]
     return [_scale_center(c, Value(_standardize(c, v.t, phys, eps), v.perm), cfg, w, axes)]
 
 
@@ -214,10 +214,10 @@ def _scale_center(c, y: Value, cfg, w: list, axes) -> Value:
     v = c.x
     args, expr = [y], X
     if cfg.get("scale", True):
-        args.append(_per_axis(w.pop(0), axes, v.rank))
+        args.append(per_axis(w.pop(0), axes, v.rank))
         expr = call("mul", expr, inp(len(args) - 1))
     if cfg.get("center", True):
-        args.append(_per_axis(w.pop(0), axes, v.rank))
+        args.append(per_axis(w.pop(0), axes, v.rank))
         expr = call("add", expr, inp(len(args) - 1))
     return c.pointwise(expr, args, mask=v.mask) if len(args) > 1 else y
 
@@ -227,7 +227,7 @@ def _groupnorm(c):
     """The channel axis split into (groups, channels per group), standardized over everything but the batch
     and the group, in whatever physical layout the input has."""
     v, cfg = c.x, c.cfg
-    (axis,) = _axes(cfg, v.rank)
+    (axis,) = config_axes(cfg, v.rank)
     p, b = v.phys(axis), v.phys(0)
     shape = list(v.t.shape)
     groups = int(cfg.get("groups", 32))
@@ -253,13 +253,13 @@ def _rescaling(c):
 def _normalization(c):
     v, cfg = c.x, c.cfg
     axis = cfg.get("axis", -1)
-    axes = [] if axis is None else _axes({"axis": axis}, v.rank)
+    axes = [] if axis is None else config_axes({"axis": axis}, v.rank)
     if cfg.get("mean") is not None:
         mean, var = np.asarray(cfg["mean"], np.float64), np.asarray(cfg["variance"], np.float64)
     else:
         w = c.weights()
         mean, var = w[0].astype(np.float64), w[1].astype(np.float64)
-    mean, var = _per_axis(mean, axes, v.rank), _per_axis(var, axes, v.rank)
+    mean, var = per_axis(mean, axes, v.rank), per_axis(var, axes, v.rank)
     std = np.maximum(np.sqrt(var), 1e-7)
     if cfg.get("invert"):
         return [c.pointwise(call("add", call("mul", X, inp(1)), inp(2)), [v, std, mean], mask=v.mask)]
@@ -269,7 +269,7 @@ def _normalization(c):
 @layer("UnitNormalization")
 def _unit_norm(c):
     v = c.x
-    phys = [v.phys(a) for a in _axes(c.cfg, v.rank)]
+    phys = [v.phys(a) for a in config_axes(c.cfg, v.rank)]
     ss = c.op1("Reduce", [c.op1("Elementwise", [v.t], {"expr": call("mul", X, X)})],
                {"kind": "sum", "axes": phys, "keepdims": 1})
     y = c.op1("Elementwise", [v.t, ss], {"expr": call("mul", X, call("reciprocal", call("sqrt", call("max", inp(1), 1e-12))))})
@@ -286,7 +286,8 @@ def _activation(c):
 def _relu(c):
     cfg = c.cfg
     mx, slope, th = cfg.get("max_value"), float(cfg.get("negative_slope", 0.0) or 0.0), float(cfg.get("threshold", 0.0) or 0.0)
-    expr = call("where", call("gt", X, th), X, call("mul", slope, call("sub", X, th))) if slope or th else call("max", X, 0)
+    expr = call("where", call("gt", X, th), X, call("mul", slope, call("sub", X, th))) if slope or th \
+        else ACTIVATIONS["Relu"].expr()
     if mx is not None:
         expr = call("where", call("ge", X, float(mx)), float(mx), expr)
     return [c.pointwise(expr, [c.x], mask=c.x.mask)]
@@ -295,29 +296,30 @@ def _relu(c):
 @layer("LeakyReLU")
 def _leaky(c):
     a = c.cfg.get("negative_slope", c.cfg.get("alpha", 0.3))
-    return [c.pointwise(call("where", call("lt", X, 0), call("mul", X, float(a)), X), [c.x], mask=c.x.mask)]
+    return [c.pointwise(ACTIVATIONS["LeakyRelu"].expr(alpha=float(a)), [c.x], mask=c.x.mask)]
 
 
 @layer("ELU")
 def _elu_layer(c):
-    return [c.pointwise(_elu(X, float(c.cfg.get("alpha", 1.0))), [c.x], mask=c.x.mask)]
+    return [c.pointwise(ACTIVATIONS["Elu"].expr(alpha=float(c.cfg.get("alpha", 1.0))), [c.x], mask=c.x.mask)]
 
 
 @layer("ThresholdedReLU")
 def _thresholded(c):
-    return [c.pointwise(call("where", call("gt", X, float(c.cfg.get("theta", 1.0))), X, 0), [c.x], mask=c.x.mask)]
+    return [c.pointwise(ACTIVATIONS["ThresholdedRelu"].expr(alpha=float(c.cfg.get("theta", 1.0))), [c.x], mask=c.x.mask)]
 
 
 @layer("PReLU")
 def _prelu(c):
     alpha = c.weights()[0]  # shape = input shape[1:], 1 on shared axes
-    return [c.pointwise(call("where", call("lt", X, 0), call("mul", X, inp(1)), X), [c.x, alpha[None]], mask=c.x.mask)]
+    # a LeakyRelu whose slope is a tensor
+    return [c.pointwise(ACTIVATIONS["LeakyRelu"].expr(alpha=inp(1)), [c.x, alpha[None]], mask=c.x.mask)]
 
 
 @layer("Softmax")
 def _softmax(c):
     v = c.x
-    axes = _axes(c.cfg, v.rank)
+    axes = config_axes(c.cfg, v.rank)
     if len(axes) != 1:
         c.fail(f"softmax over several axes {axes} is not supported")
     return [Value(c.op1("Softmax", [v.t], {"axis": v.phys(axes[0]), "log": 0}), v.perm, v.mask)]
@@ -351,7 +353,7 @@ def _concatenate(c):
 def _dot(c):
     a, b = c.inputs
     axes = c.cfg.get("axes", -1)
-    axes = _tuple(axes, 2)
+    axes = int_list(axes, 2)
     axes = [axes[0] % a.rank, axes[1] % b.rank]
     if a.rank != b.rank or a.rank not in (2, 3) or axes[0] == 0:
         c.fail(f"Dot of ranks {a.rank}, {b.rank} over axes {axes} is not supported")
@@ -381,11 +383,11 @@ def _l2_normalize(c, t, axis):
 def _pool(c):
     v, cfg = c.x, c.cfg
     nd = v.rank - 2
-    fmt = _fmt(cfg)
+    fmt = data_format(cfg)
     x = c.spatial(v, fmt)
-    k = _tuple(cfg.get("pool_size", 2), nd)
+    k = int_list(cfg.get("pool_size", 2), nd)
     strides = cfg.get("strides")
-    s = k if strides is None else _tuple(strides, nd)
+    s = k if strides is None else int_list(strides, nd)
     pads = conv_pads(c, x.shape[2:], k, s, [1] * nd, cfg.get("padding", "valid"))
     kind = "max" if c.class_name.startswith("Max") else "avg"
     y = c.op1("Pool", [x], {"kind": kind, "kernel_shape": k, "strides": s, "pads": pads, "dilations": [1] * nd,
@@ -407,7 +409,7 @@ def reduce_value(c, v: Value, axes, kind: str, keepdims: bool) -> Value:
        "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D")
 def _global_pool(c):
     v, cfg = c.x, c.cfg
-    sp = spatial_perm(v.rank, _fmt(cfg))[2:]
+    sp = spatial_perm(v.rank, data_format(cfg))[2:]
     kind = "max" if "Max" in c.class_name else "mean"
     keep = bool(cfg.get("keepdims", False))
     if v.mask is not None and kind == "mean" and v.rank == 3:  # masked mean over the steps
@@ -443,13 +445,13 @@ def _pairs(val, nd):
 @layer("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D")
 def _zero_pad(c):
     nd = c.x.rank - 2
-    return [_spatial_pads(c, c.x, _fmt(c.cfg), _pairs(c.cfg.get("padding", 1), nd))]
+    return [_spatial_pads(c, c.x, data_format(c.cfg), _pairs(c.cfg.get("padding", 1), nd))]
 
 
 @layer("Cropping1D", "Cropping2D", "Cropping3D")
 def _crop(c):
     nd = c.x.rank - 2
-    return [_spatial_pads(c, c.x, _fmt(c.cfg), _pairs(c.cfg.get("cropping", 1), nd), sign=-1)]
+    return [_spatial_pads(c, c.x, data_format(c.cfg), _pairs(c.cfg.get("cropping", 1), nd), sign=-1)]
 
 
 # Keras image resizing (UpSampling2D with an interpolation, Resizing) as the Resize IR op. Keras's
@@ -485,7 +487,7 @@ def _resizing(c):
     v, cfg = c.x, c.cfg
     if v.rank != 4:
         c.fail(f"needs a batch of images (rank 4), got shape {list(v.shape)}")
-    fmt = _fmt(cfg)
+    fmt = data_format(cfg)
     sp = spatial_perm(v.rank, fmt)[2:]
     h, w = (v.shape[a] for a in sp)
     th, tw = int(cfg["height"]), int(cfg["width"])
@@ -505,8 +507,8 @@ def _resizing(c):
 def _upsample(c):
     v, cfg = c.x, c.cfg
     nd = v.rank - 2
-    size = _tuple(cfg.get("size", 2), nd)
-    fmt = _fmt(cfg) if nd > 1 else "channels_last"
+    size = int_list(cfg.get("size", 2), nd)
+    fmt = data_format(cfg) if nd > 1 else "channels_last"
     sp = spatial_perm(v.rank, fmt)[2:]
     if cfg.get("interpolation", "nearest") != "nearest":  # UpSampling2D only (checked up front)
         return [_resize_value(c, v, fmt, [v.shape[a] * f for a, f in zip(sp, size)], cfg["interpolation"])]
@@ -546,7 +548,7 @@ def _flatten(c):
     if v.rank <= 2:
         return [v]
     perm = tuple(range(v.rank))
-    if _fmt(c.cfg) == "channels_first":  # Keras moves the channels last first (weight-order compatibility)
+    if data_format(c.cfg) == "channels_first":  # Keras moves the channels last first (weight-order compatibility)
         perm = (0, *range(2, v.rank), 1)
     return [Value(c.op1("Reshape", [c.layout(v, perm)], {"shape": [v.shape[0], int(np.prod(v.shape[1:]))]}))]
 

@@ -6,18 +6,14 @@ masked steps, as Keras does."""
 from __future__ import annotations
 
 from ..ir.ops.elementwise import call, inp
-from .keras import Value
-from .keras_context import activation_expr
+from .keras_context import Value, activation_expr
 from .recurrent import RecurrentStep
 
 GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
 
 
 def _act(c, act):
-    def f(e):
-        r = activation_expr(c, act, e)
-        return e if r is None else r
-    return f
+    return lambda e: activation_expr(c, act, e)
 
 
 class _Cell(RecurrentStep):

@@ -1,5 +1,7 @@
-"""ONNX op handlers: each maps one ONNX op (by opset) onto IR ops. Most pointwise ops are
-Elementwise expressions; Flatten/Squeeze/Unsqueeze are Reshape; global pooling is Reduce."""
+"""ONNX op handlers of the core families (elementwise, contraction, pooling and normalization,
+shapes and index maps): each maps one ONNX op (by opset) onto IR ops. Most pointwise ops are
+Elementwise expressions (activations from ir/activations.py); Flatten/Squeeze/Unsqueeze are
+Reshape; global pooling is Reduce."""
 from __future__ import annotations
 
 import numpy as np
@@ -27,6 +29,7 @@ def _activation(act):
 for _name, _act in ACTIVATIONS.items():  # Relu, Sigmoid, Gelu, ...: one table for every frontend
     if _act.onnx_since is not None:
         unary(_name, _activation(_act), _act.onnx_since)
+
 
 BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Pow": "pow", "Equal": "eq", "Less": "lt", "Greater": "gt",
           "LessOrEqual": "le", "GreaterOrEqual": "ge", "And": "and", "Or": "or", "Xor": "xor"}
@@ -77,7 +80,7 @@ def _prelu(c):
     x, slope = c.input(0), c.input(1)
     if len(slope.shape) == 1 and len(x.shape) > 2 and slope.shape[0] == x.shape[1] and slope.shape[0] != x.shape[-1]:
         slope = c.op1("Reshape", [slope], {"shape": [slope.shape[0]] + [1] * (len(x.shape) - 2)})
-    return [c.ew(call("where", call("lt", inp(0), 0), call("mul", inp(0), inp(1)), inp(0)), [x, slope])]
+    return [c.ew(ACTIVATIONS["LeakyRelu"].expr(X, alpha=inp(1)), [x, slope])]  # a LeakyRelu with a tensor slope
 
 
 @handler("Clip")
