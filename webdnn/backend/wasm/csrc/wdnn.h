@@ -74,15 +74,15 @@ void wd_reduce_rows_f32(const float* x, float* y, int outer, int n, int inner, i
 void wd_reduce_f32(const float* x, float* y, int rank, const int32_t* shape, const uint8_t* red, int kind);
 void wd_reduce_i32(const int32_t* x, int32_t* y, int rank, const int32_t* shape, const uint8_t* red, int kind);
 void wd_reduce_u8(const uint8_t* x, uint8_t* y, int rank, const int32_t* shape, const uint8_t* red, int kind);
-/* Index mapping: out[o] = src[sum_k maps[k][o_k]] for every output index o, or *fill where an entry
- * is negative (padding). esize is 1 or 4 bytes. */
+/* Index mapping (indexmap.c): out[o] = src[sum_k maps[k][o_k]] for every output index o, or *fill
+ * where an entry is negative (padding). esize is 1 or 4 bytes. */
 void wd_map(void* dst, const void* src, int esize, int rank, const int32_t* shape, const int32_t* const* maps,
             const void* fill);
 /* Gather along an axis: data viewed as [outer, n, inner], indices (int32) of count k. */
 void wd_gather(void* out, const void* data, const int32_t* idx, int esize, int outer, int n, int inner, int k);
 void wd_copy(void* dst, const void* src, size_t bytes);
 
-/* ---- data-dependent index ops, arg reductions, scans, top-k, resize (index.c) ----------- */
+/* ---- data-dependent index ops, arg reductions, scans, top-k, resize (indexing.c) -------- */
 enum { WD_F32, WD_I32, WD_U8, WD_I8 };  /* element kinds by storage */
 enum { WD_SCATTER_NONE, WD_SCATTER_ADD, WD_SCATTER_MUL, WD_SCATTER_MAX, WD_SCATTER_MIN };
 void wd_gather_elements(void* out, const void* data, const int32_t* idx, int dtype, int rank, const int32_t* dshape,
