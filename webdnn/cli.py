@@ -35,17 +35,7 @@ def _fmt_bytes(n: int) -> str:
 
 def cmd_convert(args) -> int:
     from .converter import convert
-    shapes = parse_input_shapes(args.input_shape)
-    if "" in shapes and str(args.model).lower().endswith(".onnx"):  # other frontends resolve "" themselves
-        import onnx
-        from .frontend.onnx import load_model
-        proto = load_model(args.model)
-        inits = {t.name for t in proto.graph.initializer}
-        names = [i.name for i in proto.graph.input if i.name not in inits]
-        if len(names) != 1:
-            raise WebDNNError(f"--input-shape without a name needs a model with one input; this one has {names}")
-        shapes[names[0]] = shapes.pop("")
-        del onnx
+    shapes = parse_input_shapes(args.input_shape)  # an unnamed shape ("") is resolved by the importer
     t0 = time.perf_counter()
 
     def progress(stage, detail=""):

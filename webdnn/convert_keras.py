@@ -1,4 +1,4 @@
-"""The original WebDNN command line for Keras models, on top of `webdnn convert`:
+"""The original WebDNN command line for Keras models, on top of webdnn.converter.convert():
 
     python ./bin/convert_keras.py resnet50.h5 --input_shape '(1,224,224,3)' --out output
     python -m webdnn.convert_keras resnet50.h5 --input_shape '(1,224,224,3)' --out output
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+import warnings
 
 from .errors import WebDNNError
 
@@ -39,24 +41,19 @@ def _backends(spec: str | None) -> list[str]:
     return wanted
 
 
-def _shape_args(model: str, shapes: list[str] | None) -> list[str]:
-    """--input_shape values as `webdnn convert --input-shape NAME=D1,...` arguments."""
+def _input_shapes(shapes: list[str] | None):
+    """--input_shape values as the importer's input_shapes: {name: shape} when every one is named,
+    {"": shape} for one unnamed shape, or a list of shapes in the model's input order."""
     if not shapes:
-        return []
-    named = ["=" in s for s in shapes]
-    if all(named) or len(shapes) == 1:
-        return [a for s in shapes for a in ("--input-shape", s)]
+        return None
+    from .cli import parse_input_shapes
+    parsed = [next(iter(parse_input_shapes([s]).items())) for s in shapes]
+    named = [name != "" for name, _ in parsed]
+    if all(named) or len(parsed) == 1:
+        return dict(parsed)
     if any(named):
         raise WebDNNError("give every --input_shape a name (NAME=(1,224,224,3)) or none")
-    from .frontend.keras import read_file, KerasImporter
-    kfile = read_file(model)
-    try:
-        names = [n for n, _, _ in KerasImporter(kfile)._input_layers()]
-    finally:
-        kfile.close()
-    if len(names) != len(shapes):
-        raise WebDNNError(f"{len(shapes)} --input_shape given; the model has {len(names)} input(s) {names}")
-    return [a for n, s in zip(names, shapes) for a in ("--input-shape", f"{n}={s}")]
+    return [shape for _, shape in parsed]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,16 +73,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from . import cli
+    from .converter import convert
     args = build_parser().parse_args(argv)
+    t0 = time.perf_counter()
+
+    def progress(stage, detail=""):
+        if not args.quiet:
+            print(f"  [{time.perf_counter() - t0:6.2f}s] {stage:<9} {detail}", file=sys.stderr, flush=True)
+
     try:
-        backends = _backends(args.backend)
-        shape_args = _shape_args(args.kerasmodel, args.input_shape)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            summary = convert(args.kerasmodel, args.out, backends=_backends(args.backend),
+                              input_shapes=_input_shapes(args.input_shape), weights=args.encoding, force=args.force,
+                              progress=progress)
     except WebDNNError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return cli.main(["convert", args.kerasmodel, "-o", args.out, "--backend", ",".join(backends), "--weights",
-                     args.encoding, *shape_args, *(["-q"] if args.quiet else []), *(["--force"] if args.force else [])])
+    for w in caught:
+        print(f"note: {w.message}", file=sys.stderr)
+    print(f"converted {args.kerasmodel} -> {summary['out']} in {summary['seconds']:.2f}s")
+    for t in summary["inputs"]:
+        print(f"  input  {t['name']}: {t['shape']} {t['dtype']}")
+    for t in summary["outputs"]:
+        print(f"  output {t['name']}: {t['shape']} {t['dtype']}")
+    for b, n in summary["bytes"].items():
+        print(f"  backend {b}: {n:,} bytes to download (model.json + graph + weights)")
+    return 0
 
 
 if __name__ == "__main__":

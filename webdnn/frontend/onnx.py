@@ -238,6 +238,11 @@ class OnnxImporter:
         g = self.proto.graph
         inits = {t.name for t in g.initializer}
         real_inputs = [i for i in g.input if i.name not in inits]
+        if "" in self.input_shapes:  # one shape without a name: the model's only input
+            names = [i.name for i in real_inputs if i.name not in self.constant_inputs]
+            if len(names) != 1:
+                raise ConversionError(f"--input-shape without a name needs a model with one input; this one has {names}")
+            self.input_shapes[names[0]] = self.input_shapes.pop("")
         unknown = (set(self.input_shapes) | set(self.constant_inputs)) - {i.name for i in real_inputs}
         if unknown:
             raise ConversionError(f"input shapes/constants name {sorted(unknown)}, but the model's inputs are "
@@ -326,6 +331,7 @@ class OnnxImporter:
 def import_onnx(model, input_shapes: dict | None = None, constant_inputs: dict | None = None) -> Graph:
     """Load and convert; warnings (e.g. symbolic dims set to 1) are issued as Python warnings.
 
+    input_shapes: {input name: shape}; the key "" names the only input of a one-input model.
     constant_inputs pins model inputs to fixed values (they stop being inputs)."""
     proto = load_model(model)
     imp = OnnxImporter(proto, input_shapes, constant_inputs)
