@@ -33,7 +33,7 @@ def _import(model, input_shapes, constant_inputs, example_inputs):
     from .frontend.pytorch import is_torch_module
     if is_torch_module(model):
         from .frontend.pytorch import import_torch
-        return import_torch(model, example_inputs)
+        return import_torch(model, example_inputs, input_shapes=input_shapes)
     if isinstance(model, onnx.ModelProto) or str(model).lower().endswith(".onnx"):
         from .frontend.onnx import import_onnx
         return import_onnx(model, input_shapes, constant_inputs)

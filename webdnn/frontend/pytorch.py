@@ -4,8 +4,9 @@
     import webdnn
     webdnn.convert(model, torch.randn(1, 3, 224, 224), "output")
 
-Shapes are static: they are the example inputs' shapes. torch is an optional dependency
-(``pip install 'webdnn[torch]'``); it is imported only when a module is converted.
+Shapes are static: they are the example inputs' shapes, or, without example inputs, the
+``input_shapes`` given (then float32 inputs of those shapes are traced). torch is an optional
+dependency (``pip install 'webdnn[torch]'``); it is imported only when a module is converted.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def is_torch_module(model) -> bool:
 def _as_args(torch, example_inputs) -> tuple:
     if example_inputs is None:
         raise ConversionError("converting a PyTorch module needs example inputs: "
-                              "webdnn.convert(module, example_inputs, out_dir)")
+                              "webdnn.convert(module, example_inputs, out_dir) (or input_shapes, without them)")
     if isinstance(example_inputs, (list, tuple)):
         args = tuple(example_inputs)
     else:
@@ -52,17 +53,58 @@ def _as_args(torch, example_inputs) -> tuple:
     return tuple(out)
 
 
+def _forward_names(module, required_only: bool = False) -> list[str]:
+    """forward()'s positional parameter names, in order (those without a default value only)."""
+    try:
+        params = inspect.signature(module.forward).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            and not (required_only and p.default is not p.empty)]
+
+
 def _input_names(module, n: int) -> list[str]:
     """The forward() parameter names, so the descriptor's inputs read like the Python code."""
-    try:
-        params = [p for p in inspect.signature(module.forward).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        params = []
-    names = [p.name for p in params[:n]]
+    names = _forward_names(module)[:n]
     if len(names) < n or len(set(names)) < n:
         names = ["x"] if n == 1 else [f"x{i}" for i in range(n)]
     return names
+
+
+def _shaped_inputs(torch, module, example_inputs, input_shapes: dict, input_names=None) -> tuple:
+    """The example inputs checked against input_shapes ({input name: shape}; "" names the only
+    input), or, when there are none, float32 inputs of those shapes."""
+    shapes = {k: [int(d) for d in v] for k, v in input_shapes.items()}
+    if example_inputs is not None:
+        args = _as_args(torch, example_inputs)
+        n = len(args)
+    elif "" in shapes:
+        n = 1
+    else:  # the shapes name the first inputs of forward(), in order
+        every = list(input_names) if input_names else _forward_names(module)
+        n = max(every.index(k) + 1 for k in shapes) if set(shapes) <= set(every) else len(shapes)
+    names = list(input_names) if input_names else _input_names(module, n)
+    if "" in shapes:
+        required = _forward_names(module, required_only=True)
+        if n != 1 or len(shapes) != 1 or len(required) > 1:
+            raise ConversionError(f"an input shape without a name needs a module with one input; this one has "
+                                  f"{names if n != 1 else required}")
+        shapes = {names[0]: shapes.pop("")}
+    unknown = sorted(set(shapes) - set(names))
+    if unknown:
+        every = list(input_names) if input_names else (_forward_names(module) or names)
+        raise ConversionError(f"input_shapes name {unknown}, but the module's inputs are {every}")
+    if example_inputs is not None:
+        for name, a in zip(names, args):
+            if name in shapes and list(a.shape) != shapes[name]:
+                raise ConversionError(f"input {name!r}: the example input has shape {list(a.shape)}, "
+                                      f"input_shapes gives {shapes[name]}")
+        return args
+    missing = [name for name in names if name not in shapes]
+    if missing:
+        raise ConversionError(f"no example inputs and no input shape for {missing} (the module's inputs are {names})")
+    gen = torch.Generator().manual_seed(0)  # the trace should not depend on a global random state
+    return tuple(torch.randn(*shapes[name], generator=gen, dtype=torch.float32) for name in names)
 
 
 def export_onnx(module, example_inputs, input_names=None, output_names=None, opset: int = DEFAULT_OPSET):
@@ -92,9 +134,18 @@ def export_onnx(module, example_inputs, input_names=None, output_names=None, ops
     return onnx.load_from_string(buf.getvalue())
 
 
-def import_torch(module, example_inputs, input_names=None, output_names=None, opset: int = DEFAULT_OPSET):
-    """Export through ONNX and convert with the ONNX frontend; returns the IR graph."""
+def import_torch(module, example_inputs, input_names=None, output_names=None, opset: int = DEFAULT_OPSET, *,
+                 input_shapes: dict | None = None):
+    """Export through ONNX and convert with the ONNX frontend; returns the IR graph.
+
+    input_shapes ({input name: shape}, "" for the only input) must agree with example_inputs; without
+    example inputs, float32 inputs of those shapes are traced."""
     from .onnx import import_onnx
+    if input_shapes:
+        torch = _torch()
+        if not isinstance(module, torch.nn.Module):
+            raise ConversionError(f"expected a torch.nn.Module, got {type(module).__name__}")
+        example_inputs = _shaped_inputs(torch, module, example_inputs, input_shapes, input_names)
     proto = export_onnx(module, example_inputs, input_names, output_names, opset)
     graph = import_onnx(proto)
     torch = _torch()
