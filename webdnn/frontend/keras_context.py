@@ -4,8 +4,6 @@ helpers every family shares, activations included (their formulas: ir/activation
 a Softmax op)."""
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
 from ..errors import ConversionError, ShapeError, UnsupportedOpsError

@@ -11,7 +11,7 @@ import numpy as np
 from ..ir.activations import ACTIVATIONS
 from ..ir.ops.elementwise import call
 from .onnx_registry import handler
-from .recurrent import RecurrentStep, sigmoid, tanh
+from .recurrent import RecurrentStep, sigmoid
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 # ONNX stores LSTM gates as i, o, f, c; the step takes i, f, c, o. GRU (z, r, h) and RNN agree.
