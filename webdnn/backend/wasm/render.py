@@ -1,13 +1,13 @@
-"""C rendering for the wasm backend: the renderer table (one entry per expression primitive of
-docs/descriptor.md, scalar C and, where wasm SIMD has it, f32x4 C), the expression renderer, and
-the one helper that turns broadcasting into loop strides."""
+"""C rendering for the wasm backend: the renderer tables (one entry per expression primitive of
+docs/descriptor.md, scalar C and, where wasm SIMD has it, f32x4 C) with C's literals and casts
+over the typed walk of backend/expr.py, and the one helper that turns broadcasting into loop
+strides."""
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from ...ir.ops.elementwise import PRIMITIVES, expr_dtype
+from ...ir.ops.elementwise import PRIMITIVES, expr_inputs
+from ..expr import ExprRenderer, any_kind, kind_of
 
 # dtype -> C storage type (docs/descriptor.md: f16 is stored as f32, int64 as int32, bool as uint8)
 CTYPE = {"float32": "float", "float16": "float", "int32": "int32_t", "int64": "int32_t", "int8": "int8_t",
@@ -15,14 +15,8 @@ CTYPE = {"float32": "float", "float16": "float", "int32": "int32_t", "int64": "i
 ESIZE = {"float32": 4, "float16": 4, "int32": 4, "int64": 4, "int8": 1, "uint8": 1, "bool": 1}
 
 
-def cls_of(dtype: str | None) -> str | None:
-    """Value class a node computes in: 'f' (float), 'i' (int32 arithmetic), 'b' (0/1 in an int32)."""
-    if dtype is None:
-        return None
-    return "f" if dtype in ("float32", "float16") else "b" if dtype == "bool" else "i"
-
-
-# primitive -> {class: C template}; {0}, {1}, {2} are the arguments, already in the node's class
+# primitive -> {kind: C template}; {0}, {1}, {2} are the arguments, already of that kind (a bool
+# is a 0/1 int32, so "b" operands use the "i" form)
 SCALAR = {
     "neg": {"f": "(-{0})", "i": "(int32_t)(0u - (uint32_t){0})"},
     "abs": {"f": "__builtin_fabsf({0})", "i": "wd_absi({0})"},
@@ -67,11 +61,11 @@ SCALAR = {
     "band": {"i": "({0} & {1})"},
     "bor": {"i": "({0} | {1})"},
     "bxor": {"i": "({0} ^ {1})"},
-    "lt": {"*": "({0} < {1})"}, "le": {"*": "({0} <= {1})"}, "gt": {"*": "({0} > {1})"},
-    "ge": {"*": "({0} >= {1})"}, "eq": {"*": "({0} == {1})"},
-    "and": {"*": "(({0} != 0) & ({1} != 0))"}, "or": {"*": "(({0} != 0) | ({1} != 0))"},
-    "xor": {"*": "(({0} != 0) ^ ({1} != 0))"},
-    "where": {"*": "(({0}) != 0 ? {1} : {2})"},
+    "lt": any_kind("({0} < {1})"), "le": any_kind("({0} <= {1})"), "gt": any_kind("({0} > {1})"),
+    "ge": any_kind("({0} >= {1})"), "eq": any_kind("({0} == {1})"),
+    "and": any_kind("(({0} != 0) & ({1} != 0))"), "or": any_kind("(({0} != 0) | ({1} != 0))"),
+    "xor": any_kind("(({0} != 0) ^ ({1} != 0))"),
+    "where": any_kind("(({0}) != 0 ? {1} : {2})"),
 }
 
 # f32x4 forms (float32 only); a tree with any other primitive runs the scalar loop
@@ -85,7 +79,6 @@ VECTOR = {
 }
 assert set(SCALAR) == set(PRIMITIVES), set(PRIMITIVES) ^ set(SCALAR)
 
-CTYPE_OF_CLS = {"f": "float", "i": "int32_t", "b": "int32_t"}
 
 
 def c_float(v) -> str:
@@ -103,105 +96,87 @@ def c_int(v) -> str:
     v = float(v) if isinstance(v, str) else v
     if isinstance(v, float) and not math.isfinite(v):
         return "0"
-    v = int(np.int32(np.int64(int(v)) & 0xffffffff)) if abs(int(v)) >= 2**31 else int(v)
+    v = (int(v) + 2**31) % 2**32 - 2**31  # wraps to int32 as a C conversion does
     return f"({v})" if v >= 0 else f"(int32_t)({v})" if v != -2**31 else "(int32_t)0x80000000u"
 
 
-def _convert(code: str, frm: str, to: str) -> str:
-    if frm == to or (frm in "ib" and to in "ib"):
-        return code
-    if to == "f":
-        return f"(float)({code})"
-    return f"wd_f2i({code})"
+class CRenderer(ExprRenderer):
+    """Scalar C: floats compute in float, everything else in int32_t (a bool as 0/1)."""
+
+    TABLE = SCALAR
+
+    @classmethod
+    def literal(cls, v, kind: str) -> str:
+        return c_float(v) if kind == "f" else c_int(v)
+
+    @classmethod
+    def convert(cls, text: str, src: str, dst: str) -> str:
+        if src == dst or (src in "ib" and dst in "ib"):
+            return text
+        return f"(float)({text})" if dst == "f" else f"wd_f2i({text})"
+
+    @classmethod
+    def narrow(cls, text: str, dtype: str) -> str:
+        if dtype == "float16":  # stored as float32, rounded to what a half holds
+            return f"wd_round_half({text})"
+        return f"(int32_t)({CTYPE[dtype]})({text})" if dtype in ("int8", "uint8") else text
+
+    @classmethod
+    def cast(cls, text: str, kind: str, dtype: str) -> str:
+        return f"(({text}) != 0)" if dtype == "bool" else super().cast(text, kind, dtype)
+
+    @classmethod
+    def store(cls, text: str, kind: str, dtype: str) -> str:
+        if dtype == "bool":
+            return f"(uint8_t)(({text}) != 0)"
+        if kind_of(dtype) == "f":
+            return cls.cast(text, kind, dtype)
+        return f"({CTYPE[dtype]})({cls.convert(text, kind, 'i')})"
+
+    def condition(self, expr) -> str:
+        return self.node(expr, "bool")[0]  # the ternary tests any scalar against zero
 
 
+class VectorRenderer(CRenderer):
+    """f32x4 C for trees of float32 inputs, literals and the primitives wasm SIMD has."""
+
+    TABLE = {op: {"f": t} for op, t in VECTOR.items()}
+
+    @classmethod
+    def literal(cls, v, kind: str) -> str:
+        return f"wasm_f32x4_splat({c_float(v)})"
+
+    def vectorizable(self, expr) -> bool:
+        op = expr[0]
+        if op == "in":
+            return self.in_dtypes[expr[1]] == "float32"
+        if op == "const":
+            return True
+        if op == "cast":  # only a literal cast to float32 (passes/simplify_elementwise writes so)
+            return expr[1] == "float32" and expr[2][0] == "const"
+        return op in self.TABLE and all(self.vectorizable(a) for a in expr[1:])
+
+
+# ---- the functions the kernel emitters call -----------------------------------------------------
 def render(expr, in_dtypes, leaf, hint: str) -> tuple[str, str]:
-    """Scalar C for `expr`: (code, class). leaf(i) gives the C value of input i in its own class."""
-    op = expr[0]
-    if op == "in":
-        return leaf(expr[1]), cls_of(in_dtypes[expr[1]])
-    if op == "const":
-        c = cls_of(hint) or "f"
-        return (c_float(expr[1]) if c == "f" else c_int(expr[1])), c
-    if op == "cast":
-        to = expr[1]
-        code, c = render(expr[2], in_dtypes, leaf, hint)
-        if to == "bool":
-            return f"(({code}) != 0)", "b"
-        if to in ("float32", "float16"):
-            code = _convert(code, c, "f")
-            return (f"wd_round_half({code})" if to == "float16" else code), "f"
-        code = _convert(code, c, "i")
-        if to == "int8":
-            code = f"(int32_t)(int8_t)({code})"
-        elif to == "uint8":
-            code = f"(int32_t)(uint8_t)({code})"
-        return code, "i"
-    if op in ("asint", "asfloat"):  # the bits of a float32 as int32, or the reverse
-        frm, to = ("f", "i") if op == "asint" else ("i", "f")
-        code, c = render(expr[1], in_dtypes, leaf, "float32" if frm == "f" else "int32")
-        return SCALAR[op][frm].format(_convert(code, c, frm)), to
-    arity, _, kind = PRIMITIVES[op]
-    node_dt = expr_dtype(expr, in_dtypes) or hint
-    node_c = cls_of(node_dt) or "f"
-    if op == "where":
-        cc, ccls = render(expr[1], in_dtypes, leaf, "bool")
-        a, ac = render(expr[2], in_dtypes, leaf, node_dt)
-        b, bc = render(expr[3], in_dtypes, leaf, node_dt)
-        return SCALAR[op]["*"].format(cc, _convert(a, ac, node_c), _convert(b, bc, node_c)), node_c
-    if kind == "bool":
-        arg_dt = next((d for d in (expr_dtype(a, in_dtypes) for a in expr[1:]) if d is not None), None) or hint
-        args = [render(a, in_dtypes, leaf, arg_dt) for a in expr[1:]]
-        arg_c = "f" if any(c == "f" for _, c in args) else "i"
-        codes = [_convert(code, c, arg_c) for code, c in args]
-        table = SCALAR[op]
-        tmpl = table.get("*") or table.get(arg_c) or table.get("i")
-        return tmpl.format(*codes), "b"
-    args = [render(a, in_dtypes, leaf, node_dt) for a in expr[1:]]
-    codes = [_convert(code, c, node_c) for code, c in args]
-    table = SCALAR[op]
-    tmpl = table.get(node_c) or table.get("i" if node_c == "b" else node_c)
-    if tmpl is None:
-        raise ValueError(f"primitive {op!r} has no C form for {node_dt}")
-    return tmpl.format(*codes), node_c
+    """Scalar C for `expr`: (code, kind). leaf(i) gives the C value of input i in its own kind."""
+    return CRenderer(in_dtypes, leaf).node(expr, hint)
+
+
+def store(code: str, kind: str, dtype: str) -> str:
+    """The value converted to the output's storage type."""
+    return CRenderer.store(code, kind, dtype)
 
 
 def vectorizable(expr, in_dtypes) -> bool:
     """True when every node is float32 and has an f32x4 form."""
-    op = expr[0]
-    if op == "in":
-        return in_dtypes[expr[1]] == "float32"
-    if op == "const" or _float_literal(expr):
-        return True
-    if op not in VECTOR:
-        return False
-    return all(vectorizable(a, in_dtypes) for a in expr[1:])
-
-
-def _float_literal(expr) -> bool:
-    """A literal cast to float32 (passes/simplify_elementwise writes inlined constants so)."""
-    return expr[0] == "cast" and expr[1] == "float32" and expr[2][0] == "const"
+    return VectorRenderer(in_dtypes).vectorizable(expr)
 
 
 def render_vector(expr, leaf) -> str:
     """f32x4 C for a vectorizable expression; leaf(i) gives input i as an f32x4."""
-    op = expr[0]
-    if op == "in":
-        return leaf(expr[1])
-    if op == "const" or _float_literal(expr):
-        return f"wasm_f32x4_splat({c_float(expr[-1][1] if op == 'cast' else expr[1])})"
-    return VECTOR[op].format(*(render_vector(a, leaf) for a in expr[1:]))
-
-
-def store(code: str, cls: str, dtype: str) -> str:
-    """The value converted to the output's storage type."""
-    if dtype == "bool":
-        return f"(uint8_t)(({code}) != 0)"
-    if dtype in ("float32", "float16"):
-        code = _convert(code, cls, "f")
-        return f"wd_round_half({code})" if dtype == "float16" else code
-    code = _convert(code, cls, "i")
-    return f"({CTYPE[dtype]})({code})"
+    in_dtypes = ["float32"] * (max(expr_inputs(expr), default=-1) + 1)
+    return VectorRenderer(in_dtypes, leaf).render(expr, "f", "float32")
 
 
 # ---- broadcasting -> loop strides (the one index helper) ---------------------------------------

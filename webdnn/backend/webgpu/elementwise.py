@@ -9,7 +9,8 @@ import numpy as np
 
 from ...ir.dtype import FLOAT_DTYPES
 from .indices import Shader, broadcast_offset, decompose, flat_kernel
-from .wgsl import ExprRenderer, kind_of, literal, store_value
+from ..expr import kind_of
+from .wgsl import WGSLRenderer, literal, store_value
 
 
 def uniform_value(t):
@@ -66,7 +67,7 @@ class Epilogue:
                 readers.append((value, "float32"))
             else:
                 readers.append((_input_reader(self.sh, t, f"{self.prefix}{i}", self.out.shape, idx, flat, self.bound), t.dtype))
-        r = ExprRenderer(readers)
+        r = WGSLRenderer(readers)
         k = kind_of(self.out.dtype)
         text = r.render(self.op.attrs["expr"], k, self.out.dtype)
         for h in r.helper_code().split("\n"):
@@ -85,7 +86,7 @@ def elementwise(step, ctx):
         lines, idx = decompose("gi", out.shape, "o")
     bound: dict = {}
     readers = [(_input_reader(sh, t, f"x{i}", out.shape, idx, "gi", bound), t.dtype) for i, t in enumerate(op.inputs)]
-    r = ExprRenderer(readers)
+    r = WGSLRenderer(readers)
     k = kind_of(out.dtype)
     text = r.render(op.attrs["expr"], k, out.dtype)
     sh.helpers.append(r.helper_code())

@@ -1,4 +1,5 @@
-"""WGSL dialect: value types, literals and the renderer table for elementwise expressions.
+"""WGSL dialect: value types, literals and the renderer table for elementwise expressions (the
+typed walk itself is backend/expr.py's).
 
 Every tensor lives on the GPU as one of two storage types: floats as `FT` (an alias the runtime
 declares as f32, or f16 when the descriptor allows it and the adapter has `shader-f16`) and
@@ -9,16 +10,10 @@ from __future__ import annotations
 import math
 
 from ...ir.dtype import FLOAT_DTYPES
-from ...ir.ops.elementwise import PRIMITIVES, expr_dtype, _promote
+from ..expr import ExprRenderer
 
-# value kinds an expression node can have, and their WGSL types
+# value kinds an expression node can have (backend/expr.py), and their WGSL types
 WGSL_TYPE = {"f": "f32", "i": "i32", "b": "bool"}
-
-
-def kind_of(dtype: str | None) -> str:
-    if dtype is None or dtype in FLOAT_DTYPES:
-        return "f"
-    return "b" if dtype == "bool" else "i"
 
 
 def storage_type(dtype: str) -> str:
@@ -193,85 +188,46 @@ RENDER = {
     "xor": {"b": "({0} != {1})"},
     "where": {"f": "select({2}, {1}, {0})", "i": "select({2}, {1}, {0})", "b": "select({2}, {1}, {0})"},
 }
-# operand kinds forced regardless of the arguments
-FORCED_OPERAND = {"not": "b", "and": "b", "or": "b", "xor": "b"}
-BOOL_RESULT = {name for name, (_, _, k) in PRIMITIVES.items() if k == "bool"}
 
 
-class ExprRenderer:
-    """Renders one expression tree to a WGSL expression of a given kind.
+class WGSLRenderer(ExprRenderer):
+    """Renders one expression tree to a WGSL expression of a given kind, collecting the helper
+    functions it calls. ``inputs[i]`` is (WGSL text reading input i as its compute type, IR dtype)."""
 
-    ``inputs[i]`` is (WGSL text reading input i as its compute type, IR dtype)."""
+    TABLE = RENDER
+    OPERAND_KIND = {"not": "b", "and": "b", "or": "b", "xor": "b"}
 
-    def __init__(self, inputs: list[tuple[str, str]]):
-        self.inputs = inputs
-        self.in_dtypes = [d for _, d in inputs]
+    def __init__(self, inputs: list[tuple[str, str]] = ()):
+        super().__init__([d for _, d in inputs], lambda i: inputs[i][0])
         self.helpers: set[str] = set()
 
-    def dtype(self, expr) -> str | None:
-        return expr_dtype(expr, self.in_dtypes)
+    literal = staticmethod(literal)
+    convert = staticmethod(convert)
 
-    def render(self, expr, want: str, ctx_dtype: str | None = None) -> str:
-        """WGSL text of `expr` as kind `want`; ctx_dtype types constant-only subtrees."""
-        text, kind = self._node(expr, ctx_dtype)
-        return convert(text, kind, want)
+    def cast_context(self, operand, ctx: str | None) -> str | None:
+        # a cast of a cast of a literal types the literal by the inner cast's dtype
+        return self.dtype(operand) or ctx
 
-    def _node(self, expr, ctx: str | None) -> tuple[str, str]:
-        op = expr[0]
-        if op == "in":
-            text, dt = self.inputs[expr[1]]
-            return (f"({text} != 0i)", "b") if dt == "bool" else (text, kind_of(dt))
-        if op == "const":
-            k = kind_of(ctx)
-            return literal(expr[1], k), k
-        if op == "cast":
-            target = expr[1]
-            inner_dt = self.dtype(expr[2]) or ctx
-            text, k = self._node(expr[2], inner_dt)
-            tk = kind_of(target)
-            out = convert(text, k, tk)
-            if target == "uint8":
-                out = f"({out} & 255i)"
-            elif target == "int8":
-                out = f"(({out} << 24u) >> 24u)"
-            return out, tk
-        if op in ("asint", "asfloat"):  # the bits of an f32 as i32, or the reverse
-            frm, to = ("f", "i") if op == "asint" else ("i", "f")
-            return RENDER[op][frm].format(self.render(expr[1], frm, "float32" if frm == "f" else "int32")), to
-        if op not in RENDER:
-            raise ValueError(f"WGSL renderer: unknown expression primitive {op!r}")
-        node_dt = self.dtype(expr) or ctx
-        args = expr[1:]
-        if op == "where":
-            cond = self.render(args[0], "b", None)
-            k = kind_of(node_dt)
-            a = self.render(args[1], k, node_dt)
-            b = self.render(args[2], k, node_dt)
-            return self._apply(op, k, [cond, a, b]), k
-        if op in BOOL_RESULT:
-            operand_dt = None
-            for a in args:
-                operand_dt = _promote(operand_dt, self.dtype(a))
-            k = FORCED_OPERAND.get(op) or kind_of(operand_dt or ctx)
-            if k not in RENDER[op]:
-                k = next(iter(RENDER[op]))
-            rendered = [self.render(a, k, operand_dt or ctx) for a in args]
-            return self._apply(op, k, rendered), "b"
-        k = kind_of(node_dt)
-        if k == "b":
-            k = "i"  # arithmetic on bools: numpy promotes to integers
-        if k not in RENDER[op]:
-            # exp of an int, bnot of a float: the IR refuses both; keep the renderer total anyway
-            k = "f" if "f" in RENDER[op] else "i"
-        rendered = [self.render(a, k, node_dt) for a in args]
-        return self._apply(op, k, rendered), k
+    @classmethod
+    def narrow(cls, text: str, dtype: str) -> str:
+        if dtype == "uint8":
+            return f"({text} & 255i)"
+        if dtype == "int8":
+            return f"(({text} << 24u) >> 24u)"
+        return text
 
-    def _apply(self, op: str, kind: str, args: list[str]) -> str:
-        template = RENDER[op][kind]
+    @classmethod
+    def store(cls, text: str, kind: str, dtype: str) -> str:
+        if dtype == "bool":  # a bool buffer holds i32 0/1
+            return f"select(0i, 1i, {convert(text, kind, 'b')})"
+        return cls.cast(text, kind, dtype)
+
+    def apply(self, op: str, kind: str, args: list[str]) -> str:
+        template = self.TABLE[op][kind]
         for name in HELPERS:
             if name + "(" in template:
                 self._need(name)
-        return template.format(*args)
+        return super().apply(op, kind, args)
 
     def _need(self, name: str):
         if name in self.helpers:
@@ -285,15 +241,4 @@ class ExprRenderer:
         return "\n".join(HELPERS[n] for n in order)
 
 
-def store_value(text: str, kind: str, dtype: str) -> str:
-    """A value of `kind` converted to what a tensor of `dtype` stores (its accessor's type)."""
-    if dtype in FLOAT_DTYPES:
-        return convert(text, kind, "f")
-    v = convert(text, kind, "i")
-    if dtype == "bool":
-        return f"select(0i, 1i, {convert(text, kind, 'b')})"
-    if dtype == "uint8":
-        return f"({v} & 255i)"
-    if dtype == "int8":
-        return f"(({v} << 24u) >> 24u)"
-    return v
+store_value = WGSLRenderer.store
