@@ -42,11 +42,12 @@ def cmd_convert(args) -> int:
         if not args.quiet:
             print(f"  [{time.perf_counter() - t0:6.2f}s] {stage:<9} {detail}", file=sys.stderr, flush=True)
 
-    from .backend.webgpu import options as webgpu_options
-    with warnings.catch_warnings(record=True) as caught, webgpu_options(precision=args.precision):
+    from .options import ConvertOptions
+    options = ConvertOptions(backends=tuple(args.backend.split(",")), input_shapes=shapes, weights=args.weights,
+                             precision=args.precision, force=args.force)
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        summary = convert(args.model, args.out, backends=args.backend.split(","), input_shapes=shapes,
-                          weights=args.weights, progress=progress, force=args.force)
+        summary = convert(args.model, args.out, options, progress=progress)
     for w in caught:
         print(f"note: {w.message}", file=sys.stderr)
     print(f"converted {args.model} -> {summary['out']} in {summary['seconds']:.2f}s")
@@ -57,9 +58,9 @@ def cmd_convert(args) -> int:
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["op_counts"].items(), key=lambda kv: -kv[1]))
     print(f"  ops: {summary['ops_before']} imported -> {summary['ops']} after optimization ({counts})")
     print(f"  params: {summary['params']:,}")
-    act = summary["activation_bytes"]
-    print(f"  activations: {_fmt_bytes(act['planned_peak'])} planned peak (static plan with reuse) "
-          f"vs {_fmt_bytes(act['sum'])} if every tensor had its own memory")
+    for b, act in summary["activation_bytes"].items():
+        print(f"  activations ({b}): {_fmt_bytes(act['planned_peak'])} planned peak (static plan with reuse) "
+              f"vs {_fmt_bytes(act['sum'])} if every tensor had its own memory")
     for b, n in summary["bytes"].items():
         print(f"  backend {b}: {_fmt_bytes(n)} to download (model.json + graph + weights)")
     return 0

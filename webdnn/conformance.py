@@ -108,9 +108,9 @@ def exclusion(case: Case) -> str | None:
     return None
 
 
-def convert_case(case: Case, out_dir=None, backends=()):
-    """Import (pinning parameter inputs the model feeds at run time), optimize, optionally write.
-    -> (graph, feeds, frozen input names)."""
+def convert_case(case: Case, out_dir=None, backends=(), **options):
+    """Import (pinning parameter inputs the model feeds at run time), optimize, optionally write
+    (`options`: ConvertOptions fields). -> (graph, feeds, frozen input names)."""
     from .converter import convert, load_graph
     from .passes.pipeline import optimize
     frozen: dict = {}
@@ -120,7 +120,7 @@ def convert_case(case: Case, out_dir=None, backends=()):
                 warnings.simplefilter("ignore")
                 graph = optimize(load_graph(case.model, constant_inputs=frozen))
                 if out_dir is not None:
-                    convert(case.model, out_dir, backends=backends, constant_inputs=frozen)
+                    convert(case.model, out_dir, backends=backends, constant_inputs=frozen, **options)
             feeds = {k: v for k, v in case.inputs.items() if k not in frozen}
             return graph, feeds, tuple(frozen)
         except DynamicValueError as e:
@@ -168,13 +168,13 @@ def run(cases: list[Case], backend: str, runner=None, progress=None) -> dict[str
         else:
             todo.append(case)
 
+    relaxed = _node_has_relaxed_simd()
+
     def prepare(case):  # conversions run ahead on every core (a wasm build waits on its compiler)
-        from .backend import wasm
         out = Path(tmp.name) / case.name if backend != "reference" else None
         try:
             # Node runs these: a relaxed-SIMD build would go unused where Node lacks relaxed SIMD
-            with wasm.options(relaxed=_node_has_relaxed_simd()):
-                return out, convert_case(case, out, backends=(backend,) if out else ())
+            return out, convert_case(case, out, backends=(backend,) if out else (), relaxed=relaxed)
         except Exception as e:  # noqa: BLE001 - re-raised below, where it is recorded
             return out, e
 

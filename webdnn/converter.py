@@ -5,10 +5,10 @@ import time
 from pathlib import Path
 
 from . import descriptor
-from .backend import LOWERERS, BACKENDS
-from .encoding import ENCODINGS
+from .backend import LOWERERS
 from .errors import ConversionError, ModelFileError, WebDNNError
 from .ir.host import split_host
+from .options import ConvertOptions
 from .passes.pipeline import optimize
 
 
@@ -44,42 +44,38 @@ def _import(model, input_shapes, constant_inputs, example_inputs):
                           f"or a torch.nn.Module")
 
 
-def convert(model, out_dir, backends=("js",), input_shapes: dict | None = None, weights: str = "raw",
-            progress=None, constant_inputs: dict | None = None, example_inputs=None, force: bool = False) -> dict:
+def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=None, example_inputs=None,
+            **option_values) -> dict:
     """Convert `model` into a descriptor in `out_dir`; returns a summary dict.
 
     `model`: an .onnx / .h5 / .keras path, an onnx.ModelProto, or a torch.nn.Module (then
     `example_inputs`, a tensor or a tuple of tensors, gives the input shapes).
+    `options`: a ConvertOptions; single options may also be given by name (backends=["wasm"],
+    precision="f16", ...), overriding those in `options`.
 
     progress(stage, detail) is called as the stages go by (the CLI prints it). `out_dir` must be new,
-    empty or an earlier descriptor; `force` lets it be any folder (descriptor.write)."""
+    empty or an earlier descriptor; options.force lets it be any folder (descriptor.write)."""
+    options = (options or ConvertOptions()).with_(**option_values) if option_values else (options or ConvertOptions())
     say = progress or (lambda stage, detail="": None)
-    backends = list(backends)
-    bad = [b for b in backends if b not in LOWERERS]
-    if bad:
-        raise ConversionError(f"unknown backend(s) {bad}; available: {', '.join(BACKENDS)}")
-    if weights not in ENCODINGS:
-        raise ConversionError(f"unknown weight encoding {weights!r}; available: {', '.join(ENCODINGS)}")
-    descriptor.check_output(Path(out_dir), force)  # before minutes of work, not after
+    descriptor.check_output(Path(out_dir), options.force)  # before minutes of work, not after
     t0 = time.perf_counter()
     say("load", str(model) if isinstance(model, (str, Path)) else type(model).__name__)
-    graph = load_graph(model, input_shapes, constant_inputs, example_inputs)
+    graph = load_graph(model, options.input_shapes, options.constant_inputs, example_inputs)
     before = graph.summary()
     say("optimize", f"{before['ops']} ops")
     optimize(graph, log=lambda name, changed: say("pass", f"{name}{' (changed)' if changed else ''}"))
     graph.verify()
     static, host = split_host(graph)
     lowered = {}
-    for b in backends:
+    for b in options.backends:
         say("lower", b)
-        lowered[b] = LOWERERS[b](static)
+        lowered[b] = LOWERERS[b](static, options)
     say("write", str(out_dir))
-    model_json = descriptor.write(graph, out_dir, lowered, weights=weights, host=host, force=force,
+    model_json = descriptor.write(graph, out_dir, lowered, weights=options.weights, host=host, force=options.force,
                                   protect=[model] if isinstance(model, (str, Path)) else [])
     after = graph.summary()
-    from .backend.memory import plan
-    mem = plan(static)
     return {"out": str(out_dir), "ops_before": before["ops"], "ops": after["ops"], "op_counts": after["op_counts"],
             "params": after["params"], "bytes": descriptor.size_report(out_dir), "seconds": time.perf_counter() - t0,
             "inputs": model_json["inputs"], "outputs": model_json["outputs"],
-            "activation_bytes": {"planned_peak": mem.arena_bytes, "sum": mem.total_bytes}}
+            # the activation memory each backend planned (backends without a static plan are absent)
+            "activation_bytes": {b: low.memory for b, low in lowered.items() if low.memory is not None}}

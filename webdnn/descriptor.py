@@ -9,10 +9,14 @@ import shutil
 import tempfile
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .encoding import encode
 from .errors import WebDNNError
+
+if TYPE_CHECKING:
+    from .backend.lowering import Lowered
 
 FORMAT_VERSION = 2
 CHUNK_BYTES = 16 << 20
@@ -48,11 +52,11 @@ def _checksum(name: str, data: bytes) -> dict:
     return {"file": name, "bytes": len(data), "crc32": f"{zlib.crc32(data) & 0xffffffff:08x}"}
 
 
-def write(graph, out_dir, lowered: dict[str, tuple[dict, list]], weights: str = "raw",
+def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
           chunk_bytes: int = CHUNK_BYTES, host: dict | None = None, force: bool = False,
           protect=()) -> dict:
-    """lowered: backend -> (graph doc, constant tensors[, {file name: bytes}]): a backend may bring
-    files of its own (the wasm module), named graph_<backend>.*. host: the host steps that run
+    """lowered: backend -> its Lowered (graph doc, constant tensors, files of its own such as the wasm
+    module, named graph_<backend>.*). host: the host steps that run
     after any backend (ir/host.py). Returns the model.json dict.
 
     The descriptor is written into a staging folder beside out_dir and swapped in only when
@@ -69,8 +73,9 @@ def write(graph, out_dir, lowered: dict[str, tuple[dict, list]], weights: str = 
     placed: dict[str, dict] = {}
     backend_ranges: dict[str, list[tuple[int, int]]] = {}
     listed = []
-    for backend, (doc, constants, *extra) in lowered.items():
-        for name, data in (extra[0] if extra else {}).items():
+    for backend, low in lowered.items():
+        doc, constants = low.doc, low.constants
+        for name, data in low.files.items():
             files[name] = data
             listed.append(_checksum(name, data))
         entries, ranges = {}, []

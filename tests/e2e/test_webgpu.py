@@ -18,7 +18,6 @@ from tests.cases import CASES
 from tests.e2e.test_models import prepare, OWN_MODELS
 from tests.e2e.test_whole_models import DATA as WHOLE_DATA, MODELS as WHOLE_MODELS, inputs_for as whole_inputs
 from webdnn import convert
-from webdnn.backend.webgpu import options
 from webdnn.runners import RuntimeRunError
 from webdnn.testing import compare
 
@@ -151,8 +150,7 @@ def test_tensors_larger_than_a_binding_are_split(tmp_path, runners):
     onnxruntime."""
     m = _split_model()
     out = tmp_path / "split"
-    with options(max_binding_bytes=4096):
-        convert(m, out, backends=["webgpu"])
+    convert(m, out, backends=["webgpu"], max_binding_bytes=4096)
     graph = json.loads((out / "graph_webgpu.json").read_text())
     assert max(len(p) for p in graph["memory"]["f32"]["tensors"].values()) == 2
     assert graph["limits"]["maxStorageBuffersPerShaderStage"] <= 8

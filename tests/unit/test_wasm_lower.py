@@ -8,7 +8,9 @@ import pytest
 
 from tests.models import mini_mobilenet, mini_resnet
 from webdnn.backend.wasm import render as R, toolchain
-from webdnn.backend.wasm.lower import GEMM_SCRATCH, build_steps, lower_program
+from webdnn.backend.lowering import lower_graph
+from webdnn.backend.wasm.lower import FUSION, GEMM_SCRATCH, lower_program
+from webdnn.options import ConvertOptions
 from webdnn.converter import load_graph
 from webdnn.ir import Graph
 from webdnn.ir.ops.elementwise import PRIMITIVES, call, inp
@@ -56,13 +58,13 @@ def test_broadcast_collapse(in_shape, out_shape, dims, strides):
 
 def test_contraction_epilogues_are_fused():
     g = optimized(mini_resnet())
-    steps = build_steps(g)
+    steps = lower_graph(g, FUSION).steps
     convs = [s for s in steps if s.type == "Conv"]
-    assert sum(s.epi is not None for s in convs) >= 5  # conv + relu, conv + residual add + relu
-    assert not any(s.type == "Elementwise" for s in steps if s.epi is None and s.inputs[0].shape == s.outputs[0].shape
+    assert sum(s.epilogue is not None for s in convs) >= 5  # conv + relu, conv + residual add + relu
+    assert not any(s.type == "Elementwise" for s in steps if s.epilogue is None and s.inputs[0].shape == s.outputs[0].shape
                    and any(t is not None and t.name == s.inputs[0].name for c in convs for t in c.outputs))
     mm = next(s for s in steps if s.type == "MatMul")
-    assert mm.epi is not None  # the Gemm's bias add
+    assert mm.epilogue is not None  # the Gemm's bias add
 
 
 def test_graph_output_is_not_fused_away():
@@ -72,8 +74,8 @@ def test_graph_output_is_not_fused_away():
     (y,) = g.add_op("Conv", [x, w], {"pads": [1, 1, 1, 1]})
     (z,) = g.add_op("Elementwise", [y], {"expr": call("max", inp(0), 0)})
     g.outputs = [y, z]
-    steps = build_steps(g)
-    assert [s.epi for s in steps] == [None, None]
+    steps = lower_graph(g, FUSION).steps
+    assert [s.epilogue for s in steps] == [None, None]
 
 
 def test_layout_regions_do_not_overlap():
@@ -123,16 +125,13 @@ def test_module_exports_and_shared_memory():
 
 def test_relaxed_simd_build_fuses_multiply_adds():
     """Two builds of one program: the relaxed one uses f32x4.relaxed_madd (0xfd 0x85 0x02) where the
-    plain one multiplies and adds; options(relaxed=False) writes the plain one only."""
+    plain one multiplies and adds; ConvertOptions(relaxed=False) writes the plain one only."""
     from webdnn.backend import wasm
     g = optimized(mini_resnet())
-    doc, _, files = wasm.lower(g)
+    low = wasm.lower(g)
+    doc, files = low.doc, low.files
     assert doc["module"] == wasm.MODULE_FILE and doc["moduleRelaxed"] == wasm.RELAXED_FILE
     madd = b"\xfd\x85\x02"
     assert madd in files[wasm.RELAXED_FILE] and madd not in files[wasm.MODULE_FILE]
-    with wasm.options(relaxed=False):
-        doc, _, files = wasm.lower(g)
-    assert "moduleRelaxed" not in doc and list(files) == [wasm.MODULE_FILE]
-    with pytest.raises(Exception, match="unknown wasm option"):
-        with wasm.options(fast=True):
-            pass
+    low = wasm.lower(g, ConvertOptions(relaxed=False))
+    assert "moduleRelaxed" not in low.doc and list(low.files) == [wasm.MODULE_FILE]

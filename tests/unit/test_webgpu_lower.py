@@ -5,10 +5,12 @@ import pytest
 
 from tests.models import OWN_MODELS
 from webdnn.backend.kernels import KERNEL_ATTRS
-from webdnn.backend.webgpu import lower, options
-from webdnn.backend.webgpu.lower import GENERATORS, build_steps
+from webdnn.backend.lowering import lower_graph
+from webdnn.backend.webgpu import lower
+from webdnn.backend.webgpu.lower import FUSION, GENERATORS
 from webdnn.backend.webgpu.plan import OFFSET_ALIGN
 from webdnn.frontend.onnx import import_onnx
+from webdnn.options import ConvertOptions
 from webdnn.passes.pipeline import optimize
 
 
@@ -25,14 +27,14 @@ def test_every_kernel_op_has_a_webgpu_kernel():
 
 def test_conv_epilogues_are_fused():
     g = optimized("mini_resnet")
-    steps = build_steps(g)
+    steps = lower_graph(g, FUSION).steps
     convs = [s for s in steps if s.type == "Conv"]
     assert sum(s.epilogue is not None for s in convs) >= len(convs) - 1   # relu; + residual; relu
     assert not any(s.type == "Elementwise" for s in steps), "every Elementwise went into an epilogue"
     residual = [s for s in convs if s.epilogue is not None and len(s.epilogue.inputs) == 2
                 and not any(t.is_constant for t in s.epilogue.inputs)]
     assert residual, "the residual add is fused into the conv that runs last"
-    doc, _ = lower(g)
+    doc = lower(g).doc
     fused_away = {s.op.outputs[0].name for s in convs if s.epilogue is not None}
     assert not fused_away & set(doc["memory"]["f32"]["tensors"]), "fused intermediates get no memory"
 
@@ -40,7 +42,8 @@ def test_conv_epilogues_are_fused():
 @pytest.mark.parametrize("name", list(OWN_MODELS))
 def test_plan_is_aligned_and_fits_default_limits(name):
     g = optimized(name)
-    doc, constants = lower(g)
+    low = lower(g)
+    doc, constants = low.doc, low.constants
     mem = doc["memory"]["f32"]
     for t, parts in mem["tensors"].items():
         for buf, off, nbytes in parts:
@@ -58,8 +61,7 @@ def test_plan_is_aligned_and_fits_default_limits(name):
 
 def test_f16_has_both_plans_with_half_floats():
     g = optimized("mini_mobilenet")
-    with options(precision="f16"):
-        doc, _ = lower(g)
+    doc = lower(g, ConvertOptions(precision="f16")).doc
     assert doc["precision"] == "f16" and set(doc["memory"]) == {"f16", "f32"}
     name = g.inputs[0].name
     f16 = sum(p[2] for p in doc["memory"]["f16"]["tensors"][name])
@@ -69,8 +71,7 @@ def test_f16_has_both_plans_with_half_floats():
 
 def test_large_tensors_are_split_into_parts():
     g = optimized("mini_resnet")
-    with options(max_binding_bytes=1024):
-        doc, _ = lower(g)
+    doc = lower(g, ConvertOptions(max_binding_bytes=1024)).doc
     mem = doc["memory"]["f32"]
     x = g.inputs[0]
     parts = mem["tensors"][x.name]
@@ -92,15 +93,11 @@ def test_repeated_blocks_share_shaders():
                           opset_imports=[helper.make_opsetid("", 13)])
     g = import_onnx(m)
     optimize(g)
-    doc, _ = lower(g)
+    doc = lower(g).doc
     assert len(doc["dispatches"]) == 4 and len(doc["shaders"]) == 1
 
 
-def test_unknown_option_and_precision_are_refused():
+def test_bad_precision_is_refused():
     from webdnn.errors import ConversionError
-    with pytest.raises(ConversionError, match="unknown webgpu option"):
-        with options(tile="big"):
-            pass
     with pytest.raises(ConversionError, match="precision must be one of"):
-        with options(precision="f64"):
-            pass
+        ConvertOptions(precision="f64")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ...errors import ConversionError
 from ...ir import Graph
+from ...options import ConvertOptions
 from ..kernels import kernel_attrs
+from ..lowering import Lowered
 
 
 def liveness_free_lists(graph: Graph) -> list[list[str]]:
@@ -25,8 +27,9 @@ def liveness_free_lists(graph: Graph) -> list[list[str]]:
     return free
 
 
-def lower(graph: Graph) -> tuple[dict, list]:
-    """-> (graph_js.json content without constants' storage fields, constant tensors)."""
+def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
+    """-> graph_js.json content (without the constants' storage fields) and the constants. No options
+    apply: the runtime's generic kernels run every IR op as it is."""
     tensors, constants, kernels = {}, {}, []
     for t in graph.inputs:
         tensors[t.name] = {"shape": list(t.shape), "dtype": t.dtype}
@@ -47,4 +50,4 @@ def lower(graph: Graph) -> tuple[dict, list]:
     doc = {"format": "webdnn-graph", "version": 1, "backend": "js",
            "inputs": [t.name for t in graph.inputs], "outputs": [t.name for t in graph.outputs],
            "tensors": tensors, "kernels": kernels}
-    return doc, list(constants.values())
+    return Lowered(doc, list(constants.values()))

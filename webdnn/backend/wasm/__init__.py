@@ -6,29 +6,26 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from ...ir import Graph
-from ..options import Options
+from ...options import ConvertOptions
+from ..lowering import Lowered
 from . import toolchain
 from .lower import lower_program
 
 MODULE_FILE = "graph_wasm.wasm"
 RELAXED_FILE = "graph_wasm.relaxed.wasm"
-_options = Options("wasm", ("relaxed",))
 
 
-def options(**kw):
-    """Lowering options for the conversions inside the block (this thread). relaxed=False builds the
-    plain SIMD128 module only (for a host known to lack relaxed SIMD: half the compile time)."""
-    return _options.scope(**kw)
-
-
-def lower(graph: Graph) -> tuple[dict, list, dict]:
-    """-> (graph_wasm.json content without the constants' storage fields, constants, {file: bytes})."""
+def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
+    """-> graph_wasm.json content (without the constants' storage fields), the constants, the .wasm
+    files and the plan's size. Options: relaxed=False builds the plain SIMD128 module only (for a host
+    known to lack relaxed SIMD: half the compile time)."""
+    options = options or ConvertOptions()
     src, layout, constants, steps = lower_program(graph)
     # beyond the static data: the region (constants, arena, temp) and every thread's scratch and stack
     dynamic = layout["scratchOffset"] + layout["maxThreads"] * (layout["scratchBytes"] + layout["stackBytes"]) + (1 << 20)
     # two builds of one program, compiled side by side: SIMD128, and relaxed SIMD (fused multiply-add)
     # for engines that have it; the runtime downloads one
-    variants = (False, True) if _options.get().get("relaxed", True) else (False,)
+    variants = (False, True) if options.relaxed else (False,)
     with ThreadPoolExecutor(2) as pool:
         linked = list(pool.map(lambda r: toolchain.build(src, dynamic, relaxed=r), variants))
     static = max(initial for _, initial in linked)  # a memory larger than a module's minimum is valid for it
@@ -47,4 +44,5 @@ def lower(graph: Graph) -> tuple[dict, list, dict]:
         "kernels": layout["steps"],  # what run() executes, in order (wd_step(i) runs one)
         "stats": {k: layout[k] for k in ("constBytes", "arenaBytes", "sumBytes", "scratchBytes")},
     }
-    return doc, constants, dict(zip((MODULE_FILE, RELAXED_FILE), built))
+    return Lowered(doc, constants, dict(zip((MODULE_FILE, RELAXED_FILE), built)),
+                   memory={"planned_peak": layout["arenaBytes"], "sum": layout["sumBytes"]})

@@ -16,7 +16,7 @@ from ..memory import storage_bytes
 from . import render as R
 
 if TYPE_CHECKING:
-    from .lower import Step
+    from ..lowering import Step
 
 _H = (Path(__file__).with_name("csrc") / "wdnn.h").read_text()
 KC, NC = (int(re.search(rf"#define WD_{k} (\d+)", _H).group(1)) for k in ("KC", "NC"))
@@ -30,11 +30,11 @@ CONTRACTIONS = ("Conv", "ConvTranspose", "MatMul")
 
 
 
-def _align(n: int, a: int = ALIGN) -> int:
+def align_up(n: int, a: int = ALIGN) -> int:
     return -(-n // a) * a
 
 
-def _epilogue_strides(kind, out_shape, t):
+def epilogue_strides(kind, out_shape, t):
     """(s_img or per-batch offsets, s_m, s_n) for reading `t` in a contraction epilogue, or None."""
     st = R.broadcast_strides(t.shape, out_shape)
     if kind == "MatMul":
@@ -81,14 +81,14 @@ def _shape4(t):
 
 def _epilogue(p: Program, step: Step, k: int) -> str:
     """The fused elementwise op as a C function over [m0, m1) × [n0, n1) of one image's output."""
-    ew, slot = step.epi, step.slot
+    ew, slot = step.epilogue, step.slot
     out_shape = step.op.outputs[0].shape
     lines = [f"static void e{k}(float* y, int ldy, int img, int m0, int m1, int n0, int n1) {{"]
     reads = {}
     for i, t in enumerate(ew.inputs):
         if i == slot:
             continue
-        si, sm, sn = _epilogue_strides(step.type, out_shape, t)
+        si, sm, sn = epilogue_strides(step.type, out_shape, t)
         ct = R.CTYPE[t.dtype]
         if isinstance(si, list):
             tab = p.table("int32_t", si, f"e{k}_o{i}")
@@ -130,8 +130,8 @@ def k_conv(p: Program, step: Step, k: int):
     g = a["group"]
     if any(R.CTYPE[t.dtype] != "float" for t in (x, w, y, b) if t is not None):  # float16 is stored as float32
         raise ConversionError(f"{op.type} {op.name!r}: the wasm backend computes float convolutions only")
-    epi = _epilogue(p, step, k) if step.epi is not None else "0"
-    out = p.ptr(step.outputs[0]) if step.epi is not None else p.ptr(y)
+    epi = _epilogue(p, step, k) if step.epilogue is not None else "0"
+    out = p.ptr(step.outputs[0]) if step.epilogue is not None else p.ptr(y)
     fn = "wd_conv" if op.type == "Conv" else "wd_conv_transpose"
     packed = 0
     if op.type == "Conv":
@@ -167,7 +167,7 @@ def k_matmul(p: Program, step: Step, k: int):
     idx = list(np.ndindex(*batch)) if batch else [()]
     ao = p.table("int32_t", [sum(i * s for i, s in zip(ix, sa)) * M * K for ix in idx], f"k{k}_ao")
     bo = p.table("int32_t", [sum(i * s for i, s in zip(ix, sb)) * K * N for ix in idx], f"k{k}_bo")
-    epi = _epilogue(p, step, k) if step.epi is not None else "0"
+    epi = _epilogue(p, step, k) if step.epilogue is not None else "0"
     p.scratch = max(p.scratch, GEMM_SCRATCH)
     return (f"  wd_matmul({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {M}, {N}, {K}, {len(idx)}, "
             f"{ao}, {bo}, {epi});")
@@ -567,7 +567,7 @@ def k_resize(p, step, k):
         if taps[d]:
             shape[d] = y.shape[d]
             most = max(most, int(np.prod(shape)))
-    half = _align(most * 8)
+    half = align_up(most * 8)
     p.temp = max(p.temp, 2 * half)
     its = p.table("int32_t", x.shape, f"k{k}_is")
     ots = p.table("int32_t", y.shape, f"k{k}_os")

@@ -7,63 +7,22 @@ from __future__ import annotations
 
 from ...errors import ConversionError
 from ...ir import Graph
+from ..lowering import Fusion, lower_graph
 from ..memory import plan as plan_memory, storage_bytes
-from .emit import (ALIGN, CONTRACTIONS, EMIT, GEMM_SCRATCH, MAX_THREADS, THREAD_STACK, Program, _align,
-                   _epilogue_strides)
+from .emit import (ALIGN, CONTRACTIONS, EMIT, GEMM_SCRATCH, MAX_THREADS, THREAD_STACK, Program, align_up,
+                   epilogue_strides)
 
-__all__ = ["Step", "build_steps", "lower_program", "GEMM_SCRATCH"]
+__all__ = ["FUSION", "lower_program", "GEMM_SCRATCH"]
 
-
-class Step:
-    """One kernel of the program; duck-types an IR op for the memory planner."""
-    __slots__ = ("type", "name", "inputs", "outputs", "op", "epi", "slot")
-
-    def __init__(self, op, epi=None, slot=None):
-        self.op, self.epi, self.slot = op, epi, slot
-        self.type, self.name = op.type, op.name
-        if epi is None:
-            self.inputs, self.outputs = list(op.inputs), list(op.outputs)
-        else:
-            extra = [t for i, t in enumerate(epi.inputs) if i != slot]
-            self.inputs, self.outputs = list(op.inputs) + extra, list(epi.outputs)
-
-
-# ---- fusion --------------------------------------------------------------------------------------
-def build_steps(graph: Graph) -> list[Step]:
-    consumers = graph.consumers()
-    outputs = {id(t) for t in graph.outputs}
-    fused = {}  # id(elementwise op) -> (contraction op, slot)
-    for op in graph.ops:
-        if op.type not in CONTRACTIONS or op.outputs[0].dtype != "float32":
-            continue
-        t = op.outputs[0]
-        cs = consumers.get(id(t), [])
-        if len(cs) != 1 or cs[0].type != "Elementwise" or id(t) in outputs:
-            continue
-        ew = cs[0]
-        slots = [i for i, u in enumerate(ew.inputs) if u is t]
-        if len(slots) != 1 or ew.outputs[0].shape != t.shape or ew.outputs[0].dtype != "float32":
-            continue
-        if any(_epilogue_strides(op.type, t.shape, u) is None for i, u in enumerate(ew.inputs) if i != slots[0]):
-            continue
-        fused[id(ew)] = (op, slots[0])
-    absorbed = {id(op) for op, _ in fused.values()}
-    steps = []
-    for op in graph.ops:
-        if id(op) in absorbed:
-            continue
-        if id(op) in fused:
-            c, slot = fused[id(op)]
-            steps.append(Step(c, op, slot))  # at the elementwise op's place: every input exists by then
-        else:
-            steps.append(Step(op))
-    return steps
+# a contraction's kernel applies a float32 epilogue whose other inputs it can walk with its stores
+FUSION = Fusion(families=CONTRACTIONS, dtypes=("float32",),
+                reads=lambda op, t: epilogue_strides(op.type, op.outputs[0].shape, t) is not None)
 
 
 # ---- layout and the whole file -----------------------------------------------------------------
 def lower_program(graph: Graph):
     """-> (C source, layout dict, constants, program steps)."""
-    steps = build_steps(graph)
+    steps = lower_graph(graph, FUSION).steps
     unsupported = sorted({f"{s.type} ({s.name!r})" for s in steps if s.type not in EMIT})
     if unsupported:
         raise ConversionError(f"the wasm backend has no kernel for: {', '.join(unsupported)}")
@@ -73,11 +32,11 @@ def lower_program(graph: Graph):
         for t in s.inputs:
             if t is not None and t.is_constant and t.name not in offsets:
                 offsets[t.name] = at
-                at = _align(at + storage_bytes(t))
+                at = align_up(at + storage_bytes(t))
                 constants.append(t)
     const_bytes = at
     mem = plan_memory(graph, alignment=ALIGN, ops=steps)
-    arena_at = _align(const_bytes)
+    arena_at = align_up(const_bytes)
     for name, off in mem.offsets.items():
         offsets[name] = arena_at + off
     p = Program(offsets)
@@ -94,16 +53,16 @@ def lower_program(graph: Graph):
         except ConversionError as e:
             body_errors.append(str(e))
             continue
-        label = f"{s.type} {s.name}" + (f" + {s.epi.name}" if s.epi is not None else "")
+        label = s.label
         if code:
             p.funcs.append(f"/* {label} */\nstatic void k{i}(void) {{\n{code}\n}}")
             p.calls.append(f"  k{i}();")
             p.steps.append((i, label))
     if body_errors:
         raise ConversionError(f"wasm backend: {len(body_errors)} step(s) cannot be compiled:\n  " + "\n  ".join(body_errors))
-    temp_at = _align(arena_at + mem.arena_bytes)
-    scratch_at = _align(temp_at + p.temp)
-    scratch = _align(p.scratch)
+    temp_at = align_up(arena_at + mem.arena_bytes)
+    scratch_at = align_up(temp_at + p.temp)
+    scratch = align_up(p.scratch)
     layout = {"constBytes": const_bytes, "arenaOffset": arena_at, "arenaBytes": mem.arena_bytes,
               "sumBytes": mem.total_bytes, "scratchOffset": scratch_at, "scratchBytes": scratch,
               "stackBytes": THREAD_STACK, "maxThreads": MAX_THREADS, "offsets": offsets,

@@ -1,2 +1,2 @@
 """The webgpu backend: generated WGSL kernels, a static buffer plan and a dispatch list."""
-from .lower import lower, options  # noqa: F401
+from .lower import lower  # noqa: F401

@@ -11,49 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...errors import ConversionError
-from ...ir import Graph, Op
-from ..kernels import kernel_attrs
-from ..options import Options
+from ...ir import Graph
+from ..lowering import Fusion, Lowered, lower_graph
+from ...options import ConvertOptions
 from . import contraction, elementwise, indexdata, indexmap, pool, reduce, resize, scan
 from .plan import DEFAULT_BINDING_BYTES, layout, part_elems_for
-
-PRECISIONS = ("f32", "f16")
-_options = Options("webgpu", ("precision", "max_binding_bytes"))
-
-
-def options(**kw):
-    """Lowering options for the conversions inside the block, e.g.
-    ``with options(precision="f16"): convert(...)``. Keys: precision ("f32"/"f16"),
-    max_binding_bytes (tensors larger than this are split into parts)."""
-    if kw.get("precision", "f32") not in PRECISIONS:
-        raise ConversionError(f"precision must be one of {PRECISIONS}, got {kw['precision']!r}")
-    return _options.scope(**kw)
-
 
 @dataclass
 class Ctx:
     part_elems: int
     roots: dict = field(default_factory=dict)  # tensor -> the tensor whose bytes it shares
-
-
-@dataclass
-class Step:
-    """One op as the planner and the kernel families see it; a fused Elementwise epilogue
-    contributes its other inputs and its output."""
-    op: Op
-    attrs: dict
-    epilogue: Op | None = None
-    slot: int = 0
-    inputs: list = field(default_factory=list)
-    outputs: list = field(default_factory=list)
-
-    @property
-    def type(self):
-        return self.op.type
-
-    @property
-    def name(self):
-        return self.op.name
 
 
 GENERATORS = {
@@ -82,46 +49,19 @@ GENERATORS = {
     "TopK": scan.topk,
     "Resize": resize.resize,
 }
-# families that can apply a fused Elementwise epilogue where they store
-FUSES_EPILOGUE = ("MatMul", "Conv", "ConvTranspose", "Pool")
+# every kernel family that stores through an Elementwise epilogue takes it, whatever its inputs
+FUSION = Fusion(families=("MatMul", "Conv", "ConvTranspose", "Pool"))
 
 
-def build_steps(graph: Graph) -> list[Step]:
-    consumers = graph.consumers()
-    outputs = {id(t) for t in graph.outputs}
-    steps, fused, done = [], set(), {id(t) for t in graph.inputs}
-    for op in graph.ops:
-        if id(op) in fused:
-            continue
-        try:
-            attrs = kernel_attrs(op)
-        except ConversionError as e:
-            raise ConversionError(f"webgpu backend: {e}") from None
-        step = Step(op, attrs, inputs=[t for t in op.inputs if t is not None], outputs=list(op.outputs))
-        if op.type in FUSES_EPILOGUE:
-            t = op.outputs[0]
-            users = consumers.get(id(t), [])
-            if (len(users) == 1 and users[0].type == "Elementwise" and id(t) not in outputs
-                    and sum(u is t for u in users[0].inputs) == 1 and users[0].outputs[0].shape == t.shape
-                    and id(users[0]) not in fused
-                    # the epilogue's other inputs must exist when this op runs
-                    and all(u is t or u.is_constant or id(u) in done for u in users[0].inputs)):
-                e = users[0]
-                step.epilogue, step.slot = e, next(i for i, u in enumerate(e.inputs) if u is t)
-                step.inputs += [u for u in e.inputs if u is not t]
-                step.outputs = list(e.outputs)
-                fused.add(id(e))
-        done.update(id(o) for o in op.outputs)
-        steps.append(step)
-    return steps
-
-
-def lower(graph: Graph) -> tuple[dict, list]:
-    """-> (graph_webgpu.json content without the constants' storage fields, constant tensors)."""
-    opts = _options.get()
-    precision = opts.get("precision", "f32")
-    part_elems = part_elems_for(opts.get("max_binding_bytes", DEFAULT_BINDING_BYTES))
-    steps = build_steps(graph)
+def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
+    """-> graph_webgpu.json content (without the constants' storage fields), the constants, the plan's size.
+    Options: precision ("f32"/"f16"), max_binding_bytes (larger tensors are split into parts)."""
+    options = options or ConvertOptions()
+    precision = options.precision
+    part_elems = part_elems_for(options.max_binding_bytes or DEFAULT_BINDING_BYTES)
+    lowered = lower_graph(graph, FUSION)
+    lowered.check_attrs("webgpu")
+    steps = lowered.steps
     ctx = Ctx(part_elems)
     for s in steps:
         if s.type == "Reshape" and not s.op.inputs[0].is_constant:
@@ -176,7 +116,8 @@ def lower(graph: Graph) -> tuple[dict, list]:
         if not t.is_constant:
             tensors.setdefault(name, {"shape": list(t.shape), "dtype": t.dtype})
 
-    memory = {p: layout(graph, steps, constants, p, part_elems) for p in (["f32"] if precision == "f32" else ["f16", "f32"])}
+    plans = {p: layout(graph, steps, constants, p, part_elems) for p in (["f32"] if precision == "f32" else ["f16", "f32"])}
+    memory = {p: doc for p, (doc, _) in plans.items()}
     doc = {"format": "webdnn-graph", "version": 1, "backend": "webgpu",
            "inputs": [t.name for t in graph.inputs], "outputs": [t.name for t in graph.outputs],
            "precision": precision,
@@ -186,4 +127,5 @@ def lower(graph: Graph) -> tuple[dict, list]:
            "memory": memory,
            "shaders": shaders,
            "dispatches": kernel_list}
-    return doc, constants
+    mp = plans[precision][1]
+    return Lowered(doc, constants, memory={"planned_peak": mp.arena_bytes, "sum": mp.total_bytes})

@@ -43,8 +43,9 @@ def tensor_parts(size: int, dtype: str, precision: str, part_elems: int) -> list
 
 
 def layout(graph, steps, constants, precision: str, part_elems: int,
-           max_buffer: int = DEFAULT_BUFFER_BYTES) -> dict:
-    """-> {"buffers": [{"kind", "bytes"}], "tensors": {name: [[buffer, byte offset, bytes], ...]}}"""
+           max_buffer: int = DEFAULT_BUFFER_BYTES) -> tuple[dict, memory.MemoryPlan]:
+    """-> ({"buffers": [{"kind", "bytes"}], "tensors": {name: [[buffer, byte offset, bytes], ...]}},
+    the activation plan it placed)"""
 
     def sizeof(t):
         return _align(max(t.size, 1) * item_bytes(t.dtype, precision), 4)
@@ -71,4 +72,4 @@ def layout(graph, steps, constants, precision: str, part_elems: int,
         tensors[t.name] = locs
     for b in buffers:
         b["bytes"] = max(_align(b["bytes"], 16), 16)
-    return {"buffers": buffers, "tensors": tensors, "activation_bytes": mp.arena_bytes}
+    return {"buffers": buffers, "tensors": tensors, "activation_bytes": mp.arena_bytes}, mp

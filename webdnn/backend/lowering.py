@@ -1,0 +1,137 @@
+"""The lowered graph every backend consumes: the optimized IR as a list of kernel steps, with an
+Elementwise op fused into the contraction or pool that feeds it (its epilogue). Fusion is decided
+here, once; a backend states only what its kernels can take (`Fusion`) and then places buffers
+and renders text for the steps.
+
+    conv ─► t ─► Elementwise(t + r, relu) ─► y        step Conv, epilogue = the Elementwise,
+                      ▲                          =►    slot = 0 (where t enters it),
+                      r                                inputs (x, w, r), outputs (y)
+
+The fused step takes the Elementwise op's place in the order: every input of both exists by then.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
+
+from ..errors import ConversionError
+from ..ir import Graph, Op, Tensor
+from .kernels import kernel_attrs
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """What a backend's kernels can fuse. ``families``: op types whose kernels apply an epilogue
+    where they store; ``dtypes``: output dtypes the epilogue may have (None: any);
+    ``reads(op, t)``: whether the kernel of ``op`` can read the epilogue's other input ``t``
+    where it stores (e.g. a broadcast its stores can follow; None: any)."""
+    families: tuple[str, ...] = ()
+    dtypes: tuple[str, ...] | None = None
+    reads: Callable[[Op, Tensor], bool] | None = None
+
+
+@dataclass(eq=False)
+class Step:
+    """One kernel: an IR op, and the Elementwise op fused into where it stores (``epilogue``,
+    reading the op's output at input ``slot``). ``inputs``/``outputs`` are the step's as the
+    memory planner sees them: the fused intermediate tensor is in neither."""
+    op: Op
+    epilogue: Op | None = None
+    slot: int = 0
+    inputs: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
+
+    @property
+    def type(self) -> str:
+        return self.op.type
+
+    @property
+    def name(self) -> str:
+        return self.op.name
+
+    @property
+    def label(self) -> str:
+        """"Conv conv1 + relu1": how profiles and kernel lists name the step."""
+        return f"{self.type} {self.name}" + (f" + {self.epilogue.name}" if self.epilogue is not None else "")
+
+    @cached_property
+    def attrs(self) -> dict:
+        """The op's kernel attributes (backend/kernels.py), computed once when a backend asks."""
+        return kernel_attrs(self.op)
+
+
+@dataclass
+class LoweredGraph:
+    """The optimized graph as kernel steps, in an order where every step's inputs exist."""
+    graph: Graph
+    steps: list[Step]
+
+    @property
+    def inputs(self) -> list:
+        return self.graph.inputs
+
+    @property
+    def outputs(self) -> list:
+        return self.graph.outputs
+
+    def check_attrs(self, backend: str) -> None:
+        """Compute every step's kernel attributes; the first failure becomes '<backend> backend: ...'."""
+        for s in self.steps:
+            try:
+                s.attrs
+            except ConversionError as e:
+                raise ConversionError(f"{backend} backend: {e}") from None
+
+
+def _epilogue_of(op: Op, consumers: dict, graph_outputs: set, fusion: Fusion):
+    """(the Elementwise op to fuse into `op`, the slot it reads op's output at) or None."""
+    if op.type not in fusion.families or len(op.outputs) != 1:
+        return None
+    t = op.outputs[0]
+    users = consumers.get(id(t), [])
+    if len(users) != 1 or users[0].type != "Elementwise" or id(t) in graph_outputs:
+        return None
+    ew = users[0]
+    slots = [i for i, u in enumerate(ew.inputs) if u is t]
+    if len(slots) != 1 or ew.outputs[0].shape != t.shape:
+        return None
+    if fusion.dtypes is not None and (t.dtype not in fusion.dtypes or ew.outputs[0].dtype not in fusion.dtypes):
+        return None
+    if fusion.reads is not None and not all(fusion.reads(op, u) for i, u in enumerate(ew.inputs) if i != slots[0]):
+        return None
+    return ew, slots[0]
+
+
+def lower_graph(graph: Graph, fusion: Fusion = Fusion()) -> LoweredGraph:
+    """The steps of `graph` for a backend whose kernels can fuse what `fusion` says."""
+    consumers = graph.consumers()
+    outputs = {id(t) for t in graph.outputs}
+    fused = {}  # id(Elementwise op) -> (the op it is fused into, slot)
+    for op in graph.ops:
+        found = _epilogue_of(op, consumers, outputs, fusion)
+        if found is not None:  # of two ops feeding one epilogue the later takes it: the other's output exists
+            fused[id(found[0])] = (op, found[1])
+    absorbed = {id(op) for op, _ in fused.values()}
+    steps = []
+    for op in graph.ops:
+        if id(op) in absorbed:
+            continue
+        if id(op) in fused:
+            c, slot = fused[id(op)]
+            extra = [t for i, t in enumerate(op.inputs) if i != slot]
+            steps.append(Step(c, op, slot, [t for t in c.inputs if t is not None] + extra, list(op.outputs)))
+        else:
+            steps.append(Step(op, inputs=[t for t in op.inputs if t is not None], outputs=list(op.outputs)))
+    return LoweredGraph(graph, steps)
+
+
+@dataclass
+class Lowered:
+    """What a backend's lowering hands the descriptor writer: its graph document (without the
+    constants' storage fields), the constant tensors it reads, extra files (e.g. the .wasm modules),
+    and the activation memory it planned ({"planned_peak": bytes, "sum": bytes}; None: no static plan)."""
+    doc: dict
+    constants: list
+    files: dict = field(default_factory=dict)
+    memory: dict | None = None

@@ -1,0 +1,56 @@
+"""ConvertOptions: every choice a conversion makes, in one object that travels explicitly
+convert() → importer → backend lowering (no global or context-variable state)."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .errors import ConversionError
+
+PRECISIONS = ("f32", "f16")
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """backends: which backends to write ("js", "wasm", "webgpu").
+    input_shapes: {input name: shape} for inputs the model leaves open ("" names the only input).
+    constant_inputs: {input name: array} inputs fixed at conversion (folded into the graph).
+    weights: the weight encoding (encoding.ENCODINGS: "raw", "f16", "int8", ...).
+    precision: webgpu storage and math, "f32" or "f16" (an f16 descriptor keeps an f32 plan for
+      adapters without shader-f16).
+    max_binding_bytes: webgpu splits tensors larger than this into parts (None: the backend's default).
+    relaxed: wasm also builds a relaxed-SIMD module (fused multiply-add) for engines that have it.
+    force: the output folder may be any folder (descriptor.write explains what is replaced)."""
+    backends: tuple[str, ...] = ("js",)
+    input_shapes: dict | None = None
+    constant_inputs: dict | None = None
+    weights: str = "raw"
+    precision: str = "f32"
+    max_binding_bytes: int | None = None
+    relaxed: bool = True
+    force: bool = False
+
+    def __post_init__(self):
+        backends = (self.backends,) if isinstance(self.backends, str) else tuple(self.backends)
+        object.__setattr__(self, "backends", backends)
+        from .backend import BACKENDS
+        from .encoding import ENCODINGS
+        bad = [b for b in backends if b not in BACKENDS]
+        if bad or not backends:
+            raise ConversionError(f"unknown backend(s) {bad}; available: {', '.join(BACKENDS)}")
+        if self.weights not in ENCODINGS:
+            raise ConversionError(f"unknown weight encoding {self.weights!r}; available: {', '.join(ENCODINGS)}")
+        if self.precision not in PRECISIONS:
+            raise ConversionError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.max_binding_bytes is not None and (not isinstance(self.max_binding_bytes, int)
+                                                   or self.max_binding_bytes < 1024):
+            raise ConversionError(f"max_binding_bytes must be an int of at least 1024, got {self.max_binding_bytes!r}")
+
+    def with_(self, **changes) -> "ConvertOptions":
+        """A copy with some options changed; an unknown name fails with the list of known ones."""
+        names = [f.name for f in dataclasses.fields(self)]
+        bad = sorted(set(changes) - set(names))
+        if bad:
+            raise TypeError(f"unknown conversion option(s) {bad}; options: {', '.join(names)}")
+        return dataclasses.replace(self, **changes)
+
