@@ -14,7 +14,7 @@ from ...errors import ConversionError
 from ...ir import Graph
 from ..lowering import Fusion, Lowered, lower_graph
 from ...options import ConvertOptions
-from . import contraction, elementwise, indexdata, indexmap, pool, reduce, resize, scan
+from . import contraction, elementwise, indexing, indexmap, pool, reduce, resize, scan
 from .plan import DEFAULT_BINDING_BYTES, layout, part_elems_for
 
 @dataclass
@@ -40,10 +40,10 @@ GENERATORS = {
     "LRN": pool.lrn,
     "Reduce": reduce.reduce,
     "Softmax": reduce.softmax,
-    "GatherElements": indexdata.gather_elements,
-    "GatherND": indexdata.gather_nd,
-    "ScatterElements": indexdata.scatter_elements,
-    "ScatterND": indexdata.scatter_nd,
+    "GatherElements": indexing.gather_elements,
+    "GatherND": indexing.gather_nd,
+    "ScatterElements": indexing.scatter_elements,
+    "ScatterND": indexing.scatter_nd,
     "ArgReduce": scan.arg_reduce,
     "CumSum": scan.cumsum,
     "TopK": scan.topk,
