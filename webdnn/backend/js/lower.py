@@ -2,11 +2,9 @@
 is the kernel table (kernels.py) plus a liveness plan (when each activation can be dropped)."""
 from __future__ import annotations
 
-from ...errors import ConversionError
 from ...ir import Graph
 from ...options import ConvertOptions
-from ..kernels import kernel_attrs
-from ..lowering import Lowered
+from ..lowering import Lowered, lower_graph
 
 
 def liveness_free_lists(graph: Graph) -> list[list[str]]:
@@ -29,24 +27,23 @@ def liveness_free_lists(graph: Graph) -> list[list[str]]:
 
 def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
     """-> graph_js.json content (without the constants' storage fields) and the constants. No options
-    apply: the runtime's generic kernels run every IR op as it is."""
+    apply, nothing is fused: the runtime's generic kernels run every IR op as it is."""
+    lowered = lower_graph(graph)  # Fusion() fuses nothing: one step per op, in graph order
+    lowered.check_attrs("js")
     tensors, constants, kernels = {}, {}, []
     for t in graph.inputs:
         tensors[t.name] = {"shape": list(t.shape), "dtype": t.dtype}
     free = liveness_free_lists(graph)
-    for op, fr in zip(graph.ops, free):
+    for step, fr in zip(lowered.steps, free):
+        op = step.op
         for t in op.inputs:
             if t is not None and t.is_constant:
                 constants[t.name] = t
         for t in op.outputs:
             tensors[t.name] = {"shape": list(t.shape), "dtype": t.dtype}
-        try:
-            attrs = kernel_attrs(op)
-        except ConversionError as e:
-            raise ConversionError(f"js backend: {e}") from None
         kernels.append({"op": op.type, "name": op.name,
                         "inputs": ["" if t is None else t.name for t in op.inputs],
-                        "outputs": [t.name for t in op.outputs], "attrs": attrs, "free": sorted(fr)})
+                        "outputs": [t.name for t in op.outputs], "attrs": step.attrs, "free": sorted(fr)})
     doc = {"format": "webdnn-graph", "version": 1, "backend": "js",
            "inputs": [t.name for t in graph.inputs], "outputs": [t.name for t in graph.outputs],
            "tensors": tensors, "kernels": kernels}
