@@ -10,7 +10,9 @@ def convert(model, *args, **kwargs):
         convert("model.onnx" | "model.h5" | "model.keras" | onnx.ModelProto, out_dir, **options)
         convert(torch_module, example_inputs, out_dir, **options)
 
-    Options: backends, input_shapes, weights, progress (see webdnn.converter.convert)."""
+    Options: a webdnn.options.ConvertOptions and/or its fields by name (backends, input_shapes,
+    constant_inputs, weights, precision, max_binding_bytes, relaxed, force); progress (see
+    webdnn.converter.convert)."""
     from .converter import convert as _convert
     from .frontend.pytorch import is_torch_module
     if is_torch_module(model) and len(args) == 2:
