@@ -7,22 +7,25 @@ from .errors import WebDNNError, ConversionError, UnsupportedOpsError, ShapeErro
 def convert(model, *args, **kwargs):
     """Convert a model into a descriptor directory; returns a summary dict.
 
-        convert("model.onnx" | "model.h5" | "model.keras" | onnx.ModelProto, out_dir, **options)
-        convert(torch_module, example_inputs, out_dir, **options)
+        convert("model.onnx" | "model.h5" | "model.keras" | onnx.ModelProto, out_dir[, options], **fields)
+        convert(torch_module, example_inputs, out_dir[, options], **fields)
 
-    Options: a webdnn.options.ConvertOptions and/or its fields by name (backends, input_shapes,
-    constant_inputs, weights, precision, max_binding_bytes, relaxed, force); progress (see
-    webdnn.converter.convert)."""
+    options: a webdnn.options.ConvertOptions; fields: any of its fields by name (backends,
+    input_shapes, constant_inputs, weights, precision, max_binding_bytes, relaxed, force),
+    overriding the object's; progress (see webdnn.converter.convert)."""
     from .converter import convert as _convert
     from .frontend.pytorch import is_torch_module
+    from .options import ConvertOptions
+    args = list(args)
+    if args and isinstance(args[-1], ConvertOptions):
+        kwargs["options"] = args.pop()
     if is_torch_module(model) and len(args) == 2:
         kwargs["example_inputs"], out_dir = args
-    elif is_torch_module(model) and "example_inputs" not in kwargs:
-        raise TypeError("a torch module is converted with convert(module, example_inputs, out_dir, ...)")
     elif len(args) == 1:
         (out_dir,) = args
     elif not args and "out_dir" in kwargs:
         out_dir = kwargs.pop("out_dir")
     else:
-        raise TypeError("convert(model, out_dir, ...) or convert(torch_module, example_inputs, out_dir, ...)")
+        raise TypeError("convert(model, out_dir[, options], ...) or "
+                        "convert(torch_module, example_inputs, out_dir[, options], ...)")
     return _convert(model, out_dir, **kwargs)

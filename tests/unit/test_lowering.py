@@ -133,7 +133,7 @@ def test_convert_takes_options_by_object_and_by_name(tmp_path):
     import json
 
     from tests.models import OWN_MODELS
-    from webdnn.converter import convert
+    from webdnn import convert
     m = OWN_MODELS["mini_mobilenet"]()
     convert(m, tmp_path / "a", ConvertOptions(backends=("webgpu",), precision="f16"))
     assert json.loads((tmp_path / "a" / "graph_webgpu.json").read_text())["precision"] == "f16"
