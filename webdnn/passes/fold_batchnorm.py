@@ -12,7 +12,7 @@ import numpy as np
 from ..ir import Graph
 
 
-def _bn_scale_shift(bn):
+def bn_scale_shift(bn):
     scale, bias, mean, var = (t.data.astype(np.float64) for t in bn.inputs[1:])
     s = scale / np.sqrt(var + bn.attrs["epsilon"])
     return s, bias - mean * s
@@ -32,7 +32,7 @@ def run(graph: Graph) -> bool:
             continue
         if not all(t is None or t.is_constant for t in prev.inputs[1:]):
             continue
-        s, t = _bn_scale_shift(bn)
+        s, t = bn_scale_shift(bn)
         dtype = prev.inputs[1].data.dtype
         if prev.type == "Conv":
             w = prev.inputs[1].data.astype(np.float64)

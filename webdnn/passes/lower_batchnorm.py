@@ -9,7 +9,7 @@ import numpy as np
 
 from ..ir import Graph
 from ..ir.ops.elementwise import call, inp
-from .fold_batchnorm import _bn_scale_shift
+from .fold_batchnorm import bn_scale_shift
 
 
 def run(graph: Graph) -> bool:
@@ -21,7 +21,7 @@ def run(graph: Graph) -> bool:
         dtype = np.dtype(np.float16 if x.dtype == "float16" else np.float32)
         shape = (-1,) + (1,) * (len(x.shape) - 2)
         if all(t.is_constant for t in bn.inputs[1:]):
-            s, t = _bn_scale_shift(bn)
+            s, t = bn_scale_shift(bn)
             s_t = graph.constant(s.reshape(shape).astype(dtype), name=f"{bn.name}_scale")
             t_t = graph.constant(t.reshape(shape).astype(dtype), name=f"{bn.name}_shift")
             expr, ins = call("add", call("mul", inp(0), inp(1)), inp(2)), [x, s_t, t_t]
