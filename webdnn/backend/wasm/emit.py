@@ -3,8 +3,6 @@ the body of the step's function and declaring what it needs (tables, epilogues, 
 weight prepacking) on the Program. Shapes and offsets are constants in the C."""
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import TYPE_CHECKING
 from types import SimpleNamespace
 
@@ -14,15 +12,11 @@ from ...errors import ConversionError
 from ..kernels import kernel_attrs
 from ..memory import storage_bytes
 from . import render as R
+from .toolchain import GEMM_SCRATCH
 
 if TYPE_CHECKING:
     from ..lowering import Step
 
-_H = (Path(__file__).with_name("csrc") / "wdnn.h").read_text()
-KC, NC = (int(re.search(rf"#define WD_{k} (\d+)", _H).group(1)) for k in ("KC", "NC"))
-# per-thread bytes a GEMM needs, as the header defines it (one definition for C and Python)
-GEMM_SCRATCH = eval(re.search(r"#define WD_GEMM_SCRATCH (.+)", _H).group(1).replace("WD_KC", str(KC))
-                    .replace("WD_NC", str(NC)), {})
 MAX_THREADS = 16
 THREAD_STACK = 128 << 10
 ALIGN = 64

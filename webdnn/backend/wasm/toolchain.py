@@ -21,6 +21,11 @@ LIBRARY = ("runtime.c", "gemm.c", "ops.c", "indexmap.c", "indexing.c")
 CFLAGS = ["--target=wasm32-freestanding", "-O3", "-msimd128", "-matomics", "-mbulk-memory",
           "-mnontrapping-fptoint", "-mmutable-globals", "-nostdlib", "-ffp-contract=off",
           "-fno-math-errno", "-Wall", "-Wno-unused-function"]
+# the GEMM's cache blocking: one definition, given to the C as -D flags and to the planner as the
+# per-thread scratch a GEMM needs (a packed B block [KC][NC] and an A panel [KC][4], floats)
+GEMM_KC, GEMM_NC = 256, 128
+GEMM_SCRATCH = (GEMM_KC * GEMM_NC + 4 * GEMM_KC) * 4 + 64
+CFLAGS += [f"-DWD_KC={GEMM_KC}", f"-DWD_NC={GEMM_NC}"]
 STACK_BYTES = 256 << 10       # thread 0's stack (the linker's); helper threads get theirs in the plan
 INITIAL_BYTES = 2 << 20       # stack + static data, at least; more when the model's static tables need it
 _lock = threading.Lock()

@@ -51,9 +51,11 @@ void wd_matmul(const float* a, const float* b, float* c, int M, int N, int K, in
 #endif
 #define WD_MR 4
 #define WD_NR 8
-#define WD_KC 256
-#define WD_NC 128
-#define WD_GEMM_SCRATCH ((WD_KC * WD_NC + 4 * WD_KC) * 4 + 64)
+/* WD_KC, WD_NC (the GEMM's cache blocking) come from toolchain.py as -D flags, which also sizes
+ * the per-thread scratch from them */
+#if !defined(WD_KC) || !defined(WD_NC)
+#error "WD_KC and WD_NC are set by the compiler flags (webdnn/backend/wasm/toolchain.py)"
+#endif
 
 /* ---- other kernel families -------------------------------------------------------------- */
 typedef struct {
