@@ -195,19 +195,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+def one_line_errors(fn, *args) -> int:
+    """Run a command: a user's error is one `error:` line (exit 2); a defect of webdnn's is one line
+    too (exit 1), with the whole traceback on request (WEBDNN_DEBUG=1)."""
     try:
-        return args.fn(args)
+        return fn(*args)
     except WebDNNError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as e:  # a defect of webdnn's: one line here, the whole traceback on request
+    except Exception as e:
         if os.environ.get("WEBDNN_DEBUG"):
             raise
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         print(f"error: internal error ({type(e).__name__}: {first}); set WEBDNN_DEBUG=1 to see the traceback "
               f"and please report it", file=sys.stderr)
         return 1
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return one_line_errors(args.fn, args)

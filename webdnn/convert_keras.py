@@ -73,23 +73,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from .cli import one_line_errors
+    return one_line_errors(_convert, build_parser().parse_args(argv))
+
+
+def _convert(args) -> int:
     from .converter import convert
-    args = build_parser().parse_args(argv)
     t0 = time.perf_counter()
 
     def progress(stage, detail=""):
         if not args.quiet:
             print(f"  [{time.perf_counter() - t0:6.2f}s] {stage:<9} {detail}", file=sys.stderr, flush=True)
 
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            summary = convert(args.kerasmodel, args.out, backends=_backends(args.backend),
-                              input_shapes=_input_shapes(args.input_shape), weights=args.encoding, force=args.force,
-                              progress=progress)
-    except WebDNNError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = convert(args.kerasmodel, args.out, backends=_backends(args.backend),
+                          input_shapes=_input_shapes(args.input_shape), weights=args.encoding, force=args.force,
+                          progress=progress)
     for w in caught:
         print(f"note: {w.message}", file=sys.stderr)
     print(f"converted {args.kerasmodel} -> {summary['out']} in {summary['seconds']:.2f}s")

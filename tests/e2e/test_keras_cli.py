@@ -76,3 +76,17 @@ def test_webdnn_convert_h5_and_unsupported_layers(tmp_path):
     assert "3 layer(s) use 2 unsupported Keras layer class(es)" in p.stderr, p.stderr
     assert "Lambda: 2 layer(s): 'twice', 'negate'" in p.stderr and "Attention: 1 layer(s): 'att'" in p.stderr
     assert not (tmp_path / "o2").exists()  # reported before any work
+
+
+def test_an_internal_error_is_one_line(two_input_model, monkeypatch, capsys):
+    """convert_keras.py reports errors as `webdnn` does: a defect is one line, exit 1, no traceback."""
+    import webdnn.converter
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom\nsecond line")
+    monkeypatch.setattr(webdnn.converter, "convert", broken)
+    monkeypatch.delenv("WEBDNN_DEBUG", raising=False)
+    d, _, _ = two_input_model
+    rc = convert_keras([str(d / "two.h5"), "--out", str(d / "out_err"), "-q"])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.count("\n") == 1 and "internal error (RuntimeError: boom)" in err, err
