@@ -187,3 +187,30 @@ def test_profile_times_every_kernel(tmp_path):
                           "--backend", "wasm", "--profile"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "op kind" in res.stdout and "Conv" in res.stdout and "slowest kernels" in res.stdout
+
+
+def test_conv_transpose_in_chunks_of_input_rows(runners, node_hosts, tmp_path):
+    """A ConvTranspose whose GEMM output exceeds one chunk (emit.CONVT_COLS_BYTES) runs over chunks
+    of input rows; overlapping taps (kernel 4, stride 2) add across chunk borders, groups and a fused
+    ReLU included; Node single- and multi-threaded agree with onnxruntime."""
+    from onnx import TensorProto, helper, numpy_helper
+    from webdnn.backend.wasm.emit import CONVT_COLS_BYTES
+    C, Mg, g, H, W, k = 8, 64, 2, 40, 64, 4
+    assert W * Mg * k * k * 4 * H > 2 * CONVT_COLS_BYTES  # three chunks or more
+    rng = np.random.default_rng(3)
+    w = numpy_helper.from_array((rng.standard_normal((C, Mg, k, k)) * 0.1).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.standard_normal(Mg * g).astype(np.float32), "b")
+    gr = helper.make_graph(
+        [helper.make_node("ConvTranspose", ["x", "w", "b"], ["t"], strides=[2, 2], pads=[1, 1, 1, 1], group=g),
+         helper.make_node("Relu", ["t"], ["y"])], "convt",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, C, H, W])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w, b])
+    m = helper.make_model(gr, opset_imports=[helper.make_opsetid("", 13)])
+    out = tmp_path / "convt"
+    convert(m, out, backends=["wasm"])
+    feeds = {"x": rng.standard_normal((1, C, H, W)).astype(np.float32)}
+    expected = expected_of(m, feeds)
+    failures = []
+    for mode in THREADS:
+        check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "convtranspose", failures)
+    assert not failures, "\n".join(failures)

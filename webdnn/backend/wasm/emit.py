@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..lowering import Step
 
 MAX_THREADS = 16
+CONVT_COLS_BYTES = 4 << 20  # a ConvTranspose's GEMM output, per chunk of input rows
 THREAD_STACK = 128 << 10
 ALIGN = 64
 CONTRACTIONS = ("Conv", "ConvTranspose", "MatMul")
@@ -126,7 +127,7 @@ def k_conv(p: Program, step: Step, k: int):
         raise ConversionError(f"{op.type} {op.name!r}: the wasm backend computes float convolutions only")
     epi = _epilogue(p, step, k) if step.epilogue is not None else "0"
     out = p.ptr(step.outputs[0]) if step.epilogue is not None else p.ptr(y)
-    fn = "wd_conv" if op.type == "Conv" else "wd_conv_transpose"
+    call = "  wd_conv(&p);"
     packed = 0
     if op.type == "Conv":
         if C // g == 1 and M // g == 1:
@@ -142,9 +143,15 @@ def k_conv(p: Program, step: Step, k: int):
                               for gi in range(g)]
                 p.scratch = max(p.scratch, 16 * kk + 64)
                 packed = 1
+    else:  # ConvTranspose: a GEMM into columns (in the temporary buffer, CONVT_COLS_BYTES at most), then col2im
+        p.scratch = max(p.scratch, GEMM_SCRATCH)
+        row_bytes = W * (M // g) * kh * kw * 4
+        rows = max(1, min(H, CONVT_COLS_BYTES // row_bytes))
+        p.temp = max(p.temp, rows * row_bytes)
+        call = f"  wd_conv_transpose(&p, (float*)wd_temp, {rows});"
     return (f"  wd_conv_t p = {{{p.ptr(x, True)}, {p.ptr(w, True)}, {p.ptr(b, True) if b is not None else '0'}, {out}, "
             f"{N}, {C}, {H}, {W}, {M}, {OH}, {OW}, {kh}, {kw}, {sh}, {sw}, {pt}, {pl}, {dh}, {dw}, {g}, {epi}, {packed}}};\n"
-            f"  {fn}(&p);")
+            + call)
 
 
 def k_matmul(p: Program, step: Step, k: int):

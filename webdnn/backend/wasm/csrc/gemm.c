@@ -5,8 +5,8 @@
 #include "wdnn.h"
 
 typedef struct {
-  const float* a; int lda;      /* A[m*lda + k], or (a_packed) panels of 4 rows: [K][4] (a last partial one [K][mr]) */
-  int a_packed;
+  const float* a; int lda;      /* A[m*lda + k], or (a_trans) A[k*lda + m], or (a_packed) panels of 4 rows: [K][4] */
+  int a_packed, a_trans;
   const float* b; int ldb;      /* matrix B[k*ldb + n] when x == 0 */
   const float* x;               /* else: B is the im2col of image x (channels of this group) */
   int H, W, OW, kh, kw, sh, sw, pt, pl, dh, dw;
@@ -189,6 +189,14 @@ static void gemm_task(const void* arg, int task, int tid) {
             for (int i = 0; i < 4; i++) abuf[k * 4 + i] = i < pr ? ap[k * pr + i] : 0.0f;
           ap = abuf;
         }
+      } else if (g->a_trans) {  /* a panel's 4 rows at one k are 4 neighbouring floats */
+        const float* src = g->a + (size_t)k0 * g->lda + m;
+        if (mr == 4)
+          for (int k = 0; k < kc; k++) wasm_v128_store(abuf + k * 4, wasm_v128_load(src + (size_t)k * g->lda));
+        else
+          for (int k = 0; k < kc; k++)
+            for (int i = 0; i < 4; i++) abuf[k * 4 + i] = i < mr ? src[(size_t)k * g->lda + i] : 0.0f;
+        ap = abuf;
       } else {
         const float* src = g->a + (size_t)m * g->lda + k0;
         for (int k = 0; k < kc; k++)
@@ -449,35 +457,53 @@ void wd_matmul(const float* a, const float* b, float* c, int M, int N, int K, in
   }
 }
 
-/* ---- ConvTranspose: direct scatter, one output plane per task ---- */
-static void convt_task(const void* arg, int task, int tid) {
+/* ---- ConvTranspose: a GEMM, then col2im ----
+ * For a chunk of input rows, cols[pixel][m, i, j] = sum over c of x[c][pixel] * w[c][m, i, j] (one GEMM:
+ * A is x read transposed, B the weights as they are); then each output plane adds its taps from cols
+ * (one plane per task: no two tasks write the same plane). */
+typedef struct { const wd_conv_t* p; const float* cols; int img, gi, ih0, ih1, first, last; } col2im_t;
+
+static void col2im_task(const void* arg, int mm, int tid) {
   (void)tid;
-  const wd_conv_t* p = (const wd_conv_t*)arg;
-  int img = task / p->M, m = task - img * p->M;
-  int Cg = p->C / p->group, Mg = p->M / p->group, g = m / Mg, mm = m - g * Mg;
-  float* y = p->y + ((size_t)img * p->M + m) * p->OH * p->OW;
-  float b = p->bias ? p->bias[m] : 0.0f;
-  for (int i = 0; i < p->OH * p->OW; i++) y[i] = b;
-  for (int c = 0; c < Cg; c++) {
-    int ch = g * Cg + c;
-    const float* x = p->x + ((size_t)img * p->C + ch) * p->H * p->W;
-    const float* w = p->w + ((size_t)ch * Mg + mm) * p->kh * p->kw;
-    for (int ih = 0; ih < p->H; ih++)
-      for (int i = 0; i < p->kh; i++) {
-        int oh = ih * p->sh - p->pt + i * p->dh;
-        if (oh < 0 || oh >= p->OH) continue;
-        for (int j = 0; j < p->kw; j++) {
-          float wv = w[i * p->kw + j];
-          float* yr = y + (size_t)oh * p->OW;
-          const float* xr = x + (size_t)ih * p->W;
-          for (int iw = 0; iw < p->W; iw++) {
-            int ow = iw * p->sw - p->pl + j * p->dw;
-            if (ow >= 0 && ow < p->OW) yr[ow] += xr[iw] * wv;
-          }
-        }
-      }
+  const col2im_t* c = (const col2im_t*)arg;
+  const wd_conv_t* p = c->p;
+  int Mg = p->M / p->group, m = c->gi * Mg + mm, taps = p->kh * p->kw, ncols = Mg * taps;
+  float* y = p->y + ((size_t)c->img * p->M + m) * p->OH * p->OW;
+  if (c->first) {
+    float b = p->bias ? p->bias[m] : 0.0f;
+    for (int t = 0; t < p->OH * p->OW; t++) y[t] = b;
   }
-  if (p->epi) p->epi(p->y + (size_t)img * p->M * p->OH * p->OW, p->OH * p->OW, img, m, m + 1, 0, p->OH * p->OW);
+  for (int ih = c->ih0; ih < c->ih1; ih++)
+    for (int i = 0; i < p->kh; i++) {
+      int oh = ih * p->sh - p->pt + i * p->dh;
+      if (oh < 0 || oh >= p->OH) continue;
+      float* yr = y + (size_t)oh * p->OW;
+      const float* cr = c->cols + (size_t)(ih - c->ih0) * p->W * ncols + mm * taps + i * p->kw;
+      for (int j = 0; j < p->kw; j++) {
+        int ow = j * p->dw - p->pl;
+        for (int iw = 0; iw < p->W; iw++, ow += p->sw)
+          if (ow >= 0 && ow < p->OW) yr[ow] += cr[(size_t)iw * ncols + j];
+      }
+    }
+  if (c->last && p->epi) p->epi(p->y + (size_t)c->img * p->M * p->OH * p->OW, p->OH * p->OW, c->img, m, m + 1, 0, p->OH * p->OW);
 }
 
-void wd_conv_transpose(const wd_conv_t* p) { wd_parallel(p->N * p->M, convt_task, p); }
+void wd_conv_transpose(const wd_conv_t* p, float* cols, int rows) {
+  int Cg = p->C / p->group, Mg = p->M / p->group, ncols = Mg * p->kh * p->kw;
+  for (int img = 0; img < p->N; img++)
+    for (int gi = 0; gi < p->group; gi++)
+      for (int ih0 = 0; ih0 < p->H; ih0 += rows) {
+        int ih1 = ih0 + rows < p->H ? ih0 + rows : p->H;
+        gemm_t g = {0};
+        g.a = p->x + ((size_t)img * p->C + (size_t)gi * Cg) * p->H * p->W + (size_t)ih0 * p->W;
+        g.lda = p->H * p->W;
+        g.a_trans = 1;
+        g.b = p->w + (size_t)gi * Cg * ncols;
+        g.ldb = ncols;
+        g.c = cols; g.ldc = ncols;
+        g.M = (ih1 - ih0) * p->W; g.N = ncols; g.K = Cg;
+        gemm_run(&g);
+        col2im_t c = {p, cols, img, gi, ih0, ih1, ih0 == 0, ih1 == p->H};
+        wd_parallel(Mg, col2im_task, &c);
+      }
+}

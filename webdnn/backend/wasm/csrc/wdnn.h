@@ -34,14 +34,14 @@ typedef struct {
   int packed;  /* w was rewritten by wd_pack_a (per group) */
 } wd_conv_t;
 void wd_conv(const wd_conv_t* p);            /* Conv: depthwise kernel or packed GEMM (implicit im2col) */
-void wd_conv_transpose(const wd_conv_t* p);  /* ConvTranspose: direct */
+/* ConvTranspose: a GEMM into cols (rows input rows at a time: rows * W * M/group * kh * kw floats), then col2im */
+void wd_conv_transpose(const wd_conv_t* p, float* cols, int rows);
 /* Rewrites a row-major [M, K] weight matrix in place into the GEMM's packed panels (once, at load). */
 void wd_pack_a(float* a, int M, int K);
 /* Batched matrix product: for each b < batch, C_b[M,N] = A_b[M,K] × B_b[K,N] with element offsets
  * a_off[b], b_off[b], c_off[b] (from the broadcast), then epi(c_b, N, b, ...). */
 void wd_matmul(const float* a, const float* b, float* c, int M, int N, int K, int batch,
                const int32_t* a_off, const int32_t* b_off, wd_epi_fn epi);
-/* Size in bytes of the per-thread scratch a GEMM needs (the converter sizes wd_scratch with it). */
 /* acc + a * b: one fused multiply-add with relaxed SIMD (where the CPU has FMA), else a multiply and
  * an add (rounded twice). */
 #ifdef __wasm_relaxed_simd__
