@@ -214,3 +214,25 @@ def test_conv_transpose_in_chunks_of_input_rows(runners, node_hosts, tmp_path):
     for mode in THREADS:
         check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "convtranspose", failures)
     assert not failures, "\n".join(failures)
+
+
+def test_few_row_products_split_over_threads(node_hosts, tmp_path):
+    """MatMul with fewer than 4 rows (the register-blocked GEMV): 301 columns split between the
+    threads (32-column blocks, 4-column vectors and a scalar rest), a batch and a fused bias add."""
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(4)
+    w = numpy_helper.from_array(rng.standard_normal((200, 301)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.standard_normal(301).astype(np.float32), "b")
+    gr = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["t"]), helper.make_node("Add", ["t", "b"], ["y"])], "gemv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 200])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w, b])
+    m = helper.make_model(gr, opset_imports=[helper.make_opsetid("", 13)])
+    out = tmp_path / "gemv"
+    convert(m, out, backends=["wasm"])
+    feeds = {"x": rng.standard_normal((2, 3, 200)).astype(np.float32)}
+    expected = expected_of(m, feeds)
+    failures = []
+    for mode in THREADS:
+        check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "gemv", failures)
+    assert not failures, "\n".join(failures)

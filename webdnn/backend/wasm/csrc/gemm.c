@@ -410,39 +410,64 @@ void wd_conv(const wd_conv_t* p) {
   }
 }
 
-/* Few rows (a fully connected layer on one image): stream B row by row into an L1-resident slice
- * of C; the packed GEMM would compute 4 rows and re-read B with a stride. */
-typedef struct { const float* a; const float* b; float* c; int M, N, K; wd_epi_fn epi; int img; } gemv_t;
+/* Few rows (a fully connected layer on one image, a recurrent step): each task takes a range of
+ * columns and keeps 32 of them in registers across the whole of K, reading B row by row; the packed
+ * GEMM would compute 4 rows and pack B for one. Columns are split so that every thread has some. */
+typedef struct { const float* a; const float* b; float* c; int M, N, K, cols; wd_epi_fn epi; int img; } gemv_t;
 #define GEMV_COLS 512
 
 static void gemv_task(const void* arg, int t, int tid) {
   (void)tid;
   const gemv_t* g = (const gemv_t*)arg;
-  int n0 = t * GEMV_COLS, cw = g->N - n0 < GEMV_COLS ? g->N - n0 : GEMV_COLS;
+  const int N = g->N, K = g->K;
+  int n0 = t * g->cols, n1 = n0 + g->cols < N ? n0 + g->cols : N;
   for (int m = 0; m < g->M; m++) {
-    float* c = g->c + (size_t)m * g->N + n0;
-    const float* a = g->a + (size_t)m * g->K;
-    zero_floats(c, cw);
-    for (int k = 0; k < g->K; k++) {
-      f32x4 av = wasm_f32x4_splat(a[k]);
-      const float* br = g->b + (size_t)k * g->N + n0;
-      int j = 0;
-      for (; j + 8 <= cw; j += 8) {
-        wasm_v128_store(c + j, WD_MADD(wasm_v128_load(c + j), av, wasm_v128_load(br + j)));
-        wasm_v128_store(c + j + 4, WD_MADD(wasm_v128_load(c + j + 4), av, wasm_v128_load(br + j + 4)));
+    float* c = g->c + (size_t)m * N;
+    const float* a = g->a + (size_t)m * K;
+    int j = n0;
+    for (; j + 32 <= n1; j += 32) {
+      f32x4 z = wasm_f32x4_splat(0), c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z;
+      const float* br = g->b + j;
+      for (int k = 0; k < K; k++, br += N) {
+        f32x4 av = wasm_v128_load32_splat(a + k);
+        c0 = WD_MADD(c0, av, wasm_v128_load(br));
+        c1 = WD_MADD(c1, av, wasm_v128_load(br + 4));
+        c2 = WD_MADD(c2, av, wasm_v128_load(br + 8));
+        c3 = WD_MADD(c3, av, wasm_v128_load(br + 12));
+        c4 = WD_MADD(c4, av, wasm_v128_load(br + 16));
+        c5 = WD_MADD(c5, av, wasm_v128_load(br + 20));
+        c6 = WD_MADD(c6, av, wasm_v128_load(br + 24));
+        c7 = WD_MADD(c7, av, wasm_v128_load(br + 28));
       }
-      for (; j < cw; j++) c[j] += a[k] * br[j];
+      wasm_v128_store(c + j, c0); wasm_v128_store(c + j + 4, c1);
+      wasm_v128_store(c + j + 8, c2); wasm_v128_store(c + j + 12, c3);
+      wasm_v128_store(c + j + 16, c4); wasm_v128_store(c + j + 20, c5);
+      wasm_v128_store(c + j + 24, c6); wasm_v128_store(c + j + 28, c7);
+    }
+    for (; j + 4 <= n1; j += 4) {
+      f32x4 c0 = wasm_f32x4_splat(0);
+      const float* br = g->b + j;
+      for (int k = 0; k < K; k++, br += N) c0 = WD_MADD(c0, wasm_v128_load32_splat(a + k), wasm_v128_load(br));
+      wasm_v128_store(c + j, c0);
+    }
+    for (; j < n1; j++) {
+      float s = 0.0f;
+      for (int k = 0; k < K; k++) s += a[k] * g->b[(size_t)k * N + j];
+      c[j] = s;
     }
   }
-  if (g->epi) g->epi(g->c, g->N, g->img, 0, g->M, n0, n0 + cw);
+  if (g->epi) g->epi(g->c, N, g->img, 0, g->M, n0, n1);
 }
 
 void wd_matmul(const float* a, const float* b, float* c, int M, int N, int K, int batch,
                const int32_t* a_off, const int32_t* b_off, wd_epi_fn epi) {
   if (M < 4) {
+    /* columns per task: at most GEMV_COLS, few enough that every thread gets some; a multiple of 32 */
+    int cols = (N + wd_nthreads - 1) / wd_nthreads;
+    cols = cols < 32 ? 32 : cols > GEMV_COLS ? GEMV_COLS : (cols + 31) / 32 * 32;
     for (int i = 0; i < batch; i++) {
-      gemv_t g = {a + a_off[i], b + b_off[i], c + (size_t)i * M * N, M, N, K, epi, i};
-      wd_parallel((N + GEMV_COLS - 1) / GEMV_COLS, gemv_task, &g);
+      gemv_t g = {a + a_off[i], b + b_off[i], c + (size_t)i * M * N, M, N, K, cols, epi, i};
+      wd_parallel((N + cols - 1) / cols, gemv_task, &g);
     }
     return;
   }
