@@ -87,19 +87,17 @@ WD_V4 wd_tanh4(v128_t x) {
   return WD_KEEP_NAN(x, wasm_v128_bitselect(small, wd_copysign4(big, x), wasm_f32x4_le(a, WD_SPLAT(0.625f))));
 }
 
-/* |x| <= 1: x P(x^2); 1 < |x|: 1 - e^Q(|x|), Q ~ log erfc on [1, 3.92], |x| clamped at 3.92 (erf is 1
- * in float32 beyond) */
+/* erf x = x P(x^2) / Q(x^2) with x clamped to [-4, 4] (erf is +-1 in float32 beyond): one rational
+ * (degrees 6 and 4 in x^2, fitted by weighted least squares; within 5e-7 relative in float32) and no
+ * branch, so a fused GELU costs a division and ten multiply-adds per four lanes */
 WD_V4 wd_erf4(v128_t x) {
-  v128_t a = wasm_f32x4_abs(x);
-  v128_t small = wasm_f32x4_mul(x, WD_POLY7(wasm_f32x4_mul(x, x), 1.128379225730896f, -0.3761262893676758f,
-                                            0.11283625662326813f, -0.02685539983212948f, 0.005191218573600054f,
-                                            -0.0008034846396185458f, 7.933493907330558e-05f));
-  v128_t t = wasm_f32x4_pmin(a, WD_SPLAT(3.92f));
-  v128_t q = WD_POLY10(t, 0.00038718405994586647f, -1.130542516708374f, -0.6312130093574524f, -0.11076635122299194f,
-                       0.02689935639500618f, -0.004974949639290571f, 0.0006595636950805783f, -5.7489061873639e-05f,
-                       2.820030886141467e-06f, -5.307429518097706e-08f);
-  v128_t big = wasm_f32x4_sub(WD_SPLAT(1.0f), wd_exp4(q));
-  return WD_KEEP_NAN(x, wasm_v128_bitselect(small, wd_copysign4(big, x), wasm_f32x4_le(a, WD_SPLAT(1.0f))));
+  v128_t xc = WD_CLAMP(x, -4.0f, 4.0f);
+  v128_t u = wasm_f32x4_mul(xc, xc);
+  v128_t p = WD_POLY7(u, 1.1283788681030273f, 0.21033510565757751f, 0.05194910243153572f, 0.004132875241339207f,
+                      0.00015118134615477175f, -1.9648725810839096e-06f, 1.9157230468636044e-08f);
+  v128_t q = WD_POLY5(u, 1.0f, 0.5197340250015259f, 0.11929958313703537f, 0.015235825441777706f,
+                      0.0010573901236057281f);
+  return WD_KEEP_NAN(x, wasm_f32x4_div(wasm_f32x4_mul(xc, p), q));
 }
 
 #define WD_LANE0(f, x) wasm_f32x4_extract_lane(f(wasm_f32x4_splat(x)), 0)
