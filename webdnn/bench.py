@@ -257,6 +257,8 @@ def write_markdown(data: dict, path: Path, png: Path | None) -> None:
               f"least disturbed run. Compare ratios of the same column, taken in the same session.", ""]
     if png is not None:
         L += [f"![median latency, log scale]({os.path.relpath(png, path.parent)})", ""]
+    L += ["Where the time goes, per op kind, for the models that were slowest against onnxruntime-web, before and "
+          "after the kernel work on them: [profiles.md](profiles.md) (`webdnn run OUT --backend wasm --profile`).", ""]
     paired = data.get("paired") or []
     rs = ratios(results, paired)
     if rs:
