@@ -13,6 +13,8 @@ def convert(model, *args, **kwargs):
     options: a webdnn.options.ConvertOptions; fields: any of its fields by name (backends,
     input_shapes, constant_inputs, weights, precision, max_binding_bytes, relaxed, force),
     overriding the object's; progress (see webdnn.converter.convert)."""
+    import os
+
     from .converter import convert as _convert
     from .frontend.pytorch import is_torch_module
     from .options import ConvertOptions
@@ -23,6 +25,9 @@ def convert(model, *args, **kwargs):
         kwargs["example_inputs"], out_dir = args
     elif len(args) == 1:
         (out_dir,) = args
+        if is_torch_module(model) and not isinstance(out_dir, (str, os.PathLike)):
+            raise TypeError("a torch module is converted with convert(module, example_inputs, out_dir, ...) "
+                            "or convert(module, out_dir, input_shapes={...})")
     elif not args and "out_dir" in kwargs:
         out_dir = kwargs.pop("out_dir")
     else:
