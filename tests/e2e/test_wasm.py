@@ -2,6 +2,7 @@
 JS runtime in Node and in headless Chromium, multi-threaded (shared memory, worker threads) and
 single-threaded (no shared memory, the path a page without cross-origin isolation takes), each
 compared with onnxruntime under the "wasm" tolerance."""
+import re
 from pathlib import Path
 
 import numpy as np
@@ -235,4 +236,54 @@ def test_few_row_products_split_over_threads(node_hosts, tmp_path):
     failures = []
     for mode in THREADS:
         check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "gemv", failures)
+    assert not failures, "\n".join(failures)
+
+
+def test_winograd_convolutions(node_hosts, tmp_path, monkeypatch):
+    """3x3 stride-1 convolutions run as Winograd F(4x4, 3x3) (emit.winograd_plan): output sizes that
+    are not multiples of 4, asymmetric pads, two images, no bias, a fused residual Add and a fused
+    Sigmoid, and a work buffer small enough that each image takes several chunks of tile rows;
+    Node single- and multi-threaded agree with onnxruntime."""
+    from onnx import TensorProto, helper, numpy_helper
+    from webdnn.backend.wasm import emit
+    from webdnn.backend.wasm.lower import lower_program
+    from webdnn.converter import load_graph
+    from webdnn.passes.pipeline import optimize
+    monkeypatch.setattr(emit, "WINOGRAD_WORK_BYTES", 1 << 20)  # several chunks below
+    rng = np.random.default_rng(5)
+    cases = [  # N, C, M, H, W, pads, bias, epilogue
+        (2, 16, 24, 21, 18, (1, 1, 1, 1), True, "Add"),
+        (1, 40, 32, 37, 50, (0, 2, 1, 0), False, "Sigmoid"),
+        (1, 64, 64, 62, 61, (1, 1, 1, 1), True, None),
+        (1, 8, 12, 18, 130, (2, 0, 0, 3), True, None),
+    ]
+    failures = []
+    for n, (N, C, M, H, W, pads, bias, epi) in enumerate(cases):
+        OH, OW = H + pads[0] + pads[2] - 2, W + pads[1] + pads[3] - 2
+        inits = [numpy_helper.from_array((rng.standard_normal((M, C, 3, 3)) * 0.2).astype(np.float32), "w")]
+        if bias:
+            inits.append(numpy_helper.from_array(rng.standard_normal(M).astype(np.float32), "b"))
+        nodes = [helper.make_node("Conv", ["x", "w"] + (["b"] if bias else []), ["t" if epi else "y"], pads=list(pads))]
+        inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [N, C, H, W])]
+        feeds = {"x": rng.standard_normal((N, C, H, W)).astype(np.float32)}
+        if epi == "Add":
+            nodes.append(helper.make_node("Add", ["t", "r"], ["y"]))
+            inputs.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, [N, M, OH, OW]))
+            feeds["r"] = rng.standard_normal((N, M, OH, OW)).astype(np.float32)
+        elif epi:
+            nodes.append(helper.make_node(epi, ["t"], ["y"]))
+        gr = helper.make_graph(nodes, "wino", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+        m = helper.make_model(gr, opset_imports=[helper.make_opsetid("", 13)])
+        g = load_graph(m)
+        optimize(g)
+        src = lower_program(g)[0]
+        call = re.search(r"wd_winograd\(&p, .*, (\d+)\);", src)
+        assert call, f"case {n} should run as Winograd"
+        if n == 2:
+            assert int(call.group(1)) < -(-OH // 4)  # more than one chunk of tile rows
+        out = tmp_path / f"wino{n}"
+        convert(m, out, backends=["wasm"])
+        expected = expected_of(m, feeds)
+        for mode in THREADS:
+            check(node_hosts[mode], f"node/{mode}", out, feeds, expected, f"winograd case {n}", failures)
     assert not failures, "\n".join(failures)

@@ -135,3 +135,42 @@ def test_relaxed_simd_build_fuses_multiply_adds():
     assert madd in files[wasm.RELAXED_FILE] and madd not in files[wasm.MODULE_FILE]
     low = wasm.lower(g, ConvertOptions(relaxed=False))
     assert "moduleRelaxed" not in low.doc and list(low.files) == [wasm.MODULE_FILE]
+
+
+def _conv_graph(convs):
+    """x -> Conv -> ... (each: out channels, kernel, stride, group) on a [1, 16, 32, 32] input."""
+    g = Graph()
+    x = g.add_input("x", [1, 16, 32, 32])
+    c = 16
+    for i, (m, k, s, grp) in enumerate(convs):
+        w = g.constant(np.ones((m, c // grp, k, k), np.float32), f"w{i}")
+        (x,) = g.add_op("Conv", [x, w], {"pads": [k // 2] * 4, "strides": [s, s], "group": grp})
+        c = m
+    g.outputs = [x]
+    return g
+
+
+def test_winograd_for_3x3_stride_1_convolutions(monkeypatch):
+    """Winograd F(4x4, 3x3) takes 3x3 stride-1 group-1 convolutions with enough output tiles and
+    channels; its transformed weights (36/9 of the weights) go to the wd_prep region between the
+    temporary buffer and the scratch, and are computed once in wd_prepare; past the model's budget
+    (emit.WINOGRAD_WEIGHT_BYTES) the rest run as the direct GEMM."""
+    from webdnn.backend.wasm import emit
+    src, layout, *_ = lower_program(_conv_graph([(16, 3, 1, 1), (16, 3, 2, 1), (16, 1, 1, 1), (16, 3, 1, 16),
+                                                 (4, 3, 1, 1), (16, 5, 1, 1)]))
+    assert src.count("wd_winograd(&p") == 1  # stride 2, 1x1, depthwise, 4 channels, 5x5: direct
+    prepare = src[src.index("wd_prepare(void)"):src.index("WD_EXPORT(run)")]
+    assert prepare.count("wd_winograd_weights(") == 1
+    prep_at = int(re.search(r"#define wd_prep \(wd_base \+ (\d+)\)", src).group(1))
+    assert layout["arenaOffset"] + layout["arenaBytes"] <= prep_at
+    assert prep_at + 36 * 16 * 16 * 4 <= layout["scratchOffset"]
+    src, *_ = lower_program(_conv_graph([(16, 3, 1, 1)] * 3))
+    assert src.count("wd_winograd(&p") == 3
+    monkeypatch.setattr(emit, "WINOGRAD_WEIGHT_BYTES", 2 * 36 * 16 * 16 * 4)
+    src, *_ = lower_program(_conv_graph([(16, 3, 1, 1)] * 3))
+    assert src.count("wd_winograd(&p") == 2 and src.count("wd_conv(&p)") == 1
+    small = Graph()  # 2x2 output tiles: below WINOGRAD_MIN_TILES
+    x = small.add_input("x", [1, 16, 8, 8])
+    (y,) = small.add_op("Conv", [x, small.constant(np.ones((16, 16, 3, 3), np.float32), "w")], {"pads": [1] * 4})
+    small.outputs = [y]
+    assert "wd_winograd(&p" not in lower_program(small)[0]

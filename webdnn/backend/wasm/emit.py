@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 
 MAX_THREADS = 16
 CONVT_COLS_BYTES = 4 << 20  # a ConvTranspose's GEMM output, per chunk of input rows
+# Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions: its transformed inputs and products per chunk of
+# tile rows (in the temporary buffer), the transformed weights of all of a model's Winograd
+# convolutions together (4x their size, kept for the model's life), and the least output it pays on
+WINOGRAD_WORK_BYTES = 4 << 20
+WINOGRAD_WEIGHT_BYTES = 64 << 20
+WINOGRAD_MIN_TILES = 16
+WINOGRAD_MIN_CHANNELS = 8
 THREAD_STACK = 128 << 10
 ALIGN = 64
 CONTRACTIONS = ("Conv", "ConvTranspose", "MatMul")
@@ -53,6 +60,7 @@ class Program:
         self.calls: list[str] = []
         self.scratch = 64
         self.temp = 0                  # bytes of one shared temporary buffer (single-threaded kernels)
+        self.prep = 0                  # bytes of data derived from the constants once, at load (wd_prep)
         self.prepare: list[str] = []   # run once after the constants are in place
         self.uses: dict[str, int] = {}  # constant name -> number of reads by kernels
         self.steps: list[tuple[int, str]] = []  # (kernel index, label) of the kernels run() calls
@@ -110,6 +118,22 @@ def _epilogue(p: Program, step: Step, k: int) -> str:
     return f"e{k}"
 
 
+def winograd_plan(p: Program, op, C: int, M: int, OH: int, OW: int) -> int | None:
+    """Tile rows per chunk if this Conv runs as Winograd F(4x4, 3x3), else None."""
+    a = kernel_attrs(op)
+    w = op.inputs[1]
+    if (op.type != "Conv" or len(w.shape) != 4 or tuple(w.shape[2:]) != (3, 3) or tuple(a["strides"]) != (1, 1)
+            or tuple(a["dilations"]) != (1, 1) or a["group"] != 1 or not w.is_constant):
+        return None
+    TH, TW = -(-OH // 4), -(-OW // 4)
+    if min(C, M) < WINOGRAD_MIN_CHANNELS or TH * TW < WINOGRAD_MIN_TILES:
+        return None
+    if p.prep + 36 * M * C * 4 > WINOGRAD_WEIGHT_BYTES:
+        return None
+    per_tile = 36 * (C + M) * 4
+    return max(1, min(TH, (WINOGRAD_WORK_BYTES // per_tile - 8) // TW))
+
+
 def k_conv(p: Program, step: Step, k: int):
     op = step.op
     x, w = op.inputs[0], op.inputs[1]
@@ -129,7 +153,18 @@ def k_conv(p: Program, step: Step, k: int):
     out = p.ptr(step.outputs[0]) if step.epilogue is not None else p.ptr(y)
     call = "  wd_conv(&p);"
     packed = 0
-    if op.type == "Conv":
+    rows = winograd_plan(p, op, C, M, OH, OW)
+    if rows is not None:
+        TW = -(-OW // 4)
+        ntp = -(-(rows * TW + 4) // 4) * 4
+        p.temp = max(p.temp, 36 * (C + M) * ntp * 4)
+        p.scratch = max(p.scratch, GEMM_SCRATCH, 12 * (-(-TW // 4) * 16 + 8) * 4 + 64)
+        u_at = p.prep
+        p.prep = align_up(p.prep + 36 * M * C * 4)
+        p.prepare.append(f"  wd_winograd_weights((const float*)(wd_base + {p.offsets[w.name]}), "
+                         f"(float*)(wd_prep + {u_at}), {M}, {C});")
+        call = f"  wd_winograd(&p, (const float*)(wd_prep + {u_at}), (float*)wd_temp, {rows});"
+    elif op.type == "Conv":
         if C // g == 1 and M // g == 1:
             ph = (OH - 1) * sh + (kh - 1) * dh + 1
             pw = (OW - 1) * sw + (kw - 1) * dw + 1 + 8

@@ -26,7 +26,8 @@ def lower_program(graph: Graph):
     unsupported = sorted({f"{s.type} ({s.name!r})" for s in steps if s.type not in EMIT})
     if unsupported:
         raise ConversionError(f"the wasm backend has no kernel for: {', '.join(unsupported)}")
-    # constants first, then the activation arena the planner lays out, then per-thread scratch
+    # constants first, then the activation arena the planner lays out, the temporary buffer, data
+    # derived from the constants at load, then per-thread scratch and stacks
     constants, offsets, at = [], {}, 0
     for s in steps:
         for t in s.inputs:
@@ -61,7 +62,8 @@ def lower_program(graph: Graph):
     if body_errors:
         raise ConversionError(f"wasm backend: {len(body_errors)} step(s) cannot be compiled:\n  " + "\n  ".join(body_errors))
     temp_at = align_up(arena_at + mem.arena_bytes)
-    scratch_at = align_up(temp_at + p.temp)
+    prep_at = align_up(temp_at + p.temp)
+    scratch_at = align_up(prep_at + p.prep)
     scratch = align_up(p.scratch)
     layout = {"constBytes": const_bytes, "arenaOffset": arena_at, "arenaBytes": mem.arena_bytes,
               "sumBytes": mem.total_bytes, "scratchOffset": scratch_at, "scratchBytes": scratch,
@@ -73,6 +75,7 @@ def lower_program(graph: Graph):
         "extern unsigned char __heap_base;",
         "static char* wd_base;",
         f"#define wd_temp (wd_base + {temp_at})",
+        f"#define wd_prep (wd_base + {prep_at})",
         *p.decls,
         *p.funcs,
         "WD_EXPORT(wd_init) unsigned wd_init(int nthreads) {",

@@ -36,6 +36,11 @@ typedef struct {
 void wd_conv(const wd_conv_t* p);            /* Conv: depthwise kernel or packed GEMM (implicit im2col) */
 /* ConvTranspose: a GEMM into cols (rows input rows at a time: rows * W * M/group * kh * kw floats), then col2im */
 void wd_conv_transpose(const wd_conv_t* p, float* cols, int rows);
+/* 3×3 stride-1 Conv (group 1) by Winograd F(4×4, 3×3): u holds the weights transformed by
+ * wd_winograd_weights (36 * M * C floats, at load); work holds 36 * (C + M) * ntp floats, where
+ * ntp = rows * ceil(OW / 4) + 4 rounded up to a multiple of 4 (rows: tile rows per chunk). */
+void wd_winograd_weights(const float* w, float* u, int M, int C);
+void wd_winograd(const wd_conv_t* p, const float* u, float* work, int rows);
 /* Rewrites a row-major [M, K] weight matrix in place into the GEMM's packed panels (once, at load). */
 void wd_pack_a(float* a, int M, int K);
 /* Batched matrix product: for each b < batch, C_b[M,N] = A_b[M,K] × B_b[K,N] with element offsets
