@@ -164,8 +164,10 @@ static void gemm_task(const void* arg, int task, int tid) {
   int m0 = mbi * g->mc, m1 = m0 + g->mc < g->M ? m0 + g->mc : g->M;
   float* bp = wd_thread_scratch(tid);
   float* abuf = bp + WD_KC * NCP;  /* one A panel [kc][4] when A is not packed already */
-  /* a matrix B whose block spans whole slivers is read in place */
-  int direct = !g->x && nc % WD_NR == 0;
+  /* a matrix B whose block spans whole slivers is read in place, unless its rows are 4 KiB apart or
+   * more: then every row of a sliver is on its own page and power-of-two strides alias in the caches
+   * (a [128, 512] x [512, 2048] product: 9.8 -> 8.0 ms packed) */
+  int direct = !g->x && nc % WD_NR == 0 && g->ldb < 1024;
   int K = g->K;
   for (int k0 = 0; k0 < K || k0 == 0; k0 += WD_KC) {
     int kc = K - k0 < WD_KC ? K - k0 : WD_KC;
@@ -199,7 +201,20 @@ static void gemm_task(const void* arg, int task, int tid) {
         ap = abuf;
       } else {
         const float* src = g->a + (size_t)m * g->lda + k0;
-        for (int k = 0; k < kc; k++)
+        int k = 0;
+        if (mr == 4) { /* 4 rows × 4 k at a time: a 4×4 transpose */
+          const float *r0 = src, *r1 = src + g->lda, *r2 = src + 2 * (size_t)g->lda, *r3 = src + 3 * (size_t)g->lda;
+          for (; k + 4 <= kc; k += 4) {
+            f32x4 q0 = wasm_v128_load(r0 + k), q1 = wasm_v128_load(r1 + k), q2 = wasm_v128_load(r2 + k), q3 = wasm_v128_load(r3 + k);
+            f32x4 t0 = wasm_i32x4_shuffle(q0, q1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(q2, q3, 0, 4, 1, 5);
+            f32x4 t2 = wasm_i32x4_shuffle(q0, q1, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(q2, q3, 2, 6, 3, 7);
+            wasm_v128_store(abuf + k * 4, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
+            wasm_v128_store(abuf + k * 4 + 4, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
+            wasm_v128_store(abuf + k * 4 + 8, wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5));
+            wasm_v128_store(abuf + k * 4 + 12, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));
+          }
+        }
+        for (; k < kc; k++)
           for (int i = 0; i < 4; i++) abuf[k * 4 + i] = i < mr ? src[(size_t)i * g->lda + k] : 0.0f;
         ap = abuf;
       }
