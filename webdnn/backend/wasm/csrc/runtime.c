@@ -19,7 +19,15 @@ static volatile int pool_done, pool_n;
 static wd_task_fn volatile pool_fn;
 static const void* volatile pool_arg;
 
+/* Helper threads spin on the pool word for the whole of a run (wd_run_begin .. wd_run_end), so that a
+ * job published between two short kernels starts at once instead of after a wake-up (in a browser
+ * an atomic notify can take tens of microseconds to reach a sleeping worker); outside a run, or
+ * after SPIN_RUN idle polls within one (a long single-threaded kernel), they sleep. */
 #define SPIN 20000
+#define SPIN_RUN (1 << 21)
+static volatile int pool_active;
+void wd_run_begin(void) { __atomic_store_n(&pool_active, 1, __ATOMIC_SEQ_CST); }
+void wd_run_end(void) { __atomic_store_n(&pool_active, 0, __ATOMIC_SEQ_CST); }
 #define CLOSED 0xffffu  /* next-task field while a job is being set up */
 
 /* Claims and runs tasks of generation gen until none is left. */
@@ -70,7 +78,10 @@ WD_EXPORT(wd_worker) void wd_worker(int tid) {
     uint32_t w;
     int spin = 0;
     while (((w = __atomic_load_n(&pool_word, __ATOMIC_SEQ_CST)) >> 16) == seen) {
-      if (++spin > SPIN) __builtin_wasm_memory_atomic_wait32((int*)&pool_word, (int)w, -1);
+      if (++spin > (__atomic_load_n(&pool_active, __ATOMIC_SEQ_CST) ? SPIN_RUN : SPIN)) {
+        __builtin_wasm_memory_atomic_wait32((int*)&pool_word, (int)w, -1);
+        spin = 0;
+      }
     }
     seen = w >> 16;
     run_tasks(seen, tid);
