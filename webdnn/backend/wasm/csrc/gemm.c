@@ -17,6 +17,15 @@ typedef struct {
   wd_epi_fn epi; float* y_epi; int img, m_off;
 } gemm_t;
 
+/* a 4×4 transpose of four vectors: c[j] lane i = q[i] lane j */
+#define WD_TRANSPOSE4(q0, q1, q2, q3, c)                                                      \
+  do {                                                                                         \
+    f32x4 t0 = wasm_i32x4_shuffle(q0, q1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(q2, q3, 0, 4, 1, 5); \
+    f32x4 t2 = wasm_i32x4_shuffle(q0, q1, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(q2, q3, 2, 6, 3, 7); \
+    c[0] = wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5); c[1] = wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7); \
+    c[2] = wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5); c[3] = wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7); \
+  } while (0)
+
 #define NCP WD_NC  /* packed block width (a multiple of WD_NR) */
 
 /* Rewrites A[M, K] (row-major) in place as panels of 4 rows, [K][4] each; a last panel of mr < 4
@@ -202,16 +211,12 @@ static void gemm_task(const void* arg, int task, int tid) {
       } else {
         const float* src = g->a + (size_t)m * g->lda + k0;
         int k = 0;
-        if (mr == 4) { /* 4 rows × 4 k at a time: a 4×4 transpose */
+        if (mr == 4) { /* 4 rows × 4 k at a time */
           const float *r0 = src, *r1 = src + g->lda, *r2 = src + 2 * (size_t)g->lda, *r3 = src + 3 * (size_t)g->lda;
           for (; k + 4 <= kc; k += 4) {
-            f32x4 q0 = wasm_v128_load(r0 + k), q1 = wasm_v128_load(r1 + k), q2 = wasm_v128_load(r2 + k), q3 = wasm_v128_load(r3 + k);
-            f32x4 t0 = wasm_i32x4_shuffle(q0, q1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(q2, q3, 0, 4, 1, 5);
-            f32x4 t2 = wasm_i32x4_shuffle(q0, q1, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(q2, q3, 2, 6, 3, 7);
-            wasm_v128_store(abuf + k * 4, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
-            wasm_v128_store(abuf + k * 4 + 4, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
-            wasm_v128_store(abuf + k * 4 + 8, wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5));
-            wasm_v128_store(abuf + k * 4 + 12, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));
+            f32x4 q0 = wasm_v128_load(r0 + k), q1 = wasm_v128_load(r1 + k), q2 = wasm_v128_load(r2 + k), q3 = wasm_v128_load(r3 + k), t[4];
+            WD_TRANSPOSE4(q0, q1, q2, q3, t);
+            for (int i = 0; i < 4; i++) wasm_v128_store(abuf + (k + i) * 4, t[i]);
           }
         }
         for (; k < kc; k++)
@@ -587,14 +592,6 @@ void wd_conv_transpose(const wd_conv_t* p, float* cols, int rows) {
                           wasm_f32x4_add(wasm_f32x4_mul(WD_F4(-8.0f), s[3]), wasm_f32x4_mul(WD_F4(0.125f), s[4]))); \
   } while (0)
 
-/* c[j] lane i = q[i] lane j */
-#define WINO_TRANSPOSE(q0, q1, q2, q3, c)                                                      \
-  do {                                                                                         \
-    f32x4 t0 = wasm_i32x4_shuffle(q0, q1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(q2, q3, 0, 4, 1, 5); \
-    f32x4 t2 = wasm_i32x4_shuffle(q0, q1, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(q2, q3, 2, 6, 3, 7); \
-    c[0] = wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5); c[1] = wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7); \
-    c[2] = wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5); c[3] = wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7); \
-  } while (0)
 
 /* u[ξ] = (G g Gᵀ)[ξ] for each filter g = w[m][c] (3×3), written straight into the GEMM's packed
  * layout (each ξ's [M, C] matrix as panels of 4 rows, [C][4], as wd_pack_a): one task per panel,
@@ -697,7 +694,7 @@ static void wino_in_task(const void* arg, int c, int tid) {
         f32x4 q0 = wasm_v128_load(s), q1 = wasm_v128_load(s + 4), q2 = wasm_v128_load(s + 8);
         f32x4 q3 = wasm_v128_load(s + 12), q4 = wasm_v128_load(s + 16);
         f32x4 col[6], r[6];
-        WINO_TRANSPOSE(q0, q1, q2, q3, col);
+        WD_TRANSPOSE4(q0, q1, q2, q3, col);
         f32x4 a = wasm_i32x4_shuffle(q1, q2, 0, 1, 4, 5), b = wasm_i32x4_shuffle(q3, q4, 0, 1, 4, 5);
         col[4] = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6);
         col[5] = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
@@ -745,7 +742,7 @@ static void wino_out_task(const void* arg, int m, int tid) {
           WINO_AT(col, r);
           o[j] = wasm_f32x4_add(r[i], bias);
         }
-        WINO_TRANSPOSE(o[0], o[1], o[2], o[3], out);
+        WD_TRANSPOSE4(o[0], o[1], o[2], o[3], out);
         float* yr = y + (size_t)oh * OW;
         for (int L = 0; L < 4 && tw + L < TW; L++) {
           int ow = 4 * (tw + L);
