@@ -141,6 +141,11 @@ export class Runner {
   private readonly inputViews: TensorView[];
   private readonly outputViews: TensorView[];
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Input snapshots no run holds, by input name: reused by the next run (allocating a large typed
+   * array costs far more than filling one: 0.3 ms for 600 KB in Chromium, 15x the copy).
+   */
+  private readonly spare = new Map<string, TypedArray[]>();
 
   /** `host`: the descriptor's host steps, built by load() (null when it has none). */
   constructor(descriptor: ModelDescriptor, backend: BackendInstance, host: HostSteps | null = null) {
@@ -203,6 +208,11 @@ export class Runner {
       return Promise.reject(e);
     }
     const result = this.queue.then(() => this.execute(feed));
+    // registered before the caller's reactions: the snapshots are spare again when its await returns
+    result.then(
+      (out) => this.keep(feed, new Set(Object.values(out))),
+      () => this.keep(feed, new Set()),
+    );
     this.queue = result.catch(() => undefined);
     return result;
   }
@@ -247,9 +257,26 @@ export class Runner {
         throw new WebDNNError(`input '${view.name}' (shape ${shapeString(view.shape)}, ${view.dtype}) was never set: pass it to run({${view.name}: ...}) or call getInputViews()[${this.inputViews.indexOf(view)}].set(...)`);
       }
       // a copy: set() calls made while this run waits or executes must not change its data
-      feed.set(view.name, view.toActual().slice());
+      const data = view.toActual();
+      const snapshot = this.spare.get(view.name)?.pop();
+      if (snapshot && snapshot.length === data.length) {
+        snapshot.set(data);
+        feed.set(view.name, snapshot);
+      } else {
+        feed.set(view.name, data.slice());
+      }
     }
     return feed;
+  }
+
+  /** After a run: its input snapshots become spare, except any the run returned as an output. */
+  private keep(feed: Map<string, TypedArray>, returned: Set<TypedArray>): void {
+    for (const [name, data] of feed) {
+      if (returned.has(data)) continue;
+      const list = this.spare.get(name) ?? [];
+      if (list.length < 2) list.push(data);
+      this.spare.set(name, list);
+    }
   }
 
   private async execute(feed: Map<string, TypedArray>): Promise<{ [name: string]: TypedArray }> {

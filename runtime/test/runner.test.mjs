@@ -131,6 +131,22 @@ test('concurrent run() calls are queued and each gets its own inputs', async () 
   assert.deepEqual(Array.from(r4.kk), [6, 6]);
 });
 
+test('outputs kept from earlier runs stay as they were while input snapshots are reused', async () => {
+  const runner = await WebDNN.load(twoInOut());
+  const kept = [];
+  for (let i = 0; i < 4; i++) kept.push(await runner.run({ x: new Float32Array(12).fill(i), k: [i, i] }));
+  kept.forEach((r, i) => {
+    assert.deepEqual(Array.from(r.sum), new Array(12).fill(i + 1));
+    assert.deepEqual(Array.from(r.kk), [2 * i, 2 * i]);
+  });
+  const view = runner.getInputViews()[0];
+  const p1 = runner.run({ x: new Float32Array(12).fill(5) });
+  view.set(new Float32Array(12).fill(7));
+  const p2 = runner.run();
+  assert.deepEqual(Array.from((await p1).sum), new Array(12).fill(6));
+  assert.deepEqual(Array.from((await p2).sum), new Array(12).fill(8));
+});
+
 test('a long run yields to the event loop between kernels', async () => {
   const n = 1 << 20;
   const kernels = [];

@@ -142,6 +142,41 @@ def test_thread_mode_is_reported(runners, node_hosts, tmp_path):
     assert compare(np.float32(info[2]["y"]), np.float32(info[0]["y"]), "wasm", "relaxed vs plain") is None
 
 
+def test_repeated_and_overlapping_runs(runners, tmp_path):
+    """Input buffers are recycled from run to run (runner snapshots, the worker's transfer
+    buffers): sequential runs, runs queued while one executes, and a view set while a run waits
+    each compute on their own inputs, and an output kept from an earlier run is never overwritten."""
+    c = next(c for c in CASES if c.name == "conv_basic")
+    convert(c.model, tmp_path / "m", backends=("wasm",))
+    x0 = c.inputs["x"]
+    xs = [x0, x0 * -2.0, x0 + 1.0, x0 * 0.5, x0 - 3.0]
+    want = [expected_of(c.model, {"x": x})["y0"] for x in xs]
+    url = runners["chromium"].mount(tmp_path / "m")
+    got = runners["chromium"].page.evaluate("""async ([u, xs]) => {
+        const out = [];
+        for (const threads of [1, 2]) {
+            const r = await WebDNN.load(u, {backendOrder: ['wasm'], backendOptions: {wasm: {threads}}});
+            const ys = [];
+            ys.push((await r.run({x: xs[0]})).y0);          // sequential
+            ys.push((await r.run({x: xs[1]})).y0);
+            const v = r.getInputViews()[0];
+            const p2 = r.run({x: xs[2]});                    // queued runs and a view set meanwhile
+            v.set(xs[3]);
+            const p3 = r.run();
+            v.set(xs[4]);
+            const p4 = r.run();
+            for (const p of [p2, p3, p4]) ys.push((await p).y0);
+            out.push(ys.map((y) => Array.from(y)));
+            r.dispose();
+        }
+        return out;
+    }""", [url, [x.ravel().tolist() for x in xs]])
+    for threads, ys in zip((1, 2), got):
+        for i, (y, e) in enumerate(zip(ys, want)):
+            msg = compare(np.float32(y).reshape(e.shape), e, "wasm", f"run {i} at {threads} thread(s)")
+            assert msg is None, msg
+
+
 def test_static_tables_beyond_the_default_initial_memory(runners, tmp_path):
     """Index tables of a reversed slice over 600k positions (~5 MB of static data, past the 2 MiB
     default): the module's initial memory is sized from what the linker needs."""

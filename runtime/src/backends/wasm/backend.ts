@@ -256,6 +256,8 @@ export class WasmBackend implements BackendInstance {
   readonly info: WasmInfo;
   private readonly threads: Thread[];
   private readonly graph: WasmGraph;
+  /** Per graph input, the transfer buffer the last run's reply brought back (null while one is out). */
+  private readonly spare: (ArrayBuffer | null)[] = [];
 
   private constructor(graph: WasmGraph, threads: Thread[], info: WasmInfo) {
     this.graph = graph;
@@ -337,14 +339,21 @@ export class WasmBackend implements BackendInstance {
   }
 
   async run(inputs: Map<string, TypedArray>): Promise<Map<string, TypedArray>> {
-    const buffers = this.graph.inputs.map((name) => {
+    // the inputs travel in buffers that come back with the reply and carry the next run's: a fresh
+    // large ArrayBuffer per run would cost more than the copy into it
+    const buffers = this.graph.inputs.map((name, i) => {
       const v = inputs.get(name);
       if (!v) throw new Error(`graph input '${name}' was not given`);
-      const copy = new Uint8Array(v.byteLength);
-      copy.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-      return copy.buffer;
+      let buffer = this.spare[i];
+      this.spare[i] = null;
+      if (!buffer || buffer.byteLength !== v.byteLength) buffer = new ArrayBuffer(v.byteLength);
+      new Uint8Array(buffer).set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+      return buffer;
     });
     const reply = await this.threads[0].request({ type: 'run', inputs: buffers }, buffers);
+    (reply.inputs as ArrayBuffer[]).forEach((b, i) => {
+      this.spare[i] = b;
+    });
     const result = new Map<string, TypedArray>();
     this.graph.outputs.forEach((name, i) => {
       const T = arrayTypeOf(this.graph.tensors[name].dtype);

@@ -81,7 +81,7 @@ export function wasmWorker(port: WorkerPort): void {
           copy.set(new Uint8Array(memory!.buffer, base + o.offset, o.bytes));
           return copy.buffer;
         });
-        port.post({ type: 'done', id: msg.id, outputs: out, ms }, out);
+        port.post({ type: 'done', id: msg.id, outputs: out, inputs: msg.inputs, ms }, [...out, ...msg.inputs]);
       } catch (e) {
         fail(msg.id, e);
       }
