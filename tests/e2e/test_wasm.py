@@ -253,16 +253,20 @@ def test_conv_transpose_in_chunks_of_input_rows(runners, node_hosts, tmp_path):
 
 
 def test_few_row_products_split_over_threads(node_hosts, tmp_path):
-    """MatMul with fewer than 4 rows (the register-blocked GEMV): 301 columns split between the
-    threads (32-column blocks, 4-column vectors and a scalar rest), a batch and a fused bias add."""
+    """MatMul with fewer than 4 rows (the register-blocked GEMV, its constant B in column panels):
+    301 columns split between the threads (32-column blocks, 4-column vectors and a scalar rest in
+    the partial panel), a batch sharing B, a fused bias add; a B of 22 columns (one partial panel)."""
     from onnx import TensorProto, helper, numpy_helper
     rng = np.random.default_rng(4)
     w = numpy_helper.from_array(rng.standard_normal((200, 301)).astype(np.float32), "w")
     b = numpy_helper.from_array(rng.standard_normal(301).astype(np.float32), "b")
+    v = numpy_helper.from_array(rng.standard_normal((200, 22)).astype(np.float32), "v")
     gr = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["t"]), helper.make_node("Add", ["t", "b"], ["y"])], "gemv",
+        [helper.make_node("MatMul", ["x", "w"], ["t"]), helper.make_node("Add", ["t", "b"], ["y"]),
+         helper.make_node("MatMul", ["x", "v"], ["u"])], "gemv",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 200])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w, b])
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+         helper.make_tensor_value_info("u", TensorProto.FLOAT, None)], [w, b, v])
     m = helper.make_model(gr, opset_imports=[helper.make_opsetid("", 13)])
     out = tmp_path / "gemv"
     convert(m, out, backends=["wasm"])

@@ -174,3 +174,23 @@ def test_winograd_for_3x3_stride_1_convolutions(monkeypatch):
     (y,) = small.add_op("Conv", [x, small.constant(np.ones((16, 16, 3, 3), np.float32), "w")], {"pads": [1] * 4})
     small.outputs = [y]
     assert "wd_winograd(&p" not in lower_program(small)[0]
+
+
+def test_products_of_few_rows_take_their_constant_matrix_in_column_panels():
+    """A constant B read only by products with M < 4 (a classifier head, a recurrent step) is
+    rewritten once at load into panels of 32 columns; B also read by a product of many rows, or one
+    over the 8 MiB copy budget, stays row-major."""
+    g = Graph()
+    x = g.add_input("x", [1, 2, 64])
+    z = g.add_input("z", [8, 64])
+    w = g.constant(np.ones((64, 100), np.float32), "w")      # two GEMVs: packed once
+    v = g.constant(np.ones((64, 40), np.float32), "v")       # a GEMV and a GEMM: not packed
+    (a,) = g.add_op("MatMul", [x, w], {})
+    (b,) = g.add_op("MatMul", [x, w], {})
+    (c,) = g.add_op("MatMul", [x, v], {})
+    (d,) = g.add_op("MatMul", [z, v], {})
+    g.outputs = [a, b, c, d]
+    src, *_ = lower_program(g)
+    prepare = src[src.index("wd_prepare(void)"):src.index("WD_EXPORT(run)")]
+    assert prepare.count("wd_pack_b_panels(") == 1 and ", 64, 100, (float*)wd_temp" in prepare
+    assert src.count("wd_gemv_packed(") == 2 and src.count("wd_matmul(") == 2

@@ -1,8 +1,8 @@
 """Keras recurrent layers (SimpleRNN, LSTM, GRU, Bidirectional) unrolled over the static sequence
-length: one MatMul per gate projects every step's input at once; each step (frontend/recurrent.py,
-shared with the ONNX operators) then adds its slice to h·R (a MatMul per gate) in one Elementwise
-expression. Steps keep the shape [N, 1, units], so the sequence output is one Concat. A mask (Embedding(mask_zero=True), Masking) holds the state through
-masked steps, as Keras does."""
+length: one MatMul per gate (an LSTM's four gates in one) projects every step's input at once; each
+step (frontend/recurrent.py, shared with the ONNX operators) then adds its slice to h·R in one
+Elementwise expression. Steps keep the shape [N, 1, units], so the sequence output is one Concat. A
+mask (Embedding(mask_zero=True), Masking) holds the state through masked steps, as Keras does."""
 from __future__ import annotations
 
 from ..ir.ops.elementwise import call, inp
@@ -32,11 +32,17 @@ class _Cell(RecurrentStep):
         if bias is not None:
             in_b, rec_b = (bias[0], bias[1]) if bias.ndim == 2 else (bias, None)
         tag = id(weights[0])  # a Bidirectional's two directions share the layer's cache
-        self.W = [c.param(("kernel", tag, g), lambda g=g: kernel[:, g * U:(g + 1) * U]) for g in range(G)]
-        R = [c.param(("recurrent", tag, g), lambda g=g: rec[:, g * U:(g + 1) * U]) for g in range(G)]
-        self.b = [None if in_b is None else c.param(("bias", tag, g), lambda g=g: in_b[g * U:(g + 1) * U]) for g in range(G)]
-        rb = [None if rec_b is None else c.param(("rbias", tag, g), lambda g=g: rec_b[g * U:(g + 1) * U])
-              for g in range(G)]
+        if cls == "LSTM":  # the four gates together (i, f, c, o side by side, as Keras stores them)
+            self.W = [c.param(("kernel", tag), lambda: kernel)]
+            R = c.param(("recurrent", tag), lambda: rec)
+            self.b = [None if in_b is None else c.param(("bias", tag), lambda: in_b)]
+        else:
+            self.W = [c.param(("kernel", tag, g), lambda g=g: kernel[:, g * U:(g + 1) * U]) for g in range(G)]
+            R = [c.param(("recurrent", tag, g), lambda g=g: rec[:, g * U:(g + 1) * U]) for g in range(G)]
+            self.b = [None if in_b is None else c.param(("bias", tag, g), lambda g=g: in_b[g * U:(g + 1) * U])
+                      for g in range(G)]
+        rb = None if cls == "LSTM" else [
+            None if rec_b is None else c.param(("rbias", tag, g), lambda g=g: rec_b[g * U:(g + 1) * U]) for g in range(G)]
         super().__init__(c, "RNN" if cls == "SimpleRNN" else cls, R, rb,
                          gate=_act(c, cfg.get("recurrent_activation", "sigmoid")), cand=_act(c, cfg.get("activation", "tanh")),
                          reset_after=bool(cfg.get("reset_after", c.keras_major >= 3)) if cls == "GRU" else False)
@@ -50,9 +56,8 @@ def run_rnn(c, cls, cfg, weights, v: Value, initial=(), go_backwards=False):
     n, steps, feat = x.shape
     cell = _Cell(c, cls, cfg, weights, feat)
     U = cell.U
-    G = GATES[cls]
     proj = []
-    for g in range(G):
+    for g in range(len(cell.W)):
         t = c.op1("MatMul", [x, cell.W[g]])
         if cell.b[g] is not None:
             t = c.op1("Elementwise", [t, cell.b[g]], {"expr": call("add", inp(0), inp(1))})
@@ -70,7 +75,7 @@ def run_rnn(c, cls, cfg, weights, v: Value, initial=(), go_backwards=False):
         sl = {"starts": [t], "ends": [t + 1], "axes": [1]}
         xs = [c.op1("Slice", [p], sl) for p in proj]
         m = c.op1("Slice", [mask], sl) if mask is not None else None
-        out, h, cst = cell.step(xs, h, cst, m)
+        out, h, cst = cell.step(xs[0] if cls == "LSTM" else xs, h, cst, m)
         if m is not None and zero_masked:
             out = c.op1("Elementwise", [out, m], {"expr": call("mul", inp(0), inp(1))})
         outs.append(out)

@@ -1,6 +1,7 @@
 """ONNX RNN, GRU and LSTM, unrolled over the static sequence length on the step the Keras layers
-use (frontend/recurrent.py): per direction, one MatMul per gate projects the whole sequence (input
-and, where it can be, recurrent bias added), then each step adds h·R. sequence_lens (a constant)
+use (frontend/recurrent.py): per direction, one MatMul per gate (for an LSTM one for all four)
+projects the whole sequence (input and, where it can be, recurrent bias added), then each step adds
+h·R. sequence_lens (a constant)
 becomes per-step masks: a finished sequence holds its state and outputs zeros, as the operator
 says. Both layouts, all three directions, clip, peepholes, input_forget and the standard
 activation functions with their alpha/beta."""
@@ -92,17 +93,22 @@ def _recurrent(c):
         rbias = B[d][G * H:] if B is not None else None
         gate = lambda a, g: a[g * H:(g + 1) * H]  # noqa: E731
         proj, rb, Rs = [], [], []
-        for g in order:
-            t = c.op1("MatMul", [x, c.constant(np.ascontiguousarray(gate(W[d], g).T))])
-            bias = None if wb is None else gate(wb, g)
-            keep_rb = kind == "GRU"  # GRU's recurrent bias stays inside the step (r * (h·R + rb))
+        # an LSTM projects and multiplies its four gates together (frontend/recurrent.py)
+        groups = [order] if kind == "LSTM" else [[g] for g in order]
+        keep_rb = kind == "GRU"  # GRU's recurrent bias stays inside the step (r * (h·R + rb))
+        for gs in groups:
+            cat = lambda a: np.concatenate([gate(a, g) for g in gs])  # noqa: E731
+            t = c.op1("MatMul", [x, c.constant(np.ascontiguousarray(cat(W[d]).T))])
+            bias = None if wb is None else cat(wb)
             if rbias is not None and not keep_rb:
-                bias = bias + gate(rbias, g)
+                bias = bias + cat(rbias)
             if bias is not None and np.any(bias):
                 t = c.ew(call("add", ["in", 0], ["in", 1]), [t, c.constant(bias.astype(np.float32))])
             proj.append(t)
-            rb.append(c.constant(gate(rbias, g).astype(np.float32)) if keep_rb and rbias is not None else None)
-            Rs.append(c.constant(np.ascontiguousarray(gate(R[d], g).T)))
+            rb.append(c.constant(cat(rbias).astype(np.float32)) if keep_rb and rbias is not None else None)
+            Rs.append(c.constant(np.ascontiguousarray(cat(R[d]).T)))
+        if kind == "LSTM":
+            Rs, rb = Rs[0], None
         peep = None
         if P is not None:  # P: [dirs, 3H] as i, o, f
             peep = tuple(c.constant(P[d][k * H:(k + 1) * H].astype(np.float32)) for k in range(3))
@@ -115,7 +121,8 @@ def _recurrent(c):
         outs = [None] * steps
         for t in (range(steps - 1, -1, -1) if backward else range(steps)):
             sl = {"starts": [t], "ends": [t + 1], "axes": [1]}
-            out, h, cst = cell.step([c.op1("Slice", [p], sl) for p in proj], h, cst, masks[t])
+            xs = [c.op1("Slice", [p], sl) for p in proj]
+            out, h, cst = cell.step(xs[0] if kind == "LSTM" else xs, h, cst, masks[t])
             if masks[t] is not None:  # a finished sequence outputs zeros
                 out = c.ew(call("where", ["in", 1], ["in", 0], 0), [out, masks[t]])
             outs[t] = out

@@ -1,9 +1,12 @@
 """One step of a recurrent cell (simple RNN, LSTM, GRU) as IR ops, shared by the Keras layers and
 the ONNX RNN / LSTM / GRU operators, which both unroll over the static sequence length.
 
-The caller projects every step's input once (a MatMul per gate over the whole sequence, input bias
-included) and hands the step its slices; the step adds h·R per gate and applies the gates in one
-Elementwise expression per new state. Tensors are [N, 1, U]; a state of None is all zeros (no
+The caller projects every step's input once (a MatMul over the whole sequence, input bias included)
+and hands the step its slice; the step adds h·R and applies the gates in one Elementwise expression
+per new state. An LSTM takes its four gates together: one matrix R [U, 4U] (gates i, f, c, o side by
+side), one MatMul h·R per step with the step's input projection [N, 1, 4U] added where it stores, then
+a slice per gate: one product per step instead of four (on threads, one join per step). Simple RNN
+and GRU (whose reset gate sits between h·R and the candidate) take per-gate matrices and slices. Tensors are [N, 1, U]; a state of None is all zeros (no
 initial state). A mask m ([N, 1, 1] bool) holds the state through masked steps."""
 from __future__ import annotations
 
@@ -52,7 +55,8 @@ def plus(*terms):
 class RecurrentStep:
     """kind: "RNN" (one gate), "LSTM" (gates i, f, c, o) or "GRU" (gates z, r, h).
 
-    R: per gate the recurrent matrix [U, U]; rb: per gate a recurrent bias [U] or None (GRU keeps
+    R: per gate the recurrent matrix [U, U], or for an LSTM one matrix [U, 4U] of the gates i, f, c, o
+    side by side (then step() takes one input projection [N, 1, 4U]); rb: per gate a recurrent bias [U] or None (GRU keeps
     it apart from the input bias: with reset_after it sits inside r * (h·R + rb)). gate: the gate
     activation (sigmoid), cand: the candidate's (tanh), out: the LSTM output's (default cand).
     clip bounds every gate's pre-activation; peep = (P_i, P_o, P_f) adds LSTM peepholes;
@@ -62,7 +66,7 @@ class RecurrentStep:
                  out: Act | None = None, reset_after: bool = False, clip: float | None = None, peep=None,
                  input_forget: bool = False):
         self.c, self.kind, self.R = c, kind, R
-        self.rb = rb or [None] * len(R)
+        self.rb = rb or [None] * (len(R) if isinstance(R, (list, tuple)) else 1)
         self.gate, self.cand, self.out = gate, cand, out or cand
         self.reset_after, self.clip, self.peep, self.input_forget = reset_after, clip, peep, input_forget
 
@@ -75,7 +79,15 @@ class RecurrentStep:
     def step(self, xs, h, cst, m):
         """One step from the gate inputs xs ([N,1,U] each); returns (output, h, c)."""
         c, kind, pre = self.c, self.kind, self._pre
-        hr = [None if h is None else c.op1("MatMul", [h, R]) for R in self.R]
+        if kind == "LSTM" and not isinstance(self.R, (list, tuple)):
+            U = self.R.shape[0]
+            if h is not None:
+                e = Expr()
+                xs = self.ew(e, call("add", e(c.op1("MatMul", [h, self.R])), e(xs)))
+            xs = [c.op1("Slice", [xs], {"starts": [g * U], "ends": [(g + 1) * U], "axes": [2]}) for g in range(4)]
+            hr = [None] * 4
+        else:
+            hr = [None if h is None else c.op1("MatMul", [h, R]) for R in self.R]
         hold = (lambda e, new, prev: new if m is None else call("where", e(m), new, plus(e(prev))))
         if kind == "RNN":
             e = Expr()

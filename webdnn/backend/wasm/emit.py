@@ -23,6 +23,9 @@ CONVT_COLS_BYTES = 4 << 20  # a ConvTranspose's GEMM output, per chunk of input 
 # tile rows (in the temporary buffer), the transformed weights of all of a model's Winograd
 # convolutions together (4x their size, kept for the model's life), and the least output it pays on
 WINOGRAD_WORK_BYTES = 4 << 20
+# a constant B of products with M < 4 only is rewritten at load into column panels (wd_pack_b_panels),
+# through a copy in the temporary buffer: up to this size
+GEMV_PACK_BYTES = 8 << 20
 WINOGRAD_WEIGHT_BYTES = 64 << 20
 WINOGRAD_MIN_TILES = 16
 WINOGRAD_MIN_CHANNELS = 8
@@ -63,6 +66,8 @@ class Program:
         self.prep = 0                  # bytes of data derived from the constants once, at load (wd_prep)
         self.prepare: list[str] = []   # run once after the constants are in place
         self.uses: dict[str, int] = {}  # constant name -> number of reads by kernels
+        self.gemv_uses: dict[str, int] = {}  # constant name -> reads as B of a product gemv_panels() takes
+        self.panels: set[str] = set()  # constants rewritten into column panels at load
         self.steps: list[tuple[int, str]] = []  # (kernel index, label) of the kernels run() calls
 
     def ptr(self, t, const=False) -> str:
@@ -189,6 +194,16 @@ def k_conv(p: Program, step: Step, k: int):
             + call)
 
 
+def gemv_panels(op) -> bool:
+    """A MatMul with M < 4 whose B is a float constant shared by the whole batch: its B may live in
+    column panels (every reader of B must be such a product)."""
+    if op.type != "MatMul":
+        return False
+    a, b = op.inputs
+    return (b.is_constant and R.CTYPE[b.dtype] == "float" and a.shape[-2] < 4 and int(np.prod(b.shape[:-2])) == 1
+            and b.shape[-2] * b.shape[-1] * 4 <= GEMV_PACK_BYTES)
+
+
 def k_matmul(p: Program, step: Step, k: int):
     op = step.op
     a, b = op.inputs
@@ -202,9 +217,16 @@ def k_matmul(p: Program, step: Step, k: int):
     sb = R.broadcast_strides(b.shape[:-2], batch)
     idx = list(np.ndindex(*batch)) if batch else [()]
     ao = p.table("int32_t", [sum(i * s for i, s in zip(ix, sa)) * M * K for ix in idx], f"k{k}_ao")
-    bo = p.table("int32_t", [sum(i * s for i, s in zip(ix, sb)) * K * N for ix in idx], f"k{k}_bo")
     epi = _epilogue(p, step, k) if step.epilogue is not None else "0"
     p.scratch = max(p.scratch, GEMM_SCRATCH)
+    if gemv_panels(op) and p.gemv_uses.get(b.name) == p.uses.get(b.name):
+        if b.name not in p.panels:
+            p.panels.add(b.name)
+            p.temp = max(p.temp, K * N * 4)
+            p.prepare.append(f"  wd_pack_b_panels((float*)(wd_base + {p.offsets[b.name]}), {K}, {N}, (float*)wd_temp);")
+        return (f"  wd_gemv_packed({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {M}, {N}, {K}, "
+                f"{len(idx)}, {ao}, {epi});")
+    bo = p.table("int32_t", [sum(i * s for i, s in zip(ix, sb)) * K * N for ix in idx], f"k{k}_bo")
     return (f"  wd_matmul({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {M}, {N}, {K}, {len(idx)}, "
             f"{ao}, {bo}, {epi});")
 

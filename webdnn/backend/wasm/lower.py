@@ -9,7 +9,7 @@ from ...errors import ConversionError
 from ...ir import Graph
 from ..lowering import Fusion, lower_graph
 from ..memory import plan as plan_memory, storage_bytes
-from .emit import (ALIGN, CONTRACTIONS, EMIT, GEMM_SCRATCH, MAX_THREADS, THREAD_STACK, Program, align_up,
+from .emit import (ALIGN, CONTRACTIONS, EMIT, GEMM_SCRATCH, MAX_THREADS, THREAD_STACK, Program, align_up, gemv_panels,
                    epilogue_strides)
 
 __all__ = ["FUSION", "lower_program", "GEMM_SCRATCH"]
@@ -45,6 +45,9 @@ def lower_program(graph: Graph):
         for t in s.inputs:
             if t is not None and t.is_constant:
                 p.uses[t.name] = p.uses.get(t.name, 0) + 1
+        if gemv_panels(s.op):
+            b = s.op.inputs[1]
+            p.gemv_uses[b.name] = p.gemv_uses.get(b.name, 0) + 1
     body_errors = []
     for i, s in enumerate(steps):
         if all(t is None or 0 in t.shape for t in s.outputs):

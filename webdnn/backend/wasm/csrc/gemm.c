@@ -432,23 +432,40 @@ void wd_conv(const wd_conv_t* p) {
 
 /* Few rows (a fully connected layer on one image, a recurrent step): each task takes a range of
  * columns and keeps 32 of them in registers across the whole of K, reading B row by row; the packed
- * GEMM would compute 4 rows and pack B for one. Columns are split so that every thread has some. */
-typedef struct { const float* a; const float* b; float* c; int M, N, K, cols; wd_epi_fn epi; int img; } gemv_t;
+ * GEMM would compute 4 rows and pack B for one. Columns are split so that every thread has some.
+ * A constant B read only by such products is rewritten at load into panels of 32 columns ([K][32]
+ * each, the last [K][N % 32]; wd_pack_b_panels): each block then streams one contiguous run of
+ * memory, where row-major rows 4 KiB or more apart alias in the caches (a recurrent step's
+ * [256] x [256, 1024]: 31 -> 20 us). */
+typedef struct { const float* a; const float* b; float* c; int M, N, K, cols, packed; wd_epi_fn epi; int img; } gemv_t;
 #define GEMV_COLS 512
+#define GEMV_PANEL 32
+
+void wd_pack_b_panels(float* b, int K, int N, float* tmp) {
+  __builtin_memcpy(tmp, b, (size_t)K * N * 4);
+  float* d = b;
+  for (int n0 = 0; n0 < N; n0 += GEMV_PANEL) {
+    int w = N - n0 < GEMV_PANEL ? N - n0 : GEMV_PANEL;
+    for (int k = 0; k < K; k++, d += w) copy_floats(d, tmp + (size_t)k * N + n0, w);
+  }
+}
 
 static void gemv_task(const void* arg, int t, int tid) {
   (void)tid;
   const gemv_t* g = (const gemv_t*)arg;
   const int N = g->N, K = g->K;
   int n0 = t * g->cols, n1 = n0 + g->cols < N ? n0 + g->cols : N;
+  /* where column j's value at row k is: base(j) + k * stride(j) */
+  const int jp = g->packed ? N / GEMV_PANEL * GEMV_PANEL : N;  /* first column of the partial panel */
   for (int m = 0; m < g->M; m++) {
     float* c = g->c + (size_t)m * N;
     const float* a = g->a + (size_t)m * K;
     int j = n0;
     for (; j + 32 <= n1; j += 32) {
       f32x4 z = wasm_f32x4_splat(0), c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z;
-      const float* br = g->b + j;
-      for (int k = 0; k < K; k++, br += N) {
+      const float* br = g->packed ? g->b + (size_t)j * K : g->b + j;
+      const int bs = g->packed ? GEMV_PANEL : N;
+      for (int k = 0; k < K; k++, br += bs) {
         f32x4 av = wasm_v128_load32_splat(a + k);
         c0 = WD_MADD(c0, av, wasm_v128_load(br));
         c1 = WD_MADD(c1, av, wasm_v128_load(br + 4));
@@ -464,29 +481,46 @@ static void gemv_task(const void* arg, int t, int tid) {
       wasm_v128_store(c + j + 16, c4); wasm_v128_store(c + j + 20, c5);
       wasm_v128_store(c + j + 24, c6); wasm_v128_store(c + j + 28, c7);
     }
+    /* the rest lies in the partial panel when packed (tasks start on a panel boundary) */
+    const float* tail = g->packed ? g->b + (size_t)jp * K - jp : g->b;
+    const int ts = g->packed ? N - jp : N;
     for (; j + 4 <= n1; j += 4) {
       f32x4 c0 = wasm_f32x4_splat(0);
-      const float* br = g->b + j;
-      for (int k = 0; k < K; k++, br += N) c0 = WD_MADD(c0, wasm_v128_load32_splat(a + k), wasm_v128_load(br));
+      const float* br = tail + j;
+      for (int k = 0; k < K; k++, br += ts) c0 = WD_MADD(c0, wasm_v128_load32_splat(a + k), wasm_v128_load(br));
       wasm_v128_store(c + j, c0);
     }
     for (; j < n1; j++) {
       float s = 0.0f;
-      for (int k = 0; k < K; k++) s += a[k] * g->b[(size_t)k * N + j];
+      for (int k = 0; k < K; k++) s += a[k] * tail[(size_t)k * ts + j];
       c[j] = s;
     }
   }
   if (g->epi) g->epi(g->c, N, g->img, 0, g->M, n0, n1);
 }
 
+/* Columns per task: at most GEMV_COLS, few enough that every thread gets some; a multiple of 32. */
+static int gemv_cols(int N) {
+  int cols = (N + wd_nthreads - 1) / wd_nthreads;
+  return cols < 32 ? 32 : cols > GEMV_COLS ? GEMV_COLS : (cols + 31) / 32 * 32;
+}
+
+/* wd_matmul for M < 4 with B in panels (wd_pack_b_panels) and shared by every product of the batch. */
+void wd_gemv_packed(const float* a, const float* b, float* c, int M, int N, int K, int batch,
+                    const int32_t* a_off, wd_epi_fn epi) {
+  int cols = gemv_cols(N);
+  for (int i = 0; i < batch; i++) {
+    gemv_t g = {a + a_off[i], b, c + (size_t)i * M * N, M, N, K, cols, 1, epi, i};
+    wd_parallel((N + cols - 1) / cols, gemv_task, &g);
+  }
+}
+
 void wd_matmul(const float* a, const float* b, float* c, int M, int N, int K, int batch,
                const int32_t* a_off, const int32_t* b_off, wd_epi_fn epi) {
   if (M < 4) {
-    /* columns per task: at most GEMV_COLS, few enough that every thread gets some; a multiple of 32 */
-    int cols = (N + wd_nthreads - 1) / wd_nthreads;
-    cols = cols < 32 ? 32 : cols > GEMV_COLS ? GEMV_COLS : (cols + 31) / 32 * 32;
+    int cols = gemv_cols(N);
     for (int i = 0; i < batch; i++) {
-      gemv_t g = {a + a_off[i], b + b_off[i], c + (size_t)i * M * N, M, N, K, cols, epi, i};
+      gemv_t g = {a + a_off[i], b + b_off[i], c + (size_t)i * M * N, M, N, K, cols, 0, epi, i};
       wd_parallel((N + cols - 1) / cols, gemv_task, &g);
     }
     return;

@@ -50,6 +50,11 @@ void wd_pack_a(float* a, int M, int K);
  * a_off[b], b_off[b], c_off[b] (from the broadcast), then epi(c_b, N, b, ...). */
 void wd_matmul(const float* a, const float* b, float* c, int M, int N, int K, int batch,
                const int32_t* a_off, const int32_t* b_off, wd_epi_fn epi);
+/* The same for M < 4 with a B shared by the whole batch and rewritten at load into panels of 32
+ * columns (wd_pack_b_panels, in place; tmp: K * N floats). */
+void wd_pack_b_panels(float* b, int K, int N, float* tmp);
+void wd_gemv_packed(const float* a, const float* b, float* c, int M, int N, int K, int batch,
+                    const int32_t* a_off, wd_epi_fn epi);
 /* acc + a * b: one fused multiply-add with relaxed SIMD (where the CPU has FMA), else a multiply and
  * an add (rounded twice). */
 #ifdef __wasm_relaxed_simd__
