@@ -278,6 +278,29 @@ def test_few_row_products_split_over_threads(node_hosts, tmp_path):
     assert not failures, "\n".join(failures)
 
 
+def test_jobs_of_many_small_tasks(node_hosts, tmp_path):
+    """Jobs of hundreds of tasks (a per-channel mean, a pooling per channel, a softmax per row) are
+    claimed in runs of consecutive tasks, the last run shorter: every task runs once, at 1 and 2
+    threads."""
+    from onnx import TensorProto, helper
+    rng = np.random.default_rng(5)
+    gr = helper.make_graph(
+        [helper.make_node("ReduceMean", ["x"], ["m"], axes=[2, 3], keepdims=0),
+         helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+         helper.make_node("Softmax", ["x"], ["s"], axis=-1)], "many",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1001, 6, 7])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("m", "p", "s")])
+    m = helper.make_model(gr, opset_imports=[helper.make_opsetid("", 13)])
+    out = tmp_path / "many"
+    convert(m, out, backends=["wasm"])
+    feeds = {"x": rng.standard_normal((1, 1001, 6, 7)).astype(np.float32)}
+    expected = expected_of(m, feeds)
+    failures = []
+    for mode in THREADS:
+        check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "many small tasks", failures)
+    assert not failures, "\n".join(failures)
+
+
 def test_winograd_convolutions(node_hosts, tmp_path, monkeypatch):
     """3x3 stride-1 convolutions run as Winograd F(4x4, 3x3) (emit.winograd_plan): output sizes that
     are not multiples of 4, asymmetric pads, two images, no bias, a fused residual Add and a fused

@@ -15,7 +15,7 @@ int wd_scratch_bytes;
  * caller waits for the tasks to be done, not for every thread to show up (on a busy machine a
  * descheduled helper costs nothing). */
 static volatile uint32_t pool_word;
-static volatile int pool_done, pool_n;
+static volatile int pool_done, pool_n, pool_chunk;
 static wd_task_fn volatile pool_fn;
 static const void* volatile pool_arg;
 
@@ -30,17 +30,22 @@ void wd_run_begin(void) { __atomic_store_n(&pool_active, 1, __ATOMIC_SEQ_CST); }
 void wd_run_end(void) { __atomic_store_n(&pool_active, 0, __ATOMIC_SEQ_CST); }
 #define CLOSED 0xffffu  /* next-task field while a job is being set up */
 
-/* Claims and runs tasks of generation gen until none is left. */
+/* Claims and runs tasks of generation gen until none is left, pool_chunk consecutive tasks per claim:
+ * a job of many small tasks (a reduction or a pooling per channel) would otherwise pass the pool word
+ * between the cores once per task. */
 static void run_tasks(uint32_t gen, int tid) {
   for (;;) {
     uint32_t w = __atomic_load_n(&pool_word, __ATOMIC_SEQ_CST);
     if ((w >> 16) != gen) return;
     uint32_t t = w & 0xffff;
     if (t == CLOSED) continue;  /* the caller is still filling in the job */
-    if ((int)t >= pool_n) return;
-    if (!__atomic_compare_exchange_n(&pool_word, &w, w + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) continue;
-    pool_fn(pool_arg, (int)t, tid);  /* the job cannot end before this task is done */
-    if (__atomic_add_fetch(&pool_done, 1, __ATOMIC_SEQ_CST) == pool_n)
+    int n = pool_n;
+    if ((int)t >= n) return;
+    uint32_t end = (int)t + pool_chunk < n ? t + (uint32_t)pool_chunk : (uint32_t)n;
+    if (!__atomic_compare_exchange_n(&pool_word, &w, (w & 0xffff0000u) | end, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+      continue;
+    for (uint32_t i = t; i < end; i++) pool_fn(pool_arg, (int)i, tid);  /* the job cannot end before these are done */
+    if (__atomic_add_fetch(&pool_done, (int)(end - t), __ATOMIC_SEQ_CST) == n)
       __builtin_wasm_memory_atomic_notify((int*)&pool_done, 1);
   }
 }
@@ -61,6 +66,7 @@ void wd_parallel(int n, wd_task_fn fn, const void* arg) {
   pool_fn = fn;
   pool_arg = arg;
   pool_n = n;
+  pool_chunk = n / (8 * wd_nthreads) > 1 ? n / (8 * wd_nthreads) : 1;  /* still 8 claims per thread */
   __atomic_store_n(&pool_done, 0, __ATOMIC_SEQ_CST);
   __atomic_store_n(&pool_word, gen << 16, __ATOMIC_SEQ_CST);
   __builtin_wasm_memory_atomic_notify((int*)&pool_word, (unsigned)-1);
