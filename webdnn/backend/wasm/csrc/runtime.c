@@ -19,14 +19,15 @@ static volatile int pool_done, pool_n, pool_chunk;
 static wd_task_fn volatile pool_fn;
 static const void* volatile pool_arg;
 
-/* A waiting thread polls SPIN times before it sleeps in memory.atomic.wait32; an idle helper only
- * HELPER_SPIN times (a few microseconds). Helpers that polled for the whole of a run picked up jobs
- * between short kernels sooner, but on a 2-core machine their polling slowed the thread doing the
- * work: in one page, alternating runs, helpers polling 2^12 rather than 2^21 times before they sleep
- * made 2-thread runs faster (MobileNetV3-Small 0.86x, LSTM 0.79x, ShuffleNetV2 0.97x, GhostNet 0.90x;
- * MobileNetV2 and DeiT-Tiny within 3 %). */
+/* Helper threads spin on the pool word for the whole of a run (wd_run_begin .. wd_run_end), so that a
+ * job published between two short kernels starts at once instead of after a wake-up (in a browser
+ * an atomic notify can take tens of microseconds to reach a sleeping worker); outside a run, or
+ * after SPIN_RUN idle polls within one (a long single-threaded kernel), they sleep. */
 #define SPIN 20000
-#define HELPER_SPIN (1 << 12)
+#define SPIN_RUN (1 << 21)
+static volatile int pool_active;
+void wd_run_begin(void) { __atomic_store_n(&pool_active, 1, __ATOMIC_SEQ_CST); }
+void wd_run_end(void) { __atomic_store_n(&pool_active, 0, __ATOMIC_SEQ_CST); }
 #define CLOSED 0xffffu  /* next-task field while a job is being set up */
 
 /* Claims and runs tasks of generation gen until none is left, pool_chunk consecutive tasks per claim:
@@ -83,7 +84,7 @@ WD_EXPORT(wd_worker) void wd_worker(int tid) {
     uint32_t w;
     int spin = 0;
     while (((w = __atomic_load_n(&pool_word, __ATOMIC_SEQ_CST)) >> 16) == seen) {
-      if (++spin > HELPER_SPIN) {
+      if (++spin > (__atomic_load_n(&pool_active, __ATOMIC_SEQ_CST) ? SPIN_RUN : SPIN)) {
         __builtin_wasm_memory_atomic_wait32((int*)&pool_word, (int)w, -1);
         spin = 0;
       }

@@ -17,6 +17,9 @@ typedef void (*wd_task_fn)(const void* arg, int task, int tid);
 extern int wd_nthreads;
 /* Runs fn(arg, t, tid) for t in [0, n) on every thread (the caller is thread 0); returns when all are done. */
 void wd_parallel(int n, wd_task_fn fn, const void* arg);
+/* run() and wd_step() bracket their kernels with these: helper threads keep polling for jobs in between */
+void wd_run_begin(void);
+void wd_run_end(void);
 /* Per-thread scratch memory (packing buffers), set up by the model's init. */
 extern char* wd_scratch;
 extern int wd_scratch_bytes;
