@@ -1,10 +1,9 @@
 """ONNX RNN, GRU and LSTM, unrolled over the static sequence length on the step the Keras layers
 use (frontend/recurrent.py): per direction, one MatMul per gate (for an LSTM one for all four)
 projects the whole sequence (input and, where it can be, recurrent bias added), then each step adds
-h·R. sequence_lens (a constant)
-becomes per-step masks: a finished sequence holds its state and outputs zeros, as the operator
-says. Both layouts, all three directions, clip, peepholes, input_forget and the standard
-activation functions with their alpha/beta."""
+h·R. sequence_lens (a constant) becomes per-step masks: a finished sequence holds its state and
+outputs zeros, as the operator says. Both layouts, all three directions, clip, peepholes,
+input_forget and the standard activation functions with their alpha/beta."""
 from __future__ import annotations
 
 import numpy as np

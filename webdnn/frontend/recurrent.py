@@ -6,8 +6,9 @@ and hands the step its slice; the step adds h·R and applies the gates in one El
 per new state. An LSTM takes its four gates together: one matrix R [U, 4U] (gates i, f, c, o side by
 side), one MatMul h·R per step with the step's input projection [N, 1, 4U] added where it stores, then
 a slice per gate: one product per step instead of four (on threads, one join per step). Simple RNN
-and GRU (whose reset gate sits between h·R and the candidate) take per-gate matrices and slices. Tensors are [N, 1, U]; a state of None is all zeros (no
-initial state). A mask m ([N, 1, 1] bool) holds the state through masked steps."""
+and GRU (whose reset gate sits between h·R and the candidate) take per-gate matrices and slices.
+Tensors are [N, 1, U]; a state of None is all zeros (no initial state). A mask m ([N, 1, 1] bool)
+holds the state through masked steps."""
 from __future__ import annotations
 
 from typing import Callable
@@ -55,9 +56,9 @@ def plus(*terms):
 class RecurrentStep:
     """kind: "RNN" (one gate), "LSTM" (gates i, f, c, o) or "GRU" (gates z, r, h).
 
-    R: per gate the recurrent matrix [U, U], or for an LSTM one matrix [U, 4U] of the gates i, f, c, o
-    side by side (then step() takes one input projection [N, 1, 4U]); rb: per gate a recurrent bias [U] or None (GRU keeps
-    it apart from the input bias: with reset_after it sits inside r * (h·R + rb)). gate: the gate
+    R: per gate the recurrent matrix [U, U]; for an LSTM one matrix [U, 4U], the gates i, f, c, o side
+    by side (its step() takes one input projection [N, 1, 4U]). rb: per gate a recurrent bias [U] or
+    None, read by RNN and GRU (GRU keeps it apart from the input bias: with reset_after it sits inside r * (h·R + rb)). gate: the gate
     activation (sigmoid), cand: the candidate's (tanh), out: the LSTM output's (default cand).
     clip bounds every gate's pre-activation; peep = (P_i, P_o, P_f) adds LSTM peepholes;
     input_forget couples f = 1 - i."""
@@ -66,7 +67,7 @@ class RecurrentStep:
                  out: Act | None = None, reset_after: bool = False, clip: float | None = None, peep=None,
                  input_forget: bool = False):
         self.c, self.kind, self.R = c, kind, R
-        self.rb = rb or [None] * (len(R) if isinstance(R, (list, tuple)) else 1)
+        self.rb = rb or [None] * 3
         self.gate, self.cand, self.out = gate, cand, out or cand
         self.reset_after, self.clip, self.peep, self.input_forget = reset_after, clip, peep, input_forget
 
@@ -77,9 +78,9 @@ class RecurrentStep:
         return self.c.op1("Elementwise", e.ins, {"expr": expr})
 
     def step(self, xs, h, cst, m):
-        """One step from the gate inputs xs ([N,1,U] each); returns (output, h, c)."""
+        """One step from the gate inputs xs ([N,1,U] each; an LSTM's as one [N,1,4U]); returns (output, h, c)."""
         c, kind, pre = self.c, self.kind, self._pre
-        if kind == "LSTM" and not isinstance(self.R, (list, tuple)):
+        if kind == "LSTM":
             U = self.R.shape[0]
             if h is not None:
                 e = Expr()
