@@ -278,6 +278,51 @@ def test_few_row_products_split_over_threads(node_hosts, tmp_path):
     assert not failures, "\n".join(failures)
 
 
+def test_contiguous_pieces_are_views(node_hosts, tmp_path):
+    """Slices, Splits and Concats whose pieces are contiguous ranges of their whole (memory.views):
+    the pieces share the whole's bytes and their kernels copy nothing; a conv writes straight into
+    its part of a channel Concat, a view feeds a fused epilogue, a piece is also a graph output, a
+    strided slice and a batch-2 concat still copy; Node at 1 and 2 threads agrees with onnxruntime."""
+    import json
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(6)
+    w = numpy_helper.from_array(rng.standard_normal((8, 4, 3, 3)).astype(np.float32), "w")
+    m_ = numpy_helper.from_array(rng.standard_normal((5, 64)).astype(np.float32), "m")
+    i64 = lambda n, v: numpy_helper.from_array(np.array(v, np.int64), n)
+    gr = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+         helper.make_node("Relu", ["x"], ["r"]),
+         helper.make_node("Concat", ["c", "r"], ["cat"], axis=1),                      # [1, 12, 6, 5]: c, r placed
+         helper.make_node("Split", ["cat", "sp"], ["s0", "s1", "s2"], axis=1),  # views
+         helper.make_node("Sigmoid", ["s1"], ["g"]),
+         helper.make_node("Slice", ["cat", "st", "en", "ax"], ["row"]),                # channel 5, row 2: a view
+         helper.make_node("Reshape", ["row", "shp"], ["row2"]),
+         helper.make_node("MatMul", ["row2", "m"], ["p"]),
+         helper.make_node("Slice", ["p", "st1", "en1", "ax1"], ["ph"]),                 # [1, 32] of [1, 64]: a view
+         helper.make_node("Slice", ["p", "st0", "en1", "ax1", "two"], ["pe"]),          # every second: copied
+         helper.make_node("Add", ["ph", "pe"], ["q"]),
+         helper.make_node("Concat", ["xb", "xb"], ["cb"], axis=1)],                    # batch 2: copied
+        "views",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6, 5]),
+         helper.make_tensor_value_info("xb", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("s0", "g", "s2", "q", "cb")],
+        [w, m_, i64("st", [5, 2]), i64("en", [6, 3]), i64("ax", [1, 2]), i64("shp", [1, 5]), i64("st1", [32]),
+         i64("en1", [64]), i64("ax1", [1]), i64("st0", [0]), i64("two", [2]), i64("sp", [2, 6, 4])])
+    m = helper.make_model(gr, opset_imports=[helper.make_opsetid("", 13)])
+    out = tmp_path / "views"
+    convert(m, out, backends=["wasm"])
+    kernels = json.loads((out / "graph_wasm.json").read_text())["kernels"]
+    assert not any(k.startswith(("Concat", "Split")) and "cb" not in k for k in kernels[:-1]), kernels
+    assert sum(k.startswith("Slice") for k in kernels) == 1, kernels  # only the strided one
+    feeds = {"x": rng.standard_normal((1, 4, 6, 5)).astype(np.float32),
+             "xb": rng.standard_normal((2, 3)).astype(np.float32)}
+    expected = expected_of(m, feeds)
+    failures = []
+    for mode in THREADS:
+        check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "views", failures)
+    assert not failures, "\n".join(failures)
+
+
 def test_jobs_of_many_small_tasks(node_hosts, tmp_path):
     """Jobs of hundreds of tasks (a per-channel mean, a pooling per channel, a softmax per row) are
     claimed in runs of consecutive tasks, the last run shorter: every task runs once, at 1 and 2

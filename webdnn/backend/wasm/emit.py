@@ -10,7 +10,7 @@ import numpy as np
 
 from ...errors import ConversionError
 from ..kernels import kernel_attrs
-from ..memory import storage_bytes
+from ..memory import storage_bytes, views
 from . import render as R
 from .toolchain import GEMM_SCRATCH
 
@@ -75,6 +75,13 @@ class Program:
             return "0"
         q = "const " if const else ""
         return f"(({q}{R.CTYPE[t.dtype]}*)(wd_base + {self.offsets[t.name]}))"
+
+    def in_place(self, step: Step) -> set:
+        """Names of the tensors of `step` that the memory plan put inside their whole (memory.views):
+        nothing to copy for them."""
+        es = lambda t: storage_bytes(t) // t.size
+        return {a.name for a, b, at in views(step)
+                if a.name in self.offsets and b.name in self.offsets and self.offsets[a.name] == self.offsets[b.name] + at * es(a)}
 
     def table(self, ctype: str, values, name: str) -> str:
         vals = ", ".join(str(int(v)) for v in values) or "0"
@@ -400,6 +407,8 @@ def k_transpose(p, step, k):
 
 def k_slice(p, step, k):
     op = step.op
+    if p.in_place(step):
+        return ""  # a view: the output lies in the input's bytes
     a = kernel_attrs(op)
     ist = R.broadcast_strides(op.inputs[0].shape, op.inputs[0].shape)
     base = sum(s * st for s, st in zip(a["starts"], ist))
@@ -445,10 +454,10 @@ def k_concat(p, step, k):
     inner = int(np.prod(y.shape[ax + 1:]))
     outer = int(np.prod(y.shape[:ax]))
     es = R.ESIZE[y.dtype]
-    lines, at = [], 0
+    lines, at, placed = [], 0, p.in_place(step)
     for t in op.inputs:
         row = t.shape[ax] * inner * es
-        if row:
+        if row and t.name not in placed:
             lines.append(f"  wd_copy2d((char*){p.ptr(y)} + {at}, {y.shape[ax] * inner * es}, {p.ptr(t, True)}, {row}, "
                          f"{outer}, {row});")
         at += row
@@ -462,10 +471,10 @@ def k_split(p, step, k):
     inner = int(np.prod(x.shape[ax + 1:]))
     outer = int(np.prod(x.shape[:ax]))
     es = R.ESIZE[x.dtype]
-    lines, at = [], 0
+    lines, at, placed = [], 0, p.in_place(step)
     for t in op.outputs:
         row = t.shape[ax] * inner * es
-        if row:
+        if row and t.name not in placed:
             lines.append(f"  wd_copy2d({p.ptr(t)}, {row}, (const char*){p.ptr(x, True)} + {at}, {x.shape[ax] * inner * es}, "
                          f"{outer}, {row});")
         at += row

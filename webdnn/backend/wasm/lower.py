@@ -36,7 +36,7 @@ def lower_program(graph: Graph):
                 at = align_up(at + storage_bytes(t))
                 constants.append(t)
     const_bytes = at
-    mem = plan_memory(graph, alignment=ALIGN, ops=steps)
+    mem = plan_memory(graph, alignment=ALIGN, ops=steps, contiguous_views=True)
     arena_at = align_up(const_bytes)
     for name, off in mem.offsets.items():
         offsets[name] = arena_at + off
