@@ -25,6 +25,29 @@ def parse_input_shapes(items) -> dict:
     return shapes
 
 
+def parse_constants(items) -> dict:
+    """["rate=16000", "mask=m.npy"] → {"rate": array(16000), "mask": <m.npy>}: inputs pinned at conversion
+    (a number, a comma-separated list of numbers, or an .npy file); the model's dtype is applied later."""
+    import numpy as np
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise WebDNNError(f"--constant {item!r}: expected NAME=VALUE or NAME=FILE.npy")
+        if value.endswith(".npy"):
+            try:
+                out[name] = np.load(value, allow_pickle=False)
+            except (OSError, ValueError) as e:
+                raise WebDNNError(f"--constant {name}: cannot read {value}: {e}") from None
+            continue
+        try:
+            nums = [float(v) if any(c in v.lower() for c in ".en") else int(v) for v in value.strip("[]()").split(",")]
+        except ValueError:
+            raise WebDNNError(f"--constant {item!r}: {value!r} is neither a number, a list of numbers nor an .npy file") from None
+        out[name] = np.array(nums[0] if len(nums) == 1 and "," not in value else nums)
+    return out
+
+
 def _fmt_bytes(n: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
@@ -42,14 +65,19 @@ def cmd_convert(args) -> int:
         if not args.quiet:
             print(f"  [{time.perf_counter() - t0:6.2f}s] {stage:<9} {detail}", file=sys.stderr, flush=True)
 
+    from .backend import BACKENDS
     from .options import ConvertOptions
-    options = ConvertOptions(backends=tuple(args.backend.split(",")), input_shapes=shapes, weights=args.weights,
-                             precision=args.precision, force=args.force)
+    backends = tuple(b.strip() for b in args.backend.split(",") if b.strip()) if args.backend else BACKENDS
+    options = ConvertOptions(backends=backends, input_shapes=shapes, constant_inputs=parse_constants(args.constant) or None,
+                             weights=args.weights, precision=args.precision, force=args.force,
+                             optional_backends=not args.backend)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         summary = convert(args.model, args.out, options, progress=progress)
     for w in caught:
         print(f"note: {w.message}", file=sys.stderr)
+    for b, why in summary["left_out"].items():
+        print(f"note: backend {b} left out: {why}", file=sys.stderr)
     print(f"converted {args.model} -> {summary['out']} in {summary['seconds']:.2f}s")
     for t in summary["inputs"]:
         print(f"  input  {t['name']}: {t['shape']} {t['dtype']}")
@@ -147,18 +175,33 @@ def cmd_demo(args) -> int:
     return demo_main(out=Path(args.out), where=args.where.split(","))
 
 
+class _Parser(argparse.ArgumentParser):
+    """No abbreviated options (`--input-shap` is a typo, not --input-shape); the subcommands' parsers
+    are of this class too."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    p = argparse.ArgumentParser(prog="webdnn", description="Run trained neural networks in the web browser.")
+    from .backend import BACKENDS
+    p = _Parser(prog="webdnn", description="Run trained neural networks in the web browser.")
     p.add_argument("--version", action="version", version=f"webdnn {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("convert", help="convert a model file into a descriptor directory")
     c.add_argument("model", help="model file (.onnx, or Keras .h5 / .keras)")
     c.add_argument("-o", "--out", required=True, help="output descriptor directory")
-    c.add_argument("--backend", default="js", help="comma-separated backends to generate (default: js)")
+    c.add_argument("--backend", help="comma-separated backends to generate (default: every backend that can take "
+                                      "the model: " + ",".join(BACKENDS) + ")")
     c.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...",
-                   help="fix an input's shape (repeatable), e.g. --input-shape x=1,3,224,224")
+                   help="set the shape of an input whose dims the model leaves open (repeatable), "
+                        "e.g. --input-shape x=1,3,224,224")
+    c.add_argument("--constant", action="append", metavar="NAME=VALUE|FILE.npy",
+                   help="pin an input to a value at conversion (repeatable): it is folded into the model and is no "
+                        "longer an input, e.g. --constant sample_rate=16000")
     c.add_argument("--weights", default="raw", choices=["raw", "f16"], help="weight encoding (default raw float32)")
     c.add_argument("--precision", default="f32", choices=["f32", "f16"],
                    help="webgpu storage precision: f16 runs in half precision where the GPU has shader-f16, "
@@ -215,5 +258,13 @@ def one_line_errors(fn, *args) -> int:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported by the subcommand's parser, with its usage and the option probably meant
+        import difflib
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
+        known = [o for a in sub._actions for o in a.option_strings]
+        hints = [f"{x} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(x.split("=")[0], known, 1)) else x
+                 for x in extra]
+        sub.error(f"unrecognized arguments: {' '.join(hints)}")
     return one_line_errors(args.fn, args)

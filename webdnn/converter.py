@@ -31,10 +31,14 @@ def _import(model, input_shapes, constant_inputs, example_inputs):
     import onnx
     from .frontend.keras import is_keras_file
     from .frontend.pytorch import is_torch_module
+    onnx_model = isinstance(model, onnx.ModelProto) or str(model).lower().endswith(".onnx")
+    if constant_inputs and not onnx_model:
+        raise ConversionError(f"pinning inputs to constants works for ONNX models; {sorted(constant_inputs)} cannot be "
+                              f"pinned in this {'torch module' if is_torch_module(model) else 'model'}")
     if is_torch_module(model):
         from .frontend.pytorch import import_torch
         return import_torch(model, example_inputs, input_shapes=input_shapes)
-    if isinstance(model, onnx.ModelProto) or str(model).lower().endswith(".onnx"):
+    if onnx_model:
         from .frontend.onnx import import_onnx
         return import_onnx(model, input_shapes, constant_inputs)
     if is_keras_file(model):
@@ -66,10 +70,17 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
     optimize(graph, log=lambda name, changed: say("pass", f"{name}{' (changed)' if changed else ''}"))
     graph.verify()
     static, host = split_host(graph)
-    lowered = {}
+    lowered, left_out = {}, {}
     for b in options.backends:
         say("lower", b)
-        lowered[b] = LOWERERS[b](static, options)
+        try:
+            lowered[b] = LOWERERS[b](static, options)
+        except ConversionError as e:
+            if not options.optional_backends:
+                raise
+            left_out[b] = str(e)
+    if not lowered:
+        raise ConversionError("no backend can take this model: " + "; ".join(f"{b}: {e}" for b, e in left_out.items()))
     say("write", str(out_dir))
     model_json = descriptor.write(graph, out_dir, lowered, weights=options.weights, host=host, force=options.force,
                                   protect=[model] if isinstance(model, (str, Path)) else [])
@@ -78,4 +89,5 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
             "params": after["params"], "bytes": descriptor.size_report(out_dir), "seconds": time.perf_counter() - t0,
             "inputs": model_json["inputs"], "outputs": model_json["outputs"],
             # the activation memory each backend planned (backends without a static plan are absent)
-            "activation_bytes": {b: low.memory for b, low in lowered.items() if low.memory is not None}}
+            "activation_bytes": {b: low.memory for b, low in lowered.items() if low.memory is not None},
+            "left_out": left_out}  # {backend: why} for optional backends that could not take the model

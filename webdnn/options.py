@@ -20,7 +20,10 @@ class ConvertOptions:
       adapters without shader-f16).
     max_binding_bytes: webgpu splits tensors larger than this into parts (None: the backend's default).
     relaxed: wasm also builds a relaxed-SIMD module (fused multiply-add) for engines that have it.
-    force: the output folder may be any folder (descriptor.write explains what is replaced)."""
+    force: the output folder may be any folder (descriptor.write explains what is replaced).
+    optional_backends: a backend that cannot take the model is left out (convert()'s summary says why)
+      instead of failing the conversion, as long as one backend is written (`webdnn convert` without
+      --backend writes every backend this way)."""
     backends: tuple[str, ...] = ("js",)
     input_shapes: dict | None = None
     constant_inputs: dict | None = None
@@ -29,6 +32,7 @@ class ConvertOptions:
     max_binding_bytes: int | None = None
     relaxed: bool = True
     force: bool = False
+    optional_backends: bool = False
 
     def __post_init__(self):
         backends = (self.backends,) if isinstance(self.backends, str) else tuple(self.backends)

@@ -77,3 +77,83 @@ def test_truncated_weights_are_caught_at_load(conv_model, tmp_path):
     w.write_bytes(w.read_bytes()[:-10])
     p = webdnn("run", tmp_path / "out", "--input", f"x={d / 'x.npy'}", ok=False)
     assert p.returncode == 2 and "weights_0.bin" in p.stderr
+
+
+def test_convert_writes_every_backend_unless_told(conv_model, tmp_path):
+    import json
+    d, expected = conv_model
+    webdnn("convert", d / "conv.onnx", "-o", tmp_path / "all", "-q")
+    backends = json.loads((tmp_path / "all" / "model.json").read_text())["backends"]
+    assert sorted(b["name"] if isinstance(b, dict) else b for b in backends) == ["js", "wasm", "webgpu"]
+    p = webdnn("run", tmp_path / "all", "--input", f"x={d / 'x.npy'}", "--output", tmp_path / "y.npy", "--backend", "wasm")
+    assert_close(np.load(tmp_path / "y.npy"), expected, "wasm")
+    webdnn("convert", d / "conv.onnx", "-o", tmp_path / "one", "-q", "--backend", "wasm")
+    backends = json.loads((tmp_path / "one" / "model.json").read_text())["backends"]
+    assert [b["name"] if isinstance(b, dict) else b for b in backends] == ["wasm"]
+
+
+def test_a_backend_that_cannot_take_the_model_is_left_out_only_when_not_asked_for(monkeypatch, tmp_path):
+    from webdnn import converter
+    from webdnn.errors import ConversionError
+    c = next(c for c in CASES if c.name == "conv_basic")
+
+    def refuse(graph, options):
+        raise ConversionError("webgpu backend: no kernel for IR op(s) ['Conv']")
+    monkeypatch.setitem(converter.LOWERERS, "webgpu", refuse)
+    s = converter.convert(c.model, tmp_path / "a", backends=("js", "webgpu"), optional_backends=True)
+    assert list(s["left_out"]) == ["webgpu"] and "Conv" in s["left_out"]["webgpu"]
+    with pytest.raises(ConversionError, match="Conv"):
+        converter.convert(c.model, tmp_path / "b", backends=("js", "webgpu"))
+    with pytest.raises(ConversionError, match="no backend can take this model"):
+        converter.convert(c.model, tmp_path / "c", backends=("webgpu",), optional_backends=True)
+
+
+def test_typos_are_errors_with_the_subcommands_usage(conv_model, tmp_path):
+    d, _ = conv_model
+    p = webdnn("convert", d / "conv.onnx", "-o", tmp_path / "o", "--backnd", "wasm", ok=False)
+    assert p.returncode == 2 and "usage: webdnn convert" in p.stderr and "did you mean --backend?" in p.stderr
+    p = webdnn("convert", d / "conv.onnx", "-o", tmp_path / "o", "--input-shap", "x=2,4,7,7", ok=False)
+    assert p.returncode == 2 and "unrecognized arguments: --input-shap" in p.stderr  # no prefix matching
+    p = webdnn("run", tmp_path / "o", "--inpt", "x.npy", ok=False)
+    assert p.returncode == 2 and "usage: webdnn run" in p.stderr and "did you mean --input?" in p.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def _scaled_model(batch_dim):
+    """y = x * s: x [batch_dim, 1, 8, 8], s a scalar input."""
+    g = helper.make_graph([helper.make_node("Mul", ["x", "s"], ["y"])], "scale",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch_dim, 1, 8, 8]),
+                           helper.make_tensor_value_info("s", TensorProto.FLOAT, [])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_input_shape_sets_open_dims_only(tmp_path):
+    onnx.save(_scaled_model("batch"), tmp_path / "m.onnx")
+    p = webdnn("convert", tmp_path / "m.onnx", "-o", tmp_path / "bad", "--input-shape", "x=1,1,9,9", "--backend", "js",
+               ok=False)
+    assert p.returncode == 2 and "changes dim(s) [2, 3]" in p.stderr and "'batch', 1, 8, 8" in p.stderr
+    assert not (tmp_path / "bad").exists()
+    p = webdnn("convert", tmp_path / "m.onnx", "-o", tmp_path / "ok", "--input-shape", "x=4,1,8,8", "--backend", "js",
+               "--constant", "s=2")
+    assert "input  x: [4, 1, 8, 8] float32" in p.stdout
+
+
+@pytest.mark.parametrize("value", ["3", "npy"])
+def test_constant_pins_an_input(tmp_path, value):
+    import json
+    onnx.save(_scaled_model(1), tmp_path / "m.onnx")
+    if value == "npy":
+        np.save(tmp_path / "s.npy", np.array(3, np.float32))
+        value = str(tmp_path / "s.npy")
+    webdnn("convert", tmp_path / "m.onnx", "-o", tmp_path / "d", "--constant", f"s={value}", "--backend", "js,wasm", "-q")
+    assert [t["name"] for t in json.loads((tmp_path / "d" / "model.json").read_text())["inputs"]] == ["x"]
+    x = np.random.default_rng(0).standard_normal((1, 1, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    for b in ("js", "wasm"):
+        webdnn("run", tmp_path / "d", "--input", f"x={tmp_path / 'x.npy'}", "--output", tmp_path / f"y_{b}.npy", "--backend", b)
+        assert_close(np.load(tmp_path / f"y_{b}.npy"), x * 3, b)
+    p = webdnn("convert", tmp_path / "m.onnx", "-o", tmp_path / "e", "--constant", "s=three", ok=False)
+    assert p.returncode == 2 and "--constant 's=three'" in p.stderr
+    p = webdnn("convert", tmp_path / "m.onnx", "-o", tmp_path / "e", "--constant", "t=1", ok=False)
+    assert p.returncode == 2 and "'t'" in p.stderr

@@ -19,7 +19,6 @@ Transpose, at its input.
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -274,9 +273,10 @@ class KerasImporter:
                 if len(s) != len(shape):
                     raise ConversionError(f"input shape {s} for {name!r} has rank {len(s)}; the model declares "
                                           f"{_fmt_shape(shape)}")
-                for i, (a, b) in enumerate(zip(s, shape)):
-                    if b is not None and i > 0 and a != b:
-                        warnings.warn(f"input {name!r}: dim {i} set to {a}, the model declares {b}", stacklevel=3)
+                fixed = [i for i, (a, b) in enumerate(zip(s, shape)) if b is not None and a != b]
+                if fixed:  # the layers were built for those sizes
+                    raise ConversionError(f"input shape {s} for {name!r} changes dim(s) {fixed} that the model fixes "
+                                          f"({_fmt_shape(shape)}); only its open (None) dims can be set")
             else:
                 if any(d is None for d in shape[1:]):
                     raise ConversionError(

@@ -261,6 +261,11 @@ class OnnxImporter:
                 if tt.HasField("shape") and len(shape) != len(dims):
                     raise ConversionError(f"--input-shape {vi.name}={','.join(map(str, shape))} has rank {len(shape)}, "
                                           f"the model declares {dims}")
+                fixed = [i for i, d in enumerate(dims) if isinstance(d, int) and tt.HasField("shape") and d != shape[i]]
+                if fixed:  # the graph was built for those sizes (its reshapes and weights say so)
+                    raise ConversionError(
+                        f"--input-shape {vi.name}={','.join(map(str, shape))} changes dim(s) {fixed} that the model fixes "
+                        f"({dims}); only its open dims can be set")
             else:
                 symbolic = [d for d in dims if not isinstance(d, int)]
                 if symbolic:
