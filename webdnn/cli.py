@@ -1,4 +1,4 @@
-"""The `webdnn` command: convert | run | serve | demo | bench."""
+"""The `webdnn` command: convert | run | verify | serve | demo | bench."""
 from __future__ import annotations
 
 import argparse
@@ -164,6 +164,32 @@ def _print_profile(kernels, backend) -> None:
         print(f"    {ms:>8.2f} ms  {label}")
 
 
+def cmd_verify(args) -> int:
+    import numpy as np
+    from .verify import PLACES, format_rows, verify
+    places = [w.strip() for w in args.where.split(",") if w.strip()]
+    bad = [w for w in places if w not in PLACES]
+    if bad:
+        raise WebDNNError(f"--in {args.where!r}: unknown place(s) {bad}; places: {', '.join(PLACES)}")
+    inputs = {}
+    for item in args.input or []:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise WebDNNError(f"--input {item!r}: expected NAME=FILE.npy")
+        inputs[name] = np.load(path, allow_pickle=False)
+    backends = tuple(b.strip() for b in args.backend.split(",") if b.strip()) if args.backend else None
+    rows = verify(args.model, args.out, backends, places, parse_input_shapes(args.input_shape) or None,
+                  parse_constants(args.constant) or None, inputs, args.seed, args.repeat)
+    print(format_rows(rows))
+    ran = [r for r in rows if r.result != "skipped"]
+    if not ran:
+        raise WebDNNError("nothing could run: " + "; ".join(f"{r.where}: {r.note}" for r in rows) if rows
+                          else "the descriptor has none of the asked backends")
+    failed = [r for r in ran if r.result != "pass"]
+    print(f"{len(ran) - len(failed)} of {len(ran)} passed" + (f", {len(rows) - len(ran)} skipped" if len(rows) > len(ran) else ""))
+    return 1 if failed else 0
+
+
 def cmd_serve(args) -> int:
     from .serve import serve_forever
     serve_forever(Path(args.descriptor), args.port)
@@ -222,6 +248,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", action="store_true",
                    help="time every kernel alone and print the time per op kind (wasm backend, in Node)")
     r.set_defaults(fn=cmd_run)
+
+    v = sub.add_parser("verify", help="convert a model and check it on every backend, in Node, Chromium and natively, "
+                                      "against onnxruntime (or the numpy references)")
+    v.add_argument("model", help="model file (.onnx, Keras .h5 / .keras) or a descriptor directory")
+    v.add_argument("-o", "--out", help="keep the descriptor here (default: a temporary folder)")
+    v.add_argument("--backend", help="comma-separated backends (default: every backend that can take the model)")
+    v.add_argument("--in", dest="where", default="node,chromium,native",
+                   help="where to run, comma-separated (default node,chromium,native; a place not installed is skipped)")
+    v.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...", help="as for convert")
+    v.add_argument("--constant", action="append", metavar="NAME=VALUE|FILE.npy", help="as for convert")
+    v.add_argument("--input", action="append", metavar="NAME=FILE.npy", help="an input to use instead of a seeded one")
+    v.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    v.add_argument("--repeat", type=int, default=5, help="timed runs per backend, the median is shown (default 5)")
+    v.set_defaults(fn=cmd_verify)
 
     s = sub.add_parser("serve", help="serve a descriptor directory on 127.0.0.1 (COOP/COEP headers set)")
     s.add_argument("descriptor")

@@ -157,3 +157,32 @@ def test_constant_pins_an_input(tmp_path, value):
     assert p.returncode == 2 and "--constant 's=three'" in p.stderr
     p = webdnn("convert", tmp_path / "m.onnx", "-o", tmp_path / "e", "--constant", "t=1", ok=False)
     assert p.returncode == 2 and "'t'" in p.stderr
+
+
+def test_verify_checks_every_backend_everywhere(conv_model, tmp_path):
+    """`webdnn verify`: converted once, run by every backend in Node, Chromium and natively, each row
+    compared with onnxruntime; exit status 0 when all pass; the descriptor is kept with -o."""
+    d, _ = conv_model
+    p = webdnn("verify", d / "conv.onnx", "-o", tmp_path / "kept", "--repeat", "2")
+    assert "oracle onnxruntime" in p.stdout
+    rows = {tuple(line.split()[:2]): line for line in p.stdout.splitlines()[2:] if line.split()[:1] in (["js"], ["wasm"], ["webgpu"])}
+    assert set(rows) == {("js", "node"), ("wasm", "node"), ("js", "chromium"), ("wasm", "chromium"),
+                         ("webgpu", "chromium"), ("webgpu", "native")}, p.stdout
+    assert all(" pass " in line for line in rows.values()), p.stdout
+    assert "6 of 6 passed" in p.stdout and (tmp_path / "kept" / "model.json").is_file()
+
+
+def test_verify_fails_on_errors_out_of_tolerance_and_on_damage(conv_model, tmp_path, monkeypatch):
+    from webdnn import testing, verify
+    d, _ = conv_model
+    monkeypatch.setitem(testing.TOLERANCES, "js", (0.0, 0.0))  # float32 rounding alone now fails
+    rows = verify.verify(d / "conv.onnx", tmp_path / "v", backends=("js", "wasm"), places=("node",), log=lambda *a: None)
+    assert [(r.backend, r.result) for r in rows] == [("js", "FAIL"), ("wasm", "pass")]
+    assert "max error" in rows[0].note and rows[0].abs_err > 0
+    # a descriptor alone is checked against its js backend in Node; a damaged one is one clear error
+    p = webdnn("verify", tmp_path / "v", "--in", "node")
+    assert "oracle js backend in Node" in p.stdout and "2 of 2 passed" in p.stdout
+    weights = next((tmp_path / "v").glob("weights*.bin"))
+    weights.write_bytes(b"\0" + weights.read_bytes()[1:])
+    p = webdnn("verify", tmp_path / "v", "--in", "node", ok=False)
+    assert p.returncode == 2 and "CRC-32 mismatch" in p.stderr, p.stdout + p.stderr

@@ -1,0 +1,187 @@
+"""`webdnn verify MODEL`: will this model work in the browser? Converts it (or takes a descriptor),
+runs it on every backend it has, in Node, in headless Chromium and natively (the webgpu backend
+through wgpu) where those are installed, on seeded inputs, and compares each result with an oracle
+under the one tolerance table (testing.TOLERANCES):
+
+    backend  where     max abs err  max rel err  result  ms
+    js       node      2.4e-07      1.1e-07      pass    3.1
+    wasm     chromium  2.4e-07      1.1e-07      pass    0.8
+
+The oracle is onnxruntime for an ONNX model (the numpy references of webdnn's own IR where
+onnxruntime is not installed), the numpy references for a Keras file, and the js backend in Node
+for a bare descriptor (then the table says how the backends agree, not whether they are right).
+A place that is not installed is a "skipped" row, not a failure; a run that fails or a result out
+of tolerance is "FAIL", and any FAIL makes the exit status 1."""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import WebDNNError
+from .testing import TOLERANCES, compare
+
+# where -> the backends that can run there, in the order the table lists them
+PLACES = {"node": ("js", "wasm"), "chromium": ("js", "wasm", "webgpu"), "native": ("webgpu",)}
+
+
+@dataclass
+class Row:
+    backend: str
+    where: str
+    result: str  # "pass", "FAIL", "skipped"
+    abs_err: float | None = None
+    rel_err: float | None = None
+    ms: float | None = None
+    note: str = ""
+
+
+def seeded_inputs(specs, seed: int) -> dict:
+    """One array per model.json input: normal floats, small non-negative integers (valid indices for
+    any embedding or gather), random booleans."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for s in specs:
+        shape, dt = tuple(s["shape"]), s["dtype"]
+        if dt.startswith("float"):
+            out[s["name"]] = rng.standard_normal(shape).astype(dt)
+        elif dt == "bool":
+            out[s["name"]] = rng.random(shape) < 0.5
+        else:
+            out[s["name"]] = rng.integers(0, 2, shape).astype(dt)
+    return out
+
+
+def _oracle(model, descriptor: Path, inputs: dict, input_shapes, constants):
+    """(label, {output name: array}) of the reference results for `inputs`."""
+    if model is None:
+        from .runners import get_runner
+        with get_runner("node") as r:
+            return "js backend in Node (no source model given)", r.run(descriptor, inputs, backend="js")
+    if str(model).lower().endswith(".onnx"):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            ort = None
+        if ort is not None:
+            sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+            feeds = {i.name: inputs[i.name] for i in sess.get_inputs() if i.name in inputs}
+            for name, value in (constants or {}).items():
+                want = next(i for i in sess.get_inputs() if i.name == name).type
+                feeds[name] = np.asarray(value, dtype=_ORT_DTYPES.get(want, np.float32))
+            names = [o.name for o in sess.get_outputs()]
+            return f"onnxruntime {ort.__version__}", dict(zip(names, sess.run(names, feeds)))
+    from .converter import load_graph
+    from .ir.reference import run
+    graph = load_graph(model, input_shapes, constants)
+    return "numpy references of the IR", run(graph, inputs)
+
+
+_ORT_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
+               "tensor(int32)": np.int32, "tensor(bool)": np.bool_, "tensor(float16)": np.float16,
+               "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
+
+
+def _errors(got: dict, expected: dict):
+    """(max abs error, max error relative to the largest expected magnitude) over every float output."""
+    worst_abs = worst_rel = 0.0
+    for name, e in expected.items():
+        a, e = np.asarray(got[name], np.float64), np.asarray(e, np.float64)
+        if a.shape != e.shape:
+            continue
+        fin = np.isfinite(e) & np.isfinite(a)
+        if not fin.any():
+            continue
+        err = float(np.abs(a[fin] - e[fin]).max())
+        worst_abs = max(worst_abs, err)
+        worst_rel = max(worst_rel, err / max(float(np.abs(e[fin]).max()), 1e-30))
+    return worst_abs, worst_rel
+
+
+def _runner(where: str):
+    """A runner for `where`, or (None, why it is not available)."""
+    from .runners import get_runner
+    try:
+        return get_runner(where), ""
+    except (ImportError, FileNotFoundError, OSError, WebDNNError) as e:
+        return None, str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+def verify(model, out_dir=None, backends=None, places=("node", "chromium", "native"), input_shapes=None,
+           constants=None, inputs=None, seed: int = 0, repeat: int = 5, log=print) -> list[Row]:
+    """Convert `model` (a model file; or a descriptor directory, then nothing is converted) into
+    `out_dir` (default: a temporary folder), run it everywhere asked and compare; returns the rows."""
+    from .descriptor import read_model
+    src = Path(model)
+    tmp = None
+    if (src / "model.json").is_file():
+        descriptor, source = src, None
+    else:
+        from .converter import convert
+        from .options import ConvertOptions
+        from .backend import BACKENDS
+        if out_dir is None:
+            tmp = tempfile.TemporaryDirectory(prefix="webdnn-verify-")
+            out_dir = Path(tmp.name) / "descriptor"
+        opts = ConvertOptions(backends=tuple(backends or BACKENDS), input_shapes=input_shapes,
+                              constant_inputs=constants, optional_backends=backends is None)
+        summary = convert(src, out_dir, opts)
+        for b, why in summary["left_out"].items():
+            log(f"note: backend {b} left out: {why}")
+        descriptor, source = Path(out_dir), src
+    try:
+        m = read_model(descriptor)
+        present = [b["name"] if isinstance(b, dict) else b for b in m["backends"]]
+        feeds = seeded_inputs(m["inputs"], seed)
+        feeds.update(inputs or {})
+        label, expected = _oracle(source, descriptor, feeds, input_shapes, constants)
+        log(f"verify {model}: oracle {label}; inputs seeded with {seed}")
+        rows = []
+        for where in places:
+            wanted = [b for b in PLACES[where] if b in present and (backends is None or b in backends)]
+            if not wanted:
+                continue
+            runner, why = _runner(where)
+            if runner is None:
+                rows += [Row(b, where, "skipped", note=why) for b in wanted]
+                continue
+            with runner:
+                for b in wanted:
+                    if where == "chromium" and b == "webgpu" and not runner.webgpu:
+                        rows.append(Row(b, where, "skipped", note="this Chromium has no WebGPU"))
+                        continue
+                    rows.append(_check(runner, descriptor, feeds, expected, b, where, repeat))
+        return rows
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def _check(runner, descriptor, feeds, expected, backend, where, repeat) -> Row:
+    try:
+        got = runner.run(descriptor, feeds, backend=backend)
+        if runner.last_backend != backend:
+            return Row(backend, where, "FAIL", note=f"the runtime chose {runner.last_backend} instead")
+        ms = float(np.median(runner.bench(descriptor, feeds, backend=backend, repeat=repeat, warmup=1)))
+    except Exception as e:  # a failed run is a result of this check, not a crash of it
+        return Row(backend, where, "FAIL", note=f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    missing = [n for n in expected if n not in got]
+    if missing:
+        return Row(backend, where, "FAIL", note=f"outputs {missing} missing")
+    problems = [p for n, e in expected.items() if (p := compare(got[n], e, backend, n))]
+    abs_err, rel_err = _errors(got, expected)
+    return Row(backend, where, "FAIL" if problems else "pass", abs_err, rel_err, ms, "; ".join(problems))
+
+
+def format_rows(rows: list[Row]) -> str:
+    head = f"{'backend':<8} {'where':<9} {'max abs err':>11} {'max rel err':>11} {'tolerance':>9} {'result':<7} {'ms':>8}"
+    lines = [head]
+    for r in rows:
+        f = (lambda v: f"{v:.2g}" if v is not None else "-")
+        tol = f"{TOLERANCES[r.backend][0]:.0e}" if r.backend in TOLERANCES else "-"
+        ms = f"{r.ms:.2f}" if r.ms is not None else "-"
+        lines.append(f"{r.backend:<8} {r.where:<9} {f(r.abs_err):>11} {f(r.rel_err):>11} {tol:>9} {r.result:<7} {ms:>8}"
+                     + (f"  {r.note}" if r.note else ""))
+    return "\n".join(lines)
