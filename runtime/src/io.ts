@@ -6,6 +6,12 @@ import { WebDNNError } from './errors.js';
 /** Called with the number of bytes that arrived since the previous call. */
 export type BytesCallback = (delta: number) => void;
 
+/** How http(s) URLs are fetched: LoadOptions.fetch and LoadOptions.requestInit. */
+export interface NetOptions {
+  fetch?: (input: string, init?: RequestInit) => Promise<Response>;
+  requestInit?: RequestInit;
+}
+
 interface NodeProcess {
   versions?: { node?: string };
   platform?: string;
@@ -51,7 +57,7 @@ export class FileTooLargeError extends WebDNNError {
  * fails with FileTooLargeError before (in Node) or while (fetch) it is read. In Node only regular
  * files are read (not a device or a pipe that never ends).
  */
-export async function readBytes(location: string, onBytes?: BytesCallback, maxBytes?: number): Promise<Uint8Array> {
+export async function readBytes(location: string, onBytes?: BytesCallback, maxBytes?: number, net: NetOptions = {}): Promise<Uint8Array> {
   if (isNode() && !isHttpUrl(location)) {
     let path = location;
     const fs = await import('node:fs/promises');
@@ -73,14 +79,15 @@ export async function readBytes(location: string, onBytes?: BytesCallback, maxBy
     if (onBytes) onBytes(bytes.byteLength);
     return bytes;
   }
-  return fetchBytes(location, onBytes, maxBytes);
+  return fetchBytes(location, onBytes, maxBytes, net);
 }
 
-async function fetchBytes(url: string, onBytes?: BytesCallback, maxBytes?: number): Promise<Uint8Array> {
-  if (typeof fetch !== 'function') throw new WebDNNError(`cannot fetch ${url}: fetch() is not available here`);
+async function fetchBytes(url: string, onBytes: BytesCallback | undefined, maxBytes: number | undefined, net: NetOptions): Promise<Uint8Array> {
+  const get = net.fetch ?? (typeof fetch === 'function' ? fetch : undefined);
+  if (!get) throw new WebDNNError(`cannot fetch ${url}: fetch() is not available here`);
   let res: Response;
   try {
-    res = await fetch(url);
+    res = await get(url, net.requestInit);
   } catch (e) {
     throw new WebDNNError(`cannot fetch ${url}: ${(e as Error).message}`);
   }

@@ -6,8 +6,10 @@ import type { BackendEntry, ModelDescriptor } from './types.js';
 import { own } from './types.js';
 import { getBackendFactory, implementedBackends } from './backends/backend.js';
 import { WebDNNError } from './errors.js';
-import { DescriptorFiles } from './files.js';
-import { joinPath, readBytes } from './io.js';
+import { BytesSource, DescriptorFiles, DirectorySource } from './files.js';
+import type { FileBytes, FileEvent, FileSource } from './files.js';
+import type { NetOptions } from './io.js';
+import { DEFAULT_CACHE_NAME, openCache } from './cache.js';
 import { parseJSON } from './json.js';
 import { Runner } from './runner.js';
 import { checkGraphMatchesModel, DESCRIPTOR_VERSION, validateGraph, validateModel } from './validate.js';
@@ -27,8 +29,21 @@ export interface LoadOptions {
   backendOrder?: string[] | string;
   /** Called as weight bytes arrive: (bytes loaded so far, total bytes of the chosen backend's chunks). */
   progressCallback?: (loaded: number, total: number) => void;
-  /** Where the weight chunks are (URL or path); default: the descriptor directory. */
+  /** Where the weight chunks are (URL or path); default: where the descriptor is. */
   weightDirectory?: string;
+  /** The fetch function for http(s) URLs (default: the global fetch), e.g. one that adds authentication. */
+  fetch?: NetOptions['fetch'];
+  /** Passed to every fetch: headers, credentials, mode, an AbortSignal, ... */
+  requestInit?: RequestInit;
+  /**
+   * Keep the weight and kernel files in the browser (Cache Storage, or IndexedDB where that is
+   * missing), keyed by URL and checked against model.json's checksums: a reload downloads model.json
+   * and only the files that changed. true: the cache 'webdnn'; a string: a cache of that name.
+   * WebDNN.clearCache(name) empties it. Nothing is cached where neither store exists (Node).
+   */
+  cache?: boolean | string;
+  /** Called once per file when it is ready (verified), with its size and whether it came from the cache. */
+  fileCallback?: (event: FileEvent) => void;
   /** Options for one backend, by name, e.g. {wasm: {threads: 1}}. */
   backendOptions?: { [backend: string]: { [key: string]: unknown } };
 }
@@ -59,20 +74,33 @@ async function loadWeights(
   return all;
 }
 
-/** model.json: read and checked (with its host steps). */
-async function readModel(url: string) {
-  const file = joinPath(url, 'model.json');
-  const text = new TextDecoder('utf-8').decode(await readBytes(file));
-  return validateModel(parseJSON(text, file));
+/** model.json: read (never from the cache: it holds the checksums) and checked, with its host steps. */
+async function readModel(source: FileSource) {
+  const text = new TextDecoder('utf-8').decode(await source.read('model.json'));
+  return validateModel(parseJSON(text, source instanceof DirectorySource ? `${source.label.replace(/\/+$/, '')}/model.json` : 'model.json'));
 }
 
+/** A descriptor as load() takes it: its directory (URL or path), or its files as bytes by name. */
+export type DescriptorSource = string | { [file: string]: FileBytes };
+
 /**
- * Loads a descriptor directory (URL, or in Node a filesystem path or file: URL) and returns a
- * runner on the first backend of `backendOrder` that the descriptor has and this environment can use.
+ * Loads a descriptor and returns a runner on the first backend of `backendOrder` that the
+ * descriptor has and this environment can use. `source`: the descriptor directory (URL, or in Node a
+ * filesystem path or file: URL), or its files as bytes ({'model.json': …, 'weights_0.bin': …}).
  * Rejects with a WebDNNError: a damaged or inconsistent descriptor, or no usable backend.
  */
-export async function load(url: string, options: LoadOptions = {}): Promise<Runner> {
-  if (typeof url !== 'string') throw new WebDNNError(`WebDNN.load: expected the descriptor directory as a string (URL or path), got ${typeof url}`);
+export async function load(source: DescriptorSource, options: LoadOptions = {}): Promise<Runner> {
+  const isFiles = !!source && typeof source === 'object' && !Array.isArray(source);
+  if (typeof source !== 'string' && !isFiles) {
+    throw new WebDNNError(`WebDNN.load: expected the descriptor directory (URL or path) or its files by name, got ${source === null ? 'null' : typeof source}`);
+  }
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') throw new WebDNNError('WebDNN.load: fetch must be a function');
+  if (options.cache !== undefined && typeof options.cache !== 'boolean' && (typeof options.cache !== 'string' || !options.cache)) {
+    throw new WebDNNError('WebDNN.load: cache must be true, false or a cache name');
+  }
+  const net: NetOptions = { fetch: options.fetch, requestInit: options.requestInit };
+  const files0: FileSource = typeof source === 'string' ? new DirectorySource(source, net) : new BytesSource(source as { [f: string]: FileBytes });
+  const url = files0.label;
   const byDefault = options.backendOrder === undefined;
   const order = typeof options.backendOrder === 'string' ? [options.backendOrder] : options.backendOrder ?? [...DEFAULT_BACKEND_ORDER];
   if (!Array.isArray(order) || order.length === 0 || !order.every((b) => typeof b === 'string')) {
@@ -82,8 +110,10 @@ export async function load(url: string, options: LoadOptions = {}): Promise<Runn
     throw new WebDNNError('WebDNN.load: weightDirectory must be a string (URL or path)');
   }
   // checked whole (file names of every backend; an unknown host op fails here, once, for every backend)
-  const { model, host } = await readModel(url);
-  const files = new DescriptorFiles(model, url, options.weightDirectory ?? url);
+  const { model, host } = await readModel(files0);
+  const weightSource = options.weightDirectory !== undefined ? new DirectorySource(options.weightDirectory, net) : files0;
+  const cache = options.cache ? await openCache(options.cache === true ? DEFAULT_CACHE_NAME : options.cache) : null;
+  const files = new DescriptorFiles(model, files0, weightSource, cache, options.fileCallback);
 
   const present = Object.keys(model.backends);
   const tried: string[] = [];
