@@ -1,7 +1,7 @@
 // Public API of the WebDNN descriptor runner. The script-tag build exposes it as the global `WebDNN`.
 
 export { load, DESCRIPTOR_VERSION, DEFAULT_BACKEND_ORDER } from './load.js';
-export type { LoadOptions, DescriptorSource } from './load.js';
+export type { LoadOptions, DescriptorSource, BackendName } from './load.js';
 export type { FileEvent, FileBytes } from './files.js';
 export { clearCache } from './cache.js';
 export { Runner, TensorView } from './runner.js';

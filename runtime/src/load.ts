@@ -17,7 +17,13 @@ import { checkGraphMatchesModel, DESCRIPTOR_VERSION, validateGraph, validateMode
 export { DESCRIPTOR_VERSION };
 
 /** The order WebDNN.load tries backends in when the caller names none. */
-export const DEFAULT_BACKEND_ORDER: readonly string[] = ['webgpu', 'wasm', 'js'];
+export const DEFAULT_BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'wasm', 'js'];
+
+/**
+ * The backend names backendOrder takes: this runtime's, and the seed's 'webgl' (skipped: this
+ * runtime has no webgl backend, so an order written for the original still loads).
+ */
+export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'js';
 
 export interface LoadOptions {
   /**
@@ -26,7 +32,7 @@ export interface LoadOptions {
    * Named explicitly, webgpu takes any adapter (backendOptions.webgpu.allowSoftwareAdapter says otherwise).
    * A name this runtime has no backend for is skipped; if nothing loads, the error lists it with the rest.
    */
-  backendOrder?: string[] | string;
+  backendOrder?: BackendName[] | BackendName;
   /** Called as weight bytes arrive: (bytes loaded so far, total bytes of the chosen backend's chunks). */
   progressCallback?: (loaded: number, total: number) => void;
   /** Where the weight chunks are (URL or path); default: where the descriptor is. */
@@ -45,7 +51,7 @@ export interface LoadOptions {
   /** Called once per file when it is ready (verified), with its size and whether it came from the cache. */
   fileCallback?: (event: FileEvent) => void;
   /** Options for one backend, by name, e.g. {wasm: {threads: 1}}. */
-  backendOptions?: { [backend: string]: { [key: string]: unknown } };
+  backendOptions?: { [backend in BackendName]?: { [key: string]: unknown } };
 }
 
 /** Reads every chunk a backend names (each verified by `files`) and concatenates them. */
@@ -102,7 +108,7 @@ export async function load(source: DescriptorSource, options: LoadOptions = {}):
   const files0: FileSource = typeof source === 'string' ? new DirectorySource(source, net) : new BytesSource(source as { [f: string]: FileBytes });
   const url = files0.label;
   const byDefault = options.backendOrder === undefined;
-  const order = typeof options.backendOrder === 'string' ? [options.backendOrder] : options.backendOrder ?? [...DEFAULT_BACKEND_ORDER];
+  const order: string[] = typeof options.backendOrder === 'string' ? [options.backendOrder] : options.backendOrder ?? [...DEFAULT_BACKEND_ORDER];
   if (!Array.isArray(order) || order.length === 0 || !order.every((b) => typeof b === 'string')) {
     throw new WebDNNError('WebDNN.load: backendOrder must name at least one backend');
   }
@@ -134,7 +140,7 @@ export async function load(source: DescriptorSource, options: LoadOptions = {}):
       tried.push(`${name}: not in the descriptor (it has: ${present.join(', ') || 'none'})`);
       continue;
     }
-    const backendOptions = { ...(byDefault && name === 'webgpu' ? { allowSoftwareAdapter: false } : {}), ...options.backendOptions?.[name] };
+    const backendOptions = { ...(byDefault && name === 'webgpu' ? { allowSoftwareAdapter: false } : {}), ...options.backendOptions?.[name as BackendName] };
     try {
       const refused = factory.probe ? await factory.probe(backendOptions) : null;
       if (refused) {

@@ -105,9 +105,13 @@ export class TensorView {
     this.written = true;
   }
 
-  /** The tensor's data: for an output, the result of the latest run. */
-  toActual(): TypedArray {
-    return this.data;
+  /**
+   * The tensor's data: for an output, the result of the latest run. Its array type follows the
+   * dtype (float32/float16 → Float32Array, int32/int64 → Int32Array, int8 → Int8Array, uint8/bool →
+   * Uint8Array); name it to skip a cast: `view.toActual<Float32Array>()`.
+   */
+  toActual<T extends TypedArray = TypedArray>(): T {
+    return this.data as T;
   }
 
   /** @internal */
@@ -197,9 +201,10 @@ export class Runner {
   /**
    * Runs the model. With `inputs`, sets those named inputs first; the others keep what was set in
    * their views. The inputs are taken when run() is called; runs execute one after another.
-   * Resolves to every output by name (arrays owned by the caller).
+   * Resolves to every output by name (arrays owned by the caller), typed by dtype as toActual()
+   * says; `run<Float32Array>(...)` names the type when every output is float.
    */
-  run(inputs?: NamedInputs): Promise<{ [name: string]: TypedArray }> {
+  run<T extends TypedArray = TypedArray>(inputs?: NamedInputs): Promise<{ [name: string]: T }> {
     if (!this.backend) return Promise.reject(this.disposedError());
     let feed: Map<string, TypedArray>;
     try {
@@ -207,7 +212,7 @@ export class Runner {
     } catch (e) {
       return Promise.reject(e);
     }
-    const result = this.queue.then(() => this.execute(feed));
+    const result = this.queue.then(() => this.execute(feed)) as Promise<{ [name: string]: T }>;
     // registered before the caller's reactions: the snapshots are spare again when its await returns
     result.then(
       (out) => this.keep(feed, new Set(Object.values(out))),
