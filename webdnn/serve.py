@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .errors import WebDNNError
 
-__all__ = ["Server", "serve", "serve_forever", "CONTENT_TYPES", "ISOLATION_HEADERS"]
+__all__ = ["Server", "serve", "serve_forever", "add_model_page", "CONTENT_TYPES", "ISOLATION_HEADERS"]
 
 log = logging.getLogger("webdnn.serve")
 
@@ -374,6 +374,17 @@ def serve(root: Path | str, port: int = 0, mounts: dict[str, Path] | None = None
     return Server(root, port=port, mounts=mounts).start()
 
 
+def add_model_page(srv: Server) -> bool:
+    """A descriptor folder without a page of its own gets viewer.html as its index: the model's inputs
+    and outputs, data to feed them, a backend to run on and the results. Returns whether it did."""
+    if not (srv.root / "model.json").is_file() or (srv.root / "index.html").exists():
+        return False
+    page = (Path(__file__).parent / "viewer.html").read_bytes()
+    for path in ("/", "/index.html"):
+        srv.put_blob(path, page, "text/html; charset=utf-8")
+    return True
+
+
 def serve_forever(root: Path | str, port: int = 8000) -> None:
     """``webdnn serve OUT``: serve a directory and the runtime build under ``/webdnn/``."""
     from .runners import RuntimeNotBuiltError, runtime_dist
@@ -392,6 +403,8 @@ def serve_forever(root: Path | str, port: int = 8000) -> None:
     except OSError as e:
         raise WebDNNError(f"cannot listen on 127.0.0.1:{port}: {e.strerror or e} (is another server using it? "
                           f"try --port 0)") from None
+    if add_model_page(srv):
+        print("  a page for the model: its inputs, outputs, a backend to run on and the results", flush=True)
     print(f"Serving {srv.root} at {srv.url}", flush=True)
     if "/webdnn/" in mounts:
         print(f"  runtime: {srv.url}webdnn/webdnn.js (script tag), "

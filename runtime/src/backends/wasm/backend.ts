@@ -173,7 +173,9 @@ class Thread {
     const fn = wasmWorker.toString();
     if (isNode()) {
       const { Worker } = await import('node:worker_threads');
-      const src = `const { parentPort } = require('node:worker_threads');\n(${fn})({ post: (m, t) => parentPort.postMessage(m, t), listen: (f) => parentPort.on('message', f) });`;
+      // import(), not require(): the worker runs as an ES module where the app's process does
+      // (--input-type=module is inherited); messages wait on the port until the listener is there
+      const src = `import('node:worker_threads').then(({ parentPort }) => (${fn})({ post: (m, t) => parentPort.postMessage(m, t), listen: (f) => parentPort.on('message', f) }));`;
       const w = new Worker(src, { eval: true, name: WORKER_NAME } as any);
       const t = new Thread(w, true);
       w.on('message', (m: any) => t.receive(m));
