@@ -8,7 +8,7 @@ under the one tolerance table (testing.TOLERANCES):
     wasm     chromium      1.9e-06     1.8e-07     1e-04 pass        0.41
 
 The oracle is onnxruntime for an ONNX model (the numpy references of webdnn's own IR where
-onnxruntime is not installed), the numpy references for a Keras file, and the js backend in Node
+onnxruntime is not installed), Keras itself for a Keras file (else the numpy references), and the js backend in Node
 for a bare descriptor (then the table says how the backends agree, not whether they are right).
 A place that is not installed is a "skipped" row, not a failure; a run that fails or a result out
 of tolerance is "FAIL", and any FAIL makes the exit status 1."""
@@ -73,10 +73,30 @@ def _oracle(model, descriptor: Path, inputs: dict, input_shapes, constants):
                 feeds[name] = np.asarray(value, dtype=_ORT_DTYPES.get(want, np.float32))
             names = [o.name for o in sess.get_outputs()]
             return f"onnxruntime {ort.__version__}", dict(zip(names, sess.run(names, feeds)))
+    from .frontend.keras import is_keras_file
+    if is_keras_file(model):
+        got = _keras(model, inputs)
+        if got is not None:
+            return got
     from .converter import load_graph
     from .ir.reference import run
     graph = load_graph(model, input_shapes, constants)
     return "numpy references of the IR", run(graph, inputs)
+
+
+def _keras(path, inputs: dict):
+    """Keras itself on `inputs` (by its input layers' names), or None where Keras is not installed."""
+    try:
+        import keras
+    except ImportError:
+        return None
+    m = keras.saving.load_model(str(path), compile=False)
+    names = [getattr(t, "name", "").split(":")[0] for t in m.inputs]
+    if sorted(names) != sorted(inputs):
+        return None  # names keras reports differently: the numpy references decide instead
+    outs = m.predict([inputs[n] for n in names] if len(names) > 1 else inputs[names[0]], verbose=0)
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    return f"Keras {keras.__version__} ({keras.backend.backend()})", [np.asarray(o) for o in outs]
 
 
 _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
@@ -137,6 +157,8 @@ def verify(model, out_dir=None, backends=None, places=("node", "chromium", "nati
         feeds = seeded_inputs(m["inputs"], seed)
         feeds.update(inputs or {})
         label, expected = _oracle(source, descriptor, feeds, input_shapes, constants)
+        if isinstance(expected, list):  # Keras returns its outputs in order, as model.json lists them
+            expected = {o["name"]: a for o, a in zip(m["outputs"], expected)}
         log(f"verify {model}: oracle {label}; inputs seeded with {seed}")
         rows = []
         for where in places:

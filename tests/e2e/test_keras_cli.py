@@ -90,3 +90,12 @@ def test_an_internal_error_is_one_line(two_input_model, monkeypatch, capsys):
     rc = convert_keras([str(d / "two.h5"), "--out", str(d / "out_err"), "-q"])
     err = capsys.readouterr().err
     assert rc == 1 and err.count("\n") == 1 and "internal error (RuntimeError: boom)" in err, err
+
+
+def test_verify_uses_keras_as_the_oracle(two_input_model, tmp_path):
+    from webdnn.verify import verify
+    lines = []
+    rows = verify(two_input_model[0] / "two.h5", tmp_path / "v", backends=("js", "wasm"), places=("node",),
+                  input_shapes={"seq": [1, 5, 4], "extra": [1, 3]}, log=lines.append)
+    assert any("oracle Keras" in line for line in lines), lines
+    assert [(r.backend, r.result) for r in rows] == [("js", "pass"), ("wasm", "pass")], rows
