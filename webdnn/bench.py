@@ -45,11 +45,21 @@ def _gz(path: Path) -> int:
 
 
 def _cpu_name() -> str:
+    """"AMD EPYC (family 23, model 1, 2.0 GHz, AVX2)": a virtual machine may report only the brand, and
+    the generation (family/model), clock and vector width are what ratios depend on."""
     try:
+        info = {}
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
+            k, _, v = line.partition(":")
+            info.setdefault(k.strip(), v.strip())
+        name = info.get("model name", "")
+        if name:
+            flags = info.get("flags", "").split()
+            vec = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "AVX" if "avx" in flags else ""
+            extra = [f"family {info['cpu family']}, model {info['model']}" if "cpu family" in info else "",
+                     f"{float(info['cpu MHz']) / 1000:.1f} GHz" if info.get("cpu MHz") else "", vec]
+            return f"{name} ({', '.join(e for e in extra if e)})" if any(extra) else name
+    except (OSError, ValueError):
         pass
     return platform.processor() or platform.machine()
 
