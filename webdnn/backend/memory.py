@@ -2,7 +2,7 @@
 tensors that are dead by then (greedy by size, best fit over lifetimes). A Reshape's output shares
 its input's bytes. Backends with an arena (wasm memory, WebGPU buffers) use it.
 
-With ``views`` (a backend whose kernels take any byte offset), tensors that are contiguous pieces of
+With ``contiguous_views`` (a backend whose kernels take any byte offset), tensors that are contiguous pieces of
 another share its bytes too, so the op that would copy them costs nothing:
 
     x [1, 4U] ─► Slice [U:2U] ─► y          y lives at x + U·4 bytes (a view)
