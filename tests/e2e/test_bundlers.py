@@ -13,7 +13,6 @@ import pytest
 
 from tests.cases import CASES
 from webdnn import convert
-from webdnn.runners.chromium import CHROMIUM
 from webdnn.serve import Server
 from webdnn.testing import compare
 
@@ -65,8 +64,7 @@ def build(tool: str, src: Path, out: Path) -> str:
 
 
 @pytest.mark.parametrize("tool", ["vite", "esbuild"])
-def test_an_app_built_with_a_bundler_runs_in_chromium(app, tool, tmp_path):
-    from playwright.sync_api import sync_playwright
+def test_an_app_built_with_a_bundler_runs_in_chromium(app, tool, tmp_path, runners):
     src, case, expected = app
     out = tmp_path / "dist"
     log = build(tool, src, out)
@@ -74,10 +72,10 @@ def test_an_app_built_with_a_bundler_runs_in_chromium(app, tool, tmp_path):
     bundled = "".join(p.read_text() for p in out.rglob("*.js"))
     assert "load" in bundled and "WebDNNError" in bundled  # the runtime is in the bundle
     convert(case.model, out / "model", backends=("wasm", "js"))
-    with Server(out).start() as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox"])
+    # a page of the session's one Chromium (a second sync Playwright cannot start beside it)
+    with Server(out).start() as server:
+        page = runners["chromium"].new_page()
         try:
-            page = browser.new_page()
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(server.url + "index.html")
@@ -86,7 +84,7 @@ def test_an_app_built_with_a_bundler_runs_in_chromium(app, tool, tmp_path):
             assert page.evaluate("crossOriginIsolated") is True
             results = page.evaluate("window.results")
         finally:
-            browser.close()
+            page.close()
     for backend in ("wasm", "js"):
         assert results[backend]["name"] == backend
         y = np.array(results[backend]["y"], np.float32).reshape(expected.shape)

@@ -12,7 +12,6 @@ from onnx import TensorProto, helper, numpy_helper
 
 from webdnn import convert
 from webdnn.runners import runtime_dist
-from webdnn.runners.chromium import CHROMIUM
 from webdnn.serve import Server, add_model_page
 
 
@@ -41,22 +40,19 @@ def models():
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    from playwright.sync_api import sync_playwright
+def served(tmp_path_factory, runners):
     root = tmp_path_factory.mktemp("serve")
     ms = models()
     for name, m in ms.items():
         convert(m, root / name, backends=("js", "wasm"))
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox"])
-        yield root, ms, browser
-        browser.close()
+    # pages of the session's one Chromium (a second sync Playwright cannot start beside it)
+    yield root, ms, runners["chromium"]
 
 
-def open_page(browser, root, name):
+def open_page(chromium, root, name):
     srv = Server(root / name, mounts={"/webdnn/": runtime_dist()}).start()
     assert add_model_page(srv)
-    page = browser.new_page()
+    page = chromium.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(srv.url)
@@ -73,11 +69,11 @@ def run(page, backend):
 
 @pytest.mark.parametrize("backend", ["wasm", "js"])
 def test_classifier_page_shows_top_k_of_an_npy_input(served, backend, tmp_path):
-    root, ms, browser = served
+    root, ms, chromium = served
     x = np.random.default_rng(1).standard_normal((1, 3, 16, 16)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     expected = ort.InferenceSession(ms["classifier"].SerializeToString()).run(None, {"image": x})[0].reshape(-1)
-    srv, page, errors = open_page(browser, root, "classifier")
+    srv, page, errors = open_page(chromium, root, "classifier")
     try:
         assert "image" in page.inner_text("#inputs") and "[1,3,16,16] float32" in page.inner_text("#inputs")
         page.set_input_files("input[data-input=image]", str(tmp_path / "x.npy"))
@@ -96,12 +92,12 @@ def test_classifier_page_shows_top_k_of_an_npy_input(served, backend, tmp_path):
 
 
 def test_image_input_and_image_output(served, tmp_path):
-    root, ms, browser = served
+    root, ms, chromium = served
     rgb = np.zeros((40, 30, 3), np.uint8)
     rgb[:, :15] = (255, 0, 0)
     rgb[:, 15:] = (0, 0, 255)
     png(tmp_path / "in.png", rgb)
-    srv, page, errors = open_page(browser, root, "painter")
+    srv, page, errors = open_page(chromium, root, "painter")
     try:
         page.set_input_files("input[data-input=image]", str(tmp_path / "in.png"))
         page.wait_for_function("document.querySelector('#inputs').innerText.includes('resized to 16×16')")
@@ -123,14 +119,14 @@ def test_image_input_and_image_output(served, tmp_path):
 def test_numbers_for_other_outputs_and_random_inputs(served, tmp_path):
     """Without a file the inputs are random numbers; an output that is neither a class vector nor an
     image is shown as numbers with min/max/mean; a descriptor with its own index.html keeps it."""
-    root, ms, browser = served
+    root, ms, chromium = served
     m = helper.make_model(helper.make_graph(
         [helper.make_node("Mul", ["a", "two"], ["b"])], "double",
         [helper.make_tensor_value_info("a", TensorProto.FLOAT, [2, 3])],
         [helper.make_tensor_value_info("b", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(np.array(2, np.float32), "two")]), opset_imports=[helper.make_opsetid("", 13)])
     convert(m, root / "double", backends=("js",))
-    srv, page, errors = open_page(browser, root, "double")
+    srv, page, errors = open_page(chromium, root, "double")
     try:
         run(page, "js")
         text = page.inner_text("section.output")
