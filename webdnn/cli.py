@@ -70,7 +70,7 @@ def cmd_convert(args) -> int:
     backends = tuple(b.strip() for b in args.backend.split(",") if b.strip()) if args.backend else BACKENDS
     options = ConvertOptions(backends=backends, input_shapes=shapes, constant_inputs=parse_constants(args.constant) or None,
                              weights=args.weights, precision=args.precision, force=args.force,
-                             optional_backends=not args.backend)
+                             optional_backends=not args.backend, prototxt=args.prototxt)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         summary = convert(args.model, args.out, options, progress=progress)
@@ -179,7 +179,7 @@ def cmd_verify(args) -> int:
         inputs[name] = np.load(path, allow_pickle=False)
     backends = tuple(b.strip() for b in args.backend.split(",") if b.strip()) if args.backend else None
     rows = verify(args.model, args.out, backends, places, parse_input_shapes(args.input_shape) or None,
-                  parse_constants(args.constant) or None, inputs, args.seed, args.repeat)
+                  parse_constants(args.constant) or None, inputs, args.seed, args.repeat, prototxt=args.prototxt)
     print(format_rows(rows))
     ran = [r for r in rows if r.result != "skipped"]
     if not ran:
@@ -218,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("convert", help="convert a model file into a descriptor directory")
-    c.add_argument("model", help="model file (.onnx, or Keras .h5 / .keras)")
+    c.add_argument("model", help="model file (.onnx, Keras .h5 / .keras, or Caffe .caffemodel)")
+    c.add_argument("--prototxt", metavar="FILE", help="the network definition of a Caffe .caffemodel (deploy.prototxt)")
     c.add_argument("-o", "--out", required=True, help="output descriptor directory")
     c.add_argument("--backend", help="comma-separated backends to generate (default: every backend that can take "
                                       "the model: " + ",".join(BACKENDS) + ")")
@@ -251,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("verify", help="convert a model and check it on every backend, in Node, Chromium and natively, "
                                       "against onnxruntime (or the numpy references)")
-    v.add_argument("model", help="model file (.onnx, Keras .h5 / .keras) or a descriptor directory")
+    v.add_argument("model", help="model file (.onnx, Keras .h5 / .keras, Caffe .caffemodel) or a descriptor directory")
+    v.add_argument("--prototxt", metavar="FILE", help="as for convert")
     v.add_argument("-o", "--out", help="keep the descriptor here (default: a temporary folder)")
     v.add_argument("--backend", help="comma-separated backends (default: every backend that can take the model)")
     v.add_argument("--in", dest="where", default="node,chromium,native",

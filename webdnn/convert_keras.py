@@ -56,6 +56,16 @@ def _input_shapes(shapes: list[str] | None):
     return [shape for _, shape in parsed]
 
 
+def add_common_arguments(p: argparse.ArgumentParser) -> None:
+    """The options the original's convert_*.py commands share."""
+    p.add_argument("--out", "-o", default="output", help="output descriptor directory (default: output)")
+    p.add_argument("--backend", default=None,
+                   help="comma-separated: webgpu, webassembly (wasm), fallback (js); default: every available backend")
+    p.add_argument("--encoding", default="raw", choices=["raw", "f16"], help="weight encoding (default raw float32)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty folder that holds no descriptor")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="convert_keras.py", description="Convert a Keras model (.h5 or .keras) into a "
                                 "WebDNN descriptor directory.")
@@ -63,12 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input_shape", action="append", metavar="'(1,224,224,3)'",
                    help="input shape with the batch size, channels last as in Keras; repeat for several inputs "
                         "(in input order, or NAME=(...)); default: the model's own, batch 1")
-    p.add_argument("--out", "-o", default="output", help="output descriptor directory (default: output)")
-    p.add_argument("--backend", default=None,
-                   help="comma-separated: webgpu, webassembly (wasm), fallback (js); default: every available backend")
-    p.add_argument("--encoding", default="raw", choices=["raw", "f16"], help="weight encoding (default raw float32)")
-    p.add_argument("--force", action="store_true", help="write into a non-empty folder that holds no descriptor")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    add_common_arguments(p)
     return p
 
 
@@ -78,6 +83,11 @@ def main(argv=None) -> int:
 
 
 def _convert(args) -> int:
+    return convert_and_report(args.kerasmodel, args)
+
+
+def convert_and_report(model, args, **options) -> int:
+    """Convert with the shared options (and `options`), printing progress and a summary."""
     from .converter import convert
     t0 = time.perf_counter()
 
@@ -87,12 +97,12 @@ def _convert(args) -> int:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        summary = convert(args.kerasmodel, args.out, backends=_backends(args.backend),
+        summary = convert(model, args.out, backends=_backends(args.backend),
                           input_shapes=_input_shapes(args.input_shape), weights=args.encoding, force=args.force,
-                          progress=progress)
+                          progress=progress, **options)
     for w in caught:
         print(f"note: {w.message}", file=sys.stderr)
-    print(f"converted {args.kerasmodel} -> {summary['out']} in {summary['seconds']:.2f}s")
+    print(f"converted {model} -> {summary['out']} in {summary['seconds']:.2f}s")
     for t in summary["inputs"]:
         print(f"  input  {t['name']}: {t['shape']} {t['dtype']}")
     for t in summary["outputs"]:
@@ -100,7 +110,6 @@ def _convert(args) -> int:
     for b, n in summary["bytes"].items():
         print(f"  backend {b}: {n:,} bytes to download (model.json + graph + weights)")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

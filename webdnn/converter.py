@@ -12,11 +12,11 @@ from .options import ConvertOptions
 from .passes.pipeline import optimize
 
 
-def load_graph(model, input_shapes=None, constant_inputs=None, example_inputs=None):
+def load_graph(model, input_shapes=None, constant_inputs=None, example_inputs=None, prototxt=None):
     """Pick the frontend by file type (or object type) and import the model as an IR graph. Whatever
     a damaged or hostile file makes a reading library raise becomes one ModelFileError line."""
     try:
-        return _import(model, input_shapes, constant_inputs, example_inputs)
+        return _import(model, input_shapes, constant_inputs, example_inputs, prototxt)
     except WebDNNError:
         raise
     except Exception as e:
@@ -27,14 +27,17 @@ def load_graph(model, input_shapes=None, constant_inputs=None, example_inputs=No
                              + ("; the file is damaged or uses a form webdnn does not read" if is_file else "")) from e
 
 
-def _import(model, input_shapes, constant_inputs, example_inputs):
+def _import(model, input_shapes, constant_inputs, example_inputs, prototxt=None):
     import onnx
+    from .frontend.caffe import is_caffe_file
     from .frontend.keras import is_keras_file
     from .frontend.pytorch import is_torch_module
     onnx_model = isinstance(model, onnx.ModelProto) or str(model).lower().endswith(".onnx")
     if constant_inputs and not onnx_model:
         raise ConversionError(f"pinning inputs to constants works for ONNX models; {sorted(constant_inputs)} cannot be "
                               f"pinned in this {'torch module' if is_torch_module(model) else 'model'}")
+    if prototxt is not None and not is_caffe_file(model):
+        raise ConversionError(f"a prototxt goes with a Caffe .caffemodel, not with {str(model)!r}")
     if is_torch_module(model):
         from .frontend.pytorch import import_torch
         return import_torch(model, example_inputs, input_shapes=input_shapes)
@@ -44,16 +47,20 @@ def _import(model, input_shapes, constant_inputs, example_inputs):
     if is_keras_file(model):
         from .frontend.keras import import_keras
         return import_keras(model, input_shapes)
-    raise ConversionError(f"cannot tell the format of {str(model)!r}: expected a .onnx, .h5 or .keras file, "
-                          f"or a torch.nn.Module")
+    if is_caffe_file(model):
+        from .frontend.caffe import import_caffe
+        return import_caffe(model, prototxt, input_shapes)
+    raise ConversionError(f"cannot tell the format of {str(model)!r}: expected a .onnx, .h5, .keras or .caffemodel "
+                          f"file, or a torch.nn.Module")
 
 
 def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=None, example_inputs=None,
             **option_values) -> dict:
     """Convert `model` into a descriptor in `out_dir`; returns a summary dict.
 
-    `model`: an .onnx / .h5 / .keras path, an onnx.ModelProto, or a torch.nn.Module (then
-    `example_inputs`, a tensor or a tuple of tensors, gives the input shapes).
+    `model`: an .onnx / .h5 / .keras / .caffemodel path (with `prototxt=` its network definition), an
+    onnx.ModelProto, or a torch.nn.Module (then `example_inputs`, a tensor or a tuple of tensors, gives
+    the input shapes).
     `options`: a ConvertOptions; single options may also be given by name (backends=["wasm"],
     precision="f16", ...), overriding those in `options`.
 
@@ -64,7 +71,7 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
     descriptor.check_output(Path(out_dir), options.force)  # before minutes of work, not after
     t0 = time.perf_counter()
     say("load", str(model) if isinstance(model, (str, Path)) else type(model).__name__)
-    graph = load_graph(model, options.input_shapes, options.constant_inputs, example_inputs)
+    graph = load_graph(model, options.input_shapes, options.constant_inputs, example_inputs, options.prototxt)
     before = graph.summary()
     say("optimize", f"{before['ops']} ops")
     optimize(graph, log=lambda name, changed: say("pass", f"{name}{' (changed)' if changed else ''}"))
@@ -83,7 +90,7 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
         raise ConversionError("no backend can take this model: " + "; ".join(f"{b}: {e}" for b, e in left_out.items()))
     say("write", str(out_dir))
     model_json = descriptor.write(graph, out_dir, lowered, weights=options.weights, host=host, force=options.force,
-                                  protect=[model] if isinstance(model, (str, Path)) else [])
+                                  protect=[m for m in (model, options.prototxt) if isinstance(m, (str, Path))])
     after = graph.summary()
     return {"out": str(out_dir), "ops_before": before["ops"], "ops": after["ops"], "op_counts": after["op_counts"],
             "params": after["params"], "bytes": descriptor.size_report(out_dir), "seconds": time.perf_counter() - t0,

@@ -23,7 +23,9 @@ class ConvertOptions:
     force: the output folder may be any folder (descriptor.write explains what is replaced).
     optional_backends: a backend that cannot take the model is left out (convert()'s summary says why)
       instead of failing the conversion, as long as one backend is written (`webdnn convert` without
-      --backend writes every backend this way)."""
+      --backend writes every backend this way).
+    prototxt: the network definition (deploy.prototxt) of a Caffe .caffemodel; without it the
+      caffemodel's own definition is used."""
     backends: tuple[str, ...] = ("js",)
     input_shapes: dict | None = None
     constant_inputs: dict | None = None
@@ -33,6 +35,7 @@ class ConvertOptions:
     relaxed: bool = True
     force: bool = False
     optional_backends: bool = False
+    prototxt: str | None = None
 
     def __post_init__(self):
         backends = (self.backends,) if isinstance(self.backends, str) else tuple(self.backends)

@@ -54,7 +54,7 @@ def seeded_inputs(specs, seed: int) -> dict:
     return out
 
 
-def _oracle(model, descriptor: Path, inputs: dict, input_shapes, constants):
+def _oracle(model, descriptor: Path, inputs: dict, input_shapes, constants, prototxt=None):
     """(label, {output name: array}) of the reference results for `inputs`."""
     if model is None:
         from .runners import get_runner
@@ -80,7 +80,7 @@ def _oracle(model, descriptor: Path, inputs: dict, input_shapes, constants):
             return got
     from .converter import load_graph
     from .ir.reference import run
-    graph = load_graph(model, input_shapes, constants)
+    graph = load_graph(model, input_shapes, constants, prototxt=prototxt)
     return "numpy references of the IR", run(graph, inputs)
 
 
@@ -130,9 +130,10 @@ def _runner(where: str):
 
 
 def verify(model, out_dir=None, backends=None, places=("node", "chromium", "native"), input_shapes=None,
-           constants=None, inputs=None, seed: int = 0, repeat: int = 5, log=print) -> list[Row]:
-    """Convert `model` (a model file; or a descriptor directory, then nothing is converted) into
-    `out_dir` (default: a temporary folder), run it everywhere asked and compare; returns the rows."""
+           constants=None, inputs=None, seed: int = 0, repeat: int = 5, log=print, prototxt=None) -> list[Row]:
+    """Convert `model` (a model file, with `prototxt` for a .caffemodel; or a descriptor directory,
+    then nothing is converted) into `out_dir` (default: a temporary folder), run it everywhere asked
+    and compare; returns the rows."""
     from .descriptor import read_model
     src = Path(model)
     tmp = None
@@ -146,7 +147,7 @@ def verify(model, out_dir=None, backends=None, places=("node", "chromium", "nati
             tmp = tempfile.TemporaryDirectory(prefix="webdnn-verify-")
             out_dir = Path(tmp.name) / "descriptor"
         opts = ConvertOptions(backends=tuple(backends or BACKENDS), input_shapes=input_shapes,
-                              constant_inputs=constants, optional_backends=backends is None)
+                              constant_inputs=constants, optional_backends=backends is None, prototxt=prototxt)
         summary = convert(src, out_dir, opts)
         for b, why in summary["left_out"].items():
             log(f"note: backend {b} left out: {why}")
@@ -156,7 +157,7 @@ def verify(model, out_dir=None, backends=None, places=("node", "chromium", "nati
         present = [b["name"] if isinstance(b, dict) else b for b in m["backends"]]
         feeds = seeded_inputs(m["inputs"], seed)
         feeds.update(inputs or {})
-        label, expected = _oracle(source, descriptor, feeds, input_shapes, constants)
+        label, expected = _oracle(source, descriptor, feeds, input_shapes, constants, prototxt)
         if isinstance(expected, list):  # Keras returns its outputs in order, as model.json lists them
             expected = {o["name"]: a for o, a in zip(m["outputs"], expected)}
         log(f"verify {model}: oracle {label}; inputs seeded with {seed}")
