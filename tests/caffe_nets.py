@@ -90,7 +90,7 @@ def conv_bn(net: Net, x: str, c_in: int, c_out: int, k: int, name: str, bn: str,
     return name
 
 
-def resnet50(input_size: int = 224, classes_: int = 1000, seed: int = 0) -> Net:
+def resnet50(input_size: int = 224, classes_: int = 1000, seed: int = 0, fc_scale: float = 0.25) -> Net:
     """He et al.'s ResNet-50 as released in Caffe (ResNet-50-deploy.prototxt): the same layer names,
     BatchNorm + Scale pairs, in-place ReLUs, the stride on branch2a, ceil-mode pooling."""
     net = Net("ResNet-50", {"data": (1, 3, input_size, input_size)}, seed=seed)
@@ -117,7 +117,7 @@ def resnet50(input_size: int = 224, classes_: int = 1000, seed: int = 0) -> Net:
             c_in = width * 4
     k = (input_size + 31) // 32
     x = net.layer("Pooling", "pool5", x, pooling_param={"pool": "AVE", "kernel_size": k, "stride": 1})
-    x = net.layer("InnerProduct", "fc1000", x, blobs=[net.randn(classes_, 2048, scale=0.25 * 2048 ** -0.5), net.randn(classes_, scale=0.1)],
+    x = net.layer("InnerProduct", "fc1000", x, blobs=[net.randn(classes_, 2048, scale=fc_scale * 2048 ** -0.5), net.randn(classes_, scale=0.1)],
                   inner_product_param={"num_output": classes_})
     net.layer("Softmax", "prob", x)
     return net

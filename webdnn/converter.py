@@ -38,6 +38,10 @@ def _import(model, input_shapes, constant_inputs, example_inputs, prototxt=None)
                               f"pinned in this {'torch module' if is_torch_module(model) else 'model'}")
     if prototxt is not None and not is_caffe_file(model):
         raise ConversionError(f"a prototxt goes with a Caffe .caffemodel, not with {str(model)!r}")
+    from .frontend.chainer import is_chainer_link
+    if is_chainer_link(model):
+        from .frontend.chainer import import_chainer
+        return import_chainer(model, example_inputs, input_shapes)
     if is_torch_module(model):
         from .frontend.pytorch import import_torch
         return import_torch(model, example_inputs, input_shapes=input_shapes)
@@ -59,8 +63,8 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
     """Convert `model` into a descriptor in `out_dir`; returns a summary dict.
 
     `model`: an .onnx / .h5 / .keras / .caffemodel path (with `prototxt=` its network definition), an
-    onnx.ModelProto, or a torch.nn.Module (then `example_inputs`, a tensor or a tuple of tensors, gives
-    the input shapes).
+    onnx.ModelProto, a torch.nn.Module or a chainer.Link (then `example_inputs`, a tensor or a tuple of
+    tensors, gives the input shapes).
     `options`: a ConvertOptions; single options may also be given by name (backends=["wasm"],
     precision="f16", ...), overriding those in `options`.
 

@@ -144,11 +144,12 @@ async function rgbaOf(source: ImageSource, dstW?: number, dstH?: number): Promis
   return ctx.getImageData(0, 0, w, h);
 }
 
-function perChannel(v: number | number[] | undefined, fallback: number, channels: number, what: string): number[] {
+function perChannel(v: number | number[] | undefined, fallback: number, channels: number, what: string,
+  fn = 'getImageArray'): number[] {
   if (v === undefined) return new Array<number>(channels).fill(fallback);
   if (typeof v === 'number') return new Array<number>(channels).fill(v);
   if (!Array.isArray(v) || (v.length !== channels && v.length !== 1)) {
-    throw new Error(`getImageArray: '${what}' must be a number or ${channels} number(s), got ${JSON.stringify(v)}`);
+    throw new Error(`${fn}: '${what}' must be a number or ${channels} number(s), got ${JSON.stringify(v)}`);
   }
   return v.length === 1 ? new Array<number>(channels).fill(v[0]) : v.slice();
 }
@@ -184,4 +185,59 @@ export async function getImageArray(source: ImageSource, options: ImageArrayOpti
     }
   }
   return out;
+}
+
+/** Where an image array came from: its layout and channels, and the bias/scale to undo. */
+export interface ImageArrayLayout {
+  color?: ColorOrder;
+  order?: DataOrder;
+  /** Added back to each value after the scale (as getImageArray subtracted it). */
+  bias?: number | number[];
+  /** Multiplies each value first (as getImageArray divided by it). */
+  scale?: number | number[];
+}
+
+/**
+ * The inverse of getImageArray: a width×height image array (values 0..255 after `value * scale +
+ * bias`, clamped and rounded) as RGBA pixels, an ImageData-like {width, height, data} that works in
+ * Node too (and an ImageData in a browser).
+ */
+export function toImageData(array: ArrayLike<number>, width: number, height: number, layout: ImageArrayLayout = {}): ImageDataLike {
+  const color = layout.color ?? 'RGB';
+  const order = layout.order ?? 'HWC';
+  if (color !== 'RGB' && color !== 'BGR' && color !== 'GREY') throw new Error(`toImageData: unknown color '${String(color)}' (RGB, BGR, GREY)`);
+  if (order !== 'HWC' && order !== 'CHW') throw new Error(`toImageData: unknown order '${String(order)}' (HWC, CHW)`);
+  const C = color === 'GREY' ? 1 : 3;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new Error(`toImageData: width and height must be positive integers, got ${width}×${height}`);
+  }
+  if (array.length !== width * height * C) {
+    throw new Error(`toImageData: ${array.length} values for a ${width}×${height} ${color} image (${width * height * C} expected)`);
+  }
+  const bias = perChannel(layout.bias, 0, C, 'bias', 'toImageData');
+  const scale = perChannel(layout.scale, 1, C, 'scale', 'toImageData');
+  const data = new Uint8ClampedArray(width * height * 4);  // clamps and rounds
+  const chan = color === 'BGR' ? [2, 1, 0] : [0, 1, 2];
+  const n = width * height;
+  for (let p = 0; p < n; p++) {
+    for (let c = 0; c < C; c++) {
+      const v = array[order === 'HWC' ? p * C + c : c * n + p] * scale[c] + bias[c];
+      if (C === 1) data[p * 4] = data[p * 4 + 1] = data[p * 4 + 2] = v;
+      else data[p * 4 + chan[c]] = v;
+    }
+    data[p * 4 + 3] = 255;
+  }
+  if (typeof ImageData !== 'undefined') return new ImageData(data, width, height);
+  return { width, height, data };
+}
+
+/** Draws an image array (see toImageData) into a canvas, resizing the canvas to width×height. */
+export function setImageArrayToCanvas(array: ArrayLike<number>, width: number, height: number,
+  canvas: HTMLCanvasElement | OffscreenCanvas, layout: ImageArrayLayout = {}): void {
+  const image = toImageData(array, width, height, layout);
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext('2d') as Canvas2D | null;
+  if (!ctx) throw new Error('setImageArrayToCanvas: cannot get a 2d context of the canvas');
+  ctx.putImageData(image as ImageData, 0, 0);
 }

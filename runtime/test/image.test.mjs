@@ -56,3 +56,17 @@ test('errors: URL strings without a DOM, bad bias length, bad data size', async 
   await assert.rejects(getImageArray({ width: 2, height: 2, data: new Uint8Array(3) }), /needs 16 RGBA bytes, got 3/);
   await assert.rejects(getImageArray(img, { color: 'CMYK' }), /unknown color/);
 });
+
+test('toImageData inverts getImageArray (CHW, BGR, bias and scale), clamping and rounding', async () => {
+  const layout = { color: 'BGR', order: 'CHW', bias: [1, 2, 3], scale: [2, 4, 8] };
+  const a = await getImageArray(img, layout);
+  const back = WebDNN.Image.toImageData(a, 2, 2, layout);
+  assert.equal(back.width, 2);
+  assert.deepEqual(Array.from(back.data), Array.from(img.data));
+  const clamped = WebDNN.Image.toImageData([-5, 300.2, 127.5, 1.4, 0, 0, 0, 0, 0, 0, 0, 0], 2, 2, { order: 'CHW' });
+  assert.deepEqual(Array.from(clamped.data).filter((_, i) => i % 4 === 0), [0, 255, 128, 1]);
+  const grey = WebDNN.Image.toImageData([10, 20, 30, 40], 2, 2, { color: 'GREY' });
+  assert.deepEqual(Array.from(grey.data.slice(4, 8)), [20, 20, 20, 255]);
+  assert.throws(() => WebDNN.Image.toImageData([1, 2, 3], 2, 2), /3 values for a 2×2 RGB image \(12 expected\)/);
+  assert.throws(() => WebDNN.Image.toImageData(a, 2, 2, { scale: [1, 2] }), /toImageData: 'scale' must be/);
+});

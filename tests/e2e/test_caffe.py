@@ -296,3 +296,54 @@ def test_command_lines(runners, tmp_path):
     p = subprocess.run([sys.executable, "-m", "webdnn", "convert", str(model), "-o", str(tmp_path / "x"),
                         "--prototxt", str(tmp_path / "missing.prototxt"), "-q"], capture_output=True, text=True, timeout=300)
     assert p.returncode != 0 and "missing.prototxt' does not exist" in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+@pytest.mark.slow
+def test_resnet50_page_classifies_a_dropped_picture_like_opencv(runners, tmp_path):
+    """examples/resnet50 with the Caffe flow of its README: the authors' file names, the one
+    command, ?preprocess=caffe and synset_words.txt labels; the default backend order; a picture
+    given through the file input; the probabilities compared with OpenCV on the page's own input."""
+    import shutil
+
+    from webdnn.runners import runtime_dist
+    from webdnn.serve import serve
+
+    from ..pages import ExamplePage, png
+    net = resnet50(224, fc_scale=0.02)  # probabilities spread enough for the top 5 to be decided
+    model, proto = net.write(tmp_path)
+    model = model.rename(tmp_path / "ResNet-50-model.caffemodel")
+    proto = proto.rename(tmp_path / "ResNet-50-deploy.prototxt")
+    p = subprocess.run([sys.executable, "-m", "webdnn", "convert", model.name, "--prototxt", proto.name, "-o", "output",
+                        "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    for f in ("index.html", "script.js", "config.json"):
+        shutil.copy(REPO / "examples" / "resnet50" / f, tmp_path / f)
+    shutil.copy(runtime_dist(("webdnn.js",)) / "webdnn.js", tmp_path / "webdnn.js")
+    (tmp_path / "synset_words.txt").write_text("".join(f"n{k:08d} thing {k}, other name\n" for k in range(1000)))
+    rng = np.random.default_rng(3)
+    rgb = np.clip(rng.normal(128, 60, (224, 224, 3)), 0, 255).astype(np.uint8)
+    rgb[60:160, 40:180] = (250, 40, 20)
+    png(tmp_path / "picture.png", rgb)
+    server = serve(tmp_path)
+    page = ExamplePage(runners, server.url + "/index.html?preprocess=caffe&labels=synset_words.txt")
+    try:
+        page.wait_runs(1)  # the page's own pattern first
+        page.page.set_input_files("#file", str(tmp_path / "picture.png"))
+        page.wait_runs(2)
+        x = np.array(page.page.evaluate("() => Array.from(loadImageData())"), np.float32).reshape(1, 3, 224, 224)
+        probs = np.array(page.page.evaluate("() => Array.from(runner.getOutputViews()[0].toActual())"), np.float32)
+        backend = page.page.evaluate("() => runner.backendName")
+        rows = page.page.evaluate("() => [...document.querySelectorAll('#top5 tr')].map(r => r.cells[0].textContent)")
+        status = page.page.inner_text("#status")
+        assert not page.errors, page.errors
+    finally:
+        page.close()
+        server.close()
+    bgr = rgb[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) - np.array([104, 117, 123], np.float32)[:, None, None]
+    assert np.abs(x[0] - bgr).max() <= 1.0  # the picture as Caffe's preprocessing gives it
+    expected, = opencv_forward(model, proto, {"data": x}, ["prob"])
+    # the default order: webgpu where the adapter is a GPU; on a software adapter (SwiftShader here) wasm
+    assert backend in ("webgpu", "wasm") and status.startswith(f"{backend}: ") and status.endswith(" ms"), status
+    assert compare(probs.reshape(expected.shape), expected, backend, "resnet50 page") is None
+    top = np.argsort(-expected[0])[:5]
+    assert rows == [f"thing {k}, other name" for k in top], rows

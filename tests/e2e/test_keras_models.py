@@ -27,7 +27,7 @@ from webdnn.serve import serve  # noqa: E402
 from webdnn.testing import compare  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "keras_resnet50"
+EXAMPLE = REPO / "examples" / "resnet50"
 SEED_COMMAND = "python ./bin/convert_keras.py resnet50.h5 --input_shape '(1,224,224,3)' --out output"
 
 
@@ -88,7 +88,7 @@ def test_seed_flow_resnet50_in_a_page(tmp_path, runners):
     assert p.returncode == 0, p.stdout + p.stderr
     assert "output predictions: [1, 1000] float32" in p.stdout, p.stdout
 
-    for f in ("index.html", "script.js"):
+    for f in ("index.html", "script.js", "config.json"):
         shutil.copy(EXAMPLE / f, tmp_path / f)
     shutil.copy(runtime_dist(("webdnn.js",)) / "webdnn.js", tmp_path / "webdnn.js")
     x.tofile(tmp_path / "input.bin")

@@ -2,9 +2,6 @@
 model's inputs and outputs, takes an .npy file or an image (resized to the input) or random numbers,
 runs on the chosen backend and shows the outputs as top-k (a classifier), an image (an image output)
 or numbers, with the time; checked in Chromium against onnxruntime, with a screenshot."""
-import struct
-import zlib
-
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -14,14 +11,7 @@ from webdnn import convert
 from webdnn.runners import runtime_dist
 from webdnn.serve import Server, add_model_page
 
-
-def png(path, rgb):
-    """An 8-bit RGB PNG of rgb [H, W, 3] uint8."""
-    h, w, _ = rgb.shape
-    raw = b"".join(b"\0" + rgb[y].tobytes() for y in range(h))
-    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+from ..pages import png
 
 
 def models():

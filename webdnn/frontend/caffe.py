@@ -26,8 +26,7 @@ import numpy as np
 
 from ..errors import ConversionError, ModelFileError, UnsupportedOpsError
 from .caffe_proto import classes
-
-OPSET = 17
+from .onnx_builder import GraphBuilder
 
 V1_TYPES = {
     "ABSVAL": "AbsVal", "ACCURACY": "Accuracy", "ARGMAX": "ArgMax", "BNLL": "BNLL", "CONCAT": "Concat",
@@ -154,44 +153,21 @@ def blob_array(blob) -> np.ndarray:
 
 # ---- conversion ----------------------------------------------------------------------------------
 
-class Builder:
-    """ONNX nodes and initializers in the making, with the current ONNX tensor and shape of every
-    Caffe blob (in-place layers make new versions)."""
+class Builder(GraphBuilder):
+    """The ONNX graph of a Caffe net, with the current ONNX tensor and shape of every Caffe blob
+    (in-place layers make new versions)."""
 
     def __init__(self, final_names: dict):
-        self.nodes, self.inits, self.inputs = [], [], []
+        super().__init__()
         self.blobs: dict[str, tuple[str, tuple]] = {}  # caffe blob -> (onnx name, shape)
         self.read: set[str] = set()
         self.order: list[str] = []
         self._final = final_names  # caffe blob -> index of the layer that writes it last
-        self._used: set[str] = set()
-        self._n = 0
         self.layer = None
         self.layer_index = -1
 
-    def fresh(self, base: str) -> str:
-        self._n += 1
-        name = f"{base}:{self._n}"
-        self._used.add(name)
-        return name
-
-    def const(self, array, base="c") -> str:
-        from onnx import numpy_helper
-        name = self.fresh(f"{self.layer.name}/{base}" if self.layer is not None else base)
-        self.inits.append(numpy_helper.from_array(np.asarray(array), name))
-        return name
-
-    def node(self, op, inputs, attrs=None, base=None) -> str:
-        from onnx import helper
-        out = self.fresh(f"{self.layer.name}/{base or op}")
-        self.nodes.append(helper.make_node(op, list(inputs), [out], name=out, **(attrs or {})))
-        return out
-
-    def nodes_out(self, op, inputs, n, attrs=None) -> list[str]:
-        from onnx import helper
-        outs = [self.fresh(f"{self.layer.name}/{op}") for _ in range(n)]
-        self.nodes.append(helper.make_node(op, list(inputs), outs, name=outs[0], **(attrs or {})))
-        return outs
+    def start(self, layer, index: int) -> None:
+        self.layer, self.layer_index, self.scope = layer, index, layer.name
 
     def bottom(self, i: int = 0) -> str:
         blob = self.layer.bottom[i]
@@ -203,20 +179,15 @@ class Builder:
 
     def set_top(self, i: int, onnx_name: str, shape) -> None:
         blob = self.layer.top[i]
-        final = self._final.get(blob) == self.layer_index and blob not in self._used
-        if final:  # the blob's last version carries the Caffe name
-            from onnx import helper
-            self.nodes.append(helper.make_node("Identity", [onnx_name], [blob], name=f"{self.layer.name}/{blob}"))
-            self._used.add(blob)
-            onnx_name = blob
+        if self._final.get(blob) == self.layer_index:  # the blob's last version carries the Caffe name
+            onnx_name = self.rename(onnx_name, blob)
         self.blobs[blob] = (onnx_name, tuple(int(d) for d in shape))
         self.read.discard(blob)
         if blob not in self.order:
             self.order.append(blob)
 
     def add_input(self, blob: str, shape) -> None:
-        self.inputs.append((blob, tuple(int(d) for d in shape)))
-        self._used.add(blob)
+        super().add_input(blob, shape)
         self.blobs[blob] = (blob, tuple(int(d) for d in shape))
         self.order.append(blob)
 
@@ -319,7 +290,7 @@ def import_caffe(caffemodel, prototxt=None, input_shapes=None):
         b.add_input(name, _input_shape(name, shape, input_shapes, n_inputs))
     dropped: set[str] = set()
     for i, lp in enumerate(layers):
-        b.layer, b.layer_index = lp, i
+        b.start(lp, i)
         if lp.type in DATA_LAYERS:
             shapes = _data_layer_shape(lp)
             tops = list(lp.top) if lp.type == "Input" else list(lp.top[:1])
@@ -354,20 +325,12 @@ def import_caffe(caffemodel, prototxt=None, input_shapes=None):
                and blob not in {n for n, _ in b.inputs}]
     if not outputs:
         raise ConversionError("the network has no outputs (every blob is read by a later layer)")
-    model = _onnx_model(b, outputs, net.name or Path(str(caffemodel)).stem)
+    model = b.model([b.blobs[o] for o in outputs], net.name or Path(str(caffemodel)).stem)
     from .onnx import import_onnx
     graph = import_onnx(model)
     graph.source = {"format": "caffe", "file": os.path.basename(str(caffemodel)),
                     "prototxt": os.path.basename(str(prototxt)) if prototxt is not None else None}
     return graph
-
-
-def _onnx_model(b: Builder, outputs, name):
-    from onnx import TensorProto, helper
-    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in b.inputs]
-    outs = [helper.make_tensor_value_info(b.blobs[o][0], TensorProto.FLOAT, list(b.blobs[o][1])) for o in outputs]
-    graph = helper.make_graph(b.nodes, name, inputs, outs, initializer=b.inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="webdnn caffe")
 
 
 __all__ = ["import_caffe", "is_caffe_file", "read_caffemodel", "read_prototxt", "layers_of", "blob_array",

@@ -1,0 +1,94 @@
+"""Chainer frontend end to end. Chainer 7 needs numpy < 1.24 and the rest of the suite numpy 2, so
+the links are built, run and converted in the Chainer environment `.venv-chainer` (made by
+`./run test`; CHAINER_PYTHON names another) by tests/chainer_models.py; here the descriptors run
+on every backend and are compared with Chainer's own outputs."""
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from webdnn.testing import compare
+
+REPO = Path(__file__).resolve().parents[2]
+RUNS = [("node", "js"), ("node", "wasm"), ("native", "webgpu")]
+
+
+def chainer_python() -> str:
+    exe = os.environ.get("CHAINER_PYTHON") or str(REPO / ".venv-chainer" / "bin" / "python")
+    if not Path(exe).is_file():
+        pytest.fail(f"no Chainer environment at {exe}: `./run test` makes .venv-chainer (or set CHAINER_PYTHON)")
+    return exe
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("chainer")
+    p = subprocess.run([chainer_python(), str(REPO / "tests" / "chainer_models.py"), str(out),
+                        "functions", "faststylenet", "faststylenet_page", "unsupported"], capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return out
+
+
+@pytest.mark.parametrize("name", ["functions", "faststylenet"])
+def test_links_match_chainer_on_every_backend(runners, converted, name):
+    io = np.load(converted / name / "io.npz")
+    feeds = {k: io[k] for k in io.files if not k.startswith("expected:")}
+    expected = {k.split(":", 1)[1]: io[k] for k in io.files if k.startswith("expected:")}
+    assert expected
+    failures = []
+    for host, backend in RUNS:
+        got = runners[host].run(converted / name / "descriptor", feeds, backend=backend)
+        for out, e in expected.items():
+            msg = compare(got[out], e, backend, f"{name}/{out} on {backend} in {host}")
+            if msg:
+                failures.append(msg)
+    assert not failures, "\n".join(failures)
+
+
+def test_every_unsupported_function_is_listed_at_once(converted):
+    text = (converted / "unsupported" / "error.txt").read_text()
+    assert text.startswith("UnsupportedFunctionsError: 3 call(s) of 2 unsupported Chainer function(s):"), text
+    assert "Im2Col: 2 call(s)" in text and "Cumsum: 1 call(s)" in text, text
+    assert not (converted / "unsupported" / "descriptor").exists()
+
+
+def test_style_transfer_page_draws_what_chainer_computes(runners, converted, tmp_path):
+    """examples/style_transfer with a FastStyleNet of seeded weights: the default backend order, a
+    picture through the file input, the output canvas compared with Chainer's output pixels."""
+    import shutil
+
+    from webdnn.runners import runtime_dist
+    from webdnn.serve import serve
+
+    from ..pages import ExamplePage, png
+    example = REPO / "examples" / "style_transfer"
+    for f in ("index.html", "script.js"):
+        shutil.copy(example / f, tmp_path / f)
+    shutil.copy(runtime_dist(("webdnn.js",)) / "webdnn.js", tmp_path / "webdnn.js")
+    shutil.copytree(converted / "faststylenet_page" / "descriptor", tmp_path / "styles" / "seeded")
+    (tmp_path / "config.json").write_text('{"styles": [{"name": "seeded", "model": "styles/seeded"}]}')
+    io = np.load(converted / "faststylenet_page" / "io.npz")
+    x, expected = io["x"], io["expected:output"]
+    png(tmp_path / "content.png", x[0].transpose(1, 2, 0).astype(np.uint8))
+    server = serve(tmp_path)
+    page = ExamplePage(runners, server.url + "/index.html")
+    try:
+        page.wait_runs(1)  # the page's own pattern first
+        page.page.set_input_files("#file", str(tmp_path / "content.png"))
+        page.wait_runs(2)
+        pixels = np.array(page.page.evaluate("""() => {
+            const c = document.getElementById('output');
+            return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+        }"""), np.float32).reshape(48, 64, 4)
+        status = page.page.inner_text("#status")
+        assert not page.errors, page.errors
+    finally:
+        page.close()
+        server.close()
+    assert status.split(":")[0] in ("webgpu", "wasm") and "ms per frame (64×48)" in status, status
+    want = np.clip(np.round(expected[0].transpose(1, 2, 0)), 0, 255)
+    assert np.abs(pixels[:, :, :3] - want).max() <= 1, np.abs(pixels[:, :, :3] - want).max()  # rounding at .5
+    assert (pixels[:, :, 3] == 255).all()
+    assert want.std() > 30  # a picture, not a flat field
