@@ -335,6 +335,7 @@ def test_resnet50_page_classifies_a_dropped_picture_like_opencv(runners, tmp_pat
         backend = page.page.evaluate("() => runner.backendName")
         rows = page.page.evaluate("() => [...document.querySelectorAll('#top5 tr')].map(r => r.cells[0].textContent)")
         status = page.page.inner_text("#status")
+        page.page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
         assert not page.errors, page.errors
     finally:
         page.close()
@@ -347,3 +348,4 @@ def test_resnet50_page_classifies_a_dropped_picture_like_opencv(runners, tmp_pat
     assert compare(probs.reshape(expected.shape), expected, backend, "resnet50 page") is None
     top = np.argsort(-expected[0])[:5]
     assert rows == [f"thing {k}, other name" for k in top], rows
+    assert (tmp_path / "page.png").stat().st_size > 20_000  # the page rendered (picture, table, bars)

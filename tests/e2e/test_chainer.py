@@ -83,6 +83,7 @@ def test_style_transfer_page_draws_what_chainer_computes(runners, converted, tmp
             return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
         }"""), np.float32).reshape(48, 64, 4)
         status = page.page.inner_text("#status")
+        page.page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
         assert not page.errors, page.errors
     finally:
         page.close()
@@ -92,3 +93,4 @@ def test_style_transfer_page_draws_what_chainer_computes(runners, converted, tmp
     assert np.abs(pixels[:, :, :3] - want).max() <= 1, np.abs(pixels[:, :, :3] - want).max()  # rounding at .5
     assert (pixels[:, :, 3] == 255).all()
     assert want.std() > 30  # a picture, not a flat field
+    assert (tmp_path / "page.png").stat().st_size > 20_000  # the page rendered (two canvases and text)
