@@ -19,10 +19,10 @@ from onnx import numpy_helper, TensorProto
 from ..errors import ConversionError, UnsupportedOpsError, ShapeError, DynamicValueError, ModelFileError
 from ..ir import Graph, Tensor
 from ..passes.fold_constants import try_fold
-from .onnx_registry import HANDLERS, ONNX_DTYPES, tensor_dtype  # noqa: F401  (ONNX_DTYPES: part of this API)
+from .onnx_registry import HANDLERS, ONNX_DTYPES, handler_key, tensor_dtype  # noqa: F401  (ONNX_DTYPES: part of this API)
 # every handler family, imported for its registrations
-from . import (onnx_ops, onnx_ops_composite, onnx_ops_control, onnx_ops_index, onnx_ops_rnn,  # noqa: F401
-               onnx_ops_sample, onnx_ops_signal, onnx_ops_text)
+from . import (onnx_ops, onnx_ops_composite, onnx_ops_contrib, onnx_ops_control, onnx_ops_index,  # noqa: F401
+               onnx_ops_rnn, onnx_ops_sample, onnx_ops_signal, onnx_ops_text)
 
 
 def load_model(model) -> onnx.ModelProto:
@@ -141,6 +141,30 @@ class NodeContext:
     def constant(self, value, dtype=None) -> Tensor:
         return self.graph.constant(value, name=f"{self.name}_c", dtype=dtype)
 
+    def call(self, op_type: str, inputs, n_out: int = 1, **attrs) -> list[Tensor]:
+        """The IR of a standard ONNX op `op_type` on these IR tensors (None: an absent optional input),
+        through its own handler: for ops composed of standard ones (the com.microsoft contrib ops)."""
+        names, bound = [], []
+        for t in inputs:
+            if t is None:
+                names.append("")
+                continue
+            n = f"\0call:{id(t)}"  # a name no model can hold
+            if n not in self.conv.values:
+                self.conv.values[n] = t
+                bound.append(n)
+            names.append(n)
+        node = onnx.helper.make_node(op_type, names, [f"\0call:{op_type}:{i}" for i in range(n_out)],
+                                     name=f"{self.name}/{op_type}", **attrs)
+        try:
+            return list(self.conv.handlers[op_type].fn(NodeContext(self.conv, node)))
+        finally:
+            for n in bound:
+                del self.conv.values[n]
+
+    def call1(self, op_type: str, inputs, **attrs) -> Tensor:
+        return self.call(op_type, inputs, 1, **attrs)[0]
+
     def fail(self, msg: str):
         raise ConversionError(f"{self.node.op_type} node {self.name!r} (opset {self.opset}): {msg}")
 
@@ -165,7 +189,7 @@ class OnnxImporter:
                                   f"(the graph is not topologically sorted or the file is damaged)") from None
 
     def has_handler(self, node) -> bool:
-        h = self.handlers.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        h = self.handlers.get(handler_key(node.op_type, node.domain))
         return h is not None and h.since <= self.opset
 
     def check_supported(self):
@@ -174,7 +198,7 @@ class OnnxImporter:
         unsupported: dict[tuple, list[str]] = {}
         for node in self._nodes(self.proto.graph):
             domain = node.domain if node.domain not in ("", "ai.onnx") else ""
-            h = self.handlers.get(node.op_type) if not domain else None
+            h = self.handlers.get(handler_key(node.op_type, domain))
             if h is None or not (h.since <= self.opset):
                 key = (node.op_type, domain, self.opset)
                 unsupported.setdefault(key, []).append(node.name or (node.output[0] if node.output else "?"))
@@ -294,7 +318,7 @@ class OnnxImporter:
     def _convert_node(self, node, bind):
         before = {id(t) for t in self.values.values() if t is not None} | {id(t) for t in self.graph.inputs}
         ctx = NodeContext(self, node)
-        h = self.handlers[node.op_type]
+        h = self.handlers[handler_key(node.op_type, node.domain)]
         try:
             outs = h.fn(ctx)
         except ShapeError as e:  # IR words: say which ONNX node it was

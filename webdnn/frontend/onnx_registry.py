@@ -31,13 +31,19 @@ class Handler:
     since: int = 1  # the first opset the handler converts
 
 
-HANDLERS: dict[str, Handler] = {}
+HANDLERS: dict[str, Handler] = {}  # op type (default domain) or "domain::op type" -> handler
 
 
-def handler(*names, since: int = 1):
+def handler_key(op_type: str, domain: str = "") -> str:
+    return op_type if domain in ("", "ai.onnx") else f"{domain}::{op_type}"
+
+
+def handler(*names, since: int = 1, domain: str = ""):
+    """Registers fn for the op types `names` of `domain` (the default domain, or e.g. com.microsoft;
+    `since` counts in the default domain's opsets)."""
     def deco(fn):
         for n in names:
-            HANDLERS[n] = Handler(fn, since)
+            HANDLERS[handler_key(n, domain)] = Handler(fn, since)
         return fn
     return deco
 
