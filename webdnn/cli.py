@@ -91,6 +91,12 @@ def cmd_convert(args) -> int:
               f"vs {_fmt_bytes(act['sum'])} if every tensor had its own memory")
     for b, n in summary["bytes"].items():
         print(f"  backend {b}: {_fmt_bytes(n)} to download (model.json + graph + weights)")
+    enc = ", ".join(f"{k} {_fmt_bytes(v)}" for k, v in sorted(summary["weight_bytes"].items()) if v)
+    print(f"  weights: {enc or 'none stored'} (float32 would be {_fmt_bytes(4 * summary['params'])})")
+    if summary["weight_error"] is not None:
+        e = summary["weight_error"]
+        print(f"  --weights {args.weights}: largest output change on a random input {e['max_abs']:.3g} "
+              f"({100 * e['max_rel']:.3g} % of the largest output)")
     return 0
 
 
@@ -229,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--constant", action="append", metavar="NAME=VALUE|FILE.npy",
                    help="pin an input to a value at conversion (repeatable): it is folded into the model and is no "
                         "longer an input, e.g. --constant sample_rate=16000")
-    c.add_argument("--weights", default="raw", choices=["raw", "f16"], help="weight encoding (default raw float32)")
+    c.add_argument("--weights", default="raw", choices=["raw", "f16", "int8", "int4"],
+                   help="weight encoding: raw float32 (default), f16, int8 (a scale per channel) or int4 (a scale per "
+                        "32 values); the quantized ones store float32 weights of 256 values or more")
     c.add_argument("--precision", default="f32", choices=["f32", "f16"],
                    help="webgpu storage precision: f16 runs in half precision where the GPU has shader-f16, "
                         "f32 elsewhere (default f32)")

@@ -61,7 +61,8 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-o", default="output", help="output descriptor directory (default: output)")
     p.add_argument("--backend", default=None,
                    help="comma-separated: webgpu, webassembly (wasm), fallback (js); default: every available backend")
-    p.add_argument("--encoding", default="raw", choices=["raw", "f16"], help="weight encoding (default raw float32)")
+    p.add_argument("--encoding", default="raw", choices=["raw", "f16", "int8", "int4"],
+                   help="weight encoding: raw float32 (default), f16, int8 or int4")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder that holds no descriptor")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
@@ -109,6 +110,10 @@ def convert_and_report(model, args, **options) -> int:
         print(f"  output {t['name']}: {t['shape']} {t['dtype']}")
     for b, n in summary["bytes"].items():
         print(f"  backend {b}: {n:,} bytes to download (model.json + graph + weights)")
+    if summary["weight_error"] is not None:
+        e = summary["weight_error"]
+        print(f"  {args.encoding} weights: largest output change on a random input {e['max_abs']:.3g} "
+              f"({100 * e['max_rel']:.3g} % of the largest output)")
     return 0
 
 if __name__ == "__main__":

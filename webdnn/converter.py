@@ -96,9 +96,47 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
     model_json = descriptor.write(graph, out_dir, lowered, weights=options.weights, host=host, force=options.force,
                                   protect=[m for m in (model, options.prototxt) if isinstance(m, (str, Path))])
     after = graph.summary()
+    error = encoding_error(graph, options.weights, model_json["inputs"]) if options.weights != "raw" else None
     return {"out": str(out_dir), "ops_before": before["ops"], "ops": after["ops"], "op_counts": after["op_counts"],
             "params": after["params"], "bytes": descriptor.size_report(out_dir), "seconds": time.perf_counter() - t0,
             "inputs": model_json["inputs"], "outputs": model_json["outputs"],
             # the activation memory each backend planned (backends without a static plan are absent)
             "activation_bytes": {b: low.memory for b, low in lowered.items() if low.memory is not None},
-            "left_out": left_out}  # {backend: why} for optional backends that could not take the model
+            "left_out": left_out,  # {backend: why} for optional backends that could not take the model
+            "weight_bytes": model_json["stats"]["weight_encodings"],  # {encoding: stored bytes}
+            "weight_error": error}  # the outputs' largest error the encoding causes (None: raw)
+
+
+def encoding_error(graph, weights: str, input_specs, seed: int = 0) -> dict:
+    """How much `weights` (a lossy encoding) changes the outputs: the numpy references run on one
+    seeded random input with the constants as stored and as decoded. -> {"max_abs", "max_rel"}: the
+    largest difference over the outputs, absolute and relative to the largest output magnitude."""
+    import numpy as np
+
+    from .encoding import decode, encode
+    from .ir.reference import run
+    from .verify import seeded_inputs
+    inputs = seeded_inputs(input_specs, seed)
+    exact = run(graph, inputs)
+    saved = {}
+    try:
+        for t in graph.constants():
+            fields, payload = encode(t.name, t.data, t.dtype, weights)
+            if fields["encoding"] in ("f16", "int8", "int4"):
+                saved[id(t)] = (t, t.data)
+                t.data = decode(fields, payload, t.data.shape, t.dtype).astype(t.data.dtype)
+        lossy = run(graph, inputs) if saved else exact
+    finally:
+        for t, data in saved.values():
+            t.data = data
+    worst_abs = worst_rel = 0.0
+    for name, e in exact.items():
+        e = np.asarray(e, np.float64)
+        a = np.asarray(lossy[name], np.float64)
+        fin = np.isfinite(e) & np.isfinite(a)
+        if e.dtype.kind != "f" or not fin.any():
+            continue
+        err = float(np.abs(a[fin] - e[fin]).max())
+        worst_abs = max(worst_abs, err)
+        worst_rel = max(worst_rel, err / max(float(np.abs(e[fin]).max()), 1e-30))
+    return {"max_abs": worst_abs, "max_rel": worst_rel}

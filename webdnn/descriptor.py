@@ -105,6 +105,9 @@ def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
         files[name] = chunk
         chunks.append(_checksum(name, chunk))
 
+    by_encoding: dict[str, int] = {}
+    for e in placed.values():
+        by_encoding[e["encoding"]] = by_encoding.get(e["encoding"], 0) + e["bytes"]
     # offsets address the concatenation of ALL chunks, so every backend lists all of them;
     # a backend whose constants are all fill-encoded needs none
     backends = {b: {"graph": f"graph_{b}.json", "weights": list(range(len(chunks))) if backend_ranges[b] else []}
@@ -115,7 +118,7 @@ def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
         "inputs": [_tensor_meta(t) for t in graph.inputs], "outputs": [_tensor_meta(t) for t in graph.outputs],
         "backends": backends, "weights": chunks, "files": sorted(listed, key=lambda e: e["file"]),
         "source": graph.source or {}, "stats": {"ops": summary["ops"], "params": summary["params"],
-                                               "weight_bytes": len(blob)},
+                                               "weight_bytes": len(blob), "weight_encodings": by_encoding},
     }
     if host:
         model["host"] = host

@@ -1,12 +1,83 @@
-"""Weight encodings: how one constant is stored in the weight chunks (docs/descriptor.md)."""
+"""Weight encodings: how one constant is stored in the weight chunks (docs/descriptor.md).
+
+raw and f16 store every value; int8 and int4 quantize float32 weights (tensors of at least
+QUANT_MIN_ELEMENTS elements and two dimensions; others stay raw) for a smaller download:
+
+- int8: symmetric, one float32 scale per slice along `axis` (the output or the input channels,
+  whichever quantizes this tensor with the smaller error): [scales f32 × channels][values i8 × n].
+- int4: symmetric, one float16 scale per block of INT4_BLOCK consecutive values (row-major order):
+  [scales f16 × blocks][two values per byte, the first in the low nibble, -8..7 stored as 0..15].
+
+decode() is the inverse (what the runtime computes); the runtime decodes at load."""
 from __future__ import annotations
 
 import numpy as np
 
 from .errors import ConversionError
 
-ENCODINGS = ("raw", "f16")  # what --weights may ask for; "fill" is chosen automatically
+ENCODINGS = ("raw", "f16", "int8", "int4")  # what --weights may ask for; "fill" is chosen automatically
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+QUANT_MIN_ELEMENTS = 256  # smaller tensors (biases, norms) stay exact: they cost little and matter much
+INT4_BLOCK = 32
+
+
+def _int8(data: np.ndarray) -> tuple[dict, bytes]:
+    best = None
+    for axis in sorted({0, data.ndim - 1}):
+        moved = np.moveaxis(data.astype(np.float64), axis, 0).reshape(data.shape[axis], -1)
+        scale = np.abs(moved).max(axis=1) / 127.0
+        scale[scale == 0] = 1.0
+        q = np.clip(np.rint(moved / scale[:, None]), -127, 127)
+        err = float(np.abs(q * scale[:, None] - moved).max())
+        if best is None or err < best[0]:
+            best = (err, axis, scale.astype(np.float32), np.moveaxis(q.reshape(np.moveaxis(data, axis, 0).shape), 0, axis))
+    _, axis, scale, q = best
+    return {"encoding": "int8", "axis": axis}, scale.astype("<f4").tobytes() + q.astype(np.int8).tobytes()
+
+
+def _int4(data: np.ndarray) -> tuple[dict, bytes]:
+    flat = data.reshape(-1).astype(np.float64)
+    n = flat.size
+    blocks = -(-n // INT4_BLOCK)
+    padded = np.zeros(blocks * INT4_BLOCK)
+    padded[:n] = flat
+    padded = padded.reshape(blocks, INT4_BLOCK)
+    scale = (np.abs(padded).max(axis=1) / 7.0).astype(np.float16).astype(np.float64)  # the scale as stored
+    safe = np.where(scale == 0, 1.0, scale)
+    q = (np.clip(np.rint(padded / safe[:, None]), -8, 7).astype(np.int64) & 15).reshape(-1)[:n + (n % 2)]
+    packed = (q[0::2] | (q[1::2] << 4)).astype(np.uint8)
+    return {"encoding": "int4", "block": INT4_BLOCK}, scale.astype("<f2").tobytes() + packed.tobytes()
+
+
+def quantizable(data: np.ndarray, dtype: str) -> bool:
+    return dtype == "float32" and data.ndim >= 2 and data.size >= QUANT_MIN_ELEMENTS and bool(np.isfinite(data).all())
+
+
+def decode(fields: dict, payload: bytes, shape, dtype: str) -> np.ndarray:
+    """The values a stored constant decodes to (as the runtime decodes them)."""
+    n = int(np.prod(shape))
+    enc = fields["encoding"]
+    if enc == "fill":
+        return np.full(shape, fields["value"], dtype=dtype)
+    if enc == "f16":
+        return np.frombuffer(payload, "<f2", n).astype(np.float32).reshape(shape)
+    if enc == "int8":
+        axis = fields["axis"]
+        c = shape[axis]
+        scale = np.frombuffer(payload, "<f4", c)
+        q = np.frombuffer(payload, np.int8, n, offset=4 * c).reshape(shape).astype(np.float32)
+        view = [1] * len(shape)
+        view[axis] = c
+        return (q * scale.reshape(view)).astype(np.float32)
+    if enc == "int4":
+        blocks = -(-n // fields["block"])
+        scale = np.frombuffer(payload, "<f2", blocks).astype(np.float32)
+        packed = np.frombuffer(payload, np.uint8, offset=2 * blocks)
+        q = np.stack([packed & 15, packed >> 4], axis=1).reshape(-1)[:n].astype(np.int32)
+        q = np.where(q > 7, q - 16, q).astype(np.float32)
+        return (q * np.repeat(scale, fields["block"])[:n]).reshape(shape).astype(np.float32)
+    from .ir.dtype import np_dtype
+    return np.frombuffer(payload, np_dtype(dtype) if dtype != "int64" else "<i4", n).reshape(shape)
 
 
 def encode(name: str, data: np.ndarray, dtype: str, prefer: str = "raw") -> tuple[dict, bytes]:
@@ -18,6 +89,10 @@ def encode(name: str, data: np.ndarray, dtype: str, prefer: str = "raw") -> tupl
     if dtype == "float16":
         return {"encoding": "f16"}, data.astype("<f2").tobytes()
     if dtype == "float32":
+        if prefer == "int8" and quantizable(data, dtype):
+            return _int8(data)
+        if prefer == "int4" and quantizable(data, dtype):
+            return _int4(data)
         if prefer == "f16":
             return {"encoding": "f16"}, data.astype("<f2").tobytes()
         return {"encoding": "raw"}, data.astype("<f4").tobytes()

@@ -57,7 +57,7 @@ export interface ModelDescriptor {
   host?: HostSection;
 }
 
-export type Encoding = 'raw' | 'f16' | 'fill';
+export type Encoding = 'raw' | 'f16' | 'int8' | 'int4' | 'fill';
 
 export interface ConstantDesc {
   shape: number[];
@@ -67,6 +67,10 @@ export interface ConstantDesc {
   bytes: number;
   /** For `fill`: the value of every element. */
   value?: number | string | boolean;
+  /** For `int8`: the axis with one scale per slice. */
+  axis?: number;
+  /** For `int4`: the number of consecutive values per scale. */
+  block?: number;
 }
 
 export interface KernelDesc {

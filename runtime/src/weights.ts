@@ -1,5 +1,6 @@
 // Constants from the weight bytes: each is raw little-endian data of its dtype, half floats (f16),
-// or a fill value (docs/descriptor.md). Every backend decodes its constants here.
+// 8-bit values with a scale per channel (int8), 4-bit values with a scale per block (int4), or a
+// fill value (docs/descriptor.md). Every backend decodes its constants here.
 
 import type { ConstantDesc, TypedArray } from './types.js';
 import { allocate, arrayTypeOf, DTYPES, isDim, product, shapeString } from './types.js';
@@ -32,7 +33,11 @@ export function decodeConstant(name: string, c: ConstantDesc, weights: Uint8Arra
     if (c.dtype !== 'float32' && c.dtype !== 'float16') throw new WebDNNError(`${what}: f16 encoding is for float tensors, not ${c.dtype}`);
     return decodeF16(data, n);
   }
-  if (encoding !== 'raw') throw new WebDNNError(`${what}: unknown encoding '${String(encoding)}' (known: raw, f16, fill)`);
+  if (encoding === 'int8' || encoding === 'int4') {
+    if (c.dtype !== 'float32') throw new WebDNNError(`${what}: ${encoding} encoding is for float32 tensors, not ${c.dtype}`);
+    return encoding === 'int8' ? decodeInt8(what, c, data, n) : decodeInt4(what, c, data, n);
+  }
+  if (encoding !== 'raw') throw new WebDNNError(`${what}: unknown encoding '${String(encoding)}' (known: raw, f16, int8, int4, fill)`);
   // float16 constants may be stored as half floats (2 bytes each) or already widened to float32
   if (c.dtype === 'float16' && bytes === 2 * n && n > 0) return decodeF16(data, n);
   const T = arrayTypeOf(c.dtype);
@@ -44,5 +49,46 @@ export function decodeConstant(name: string, c: ConstantDesc, weights: Uint8Arra
   if (at % size === 0) return new T(weights.buffer as ArrayBuffer, at, n); // a view: no second copy of the weights
   const out = new T(n);
   new Uint8Array(out.buffer).set(data);
+  return out;
+}
+
+// int8: [scales float32 × shape[axis]][values int8 × n], value × scale of its slice along axis
+function decodeInt8(what: string, c: ConstantDesc, data: Uint8Array, n: number): Float32Array {
+  const axis = c.axis;
+  if (!Number.isInteger(axis) || (axis as number) < 0 || (axis as number) >= c.shape.length) {
+    throw new WebDNNError(`${what}: int8 encoding needs an "axis" of the shape ${shapeString(c.shape)}`);
+  }
+  const channels = c.shape[axis as number] as number;
+  if (data.byteLength !== 4 * channels + n) {
+    throw new WebDNNError(`${what}: int8 encoding of shape ${shapeString(c.shape)} needs ${4 * channels + n} bytes, got ${data.byteLength}`);
+  }
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const scales = new Float32Array(channels);
+  for (let i = 0; i < channels; i++) scales[i] = view.getFloat32(4 * i, true);
+  const inner = product(c.shape.slice((axis as number) + 1) as number[]);
+  const out = new Float32Array(n);
+  const q = new Int8Array(data.buffer, data.byteOffset + 4 * channels, n);
+  for (let i = 0; i < n; i++) out[i] = q[i] * scales[Math.floor(i / inner) % channels];
+  return out;
+}
+
+// int4: [scales float16 × blocks][two values per byte, low nibble first, -8..7 as 0..15]
+function decodeInt4(what: string, c: ConstantDesc, data: Uint8Array, n: number): Float32Array {
+  const block = c.block;
+  if (!Number.isInteger(block) || (block as number) < 2 || (block as number) % 2) {
+    throw new WebDNNError(`${what}: int4 encoding needs an even "block" size`);
+  }
+  const blocks = Math.ceil(n / (block as number));
+  const need = 2 * blocks + Math.ceil(n / 2);
+  if (data.byteLength !== need) {
+    throw new WebDNNError(`${what}: int4 encoding of shape ${shapeString(c.shape)} needs ${need} bytes, got ${data.byteLength}`);
+  }
+  const scales = decodeF16(data.subarray(0, 2 * blocks), blocks);
+  const packed = data.subarray(2 * blocks);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const nibble = (packed[i >> 1] >> ((i & 1) << 2)) & 15;
+    out[i] = (nibble > 7 ? nibble - 16 : nibble) * scales[Math.floor(i / (block as number))];
+  }
   return out;
 }

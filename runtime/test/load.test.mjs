@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { affineSpec, writeDescriptor, tempDir, crc32Hex, randomArray, assertClose, updateChecksums, WebDNN } from '../testlib/descriptor.mjs';
+import { affineSpec, writeDescriptor, tempDir, crc32Hex, randomArray, assertClose, updateChecksums, toHalfBits, WebDNN } from '../testlib/descriptor.mjs';
 
 const readJSON = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
 const writeJSON = (p, v) => fs.writeFileSync(p, JSON.stringify(v));
@@ -179,6 +179,43 @@ test('constant encodings: raw, f16, fill, float16 stored as halves, int64 as int
   const runner = await WebDNN.load(dir);
   const { y } = await runner.run({ x: [0, 0, 0, 0] });
   assert.deepEqual(Array.from(y), [0.5 + 0.25 + 1 + 1 + 1 + 1000, -1.25 + 0.25 + 2 - 2 + 1000, 2048 + 0.25 + 0.5 + 3 + 1 + 1000, 3 + 0.25 - 4 + 100000 + 1000]);
+});
+
+test('int8 (a scale per slice along an axis) and int4 (a float16 scale per block) encodings', async () => {
+  // int8, shape [2, 3], axis 1: scales [0.5, 1, 2] then values [1, -2, 3, 127, 0, -127]
+  const int8 = new Uint8Array(12 + 6);
+  new DataView(int8.buffer).setFloat32(0, 0.5, true);
+  new DataView(int8.buffer).setFloat32(4, 1, true);
+  new DataView(int8.buffer).setFloat32(8, 2, true);
+  int8.set(Int8Array.from([1, -2, 3, 127, 0, -127]).map((v) => v & 255), 12);
+  // int4, 5 values in blocks of 4: scales [0.5, 2] (float16), values [1, -8, 7, -1 | 3] as nibbles
+  const nib = [1, -8, 7, -1, 3].map((v) => v & 15);
+  const int4 = Uint8Array.from([...new Uint8Array(Uint16Array.from([toHalfBits(0.5), toHalfBits(2)]).buffer),
+    nib[0] | (nib[1] << 4), nib[2] | (nib[3] << 4), nib[4]]);
+  const dir = writeDescriptor({
+    inputs: [{ name: 'x', shape: [1], dtype: 'float32' }],
+    outputs: [{ name: 'y', shape: [2, 3], dtype: 'float32' }, { name: 'z', shape: [5], dtype: 'float32' }],
+    constants: {
+      a: { shape: [2, 3], dtype: 'float32', encoding: 'int8', fields: { axis: 1 }, payload: int8 },
+      b: { shape: [5], dtype: 'float32', encoding: 'int4', fields: { block: 4 }, payload: int4 },
+    },
+    kernels: [
+      { op: 'Elementwise', name: 'ya', inputs: ['x', 'a'], outputs: ['y'], attrs: { expr: ['add', ['in', 0], ['in', 1]], dtype: 'float32' } },
+      { op: 'Elementwise', name: 'zb', inputs: ['x', 'b'], outputs: ['z'], attrs: { expr: ['add', ['in', 0], ['in', 1]], dtype: 'float32' } },
+    ],
+  });
+  const runner = await WebDNN.load(dir);
+  const out = await runner.run({ x: [0] });
+  assert.deepEqual(Array.from(out.y), [0.5, -2, 6, 63.5, 0, -254]);
+  assert.deepEqual(Array.from(out.z), [0.5, -4, 3.5, -0.5, 6]);
+  // a payload of the wrong size is refused, naming the constant and the sizes
+  const bad = writeDescriptor({
+    inputs: [{ name: 'x', shape: [1], dtype: 'float32' }],
+    outputs: [{ name: 'y', shape: [2, 3], dtype: 'float32' }],
+    constants: { a: { shape: [2, 3], dtype: 'float32', encoding: 'int8', fields: { axis: 1 }, payload: int8.subarray(0, 17) } },
+    kernels: [{ op: 'Elementwise', name: 'ya', inputs: ['x', 'a'], outputs: ['y'], attrs: { expr: ['add', ['in', 0], ['in', 1]], dtype: 'float32' } }],
+  });
+  await assert.rejects(WebDNN.load(bad), /constant 'a': int8 encoding of shape \[2,3\] needs 18 bytes, got 17/);
 });
 
 test("Python's NaN / Infinity JSON tokens are accepted", async () => {

@@ -72,7 +72,8 @@ export function toHalfBits(x) {
  * Writes a descriptor directory and returns its path.
  *  spec.inputs / spec.outputs: [{name, shape, dtype}]
  *  spec.tensors: extra intermediate tensors {name: {shape, dtype}} (inputs/outputs are added)
- *  spec.constants: {name: {shape, dtype, data, encoding?: 'raw'|'f16'|'fill', value?}}
+ *  spec.constants: {name: {shape, dtype, data, encoding?: 'raw'|'f16'|'fill', value?}}; or {shape, dtype,
+ *    encoding, payload: Uint8Array, ...fields} for bytes written as given (int8, int4, damaged data)
  *  spec.kernels: kernel list
  *  spec.chunkSize: split the weight bytes into files of at most this many bytes
  *  spec.model / spec.graph: fields merged over the generated model.json / graph_js.json
@@ -88,7 +89,14 @@ export function writeDescriptor(spec, dir = tempDir()) {
   for (const [name, c] of Object.entries(spec.constants ?? {})) {
     const encoding = c.encoding ?? 'raw';
     const entry = { shape: c.shape, dtype: c.dtype, encoding, offset: 0, bytes: 0 };
-    if (encoding === 'fill') {
+    if (c.payload) {
+      Object.assign(entry, c.fields ?? {});
+      offset = Math.ceil(offset / 8) * 8;
+      entry.offset = offset;
+      entry.bytes = c.payload.byteLength;
+      parts.push([offset, c.payload]);
+      offset += c.payload.byteLength;
+    } else if (encoding === 'fill') {
       entry.value = c.value;
     } else {
       let bytes;

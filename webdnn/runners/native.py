@@ -59,6 +59,9 @@ def decode_constant(name: str, c: dict, weights: bytes) -> np.ndarray:
     if off < 0 or off + nb > len(weights):
         raise WebDNNError(f"constant {name!r}: bytes [{off}, {off + nb}) lie outside the {len(weights)} weight bytes")
     raw = weights[off:off + nb]
+    if enc in ("int8", "int4"):
+        from ..encoding import decode
+        return decode(c, bytes(raw), c["shape"], c["dtype"]).astype(np.float64).reshape(-1)
     if enc == "f16" or (c["dtype"] == "float16" and nb == 2 * n):
         return np.frombuffer(raw, "<f2", n).astype(np.float64)
     storage = {"float32": "<f4", "float16": "<f4", "int32": "<i4", "int64": "<i4", "int8": "i1",
