@@ -2,7 +2,8 @@
 ops), converted and run on every backend against onnxruntime: a BERT-style encoder layer
 (EmbedLayerNormalization, Attention with the mask index, SkipLayerNormalization, FastGelu) and a
 decoder step with 4-bit weights (SimplifiedLayerNormalization, MatMulNBits, RotaryEmbedding, causal
-MultiHeadAttention with a key/value cache, SkipSimplifiedLayerNormalization)."""
+MultiHeadAttention with a key/value cache, SkipSimplifiedLayerNormalization), and a grouped-query
+attention decode step with rotary embeddings (GroupQueryAttention)."""
 import numpy as np
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
@@ -83,9 +84,25 @@ def decoder_step():
     return build(nodes, inputs, ["final", "present_k", "present_v"], inits), inputs
 
 
+def gqa_step():
+    """One decode step of a grouped-query attention layer with rotary embeddings (as Llama-style
+    exports write it): 4 query heads over 2 key/value heads, a cache of 6."""
+    n, kvn, h, past = 4, 2, 16, 6
+    nodes = [helper.make_node("MatMul", ["x", "wq"], ["q"]), helper.make_node("MatMul", ["x", "wk"], ["k"]),
+             helper.make_node("MatMul", ["x", "wv"], ["v"]),
+             ms("GroupQueryAttention", ["q", "k", "v", "past_k", "past_v", "seqlens_k", "total", "cos", "sin"],
+                ["att", "present_k", "present_v"], num_heads=n, kv_num_heads=kvn, do_rotary=1)]
+    angles = np.arange(32)[:, None] / 10 ** (np.arange(h // 2) / 4)
+    inits = {"wq": w(64, n * h), "wk": w(64, kvn * h), "wv": w(64, kvn * h),
+             "cos": np.cos(angles).astype(np.float32), "sin": np.sin(angles).astype(np.float32)}
+    inputs = {"x": w(1, 1, 64, scale=1), "past_k": w(1, kvn, past, h, scale=1), "past_v": w(1, kvn, past, h, scale=1),
+              "seqlens_k": np.array([past], np.int32), "total": np.array(past + 1, np.int32)}
+    return build(nodes, inputs, ["att", "present_k", "present_v"], inits), inputs
+
+
 def test_contrib_models_on_every_backend(runners, tmp_path):
     failures = []
-    for name, make in (("encoder", encoder_layer), ("decoder", decoder_step)):
+    for name, make in (("encoder", encoder_layer), ("decoder", decoder_step), ("gqa", gqa_step)):
         m, inputs = make()
         sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
         names = [o.name for o in sess.get_outputs()]

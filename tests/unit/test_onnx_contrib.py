@@ -210,10 +210,37 @@ def test_fused_matmul_gemm_conv():
 def test_unsupported_contrib_ops_are_listed_with_their_domain():
     from webdnn.errors import UnsupportedOpsError
     x = f32(2, 8)
-    m = model([node("GroupQueryAttention", ["x"], ["a"]), node("Inverse", ["a"], ["y"]),
+    m = model([node("DynamicQuantizeLSTM", ["x"], ["a"]), node("Inverse", ["a"], ["y"]),
                node("Inverse", ["y"], ["z"])], {"x": x}, ["z"])
     with pytest.raises(UnsupportedOpsError) as e:
         import_onnx(m)
     msg = str(e.value)
-    assert "3 node(s) use 2 unsupported op(s)" in msg and "com.microsoft::GroupQueryAttention" in msg \
+    assert "3 node(s) use 2 unsupported op(s)" in msg and "com.microsoft::DynamicQuantizeLSTM" in msg \
         and "com.microsoft::Inverse" in msg, msg
+
+
+@pytest.mark.parametrize("case", ["decode", "prompt", "packed", "rotary", "window_softcap", "batch2"])
+def test_group_query_attention(case):
+    # onnxruntime: head size a multiple of 16 for rotary; batch > 1 with a past only one token at a time
+    b, s, p = (2, 1, 5) if case == "batch2" else (1, 3, 0 if case == "prompt" else 5)
+    n, kvn, h = 4, 2, (16 if case == "rotary" else 8)
+    t = p + s
+    ins = {}
+    names = ["q", "k", "v", "pk", "pv", "seq", "tot"]
+    if case == "packed":
+        ins["q"] = f32(b, s, (n + 2 * kvn) * h)
+        names[1] = names[2] = ""
+    else:
+        ins.update(q=f32(b, s, n * h), k=f32(b, s, kvn * h), v=f32(b, s, kvn * h))
+    ins.update(pk=f32(b, kvn, p, h), pv=f32(b, kvn, p, h), seq=np.full(b, t - 1, np.int32), tot=np.array(t, np.int32))
+    attrs = {"num_heads": n, "kv_num_heads": kvn}
+    inits = {}
+    if case == "rotary":
+        names += ["cos", "sin"]
+        inits = {"cos": np.cos(np.arange(16)[:, None] * 0.3 / (np.arange(h // 2) + 1)).astype(np.float32),
+                 "sin": np.sin(np.arange(16)[:, None] * 0.3 / (np.arange(h // 2) + 1)).astype(np.float32)}
+        attrs["do_rotary"] = 1
+    if case == "window_softcap":
+        attrs.update(local_window_size=3, softcap=2.0, scale=0.4)
+    m = model([node("GroupQueryAttention", names, ["y", "ck", "cv"], **attrs)], ins, ["y", "ck", "cv"], inits)
+    check(m, ins)

@@ -256,31 +256,20 @@ def _multi_head_attention(c):
     return [_attend(c, q, k, v, n, c.attr("scale"), additive), k, v]
 
 
-@handler("RotaryEmbedding", domain=MS)
-def _rotary(c):
-    x, pos, cos, sin = c.input(0), c.input(1), c.input(2), c.input(3)
-    interleaved = int(c.attr("interleaved", 0))
-    if len(x.shape) == 4:  # (B, N, S, h)
-        b, n, s, h = x.shape
-        x4 = c.call1("Transpose", [x], perm=[0, 2, 1, 3])
-    else:
-        b, s, d = x.shape
-        n = int(c.attr("num_heads", 0)) or d // (2 * cos.shape[1])
-        h = d // n
-        x4 = c.call1("Reshape", [x, _ints(c, [b, s, n, h])])
-    rd = int(c.attr("rotary_embedding_dim", 0)) or h
+def _apply_rotary(c, x4, pos, cos, sin, interleaved: int, rd: int):
+    """Rotate the first rd dims of x4 (B, S, N, h) at positions pos (B|1, S) with the (max, rd/2)
+    caches, pairs (i, i + rd/2) or, interleaved, (2i, 2i + 1)."""
+    b, s, n, h = x4.shape
     half = rd // 2
     # onnxruntime reads the caches with a row stride of rotary_embedding_dim / 2
-    cos = c.call1("Reshape", [cos, _ints(c, [-1, half])])
-    sin = c.call1("Reshape", [sin, _ints(c, [-1, half])])
-    if pos.shape in ((1,), ()):
-        pos = c.ew(call("add", X, inp(1)), [_reshape(c, pos, (1, 1)), _ints(c, np.arange(s)[None])])
+    cos = _reshape(c, cos, (-1, half))
+    sin = _reshape(c, sin, (-1, half))
     cs = c.call1("Gather", [cos, pos], axis=0)
     cs = _reshape(c, cs, (cs.shape[0], s, 1, half))  # (B|1, S, 1, rd/2)
     sn = _reshape(c, c.call1("Gather", [sin, pos], axis=0), cs.shape)
     rot = _slice_last(c, x4, 0, rd)
     if interleaved:
-        pairs = c.call1("Reshape", [rot, _ints(c, [b, s, n, half, 2])])
+        pairs = _reshape(c, rot, (b, s, n, half, 2))
         x1 = _reshape(c, _slice_last(c, pairs, 0, 1), (b, s, n, half))
         x2 = _reshape(c, _slice_last(c, pairs, 1, 2), (b, s, n, half))
     else:
@@ -294,9 +283,87 @@ def _rotary(c):
         out = c.call1("Concat", [a, bb], axis=3)
     if rd < h:
         out = c.call1("Concat", [out, _slice_last(c, x4, rd, h)], axis=3)
+    return out
+
+
+@handler("RotaryEmbedding", domain=MS)
+def _rotary(c):
+    x, pos, cos, sin = c.input(0), c.input(1), c.input(2), c.input(3)
+    interleaved = int(c.attr("interleaved", 0))
+    if len(x.shape) == 4:  # (B, N, S, h)
+        b, n, s, h = x.shape
+        x4 = c.call1("Transpose", [x], perm=[0, 2, 1, 3])
+    else:
+        b, s, d = x.shape
+        n = int(c.attr("num_heads", 0)) or d // (2 * cos.shape[1])
+        h = d // n
+        x4 = c.call1("Reshape", [x, _ints(c, [b, s, n, h])])
+    rd = int(c.attr("rotary_embedding_dim", 0)) or h
+    if pos.shape in ((1,), ()):
+        pos = c.ew(call("add", X, inp(1)), [_reshape(c, pos, (1, 1)), _ints(c, np.arange(s)[None])])
+    out = _apply_rotary(c, x4, pos, cos, sin, interleaved, rd)
     if len(x.shape) == 4:
         return [c.call1("Transpose", [out], perm=[0, 2, 1, 3])]
     return [c.call1("Reshape", [out, _ints(c, [b, s, n * h])])]
+
+
+@handler("GroupQueryAttention", domain=MS)
+def _group_query_attention(c):
+    """Grouped-query attention as decoders with a key/value cache export it. The new keys and values
+    follow the past ones (present = past + new, total_sequence_length = past + S), which is each
+    batch entry's layout when its tokens are not padded (seqlens_k = past + S - 1; batch 1 always);
+    seqlens_k then masks the keys after each entry's length."""
+    n, kvn = int(c.attr("num_heads")), int(c.attr("kv_num_heads"))
+    q_in = c.input(0)
+    b, s, d = q_in.shape
+    if c.has_input(1):
+        k_in, v_in = c.input(1), c.input(2)
+        h = d // n
+    else:  # packed (B, S, (N + 2 KVN) h)
+        h = d // (n + 2 * kvn)
+        q_in, k_in, v_in = (_slice_last(c, c.input(0), a, e) for a, e in
+                            ((0, n * h), (n * h, (n + kvn) * h), ((n + kvn) * h, d)))
+    for i, what in ((9, "position_ids"), (10, "attention_bias"), (11, "head_sink")):
+        if c.has_input(i):
+            c.fail(f"input {what} is not supported")
+    past_k, past_v = c.input(3), c.input(4)
+    p = past_k.shape[2] if past_k is not None else 0
+    seqlens = _reshape(c, c.input(5), (b, 1))  # (B, 1): each entry's total length - 1
+    if c.attr("do_rotary", 0):
+        steps = c.constant(np.arange(s, dtype=np.int32)[None])
+        pos = c.call1("Cast", [c.ew(call("add", call("sub", X, s - 1), inp(1)), [seqlens, steps])], to=7)  # int64
+        inter = int(c.attr("rotary_interleaved", 0))
+        q4 = _apply_rotary(c, _reshape(c, q_in, (b, s, n, h)), pos, c.input(7), c.input(8), inter, 2 * c.input(7).shape[1])
+        k4 = _apply_rotary(c, _reshape(c, k_in, (b, s, kvn, h)), pos, c.input(7), c.input(8), inter, 2 * c.input(7).shape[1])
+        q = c.call1("Transpose", [q4], perm=[0, 2, 1, 3])
+        k = c.call1("Transpose", [k4], perm=[0, 2, 1, 3])
+    else:
+        q, k = _heads(c, q_in, n), _heads(c, k_in, kvn)
+    v = _heads(c, v_in, kvn)
+    k, v = _present(c, past_k, past_v, k, v)
+    t = p + s
+    group = n // kvn
+
+    def repeat(x):  # (B, KVN, T, h) -> (B, N, T, h): query head i reads kv head i // group
+        x = c.call1("Expand", [_reshape(c, x, (b, kvn, 1, t, h)), _ints(c, [b, kvn, group, t, h])])
+        return _reshape(c, x, (b, n, t, h))
+    scale = float(c.attr("scale", 0.0)) or 1.0 / np.sqrt(h)
+    scores = c.ew(call("mul", X, scale), [c.call1("MatMul", [q, c.call1("Transpose", [repeat(k)], perm=[0, 1, 3, 2])])])
+    softcap = float(c.attr("softcap", 0.0))
+    if softcap > 0:
+        scores = c.ew(call("mul", call("tanh", call("div", X, softcap)), softcap), [scores])
+    # key j is seen by query i of entry b when j <= seqlens[b] - (S - 1) + i (and inside the local window)
+    j = c.constant(np.arange(t, dtype=np.int32).reshape(1, 1, 1, t))
+    i = c.constant(np.arange(s, dtype=np.int32).reshape(1, 1, s, 1))
+    last = c.ew(call("add", call("sub", X, s - 1), inp(1)), [_reshape(c, c.input(5), (b, 1, 1, 1)), i])
+    keep = c.ew(call("le", X, inp(1)), [j, last])
+    window = int(c.attr("local_window_size", -1))
+    if window > 0:
+        keep = c.ew(call("and", X, call("gt", inp(1), call("sub", inp(2), window))), [keep, j, last])
+    lowest = float(np.finfo(np.float32).min)
+    scores = c.call1("Where", [keep, scores, c.constant(np.float32(lowest))])
+    probs = c.call1("Softmax", [scores], axis=-1)
+    return [_merge_heads(c, c.call1("MatMul", [probs, repeat(v)])), k, v]
 
 
 # ---- quantized matmuls --------------------------------------------------------------------------------
