@@ -2,9 +2,21 @@
 Chromium that waits for the page to report its runs."""
 from __future__ import annotations
 
+import shutil
 import struct
 import time
 import zlib
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def copy_example(name: str, files, dest: Path) -> None:
+    """The example page's files and the runtime script into dest, as its README says to."""
+    from webdnn.runners import runtime_dist
+    for f in files:
+        shutil.copy(EXAMPLES / name / f, dest / f)
+    shutil.copy(runtime_dist(("webdnn.js",)) / "webdnn.js", dest / "webdnn.js")
 
 
 def png(path, rgb):
@@ -36,6 +48,13 @@ class ExamplePage:
                 return
             self.page.wait_for_timeout(100)
         raise AssertionError(f"no run {n} within {timeout}s: {self.page.inner_text('#status')} {self.errors}")
+
+    def give_file(self, path) -> None:
+        """After the page's first run (on its own picture), a file through its file input; waits
+        for the run on it."""
+        self.wait_runs(1)
+        self.page.set_input_files("#file", str(path))
+        self.wait_runs(2)
 
     def close(self):
         self.page.close()

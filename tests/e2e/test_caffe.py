@@ -303,12 +303,9 @@ def test_resnet50_page_classifies_a_dropped_picture_like_opencv(runners, tmp_pat
     """examples/resnet50 with the Caffe flow of its README: the authors' file names, the one
     command, ?preprocess=caffe and synset_words.txt labels; the default backend order; a picture
     given through the file input; the probabilities compared with OpenCV on the page's own input."""
-    import shutil
-
-    from webdnn.runners import runtime_dist
     from webdnn.serve import serve
 
-    from ..pages import ExamplePage, png
+    from ..pages import ExamplePage, copy_example, png
     net = resnet50(224, fc_scale=0.02)  # probabilities spread enough for the top 5 to be decided
     model, proto = net.write(tmp_path)
     model = model.rename(tmp_path / "ResNet-50-model.caffemodel")
@@ -316,9 +313,7 @@ def test_resnet50_page_classifies_a_dropped_picture_like_opencv(runners, tmp_pat
     p = subprocess.run([sys.executable, "-m", "webdnn", "convert", model.name, "--prototxt", proto.name, "-o", "output",
                         "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stdout + p.stderr
-    for f in ("index.html", "script.js", "config.json"):
-        shutil.copy(REPO / "examples" / "resnet50" / f, tmp_path / f)
-    shutil.copy(runtime_dist(("webdnn.js",)) / "webdnn.js", tmp_path / "webdnn.js")
+    copy_example("resnet50", ("index.html", "script.js", "config.json"), tmp_path)
     (tmp_path / "synset_words.txt").write_text("".join(f"n{k:08d} thing {k}, other name\n" for k in range(1000)))
     rng = np.random.default_rng(3)
     rgb = np.clip(rng.normal(128, 60, (224, 224, 3)), 0, 255).astype(np.uint8)
@@ -327,9 +322,7 @@ def test_resnet50_page_classifies_a_dropped_picture_like_opencv(runners, tmp_pat
     server = serve(tmp_path)
     page = ExamplePage(runners, server.url + "/index.html?preprocess=caffe&labels=synset_words.txt")
     try:
-        page.wait_runs(1)  # the page's own pattern first
-        page.page.set_input_files("#file", str(tmp_path / "picture.png"))
-        page.wait_runs(2)
+        page.give_file(tmp_path / "picture.png")
         x = np.array(page.page.evaluate("() => Array.from(loadImageData())"), np.float32).reshape(1, 3, 224, 224)
         probs = np.array(page.page.evaluate("() => Array.from(runner.getOutputViews()[0].toActual())"), np.float32)
         backend = page.page.evaluate("() => runner.backendName")

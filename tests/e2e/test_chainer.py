@@ -59,14 +59,10 @@ def test_style_transfer_page_draws_what_chainer_computes(runners, converted, tmp
     picture through the file input, the output canvas compared with Chainer's output pixels."""
     import shutil
 
-    from webdnn.runners import runtime_dist
     from webdnn.serve import serve
 
-    from ..pages import ExamplePage, png
-    example = REPO / "examples" / "style_transfer"
-    for f in ("index.html", "script.js"):
-        shutil.copy(example / f, tmp_path / f)
-    shutil.copy(runtime_dist(("webdnn.js",)) / "webdnn.js", tmp_path / "webdnn.js")
+    from ..pages import ExamplePage, copy_example, png
+    copy_example("style_transfer", ("index.html", "script.js"), tmp_path)
     shutil.copytree(converted / "faststylenet_page" / "descriptor", tmp_path / "styles" / "seeded")
     (tmp_path / "config.json").write_text('{"styles": [{"name": "seeded", "model": "styles/seeded"}]}')
     io = np.load(converted / "faststylenet_page" / "io.npz")
@@ -75,9 +71,7 @@ def test_style_transfer_page_draws_what_chainer_computes(runners, converted, tmp
     server = serve(tmp_path)
     page = ExamplePage(runners, server.url + "/index.html")
     try:
-        page.wait_runs(1)  # the page's own pattern first
-        page.page.set_input_files("#file", str(tmp_path / "content.png"))
-        page.wait_runs(2)
+        page.give_file(tmp_path / "content.png")
         pixels = np.array(page.page.evaluate("""() => {
             const c = document.getElementById('output');
             return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
