@@ -5,7 +5,8 @@ QUANT_MIN_ELEMENTS elements and two dimensions; others stay raw) for a smaller d
 
 - int8: symmetric, one float32 scale per slice along `axis` (the output or the input channels,
   whichever quantizes this tensor with the smaller error): [scales f32 × channels][values i8 × n].
-- int4: symmetric, one float16 scale per block of INT4_BLOCK consecutive values (row-major order):
+- int4: symmetric, one float16 scale per block of INT4_BLOCK consecutive values (row-major order;
+  of a few candidates, the scale with the least squared error):
   [scales f16 × blocks][two values per byte, the first in the low nibble, -8..7 stored as 0..15].
 
 decode() is the inverse (what the runtime computes); the runtime decodes at load."""
@@ -19,6 +20,7 @@ ENCODINGS = ("raw", "f16", "int8", "int4")  # what --weights may ask for; "fill"
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 QUANT_MIN_ELEMENTS = 256  # smaller tensors (biases, norms) stay exact: they cost little and matter much
 INT4_BLOCK = 32
+INT4_SCALES = (1.0, 0.95, 0.9, 7 / 8, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)  # × peak / 7: candidate scales of an int4 block
 
 
 def _int8(data: np.ndarray) -> tuple[dict, bytes]:
@@ -42,11 +44,23 @@ def _int4(data: np.ndarray) -> tuple[dict, bytes]:
     padded = np.zeros(blocks * INT4_BLOCK)
     padded[:n] = flat
     padded = padded.reshape(blocks, INT4_BLOCK)
-    scale = (np.abs(padded).max(axis=1) / 7.0).astype(np.float16).astype(np.float64)  # the scale as stored
-    safe = np.where(scale == 0, 1.0, scale)
+    peak = np.abs(padded).max(axis=1)
+    # each block's scale: the one of INT4_SCALES × peak / 7 with the least squared error (clipping
+    # the largest values a little often rounds the rest more finely)
+    best_err, best_scale = None, None
+    for m in INT4_SCALES:
+        scale = (peak * m / 7.0).astype(np.float16).astype(np.float64)  # the scale as stored
+        safe = np.where(scale == 0, 1.0, scale)
+        err = ((np.clip(np.rint(padded / safe[:, None]), -8, 7) * safe[:, None] - padded) ** 2).sum(axis=1)
+        if best_err is None:
+            best_err, best_scale = err, scale
+        else:
+            better = err < best_err
+            best_err, best_scale = np.where(better, err, best_err), np.where(better, scale, best_scale)
+    safe = np.where(best_scale == 0, 1.0, best_scale)
     q = (np.clip(np.rint(padded / safe[:, None]), -8, 7).astype(np.int64) & 15).reshape(-1)[:n + (n % 2)]
     packed = (q[0::2] | (q[1::2] << 4)).astype(np.uint8)
-    return {"encoding": "int4", "block": INT4_BLOCK}, scale.astype("<f2").tobytes() + packed.tobytes()
+    return {"encoding": "int4", "block": INT4_BLOCK}, best_scale.astype("<f2").tobytes() + packed.tobytes()
 
 
 def quantizable(data: np.ndarray, dtype: str) -> bool:
