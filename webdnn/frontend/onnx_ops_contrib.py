@@ -441,6 +441,32 @@ def _matmul_integer_to_float(c):
     return [y]
 
 
+def _dequantize_lstm_weight(c, i: int, scale_i: int, zp_i: int, what: str):
+    """A DynamicQuantizeLSTM weight (num_directions, in, 4 hidden) of int8/uint8, its scale and zero
+    point per direction or per column, as the LSTM's float (num_directions, 4 hidden, in)."""
+    q = c.const(i, what).astype(np.float32)
+    d = q.shape[0]
+    scale = c.const(scale_i, f"{what} scale").astype(np.float32).reshape(d, 1, -1)  # (D, 1, 1 | 4 hidden)
+    zp = c.const(zp_i, f"{what} zero point").astype(np.float32).reshape(d, 1, -1) if c.has_input(zp_i) else 0.0
+    return c.constant(np.ascontiguousarray(((q - zp) * scale).transpose(0, 2, 1)))
+
+
+@handler("DynamicQuantizeLSTM", domain=MS)
+def _dynamic_quantize_lstm(c):
+    """An LSTM with 8-bit weights: dequantized at conversion, the LSTM runs in float32. onnxruntime
+    also quantizes the input and the hidden state (to 8 bits, at every step), so its results differ
+    from these, and from its own LSTM on the same weights, by that rounding (about 1 % of the output
+    range); on x86 CPUs without VNNI its int8 products also saturate for weights beyond ±64."""
+    w = _dequantize_lstm_weight(c, 1, 8, 9, "W")
+    r = _dequantize_lstm_weight(c, 2, 10, 11, "R")
+    attrs = {k: c.attr(k) for k in ("activation_alpha", "activation_beta", "activations", "clip", "direction",
+                                    "hidden_size", "input_forget") if c.attr(k) is not None}
+    ins = [c.input(0), w, r] + [c.input(i) for i in range(3, 8)]
+    while ins and ins[-1] is None:
+        ins.pop()
+    return c.call("LSTM", ins, 3, **attrs)
+
+
 # ---- fused ops ------------------------------------------------------------------------------------
 def _trans_batch(c, t):
     """onnxruntime's transBatch: dim 0 moves next to the last dim."""
