@@ -88,3 +88,45 @@ def test_style_transfer_page_draws_what_chainer_computes(runners, converted, tmp
     assert (pixels[:, :, 3] == 255).all()
     assert want.std() > 30  # a picture, not a flat field
     assert (tmp_path / "page.png").stat().st_size > 20_000  # the page rendered (two canvases and text)
+
+
+def test_style_transfer_page_stylizes_camera_frames(runners, converted, tmp_path):
+    """The camera path, with Chromium's fake camera (a moving test pattern): frames are stylized one
+    after another until the camera is stopped."""
+    import shutil
+
+    from webdnn.serve import serve
+
+    from ..pages import copy_example
+    copy_example("style_transfer", ("index.html", "script.js"), tmp_path)
+    shutil.copytree(converted / "faststylenet_page" / "descriptor", tmp_path / "styles" / "seeded")
+    (tmp_path / "config.json").write_text('{"styles": [{"name": "seeded", "model": "styles/seeded"}]}')
+    server = serve(tmp_path)
+    browser = runners["chromium"].launch_browser(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    try:
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url + "/index.html")
+
+        def wait_runs(n):  # polled: the page's CSP forbids the string evaluation of wait_for_function
+            for _ in range(1200):
+                if page.evaluate("() => Number(document.body.dataset.runs || 0)") >= n:
+                    return
+                page.wait_for_timeout(100)
+            raise AssertionError(f"no run {n}: {page.inner_text('#status')} {errors}")
+        wait_runs(1)
+        page.click("#camera")
+        wait_runs(4)
+        outputs = page.evaluate("""() => {
+            const c = document.getElementById('output');
+            return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+        }""")
+        assert page.inner_text("#camera") == "Stop the camera"
+        page.click("#camera")
+        assert page.inner_text("#camera") == "Use the camera" and page.title() == "done", page.inner_text("#status")
+        assert not errors, errors
+    finally:
+        browser.close()
+        server.close()
+    assert len(outputs) == 48 * 64 * 4 and np.std(outputs) > 10

@@ -86,6 +86,7 @@ class ChromiumRunner(Runner):
         self._mounted: dict[Path, str] = {}
         self._crashed = False
         self._pw = self._browser = self._page = None
+        self._executable, self._headless = str(exe), headless
 
         # the served root holds only the harness; descriptors and the runtime are mounts
         self._tmp = tempfile.TemporaryDirectory(prefix="webdnn-chromium-")
@@ -111,6 +112,12 @@ class ChromiumRunner(Runner):
     def new_page(self):
         """Another page in the same browser, for opening pages as a person would."""
         return self._browser.new_page()
+
+    def launch_browser(self, extra_args=()):
+        """A second browser of the same executable with more flags (e.g. a fake camera), through this
+        runner's Playwright (one thread holds one sync Playwright); the caller closes it."""
+        return self._pw.chromium.launch(executable_path=self._executable, args=self.args + list(extra_args),
+                                        headless=self._headless, timeout=self.timeout * 1000)
 
     def _open_page(self, cache_size: int = 8):
         if self._page is not None:  # replacing a crashed page
