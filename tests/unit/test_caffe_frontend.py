@@ -142,3 +142,15 @@ def test_input_shapes_in_order_and_errors(tmp_path):
         import_caffe(model, proto, {"c": (1, 2)})
     with pytest.raises(ConversionError, match=r"1 input shape\(s\) for the 2 input\(s\)"):
         import_caffe(model, proto, [(1, 2)])
+
+
+def test_zero_strides_and_groups_are_refused(tmp_path):
+    for params in ({"stride": [0]}, {"group": 0}, {"dilation": [0]}, {"num_output": 0}):
+        conv = {"num_output": 4, "kernel_size": [1], **params}
+        with pytest.raises(ConversionError, match="must be at least 1"):
+            convert_and_run(tmp_path / str(len(list(tmp_path.iterdir()))),
+                            lambda n: n.layer("Convolution", "c", "data", blobs=[n.randn(4, 4, 1, 1), n.randn(4)],
+                                              convolution_param=conv))
+    with pytest.raises(ConversionError, match="stride must be at least 1"):
+        convert_and_run(tmp_path / "pool", lambda n: n.layer("Pooling", "p", "data",
+                                                             pooling_param={"kernel_size": 2, "stride": 0}))

@@ -74,6 +74,12 @@ def spatial(p, nd: int, name: str, default: int, h_field: str, w_field: str, rep
     return [int(v) for v in vals]
 
 
+def _positive(**values):
+    for name, v in values.items():
+        if any(int(x) < 1 for x in v):
+            raise ConversionError(f"{name} must be at least 1, got {list(v)}")
+
+
 # ---- contractions ---------------------------------------------------------------------------------
 
 @handler("Convolution", "Deconvolution")
@@ -90,6 +96,7 @@ def _conv(b, layer, blobs):
     d = spatial(p, nd, "dilation", 1, "", "")
     if not all(k):
         raise ConversionError("kernel_size (or kernel_h and kernel_w) is missing")
+    _positive(stride=s, dilation=d, group=[p.group], num_output=[p.num_output])
     c, m, g = shape[1], int(p.num_output), int(p.group)
     if c % g or m % g:
         raise ConversionError(f"{c} input and {m} output channels are not divisible by group {g}")
@@ -154,6 +161,7 @@ def _pooling(b, layer, blobs):
     pad = spatial(p, 2, "pad", 0, "pad_h", "pad_w", repeated=False)
     if not all(k):
         raise ConversionError("kernel_size (or kernel_h and kernel_w) is missing")
+    _positive(stride=s)
     ceil = p.round_mode == 0
     out = [caffe_pool_size(shape[2 + i], k[i], s[i], pad[i], ceil) for i in range(2)]
     for i in range(2):
