@@ -89,7 +89,7 @@ def activations_net():
     outs = []  # the network's outputs are the blobs no layer reads
     n.layer("AbsVal", "abs", "data")
     n.layer("TanH", "tanh", "data")
-    outs.append(n.layer("BNLL", "bnll", "data"))
+    n.layer("BNLL", "bnll", "data")
     outs.append(n.layer("ReLU", "leaky", "data", relu_param={"negative_slope": 0.1}))
     n.layer("Power", "power", "abs", power_param={"power": 2.0, "scale": 0.5, "shift": 1.0})
     outs.append(n.layer("Exp", "exp", "data", exp_param={"base": 2.0, "scale": 0.5, "shift": 0.1}))
@@ -99,6 +99,7 @@ def activations_net():
     outs.append(n.layer("Dropout", "drop", "t1", dropout_param={"dropout_ratio": 0.3}))
     outs.append(n.layer("LRN", "lrn_within", "t2", lrn_param={"local_size": 3, "alpha": 2.0, "beta": 0.6,
                                                               "norm_region": "WITHIN_CHANNEL"}))
+    outs.append(n.layer("MVN", "mvn", "bnll", top="mvn"))
     return n, outs
 
 

@@ -154,3 +154,27 @@ def test_zero_strides_and_groups_are_refused(tmp_path):
     with pytest.raises(ConversionError, match="stride must be at least 1"):
         convert_and_run(tmp_path / "pool", lambda n: n.layer("Pooling", "p", "data",
                                                              pooling_param={"kernel_size": 2, "stride": 0}))
+
+
+def test_mvn_reduction_tile_argmax(tmp_path):
+    def build(n):
+        n.layer("MVN", "mvn", "data")
+        n.layer("MVN", "mvn_all", "data", mvn_param={"across_channels": True, "normalize_variance": False})
+        n.layer("Reduction", "rsum", "data", reduction_param={"operation": "SUMSQ", "axis": 2, "coeff": 0.5})
+        n.layer("Reduction", "rabs", "data", reduction_param={"operation": "ASUM", "axis": 1})
+        n.layer("Tile", "tile", "data", tile_param={"axis": 1, "tiles": 3})
+        n.layer("ArgMax", "am", "data", argmax_param={"axis": 1, "top_k": 2})
+        n.layer("ArgMax", "amv", "data", argmax_param={"out_max_val": True})
+    r, _ = convert_and_run(tmp_path, build)
+    x = X.astype(np.float64)
+    m = x.mean((2, 3), keepdims=True)
+    assert_close(r["mvn"], ((x - m) / (np.sqrt(((x - m) ** 2).mean((2, 3), keepdims=True)) + 1e-9)).astype(np.float32),
+                 "reference")
+    assert_close(r["mvn_all"], (x - x.mean((1, 2, 3), keepdims=True)).astype(np.float32), "reference")
+    assert_close(r["rsum"], (0.5 * (x ** 2).sum((2, 3))).astype(np.float32), "reference")
+    assert_close(r["rabs"], np.abs(x).sum((1, 2, 3)).astype(np.float32), "reference")
+    assert_close(r["tile"], np.tile(X, (1, 3, 1, 1)), "reference")
+    assert_close(r["am"], np.argsort(-X, axis=1)[:, :2].astype(np.float32), "reference")
+    flat = X.reshape(2, -1)
+    want = np.stack([flat.argmax(1).astype(np.float32), flat.max(1)], 1).reshape(2, 2, 1)
+    assert_close(r["amv"], want, "reference")

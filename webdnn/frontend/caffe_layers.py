@@ -496,3 +496,72 @@ def _permute(b, layer, blobs):
         raise ConversionError(f"order {order} is not a permutation of the {len(shape)} axes")
     order += [a for a in range(len(shape)) if a not in order]
     b.set_top(0, b.node("Transpose", [b.bottom()], {"perm": order}), tuple(shape[o] for o in order))
+
+
+@handler("MVN")
+def _mvn(b, layer, blobs):
+    """(x - mean) / (std + eps) per sample and channel (or per sample, across_channels)."""
+    p = layer.mvn_param
+    shape, x = b.shape(), b.bottom()
+    axes = np.array(list(range(1 if p.across_channels else 2, len(shape))), np.int64)
+    mean = b.node("ReduceMean", [x], {"axes": [int(a) for a in axes], "keepdims": 1})
+    y = b.node("Sub", [x, mean])
+    if p.normalize_variance:
+        var = b.node("ReduceMean", [b.node("Mul", [y, y])], {"axes": [int(a) for a in axes], "keepdims": 1})
+        std = b.node("Add", [b.node("Sqrt", [var]), b.const(np.float32(p.eps), "eps")])
+        y = b.node("Div", [y, std])
+    b.set_top(0, y, shape)
+
+
+@handler("Reduction")
+def _reduction(b, layer, blobs):
+    p = layer.reduction_param
+    shape, x = b.shape(), b.bottom()
+    axis = axis_of(p.axis, len(shape))
+    axes = np.array(list(range(axis, len(shape))), np.int64)
+    op = {1: "ReduceSum", 2: "ReduceL1", 3: "ReduceSumSquare", 4: "ReduceMean"}[p.operation]
+    y = b.node(op, [x, b.const(axes, "axes")], {"keepdims": 0}) if op == "ReduceSum" else \
+        b.node(op, [x], {"axes": [int(a) for a in axes], "keepdims": 0})
+    if p.coeff != 1:
+        y = b.node("Mul", [y, b.const(np.float32(p.coeff), "coeff")])
+    b.set_top(0, y, shape[:axis])
+
+
+@handler("Tile")
+def _tile(b, layer, blobs):
+    p = layer.tile_param
+    shape = b.shape()
+    axis = axis_of(p.axis, len(shape))
+    if p.tiles < 1:
+        raise ConversionError(f"tiles must be at least 1, got {p.tiles}")
+    reps = [1] * len(shape)
+    reps[axis] = int(p.tiles)
+    out = list(shape)
+    out[axis] *= int(p.tiles)
+    b.set_top(0, b.node("Tile", [b.bottom(), b.const(np.array(reps, np.int64), "repeats")]), out)
+
+
+@handler("ArgMax")
+def _argmax(b, layer, blobs):
+    """The top_k indices (as floats, as Caffe gives them) or, with out_max_val, their values; without
+    an axis over each sample's flattened values: (N, 1, k), or (N, 2, k) indices then values."""
+    p = layer.argmax_param
+    shape, x = b.shape(), b.bottom()
+    k = int(p.top_k)
+    if p.HasField("axis"):
+        axis = axis_of(p.axis, len(shape))
+    else:
+        x = b.node("Flatten", [x], {"axis": 1})
+        axis = 1
+    values, indices = b.nodes_out("TopK", [x, b.const(np.array([k], np.int64), "k")], 2, {"axis": axis})
+    indices = b.node("Cast", [indices], {"to": 1})
+    if p.HasField("axis"):
+        out = list(shape)
+        out[axis] = k
+        return b.set_top(0, values if p.out_max_val else indices, out)
+    n = shape[0]
+    if p.out_max_val:
+        y = b.node("Concat", [b.node("Reshape", [t, b.const(np.array([n, 1, k], np.int64), "shape")])
+                              for t in (indices, values)], {"axis": 1})
+        return b.set_top(0, y, (n, 2, k))
+    b.set_top(0, b.node("Reshape", [indices, b.const(np.array([n, 1, k], np.int64), "shape")]), (n, 1, k))
