@@ -230,7 +230,7 @@ layer { name: "prior1" type: "PriorBox" bottom: "conv4_3_norm" bottom: "data" to
 layer { name: "prior2" type: "PriorBox" bottom: "conv4_3_norm" bottom: "data" top: "prior2"
         prior_box_param { min_size: 60.0 } }
 layer { name: "py" type: "Python" bottom: "data" top: "py" python_param { module: "m" layer: "L" } }
-layer { name: "mvn" type: "MVN" bottom: "data" top: "mvn" }
+layer { name: "spp" type: "SPP" bottom: "data" top: "spp" spp_param { pyramid_height: 2 } }
 layer { name: "stoch" type: "Pooling" bottom: "data" top: "stoch" pooling_param { pool: STOCHASTIC kernel_size: 2 } }
 """
     proto.write_text(text)
@@ -238,7 +238,7 @@ layer { name: "stoch" type: "Pooling" bottom: "data" top: "stoch" pooling_param 
         webdnn.convert(model, tmp_path / "out", prototxt=proto)
     msg = str(e.value)
     assert "5 layer(s) use 4 unsupported Caffe layer type(s)" in msg, msg
-    for part in ("PriorBox: 2 layer(s): 'prior1', 'prior2'", "Python: 1 layer(s): 'py'", "MVN: 1", "STOCHASTIC"):
+    for part in ("PriorBox: 2 layer(s): 'prior1', 'prior2'", "Python: 1 layer(s): 'py'", "SPP: 1", "STOCHASTIC"):
         assert part in msg, msg
     assert not (tmp_path / "out").exists()
 
