@@ -100,3 +100,27 @@ def mini_segmenter():
 
 
 OWN_MODELS = {"mini_resnet": mini_resnet, "mini_mobilenet": mini_mobilenet, "mini_segmenter": mini_segmenter}
+
+
+def shared_matrix_products():
+    """(model, feeds): Linear layers on 4-D activations ([1, 7, 5, 48] × [48, 37]: a batch of products
+    sharing B, which backends run as one product of 35 rows) with fused epilogues — a bias and erf then
+    a full-shape residual; a scale that varies per batch entry but repeats over the rows — and a
+    batch of single rows × a shared B ([3, 1, 40] × [40, 70]) plus a bias."""
+    rng = np.random.default_rng(8)
+    init = lambda name, *shape: numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["t"]), helper.make_node("Add", ["t", "b"], ["t1"]),
+             helper.make_node("Erf", ["t1"], ["t2"]), helper.make_node("Add", ["t2", "r"], ["y"]),
+             helper.make_node("MatMul", ["x", "w2"], ["u"]), helper.make_node("Mul", ["u", "s"], ["z"]),
+             helper.make_node("MatMul", ["g", "v"], ["q"]), helper.make_node("Add", ["q", "c"], ["gy"])]
+    gr = helper.make_graph(
+        nodes, "shared_matrix_products",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 7, 5, 48]),
+         helper.make_tensor_value_info("r", TensorProto.FLOAT, [1, 7, 5, 37]),
+         helper.make_tensor_value_info("g", TensorProto.FLOAT, [3, 1, 40])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y", "z", "gy")],
+        [init("w", 48, 37), init("w2", 48, 37), init("b", 37), init("s", 1, 7, 1, 37), init("v", 40, 70), init("c", 70)])
+    feeds = {"x": rng.standard_normal((1, 7, 5, 48)).astype(np.float32),
+             "r": rng.standard_normal((1, 7, 5, 37)).astype(np.float32),
+             "g": rng.standard_normal((3, 1, 40)).astype(np.float32)}
+    return helper.make_model(gr, opset_imports=[helper.make_opsetid("", 13)]), feeds

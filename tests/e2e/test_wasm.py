@@ -11,6 +11,7 @@ import onnxruntime as ort
 import pytest
 
 from tests.cases import CASES
+from tests.models import shared_matrix_products
 from tests.e2e.test_models import MODELS as MODEL_NAMES, prepare
 from tests.e2e.test_whole_models import DATA, MODELS as WHOLE_MODELS, inputs_for
 from webdnn import convert
@@ -255,7 +256,8 @@ def test_conv_transpose_in_chunks_of_input_rows(runners, node_hosts, tmp_path):
 def test_few_row_products_split_over_threads(node_hosts, tmp_path):
     """MatMul with fewer than 4 rows (the register-blocked GEMV, its constant B in column panels):
     301 columns split between the threads (32-column blocks, 4-column vectors and a scalar rest in
-    the partial panel), a batch sharing B, a fused bias add; a B of 22 columns (one partial panel)."""
+    the partial panel), a batch of single rows sharing B (one 3-row product), a fused bias add; a B of
+    22 columns (one partial panel)."""
     from onnx import TensorProto, helper, numpy_helper
     rng = np.random.default_rng(4)
     w = numpy_helper.from_array(rng.standard_normal((200, 301)).astype(np.float32), "w")
@@ -264,17 +266,33 @@ def test_few_row_products_split_over_threads(node_hosts, tmp_path):
     gr = helper.make_graph(
         [helper.make_node("MatMul", ["x", "w"], ["t"]), helper.make_node("Add", ["t", "b"], ["y"]),
          helper.make_node("MatMul", ["x", "v"], ["u"])], "gemv",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 200])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 1, 200])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
          helper.make_tensor_value_info("u", TensorProto.FLOAT, None)], [w, b, v])
     m = helper.make_model(gr, opset_imports=[helper.make_opsetid("", 13)])
     out = tmp_path / "gemv"
     convert(m, out, backends=["wasm"])
-    feeds = {"x": rng.standard_normal((2, 3, 200)).astype(np.float32)}
+    feeds = {"x": rng.standard_normal((3, 1, 200)).astype(np.float32)}
     expected = expected_of(m, feeds)
     failures = []
     for mode in THREADS:
         check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "gemv", failures)
+    assert not failures, "\n".join(failures)
+
+
+def test_batched_products_with_a_shared_matrix_are_one_product(node_hosts, tmp_path):
+    """[..., M, K] × [K, N] with a constant B (a Linear on NHWC activations or on windows) runs as one
+    [batch·M, K] product (emit.matmul_rows), its epilogue reading bias rows, a full residual and a
+    per-channel scale over the folded rows; an epilogue input that varies per batch entry but repeats
+    over M keeps the batched path; a few-row batch folds into one GEMV. Node at 1 and 2 threads vs
+    onnxruntime."""
+    m, feeds = shared_matrix_products()
+    out = tmp_path / "fold"
+    convert(m, out, backends=["wasm"])
+    expected = expected_of(m, feeds)
+    failures = []
+    for mode in THREADS:
+        check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "fold", failures)
     assert not failures, "\n".join(failures)
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from tests.cases import CASES
 from tests.e2e.test_models import prepare, OWN_MODELS
+from tests.models import shared_matrix_products
 from tests.e2e.test_whole_models import DATA as WHOLE_DATA, MODELS as WHOLE_MODELS, inputs_for as whole_inputs
 from webdnn import convert
 from webdnn.runners import RuntimeRunError
@@ -159,6 +160,22 @@ def test_tensors_larger_than_a_binding_are_split(tmp_path, runners):
     failures = []
     for host in HOSTS:
         failures += check(runners[host].run(out, {"x": x}, backend="webgpu"), expected, "webgpu", f"split in {host}")
+    assert not failures, "\n".join(failures)
+
+
+def test_batched_products_with_a_shared_matrix_are_one_product(tmp_path, runners):
+    """[1, 7, 5, K] × [K, N] with a constant B is dispatched as one product of 35 rows (the batch folded
+    into M, so tiles fill), epilogues reading over the folded rows or per batch entry; both hosts
+    agree with onnxruntime."""
+    m, feeds = shared_matrix_products()
+    out = tmp_path / "fold"
+    convert(m, out, backends=["webgpu"])
+    dispatches = json.loads((out / "graph_webgpu.json").read_text())["dispatches"]
+    assert [d["groups"][2] for d in dispatches] == [1, 1, 1]  # no batch axis left in the grid
+    expected = expected_outputs(m, feeds)
+    failures = []
+    for host in HOSTS:
+        failures += check(runners[host].run(out, feeds, backend="webgpu"), expected, "webgpu", f"fold in {host}")
     assert not failures, "\n".join(failures)
 
 

@@ -194,3 +194,29 @@ def test_products_of_few_rows_take_their_constant_matrix_in_column_panels():
     prepare = src[src.index("wd_prepare(void)"):src.index("WD_EXPORT(run)")]
     assert prepare.count("wd_pack_b_panels(") == 1 and ", 64, 100, (float*)wd_temp" in prepare
     assert src.count("wd_gemv_packed(") == 2 and src.count("wd_matmul(") == 2
+
+
+def test_batched_products_with_a_shared_matrix_are_one_product():
+    """[1, 7, 5, K] × [K, N] with a constant B is one product of 35 rows (B packed once, not 7 times),
+    its bias epilogue read over the folded rows; with an epilogue input that changes per batch entry
+    but repeats over the rows it stays 7 products of 5 rows; [3, 1, K] × [K, N] is one GEMV of 3 rows."""
+    g = Graph()
+    x = g.add_input("x", [1, 7, 5, 48])
+    z = g.add_input("z", [3, 1, 40])
+    w = g.constant(np.ones((48, 37), np.float32), "w")
+    w2 = g.constant(np.ones((48, 37), np.float32), "w2")
+    v = g.constant(np.ones((40, 70), np.float32), "v")
+    b = g.constant(np.ones(37, np.float32), "b")
+    s = g.constant(np.ones((1, 7, 1, 37), np.float32), "s")
+    (t,) = g.add_op("MatMul", [x, w], {})
+    (y,) = g.add_op("Elementwise", [t, b], {"expr": call("add", inp(0), inp(1))})
+    (u,) = g.add_op("MatMul", [x, w2], {})
+    (q,) = g.add_op("Elementwise", [u, s], {"expr": call("mul", inp(0), inp(1))})
+    (r,) = g.add_op("MatMul", [z, v], {})
+    g.outputs = [y, q, r]
+    optimize(g)
+    src, *_ = lower_program(g)
+    calls = re.findall(r"wd_(matmul|gemv_packed)\(.*?, (\d+), (\d+), (\d+), (\d+), k\d+_ao", src)
+    assert sorted(calls) == sorted([("matmul", "35", "37", "48", "1"), ("matmul", "5", "37", "48", "7"),
+                                    ("gemv_packed", "3", "70", "40", "1")]), calls
+    assert src.count("static void e") == 2  # both epilogues fused

@@ -94,16 +94,18 @@ def _shape4(t):
     return (s[0], s[1], 1, s[2]) if len(s) == 3 else tuple(s)
 
 
-def _epilogue(p: Program, step: Step, k: int) -> str:
-    """The fused elementwise op as a C function over [m0, m1) × [n0, n1) of one image's output."""
+def _epilogue(p: Program, step: Step, k: int, strides=None) -> str:
+    """The fused elementwise op as a C function over [m0, m1) × [n0, n1) of one image's output.
+    `strides(t)` gives (s_img or per-batch offsets, s_m, s_n) of each input (default: epilogue_strides)."""
     ew, slot = step.epilogue, step.slot
     out_shape = step.op.outputs[0].shape
+    strides = strides or (lambda t: epilogue_strides(step.type, out_shape, t))
     lines = [f"static void e{k}(float* y, int ldy, int img, int m0, int m1, int n0, int n1) {{"]
     reads = {}
     for i, t in enumerate(ew.inputs):
         if i == slot:
             continue
-        si, sm, sn = epilogue_strides(step.type, out_shape, t)
+        si, sm, sn = strides(t)
         ct = R.CTYPE[t.dtype]
         if isinstance(si, list):
             tab = p.table("int32_t", si, f"e{k}_o{i}")
@@ -207,8 +209,39 @@ def gemv_panels(op) -> bool:
     if op.type != "MatMul":
         return False
     a, b = op.inputs
-    return (b.is_constant and R.CTYPE[b.dtype] == "float" and a.shape[-2] < 4 and int(np.prod(b.shape[:-2])) == 1
+    return (b.is_constant and R.CTYPE[b.dtype] == "float" and matmul_rows(op) < 4 and int(np.prod(b.shape[:-2])) == 1
             and b.shape[-2] * b.shape[-1] * 4 <= GEMV_PACK_BYTES)
+
+
+def matmul_rows(op) -> int:
+    """The rows of the one product a batched MatMul becomes when its B is shared by the whole batch
+    and A is not broadcast ([..., M, K] × [K, N] is one [batch·M, K] × [K, N] product: B is packed
+    once, not once per batch entry); else its M."""
+    a, b = op.inputs
+    batch = op.outputs[0].shape[:-2]
+    M = a.shape[-2]
+    if batch and int(np.prod(b.shape[:-2])) == 1 and int(np.prod(a.shape[:-2])) == int(np.prod(batch)):
+        return M * int(np.prod(batch))
+    return M
+
+
+def _folded_strides(step: Step):
+    """For a MatMul folded into one product (matmul_rows): each epilogue input's (offsets, s_m, s_n) over
+    the [batch·M, N] output, or None where an input's rows are not one stride (e.g. it varies per batch
+    entry but repeats over M)."""
+    y = step.op.outputs[0]
+    rows = list(y.shape[:-1])
+    out = {}
+    for i, t in enumerate(step.epilogue.inputs):
+        if i == step.slot:
+            continue
+        e = epilogue_strides("MatMul", y.shape, t)
+        st = R.broadcast_strides(t.shape, y.shape)
+        dims, (ss,) = R.collapse(rows, [st[:-1]])
+        if e is None or len(dims) > 1:
+            return None
+        out[t.name] = ([0], ss[0] if dims else 0, e[2])
+    return lambda t: out[t.name]
 
 
 def k_matmul(p: Program, step: Step, k: int):
@@ -220,11 +253,16 @@ def k_matmul(p: Program, step: Step, k: int):
     M, K = a.shape[-2:]
     N = b.shape[-1]
     batch = y.shape[:-2]
+    folded = None
+    if matmul_rows(op) != M:
+        folded = _folded_strides(step) if step.epilogue is not None else (lambda t: None)
+    if folded is not None:  # one [batch·M, K] × [K, N] product
+        M, batch = matmul_rows(op), ()
     sa = R.broadcast_strides(a.shape[:-2], batch)
     sb = R.broadcast_strides(b.shape[:-2], batch)
     idx = list(np.ndindex(*batch)) if batch else [()]
     ao = p.table("int32_t", [sum(i * s for i, s in zip(ix, sa)) * M * K for ix in idx], f"k{k}_ao")
-    epi = _epilogue(p, step, k) if step.epilogue is not None else "0"
+    epi = _epilogue(p, step, k, folded) if step.epilogue is not None else "0"
     p.scratch = max(p.scratch, GEMM_SCRATCH)
     if gemv_panels(op) and p.gemv_uses.get(b.name) == p.uses.get(b.name):
         if b.name not in p.panels:

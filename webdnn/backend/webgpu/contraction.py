@@ -214,6 +214,10 @@ def matmul(step, ctx):
     M, K, N = a.shape[-2], a.shape[-1], bt.shape[-1]
     batch_shape = y.shape[:-2]
     batches = size_of(batch_shape)
+    if batches > 1 and size_of(bt.shape[:-2]) == 1 and size_of(a.shape[:-2]) == batches:
+        # B shared by the batch, A not broadcast: one [batch·M, K] × [K, N] product (a Linear on NHWC
+        # activations or on attention windows), tiled over all its rows; the output's flat index is the same
+        M, batch_shape, batches = M * batches, (), 1
     epi_inputs = {t.name for t in step.inputs[2:]}
     a_vec = K % 4 == 0 and a.name not in epi_inputs
     b_vec = N % 4 == 0 and bt.name not in epi_inputs
@@ -222,8 +226,8 @@ def matmul(step, ctx):
         ab = sh.bind("a", a, vec4=a_vec)
         bb = sh.bind("bm", bt, vec4=b_vec)
         bl, bi = decompose("b", batch_shape, "z")
-        a_base = broadcast_offset(a.shape[:-2], bi) if a.shape[:-2] else "0u"
-        b_base = broadcast_offset(bt.shape[:-2], bi) if bt.shape[:-2] else "0u"
+        a_base = broadcast_offset(a.shape[:-2], bi) if a.shape[:-2] and batch_shape else "0u"
+        b_base = broadcast_offset(bt.shape[:-2], bi) if bt.shape[:-2] and batch_shape else "0u"
         pre_a = "".join(f"  {ln}\n" for ln in bl) + f"  let base = ({a_base}) * {u(M * K)};\n"
         pre_b = "".join(f"  {ln}\n" for ln in bl) + f"  let base = ({b_base}) * {u(K * N)};\n"
         load_a = _vec4_loader("load_a", "b: u32, m: u32, k: u32", lambda j: f"m >= {u(M)} || k + {j} >= {u(K)}", a_vec,
