@@ -61,6 +61,12 @@ def build_cases() -> list[Case]:
              {"w": r(3, 1, 7, 7, name="wd7"), "b": r(3, name="bd7")}),
         case("conv_depthwise_5x5_s2", "Conv", {"x": r(1, 3, 19, 23)}, {"group": 3, "pads": [2, 2, 2, 2], "strides": [2, 2]},
              {"w": r(3, 1, 5, 5, name="wd5")}),
+        # planes narrower than the vector steps (7×7 at the end of a mobile CNN): partial last vectors that
+        # must not spill into the next row or channel
+        case("conv_depthwise_small_plane", "Conv", {"x": r(1, 5, 7, 7)}, {"group": 5, "pads": [2, 2, 2, 2]},
+             {"w": r(5, 1, 5, 5, name="wd5s"), "b": r(5, name="bd5s")}),
+        case("conv_depthwise_small_plane_s2", "Conv", {"x": r(1, 4, 13, 11)}, {"group": 4, "pads": [2, 2, 2, 2], "strides": [2, 2]},
+             {"w": r(4, 1, 5, 5, name="wd5t")}),
         case("conv_depthwise_dilated", "Conv", {"x": r(1, 2, 17, 19)}, {"group": 2, "pads": [2, 2, 2, 2], "dilations": [2, 2]},
              {"w": r(2, 1, 3, 3, name="wdd")}),
         case("conv_same_upper", "Conv", {"x": r(1, 4, 7, 7)}, {"auto_pad": "SAME_UPPER", "strides": [2, 2]},

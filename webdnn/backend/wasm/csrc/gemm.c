@@ -321,6 +321,18 @@ static void dw3x3_plane(const wd_conv_t* p, const float* x, float* y, const floa
   }
 }
 
+/* Stores the first n lanes of v (all four when n >= 4): the lanes past a plane's row belong to the next
+ * row or to another thread's plane */
+static inline void store_first(float* p, f32x4 v, int n) {
+  if (n >= 4) {
+    wasm_v128_store(p, v);
+    return;
+  }
+  p[0] = wasm_f32x4_extract_lane(v, 0);
+  if (n > 1) p[1] = wasm_f32x4_extract_lane(v, 1);
+  if (n > 2) p[2] = wasm_f32x4_extract_lane(v, 2);
+}
+
 static void dw_task(const void* arg, int task, int tid) {
   const dw_t* d = (const dw_t*)arg;
   const wd_conv_t* p = d->p;
@@ -369,8 +381,18 @@ static void dw_task(const void* arg, int task, int tid) {
           wasm_v128_store(out + ow, a0);
           wasm_v128_store(out + ow + 4, a1);
         }
+        /* then vectors of 4, the last one partly past OW (a small plane, 7×7 or 14×14, would
+         * otherwise be mostly scalar): its loads stay inside the row's slack */
+        for (; ow < OW; ow += 4) {
+          f32x4 acc = wasm_f32x4_splat(bias);
+          for (int i = 0; i < kh; i++) {
+            const float* q = row + (size_t)i * dh * PW + ow;
+            for (int j = 0; j < kw; j++) acc = WD_MADD(acc, wasm_f32x4_splat(w[i * kw + j]), wasm_v128_load(q + j * dw));
+          }
+          store_first(out + ow, acc, OW - ow);
+        }
       } else if (sw == 2) {
-        for (; ow + 4 <= OW; ow += 4) {
+        for (; ow < OW; ow += 4) {
           f32x4 acc = wasm_f32x4_splat(bias);
           for (int i = 0; i < kh; i++) {
             const float* q = row + (size_t)i * dh * PW + ow * 2;
@@ -379,7 +401,7 @@ static void dw_task(const void* arg, int task, int tid) {
               acc = WD_MADD(acc, wasm_f32x4_splat(w[i * kw + j]), wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6));
             }
           }
-          wasm_v128_store(out + ow, acc);
+          store_first(out + ow, acc, OW - ow);
         }
       }
       for (; ow < OW; ow++) {
