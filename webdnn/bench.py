@@ -248,6 +248,20 @@ def ratios(results, paired=()) -> list[dict]:
     return out
 
 
+def measured_command(argv: list[str]) -> str:
+    """The command line as the report shows it: what was measured, without where the files went
+    (--out, --png, --work)."""
+    out, skip = ["webdnn", "bench"], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--out", "--png", "--work"):
+            skip = True
+        elif not a.startswith(("--out=", "--png=", "--work=")):
+            out.append(shlex.quote(a))
+    return " ".join(out)
+
+
 def write_markdown(data: dict, path: Path, png: Path | None) -> None:
     meta, results = data["meta"], data["results"]
     L = ["# Benchmarks: webdnn vs onnxruntime-web", "",
@@ -255,16 +269,18 @@ def write_markdown(data: dict, path: Path, png: Path | None) -> None:
          f"{meta['chromium']}, webdnn {meta['webdnn']}, onnxruntime-web {meta['ort']} (npm). One browser session; each "
          f"row is measured in a fresh cross-origin-isolated page. Times in ms: load (`WebDNN.load` / "
          f"`InferenceSession.create`, downloads included, from the local server), the first run, then the median and "
-         f"the minimum of {meta['repeat']} runs after {meta['warmup']} warm-up runs. Models: bench/models.py "
+         f"the minimum of {meta['repeat']} runs after {meta['warmup']} warm-up runs (the browser first runs baseline wasm "
+         f"code and compiles the optimized code of hot functions in the background, for both runtimes; the warm-up lets "
+         f"that finish, and the first run is reported apart). Models: bench/models.py "
          f"(architectures from their papers, random weights; bench/README.md lists them with their inputs), batch 1; "
          f"the same .onnx file and the same input data for both. "
          f"Code is what a page downloads besides weights (runtime script, graph and wasm files; for onnxruntime-web "
          f"ort.wasm.min.js, its .mjs loader and its .wasm), gzip -9 in parentheses.", ""]
     load = meta.get("load") or [None, None]
     if load[0] is not None:
-        L += [f"The machine's load average was {load[0]} before and {load[1]} after the run ({meta['cores']} cores): "
-              f"other processes shared it, so a median can include runs that waited for a core; the minimum is the "
-              f"least disturbed run. Compare ratios of the same column, taken in the same session.", ""]
+        L += [f"The machine's load average was {load[0]} before and {load[1]} after the run ({meta['cores']} cores; "
+              f"the benchmark's own threads count in it): a median can include runs that waited for a core; the "
+              f"minimum is the least disturbed run. Compare ratios of the same column, taken in the same session.", ""]
     if png is not None:
         L += [f"![median latency, log scale]({os.path.relpath(png, path.parent)})", ""]
     L += ["Where the time goes, per op kind, for the models that were slowest against onnxruntime-web, before and "
@@ -375,7 +391,10 @@ def add_parser(sub) -> None:
     b.add_argument("--backends", default="wasm,js,webgpu", help="webdnn backends to time (default wasm,js,webgpu)")
     b.add_argument("--threads", default="", help="wasm thread counts, e.g. 1,2 (default: 1 and the core count)")
     b.add_argument("--repeat", type=int, default=20, help="timed runs after warm-up (default 20)")
-    b.add_argument("--warmup", type=int, default=3, help="untimed runs before (default 3)")
+    b.add_argument("--warmup", type=int, default=10,
+                   help="untimed runs before (default 10: the browser runs a wasm function's baseline code until it "
+                        "is hot and compiles its optimized code in the background, so a small model's first runs "
+                        "time the compiler as much as the model)")
     b.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
     b.add_argument("--png", default=str(REPO / "docs" / "benchmarks.png"), help="chart ('' for none)")
     b.add_argument("--work", default=str(REPO / "out" / "bench"), help="models and descriptors go here")
@@ -383,7 +402,6 @@ def add_parser(sub) -> None:
     b.add_argument("-q", "--quiet", action="store_true")
 
     def run(args):
-        args.command_line = "webdnn bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 \
-            else "webdnn bench"
+        args.command_line = measured_command(sys.argv[2:])
         return main(args)
     b.set_defaults(fn=run)

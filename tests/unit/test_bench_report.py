@@ -26,3 +26,10 @@ def test_report_prefers_alternating_ratio(tmp_path):
     assert "| M ×2: latency ≤ 0.8× onnxruntime-web | 0.80× | yes |" in md  # no pair: the separate medians
     assert "| geometric mean over 1 models ×1: ≤ 0.6× | 0.55× | yes |" in md
     assert "| webdnn webgpu | failed: timed out |" in md
+
+
+def test_report_command_leaves_out_where_files_went():
+    """The report names what was measured; --out, --png and --work only say where the files went."""
+    argv = ["--models", "LSTM,UNet", "--out", "/tmp/x.md", "--png=", "--work", "/tmp/w", "--threads", "1,2"]
+    assert bench.measured_command(argv) == "webdnn bench --models LSTM,UNet --threads 1,2"
+    assert bench.measured_command([]) == "webdnn bench"
