@@ -131,10 +131,11 @@ def cmd_run(args) -> int:
     if args.profile:
         if args.where != "node":
             raise WebDNNError("--profile runs in Node (--in node)")
-        with get_runner("node") as runner:
-            _print_profile(runner.profile(args.descriptor, inputs, backend=args.backend), runner.last_backend)
+        with get_runner("node", **_node_env(args)) as runner:
+            kernels = runner.profile(args.descriptor, inputs, backend=args.backend)
+            _print_profile(kernels, runner.last_backend, (runner.last_backend_info or {}).get("threads"))
         return 0
-    with get_runner(args.where) as runner:
+    with get_runner(args.where, **(_node_env(args) if args.where == "node" else {})) as runner:
         outs = runner.run(args.descriptor, inputs, backend=args.backend)
         ms = getattr(runner, "last_ms", None)
     print(f"ran {args.descriptor} on {args.backend} in {args.where}" + (f" ({ms:.1f} ms)" if ms is not None else ""))
@@ -154,14 +155,28 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _print_profile(kernels, backend) -> None:
+def _node_env(args) -> dict:
+    """The Node host's environment: --threads sets the wasm backend's thread count."""
+    import os
+    if args.threads is None:
+        return {}
+    if args.where != "node":
+        raise WebDNNError("--threads sets the wasm backend's threads in Node (--in node); a page takes "
+                          "backendOptions: {wasm: {threads}}")
+    if args.threads < 1:
+        raise WebDNNError(f"--threads must be 1 or more, not {args.threads}")
+    return {"env": {**os.environ, "WEBDNN_WASM_THREADS": str(args.threads)}}
+
+
+def _print_profile(kernels, backend, threads=None) -> None:
     """Time per op kind (a contraction with a fused epilogue is its own kind), then the slowest kernels."""
     total = sum(ms for _, ms in kernels) or 1.0
     kinds: dict[str, list[float]] = {}
     for label, ms in kernels:
         kind = label.split(" ", 1)[0] + (" + epilogue" if " + " in label else "")
         kinds.setdefault(kind, []).append(ms)
-    print(f"profile on {backend}: {len(kernels)} kernels, {total:.2f} ms in all (each kernel alone, median of 5 passes)")
+    on = f"{backend}, {threads} thread{'s' if threads != 1 else ''}" if threads else backend
+    print(f"profile on {on}: {len(kernels)} kernels, {total:.2f} ms in all (each kernel alone, median of 5 passes)")
     print(f"  {'op kind':<24} {'kernels':>7} {'ms':>9} {'share':>6}")
     for kind, mss in sorted(kinds.items(), key=lambda kv: -sum(kv[1])):
         print(f"  {kind:<24} {len(mss):>7} {sum(mss):>9.2f} {sum(mss) / total:>6.1%}")
@@ -256,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the runtime runs (default node; native: the webgpu backend through wgpu)")
     r.add_argument("--profile", action="store_true",
                    help="time every kernel alone and print the time per op kind (wasm backend, in Node)")
+    r.add_argument("--threads", type=int, default=None,
+                   help="the wasm backend's threads in Node (default: the core count)")
     r.set_defaults(fn=cmd_run)
 
     v = sub.add_parser("verify", help="convert a model and check it on every backend, in Node, Chromium and natively, "

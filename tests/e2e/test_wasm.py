@@ -2,6 +2,7 @@
 JS runtime in Node and in headless Chromium, multi-threaded (shared memory, worker threads) and
 single-threaded (no shared memory, the path a page without cross-origin isolation takes), each
 compared with onnxruntime under the "wasm" tolerance."""
+import os
 import re
 from pathlib import Path
 
@@ -224,6 +225,16 @@ def test_profile_times_every_kernel(tmp_path):
                           "--backend", "wasm", "--profile"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "op kind" in res.stdout and "Conv" in res.stdout and "slowest kernels" in res.stdout
+    # the header says how many threads ran it; --threads sets them (the default is the core count)
+    env = {k: v for k, v in os.environ.items() if k != "WEBDNN_WASM_THREADS"}
+    for threads, want in (("1", "on wasm, 1 thread:"), ("2", "on wasm, 2 threads:")):
+        res = subprocess.run([sys.executable, "-m", "webdnn", "run", str(out), "--input", str(tmp_path / "x.npy"),
+                              "--backend", "wasm", "--profile", "--threads", threads], capture_output=True, text=True,
+                             timeout=120, env=env)
+        assert res.returncode == 0 and want in res.stdout, res.stdout + res.stderr
+    res = subprocess.run([sys.executable, "-m", "webdnn", "run", str(out), "--input", str(tmp_path / "x.npy"),
+                          "--backend", "wasm", "--threads", "0"], capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0 and "--threads must be 1 or more" in res.stderr
 
 
 def test_conv_transpose_in_chunks_of_input_rows(runners, node_hosts, tmp_path):

@@ -198,8 +198,9 @@ class Runner:
     After each :meth:`run`: ``last_ms`` is the runtime's own measurement of ``runner.run()``
     (performance.now() around it, in ms); ``last_load_ms`` the time ``WebDNN.load`` took if this
     run loaded the descriptor (0.0 when it was cached); ``last_roundtrip_ms`` the wall time of
-    the whole call seen from Python; ``last_backend`` the backend that ran (``backendName``).
-    ``timings`` collects ``last_ms`` of every run.
+    the whole call seen from Python; ``last_backend`` the backend that ran (``backendName``) and
+    ``last_backend_info`` how it ran where the host reports it (``backendInfo``: the wasm backend's
+    thread count, for one). ``timings`` collects ``last_ms`` of every run.
     """
 
     name = "base"
@@ -209,6 +210,7 @@ class Runner:
         self.last_load_ms: float | None = None
         self.last_roundtrip_ms: float | None = None
         self.last_backend: str | None = None
+        self.last_backend_info: dict | None = None
         self.timings: list[float] = []
         self._last_all_ms: list[float] = []
         self._closed = False
@@ -284,6 +286,7 @@ class Runner:
         self.timings.extend(ms)
         self.last_load_ms = float(raw.get("loadMs") or 0.0)
         self.last_backend = raw.get("backendName")
+        self.last_backend_info = raw.get("backendInfo")
         self.last_roundtrip_ms = (time.perf_counter() - t0) * 1000.0
         return outputs
 

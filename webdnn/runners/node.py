@@ -209,7 +209,8 @@ class NodeRunner(Runner):
                     except OSError:
                         pass
         return {"outputs": outputs, "ms": reply.get("ms", []), "loadMs": reply.get("loadMs"),
-                "backendName": reply.get("backendName"), "profile": reply.get("profile")}
+                "backendName": reply.get("backendName"), "backendInfo": reply.get("backendInfo"),
+                "profile": reply.get("profile")}
 
     def forget(self, descriptor_dir: Path | str | None = None) -> None:
         """Drop cached loaded descriptors (one directory, or all)."""

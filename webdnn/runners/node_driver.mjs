@@ -146,7 +146,7 @@ async function handleRun(msg) {
     await writeFile(file, new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
     outputs.push({ name, file, type: arr.constructor.name, length: arr.length, shape: shapes[name] ?? null });
   }
-  return { ok: true, ms, loadMs, backendName: runner.backendName ?? null, outputs, profile };
+  return { ok: true, ms, loadMs, backendName: runner.backendName ?? null, backendInfo: runner.backendInfo ?? null, outputs, profile };
 }
 
 async function handleLoad(msg) {
