@@ -69,6 +69,10 @@ def build_cases() -> list[Case]:
              {"w": r(4, 1, 5, 5, name="wd5t")}),
         case("conv_depthwise_dilated", "Conv", {"x": r(1, 2, 17, 19)}, {"group": 2, "pads": [2, 2, 2, 2], "dilations": [2, 2]},
              {"w": r(2, 1, 3, 3, name="wdd")}),
+        # a small image with many filters: threads split the rows, the im2col matrix is packed once for all
+        # of them (two images, two groups: the packed buffer is reused)
+        case("conv_small_image_many_filters", "Conv", {"x": r(2, 8, 12, 12)}, {"group": 2, "pads": [1, 1, 1, 1]},
+             {"w": r(40, 4, 3, 3, name="wsm"), "b": r(40, name="bsm")}),
         case("conv_same_upper", "Conv", {"x": r(1, 4, 7, 7)}, {"auto_pad": "SAME_UPPER", "strides": [2, 2]},
              {"w": r(3, 4, 4, 4, name="w4")}),
         case("conv_same_lower", "Conv", {"x": r(1, 4, 7, 7)}, {"auto_pad": "SAME_LOWER", "strides": [2, 2]},

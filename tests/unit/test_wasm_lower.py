@@ -100,7 +100,8 @@ def test_weights_packed_once_when_used_once():
     prepare = src[src.index("wd_prepare(void)"):src.index("WD_EXPORT(run)")]
     packed = re.findall(r"wd_pack_a\(\(float\*\)\(wd_base \+ (\d+)\)", prepare)
     assert len(packed) == len(set(packed)) >= 5
-    assert src.count(", 1};\n  wd_conv(&p);") == len(packed)  # those convs read the packed layout
+    # those convs read the packed layout (the flag before the work buffer's pointer and size)
+    assert len(re.findall(r", 1, (?:\(float\*\)wd_temp, \d+|0, 0)\};\n  wd_conv\(&p\);", src)) == len(packed)
 
 
 def test_library_objects_are_cached(tmp_path, monkeypatch):
@@ -220,3 +221,28 @@ def test_batched_products_with_a_shared_matrix_are_one_product():
     assert sorted(calls) == sorted([("matmul", "35", "37", "48", "1"), ("matmul", "5", "37", "48", "7"),
                                     ("gemv_packed", "3", "70", "40", "1")]), calls
     assert src.count("static void e") == 2  # both epilogues fused
+
+
+def test_small_image_convolutions_get_room_to_pack_their_columns_once():
+    """A convolution with few output columns (threads split its rows) gets the temporary buffer for its
+    whole packed im2col matrix; a large image, a 1x1 stride-1 convolution (B read in place) and a matrix
+    past emit.PREPACK_BYTES do not."""
+    from webdnn.backend.wasm import emit
+
+    def conv(shape, cout, k, pads):
+        g = Graph()
+        x = g.add_input("x", shape)
+        (y,) = g.add_op("Conv", [x, g.constant(np.ones((cout, shape[1], k, k), np.float32), "w")],
+                        {"pads": [pads] * 4, "strides": [2, 2] if k == 3 else [1, 1]})
+        g.outputs = [y]
+        src, layout, *_ = lower_program(g)
+        m = re.search(r"wd_conv_t p = \{.*, (\(float\*\)wd_temp, (\d+)|0, 0)\};", src)
+        temp = int(re.search(r"#define wd_prep \(wd_base \+ (\d+)\)", src).group(1)) - \
+            int(re.search(r"#define wd_temp \(wd_base \+ (\d+)\)", src).group(1))
+        return (int(m.group(2)) if m.group(2) else 0), temp
+
+    floats, temp = conv([1, 64, 16, 16], 128, 3, 1)  # 8x8 outputs: one column block, K = 576
+    assert floats == 576 * emit.GEMM_NC and temp >= floats * 4
+    assert conv([1, 8, 200, 200], 32, 3, 1)[0] == 0  # 10,000 columns: enough blocks for the threads
+    assert conv([1, 64, 16, 16], 128, 1, 0)[0] == 0  # read in place
+    assert conv([1, 1024, 16, 16], 64, 3, 1)[0] == 0  # 9216 x 128 floats: past PREPACK_BYTES

@@ -12,7 +12,7 @@ from ...errors import ConversionError
 from ..kernels import kernel_attrs
 from ..memory import storage_bytes, views
 from . import render as R
-from .toolchain import GEMM_SCRATCH
+from .toolchain import GEMM_NC, GEMM_SCRATCH
 
 if TYPE_CHECKING:
     from ..lowering import Step
@@ -23,6 +23,9 @@ CONVT_COLS_BYTES = 4 << 20  # a ConvTranspose's GEMM output, per chunk of input 
 # tile rows (in the temporary buffer), the transformed weights of all of a model's Winograd
 # convolutions together (4x their size, kept for the model's life), and the least output it pays on
 WINOGRAD_WORK_BYTES = 4 << 20
+# a convolution on a small image packs its im2col matrix once for all row blocks (prepack_bytes)
+PREPACK_BYTES = 4 << 20
+PREPACK_THREADS = 4
 # a constant B of products with M < 4 only is rewritten at load into column panels (wd_pack_b_panels),
 # through a copy in the temporary buffer: up to this size
 GEMV_PACK_BYTES = 8 << 20
@@ -167,6 +170,7 @@ def k_conv(p: Program, step: Step, k: int):
     out = p.ptr(step.outputs[0]) if step.epilogue is not None else p.ptr(y)
     call = "  wd_conv(&p);"
     packed = 0
+    work_arg = "0, 0"
     rows = winograd_plan(p, op, C, M, OH, OW)
     if rows is not None:
         TW = -(-OW // 4)
@@ -185,6 +189,11 @@ def k_conv(p: Program, step: Step, k: int):
             p.scratch = max(p.scratch, ph * pw * 4 + 64)
         else:
             p.scratch = max(p.scratch, GEMM_SCRATCH)
+            work = prepack_bytes(C // g * kh * kw, OH * OW, (kh, kw, sh, sw, pt, pl) == (1, 1, 1, 1, 0, 0)
+                                 and (OH, OW) == (H, W))
+            if work:
+                p.temp = max(p.temp, work)
+                work_arg = f"(float*)wd_temp, {work // 4}"
             if w.is_constant and p.uses.get(w.name) == 1:
                 # weights read by this kernel alone: rewrite them once into the GEMM's panel layout
                 kk = C // g * kh * kw
@@ -199,8 +208,22 @@ def k_conv(p: Program, step: Step, k: int):
         p.temp = max(p.temp, rows * row_bytes)
         call = f"  wd_conv_transpose(&p, (float*)wd_temp, {rows});"
     return (f"  wd_conv_t p = {{{p.ptr(x, True)}, {p.ptr(w, True)}, {p.ptr(b, True) if b is not None else '0'}, {out}, "
-            f"{N}, {C}, {H}, {W}, {M}, {OH}, {OW}, {kh}, {kw}, {sh}, {sw}, {pt}, {pl}, {dh}, {dw}, {g}, {epi}, {packed}}};\n"
+            f"{N}, {C}, {H}, {W}, {M}, {OH}, {OW}, {kh}, {kw}, {sh}, {sw}, {pt}, {pl}, {dh}, {dw}, {g}, {epi}, {packed}, "
+            f"{work_arg}}};\n"
             + call)
+
+
+def prepack_bytes(K: int, N: int, direct: bool) -> int:
+    """Room in the temporary buffer for a convolution's whole im2col matrix B packed ([column blocks][K]
+    [GEMM_NC] floats), or 0: with few columns (a small image) the threads split the rows, and every row
+    block would pack the same column block again (wd_conv then packs it once, in parallel). Only where
+    up to PREPACK_THREADS threads can split the rows, and PREPACK_BYTES at most; a 1x1 stride-1
+    convolution reads its input in place."""
+    nb = -(-N // GEMM_NC)
+    if direct or K == 0 or nb >= 4 * PREPACK_THREADS:
+        return 0
+    b = nb * K * GEMM_NC * 4
+    return b if b <= PREPACK_BYTES else 0
 
 
 def gemv_panels(op) -> bool:

@@ -15,6 +15,8 @@ typedef struct {
   int M, N, K;
   int mb, mc;                   /* M split into mb blocks of mc rows (for threads) */
   wd_epi_fn epi; float* y_epi; int img, m_off;
+  float* work; int work_floats; /* room for all of B packed, [N blocks][K][NCP] (or 0) */
+  const float* bpk;             /* B packed there once, when several row blocks share each column block */
 } gemm_t;
 
 /* a 4×4 transpose of four vectors: c[j] lane i = q[i] lane j */
@@ -183,7 +185,9 @@ static void gemm_task(const void* arg, int task, int tid) {
     int last = k0 + WD_KC >= K;
     const float* b = bp;
     int bs = NCP;
-    if (direct) {
+    if (g->bpk) {
+      b = g->bpk + ((size_t)nbi * K + k0) * NCP;
+    } else if (direct) {
       b = g->b + (size_t)k0 * g->ldb + n0;
       bs = g->ldb;
     } else if (kc > 0) {
@@ -230,6 +234,16 @@ static void gemm_task(const void* arg, int task, int tid) {
   }
 }
 
+/* one [kc][NCP] block of B (column block t / kb, row block t % kb) into g->work */
+static void prepack_task(const void* arg, int t, int tid) {
+  (void)tid;
+  const gemm_t* g = (const gemm_t*)arg;
+  int kb = (g->K + WD_KC - 1) / WD_KC, nbi = t / kb, k0 = (t - nbi * kb) * WD_KC;
+  int n0 = nbi * WD_NC, nc = g->N - n0 < WD_NC ? g->N - n0 : WD_NC;
+  int kc = g->K - k0 < WD_KC ? g->K - k0 : WD_KC;
+  pack_b(g, g->work + ((size_t)nbi * g->K + k0) * NCP, k0, kc, n0, nc);
+}
+
 static void gemm_run(gemm_t* g) {
   int nb = (g->N + WD_NC - 1) / WD_NC;
   int mb = 1;
@@ -243,6 +257,13 @@ static void gemm_run(gemm_t* g) {
   mc = (mc + 3) / 4 * 4;
   g->mc = mc;
   g->mb = (g->M + mc - 1) / mc;
+  /* several row blocks per column block (few columns: a small image): each task would pack the same
+   * im2col block again, so all of B is packed once first, in parallel, and every task reads it */
+  int kb = (g->K + WD_KC - 1) / WD_KC;
+  if (g->mb > 1 && g->x && g->K > 0 && g->work && (size_t)nb * g->K * NCP <= (size_t)g->work_floats) {
+    wd_parallel(nb * kb, prepack_task, g);
+    g->bpk = g->work;
+  }
   wd_parallel(nb * g->mb, gemm_task, g);
 }
 
@@ -447,6 +468,7 @@ void wd_conv(const wd_conv_t* p) {
       g.ldc = N;
       g.M = Mg; g.N = N; g.K = K;
       g.epi = p->epi; g.y_epi = yimg; g.img = img; g.m_off = gi * Mg;
+      g.work = p->work; g.work_floats = p->work_floats;
       gemm_run(&g);
     }
   }

@@ -35,6 +35,7 @@ typedef struct {
   int N, C, H, W, M, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, group;
   wd_epi_fn epi;
   int packed;  /* w was rewritten by wd_pack_a (per group) */
+  float* work; int work_floats;  /* where an image's packed columns may go when threads split the rows (or 0) */
 } wd_conv_t;
 void wd_conv(const wd_conv_t* p);            /* Conv: depthwise kernel or packed GEMM (implicit im2col) */
 /* ConvTranspose: a GEMM into cols (rows input rows at a time: rows * W * M/group * kh * kw floats), then col2im */
