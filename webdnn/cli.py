@@ -135,7 +135,7 @@ def cmd_run(args) -> int:
             kernels = runner.profile(args.descriptor, inputs, backend=args.backend)
             _print_profile(kernels, runner.last_backend, (runner.last_backend_info or {}).get("threads"))
         return 0
-    with get_runner(args.where, **(_node_env(args) if args.where == "node" else {})) as runner:
+    with get_runner(args.where, **_node_env(args)) as runner:
         outs = runner.run(args.descriptor, inputs, backend=args.backend)
         ms = getattr(runner, "last_ms", None)
     print(f"ran {args.descriptor} on {args.backend} in {args.where}" + (f" ({ms:.1f} ms)" if ms is not None else ""))

@@ -235,6 +235,10 @@ def test_profile_times_every_kernel(tmp_path):
     res = subprocess.run([sys.executable, "-m", "webdnn", "run", str(out), "--input", str(tmp_path / "x.npy"),
                           "--backend", "wasm", "--threads", "0"], capture_output=True, text=True, timeout=120)
     assert res.returncode != 0 and "--threads must be 1 or more" in res.stderr
+    res = subprocess.run([sys.executable, "-m", "webdnn", "run", str(out), "--input", str(tmp_path / "x.npy"),
+                          "--backend", "wasm", "--threads", "2", "--in", "chromium"], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode != 0 and "--threads sets the wasm backend's threads in Node" in res.stderr
 
 
 def test_conv_transpose_in_chunks_of_input_rows(runners, node_hosts, tmp_path):

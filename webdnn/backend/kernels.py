@@ -8,6 +8,23 @@ from ..ir.ops.indexmap import slice_params
 from ..ir.ops.resize import resize_taps
 
 
+def folded_rows(a_shape, b_shape, out_shape) -> int | None:
+    """A batched product [..., M, K] × [K, N] whose B is one matrix shared by the whole batch and whose A
+    is not broadcast is one [batch·M, K] × [K, N] product (B read or packed once, not per batch entry):
+    its rows, or None where it is not."""
+    batch = 1
+    for d in out_shape[:-2]:
+        batch *= d
+    nb, na = 1, 1
+    for d in b_shape[:-2]:
+        nb *= d
+    for d in a_shape[:-2]:
+        na *= d
+    if batch > 1 and nb == 1 and na == batch:
+        return a_shape[-2] * batch
+    return None
+
+
 def _as_2d(op, values, pads=False):
     """1-D conv/pool attributes get a leading H entry (1, or 0 for pads); 3-D+ is refused."""
     nd = len(op.inputs[0].shape) - 2

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ...errors import ConversionError
-from ..kernels import kernel_attrs
+from ..kernels import folded_rows, kernel_attrs
 from ..memory import storage_bytes, views
 from . import render as R
 from .toolchain import GEMM_NC, GEMM_SCRATCH
@@ -237,15 +237,10 @@ def gemv_panels(op) -> bool:
 
 
 def matmul_rows(op) -> int:
-    """The rows of the one product a batched MatMul becomes when its B is shared by the whole batch
-    and A is not broadcast ([..., M, K] × [K, N] is one [batch·M, K] × [K, N] product: B is packed
-    once, not once per batch entry); else its M."""
+    """The rows of the one product a MatMul runs as: batch·M where its batch folds into the rows
+    (kernels.folded_rows), else M."""
     a, b = op.inputs
-    batch = op.outputs[0].shape[:-2]
-    M = a.shape[-2]
-    if batch and int(np.prod(b.shape[:-2])) == 1 and int(np.prod(a.shape[:-2])) == int(np.prod(batch)):
-        return M * int(np.prod(batch))
-    return M
+    return folded_rows(a.shape, b.shape, op.outputs[0].shape) or a.shape[-2]
 
 
 def _folded_strides(step: Step):
@@ -276,16 +271,17 @@ def k_matmul(p: Program, step: Step, k: int):
     M, K = a.shape[-2:]
     N = b.shape[-1]
     batch = y.shape[:-2]
-    folded = None
-    if matmul_rows(op) != M:
-        folded = _folded_strides(step) if step.epilogue is not None else (lambda t: None)
-    if folded is not None:  # one [batch·M, K] × [K, N] product
+    fold, strides = matmul_rows(op) != M, None
+    if fold and step.epilogue is not None:
+        strides = _folded_strides(step)
+        fold = strides is not None
+    if fold:  # one [batch·M, K] × [K, N] product
         M, batch = matmul_rows(op), ()
     sa = R.broadcast_strides(a.shape[:-2], batch)
     sb = R.broadcast_strides(b.shape[:-2], batch)
     idx = list(np.ndindex(*batch)) if batch else [()]
     ao = p.table("int32_t", [sum(i * s for i, s in zip(ix, sa)) * M * K for ix in idx], f"k{k}_ao")
-    epi = _epilogue(p, step, k, folded) if step.epilogue is not None else "0"
+    epi = _epilogue(p, step, k, strides) if step.epilogue is not None else "0"
     p.scratch = max(p.scratch, GEMM_SCRATCH)
     if gemv_panels(op) and p.gemv_uses.get(b.name) == p.uses.get(b.name):
         if b.name not in p.panels:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .elementwise import Epilogue
 from ...ir import Tensor
+from ..kernels import folded_rows
 from .indices import Dispatch, Shader, broadcast_offset, decompose, flat_kernel, size_of, u
 from .pool import nchw
 
@@ -214,10 +215,11 @@ def matmul(step, ctx):
     M, K, N = a.shape[-2], a.shape[-1], bt.shape[-1]
     batch_shape = y.shape[:-2]
     batches = size_of(batch_shape)
-    if batches > 1 and size_of(bt.shape[:-2]) == 1 and size_of(a.shape[:-2]) == batches:
+    rows = folded_rows(a.shape, bt.shape, y.shape)
+    if rows:
         # B shared by the batch, A not broadcast: one [batch·M, K] × [K, N] product (a Linear on NHWC
         # activations or on attention windows), tiled over all its rows; the output's flat index is the same
-        M, batch_shape, batches = M * batches, (), 1
+        M, batch_shape, batches = rows, (), 1
     epi_inputs = {t.name for t in step.inputs[2:]}
     a_vec = K % 4 == 0 and a.name not in epi_inputs
     b_vec = N % 4 == 0 and bt.name not in epi_inputs
