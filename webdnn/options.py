@@ -11,9 +11,23 @@ PRECISIONS = ("f32", "f16")
 
 
 @dataclass(frozen=True)
+class SizeRange:
+    """The sizes a named dim may take (input_shapes={"seq": SizeRange(1, 512)}, `--input-shape
+    seq=1..512`): it stays symbolic where a backend binds sizes at run time, which refuses sizes
+    outside it; fixed backends are built for `lo`."""
+    lo: int
+    hi: int
+
+    def __post_init__(self):
+        if not (isinstance(self.lo, int) and isinstance(self.hi, int) and 0 <= self.lo <= self.hi):
+            raise ConversionError(f"a size range needs 0 <= low <= high, got {self.lo}..{self.hi}")
+
+
+@dataclass(frozen=True)
 class ConvertOptions:
     """backends: which backends to write ("js", "wasm", "webgpu").
-    input_shapes: {input name: shape} for inputs the model leaves open ("" names the only input).
+    input_shapes: {input name: shape} for inputs the model leaves open ("" names the only input); or
+      {dim name: [size]} to fix a named dim everywhere, {dim name: SizeRange(lo, hi)} to bound it.
     constant_inputs: {input name: array} inputs fixed at conversion (folded into the graph).
     weights: the weight encoding (encoding.ENCODINGS: "raw", "f16", "int8", ...).
     precision: webgpu storage and math, "f32" or "f16" (an f16 descriptor keeps an f32 plan for

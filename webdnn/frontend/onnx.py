@@ -9,6 +9,7 @@ Shape → Gather → Concat → Reshape arrive as constant attributes.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from onnx import numpy_helper, TensorProto
 
 from ..errors import ConversionError, UnsupportedOpsError, ShapeError, DynamicValueError, ModelFileError
 from ..ir import Graph, Tensor
+from ..ir.symbolic import Sym
+from ..options import SizeRange
 from ..passes.fold_constants import try_fold
 from .onnx_registry import HANDLERS, ONNX_DTYPES, handler_key, tensor_dtype  # noqa: F401  (ONNX_DTYPES: part of this API)
 # every handler family, imported for its registrations
@@ -170,8 +173,11 @@ class NodeContext:
 
 
 class OnnxImporter:
-    def __init__(self, proto, input_shapes: dict | None = None, constant_inputs: dict | None = None):
+    def __init__(self, proto, input_shapes: dict | None = None, constant_inputs: dict | None = None,
+                 symbolic: bool = False):
         self.proto = proto
+        self.symbolic = symbolic  # open dims stay symbols (ir/symbolic.py) instead of becoming 1
+        self.ranges: dict[str, tuple[int, int]] = {}  # symbol -> the (lo, hi) --input-shape declared
         self.handlers = HANDLERS
         self.opset = default_opset(proto)
         self.input_shapes = dict(input_shapes or {})
@@ -267,10 +273,26 @@ class OnnxImporter:
             if len(names) != 1:
                 raise ConversionError(f"--input-shape without a name needs a model with one input; this one has {names}")
             self.input_shapes[names[0]] = self.input_shapes.pop("")
+        # a name that is not an input but one of their dim_params fixes that size everywhere (seq=128)
+        params = {d.dim_param for i in real_inputs for d in i.type.tensor_type.shape.dim if d.dim_param}
+        fixed_dims = {}
+        for name in sorted(set(self.input_shapes) - {i.name for i in real_inputs}):
+            if name in params and isinstance(self.input_shapes[name], SizeRange):
+                r = self.input_shapes.pop(name)
+                self.ranges[dim_symbol(name, "", 0)] = (r.lo, r.hi)
+                if not self.symbolic:
+                    fixed_dims[name] = r.lo
+            elif name in params:
+                value = list(self.input_shapes.pop(name))
+                if len(value) != 1 or int(value[0]) < 0:
+                    raise ConversionError(f"--input-shape {name}=...: {name!r} is a dimension of the model's inputs; "
+                                          f"give it one size (e.g. {name}=128), got {value}")
+                fixed_dims[name] = int(value[0])
         unknown = (set(self.input_shapes) | set(self.constant_inputs)) - {i.name for i in real_inputs}
         if unknown:
             raise ConversionError(f"input shapes/constants name {sorted(unknown)}, but the model's inputs are "
-                                  f"{[i.name for i in real_inputs]}")
+                                  f"{[i.name for i in real_inputs]}" + (f" and their named dimensions {sorted(params)}"
+                                                                         if params else ""))
         for vi in real_inputs:
             tt = vi.type.tensor_type
             if not vi.type.HasField("tensor_type"):
@@ -279,7 +301,8 @@ class OnnxImporter:
             if vi.name in self.constant_inputs:  # pinned: a constant from now on
                 self.values[vi.name] = self.graph.constant(np.asarray(self.constant_inputs[vi.name]), vi.name, dtype)
                 continue
-            dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
+            dims = [d.dim_value if d.HasField("dim_value") else fixed_dims.get(d.dim_param, d.dim_param or "?")
+                    for d in tt.shape.dim]
             if vi.name in self.input_shapes:
                 shape = [int(d) for d in self.input_shapes[vi.name]]
                 if tt.HasField("shape") and len(shape) != len(dims):
@@ -290,6 +313,8 @@ class OnnxImporter:
                     raise ConversionError(
                         f"--input-shape {vi.name}={','.join(map(str, shape))} changes dim(s) {fixed} that the model fixes "
                         f"({dims}); only its open dims can be set")
+            elif self.symbolic:
+                shape = [d if isinstance(d, int) else Sym(dim_symbol(d, vi.name, i)) for i, d in enumerate(dims)]
             else:
                 symbolic = [d for d in dims if not isinstance(d, int)]
                 if symbolic:
@@ -357,14 +382,26 @@ class OnnxImporter:
         self.graph.outputs = outs
 
 
-def import_onnx(model, input_shapes: dict | None = None, constant_inputs: dict | None = None) -> Graph:
+def dim_symbol(param: str, input_name: str, axis: int) -> str:
+    """The symbol of an open ONNX dim: its dim_param made a name (`batch_size`, `seq_len`), or, when the
+    dim has none, `<input>_<axis>`."""
+    if param and param != "?":
+        name = re.sub(r"[^A-Za-z0-9_]", "_", param)
+    else:
+        name = re.sub(r"[^A-Za-z0-9_]", "_", f"{input_name}_{axis}")
+    return name if re.match(r"[A-Za-z_]", name) else f"d_{name}"
+
+
+def import_onnx(model, input_shapes: dict | None = None, constant_inputs: dict | None = None,
+                symbolic: bool = False) -> Graph:
     """Load and convert; warnings (e.g. symbolic dims set to 1) are issued as Python warnings.
 
     input_shapes: {input name: shape}; the key "" names the only input of a one-input model.
     constant_inputs pins model inputs to fixed values (they stop being inputs)."""
     proto = load_model(model)
-    imp = OnnxImporter(proto, input_shapes, constant_inputs)
+    imp = OnnxImporter(proto, input_shapes, constant_inputs, symbolic)
     graph = imp.convert()
+    graph.symbol_ranges = dict(imp.ranges)
     for n in imp.notes:
         warnings.warn(n, stacklevel=2)
     graph.source = {"format": "onnx", "opset": imp.opset,

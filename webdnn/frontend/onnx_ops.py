@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..ir.activations import ACTIVATIONS
+from ..ir.symbolic import as_dim, is_symbolic_array, prod
 from ..ir.ops.elementwise import inp, call, chain
 from .onnx_registry import X, conv_pads, handler, tensor_dtype, unary
 from .onnx_ops_index import max_pool_indices
@@ -227,7 +229,7 @@ def _softmax(c):
     if axis == rank - 1:
         return [c.op1("Softmax", [x], {"axis": axis, "log": log})]
     # before opset 13 the input is coerced to 2-D at `axis`
-    flat = c.op1("Reshape", [x], {"shape": [int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:]))]})
+    flat = c.op1("Reshape", [x], {"shape": [prod(x.shape[:axis]), prod(x.shape[axis:])]})
     y = c.op1("Softmax", [flat], {"axis": 1, "log": log})
     return [c.op1("Reshape", [y], {"shape": list(x.shape)})]
 
@@ -255,16 +257,19 @@ def _reduce(c):
 @handler("Reshape", since=5)
 def _reshape(c):
     x = c.input(0)
-    target = [int(v) for v in c.const(1, "shape").reshape(-1)]
+    target = [as_dim(v) for v in c.const(1, "shape").reshape(-1)]
     allowzero = c.attr("allowzero", 0)
     shape = [x.shape[i] if v == 0 and not allowzero else v for i, v in enumerate(target)]
     if shape.count(-1) > 1:
         c.fail(f"shape {target} has more than one -1")
     if -1 in shape:
-        known = int(np.prod([v for v in shape if v != -1]))
-        if known == 0 or int(np.prod(x.shape)) % known:
-            c.fail(f"cannot reshape {list(x.shape)} to {target}")
-        shape[shape.index(-1)] = int(np.prod(x.shape)) // known
+        known = prod([v for v in shape if v != -1])
+        try:
+            if known == 0 or prod(x.shape) % known:
+                c.fail(f"cannot reshape {list(x.shape)} to {target}")
+            shape[shape.index(-1)] = prod(x.shape) // known
+        except ShapeError as e:
+            c.fail(f"cannot reshape {list(x.shape)} to {target}: {e}")
     return [c.op1("Reshape", [x], {"shape": shape})]
 
 
@@ -273,7 +278,7 @@ def _flatten(c):
     x = c.input(0)
     axis = c.attr("axis", 1)
     axis = axis + len(x.shape) if axis < 0 else axis
-    return [c.op1("Reshape", [x], {"shape": [int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:]))]})]
+    return [c.op1("Reshape", [x], {"shape": [prod(x.shape[:axis]), prod(x.shape[axis:])]})]
 
 
 @handler("Squeeze")
@@ -308,7 +313,8 @@ def _transpose(c):
 
 @handler("Concat", since=4)
 def _concat(c):
-    xs = [t for t in c.inputs() if t.size > 0 or len(c.inputs()) == 1]
+    # empty inputs drop out; one of symbolic size stays (it is empty only for some bindings)
+    xs = [t for t in c.inputs() if t.is_symbolic or t.size > 0 or len(c.inputs()) == 1]
     return [c.op1("Concat", xs, {"axis": c.attr("axis")})]
 
 
@@ -376,7 +382,7 @@ def _pad(c):
 
 @handler("Expand", since=8)
 def _expand(c):
-    return [c.op1("Expand", [c.input(0)], {"shape": [int(v) for v in c.const(1, "shape").reshape(-1)]})]
+    return [c.op1("Expand", [c.input(0)], {"shape": [as_dim(v) for v in c.const(1, "shape").reshape(-1)]})]
 
 
 @handler("Identity")
@@ -416,5 +422,8 @@ def _constant(c):
 @handler("ConstantOfShape", since=9)
 def _constant_of_shape(c):
     value = c.attr("value")
-    c.const(0, "shape")  # the output shape must be static
+    shape = c.const(0, "shape")  # the output shape must be known, fixed or symbolic
+    if is_symbolic_array(shape):  # sized at run time: a broadcast of the value
+        v = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(1)
+        return [c.op1("Expand", [c.constant(v)], {"shape": list(shape.reshape(-1))})]
     return [c.op1("ConstantOfShape", [c.input(0)], {"value": None if value is None else np.asarray(value)})]

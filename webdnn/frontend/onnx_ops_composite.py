@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ops.elementwise import call, inp
+from ..ir.dtype import np_dtype
+from ..ir.symbolic import int_array, is_symbolic_array
 from .onnx_ops import conv
 from .onnx_registry import X, conv_pads, handler, ints, tensor_dtype, unary
 
@@ -62,8 +64,27 @@ def _range(c):
     dtype = np.asarray(start).dtype
     # scalars; a one-element tensor (as some function bodies pass) is read as its element
     start, limit, delta = (np.asarray(v).reshape(()) for v in (start, limit, delta))
+    if any(is_symbolic_array(v) for v in (start, limit, delta)):
+        return [_symbolic_range(c, start[()], limit[()], delta[()], np.dtype(np_dtype(c.input(0).dtype)))]
     n = max(int(np.ceil((limit - start) / delta)), 0)
     return [c.constant((start + np.arange(n) * delta).astype(dtype))]
+
+
+def _symbolic_range(c, start, limit, delta, dtype):
+    """Range whose length is a symbolic size (arange(seq)): start + delta · (exclusive running sum of
+    ones), built at run time; only an integer delta with a size that is provably not negative."""
+    if not isinstance(delta, (int, np.integer)) or delta == 0 or dtype.kind not in "iu":
+        c.fail(f"a Range over symbolic sizes needs integer start/limit and a fixed non-zero integer delta; "
+               f"got start {start}, limit {limit}, delta {delta}")
+    d = int(delta)
+    n = (limit - start + d - 1) // d if d > 0 else (start - limit - d - 1) // (-d)
+    if not (n >= 0):
+        c.fail(f"the length {n} of a Range over symbolic sizes could be negative")
+    steps = c.op1("Expand", [c.constant(np.asarray([d], dtype=dtype))], {"shape": [n]})
+    ramp = c.op1("CumSum", [steps], {"axis": 0, "exclusive": 1})
+    if isinstance(start, (int, np.integer)) and start == 0:
+        return ramp
+    return c.ew(call("add", inp(0), inp(1)), [ramp, c.constant(int_array([start]).reshape(()), dtype="int64")])
 
 
 @handler("EyeLike", since=9)

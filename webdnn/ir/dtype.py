@@ -24,6 +24,8 @@ def np_dtype(dtype: str):
 def dtype_of(array) -> str:
     """The IR dtype name of a numpy array (or numpy dtype)."""
     dt = np.dtype(getattr(array, "dtype", array))
+    if dt == object and isinstance(array, np.ndarray):
+        return "int64"  # a symbolic constant: ints and size expressions (ir/symbolic.py)
     for name, t in DTYPES.items():
         if np.dtype(t) == dt:
             return name

@@ -1,6 +1,7 @@
 """Graph, Tensor and Op: the IR every frontend produces and every backend consumes.
 
-Shapes are tuples of ints. A dim that depends on the input values is a string ("<op>:count"):
+Shapes are tuples of ints and symbolic sizes (ir/symbolic.py: `seq`, `seq + past`, bound at run
+time). A dim that depends on the input values is a string ("<op>:count"):
 only the outputs of dynamic ops (ir/ops/dynamic.py) have such dims, and only graph outputs and
 other dynamic ops may read them (`verify()` checks; ir/host.py splits them off as host steps).
 """
@@ -12,6 +13,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .dtype import dtype_of, np_dtype
+from .symbolic import Expr, int_array, is_symbolic_array
 from ..errors import ShapeError
 
 
@@ -22,7 +24,7 @@ MAX_TENSOR_BYTES = 2 << 30
 
 def check_size(what: str, shape, dtype: str) -> None:
     """A ShapeError naming the tensor (`what`) when it is negative-sized or larger than MAX_TENSOR_BYTES."""
-    dims = [d for d in shape if not isinstance(d, str)]
+    dims = [d for d in shape if not isinstance(d, (str, Expr))]  # symbolic sizes are checked when bound
     if any(d < 0 for d in dims):
         raise ShapeError(f"{what} has a negative dimension: shape {list(shape)}")
     nbytes = float(np.prod(dims, dtype=np.float64)) * np.dtype(np_dtype(dtype)).itemsize
@@ -57,7 +59,7 @@ class Tensor:
 
     def __init__(self, name: str, shape: Sequence[int], dtype: str, data: np.ndarray | None = None):
         self.name = name
-        self.shape = tuple(d if isinstance(d, str) else int(d) for d in shape)
+        self.shape = tuple(d if isinstance(d, (str, Expr)) else int(d) for d in shape)
         self.dtype = dtype
         self.data = data
 
@@ -71,7 +73,18 @@ class Tensor:
         return any(isinstance(d, str) for d in self.shape)
 
     @property
-    def size(self) -> int:
+    def is_symbolic(self) -> bool:
+        """Some dim is a size bound at run time (ir/symbolic.py): `seq`, `seq + past`, ..."""
+        return any(isinstance(d, Expr) for d in self.shape)
+
+    @property
+    def size(self):
+        """The element count: an int, or an Expr for a symbolic shape."""
+        if self.is_symbolic:
+            n = 1
+            for d in self.shape:
+                n = d * n
+            return n
         return int(np.prod(self.shape, dtype=np.int64))
 
     def __repr__(self):
@@ -106,6 +119,9 @@ class Graph:
     def __init__(self, name: str = "graph"):
         self.name = name
         self.source: dict | None = None  # where the graph came from (format, file, opset)
+        # symbolic sizes of the inputs -> the value the fixed backends were built for (convert())
+        self.symbols: dict[str, int] = {}
+        self.symbol_ranges: dict[str, tuple[int, int]] = {}  # the sizes a symbol may take (--input-shape seq=1..512)
         self.inputs: list[Tensor] = []
         self.outputs: list[Tensor] = []
         self.ops: list[Op] = []
@@ -139,7 +155,12 @@ class Graph:
     def constant(self, data, name: str = "const", dtype: str | None = None) -> Tensor:
         arr = np.asarray(data)
         dtype = dtype or dtype_of(arr)
-        arr = np.array(arr, dtype=np_dtype(dtype), order="C")
+        if is_symbolic_array(arr):  # a symbolic constant (ir/symbolic.py): its sizes stay expressions
+            if dtype not in ("int64", "int32"):
+                raise ShapeError(f"constant {name!r}: a symbolic size cannot be {dtype}")
+            arr = int_array(arr)
+        else:
+            arr = np.array(arr, dtype=np_dtype(dtype), order="C")
         return Tensor(self.unique_name(name), arr.shape, dtype, arr)
 
     def add_op(self, type: str, inputs: Sequence[Tensor | None], attrs: dict | None = None,
@@ -266,7 +287,8 @@ class Graph:
                     raise ShapeError(f"{op} reads {t.name!r} before it is produced")
                 if t.is_dynamic and not runs_on_host(d, True):
                     raise ShapeError(data_dependent_use(op, t))
-                if t.is_constant and (tuple(t.data.shape) != t.shape or dtype_of(t.data) != t.dtype):
+                if t.is_constant and (tuple(t.data.shape) != t.shape or (dtype_of(t.data) != t.dtype
+                                                                         and not is_symbolic_array(t.data))):
                     raise ShapeError(f"constant {t.name!r} says {list(t.shape)} {t.dtype} but holds "
                                      f"{list(t.data.shape)} {t.data.dtype}")
             specs = d.checked_infer(op)

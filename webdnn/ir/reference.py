@@ -3,18 +3,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dtype import np_dtype
+from .dtype import INT_DTYPES, np_dtype
+from .symbolic import Expr, int_array, is_symbolic_array
 from .graph import shape_fits
 from .ops import get_op_def
 from ..errors import ShapeError
 
 
 def run_op(op, arrays):
-    outs = get_op_def(op.type).reference(op, arrays)
+    outs = [a if isinstance(a, np.ndarray) else np.asarray(a, dtype=object if isinstance(a, Expr) else None)
+            for a in get_op_def(op.type).reference(op, arrays)]  # an element of a symbolic array is an Expr
     for t, a in zip(op.outputs, outs):
         if not shape_fits(t.shape, a.shape):
             raise ShapeError(f"{op}: reference produced {list(a.shape)} for {t.name!r}, inference said {list(t.shape)}")
-    return [np.asarray(a).astype(np_dtype(t.dtype), copy=False) for t, a in zip(op.outputs, outs)]
+    return [_cast(np.asarray(a), t.dtype) for t, a in zip(op.outputs, outs)]
+
+
+def _cast(a: np.ndarray, dtype: str) -> np.ndarray:
+    if a.dtype == object:  # a shape computation on symbolic sizes keeps its Exprs (ir/symbolic.py)
+        if dtype not in INT_DTYPES and dtype != "bool":
+            if is_symbolic_array(a):
+                raise ShapeError(f"a symbolic size cannot become {dtype}")
+        elif is_symbolic_array(a):
+            return int_array(a)
+    return a.astype(np_dtype(dtype), copy=False)
 
 
 def run(graph, inputs: dict[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:

@@ -9,7 +9,9 @@ The frontend calls try_fold() on every op it adds; this pass catches what later 
 from __future__ import annotations
 
 from ..ir import Graph
+from ..errors import ShapeError
 from ..ir.reference import run_op
+from ..ir.symbolic import is_symbolic_array
 
 # Folding a constant bigger than this would bloat the weights (e.g. Expand of a scalar); those stay ops.
 MAX_FOLDED_ELEMENTS = 1 << 27
@@ -21,7 +23,8 @@ def foldable(op) -> bool:
         return True
     if not all(t is None or t.is_constant for t in op.inputs):
         return False
-    return all(t.is_dynamic or t.size <= MAX_FOLDED_ELEMENTS for t in op.outputs)
+    # an output of symbolic size is computed at run time (the backend binds its size)
+    return all(t.is_dynamic or (not t.is_symbolic and t.size <= MAX_FOLDED_ELEMENTS) for t in op.outputs)
 
 
 def try_fold(graph: Graph, op):
@@ -31,7 +34,12 @@ def try_fold(graph: Graph, op):
     args = [None if t is None else t.data for t in op.inputs]
     if op.definition.folds_without_data:
         args = [None] * len(op.inputs)
-    values = run_op(op, args)
+    try:
+        values = run_op(op, args)
+    except ShapeError:
+        if any(is_symbolic_array(a) for a in args):
+            return None  # a size used as data (cast to float, ...): the op runs, the backend binds its input
+        raise
     for t, v in zip(op.outputs, values):
         t.data = v
         t.shape = tuple(v.shape)  # a data-dependent dim is now known

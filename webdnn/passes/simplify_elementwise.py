@@ -19,6 +19,7 @@ import numpy as np
 from ..ir import Graph
 from ..ir.dtype import FLOAT_DTYPES
 from ..ir.ops.elementwise import expr_dtype, substitute
+from ..ir.symbolic import broadcast_shapes, is_symbolic_array
 
 INLINE_DTYPES = (*FLOAT_DTYPES, "int32", "int64", "int8", "uint8")
 SMALL = 5  # nodes a subtree may have to be written twice (pow(a, 2) -> a * a)
@@ -71,13 +72,13 @@ def _simplify(op) -> bool:
     out = op.outputs[0]
     inline = {}
     for i, t in enumerate(op.inputs):
-        if t.is_constant and t.size == 1 and t.dtype in INLINE_DTYPES:
+        if t.is_constant and t.size == 1 and t.dtype in INLINE_DTYPES and not is_symbolic_array(t.data):
             v = t.data.reshape(-1)[0].item()
             if isinstance(v, float) and not math.isfinite(v):
                 continue
             inline[i] = ["cast", t.dtype, ["const", v]]
     keep = [i for i in range(len(op.inputs)) if i not in inline]
-    if inline and (not keep or tuple(np.broadcast_shapes(*(op.inputs[i].shape for i in keep))) != tuple(out.shape)):
+    if inline and (not keep or tuple(broadcast_shapes(*(op.inputs[i].shape for i in keep))) != tuple(out.shape)):
         inline = {}  # the constant sets the output's shape (or is all there is: constant folding's job)
     index = {i: n for n, i in enumerate(keep)}
     expr = substitute(op.attrs["expr"], lambda i: inline[i] if i in inline else ["in", index[i]])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ShapeError
+from ..symbolic import Expr
 
 REQUIRED = object()
 OPS: dict[str, "OpDef"] = {}
@@ -48,7 +49,7 @@ class OpDef:
             raise ShapeError(f"{_describe(op)}: {e}") from None
         except (ValueError, IndexError, TypeError, KeyError, ZeroDivisionError) as e:
             raise ShapeError(f"{_describe(op)}: {type(e).__name__}: {e}") from None
-        return [(tuple(d if isinstance(d, str) else int(d) for d in s), dt) for s, dt in specs]
+        return [(tuple(d if isinstance(d, (str, Expr)) else int(d) for d in s), dt) for s, dt in specs]
 
 
 def _describe(op) -> str:

@@ -5,6 +5,7 @@ import numpy as np
 
 from . import OpDef, register, check
 from ..dtype import dtype_of
+from ..symbolic import int_array
 
 
 @register
@@ -35,7 +36,7 @@ class Shape(OpDef):
         return [((len(self._dims(op)),), "int64")]
 
     def reference(self, op, inputs):
-        return [np.array(self._dims(op), dtype=np.int64)]
+        return [int_array(self._dims(op), (len(self._dims(op)),))]
 
 
 @register
@@ -47,7 +48,7 @@ class ConstantOfShape(OpDef):
         (s,) = op.inputs
         check(s.is_constant, f"its shape input {s.name!r} must be a constant (shapes are static)")
         v = np.zeros(1, np.float32) if op.attrs["value"] is None else np.asarray(op.attrs["value"])
-        return [(tuple(int(d) for d in s.data.reshape(-1)), dtype_of(v))]
+        return [(tuple(s.data.reshape(-1)), dtype_of(v))]
 
     def reference(self, op, inputs):
         v = np.zeros(1, np.float32) if op.attrs["value"] is None else np.asarray(op.attrs["value"])

@@ -10,8 +10,11 @@ import math
 
 import numpy as np
 
+from ..symbolic import broadcast_shapes
 from . import OpDef, register, check
-from ..dtype import np_dtype, FLOAT_DTYPES
+from ..dtype import np_dtype, FLOAT_DTYPES, INT_DTYPES
+from ..symbolic import int_array, is_symbolic_array
+from ...errors import ShapeError
 
 
 def _erf(x):
@@ -232,6 +235,59 @@ def evaluate(expr, inputs, dtype_hint="float32"):
     return np.asarray(res).astype(np_dtype(node_dt), copy=False)
 
 
+def _sym_cmp(f):
+    return np.frompyfunc(f, 2, 1)
+
+
+# integer primitives on sizes that may be symbolic (object arrays of ints and Exprs); sizes are
+# never negative, so truncating and flooring division agree
+SYMBOLIC = {
+    "neg": np.frompyfunc(lambda a: -a, 1, 1),
+    "add": _sym_cmp(lambda a, b: a + b),
+    "sub": _sym_cmp(lambda a, b: a - b),
+    "mul": _sym_cmp(lambda a, b: a * b),
+    "div": _sym_cmp(lambda a, b: a // b),
+    "idiv": _sym_cmp(lambda a, b: a // b),
+    "imod": _sym_cmp(lambda a, b: a % b),
+    "max": _sym_cmp(lambda a, b: a if a >= b else b),
+    "min": _sym_cmp(lambda a, b: a if a <= b else b),
+    "eq": _sym_cmp(lambda a, b: a == b),
+    "lt": _sym_cmp(lambda a, b: a < b),
+    "le": _sym_cmp(lambda a, b: a <= b),
+    "gt": _sym_cmp(lambda a, b: a > b),
+    "ge": _sym_cmp(lambda a, b: a >= b),
+    "abs": np.frompyfunc(lambda a: a if a >= 0 else -a, 1, 1),
+    "not": np.frompyfunc(lambda a: not a, 1, 1),
+    "and": _sym_cmp(lambda a, b: bool(a) and bool(b)),
+    "or": _sym_cmp(lambda a, b: bool(a) or bool(b)),
+}
+
+
+def evaluate_symbolic(expr, inputs):
+    """evaluate() for integer expressions whose inputs hold symbolic sizes (ir/symbolic.py)."""
+    op = expr[0]
+    if op == "in":
+        return inputs[expr[1]]
+    if op == "const":
+        v = expr[1]
+        if isinstance(v, float) and not v.is_integer():
+            raise ShapeError(f"a symbolic size meets the non-integer constant {v}")
+        return np.asarray(int(v), dtype=object)
+    if op == "cast":
+        x = evaluate_symbolic(expr[2], inputs)
+        if expr[1] == "bool":
+            return SYMBOLIC["not"](SYMBOLIC["eq"](x, 0))
+        if expr[1] in FLOAT_DTYPES and is_symbolic_array(np.asarray(x, dtype=object)):
+            raise ShapeError(f"a symbolic size is cast to {expr[1]}: only integer arithmetic keeps sizes symbolic")
+        return x
+    if op == "where":
+        c = evaluate_symbolic(expr[1], inputs)
+        return np.where(c.astype(bool), evaluate_symbolic(expr[2], inputs), evaluate_symbolic(expr[3], inputs))
+    if op not in SYMBOLIC:
+        raise ShapeError(f"'{op}' cannot compute on symbolic sizes (integer + - * // % min max and comparisons can)")
+    return SYMBOLIC[op](*(evaluate_symbolic(a, inputs) for a in expr[1:]))
+
+
 def dtype_name(a: np.ndarray) -> str:
     from ..dtype import dtype_of
     return dtype_of(a)
@@ -257,10 +313,14 @@ class Elementwise(OpDef):
         used = expr_inputs(expr)
         check(used <= set(range(len(op.inputs))), f"expression reads inputs {sorted(used)} but op has {len(op.inputs)}")
         dtype = expr_dtype(expr, [t.dtype for t in op.inputs]) or op.inputs[0].dtype
-        shape = np.broadcast_shapes(*(t.shape for t in op.inputs))
+        shape = broadcast_shapes(*(t.shape for t in op.inputs))
         return [(shape, dtype)]
 
     def reference(self, op, inputs):
         (shape, dtype), = self.infer(op)
+        if any(is_symbolic_array(a) for a in inputs):  # shape arithmetic on symbolic sizes
+            res = evaluate_symbolic(op.attrs["expr"], [np.asarray(a, dtype=object) for a in inputs])
+            return [int_array(np.broadcast_to(res, shape)) if dtype in INT_DTYPES
+                    else np.array(np.broadcast_to(res, shape)).astype(np_dtype(dtype))]
         res = evaluate(op.attrs["expr"], inputs, dtype)
         return [np.array(np.broadcast_to(res, shape).astype(np_dtype(dtype)))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..symbolic import as_dim, broadcast_shapes, prod
 from . import OpDef, register, check, norm_axis
 
 
@@ -30,7 +31,7 @@ class Reshape(OpDef):
         (x,) = op.inputs
         shape = tuple(op.attrs["shape"])
         check(all(d >= 0 for d in shape), f"shape {list(shape)} must be explicit")
-        check(int(np.prod(shape)) == int(np.prod(x.shape)), f"cannot reshape {list(x.shape)} to {list(shape)}")
+        check(prod(shape) == prod(x.shape), f"cannot reshape {list(x.shape)} to {list(shape)}")
         return [(shape, x.dtype)]
 
     def reference(self, op, inputs):
@@ -119,7 +120,7 @@ def slice_params(shape, attrs):
         seen.add(ax)
         check(sp != 0, "step must not be 0")
         d = shape[ax]
-        st, en, sp = int(st), int(en), int(sp)
+        st, en, sp = as_dim(st), as_dim(en), int(sp)
         if st < 0:
             st += d
         if en < 0:
@@ -209,7 +210,7 @@ class Expand(OpDef):
 
     def infer(self, op):
         (x,) = op.inputs
-        return [(tuple(np.broadcast_shapes(x.shape, tuple(op.attrs["shape"]))), x.dtype)]
+        return [(tuple(broadcast_shapes(x.shape, tuple(op.attrs["shape"]))), x.dtype)]
 
     def reference(self, op, inputs):
         (shape, _), = self.infer(op)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..symbolic import broadcast_shapes
 from . import OpDef, register, check
 
 
@@ -15,7 +16,7 @@ class MatMul(OpDef):
         a, b = op.inputs
         check(len(a.shape) >= 2 and len(b.shape) >= 2, "both inputs must have rank >= 2 (the frontend reshapes 1-D)")
         check(a.shape[-1] == b.shape[-2], f"inner dims differ: {a.shape[-1]} vs {b.shape[-2]}")
-        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
         return [((*batch, a.shape[-2], b.shape[-1]), a.dtype)]
 
     def reference(self, op, inputs):
@@ -36,8 +37,8 @@ class Gemm(OpDef):
         k2, n = b.shape[::-1] if op.attrs["transB"] else b.shape
         check(k == k2, f"inner dims differ: {k} vs {k2}")
         if c is not None:
-            np.broadcast_shapes(c.shape, (m, n))
-            check(len(np.broadcast_shapes(c.shape, (m, n))) == 2 and np.broadcast_shapes(c.shape, (m, n)) == (m, n),
+            broadcast_shapes(c.shape, (m, n))
+            check(len(broadcast_shapes(c.shape, (m, n))) == 2 and broadcast_shapes(c.shape, (m, n)) == (m, n),
                   f"C {list(c.shape)} does not broadcast to [{m}, {n}]")
         return [((m, n), a.dtype)]
 
