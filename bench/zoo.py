@@ -599,6 +599,69 @@ class SpeechLSTM(nn.Module):
         return self.fc(self.lstm(x)[0])
 
 
+class _GPT2Block(nn.Module):
+    """Pre-norm decoder block with a key/value cache: attends to the cached keys/values of the
+    earlier tokens and its own; returns the block output and the grown cache."""
+
+    def __init__(self, h, heads):
+        super().__init__()
+        self.heads = heads
+        self.ln1, self.ln2 = nn.LayerNorm(h), nn.LayerNorm(h)
+        self.qkv, self.proj = nn.Linear(h, 3 * h), nn.Linear(h, h)
+        self.fc, self.out = nn.Linear(h, 4 * h), nn.Linear(4 * h, h)
+
+    def forward(self, x, past_k, past_v, allowed):
+        b, s, h = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(h, dim=-1)
+        split = lambda t: t.view(b, s, self.heads, h // self.heads).transpose(1, 2)  # noqa: E731
+        k = torch.cat([past_k, split(k)], dim=2)
+        v = torch.cat([past_v, split(v)], dim=2)
+        att = (split(q) @ k.transpose(-1, -2)) / math.sqrt(h // self.heads)
+        att = att.masked_fill(~allowed, -1e9).softmax(-1)
+        x = x + self.proj((att @ v).transpose(1, 2).reshape(b, s, h))
+        return x + self.out(F.gelu(self.fc(self.ln2(x)), approximate="tanh")), k, v
+
+
+class GPT2(nn.Module):
+    """A GPT-2-style decoder (Radford et al. 2019) with a key/value cache, as exported for generation:
+    inputs the new tokens and each layer's cached keys and values (length `past`, 0 at the first step),
+    outputs the next-token logits and the grown caches (`present`). Positions continue from `past`;
+    a token sees the cache and the new tokens up to itself (causal)."""
+
+    def __init__(self, vocab=50257, h=768, layers=12, heads=12, positions=1024):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(vocab, h), nn.Embedding(positions, h)
+        self.blocks = nn.ModuleList(_GPT2Block(h, heads) for _ in range(layers))
+        self.ln = nn.LayerNorm(h)
+        self.head = nn.Linear(h, vocab, bias=False)
+
+    def forward(self, input_ids, *past):
+        s, p = input_ids.shape[1], past[0].shape[2]
+        pos = torch.arange(p, p + s).unsqueeze(0)
+        x = self.wte(input_ids) + self.wpe(pos)
+        # query i (at position p + i) sees keys 0 .. p + i
+        allowed = torch.arange(p + s).unsqueeze(0) <= (torch.arange(s) + p).unsqueeze(1)
+        present = []
+        for i, block in enumerate(self.blocks):
+            x, k, v = block(x, past[2 * i], past[2 * i + 1], allowed)
+            present += [k, v]
+        return (self.head(self.ln(x)), *present)
+
+
+def gpt2_export(model: GPT2, past: int = 3, seq: int = 2, seed: int = 18) -> onnx.ModelProto:
+    """GPT2 exported with open batch, sequence and cache lengths: inputs input_ids [batch, seq],
+    past_key_<i> / past_value_<i> [batch, heads, past, head dim]; outputs logits and present_*."""
+    torch.manual_seed(seed)
+    heads, hd = model.blocks[0].heads, model.wte.embedding_dim // model.blocks[0].heads
+    ids = torch.randint(0, model.wte.num_embeddings, (1, seq))
+    pasts = [torch.randn(1, heads, past, hd) for _ in range(2 * len(model.blocks))]
+    kv = [f"past_{kind}_{i}" for i in range(len(model.blocks)) for kind in ("key", "value")]
+    present = [n.replace("past", "present") for n in kv]
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"},
+            **{n: {0: "batch", 2: "past"} for n in kv}, **{n: {0: "batch", 2: "total"} for n in present}}
+    return export(model, [ids, *pasts], ["input_ids", *kv], ["logits", *present], seed, dynamic_axes=axes)
+
+
 # ---------------------------------------------------------------- detection, segmentation
 
 class _C2f(nn.Module):
@@ -746,13 +809,14 @@ def randomize(model: nn.Module, example, seed: int) -> nn.Module:
     return model.eval()
 
 
-def export(model: nn.Module, example, input_names, output_names, seed: int) -> onnx.ModelProto:
+def export(model: nn.Module, example, input_names, output_names, seed: int, dynamic_axes=None) -> onnx.ModelProto:
+    """dynamic_axes (torch.onnx.export's): {name: {axis: dim name}} for dims left open in the export."""
     randomize(model, example, seed)
     f = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, tuple(example), f, opset_version=17, dynamo=False, input_names=list(input_names),
-                          output_names=list(output_names), do_constant_folding=True)
+                          output_names=list(output_names), do_constant_folding=True, dynamic_axes=dynamic_axes)
     m = onnx.load_from_string(f.getvalue())
     m.graph.name = type(model).__name__
     onnx.checker.check_model(m)

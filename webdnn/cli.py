@@ -9,14 +9,23 @@ import warnings
 from pathlib import Path
 
 from .errors import WebDNNError
+from .options import SizeRange
 
 
 def parse_input_shapes(items) -> dict:
-    """["x=1,3,224,224", "y=1,10"] → {"x": [1,3,224,224], ...}; a single unnamed shape is allowed."""
+    """["x=1,3,224,224", "y=1,10"] → {"x": [1,3,224,224], ...}; a single unnamed shape is allowed;
+    "seq=128" fixes a named dim, "seq=1..512" declares its range (options.SizeRange)."""
     shapes = {}
     for item in items or []:
         name, sep, dims = item.rpartition("=")
         dims = dims.strip().strip("()[]")
+        if sep and ".." in dims:  # seq=1..512: the range a symbolic size may take
+            lo, _, hi = dims.partition("..")
+            try:
+                shapes[name] = SizeRange(int(lo), int(hi))
+            except (ValueError, WebDNNError) as e:
+                raise WebDNNError(f"--input-shape {item!r}: expected NAME=LOW..HIGH (e.g. seq=1..512): {e}") from None
+            continue
         try:
             shape = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
         except ValueError:
@@ -79,10 +88,13 @@ def cmd_convert(args) -> int:
     for b, why in summary["left_out"].items():
         print(f"note: backend {b} left out: {why}", file=sys.stderr)
     print(f"converted {args.model} -> {summary['out']} in {summary['seconds']:.2f}s")
+    def dims(t):  # the sizes the js backend binds at run time
+        return f" (js: [{', '.join(map(str, t['dims']))}])" if "dims" in t else ""
+
     for t in summary["inputs"]:
-        print(f"  input  {t['name']}: {t['shape']} {t['dtype']}")
+        print(f"  input  {t['name']}: {t['shape']} {t['dtype']}{dims(t)}")
     for t in summary["outputs"]:
-        print(f"  output {t['name']}: {t['shape']} {t['dtype']}")
+        print(f"  output {t['name']}: {t['shape']} {t['dtype']}{dims(t)}")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["op_counts"].items(), key=lambda kv: -kv[1]))
     print(f"  ops: {summary['ops_before']} imported -> {summary['ops']} after optimization ({counts})")
     print(f"  params: {summary['params']:,}")

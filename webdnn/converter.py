@@ -2,21 +2,24 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 from . import descriptor
 from .backend import LOWERERS
-from .errors import ConversionError, ModelFileError, WebDNNError
+from .errors import ConversionError, ModelFileError, ShapeError, WebDNNError
 from .ir.host import split_host
 from .options import ConvertOptions
 from .passes.pipeline import optimize
 
 
-def load_graph(model, input_shapes=None, constant_inputs=None, example_inputs=None, prototxt=None):
+def load_graph(model, input_shapes=None, constant_inputs=None, example_inputs=None, prototxt=None,
+               symbolic=False):
     """Pick the frontend by file type (or object type) and import the model as an IR graph. Whatever
-    a damaged or hostile file makes a reading library raise becomes one ModelFileError line."""
+    a damaged or hostile file makes a reading library raise becomes one ModelFileError line.
+    symbolic: the model's open dims stay symbolic sizes (ONNX; other formats have fixed shapes)."""
     try:
-        return _import(model, input_shapes, constant_inputs, example_inputs, prototxt)
+        return _import(model, input_shapes, constant_inputs, example_inputs, prototxt, symbolic)
     except WebDNNError:
         raise
     except Exception as e:
@@ -27,7 +30,7 @@ def load_graph(model, input_shapes=None, constant_inputs=None, example_inputs=No
                              + ("; the file is damaged or uses a form webdnn does not read" if is_file else "")) from e
 
 
-def _import(model, input_shapes, constant_inputs, example_inputs, prototxt=None):
+def _import(model, input_shapes, constant_inputs, example_inputs, prototxt=None, symbolic=False):
     import onnx
     from .frontend.caffe import is_caffe_file
     from .frontend.keras import is_keras_file
@@ -47,7 +50,7 @@ def _import(model, input_shapes, constant_inputs, example_inputs, prototxt=None)
         return import_torch(model, example_inputs, input_shapes=input_shapes)
     if onnx_model:
         from .frontend.onnx import import_onnx
-        return import_onnx(model, input_shapes, constant_inputs)
+        return import_onnx(model, input_shapes, constant_inputs, symbolic=symbolic)
     if is_keras_file(model):
         from .frontend.keras import import_keras
         return import_keras(model, input_shapes)
@@ -75,16 +78,24 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
     descriptor.check_output(Path(out_dir), options.force)  # before minutes of work, not after
     t0 = time.perf_counter()
     say("load", str(model) if isinstance(model, (str, Path)) else type(model).__name__)
-    graph = load_graph(model, options.input_shapes, options.constant_inputs, example_inputs, options.prototxt)
+    graph, sym, fixed_notes = _load_graphs(model, options, example_inputs, say)
     before = graph.summary()
     say("optimize", f"{before['ops']} ops")
     optimize(graph, log=lambda name, changed: say("pass", f"{name}{' (changed)' if changed else ''}"))
     graph.verify()
     static, host = split_host(graph)
+    sym_static = _optimize_symbolic(sym, graph, fixed_notes) if sym is not None else None
     lowered, left_out = {}, {}
     for b in options.backends:
         say("lower", b)
         try:
+            if b == "js" and sym_static is not None:
+                try:
+                    lowered[b] = LOWERERS[b](sym_static, options)
+                    continue
+                except (ConversionError, ShapeError) as e:
+                    warnings.warn(f"the js backend keeps the model's open dims fixed as well: {str(e).splitlines()[0]}")
+                    sym_static = None
             lowered[b] = LOWERERS[b](static, options)
         except ConversionError as e:
             if not options.optional_backends:
@@ -94,7 +105,8 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
         raise ConversionError("no backend can take this model: " + "; ".join(f"{b}: {e}" for b, e in left_out.items()))
     say("write", str(out_dir))
     model_json = descriptor.write(graph, out_dir, lowered, weights=options.weights, host=host, force=options.force,
-                                  protect=[m for m in (model, options.prototxt) if isinstance(m, (str, Path))])
+                                  protect=[m for m in (model, options.prototxt) if isinstance(m, (str, Path))],
+                                  symbolic=sym_static if "js" in lowered else None)
     after = graph.summary()
     error = encoding_error(graph, options.weights, model_json["inputs"]) if options.weights != "raw" else None
     return {"out": str(out_dir), "ops_before": before["ops"], "ops": after["ops"], "op_counts": after["op_counts"],
@@ -105,6 +117,55 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
             "left_out": left_out,  # {backend: why} for optional backends that could not take the model
             "weight_bytes": model_json["stats"]["weight_encodings"],  # {encoding: stored bytes}
             "weight_error": error}  # the outputs' largest error the encoding causes (None: raw)
+
+
+def _load_graphs(model, options, example_inputs, say):
+    """-> (the graph with fixed shapes, the graph with symbolic sizes or None, the fixed import's
+    warnings when it is not the only graph). When the js backend is written, an ONNX model's open
+    dims stay symbolic for it (it binds them at run time); the other backends get them fixed (1, or
+    as --input-shape says). A model without open dims is imported once."""
+    args = (model, options.input_shapes, options.constant_inputs, example_inputs, options.prototxt)
+    if "js" not in options.backends:
+        return load_graph(*args), None, []
+    try:
+        sym = load_graph(*args, symbolic=True)
+    except WebDNNError as e:
+        fixed = load_graph(*args)  # the fixed import fails with its own message if it fails too
+        warnings.warn(f"the js backend keeps the model's open dims fixed as well: {str(e).splitlines()[0]}", stacklevel=3)
+        return fixed, None, []
+    if not any(t.is_symbolic for t in sym.inputs):
+        return sym, None, []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fixed = load_graph(*args)
+    return fixed, sym, [w.message for w in caught]
+
+
+def _optimize_symbolic(sym, fixed, fixed_notes):
+    """The symbolic graph optimized for the js backend, its sizes' defaults taken from the fixed graph;
+    None where it cannot be kept symbolic (then the fixed import's notes stand, with the reason)."""
+    from .ir.symbolic import Expr
+    for s_in, f_in in zip(sym.inputs, fixed.inputs):
+        for d, n in zip(s_in.shape, f_in.shape):
+            if isinstance(d, Expr) and list(d.terms) == [(str(d),)] and d.terms[(str(d),)] == 1:
+                sym.symbols[str(d)] = int(n)
+    try:
+        optimize(sym)
+        sym.verify()
+        static, host = split_host(sym)
+        if host is not None:
+            raise ConversionError("it has host steps (data-dependent shapes)")
+        if [t.name for t in static.outputs] != [t.name for t in fixed.outputs]:
+            raise ConversionError("its outputs differ from the fixed graph's")
+    except (ConversionError, ShapeError) as e:
+        for n in fixed_notes:
+            warnings.warn(n, stacklevel=3)
+        warnings.warn(f"the js backend keeps them fixed as well: {str(e).splitlines()[0]}", stacklevel=3)
+        return None
+    sizes = ", ".join(f"{k}={v}" for k, v in sorted(sym.symbols.items()))
+    warnings.warn(f"the inputs have symbolic sizes: the js backend takes any, the other backends are built for "
+                  f"{sizes} (fix a size with --input-shape NAME=N)", stacklevel=3)
+    return static
 
 
 def encoding_error(graph, weights: str, input_specs, seed: int = 0) -> dict:

@@ -11,9 +11,12 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import __version__
 from .encoding import encode
 from .errors import WebDNNError
+from .ir.symbolic import dim_json
 
 if TYPE_CHECKING:
     from .backend.lowering import Lowered
@@ -38,8 +41,22 @@ def _dumps(obj, **kw) -> str:
     return json.dumps(_json_safe(obj), allow_nan=False, **kw)
 
 
-def _tensor_meta(t):
-    return {"name": t.name, "shape": list(t.shape), "dtype": t.dtype}
+def _tensor_meta(t, symbolic=None):
+    """An input/output of model.json: its shape as the fixed backends run it, and where a backend
+    takes other sizes, "dims": the shape with its symbolic sizes (docs/descriptor.md)."""
+    meta = {"name": t.name, "shape": list(t.shape), "dtype": t.dtype}
+    if symbolic is not None and symbolic.is_symbolic:
+        meta["dims"] = [dim_json(d) for d in symbolic.shape]
+    return meta
+
+
+def _placed_entry(placed: dict, t):
+    """The entry of a constant already stored under t's name with the same contents, else None."""
+    for other, e in placed.get(t.name, ()):
+        if other is t or (other.dtype == t.dtype and other.data.shape == t.data.shape
+                           and np.array_equal(other.data, t.data, equal_nan=True)):
+            return e
+    return None
 
 
 # every file name a descriptor uses: a plain name inside its directory (the runtime applies the same rule)
@@ -54,10 +71,11 @@ def _checksum(name: str, data: bytes) -> dict:
 
 def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
           chunk_bytes: int = CHUNK_BYTES, host: dict | None = None, force: bool = False,
-          protect=()) -> dict:
+          protect=(), symbolic=None) -> dict:
     """lowered: backend -> its Lowered (graph doc, constant tensors, files of its own such as the wasm
     module, named graph_<backend>.*). host: the host steps that run
-    after any backend (ir/host.py). Returns the model.json dict.
+    after any backend (ir/host.py). symbolic: the graph with symbolic sizes that a backend (js) was
+    lowered from, whose input/output shapes model.json records as "dims". Returns the model.json dict.
 
     The descriptor is written into a staging folder beside out_dir and swapped in only when
     complete (a failure leaves out_dir as it was). out_dir must be new, empty or a descriptor
@@ -70,7 +88,7 @@ def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
 
     # one blob for every backend; a constant shared by several backends is stored once
     blob = bytearray()
-    placed: dict[str, dict] = {}
+    placed: dict[str, list] = {}  # name -> [(tensor, entry)]: backends' graphs may differ under one name
     backend_ranges: dict[str, list[tuple[int, int]]] = {}
     listed = []
     for backend, low in lowered.items():
@@ -80,13 +98,14 @@ def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
             listed.append(_checksum(name, data))
         entries, ranges = {}, []
         for t in constants:
-            if t.name not in placed:
+            e = _placed_entry(placed, t)
+            if e is None:
                 fields, data = encode(t.name, t.data, t.dtype, weights)
                 offset = len(blob) if data else 0
                 blob += data
                 blob += b"\0" * (-len(blob) % ALIGN)
-                placed[t.name] = {"shape": list(t.shape), "dtype": t.dtype, **fields, "offset": offset, "bytes": len(data)}
-            e = placed[t.name]
+                e = {"shape": list(t.shape), "dtype": t.dtype, **fields, "offset": offset, "bytes": len(data)}
+                placed.setdefault(t.name, []).append((t, e))
             entries[t.name] = e
             if e["bytes"]:
                 ranges.append((e["offset"], e["offset"] + e["bytes"]))
@@ -106,16 +125,21 @@ def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
         chunks.append(_checksum(name, chunk))
 
     by_encoding: dict[str, int] = {}
-    for e in placed.values():
+    for e in (e for same_name in placed.values() for _, e in same_name):
         by_encoding[e["encoding"]] = by_encoding.get(e["encoding"], 0) + e["bytes"]
     # offsets address the concatenation of ALL chunks, so every backend lists all of them;
     # a backend whose constants are all fill-encoded needs none
     backends = {b: {"graph": f"graph_{b}.json", "weights": list(range(len(chunks))) if backend_ranges[b] else []}
                 for b in lowered}
     summary = graph.summary()
+    sym = {t.name: t for t in (symbolic.inputs + symbolic.outputs)} if symbolic is not None else {}
+    for b, low in lowered.items():
+        if low.doc.get("symbols"):
+            backends[b]["symbolic"] = True
     model = {
         "format": "webdnn-descriptor", "version": FORMAT_VERSION, "converter": f"webdnn {__version__}",
-        "inputs": [_tensor_meta(t) for t in graph.inputs], "outputs": [_tensor_meta(t) for t in graph.outputs],
+        "inputs": [_tensor_meta(t, sym.get(t.name)) for t in graph.inputs],
+        "outputs": [_tensor_meta(t, sym.get(t.name)) for t in graph.outputs],
         "backends": backends, "weights": chunks, "files": sorted(listed, key=lambda e: e["file"]),
         "source": graph.source or {}, "stats": {"ops": summary["ops"], "params": summary["params"],
                                                "weight_bytes": len(blob), "weight_encodings": by_encoding},

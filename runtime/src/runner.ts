@@ -39,9 +39,13 @@ export class TensorView {
   private written = false;
   private readonly kind: 'input' | 'output';
 
+  /** The shape with its symbolic sizes (["batch", "seq"]) when a backend takes other sizes; else undefined. */
+  readonly dims: readonly (number | string)[] | undefined;
+
   constructor(spec: TensorSpec, kind: 'input' | 'output') {
     this.name = spec.name;
-    this.dynamic = spec.shape.some((d) => typeof d !== 'number');
+    this.dims = spec.dims?.some((d) => typeof d === 'string') ? Object.freeze([...spec.dims]) : undefined;
+    this.dynamic = spec.shape.some((d) => typeof d !== 'number') || this.dims !== undefined;
     this.currentShape = Object.freeze(spec.shape.map((d) => (typeof d === 'number' ? d : 0)));
     this.dtype = spec.dtype;
     this.data = allocate(spec.dtype, product(this.currentShape));
@@ -50,6 +54,35 @@ export class TensorView {
 
   get shape(): readonly number[] {
     return this.currentShape;
+  }
+
+  /**
+   * Sets the shape of an input with symbolic sizes (`dims`), e.g. [1, 128] for ["batch", "seq"]; the
+   * data must be set() again after a change. The dims the model fixes must keep their size.
+   */
+  setShape(shape: readonly number[]): void {
+    const what = `${this.kind} '${this.name}'`;
+    if (this.kind !== 'input') throw new WebDNNError(`${what}: only an input's shape can be set`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new WebDNNError(`${what}: a shape is a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    }
+    const dims = this.dims;
+    if (!dims) {
+      if (shape.length === this.currentShape.length && shape.every((d, i) => d === this.currentShape[i])) return;
+      throw new WebDNNError(`${what} has the fixed shape ${shapeString(this.currentShape)}, got ${shapeString(shape)}`);
+    }
+    if (shape.length !== dims.length) {
+      throw new WebDNNError(`${what} has rank ${dims.length} (dims ${shapeString(dims)}), got shape ${shapeString(shape)}`);
+    }
+    dims.forEach((d, i) => {
+      if (typeof d === 'number' && shape[i] !== d) {
+        throw new WebDNNError(`${what} dim ${i} is fixed at ${d} (dims ${shapeString(dims)}), got shape ${shapeString(shape)}`);
+      }
+    });
+    if (shape.every((d, i) => d === this.currentShape[i])) return;
+    this.currentShape = Object.freeze([...shape]);
+    this.data = allocate(this.dtype, product(shape));
+    this.written = false;
   }
 
   /** Number of elements: the product of `shape`. */
@@ -130,8 +163,18 @@ export class TensorView {
   }
 }
 
-/** Inputs for run(): a plain object (or Map) from input name to its data. */
-export type NamedInputs = { [name: string]: ArrayLikeInput } | Map<string, ArrayLikeInput>;
+/** An input given with its shape: for inputs with symbolic sizes (`dims`), e.g. {data, shape: [1, 7]}. */
+export interface ShapedInput {
+  data: ArrayLikeInput;
+  shape: readonly number[];
+}
+
+/** Inputs for run(): a plain object (or Map) from input name to its data (or {data, shape}). */
+export type NamedInputs = { [name: string]: ArrayLikeInput | ShapedInput } | Map<string, ArrayLikeInput | ShapedInput>;
+
+function isShaped(v: unknown): v is ShapedInput {
+  return v !== null && typeof v === 'object' && !ArrayBuffer.isView(v) && !Array.isArray(v) && 'data' in v && 'shape' in v;
+}
 
 export class Runner {
   /** The backend that loaded, e.g. 'js'. */
@@ -254,7 +297,14 @@ export class Runner {
         }
         return view;
       });
-      entries.forEach(([, value], i) => targets[i].set(value));
+      entries.forEach(([, value], i) => {
+        if (isShaped(value)) {
+          targets[i].setShape(value.shape);
+          targets[i].set(value.data);
+        } else {
+          targets[i].set(value);
+        }
+      });
     }
     const feed = new Map<string, TypedArray>();
     for (const view of this.inputViews) {
@@ -274,6 +324,19 @@ export class Runner {
     return feed;
   }
 
+  /** A backend built for the model.json shapes refuses other sizes, naming the input and the way out. */
+  private checkFixedShapes(shapes: Map<string, readonly number[]>): void {
+    for (const spec of this.descriptor.inputs) {
+      const shape = shapes.get(spec.name);
+      if (!shape || (shape.length === spec.shape.length && shape.every((d, i) => d === spec.shape[i]))) continue;
+      const others = Object.entries(this.descriptor.backends).filter(([, b]) => b.symbolic === true).map(([n]) => n);
+      throw new WebDNNError(
+        `input '${spec.name}' has shape ${shapeString(shape)}, but the ${this.backendName} backend of this descriptor was built for ` +
+          `${shapeString(spec.shape)}` + (others.length ? `; the ${others.join(', ')} backend takes other sizes (load with backendOrder: ['${others[0]}'])` : ''),
+      );
+    }
+  }
+
   /** After a run: its input snapshots become spare, except any the run returned as an output. */
   private keep(feed: Map<string, TypedArray>, returned: Set<TypedArray>): void {
     for (const [name, data] of feed) {
@@ -287,8 +350,11 @@ export class Runner {
   private async execute(feed: Map<string, TypedArray>): Promise<{ [name: string]: TypedArray }> {
     // a run queued before dispose() finds the backend gone
     if (!this.backend) throw this.disposedError();
-    const results = await this.backend.run(feed);
-    const shapes = new Map<string, number[]>();
+    const inputShapes = new Map<string, readonly number[]>(this.inputViews.map((v) => [v.name, v.shape]));
+    const symbolic = this.descriptor.backends[this.backendName]?.symbolic === true;
+    if (!symbolic) this.checkFixedShapes(inputShapes);
+    const results = await this.backend.run(feed, symbolic ? inputShapes : undefined);
+    const shapes = new Map<string, number[]>(symbolic && this.backend.outputShapes ? this.backend.outputShapes() : []);
     if (this.host) {
       const values = new Map<string, HostValue>();
       for (const [name, data] of [...feed, ...results]) {

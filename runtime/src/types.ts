@@ -16,6 +16,11 @@ export interface TensorSpec {
   name: string;
   /** A string dim (only in outputs of host steps) is data-dependent: known after each run. */
   shape: (number | string)[];
+  /**
+   * The shape with its symbolic sizes (e.g. ["batch", "seq"]) where a backend of the descriptor takes
+   * other sizes than `shape` (the sizes the fixed backends were built for, and the default).
+   */
+  dims?: (number | string)[];
   dtype: DType;
   layout?: string;
 }
@@ -89,9 +94,16 @@ export interface GraphDescriptor {
   backend: string;
   inputs: string[];
   outputs: string[];
-  tensors: { [name: string]: { shape: number[]; dtype: DType } };
+  /** A dim may be an expression of symbolic sizes (js graphs; "symbols" gives their defaults). */
+  tensors: { [name: string]: { shape: (number | string)[]; dtype: DType } };
   constants: { [name: string]: ConstantDesc };
   kernels: KernelDesc[];
+  /** Symbolic sizes and the values they take when no input binds them (the fixed backends' shapes). */
+  symbols?: { [name: string]: number };
+  /** The sizes a symbol may take, [low, high] (converted with --input-shape seq=1..512). */
+  ranges?: { [name: string]: [number, number] };
+  /** Integer constants computed from symbolic sizes (a shape computation's result), bound per run. */
+  sizes?: { [name: string]: { shape: number[]; dtype: DType; values: (number | string)[] } };
 }
 
 export const DTYPES: readonly DType[] = ['float32', 'float16', 'int8', 'uint8', 'int32', 'int64', 'bool'];

@@ -70,6 +70,12 @@ function checkTensorList(list: unknown, key: 'inputs' | 'outputs', dynamicOk: (n
         ? ' (only outputs of host steps have data-dependent dims)' : '';
       fail(`${key}[${i}] '${t.name}': ${problem}${hint}`);
     }
+    if (t.dims !== undefined) {
+      const dims = t.dims;
+      if (!Array.isArray(dims) || dims.length !== (t.shape as unknown[]).length || !dims.every((d) => isDim(d) || (typeof d === 'string' && d !== ''))) {
+        fail(`${key}[${i}] '${t.name}': "dims" must list one size or symbolic size per dim of its shape ${show(t.shape)}, got ${show(dims)}`);
+      }
+    }
     if (seen.has(t.name)) fail(`"${key}" has '${t.name}' twice`);
     seen.add(t.name);
   });
@@ -130,10 +136,18 @@ export function validateGraph(g: unknown, file: string, backend: string): GraphD
   if (!isNameList(d.inputs) || !isNameList(d.outputs)) bad('"inputs" and "outputs" must be lists of tensor names');
   if (!isObject(d.tensors)) bad('"tensors" must be an object {name: {"shape", "dtype"}}');
   if (d.constants !== undefined && !isObject(d.constants)) bad('"constants" must be an object');
+  // a graph with symbolic sizes names them, with the values they take by default
+  const symbolic = d.symbols !== undefined;
+  if (symbolic && (!isObject(d.symbols) || !Object.values(d.symbols).every(isDim))) bad(`"symbols" must be an object {name: default size}, got ${show(d.symbols)}`);
+  if (d.sizes !== undefined && (!symbolic || !isObject(d.sizes))) bad('"sizes" must be an object, in a graph with "symbols"');
+  if (d.ranges !== undefined && (!symbolic || !isObject(d.ranges) || !Object.values(d.ranges).every(
+    (r) => Array.isArray(r) && r.length === 2 && isDim(r[0]) && isDim(r[1]) && r[0] <= r[1]))) {
+    bad(`"ranges" must be an object {name: [low, high]}, in a graph with "symbols"; got ${show(d.ranges)}`);
+  }
   for (const [table, entries] of [['tensors', d.tensors], ['constants', d.constants ?? {}]] as const) {
     for (const [name, t] of Object.entries(entries as object)) {
       if (!isObject(t) || !isDType(t.dtype)) bad(`${table}['${name}'] needs a shape and a dtype (${DTYPES.join(', ')}), got ${show(t)}`);
-      const problem = shapeProblem(t.shape);
+      const problem = shapeProblem(t.shape, symbolic && table === 'tensors');
       if (problem) bad(`${table}['${name}']: ${problem}`);
     }
   }
@@ -162,11 +176,12 @@ export function checkGraphMatchesModel(model: ModelDescriptor, graph: GraphDescr
     );
   }
   const inGraph = (name: string) => own(graph.tensors, name) ?? own(graph.constants, name);
-  const compare = (what: string, spec: { shape: (number | string)[]; dtype: DType }, name: string) => {
+  const compare = (what: string, spec: { shape: (number | string)[]; dims?: (number | string)[]; dtype: DType }, name: string) => {
     const t = inGraph(name);
-    if (t && (t.dtype !== spec.dtype || !same(t.shape, spec.shape))) {
+    const shape = graph.symbols !== undefined && spec.dims ? spec.dims : spec.shape;
+    if (t && (t.dtype !== spec.dtype || !same(t.shape, shape))) {
       throw new WebDNNError(
-        `${what} '${name}' is ${spec.dtype} ${shapeString(spec.shape)}, but ${file} has ${t.dtype} ${shapeString(t.shape)}`,
+        `${what} '${name}' is ${spec.dtype} ${shapeString(shape)}, but ${file} has ${t.dtype} ${shapeString(t.shape)}`,
       );
     }
   };

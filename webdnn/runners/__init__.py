@@ -118,8 +118,9 @@ def _spec_shape(spec: dict) -> tuple[int, ...]:
     return tuple(int(s) for s in spec.get("shape", []))
 
 
-def prepare_inputs(model: dict, inputs: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray, str]]:
-    """Inputs as (name, C-contiguous array in the runtime's storage dtype, typed array name)."""
+def prepare_inputs(model: dict, inputs: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray, str, list | None]]:
+    """Inputs as (name, flat C-contiguous array in the runtime's storage dtype, typed array name,
+    the shape to give the runtime: for an input with symbolic sizes ("dims"), else None)."""
     specs = {s["name"]: s for s in model["inputs"]}
 
     def expected() -> str:
@@ -145,12 +146,16 @@ def prepare_inputs(model: dict, inputs: Mapping[str, np.ndarray]) -> list[tuple[
             if lo < -2**31 or hi >= 2**31:
                 raise InputError(f"input {name!r} (int64) has values in [{lo}, {hi}], outside "
                                  f"the int32 range the runtime stores int64 in")
+        flat = np.ascontiguousarray(a.astype(storage, copy=False)).reshape(-1)
+        if any(isinstance(d, str) for d in spec.get("dims", [])):  # its sizes bind at run time
+            out.append((name, flat, typed, [int(d) for d in a.shape]))
+            continue
         shape = _spec_shape(spec)
         if a.size == int(np.prod(shape)) and a.shape != shape and a.ndim != 1:
             # same element count, different layout: almost always a transposed input (NHWC vs NCHW)
             raise InputError(f"input {name!r} expects shape {list(shape)}, got {list(a.shape)}")
         # a wrong element count is left to the runtime, whose error names the expected shape
-        out.append((name, np.ascontiguousarray(a.astype(storage, copy=False)).reshape(-1), typed))
+        out.append((name, flat, typed, None))
     return out
 
 
@@ -163,7 +168,8 @@ def shaped(flat: np.ndarray, shape) -> np.ndarray:
 
 def finish_outputs(model: dict, raw: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Typed-array data from the runtime -> arrays with model.json's shapes and dtypes. An output
-    with a data-dependent dim (a string in model.json) keeps the shape the runtime reported."""
+    with a data-dependent dim or a symbolic size (a string in model.json) keeps the shape the runtime
+    reported."""
     result = {}
     for spec in model["outputs"]:
         name = spec["name"]
@@ -171,8 +177,8 @@ def finish_outputs(model: dict, raw: Mapping[str, np.ndarray]) -> dict[str, np.n
             raise RuntimeRunError(f"the runtime returned no output {name!r} "
                                   f"(it returned {sorted(raw)})")
         flat = raw[name]
-        if any(isinstance(d, str) for d in spec.get("shape", [])):
-            shape = spec["shape"]
+        if any(isinstance(d, str) for d in spec.get("shape", []) + spec.get("dims", [])):
+            shape = spec["shape"] if any(isinstance(d, str) for d in spec["shape"]) else spec["dims"]
             if not shape_fits(shape, flat.shape):
                 raise RuntimeRunError(f"output {name!r}: the runtime returned shape {list(flat.shape)}, "
                                       f"model.json says {shape}")

@@ -203,8 +203,8 @@ class ChromiumRunner(Runner):
         thr = self.http_threshold
         specs, blobs = [], []
         try:
-            for i, (name, arr, typed) in enumerate(inputs):
-                spec = {"name": name, "type": typed}
+            for i, (name, arr, typed, shape) in enumerate(inputs):
+                spec = {"name": name, "type": typed, "shape": shape}
                 if thr is not None and arr.nbytes >= thr:
                     path = f"{self._io}in_{n}_{i}.bin"
                     self._server.put_blob(path, arr.tobytes())

@@ -202,7 +202,11 @@ class LoadedModel:
         return enc.finish()
 
     def run(self, device, inputs) -> dict:
-        for name, arr, _typed in inputs:
+        fixed = {spec["name"]: [int(d) for d in spec["shape"]] for spec in self.model["inputs"]}
+        for name, arr, _typed, shape in inputs:
+            if shape is not None and shape != fixed[name]:  # webgpu graphs have fixed shapes
+                raise WebDNNError(f"input '{name}' has shape {shape}, but the webgpu backend of this descriptor "
+                                  f"was built for {fixed[name]}; the js backend takes other sizes")
             self._write(name, arr, self._dtype(name))
         device.queue.submit([self.encode(device)])
         self.readback.map_sync(self.wgpu.MapMode.READ)
@@ -218,7 +222,7 @@ class LoadedModel:
             out[name] = _from_gpu(data, self._dtype(name), self.precision, n)
         host = self.model.get("host")
         if host:  # data-dependent shapes: on the CPU, after the GPU (ir/host.py)
-            values = run_host(host, {**{name: arr for name, arr, _ in inputs}, **out})
+            values = run_host(host, {**{name: arr for name, arr, *_ in inputs}, **out})
             for s in host["steps"]:
                 out.update({n: values[n] for n in s["outputs"]})
         return out

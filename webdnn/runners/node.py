@@ -183,11 +183,11 @@ class NodeRunner(Runner):
             files = []
             try:
                 specs = []
-                for i, (name, arr, typed) in enumerate(inputs):
+                for i, (name, arr, typed, shape) in enumerate(inputs):
                     f = tmp / f"in_{req_id}_{i}.bin"
                     arr.tofile(f)
                     files.append(f)
-                    specs.append({"name": name, "file": str(f), "type": typed})
+                    specs.append({"name": name, "file": str(f), "type": typed, "shape": shape})
                 reply = self._call({
                     "cmd": "run" if repeat == 1 else "bench", "dir": str(descriptor_dir),
                     "stamp": stamp, "backends": backends, "inputs": specs,

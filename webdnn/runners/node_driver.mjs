@@ -120,7 +120,10 @@ async function runOnce(runner, inputs) {
 async function handleRun(msg) {
   const { runner, loadMs } = await getRunner(msg.dir, msg.backends, msg.stamp);
   const inputs = {};
-  for (const spec of msg.inputs) inputs[spec.name] = await readInput(spec);
+  for (const spec of msg.inputs) {
+    const data = await readInput(spec);
+    inputs[spec.name] = spec.shape ? { data, shape: spec.shape } : data;  // an input with symbolic sizes
+  }
   for (let i = 0; i < (msg.warmup | 0); i++) await runOnce(runner, inputs);
   const ms = [];
   let outs;

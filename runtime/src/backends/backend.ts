@@ -8,8 +8,12 @@ import { wasmFactory } from './wasm/backend.js';
 /** A loaded, ready-to-run graph on one backend. */
 export interface BackendInstance {
   readonly name: string;
-  /** Runs the graph; `inputs` maps every graph input name to its data. */
-  run(inputs: Map<string, TypedArray>): Promise<Map<string, TypedArray>>;
+  /**
+   * Runs the graph; `inputs` maps every graph input name to its data. `shapes` (backends whose
+   * graph has symbolic sizes) gives the inputs' actual shapes; outputShapes() then the outputs'.
+   */
+  run(inputs: Map<string, TypedArray>, shapes?: Map<string, readonly number[]>): Promise<Map<string, TypedArray>>;
+  outputShapes?(): Map<string, number[]>;
   /** How it runs (e.g. the wasm backend's thread count), for runner.backendInfo. */
   readonly info?: { [key: string]: unknown };
   /** Releases what it holds (workers, GPU buffers). */

@@ -1,0 +1,179 @@
+"""Convert once, run any size: models exported with open dims keep them as symbolic sizes on the js
+backend (docs/descriptor.md "Symbolic sizes"), checked against onnxruntime at several shapes in
+Node and Chromium; the fixed backends refuse other shapes with a clear error."""
+import importlib.util
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from tests import models as small
+from webdnn import convert
+from webdnn.descriptor import read_model
+from webdnn.runners import RuntimeRunError
+from webdnn.testing import compare
+
+_spec = importlib.util.spec_from_file_location("webdnn_bench_zoo", Path(__file__).resolve().parents[2] / "bench" / "zoo.py")
+zoo = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(zoo)
+
+SEQ_LENGTHS = (1, 7, 128, 384)
+
+
+def _convert(model, out, **kw):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = convert(model, out, **kw)
+    return summary, [str(w.message) for w in caught]
+
+
+@pytest.fixture(scope="module")
+def bert(tmp_path_factory):
+    """A BERT-style encoder (attention mask, position ids from the input's own length) exported with
+    open batch and sequence axes, converted once for js and wasm."""
+    torch.manual_seed(0)
+    net = zoo.Bert(vocab=1000, h=64, layers=2, heads=4, inter=256, positions=512)
+    ids = torch.randint(0, 1000, (1, 16))
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+            "last_hidden_state": {0: "batch", 1: "seq"}, "pooler_output": {0: "batch"}}
+    proto = zoo.export(net, [ids, torch.ones(1, 16, dtype=torch.int64)], ["input_ids", "attention_mask"],
+                       ["last_hidden_state", "pooler_output"], 3, dynamic_axes=axes)
+    out = tmp_path_factory.mktemp("dyn") / "bert"
+    summary, notes = _convert(proto, out, backends=["js", "wasm"])
+    return proto, out, summary, notes
+
+
+def _bert_feeds(batch, seq, seed):
+    rng = np.random.default_rng(seed)
+    mask = np.ones((batch, seq), np.int64)
+    mask[-1, seq // 2 + 1:] = 0  # padding in the last row
+    return {"input_ids": rng.integers(0, 1000, (batch, seq)).astype(np.int64), "attention_mask": mask}
+
+
+def test_bert_descriptor_records_symbolic_dims(bert):
+    _, out, summary, notes = bert
+    model = read_model(out)
+    ids = next(t for t in model["inputs"] if t["name"] == "input_ids")
+    assert ids["dims"] == ["batch", "seq"] and ids["shape"] == [1, 1]
+    assert next(t for t in model["outputs"] if t["name"] == "last_hidden_state")["dims"] == ["batch", "seq", 64]
+    assert model["backends"]["js"].get("symbolic") is True and "symbolic" not in model["backends"]["wasm"]
+    assert any("js backend takes any" in n and "batch=1, seq=1" in n for n in notes), notes
+
+
+@pytest.mark.parametrize("host", ["node", "chromium"])
+def test_bert_runs_at_every_sequence_length(bert, runners, host):
+    proto, out, _, _ = bert
+    sess = ort.InferenceSession(proto.SerializeToString())
+    for i, seq in enumerate(SEQ_LENGTHS):
+        batch = 2 if seq == 7 else 1
+        feeds = _bert_feeds(batch, seq, i)
+        want = dict(zip(["last_hidden_state", "pooler_output"], sess.run(None, feeds)))
+        got = runners[host].run(out, feeds, backend="js")
+        assert runners[host].last_backend == "js"
+        for name, e in want.items():
+            assert got[name].shape == e.shape, (seq, name, got[name].shape, e.shape)
+            err = compare(got[name], e, "js", f"{name} at seq {seq}")
+            assert err is None, err
+
+
+def test_fixed_backend_refuses_another_length(bert, runners):
+    _, out, _, _ = bert
+    with pytest.raises(RuntimeRunError, match=r"wasm backend of this descriptor was built for \[1,1\].*js backend takes"):
+        runners["node"].run(out, _bert_feeds(1, 7, 0), backend="wasm")
+    got = runners["node"].run(out, _bert_feeds(1, 1, 0), backend="wasm")  # its own shape runs
+    assert got["last_hidden_state"].shape == (1, 1, 64)
+
+
+def test_input_shape_fixes_a_named_dim(bert, tmp_path):
+    proto, _, _, _ = bert
+    summary, _ = _convert(proto, tmp_path / "fixed", backends=["js"], input_shapes={"seq": [16]})
+    ids = next(t for t in summary["inputs"] if t["name"] == "input_ids")
+    assert ids["shape"] == [1, 16] and ids["dims"] == ["batch", 16]
+
+
+def test_a_declared_range_bounds_a_size(bert, tmp_path, runners):
+    from webdnn.options import SizeRange
+    proto, _, _, _ = bert
+    out = tmp_path / "ranged"
+    summary, notes = _convert(proto, out, backends=["js", "wasm"], input_shapes={"seq": SizeRange(4, 256)})
+    assert summary["inputs"][0]["shape"] == [1, 4]  # the fixed backends take the low end
+    assert any("seq=4" in n for n in notes), notes
+    runners["node"].run(out, _bert_feeds(1, 256, 0), backend="js")
+    with pytest.raises(RuntimeRunError, match=r"input 'input_ids' dim 1 \('seq'\) is 384, outside the range 4..256"):
+        runners["node"].run(out, _bert_feeds(1, 384, 0), backend="js")
+
+
+def test_cnn_runs_at_batch_1_and_8(tmp_path, runners):
+    proto = small.mini_resnet()
+    proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
+    out = tmp_path / "resnet"
+    summary, _ = _convert(proto, out, backends=["js"])
+    assert summary["inputs"][0]["dims"] == ["N", 3, 32, 32]
+    sess = ort.InferenceSession(proto.SerializeToString())
+    for n in (1, 8):
+        x = np.random.default_rng(n).standard_normal((n, 3, 32, 32)).astype(np.float32)
+        (want,) = sess.run(None, {"x": x})
+        got = next(iter(runners["node"].run(out, {"x": x}, backend="js").values()))
+        err = compare(got, want, "js", f"batch {n}")
+        assert err is None, err
+
+
+GENERATE = """
+import * as WebDNN from %(runtime)s;
+const [dir, promptJson, steps] = process.argv.slice(2);
+const runner = await WebDNN.load(dir, { backendOrder: ['js'] });
+const pastNames = runner.inputNames.filter((n) => n.startsWith('past_'));
+const dims = Object.fromEntries(runner.getInputViews().map((v) => [v.name, v.dims]));
+let ids = JSON.parse(promptJson);
+// the first step has an empty cache: its 'past' dim is 0
+let past = Object.fromEntries(pastNames.map((n) => [n, { data: new Float32Array(0),
+  shape: dims[n].map((d) => (typeof d === 'number' ? d : d === 'past' ? 0 : 1)) }]));
+const tokens = [];
+for (let step = 0; step < Number(steps); step++) {
+  const out = await runner.run({ input_ids: { data: Int32Array.from(ids), shape: [1, ids.length] }, ...past });
+  const views = Object.fromEntries(runner.getOutputViews().map((v) => [v.name, v]));
+  const [, s, vocab] = views.logits.shape;
+  const next = WebDNN.Math.argmax(out.logits.subarray((s - 1) * vocab, s * vocab))[0];
+  tokens.push(next);
+  ids = [next];
+  past = Object.fromEntries(pastNames.map((n) => {
+    const p = n.replace('past_', 'present_');
+    return [n, { data: out[p], shape: [...views[p].shape] }];
+  }));
+}
+console.log(JSON.stringify(tokens));
+"""
+
+
+def test_gpt2_greedy_generation_with_a_key_value_cache(tmp_path):
+    """A GPT-2-style decoder converted once; JavaScript generates 32 tokens greedily, feeding each
+    step's `present` caches back as `past` (0, then 5, 6, ... cached positions), token by token
+    equal to the same loop on onnxruntime."""
+    import json
+    import subprocess
+
+    from webdnn.runners import runtime_dist
+    proto = zoo.gpt2_export(zoo.GPT2(vocab=500, h=64, layers=2, heads=4, positions=128))
+    out = tmp_path / "gpt2"
+    summary, notes = _convert(proto, out, backends=["js"])
+    assert next(t for t in summary["outputs"] if t["name"] == "present_key_0")["dims"] == ["batch", 4, "past + seq", 16]
+    prompt, steps = [5, 17, 42, 7, 99], 32
+
+    sess = ort.InferenceSession(proto.SerializeToString())
+    names = [i.name for i in sess.get_inputs() if i.name.startswith("past_")]
+    past = {n: np.zeros((1, 4, 0, 16), np.float32) for n in names}
+    ids, want = prompt, []
+    for _ in range(steps):
+        logits, *present = sess.run(None, {"input_ids": np.array([ids], np.int64), **past})
+        want.append(int(logits[0, -1].argmax()))
+        ids, past = [want[-1]], dict(zip(names, present))
+
+    script = tmp_path / "generate.mjs"
+    script.write_text(GENERATE % {"runtime": json.dumps((runtime_dist() / "webdnn.mjs").as_uri())})
+    run = subprocess.run(["node", str(script), str(out), json.dumps(prompt), str(steps)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == want
