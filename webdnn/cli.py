@@ -88,8 +88,8 @@ def cmd_convert(args) -> int:
     for b, why in summary["left_out"].items():
         print(f"note: backend {b} left out: {why}", file=sys.stderr)
     print(f"converted {args.model} -> {summary['out']} in {summary['seconds']:.2f}s")
-    def dims(t):  # the sizes the js backend binds at run time
-        return f" (js: [{', '.join(map(str, t['dims']))}])" if "dims" in t else ""
+    def dims(t):  # the sizes the js and wasm backends bind at run time
+        return f" (any size: [{', '.join(map(str, t['dims']))}])" if "dims" in t else ""
 
     for t in summary["inputs"]:
         print(f"  input  {t['name']}: {t['shape']} {t['dtype']}{dims(t)}")

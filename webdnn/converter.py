@@ -89,24 +89,30 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
     for b in options.backends:
         say("lower", b)
         try:
-            if b == "js" and sym_static is not None:
+            if b in SYMBOLIC_BACKENDS and sym_static is not None:
                 try:
                     lowered[b] = LOWERERS[b](sym_static, options)
                     continue
                 except (ConversionError, ShapeError) as e:
-                    warnings.warn(f"the js backend keeps the model's open dims fixed as well: {str(e).splitlines()[0]}")
-                    sym_static = None
+                    warnings.warn(f"the {b} backend is built for the fixed sizes: {str(e).splitlines()[0]}")
             lowered[b] = LOWERERS[b](static, options)
         except ConversionError as e:
             if not options.optional_backends:
                 raise
             left_out[b] = str(e)
+    if sym_static is not None:
+        took = [b for b, low in lowered.items() if low.doc.get("symbols")]
+        fixed = [b for b in lowered if b not in took]
+        sizes = ", ".join(f"{k}={v}" for k, v in sorted(sym_static.symbols.items()))
+        warnings.warn(f"the inputs have symbolic sizes: {', '.join(took) or 'no backend'} take{'s' if len(took) == 1 else ''} "
+                      f"any" + (f", {', '.join(fixed)} {'is' if len(fixed) == 1 else 'are'} built for {sizes}" if fixed else
+                                f" (defaults {sizes})") + " (fix a size with --input-shape NAME=N)")
     if not lowered:
         raise ConversionError("no backend can take this model: " + "; ".join(f"{b}: {e}" for b, e in left_out.items()))
     say("write", str(out_dir))
     model_json = descriptor.write(graph, out_dir, lowered, weights=options.weights, host=host, force=options.force,
                                   protect=[m for m in (model, options.prototxt) if isinstance(m, (str, Path))],
-                                  symbolic=sym_static if "js" in lowered else None)
+                                  symbolic=sym_static if any(low.doc.get("symbols") for low in lowered.values()) else None)
     after = graph.summary()
     error = encoding_error(graph, options.weights, model_json["inputs"]) if options.weights != "raw" else None
     return {"out": str(out_dir), "ops_before": before["ops"], "ops": after["ops"], "op_counts": after["op_counts"],
@@ -119,19 +125,23 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
             "weight_error": error}  # the outputs' largest error the encoding causes (None: raw)
 
 
+# the backends that bind symbolic sizes at run time; the others are built for fixed ones
+SYMBOLIC_BACKENDS = ("js", "wasm")
+
+
 def _load_graphs(model, options, example_inputs, say):
     """-> (the graph with fixed shapes, the graph with symbolic sizes or None, the fixed import's
     warnings when it is not the only graph). When the js backend is written, an ONNX model's open
     dims stay symbolic for it (it binds them at run time); the other backends get them fixed (1, or
     as --input-shape says). A model without open dims is imported once."""
     args = (model, options.input_shapes, options.constant_inputs, example_inputs, options.prototxt)
-    if "js" not in options.backends:
+    if not set(SYMBOLIC_BACKENDS) & set(options.backends):
         return load_graph(*args), None, []
     try:
         sym = load_graph(*args, symbolic=True)
     except WebDNNError as e:
         fixed = load_graph(*args)  # the fixed import fails with its own message if it fails too
-        warnings.warn(f"the js backend keeps the model's open dims fixed as well: {str(e).splitlines()[0]}", stacklevel=3)
+        warnings.warn(f"the model's open dims are fixed on every backend: {str(e).splitlines()[0]}", stacklevel=3)
         return fixed, None, []
     if not any(t.is_symbolic for t in sym.inputs):
         return sym, None, []
@@ -160,11 +170,8 @@ def _optimize_symbolic(sym, fixed, fixed_notes):
     except (ConversionError, ShapeError) as e:
         for n in fixed_notes:
             warnings.warn(n, stacklevel=3)
-        warnings.warn(f"the js backend keeps them fixed as well: {str(e).splitlines()[0]}", stacklevel=3)
+        warnings.warn(f"the model's open dims are fixed on every backend: {str(e).splitlines()[0]}", stacklevel=3)
         return None
-    sizes = ", ".join(f"{k}={v}" for k, v in sorted(sym.symbols.items()))
-    warnings.warn(f"the inputs have symbolic sizes: the js backend takes any, the other backends are built for "
-                  f"{sizes} (fix a size with --input-shape NAME=N)", stacklevel=3)
     return static
 
 

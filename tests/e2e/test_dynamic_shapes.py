@@ -1,6 +1,6 @@
 """Convert once, run any size: models exported with open dims keep them as symbolic sizes on the js
-backend (docs/descriptor.md "Symbolic sizes"), checked against onnxruntime at several shapes in
-Node and Chromium; the fixed backends refuse other shapes with a clear error."""
+and wasm backends (docs/descriptor.md "Symbolic sizes"), checked against onnxruntime at several
+shapes in Node and Chromium; a backend built for fixed sizes refuses others with a clear error."""
 import importlib.util
 import warnings
 from pathlib import Path
@@ -59,32 +59,45 @@ def test_bert_descriptor_records_symbolic_dims(bert):
     ids = next(t for t in model["inputs"] if t["name"] == "input_ids")
     assert ids["dims"] == ["batch", "seq"] and ids["shape"] == [1, 1]
     assert next(t for t in model["outputs"] if t["name"] == "last_hidden_state")["dims"] == ["batch", "seq", 64]
-    assert model["backends"]["js"].get("symbolic") is True and "symbolic" not in model["backends"]["wasm"]
-    assert any("js backend takes any" in n and "batch=1, seq=1" in n for n in notes), notes
+    assert model["backends"]["js"].get("symbolic") is True and model["backends"]["wasm"].get("symbolic") is True
+    assert any("js, wasm take any" in n and "batch=1, seq=1" in n for n in notes), notes
 
 
-@pytest.mark.parametrize("host", ["node", "chromium"])
-def test_bert_runs_at_every_sequence_length(bert, runners, host):
+@pytest.mark.parametrize("host,backend", [("node", "js"), ("chromium", "js"), ("node", "wasm"), ("chromium", "wasm")])
+def test_bert_runs_at_every_sequence_length(bert, runners, host, backend):
     proto, out, _, _ = bert
     sess = ort.InferenceSession(proto.SerializeToString())
     for i, seq in enumerate(SEQ_LENGTHS):
         batch = 2 if seq == 7 else 1
         feeds = _bert_feeds(batch, seq, i)
         want = dict(zip(["last_hidden_state", "pooler_output"], sess.run(None, feeds)))
-        got = runners[host].run(out, feeds, backend="js")
-        assert runners[host].last_backend == "js"
+        got = runners[host].run(out, feeds, backend=backend)
+        assert runners[host].last_backend == backend
         for name, e in want.items():
             assert got[name].shape == e.shape, (seq, name, got[name].shape, e.shape)
-            err = compare(got[name], e, "js", f"{name} at seq {seq}")
+            err = compare(got[name], e, backend, f"{name} at seq {seq}")
             assert err is None, err
 
 
-def test_fixed_backend_refuses_another_length(bert, runners):
-    _, out, _, _ = bert
-    with pytest.raises(RuntimeRunError, match=r"wasm backend of this descriptor was built for \[1,1\].*js backend takes"):
-        runners["node"].run(out, _bert_feeds(1, 7, 0), backend="wasm")
-    got = runners["node"].run(out, _bert_feeds(1, 1, 0), backend="wasm")  # its own shape runs
-    assert got["last_hidden_state"].shape == (1, 1, 64)
+def test_a_backend_built_for_fixed_sizes_refuses_others(tmp_path, runners):
+    """A Pad over a symbolic dim: the js backend binds it, the wasm backend cannot (it is built for
+    n=1, with a note) and refuses another n naming the backend that takes it."""
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    pads = helper.make_tensor("pads", TensorProto.INT64, [4], [1, 0, 1, 0])
+    m = helper.make_model(helper.make_graph([helper.make_node("Pad", ["x", "pads"], ["y"])], "pad", [x], [y], [pads]),
+                          opset_imports=[helper.make_opsetid("", 17)])
+    out = tmp_path / "pad"
+    _, notes = _convert(m, out, backends=["js", "wasm"])
+    assert any("wasm backend is built for the fixed sizes" in n for n in notes), notes
+    assert any("js takes any, wasm is built for n=1" in n for n in notes), notes
+    x4 = np.arange(12, dtype=np.float32).reshape(4, 3)
+    np.testing.assert_array_equal(runners["node"].run(out, {"x": x4}, backend="js")["y"], np.pad(x4, ((1, 1), (0, 0))))
+    with pytest.raises(RuntimeRunError, match=r"wasm backend of this descriptor was built for \[1,3\].*js backend takes"):
+        runners["node"].run(out, {"x": x4}, backend="wasm")
+    got = runners["node"].run(out, {"x": x4[:1]}, backend="wasm")  # its own shape runs
+    np.testing.assert_array_equal(got["y"], np.pad(x4[:1], ((1, 1), (0, 0))))
 
 
 def test_input_shape_fixes_a_named_dim(bert, tmp_path):
@@ -106,25 +119,26 @@ def test_a_declared_range_bounds_a_size(bert, tmp_path, runners):
         runners["node"].run(out, _bert_feeds(1, 384, 0), backend="js")
 
 
-def test_cnn_runs_at_batch_1_and_8(tmp_path, runners):
+@pytest.mark.parametrize("backend", ["js", "wasm"])
+def test_cnn_runs_at_batch_1_and_8(tmp_path, runners, backend):
     proto = small.mini_resnet()
     proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
     out = tmp_path / "resnet"
-    summary, _ = _convert(proto, out, backends=["js"])
+    summary, _ = _convert(proto, out, backends=[backend])
     assert summary["inputs"][0]["dims"] == ["N", 3, 32, 32]
     sess = ort.InferenceSession(proto.SerializeToString())
-    for n in (1, 8):
+    for n in (1, 8, 3):
         x = np.random.default_rng(n).standard_normal((n, 3, 32, 32)).astype(np.float32)
         (want,) = sess.run(None, {"x": x})
-        got = next(iter(runners["node"].run(out, {"x": x}, backend="js").values()))
-        err = compare(got, want, "js", f"batch {n}")
+        got = next(iter(runners["node"].run(out, {"x": x}, backend=backend).values()))
+        err = compare(got, want, backend, f"batch {n}")
         assert err is None, err
 
 
 GENERATE = """
 import * as WebDNN from %(runtime)s;
 const [dir, promptJson, steps] = process.argv.slice(2);
-const runner = await WebDNN.load(dir, { backendOrder: ['js'] });
+const runner = await WebDNN.load(dir, { backendOrder: [process.env.WEBDNN_BACKEND] });
 const pastNames = runner.inputNames.filter((n) => n.startsWith('past_'));
 const dims = Object.fromEntries(runner.getInputViews().map((v) => [v.name, v.dims]));
 let ids = JSON.parse(promptJson);
@@ -148,7 +162,16 @@ console.log(JSON.stringify(tokens));
 """
 
 
-def test_gpt2_greedy_generation_with_a_key_value_cache(tmp_path):
+@pytest.fixture(scope="module")
+def gpt2(tmp_path_factory):
+    proto = zoo.gpt2_export(zoo.GPT2(vocab=500, h=64, layers=2, heads=4, positions=128))
+    out = tmp_path_factory.mktemp("gpt2") / "gpt2"
+    summary, _ = _convert(proto, out, backends=["js", "wasm"])
+    return proto, out, summary
+
+
+@pytest.mark.parametrize("backend", ["js", "wasm"])
+def test_gpt2_greedy_generation_with_a_key_value_cache(gpt2, tmp_path, backend):
     """A GPT-2-style decoder converted once; JavaScript generates 32 tokens greedily, feeding each
     step's `present` caches back as `past` (0, then 5, 6, ... cached positions), token by token
     equal to the same loop on onnxruntime."""
@@ -156,9 +179,8 @@ def test_gpt2_greedy_generation_with_a_key_value_cache(tmp_path):
     import subprocess
 
     from webdnn.runners import runtime_dist
-    proto = zoo.gpt2_export(zoo.GPT2(vocab=500, h=64, layers=2, heads=4, positions=128))
-    out = tmp_path / "gpt2"
-    summary, notes = _convert(proto, out, backends=["js"])
+    import os
+    proto, out, summary = gpt2
     assert next(t for t in summary["outputs"] if t["name"] == "present_key_0")["dims"] == ["batch", 4, "past + seq", 16]
     prompt, steps = [5, 17, 42, 7, 99], 32
 
@@ -174,6 +196,6 @@ def test_gpt2_greedy_generation_with_a_key_value_cache(tmp_path):
     script = tmp_path / "generate.mjs"
     script.write_text(GENERATE % {"runtime": json.dumps((runtime_dist() / "webdnn.mjs").as_uri())})
     run = subprocess.run(["node", str(script), str(out), json.dumps(prompt), str(steps)],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "WEBDNN_BACKEND": backend})
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == want

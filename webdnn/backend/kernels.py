@@ -6,6 +6,7 @@ from ..errors import ConversionError
 from ..ir.ops import norm_axis
 from ..ir.ops.indexmap import slice_params
 from ..ir.ops.resize import resize_taps
+from ..ir.symbolic import Expr
 
 
 def folded_rows(a_shape, b_shape, out_shape) -> int | None:
@@ -20,7 +21,8 @@ def folded_rows(a_shape, b_shape, out_shape) -> int | None:
         nb *= d
     for d in a_shape[:-2]:
         na *= d
-    if batch > 1 and nb == 1 and na == batch:
+    # a symbolic batch folds too (one product of batch·M rows, whatever its size)
+    if (isinstance(batch, Expr) or batch > 1) and nb == 1 and na == batch:
         return a_shape[-2] * batch
     return None
 

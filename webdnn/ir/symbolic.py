@@ -480,3 +480,22 @@ def as_dim(x) -> Dim:
     if isinstance(x, Expr):
         return x
     return int(x)
+
+
+def render(d, name=lambda s: s, floordiv: str = "//") -> str:
+    """A dim as an expression text in another language: `name(symbol)` for each symbol and
+    `floordiv` for floor division (C's "/" where the operands are sizes, never negative); every
+    compound part in parentheses, so the text may stand anywhere an operand does."""
+    if not isinstance(d, Expr):
+        return str(int(d)) if int(d) >= 0 else f"({int(d)})"
+    parts = []
+    for m, c in sorted(d.terms.items(), key=lambda mc: (-len(mc[0]), [_atom_key(a) for a in mc[0]])):
+        factors = [name(a) if isinstance(a, str) else
+                   f"({render(a.num, name, floordiv)} {floordiv if a.op == '//' else '%'} {a.den})" for a in m]
+        if abs(c) != 1 or not factors:
+            factors.insert(0, str(abs(c)))
+        parts.append(("-" if c < 0 else "+", "*".join(factors)))
+    text = parts[0][1] if parts[0][0] == "+" else f"-{parts[0][1]}"
+    for sign, body in parts[1:]:
+        text += f" {sign} {body}"
+    return f"({text})"

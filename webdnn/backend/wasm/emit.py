@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ...errors import ConversionError
+from ...ir.symbolic import Expr, prod
 from ..kernels import folded_rows, kernel_attrs
 from ..memory import storage_bytes, views
 from . import render as R
@@ -49,6 +50,8 @@ def epilogue_strides(kind, out_shape, t):
         if st[-1] not in (0, 1) and out_shape[-1] != 1:
             return None
         batch = out_shape[:-2]
+        if any(isinstance(d, Expr) for d in batch):  # known at run time: ("nd", dims, strides) of the batch
+            return ("nd", list(batch), list(st[:-2])), st[-2], 0 if out_shape[-1] == 1 else st[-1]
         offs = [int(sum(i * s for i, s in zip(idx, st[:-2]))) for idx in np.ndindex(*batch)] if batch else [0]
         return offs, st[-2], 0 if out_shape[-1] == 1 else st[-1]
     spatial = list(out_shape[2:])
@@ -72,6 +75,13 @@ class Program:
         self.gemv_uses: dict[str, int] = {}  # constant name -> reads as B of a product gemv_panels() takes
         self.panels: set[str] = set()  # constants rewritten into column panels at load
         self.steps: list[tuple[int, str]] = []  # (kernel index, label) of the kernels run() calls
+        self.pre: list[str] = []  # statements the current step runs first (symbolic.SymProgram fills tables)
+
+    symbolic = False  # sizes known at run time (symbolic.SymProgram)
+
+    def dim(self, d):
+        """A size as C: a constant here (symbolic.SymProgram renders symbolic sizes)."""
+        return d
 
     def ptr(self, t, const=False) -> str:
         if t is None:
@@ -110,16 +120,24 @@ def _epilogue(p: Program, step: Step, k: int, strides=None) -> str:
             continue
         si, sm, sn = strides(t)
         ct = R.CTYPE[t.dtype]
-        if isinstance(si, list):
+        if isinstance(si, tuple):  # the batch's sizes come at run time: img's offset from its index
+            _, dims, sts = si
+            lines.append(f"  size_t o{i} = 0;")
+            lines.append("  { int r = img;")
+            for d in range(len(dims) - 1, -1, -1):
+                lines.append(f"    o{i} += (size_t)(r % {p.dim(dims[d])}) * {p.dim(sts[d])}; r /= {p.dim(dims[d])};")
+            lines.append("  }")
+            lines.append(f"  const {ct}* b{i} = {p.ptr(t, True)} + o{i};")
+        elif isinstance(si, list):
             tab = p.table("int32_t", si, f"e{k}_o{i}")
             lines.append(f"  const {ct}* b{i} = {p.ptr(t, True)} + {tab}[img];")
         else:
-            lines.append(f"  const {ct}* b{i} = {p.ptr(t, True)} + (size_t)img * {si};")
+            lines.append(f"  const {ct}* b{i} = {p.ptr(t, True)} + (size_t)img * {p.dim(si)};")
         reads[i] = (sm, sn)
     lines.append("  for (int m = m0; m < m1; m++) {")
     lines.append("    float* q = y + (size_t)m * ldy;")
     for i, (sm, sn) in reads.items():
-        lines.append(f"    const {R.CTYPE[ew.inputs[i].dtype]}* r{i} = b{i} + (size_t)m * {sm};")
+        lines.append(f"    const {R.CTYPE[ew.inputs[i].dtype]}* r{i} = b{i} + (size_t)m * {p.dim(sm)};")
     lines.append("    int j = n0;")
     dts = [t.dtype for t in ew.inputs]
     expr = ew.attrs["expr"]
@@ -159,6 +177,8 @@ def k_conv(p: Program, step: Step, k: int):
     a = kernel_attrs(op)
     N, C, H, W = _shape4(x)
     _, M, OH, OW = _shape4(y)
+    _fixed_but_batch(p, op, (C, H, W, M, OH, OW))
+    N = p.dim(N)
     kh, kw = (1, w.shape[2]) if len(w.shape) == 3 else w.shape[2:]
     sh, sw = a["strides"]
     pt, pl = a["pads"][0], a["pads"][1]
@@ -213,6 +233,12 @@ def k_conv(p: Program, step: Step, k: int):
             + call)
 
 
+def _fixed_but_batch(p: Program, op, dims):
+    if any(isinstance(d, Expr) for d in dims):
+        raise ConversionError(f"{op.type} {op.name!r}: the wasm backend takes a symbolic batch size here, not symbolic "
+                              f"channels or image sizes")
+
+
 def prepack_bytes(K: int, N: int, direct: bool) -> int:
     """Room in the temporary buffer for a convolution's whole im2col matrix B packed ([column blocks][K]
     [GEMM_NC] floats), or 0: with few columns (a small image) the threads split the rows, and every row
@@ -232,7 +258,9 @@ def gemv_panels(op) -> bool:
     if op.type != "MatMul":
         return False
     a, b = op.inputs
-    return (b.is_constant and R.CTYPE[b.dtype] == "float" and matmul_rows(op) < 4 and int(np.prod(b.shape[:-2])) == 1
+    rows = matmul_rows(op)
+    return (b.is_constant and R.CTYPE[b.dtype] == "float" and not isinstance(rows, Expr) and rows < 4
+            and int(np.prod(b.shape[:-2])) == 1
             and b.shape[-2] * b.shape[-1] * 4 <= GEMV_PACK_BYTES)
 
 
@@ -279,10 +307,26 @@ def k_matmul(p: Program, step: Step, k: int):
         M, batch = matmul_rows(op), ()
     sa = R.broadcast_strides(a.shape[:-2], batch)
     sb = R.broadcast_strides(b.shape[:-2], batch)
+    if any(isinstance(d, Expr) for d in batch):  # products counted at run time: offsets from the batch index
+        epi = _epilogue(p, step, k, strides) if step.epilogue is not None else "0"
+        p.scratch = max(p.scratch, GEMM_SCRATCH)
+        ds = p.table("int32_t", batch, f"k{k}_bd")
+        sas = p.table("int32_t", sa, f"k{k}_sa")
+        sbs = p.table("int32_t", sb, f"k{k}_sb")
+        return (f"  wd_matmul_nd({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {p.dim(M)}, {p.dim(N)}, "
+                f"{p.dim(K)}, {len(batch)}, {ds}, {sas}, {sbs}, {epi});")
     idx = list(np.ndindex(*batch)) if batch else [()]
     ao = p.table("int32_t", [sum(i * s for i, s in zip(ix, sa)) * M * K for ix in idx], f"k{k}_ao")
     epi = _epilogue(p, step, k, strides) if step.epilogue is not None else "0"
     p.scratch = max(p.scratch, GEMM_SCRATCH)
+    if p.symbolic and isinstance(M, Expr) and len(idx) == 1 and p.panel_copy(b):
+        # rows known at run time: a product of fewer than 4 reads a copy of B in column panels
+        at = p.panel_copies[b.name]
+        bo = p.table("int32_t", [0], f"k{k}_bo")
+        return (f"  if ({p.dim(M)} < 4) wd_gemv_packed({p.ptr(a, True)}, (const float*)(wd_prep + {at}), "
+                f"{p.ptr(step.outputs[0])}, {p.dim(M)}, {N}, {K}, 1, {ao}, {epi});\n"
+                f"  else wd_matmul({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {p.dim(M)}, {N}, {K}, 1, "
+                f"{ao}, {bo}, {epi});")
     if gemv_panels(op) and p.gemv_uses.get(b.name) == p.uses.get(b.name):
         if b.name not in p.panels:
             p.panels.add(b.name)
@@ -291,8 +335,8 @@ def k_matmul(p: Program, step: Step, k: int):
         return (f"  wd_gemv_packed({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {M}, {N}, {K}, "
                 f"{len(idx)}, {ao}, {epi});")
     bo = p.table("int32_t", [sum(i * s for i, s in zip(ix, sb)) * K * N for ix in idx], f"k{k}_bo")
-    return (f"  wd_matmul({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {M}, {N}, {K}, {len(idx)}, "
-            f"{ao}, {bo}, {epi});")
+    return (f"  wd_matmul({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {p.dim(M)}, {p.dim(N)}, "
+            f"{p.dim(K)}, {len(idx)}, {ao}, {bo}, {epi});")
 
 
 def k_elementwise(p: Program, step: Step, k: int):
@@ -306,11 +350,27 @@ def k_elementwise(p: Program, step: Step, k: int):
     ost, ists = sts[0], sts[1:]
     dts = [t.dtype for t in op.inputs]
     expr = op.attrs["expr"]
-    size = int(np.prod(dims))
+    size = prod(dims)
     r = len(dims)
     inner = dims[-1]
+    run_time = isinstance(size, Expr)  # sizes known at run time: the step computes its task split first
     # tasks: chunks of the only dim, or rows of the outer dims
-    if r == 1:
+    if run_time:
+        outer = prod(dims[:-1])
+        sz, n, o = p.dim(size), p.dim(inner), p.dim(outer)
+        p.decls.append(f"static int k{k}_chunk, k{k}_rows;")
+        p.pre.append(f"  if ({sz} == 0) return;")
+        if r == 1:
+            p.pre += [f"  {{ int c = ({n} + {4 * MAX_THREADS - 1}) / {4 * MAX_THREADS} / 4 * 4;",
+                      f"    k{k}_chunk = {sz} >= 65536 ? (c > 4096 ? c : 4096) : {n}; }}"]
+            chunk, ntasks = f"k{k}_chunk", f"(({n} + k{k}_chunk - 1) / k{k}_chunk)"
+        else:
+            p.pre += [f"  {{ int q = ({o} + {4 * MAX_THREADS - 1}) / {4 * MAX_THREADS};",
+                      f"    k{k}_rows = {sz} < 65536 ? {o} : (q > 1 ? q : 1); }}"]
+            rows, ntasks = f"k{k}_rows", f"(({o} + k{k}_rows - 1) / k{k}_rows)"
+        inner, outer = n, o
+        dims, ost, ists = [p.dim(d) for d in dims], [p.dim(v) for v in ost], [[p.dim(v) for v in st] for st in ists]
+    elif r == 1:
         chunk = max(4096, -(-inner // (4 * MAX_THREADS)) // 4 * 4) if size >= 65536 else inner
         ntasks = -(-inner // chunk)
     else:
@@ -332,16 +392,16 @@ def k_elementwise(p: Program, step: Step, k: int):
         L.append("    int rem = row;")
         for d in range(r - 2, -1, -1):
             L.append(f"    int a{d} = rem % {dims[d]}; rem /= {dims[d]};")
-        off = lambda st: " + ".join(f"(size_t)a{d} * {st[d]}" for d in range(r - 1) if st[d]) or "0"
+        off = lambda st: " + ".join(f"(size_t)a{d} * {st[d]}" for d in range(r - 1) if st[d] != 0) or "0"
         L.append(f"    {R.CTYPE[out.dtype]}* q = o + {off(ost)};")
         for i in range(len(op.inputs)):
             L.append(f"    const {R.CTYPE[dts[i]]}* p{i} = i{i} + {off(ists[i])};")
         L.append(f"    int lo = 0, hi = {inner};")
     L.append("    int j = lo;")
     if out.dtype == "float32" and R.vectorizable(expr, dts):
-        vec = R.render_vector(expr, lambda i: f"wasm_v128_load(p{i} + j)" if ists[i][-1] else f"wasm_f32x4_splat(p{i}[0])")
+        vec = R.render_vector(expr, lambda i: f"wasm_v128_load(p{i} + j)" if ists[i][-1] != 0 else f"wasm_f32x4_splat(p{i}[0])")
         L.append(f"    for (; j + 4 <= hi; j += 4) wasm_v128_store(q + j, {vec});")
-    code, cls = R.render(expr, dts, lambda i: f"p{i}[j]" if ists[i][-1] else f"p{i}[0]", out.dtype)
+    code, cls = R.render(expr, dts, lambda i: f"p{i}[j]" if ists[i][-1] != 0 else f"p{i}[0]", out.dtype)
     L.append(f"    for (; j < hi; j++) q[j] = {R.store(code, cls, out.dtype)};")
     L += ["  }", "}"]
     p.funcs.append("\n".join(L))
@@ -354,6 +414,7 @@ def k_pool(p: Program, step: Step, k: int):
     a = kernel_attrs(op)
     N, C, H, W = _shape4(x)
     _, _, OH, OW = _shape4(y)
+    _fixed_but_batch(p, op, (C, H, W, OH, OW))
     t, l, b_, r = a["pads"]
     fn = "wd_pool"
     if R.CTYPE[x.dtype] != "float":
@@ -361,7 +422,7 @@ def k_pool(p: Program, step: Step, k: int):
         if fn is None:
             raise ConversionError(f"{op.type} {op.name!r}: {a['kind']} pooling of {x.dtype} is not implemented by the "
                                   f"wasm backend")
-    return (f"  wd_pool_t p = {{(const float*){p.ptr(x, True)}, (float*){p.ptr(y)}, {N * C}, {H}, {W}, {OH}, {OW}, "
+    return (f"  wd_pool_t p = {{(const float*){p.ptr(x, True)}, (float*){p.ptr(y)}, {p.dim(N * C)}, {H}, {W}, {OH}, {OW}, "
             f"{a['kernel'][0]}, {a['kernel'][1]}, {a['strides'][0]}, {a['strides'][1]}, {t}, {l}, {b_}, {r}, "
             f"{a['dilations'][0]}, {a['dilations'][1]}, {int(a['kind'] == 'max')}, {a['count_include_pad']}}};\n"
             f"  {fn}(&p);")
@@ -381,9 +442,9 @@ def k_reduce(p: Program, step: Step, k: int):
     if R.CTYPE[x.dtype] == "float" and a["kind"] in ("sum", "mean", "max", "min") and a["axes"] and 0 not in shape:
         ax = [i for i in range(len(shape)) if red[i] and shape[i] != 1] or [a["axes"][0]]
         if ax == list(range(ax[0], ax[-1] + 1)):  # one contiguous block of reduced axes: [outer, n, inner]
-            outer, inner = int(np.prod(shape[:ax[0]])), int(np.prod(shape[ax[-1] + 1:]))
-            n = int(np.prod(shape[ax[0]:ax[-1] + 1]))
-            return (f"  wd_reduce_rows_f32({p.ptr(x, True)}, {p.ptr(y)}, {outer}, {n}, {inner}, "
+            outer, inner = prod(shape[:ax[0]]), prod(shape[ax[-1] + 1:])
+            n = prod(shape[ax[0]:ax[-1] + 1])
+            return (f"  wd_reduce_rows_f32({p.ptr(x, True)}, {p.ptr(y)}, {p.dim(outer)}, {p.dim(n)}, {p.dim(inner)}, "
                     f"{REDUCE_KINDS.index(a['kind'])});")
     fn = {"float": "wd_reduce_f32", "int32_t": "wd_reduce_i32", "uint8_t": "wd_reduce_u8" if x.dtype == "bool" else None
           }.get(R.CTYPE[x.dtype])
@@ -406,8 +467,8 @@ def k_softmax(p: Program, step: Step, k: int):
     a = kernel_attrs(op)
     s = list(x.shape)
     ax = a["axis"]
-    outer, n, inner = int(np.prod(s[:ax])), s[ax], int(np.prod(s[ax + 1:]))
-    return f"  wd_softmax({p.ptr(x, True)}, {p.ptr(y)}, {outer}, {n}, {inner}, {a['log']});"
+    outer, n, inner = prod(s[:ax]), s[ax], prod(s[ax + 1:])
+    return f"  wd_softmax({p.ptr(x, True)}, {p.ptr(y)}, {p.dim(outer)}, {p.dim(n)}, {p.dim(inner)}, {a['log']});"
 
 
 def k_lrn(p: Program, step: Step, k: int):
@@ -450,6 +511,16 @@ def _affine_tables(out_shape, in_strides, base=0):
 
 
 def _map_affine(p, k, x, y, in_strides, base=0):
+    if p.symbolic and any(isinstance(v, Expr) for v in [*y.shape, *in_strides, base]):
+        # sizes known at run time: offsets from the strides, no tables
+        ost = R.broadcast_strides(y.shape, y.shape)
+        dims, (_, st) = R.collapse(list(y.shape), [ost, list(in_strides)])
+        if len(dims) > 8:
+            raise ConversionError(f"rank {len(dims)} > 8 is not supported by the wasm backend's index kernels")
+        ds = p.table("int32_t", dims or [1], f"k{k}_s")
+        ss = p.table("int32_t", st or [0], f"k{k}_t")
+        return (f"  wd_map_strided({p.ptr(y)}, {p.ptr(x, True)}, {R.ESIZE[y.dtype]}, {len(dims)}, {ds}, {ss}, "
+                f"{p.dim(base)});")
     dims, tabs = _affine_tables(y.shape, in_strides, base)
     view = SimpleNamespace(shape=tuple(dims), dtype=y.dtype, name=y.name)
     return _map_call(p, k, x, view, tabs)
@@ -508,15 +579,15 @@ def k_concat(p, step, k):
     op = step.op
     y = op.outputs[0]
     ax = kernel_attrs(op)["axis"]
-    inner = int(np.prod(y.shape[ax + 1:]))
-    outer = int(np.prod(y.shape[:ax]))
+    inner = prod(y.shape[ax + 1:])
+    outer = prod(y.shape[:ax])
     es = R.ESIZE[y.dtype]
     lines, at, placed = [], 0, p.in_place(step)
     for t in op.inputs:
         row = t.shape[ax] * inner * es
-        if row and t.name not in placed:
-            lines.append(f"  wd_copy2d((char*){p.ptr(y)} + {at}, {y.shape[ax] * inner * es}, {p.ptr(t, True)}, {row}, "
-                         f"{outer}, {row});")
+        if row != 0 and t.name not in placed:
+            lines.append(f"  wd_copy2d((char*){p.ptr(y)} + {p.dim(at)}, {p.dim(y.shape[ax] * inner * es)}, {p.ptr(t, True)}, "
+                         f"{p.dim(row)}, {p.dim(outer)}, {p.dim(row)});")
         at += row
     return "\n".join(lines)
 
@@ -525,15 +596,15 @@ def k_split(p, step, k):
     op = step.op
     x = op.inputs[0]
     ax = kernel_attrs(op)["axis"]
-    inner = int(np.prod(x.shape[ax + 1:]))
-    outer = int(np.prod(x.shape[:ax]))
+    inner = prod(x.shape[ax + 1:])
+    outer = prod(x.shape[:ax])
     es = R.ESIZE[x.dtype]
     lines, at, placed = [], 0, p.in_place(step)
     for t in op.outputs:
         row = t.shape[ax] * inner * es
-        if row and t.name not in placed:
-            lines.append(f"  wd_copy2d({p.ptr(t)}, {row}, (const char*){p.ptr(x, True)} + {at}, {x.shape[ax] * inner * es}, "
-                         f"{outer}, {row});")
+        if row != 0 and t.name not in placed:
+            lines.append(f"  wd_copy2d({p.ptr(t)}, {p.dim(row)}, (const char*){p.ptr(x, True)} + {p.dim(at)}, "
+                         f"{p.dim(x.shape[ax] * inner * es)}, {p.dim(outer)}, {p.dim(row)});")
         at += row
     return "\n".join(lines)
 
@@ -545,11 +616,13 @@ def k_gather(p, step, k):
     ax = kernel_attrs(op)["axis"]
     s = list(data.shape)
     return (f"  wd_gather({p.ptr(y)}, {p.ptr(data, True)}, {p.ptr(idx, True)}, {R.ESIZE[data.dtype]}, "
-            f"{int(np.prod(s[:ax]))}, {s[ax]}, {int(np.prod(s[ax + 1:]))}, {idx.size});")
+            f"{p.dim(prod(s[:ax]))}, {p.dim(s[ax])}, {p.dim(prod(s[ax + 1:]))}, {p.dim(idx.size)});")
 
 
 def k_copy(p, step, k):
     x, y = step.op.inputs[0], step.op.outputs[0]
+    if p.symbolic:
+        return p.copy(x, y)
     if x.name in p.offsets and y.name in p.offsets and not x.is_constant and p.offsets[x.name] == p.offsets[y.name]:
         return ""  # the plan put the output in the input's bytes
     return f"  wd_copy({p.ptr(y)}, {p.ptr(x, True)}, {storage_bytes(y)});"
@@ -633,14 +706,14 @@ def k_scatter_nd(p, step, k):
 
 def _axis_split(shape, ax):
     s = list(shape)
-    return int(np.prod(s[:ax])), s[ax], int(np.prod(s[ax + 1:]))
+    return prod(s[:ax]), s[ax], prod(s[ax + 1:])
 
 
 def k_argreduce(p, step, k):
     op = step.op
     x, y = op.inputs[0], op.outputs[0]
     a = kernel_attrs(op)
-    outer, n, inner = _axis_split(x.shape, a["axis"])
+    outer, n, inner = map(p.dim, _axis_split(x.shape, a["axis"]))
     return (f"  wd_argreduce({p.ptr(y)}, {p.ptr(x, True)}, {DT[x.dtype]}, {outer}, {n}, {inner}, "
             f"{int(a['kind'] == 'argmax')}, {a['select_last_index']});")
 
@@ -649,7 +722,7 @@ def k_cumsum(p, step, k):
     op = step.op
     x, y = op.inputs[0], op.outputs[0]
     a = kernel_attrs(op)
-    outer, n, inner = _axis_split(x.shape, a["axis"])
+    outer, n, inner = map(p.dim, _axis_split(x.shape, a["axis"]))
     return (f"  wd_cumsum({p.ptr(y)}, {p.ptr(x, True)}, {DT[x.dtype]}, {outer}, {n}, {inner}, {int(a['kind'] == 'prod')}, "
             f"{a['exclusive']}, {a['reverse']});")
 

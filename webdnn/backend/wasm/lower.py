@@ -5,10 +5,12 @@ file with every shape and offset a constant. The runtime only copies bytes to th
 in graph_wasm.json and calls the module's run()."""
 from __future__ import annotations
 
-from ...errors import ConversionError
+from ...errors import ConversionError, ShapeError
+from ...ir.symbolic import is_symbolic_array
 from ...ir import Graph
 from ..lowering import Fusion, lower_graph
 from ..memory import plan as plan_memory, storage_bytes
+from .symbolic import SYMBOLIC_KERNELS, SymProgram, bind_source, is_symbolic_step, plan_groups
 from .emit import (ALIGN, CONTRACTIONS, EMIT, GEMM_SCRATCH, MAX_THREADS, THREAD_STACK, Program, align_up, gemv_panels,
                    epilogue_strides)
 
@@ -20,6 +22,14 @@ FUSION = Fusion(families=CONTRACTIONS, dtypes=("float32",),
 
 
 # ---- layout and the whole file -----------------------------------------------------------------
+def _io_source(p, graph) -> list[str]:
+    """C: wd_io(i), the address of graph input i (then output i - inputs) under the current plan."""
+    io = [*graph.inputs, *graph.outputs]
+    return ["WD_EXPORT(wd_io) unsigned wd_io(int i) {", "  switch (i) {",
+            *[f"    case {i}: return (unsigned)(uintptr_t){p.ptr(t)};" for i, t in enumerate(io)],
+            "  }", "  return 0;", "}"]
+
+
 def lower_program(graph: Graph):
     """-> (C source, layout dict, constants, program steps)."""
     steps = lower_graph(graph, FUSION).steps
@@ -28,19 +38,29 @@ def lower_program(graph: Graph):
         raise ConversionError(f"the wasm backend has no kernel for: {', '.join(unsupported)}")
     # constants first, then the activation arena the planner lays out, the temporary buffer, data
     # derived from the constants at load, then per-thread scratch and stacks
-    constants, offsets, at = [], {}, 0
+    constants, offsets, at, sizes = [], {}, 0, {}
     for s in steps:
         for t in s.inputs:
-            if t is not None and t.is_constant and t.name not in offsets:
+            if t is not None and t.is_constant and is_symbolic_array(t.data):
+                sizes[t.name] = t  # computed from the sizes: wd_bind() fills it (symbolic.py)
+            elif t is not None and t.is_constant and t.name not in offsets:
                 offsets[t.name] = at
                 at = align_up(at + storage_bytes(t))
                 constants.append(t)
     const_bytes = at
-    mem = plan_memory(graph, alignment=ALIGN, ops=steps, contiguous_views=True)
-    arena_at = align_up(const_bytes)
-    for name, off in mem.offsets.items():
-        offsets[name] = arena_at + off
-    p = Program(offsets)
+    symbols = sorted(graph.symbols) if any(t.is_symbolic for t in graph.inputs) else []
+    if symbols:  # sizes bound at run time: the activations' plan too (symbolic.py)
+        place, groups = plan_groups(graph, steps)
+        mem, arena_at = None, align_up(const_bytes)
+        p = SymProgram(offsets, symbols, place, sizes)
+    else:
+        if sizes:
+            raise ConversionError(f"wasm backend: symbolic constants {sorted(sizes)} in a graph without symbolic inputs")
+        mem = plan_memory(graph, alignment=ALIGN, ops=steps, contiguous_views=True)
+        arena_at = align_up(const_bytes)
+        for name, off in mem.offsets.items():
+            offsets[name] = arena_at + off
+        p = Program(offsets)
     for s in steps:
         for t in s.inputs:
             if t is not None and t.is_constant:
@@ -53,8 +73,13 @@ def lower_program(graph: Graph):
         if all(t is None or 0 in t.shape for t in s.outputs):
             continue  # empty outputs: nothing to compute
         try:
+            if symbols and is_symbolic_step(s) and s.type not in SYMBOLIC_KERNELS:
+                raise ConversionError(f"{s.type} {s.name!r}: the wasm backend does not take symbolic sizes here")
+            p.pre = []
             code = EMIT[s.type](p, s, i)
-        except ConversionError as e:
+            if code and p.pre:
+                code = "\n".join(p.pre) + "\n" + code
+        except (ConversionError, ShapeError) as e:
             body_errors.append(str(e))
             continue
         label = s.label
@@ -64,12 +89,14 @@ def lower_program(graph: Graph):
             p.steps.append((i, label))
     if body_errors:
         raise ConversionError(f"wasm backend: {len(body_errors)} step(s) cannot be compiled:\n  " + "\n  ".join(body_errors))
-    temp_at = align_up(arena_at + mem.arena_bytes)
+    if symbols and not all(isinstance(v, int) for v in (p.temp, p.prep, p.scratch)):
+        raise ConversionError("wasm backend: a kernel's working memory depends on the symbolic sizes")
+    temp_at = align_up(arena_at + (mem.arena_bytes if mem else 0))
     prep_at = align_up(temp_at + p.temp)
     scratch_at = align_up(prep_at + p.prep)
     scratch = align_up(p.scratch)
-    layout = {"constBytes": const_bytes, "arenaOffset": arena_at, "arenaBytes": mem.arena_bytes,
-              "sumBytes": mem.total_bytes, "scratchOffset": scratch_at, "scratchBytes": scratch,
+    layout = {"constBytes": const_bytes, "arenaOffset": arena_at, "arenaBytes": mem.arena_bytes if mem else None,
+              "sumBytes": mem.total_bytes if mem else None, "scratchOffset": scratch_at, "scratchBytes": scratch,
               "stackBytes": THREAD_STACK, "maxThreads": MAX_THREADS, "offsets": offsets,
               "steps": [label for _, label in p.steps]}
     src = "\n".join([
@@ -79,6 +106,7 @@ def lower_program(graph: Graph):
         "static char* wd_base;",
         f"#define wd_temp (wd_base + {temp_at})",
         f"#define wd_prep (wd_base + {prep_at})",
+        *(bind_source(p, groups, ALIGN) if symbols else []),
         *p.decls,
         *p.funcs,
         "WD_EXPORT(wd_init) unsigned wd_init(int nthreads) {",
@@ -88,10 +116,13 @@ def lower_program(graph: Graph):
         f"  wd_base = (char*)(((uintptr_t)&__heap_base + {ALIGN - 1}) & ~(uintptr_t){ALIGN - 1});",
         f"  wd_scratch = wd_base + {scratch_at};",
         f"  wd_scratch_bytes = {scratch};",
+        *([f"  wd_arena = (char*)(((uintptr_t)(wd_base + {scratch_at} + (size_t)nthreads * {scratch} + "
+           f"(size_t)(nthreads - 1) * {THREAD_STACK}) + {ALIGN - 1}) & ~(uintptr_t){ALIGN - 1});"] if symbols else []),
         f"  return (unsigned)(uintptr_t)(wd_base + {scratch_at} + (size_t)nthreads * {scratch} + "
         f"(size_t)(nthreads - 1) * {THREAD_STACK});",
         "}",
         "WD_EXPORT(wd_base_address) unsigned wd_base_address(void) { return (unsigned)(uintptr_t)wd_base; }",
+        *(_io_source(p, graph) if symbols else []),
         "/* the top of helper thread tid's stack (tid >= 1) */",
         f"WD_EXPORT(wd_stack_top) unsigned wd_stack_top(int tid) {{ return (unsigned)(uintptr_t)(wd_base + {scratch_at} + "
         f"(size_t)wd_nthreads * {scratch} + (size_t)tid * {THREAD_STACK}); }}",

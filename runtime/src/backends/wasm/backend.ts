@@ -11,6 +11,8 @@ import { isNode } from '../../io.js';
 import { WebDNNError } from '../../errors.js';
 import type { TensorSlot, WorkerPort } from './worker.js';
 import { wasmWorker } from './worker.js';
+import type { Binding } from '../../dims.js';
+import { bindShapes, evalShape } from '../../dims.js';
 
 /** graph_wasm.json (docs/descriptor.md). */
 export interface WasmGraph extends Omit<GraphDescriptor, 'kernels'> {
@@ -295,10 +297,12 @@ export class WasmBackend implements BackendInstance {
     const place = (target: Uint8Array) => {
       for (const [at, bytes] of decoded) target.set(bytes, at);
     };
+    // a graph with symbolic sizes places its inputs and outputs at each binding (wd_io)
+    const symbolic = graph.symbols !== undefined;
     const io = (name: string): TensorSlot => {
       const t = own(graph.tensors, name);
       if (!t) throw new WebDNNError(`${ctx.graphFile} has no tensor '${name}'`);
-      return { offset: slot(name), bytes: product(t.shape) * BYTES[t.dtype] };
+      return symbolic ? { offset: -1, bytes: 0 } : { offset: slot(name), bytes: product(t.shape as number[]) * BYTES[t.dtype] };
     };
     const pages = { initial: graph.memory.initialPages, maximum: graph.memory.maximumPages };
     let memory: WebAssembly.Memory | null = null;
@@ -340,7 +344,21 @@ export class WasmBackend implements BackendInstance {
     return new WasmBackend(graph, threads, { threads: n, sharedMemory: shared, limitedBy, relaxedSimd: relaxed });
   }
 
-  async run(inputs: Map<string, TypedArray>): Promise<Map<string, TypedArray>> {
+  /** The sizes of the latest run (graphs with symbolic sizes). */
+  private binding: Binding = new Map();
+
+  async run(inputs: Map<string, TypedArray>, shapes?: Map<string, readonly number[]>): Promise<Map<string, TypedArray>> {
+    const g = this.graph;
+    let sizes: number[] | null = null;
+    let outBytes: number[] | null = null;
+    if (g.symbols !== undefined) {
+      // bind the sizes from the inputs' shapes; the worker plans the arena for them (wd_bind)
+      const env = shapes ? bindShapes(new Map(g.inputs.map((n) => [n, g.tensors[n].shape])), shapes, g.ranges) : new Map();
+      for (const [k, v] of Object.entries(g.symbols)) if (!env.has(k)) env.set(k, v);
+      this.binding = env;
+      sizes = Object.keys(g.symbols).sort().map((k) => env.get(k)!);
+      outBytes = g.outputs.map((n) => product(evalShape(`output '${n}'`, g.tensors[n].shape, env)) * BYTES[g.tensors[n].dtype]);
+    }
     // the inputs travel in buffers that come back with the reply and carry the next run's: a fresh
     // large ArrayBuffer per run would cost more than the copy into it
     const buffers = this.graph.inputs.map((name, i) => {
@@ -352,7 +370,7 @@ export class WasmBackend implements BackendInstance {
       new Uint8Array(buffer).set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
       return buffer;
     });
-    const reply = await this.threads[0].request({ type: 'run', inputs: buffers }, buffers);
+    const reply = await this.threads[0].request({ type: 'run', inputs: buffers, sizes, outBytes }, buffers);
     (reply.inputs as ArrayBuffer[]).forEach((b, i) => {
       this.spare[i] = b;
     });
@@ -362,6 +380,12 @@ export class WasmBackend implements BackendInstance {
       result.set(name, new T(reply.outputs[i] as ArrayBuffer));
     });
     return result;
+  }
+
+  outputShapes(): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    for (const n of this.graph.outputs) out.set(n, evalShape(`output '${n}'`, this.graph.tensors[n].shape, this.binding));
+    return out;
   }
 
   /** Runs the model once kernel by kernel (on the current inputs) and times each: [label, ms][]. */

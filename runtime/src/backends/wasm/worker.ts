@@ -21,6 +21,7 @@ export function wasmWorker(port: WorkerPort): void {
   let base = 0;
   let inputs: TensorSlot[] = [];
   let outputs: TensorSlot[] = [];
+  let bound = '';  // the sizes the arena is planned for (graphs with symbolic sizes)
 
   const fail = (id: number, e: unknown) =>
     port.post({ type: 'error', id, message: e && (e as Error).message ? (e as Error).message : String(e) });
@@ -69,6 +70,26 @@ export function wasmWorker(port: WorkerPort): void {
       }
     } else if (msg.type === 'run') {
       try {
+        if (msg.sizes) {
+          // symbolic sizes: plan the arena for these (wd_bind), grow the memory, find the inputs and outputs
+          const key = msg.sizes.join(',');
+          if (key !== bound) {
+            new Int32Array(memory!.buffer, ex.wd_sizes_address() >>> 0, msg.sizes.length).set(msg.sizes);
+            const end = ex.wd_bind() >>> 0;
+            const have = memory!.buffer.byteLength;
+            if (end > have) {
+              try {
+                memory!.grow(Math.ceil((end - have) / 65536));
+              } catch (e) {
+                bound = '';
+                throw new Error(`these input sizes need ${Math.ceil(end / 2 ** 20)} MiB of wasm memory, more than the module may grow to (${(e as Error).message})`);
+              }
+            }
+            bound = key;
+          }
+          inputs = msg.inputs.map((d: ArrayBuffer, i: number) => ({ offset: (ex.wd_io(i) >>> 0) - base, bytes: d.byteLength }));
+          outputs = msg.outBytes.map((n: number, i: number) => ({ offset: (ex.wd_io(msg.inputs.length + i) >>> 0) - base, bytes: n }));
+        }
         const buf = memory!.buffer;
         msg.inputs.forEach((data: ArrayBuffer, i: number) => {
           new Uint8Array(buf, base + inputs[i].offset, inputs[i].bytes).set(new Uint8Array(data));

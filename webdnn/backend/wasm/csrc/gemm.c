@@ -559,24 +559,41 @@ void wd_gemv_packed(const float* a, const float* b, float* c, int M, int N, int 
   }
 }
 
-void wd_matmul(const float* a, const float* b, float* c, int M, int N, int K, int batch,
-               const int32_t* a_off, const int32_t* b_off, wd_epi_fn epi) {
+/* Product i of a batch: c_i = a_i b_i (then epi(c_i, N, i, ...)). */
+static void matmul_one(const float* a, const float* b, float* c, int M, int N, int K, int i, wd_epi_fn epi) {
   if (M < 4) {
     int cols = gemv_cols(N);
-    for (int i = 0; i < batch; i++) {
-      gemv_t g = {a + a_off[i], b + b_off[i], c + (size_t)i * M * N, M, N, K, cols, 0, epi, i};
-      wd_parallel((N + cols - 1) / cols, gemv_task, &g);
-    }
+    gemv_t g = {a, b, c, M, N, K, cols, 0, epi, i};
+    wd_parallel((N + cols - 1) / cols, gemv_task, &g);
     return;
   }
+  gemm_t g = {0};
+  g.a = a; g.lda = K;
+  g.b = b; g.ldb = N;
+  g.c = c; g.ldc = N;
+  g.M = M; g.N = N; g.K = K;
+  g.epi = epi; g.y_epi = g.c; g.img = i; g.m_off = 0;
+  gemm_run(&g);
+}
+
+void wd_matmul(const float* a, const float* b, float* c, int M, int N, int K, int batch,
+               const int32_t* a_off, const int32_t* b_off, wd_epi_fn epi) {
+  for (int i = 0; i < batch; i++) matmul_one(a + a_off[i], b + b_off[i], c + (size_t)i * M * N, M, N, K, i, epi);
+}
+
+void wd_matmul_nd(const float* a, const float* b, float* c, int M, int N, int K, int rank, const int32_t* dims,
+                  const int32_t* sa, const int32_t* sb, wd_epi_fn epi) {
+  int batch = 1;
+  for (int d = 0; d < rank; d++) batch *= dims[d];
   for (int i = 0; i < batch; i++) {
-    gemm_t g = {0};
-    g.a = a + a_off[i]; g.lda = K;
-    g.b = b + b_off[i]; g.ldb = N;
-    g.c = c + (size_t)i * M * N; g.ldc = N;
-    g.M = M; g.N = N; g.K = K;
-    g.epi = epi; g.y_epi = g.c; g.img = i; g.m_off = 0;
-    gemm_run(&g);
+    size_t ao = 0, bo = 0;
+    for (int d = rank - 1, r = i; d >= 0; d--) {
+      int ix = r % dims[d];
+      r /= dims[d];
+      ao += (size_t)ix * sa[d];
+      bo += (size_t)ix * sb[d];
+    }
+    matmul_one(a + ao * M * K, b + bo * K * N, c + (size_t)i * M * N, M, N, K, i, epi);
   }
 }
 

@@ -47,6 +47,39 @@ void wd_map(void* dst, const void* src, int esize, int rank, const int32_t* shap
   }
 }
 
+void wd_map_strided(void* dst, const void* src, int esize, int rank, const int32_t* shape, const int32_t* strides,
+                    int32_t base) {
+  int64_t size = 1;
+  for (int d = 0; d < rank; d++) size *= shape[d];
+  if (size == 0) return;
+  char* out = (char*)dst;
+  const char* s = (const char*)src;
+  if (rank == 0) {
+    __builtin_memcpy(out, s + (int64_t)base * esize, esize);
+    return;
+  }
+  int L = shape[rank - 1];
+  int32_t st = strides[rank - 1];
+  int32_t idx[8] = {0};
+  int64_t rows = size / L;
+  for (int64_t t = 0; t < rows; t++) {
+    int64_t at = base;
+    for (int k = 0; k < rank - 1; k++) at += (int64_t)idx[k] * strides[k];
+    if (st == 1) {
+      __builtin_memcpy(out, s + at * esize, (size_t)L * esize);
+    } else if (esize == 4) {
+      const int32_t* s4 = (const int32_t*)s + at;
+      int32_t* o4 = (int32_t*)out;
+      for (int j = 0; j < L; j++) o4[j] = s4[(int64_t)j * st];
+    } else {
+      const uint8_t* s1 = (const uint8_t*)s + at;
+      for (int j = 0; j < L; j++) out[j] = s1[(int64_t)j * st];
+    }
+    out += (size_t)L * esize;
+    for (int k = rank - 2; k >= 0 && ++idx[k] == shape[k]; k--) idx[k] = 0;
+  }
+}
+
 void wd_gather(void* out, const void* data, const int32_t* idx, int esize, int outer, int n, int inner, int k) {
   char* o = (char*)out;
   const char* d = (const char*)data;

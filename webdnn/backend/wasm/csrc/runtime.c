@@ -111,3 +111,50 @@ void wd_copy2d(void* dst, int dst_stride, const void* src, int src_stride, int r
   const char* s = (const char*)src;
   for (int r = 0; r < rows; r++) __builtin_memmove(d + (size_t)r * dst_stride, s + (size_t)r * src_stride, row_bytes);
 }
+
+uint32_t wd_plan_arena(int n, const uint32_t* size, const int32_t* first, const int32_t* last, uint32_t* off,
+                       int32_t* order, uint32_t* tmp, uint32_t align) {
+  /* largest first (ties: earliest first), as memory.plan() orders a static plan */
+  for (int i = 0; i < n; i++) {
+    int j = i;
+    while (j > 0 && (size[order[j - 1]] < size[i] || (size[order[j - 1]] == size[i] && first[order[j - 1]] > first[i]))) {
+      order[j] = order[j - 1];
+      j--;
+    }
+    order[j] = i;
+  }
+  uint32_t top = 0;
+  for (int a = 0; a < n; a++) {
+    int g = order[a];
+    uint32_t need = (size[g] + align - 1) / align * align;
+    if (need == 0) need = align;
+    int busy = 0;  /* [lo, hi) of the placed groups alive at the same time, sorted by lo */
+    for (int b = 0; b < a; b++) {
+      int h = order[b];
+      if (last[h] < first[g] || last[g] < first[h]) continue;
+      uint32_t lo = off[h], hi = off[h] + (size[h] + align - 1) / align * align;
+      if (hi == lo) hi = lo + align;
+      int k = busy;
+      while (k > 0 && tmp[2 * (k - 1)] > lo) {
+        tmp[2 * k] = tmp[2 * (k - 1)];
+        tmp[2 * k + 1] = tmp[2 * (k - 1) + 1];
+        k--;
+      }
+      tmp[2 * k] = lo;
+      tmp[2 * k + 1] = hi;
+      busy++;
+    }
+    uint32_t cursor = 0, best = 0xffffffffu, best_gap = 0xffffffffu;
+    for (int k = 0; k < busy; k++) {
+      uint32_t lo = tmp[2 * k], hi = tmp[2 * k + 1];
+      if (lo > cursor && lo - cursor >= need && lo - cursor < best_gap) {
+        best = cursor;
+        best_gap = lo - cursor;
+      }
+      if (hi > cursor) cursor = hi;
+    }
+    off[g] = best != 0xffffffffu ? best : cursor;
+    if (off[g] + need > top) top = off[g] + need;
+  }
+  return top;
+}

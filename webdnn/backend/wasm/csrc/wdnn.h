@@ -53,6 +53,10 @@ void wd_matmul(const float* a, const float* b, float* c, int M, int N, int K, in
                const int32_t* a_off, const int32_t* b_off, wd_epi_fn epi);
 /* The same for M < 4 with a B shared by the whole batch and rewritten at load into panels of 32
  * columns (wd_pack_b_panels, in place; tmp: K * N floats). */
+/* wd_matmul over a batch given by its dims, in row-major order: product i takes A and B at the element
+ * offsets sum_d ix_d * sa[d] * M*K and sum_d ix_d * sb[d] * K*N (sizes known only at run time). */
+void wd_matmul_nd(const float* a, const float* b, float* c, int M, int N, int K, int rank, const int32_t* dims,
+                  const int32_t* sa, const int32_t* sb, wd_epi_fn epi);
 void wd_pack_b_panels(float* b, int K, int N, float* tmp);
 void wd_gemv_packed(const float* a, const float* b, float* c, int M, int N, int K, int batch,
                     const int32_t* a_off, wd_epi_fn epi);
@@ -96,6 +100,14 @@ void wd_map(void* dst, const void* src, int esize, int rank, const int32_t* shap
             const void* fill);
 /* Gather along an axis: data viewed as [outer, n, inner], indices (int32) of count k. */
 void wd_gather(void* out, const void* data, const int32_t* idx, int esize, int outer, int n, int inner, int k);
+/* out[i] = in[base + sum_k i_k * strides[k]] over `shape` (element offsets): wd_map without tables. */
+void wd_map_strided(void* dst, const void* src, int esize, int rank, const int32_t* shape, const int32_t* strides,
+                    int32_t base);
+/* Offsets for n storage groups of size[g] bytes, live over kernels first[g]..last[g]: largest first, each in
+ * the smallest gap left by the groups it overlaps in time, aligned to `align`. order and tmp hold n and 2n
+ * entries of scratch. Returns the bytes the arena needs. */
+uint32_t wd_plan_arena(int n, const uint32_t* size, const int32_t* first, const int32_t* last, uint32_t* off,
+                       int32_t* order, uint32_t* tmp, uint32_t align);
 void wd_copy(void* dst, const void* src, size_t bytes);
 
 /* ---- data-dependent index ops, arg reductions, scans, top-k, resize (indexing.c) -------- */
