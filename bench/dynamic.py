@@ -69,7 +69,7 @@ def main(argv=None):
         feeds = None
         dirs = {}
         for kind in ("fixed", "symbolic"):
-            d = out / f"{name}-{kind}"
+            d = out / f"{name}-{kind}-{'+'.join(backends)}"
             model, feeds = MODELS[name](kind == "symbolic")
             if not (d / "model.json").exists():
                 with warnings.catch_warnings():

@@ -284,7 +284,9 @@ def write_markdown(data: dict, path: Path, png: Path | None) -> None:
     if png is not None:
         L += [f"![median latency, log scale]({os.path.relpath(png, path.parent)})", ""]
     L += ["Where the time goes, per op kind, for the models that were slowest against onnxruntime-web, before and "
-          "after the kernel work on them: [profiles.md](profiles.md) (`webdnn run OUT --backend wasm --profile`).", ""]
+          "after the kernel work on them: [profiles.md](profiles.md) (`webdnn run OUT --backend wasm --profile`).", "",
+          "What symbolic sizes (one descriptor for any batch size or sequence length) cost against the fixed "
+          "export: [dynamic.md](dynamic.md) (`python bench/dynamic.py`).", ""]
     paired = data.get("paired") or []
     rs = ratios(results, paired)
     if rs:
