@@ -199,3 +199,35 @@ def test_gpt2_greedy_generation_with_a_key_value_cache(gpt2, tmp_path, backend):
                          capture_output=True, text=True, timeout=300, env={**os.environ, "WEBDNN_BACKEND": backend})
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == want
+
+
+class _CausalSelfAttention(torch.nn.Module):
+    """torch's scaled_dot_product_attention with is_causal: the export builds the causal mask with
+    Trilu over the sequence length and scales by 1/sqrt(Cast(Shape)): sizes used as data."""
+
+    def __init__(self, d=64, heads=4):
+        super().__init__()
+        self.heads, self.qkv, self.o = heads, torch.nn.Linear(d, 3 * d), torch.nn.Linear(d, d)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.o(y.transpose(1, 2).reshape(b, t, d))
+
+
+def test_causal_attention_at_several_lengths(tmp_path, runners):
+    torch.manual_seed(0)
+    net = _CausalSelfAttention()
+    proto = zoo.export(net, [torch.randn(1, 5, 64)], ["x"], ["y"], 4,
+                       dynamic_axes={"x": {0: "b", 1: "t"}, "y": {0: "b", 1: "t"}})
+    out = tmp_path / "causal"
+    _, notes = _convert(proto, out, backends=["js", "wasm"])
+    assert any("js, wasm take any" in n for n in notes), notes
+    sess = ort.InferenceSession(proto.SerializeToString())
+    for t in (1, 3, 17):
+        x = np.random.default_rng(t).standard_normal((2, t, 64)).astype(np.float32)
+        (want,) = sess.run(None, {"x": x})
+        for backend in ("js", "wasm"):
+            err = compare(runners["node"].run(out, {"x": x}, backend=backend)["y"], want, backend, f"t={t}")
+            assert err is None, err

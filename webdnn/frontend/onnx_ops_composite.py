@@ -7,7 +7,7 @@ import numpy as np
 
 from ..ir.ops.elementwise import call, inp
 from ..ir.dtype import np_dtype
-from ..ir.symbolic import int_array, is_symbolic_array
+from ..ir.symbolic import Expr, int_array, is_symbolic_array
 from .onnx_ops import conv
 from .onnx_registry import X, conv_pads, handler, ints, tensor_dtype, unary
 
@@ -99,6 +99,11 @@ def _trilu(c):
     x = c.input(0)
     k = int(np.reshape(c.const(1, "k"), -1)[0]) if c.has_input(1) else 0
     rows, cols = x.shape[-2:]
+    if isinstance(rows, Expr) or isinstance(cols, Expr):  # sized at run time: compare column and row indices
+        r = c.op1("Reshape", [_symbolic_range(c, 0, rows, 1, np.dtype(np.int64))], {"shape": [rows, 1]})
+        col = _symbolic_range(c, 0, cols, 1, np.dtype(np.int64))
+        keep = call("ge" if c.attr("upper", 1) else "le", call("sub", inp(2), inp(1)), k)
+        return [c.ew(call("where", keep, inp(0), 0), [x, r, col])]
     ones = np.ones((rows, cols), dtype=bool)
     mask = np.triu(ones, k) if c.attr("upper", 1) else np.tril(ones, k)
     return [c.ew(call("where", inp(1), inp(0), 0), [x, c.constant(mask)])]
