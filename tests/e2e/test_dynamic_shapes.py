@@ -231,3 +231,13 @@ def test_causal_attention_at_several_lengths(tmp_path, runners):
         for backend in ("js", "wasm"):
             err = compare(runners["node"].run(out, {"x": x}, backend=backend)["y"], want, backend, f"t={t}")
             assert err is None, err
+
+
+def test_sizes_beyond_wasm_memory_are_refused(bert, runners):
+    """Sequence 60000: the attention scores alone would take 57 GiB; wd_bind() refuses the binding
+    before anything runs, and the runner still runs a size that fits afterwards."""
+    _, out, _, _ = bert
+    with pytest.raises(RuntimeRunError, match=r"need more than the 2 GiB a wasm model may use"):
+        runners["node"].run(out, _bert_feeds(1, 60000, 0), backend="wasm")
+    got = runners["node"].run(out, _bert_feeds(1, 7, 0), backend="wasm")
+    assert got["last_hidden_state"].shape == (1, 7, 64)

@@ -16,6 +16,9 @@ from ...ir.symbolic import Expr, render
 from . import render as R
 from .emit import GEMV_PACK_BYTES, Program, align_up
 
+# the most a plan made at run time may place (a wasm32 memory ends at 4 GiB; the module may grow to 2)
+MAX_ARENA_BYTES = 2 << 30
+
 # the column-panel copies of constant matrices kept for products of run-time rows (SymProgram.panel_copy)
 PANEL_COPY_BYTES = 32 << 20
 
@@ -151,9 +154,9 @@ def bind_source(p: SymProgram, groups, align: int) -> list[str]:
     """C: the tables of the run-time plan and wd_bind(), which places the groups for the sizes in
     wd_sym[] and returns the address the arena's end needs."""
     n = max(1, len(groups))
-    try:
-        sizes = [p.dim(b) for b, _, _ in groups]
-    except ShapeError as e:
+    try:  # in 64 bits: sizes that would overflow the 2 GiB the arena may take are refused, not wrapped
+        sizes = [render(b, lambda s: f"(int64_t)wd_sym[{p.symbols.index(s)}]", "/") for b, _, _ in groups]
+    except (ShapeError, ValueError) as e:
         raise ConversionError(f"wasm backend: {e}") from None
     firsts = ", ".join(str(f) for _, f, _ in groups) or "0"
     lasts = ", ".join(str(last) for _, _, last in groups) or "0"
@@ -165,12 +168,17 @@ def bind_source(p: SymProgram, groups, align: int) -> list[str]:
              *[f"static {R.CTYPE[p.sizes[n].dtype]} {a}[{max(1, p.sizes[n].data.size)}];" for n, a in p.size_arrays.items()],
              "/* the symbols' values are written here before wd_bind() */",
              "WD_EXPORT(wd_sizes_address) unsigned wd_sizes_address(void) { return (unsigned)(uintptr_t)wd_sym; }",
-             "WD_EXPORT(wd_bind) unsigned wd_bind(void) {"]
-    lines += [f"  wd_gsize[{g}] = (uint32_t)({s});" for g, s in enumerate(sizes)]
+             "WD_EXPORT(wd_bind) unsigned wd_bind(void) {  /* 0: the sizes need more memory than a module has */"]
+    lines += ["  int64_t total = 0, s;"]
+    for g, sz in enumerate(sizes):
+        lines += [f"  s = {sz}; if (s < 0 || s > {MAX_ARENA_BYTES}) return 0; total += s;",
+                  f"  wd_gsize[{g}] = (uint32_t)s;"]
+    lines += ["  if (total > (3LL << 30)) return 0;  /* the plan adds in 32 bits: keep it clear of 4 GiB */"]
     for name, arr in p.size_arrays.items():  # constants computed from the sizes
         lines += [f"  {arr}[{i}] = {p.dim(v)};" for i, v in enumerate(p.sizes[name].data.reshape(-1))]
     lines += [f"  uint32_t bytes = wd_plan_arena({len(groups)}, wd_gsize, wd_gfirst, wd_glast, wd_off, wd_gorder, wd_gtmp, "
               f"{align});",
+              f"  if (bytes > {MAX_ARENA_BYTES}) return 0;",
               "  return (unsigned)(uintptr_t)(wd_arena + bytes);",
               "}"]
     return lines

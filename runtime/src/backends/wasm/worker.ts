@@ -76,6 +76,10 @@ export function wasmWorker(port: WorkerPort): void {
           if (key !== bound) {
             new Int32Array(memory!.buffer, ex.wd_sizes_address() >>> 0, msg.sizes.length).set(msg.sizes);
             const end = ex.wd_bind() >>> 0;
+            if (end === 0) {
+              bound = '';
+              throw new Error(`the input sizes ${msg.sizes.join(', ')} need more than the 2 GiB a wasm model may use`);
+            }
             const have = memory!.buffer.byteLength;
             if (end > have) {
               try {
