@@ -102,6 +102,7 @@ KERNEL_ATTRS = {
     "TopK": lambda op: {"k": int(op.attrs["k"]), "axis": norm_axis(op.attrs["axis"], _rank(op)),
                         "largest": int(op.attrs["largest"]), "sorted": int(op.attrs["sorted"])},
     "Resize": _resize,
+    "Recurrent": lambda op: {"kind": op.attrs["kind"], "reverse": int(op.attrs["reverse"])},
 }
 
 

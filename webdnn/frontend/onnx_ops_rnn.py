@@ -70,7 +70,7 @@ def _recurrent(c):
     clip = c.attr("clip")
     acts = _activations(c, kind, dirs)
     lbr = bool(c.attr("linear_before_reset", 0))
-    masks = [None] * steps
+    masks = None  # per step: the [N, 1, 1] mask of sequences still running (sequence_lens)
     if lens is not None:
         lens = np.asarray(lens).reshape(-1)
         if lens.shape != (n,):
@@ -85,6 +85,13 @@ def _recurrent(c):
         s = c.op1("Slice", [t], {"starts": [d], "ends": [d + 1], "axes": [ax]})
         return c.op1("Reshape", [s], {"shape": [n, 1, H]})
 
+    # the standard cell (default activations, nothing extra) runs as one Recurrent op per direction
+    names = c.attr("activations")
+    fused = (not names or [a.decode() if isinstance(a, bytes) else a for a in names] == DEFAULT_ACTS[kind] * dirs) \
+        and c.attr("activation_alpha") is None and c.attr("activation_beta") is None and clip is None \
+        and P is None and not c.attr("input_forget", 0) and masks is None \
+        and (kind != "GRU" or lbr)
+
     ys, hs, cs = [], [], []
     for d in range(dirs):
         order = ORDER[kind]
@@ -92,8 +99,9 @@ def _recurrent(c):
         rbias = B[d][G * H:] if B is not None else None
         gate = lambda a, g: a[g * H:(g + 1) * H]  # noqa: E731
         proj, rb, Rs = [], [], []
-        # an LSTM projects and multiplies its four gates together (frontend/recurrent.py)
-        groups = [order] if kind == "LSTM" else [[g] for g in order]
+        # an LSTM projects and multiplies its four gates together (frontend/recurrent.py), as does
+        # every cell that runs as a Recurrent op
+        groups = [order] if kind == "LSTM" or fused else [[g] for g in order]
         keep_rb = kind == "GRU"  # GRU's recurrent bias stays inside the step (r * (h·R + rb))
         for gs in groups:
             cat = lambda a: np.concatenate([gate(a, g) for g in gs])  # noqa: E731
@@ -106,6 +114,16 @@ def _recurrent(c):
             proj.append(t)
             rb.append(c.constant(cat(rbias).astype(np.float32)) if keep_rb and rbias is not None else None)
             Rs.append(c.constant(np.ascontiguousarray(cat(R[d]).T)))
+        if fused:
+            flat = lambda t: None if t is None else c.op1("Reshape", [t], {"shape": [n, H]})  # noqa: E731
+            ins = [proj[0], Rs[0], rb[0], flat(state(h0, d)), flat(state(c0, d))]
+            while ins[-1] is None:
+                ins.pop()
+            res = c.op("Recurrent", ins, {"kind": kind, "reverse": int(direction == "reverse" or d == 1)})
+            ys.append(res[0])
+            hs.append(c.op1("Reshape", [res[1]], {"shape": [n, 1, H]}))
+            cs.append(c.op1("Reshape", [res[2]], {"shape": [n, 1, H]}) if kind == "LSTM" else None)
+            continue
         if kind == "LSTM":
             Rs, rb = Rs[0], None
         peep = None
@@ -118,6 +136,7 @@ def _recurrent(c):
         h, cst = state(h0, d), state(c0, d)
         backward = direction == "reverse" or d == 1
         outs = [None] * steps
+        masks = masks or [None] * steps
         for t in (range(steps - 1, -1, -1) if backward else range(steps)):
             sl = {"starts": [t], "ends": [t + 1], "axes": [1]}
             xs = [c.op1("Slice", [p], sl) for p in proj]

@@ -773,11 +773,35 @@ def k_resize(p, step, k):
             f"{tps}, k{k}_xs, k{k}_ws, (double*)wd_temp, (double*)(wd_temp + {half}), {R.c_float(fill).replace('(float)', '(double)')});")
 
 
+REC_GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+
+
+def k_recurrent(p, step, k):
+    """The whole recurrence in one call (csrc/recurrent.c), its R packed into panels at load."""
+    op = step.op
+    P, R, rb, h0, c0 = (list(op.inputs) + [None] * 5)[:5]
+    a = kernel_attrs(op)
+    kind, G = a["kind"], REC_GATES[a["kind"]]
+    N, T, _ = P.shape
+    U = R.shape[0]
+    if not R.is_constant:
+        raise ConversionError(f"Recurrent {op.name!r}: the wasm backend needs a constant recurrent matrix")
+    y, h_out = op.outputs[0], op.outputs[1]
+    c_out = op.outputs[2] if kind == "LSTM" else None
+    at = p.prep
+    p.prep = align_up(p.prep + -(-U // 8) * 8 * G * U * 4)
+    p.prepare.append(f"  wd_pack_recurrent((const float*)(wd_base + {p.offsets[R.name]}), (float*)(wd_prep + {at}), "
+                     f"{U}, {G});")
+    return (f"  wd_rec_t r = {{{p.ptr(P, True)}, (const float*)(wd_prep + {at}), {p.ptr(rb, True)}, {p.ptr(h0, True)}, "
+            f"{p.ptr(c0, True)}, {p.ptr(y)}, {p.ptr(h_out)}, {p.ptr(c_out)}, {p.dim(N)}, {p.dim(T)}, {U}, {G}, "
+            f"WD_REC_{kind}, {a['reverse']}}};\n  wd_recurrent(&r);")
+
+
 EMIT = {"Conv": k_conv, "ConvTranspose": k_conv, "MatMul": k_matmul, "Elementwise": k_elementwise, "Pool": k_pool,
         "Reduce": k_reduce, "Softmax": k_softmax, "LRN": k_lrn, "Transpose": k_transpose, "Slice": k_slice,
         "Expand": k_expand, "Pad": k_pad, "Concat": k_concat, "Split": k_split, "Gather": k_gather,
         "Reshape": k_copy, "Identity": k_copy, "GatherElements": k_gather_elements, "GatherND": k_gather_nd,
         "ScatterElements": k_scatter_elements, "ScatterND": k_scatter_nd, "ArgReduce": k_argreduce, "CumSum": k_cumsum,
-        "TopK": k_topk, "Resize": k_resize}
+        "TopK": k_topk, "Resize": k_resize, "Recurrent": k_recurrent}
 
 

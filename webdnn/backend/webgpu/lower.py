@@ -14,6 +14,7 @@ from ...errors import ConversionError
 from ...ir import Graph
 from ..lowering import Fusion, Lowered, lower_graph
 from ...options import ConvertOptions
+from ...passes.unroll_recurrent import unroll_recurrent
 from . import contraction, elementwise, indexing, indexmap, pool, reduce, resize, scan
 from .plan import DEFAULT_BINDING_BYTES, layout, part_elems_for
 
@@ -59,6 +60,7 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
     options = options or ConvertOptions()
     precision = options.precision
     part_elems = part_elems_for(options.max_binding_bytes or DEFAULT_BINDING_BYTES)
+    graph = unroll_recurrent(graph)  # no recurrence kernel here: steps of IR ops
     lowered = lower_graph(graph, FUSION)
     lowered.check_attrs("webgpu")
     steps = lowered.steps

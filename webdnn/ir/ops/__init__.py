@@ -83,4 +83,4 @@ def check(cond: bool, msg: str):
 
 # import the families so they register themselves
 from . import elementwise, conv, matmul, pool, normalization, reduce, indexmap, constant  # noqa: E402,F401
-from . import indexing, scan, resize, dynamic  # noqa: E402,F401
+from . import indexing, scan, resize, dynamic, recurrent  # noqa: E402,F401

@@ -19,6 +19,7 @@ import { kernels as indexmapKernels } from './indexmap.js';
 import { kernels as indexingKernels } from './indexing.js';
 import { kernels as scanKernels } from './scan.js';
 import { kernels as resizeKernels } from './resize.js';
+import { kernels as recurrentKernels } from './recurrent.js';
 
 const KERNELS: { [op: string]: KernelFactory } = {
   ...elementwiseKernels,
@@ -30,6 +31,7 @@ const KERNELS: { [op: string]: KernelFactory } = {
   ...indexingKernels,
   ...scanKernels,
   ...resizeKernels,
+  ...recurrentKernels,
 };
 
 const YIELD_MS = 50;

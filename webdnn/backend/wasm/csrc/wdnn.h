@@ -129,6 +129,17 @@ void wd_resize(void* y, const void* x, int dtype, int out_f16, int rank, const i
                double fill);
 void wd_copy2d(void* dst, int dst_stride, const void* src, int src_stride, int rows, int row_bytes);
 
+/* Recurrent (recurrent.c): P [N, T, G*U] projections, r packed by wd_pack_recurrent, rb [G*U] (GRU) or 0,
+ * h0/c0 [N, U] or 0; writes y [N, T, U], h_out [N, U] and (LSTM) c_out [N, U]. */
+enum { WD_REC_RNN, WD_REC_LSTM, WD_REC_GRU };
+typedef struct {
+  const float* p; const float* r; const float* rb; const float* h0; const float* c0;
+  float* y; float* h_out; float* c_out;
+  int N, T, U, G, kind, reverse;
+} wd_rec_t;
+void wd_pack_recurrent(const float* r, float* out, int U, int G);
+void wd_recurrent(const wd_rec_t* a);
+
 /* ---- scalar math (no libc in a freestanding wasm module) ------------------------------- */
 double wd_exp(double x);
 double wd_log(double x);
