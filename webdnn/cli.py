@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 from .errors import WebDNNError
+from .ir.symbolic import parse
 from .options import SizeRange
 
 
@@ -26,10 +27,12 @@ def parse_input_shapes(items) -> dict:
             except (ValueError, WebDNNError) as e:
                 raise WebDNNError(f"--input-shape {item!r}: expected NAME=LOW..HIGH (e.g. seq=1..512): {e}") from None
             continue
-        try:
-            shape = [int(d) for d in dims.replace("x", ",").split(",") if d.strip()]
-        except ValueError:
-            raise WebDNNError(f"--input-shape {item!r}: expected NAME=D1,D2,... (e.g. x=1,3,224,224)") from None
+        try:  # a dim is a size or an expression of names (32*h: a multiple of 32 known at run time)
+            shape = [int(d) if d.strip().isdigit() else parse(d.strip())
+                     for d in (dims.split(",") if "," in dims else dims.replace("x", ",").split(",")) if d.strip()]
+        except (ValueError, WebDNNError):
+            raise WebDNNError(f"--input-shape {item!r}: expected NAME=D1,D2,... (e.g. x=1,3,224,224 or "
+                              f"x=1,3,32*h,32*w)") from None
         shapes[name if sep else ""] = shape
     return shapes
 

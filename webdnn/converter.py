@@ -158,7 +158,7 @@ def _optimize_symbolic(sym, fixed, fixed_notes):
     for s_in, f_in in zip(sym.inputs, fixed.inputs):
         for d, n in zip(s_in.shape, f_in.shape):
             if isinstance(d, Expr) and list(d.terms) == [(str(d),)] and d.terms[(str(d),)] == 1:
-                sym.symbols[str(d)] = int(n)
+                sym.symbols.setdefault(str(d), int(n))
     try:
         optimize(sym)
         sym.verify()

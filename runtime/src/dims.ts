@@ -142,6 +142,27 @@ export function bindShapes(declared: Map<string, readonly (number | string)[]>, 
       env.set(d, shape[i]);
     });
   }
+  // a dim like 32*h binds its one unbound name where it is affine in it (h = (size - b) / a, whole)
+  for (const [name, dims] of declared) {
+    const shape = actual.get(name);
+    if (!shape) continue;
+    dims.forEach((d, i) => {
+      if (typeof d !== 'string' || isSymbol(d)) return;
+      const open = symbolsOf([d]).filter((n) => !env.has(n));
+      if (open.length !== 1) return;
+      const at = (v: number) => evalDim(d, new Map([...env, [open[0], v]]));
+      const b = at(0), a = at(1) - b;
+      if (a === 0 || at(2) !== b + 2 * a || (shape[i] - b) % a !== 0 || (shape[i] - b) / a < 0) {
+        throw new WebDNNError(`input '${name}' dim ${i} is ${shape[i]}; it must be ${d} for a whole ${open[0]} (shape [${shape.join(', ')}])`);
+      }
+      const v = (shape[i] - b) / a;
+      const r = Object.prototype.hasOwnProperty.call(ranges, open[0]) ? ranges[open[0]] : undefined;
+      if (r && (v < r[0] || v > r[1])) {
+        throw new WebDNNError(`input '${name}' dim ${i} is ${shape[i]} (${d} with ${open[0]} = ${v}), outside the range ${r[0]}..${r[1]} of ${open[0]} the model was converted for`);
+      }
+      env.set(open[0], v);
+    });
+  }
   for (const [name, dims] of declared) {
     const shape = actual.get(name);
     if (!shape) continue;

@@ -272,3 +272,47 @@ def test_recurrent_models_at_several_lengths(tmp_path, runners, kind):
         for backend in ("js", "wasm"):
             err = compare(runners["node"].run(out, {"x": x}, backend=backend)["y"], want, backend, f"{kind} t={t}")
             assert err is None, err
+
+
+class _Segmenter(torch.nn.Module):
+    """An FCN with two stride-2 stages, nearest 2x upsampling and skip concatenations: its image
+    sizes agree only for multiples of 4, which the conversion declares (x=n,3,4*h,4*w)."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.c1 = nn.Sequential(nn.Conv2d(3, 8, 3, 1, 1), nn.ReLU())
+        self.d1 = nn.Sequential(nn.Conv2d(8, 16, 3, 2, 1), nn.ReLU())
+        self.d2 = nn.Sequential(nn.Conv2d(16, 32, 3, 2, 1), nn.ReLU(), nn.MaxPool2d(3, 1, 1))
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.u1 = nn.Sequential(nn.Conv2d(48, 16, 3, 1, 1), nn.SiLU())
+        self.u2 = nn.Sequential(nn.Conv2d(24, 8, 1), nn.SiLU())
+        self.head = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        a = self.c1(x)
+        b = self.d1(a)
+        u = self.u1(torch.cat([self.up(self.d2(b)), b], 1))
+        return self.head(self.u2(torch.cat([self.up(u), a], 1)))
+
+
+@pytest.mark.parametrize("backend", ["js", "wasm"])
+def test_segmenter_at_several_image_sizes(tmp_path, runners, backend):
+    from webdnn.options import SizeRange
+    torch.manual_seed(2)
+    proto = zoo.export(_Segmenter().eval(), [torch.randn(1, 3, 32, 32)], ["x"], ["y"], 7,
+                       dynamic_axes={"x": {0: "n", 2: "H", 3: "W"}, "y": {0: "n", 2: "H", 3: "W"}})
+    out = tmp_path / "seg"
+    summary, _ = _convert(proto, out, backends=[backend],
+                          input_shapes={"x": ["n", 3, "4*h", "4*w"], "h": [8], "w": SizeRange(1, 64)})
+    assert summary["inputs"][0]["dims"] == ["n", 3, "4*h", "4*w"] and summary["inputs"][0]["shape"] == [1, 3, 32, 4]
+    sess = ort.InferenceSession(proto.SerializeToString())
+    for shape in ((1, 3, 32, 32), (2, 3, 48, 20), (1, 3, 4, 4)):
+        x = np.random.default_rng(shape[2]).standard_normal(shape).astype(np.float32)
+        (want,) = sess.run(None, {"x": x})
+        err = compare(runners["node"].run(out, {"x": x}, backend=backend)["y"], want, backend, f"{shape}")
+        assert err is None, err
+    with pytest.raises(RuntimeRunError, match=r"dim 2 is 30; it must be 4\*h for a whole h"):
+        runners["node"].run(out, {"x": np.zeros((1, 3, 30, 32), np.float32)}, backend=backend)
+    with pytest.raises(RuntimeRunError, match=r"outside the range 1..64 of w"):
+        runners["node"].run(out, {"x": np.zeros((1, 3, 8, 260), np.float32)}, backend=backend)

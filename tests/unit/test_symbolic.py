@@ -135,8 +135,8 @@ def test_input_shape_parses_named_sizes_and_ranges():
     from webdnn.cli import parse_input_shapes
     from webdnn.errors import WebDNNError
     from webdnn.options import SizeRange
-    assert parse_input_shapes(["seq=128", "x=1,3,8,8", "past=0..1024"]) == {
-        "seq": [128], "x": [1, 3, 8, 8], "past": SizeRange(0, 1024)}
+    assert parse_input_shapes(["seq=128", "x=1,3,8,8", "past=0..1024", "img=1,3,32*h,32*w"]) == {
+        "seq": [128], "x": [1, 3, 8, 8], "past": SizeRange(0, 1024), "img": [1, 3, 32 * Sym("h"), 32 * Sym("w")]}
     with pytest.raises(WebDNNError, match="LOW..HIGH"):
         parse_input_shapes(["seq=9..2"])
 

@@ -19,7 +19,7 @@ from onnx import numpy_helper, TensorProto
 
 from ..errors import ConversionError, UnsupportedOpsError, ShapeError, DynamicValueError, ModelFileError
 from ..ir import Graph, Tensor
-from ..ir.symbolic import Sym
+from ..ir.symbolic import Sym, as_dim, substitute, symbols
 from ..options import SizeRange
 from ..passes.fold_constants import try_fold
 from .onnx_registry import HANDLERS, ONNX_DTYPES, handler_key, tensor_dtype  # noqa: F401  (ONNX_DTYPES: part of this API)
@@ -178,6 +178,7 @@ class OnnxImporter:
         self.proto = proto
         self.symbolic = symbolic  # open dims stay symbols (ir/symbolic.py) instead of becoming 1
         self.ranges: dict[str, tuple[int, int]] = {}  # symbol -> the (lo, hi) --input-shape declared
+        self.expr_symbols: dict[str, int] = {}  # names inside --input-shape expressions -> the fixed value
         self.handlers = HANDLERS
         self.opset = default_opset(proto)
         self.input_shapes = dict(input_shapes or {})
@@ -275,9 +276,22 @@ class OnnxImporter:
             self.input_shapes[names[0]] = self.input_shapes.pop("")
         # a name that is not an input but one of their dim_params fixes that size everywhere (seq=128)
         params = {d.dim_param for i in real_inputs for d in i.type.tensor_type.shape.dim if d.dim_param}
+        # names inside the shapes given as expressions (data=1,3,32*h,32*w): h=7 sets the size the
+        # fixed backends are built for (default 1), h=1..40 bounds it
+        in_exprs = symbols([[as_dim(d) for d in v] for k, v in self.input_shapes.items()
+                            if k in {i.name for i in real_inputs} and not isinstance(v, SizeRange)])
         fixed_dims = {}
         for name in sorted(set(self.input_shapes) - {i.name for i in real_inputs}):
-            if name in params and isinstance(self.input_shapes[name], SizeRange):
+            value = self.input_shapes[name]
+            if name in in_exprs and name not in params:
+                self.input_shapes.pop(name)
+                if isinstance(value, SizeRange):
+                    self.ranges[name] = (value.lo, value.hi)
+                    value = [value.lo]
+                if len(list(value)) != 1 or int(list(value)[0]) < 0:
+                    raise ConversionError(f"--input-shape {name}=...: give the size {name!r} one value, got {value}")
+                self.expr_symbols[name] = int(list(value)[0])
+            elif name in params and isinstance(self.input_shapes[name], SizeRange):
                 r = self.input_shapes.pop(name)
                 self.ranges[dim_symbol(name, "", 0)] = (r.lo, r.hi)
                 if not self.symbolic:
@@ -304,7 +318,13 @@ class OnnxImporter:
             dims = [d.dim_value if d.HasField("dim_value") else fixed_dims.get(d.dim_param, d.dim_param or "?")
                     for d in tt.shape.dim]
             if vi.name in self.input_shapes:
-                shape = [int(d) for d in self.input_shapes[vi.name]]
+                shape = [as_dim(d) for d in self.input_shapes[vi.name]]
+                # a size given as an expression of names (32*h): symbolic here; fixed at 1 per name otherwise
+                names = symbols(shape)
+                for n in names:
+                    self.expr_symbols.setdefault(n, 1)
+                if names and not self.symbolic:
+                    shape = [substitute(d, {n: self.expr_symbols[n] for n in names}) for d in shape]
                 if tt.HasField("shape") and len(shape) != len(dims):
                     raise ConversionError(f"--input-shape {vi.name}={','.join(map(str, shape))} has rank {len(shape)}, "
                                           f"the model declares {dims}")
@@ -402,6 +422,7 @@ def import_onnx(model, input_shapes: dict | None = None, constant_inputs: dict |
     imp = OnnxImporter(proto, input_shapes, constant_inputs, symbolic)
     graph = imp.convert()
     graph.symbol_ranges = dict(imp.ranges)
+    graph.symbols.update(imp.expr_symbols if symbolic else {})
     for n in imp.notes:
         warnings.warn(n, stacklevel=2)
     graph.source = {"format": "onnx", "opset": imp.opset,

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..ir.ops import norm_axis
 from ..ir.ops.elementwise import inp, call
+from ..ir.symbolic import Expr
 from .onnx_registry import handler, ints
 
 
@@ -212,6 +213,39 @@ def _resize_attrs(c, x, scales, sizes, axes, roi, policy):
     return full_scales, full_sizes, full_roi
 
 
+def _repeat_nearest(c, x, scales, sizes, axes, attrs):
+    """A nearest-neighbour resize by whole factors on symbolic sizes (an FCN's or a detector's 2x
+    upsampling): each element repeated k times per axis, [.., d, ..] -> [.., d, 1, ..] -> expand
+    [.., d, k, ..] -> [.., d·k, ..]. Other resizes need fixed sizes."""
+    r = len(x.shape)
+    axes = list(range(r)) if axes is None else [norm_axis(int(a), r) for a in axes]
+    ctm, nm = attrs.get("coordinate_transformation_mode"), attrs.get("nearest_mode")
+    # the coordinate rules under which output o reads input floor(o / k) for a whole k
+    exact = (ctm in ("asymmetric",) and nm in ("floor", "simple")) or \
+        (ctm in ("half_pixel", "pytorch_half_pixel") and nm in ("round_prefer_floor", "round_prefer_ceil"))
+    factors = [1] * r
+    if scales is not None and len(scales) == len(axes):
+        for a, s in zip(axes, scales):
+            factors[a] = int(s) if float(s).is_integer() and s >= 1 else 0
+    if attrs.get("mode") != "nearest" or not exact or sizes is not None or 0 in factors or roi_given(attrs):
+        c.fail(f"on symbolic sizes {list(x.shape)}, only a nearest resize by whole factors (asymmetric/floor or "
+               f"half_pixel/round_prefer_floor) is supported; this one has mode {attrs.get('mode')!r}, "
+               f"coordinate_transformation_mode {ctm!r}, scales {scales}, sizes {sizes}")
+    inner, expanded, out = [], [], []
+    for d, k in zip(x.shape, factors):
+        inner += [d, 1] if k > 1 else [d]
+        expanded += [d, k] if k > 1 else [d]
+        out.append(d * k)
+    if all(k == 1 for k in factors):
+        return c.op1("Identity", [x])
+    y = c.op1("Expand", [c.op1("Reshape", [x], {"shape": inner})], {"shape": expanded})
+    return c.op1("Reshape", [y], {"shape": out})
+
+
+def roi_given(attrs) -> bool:
+    return attrs.get("coordinate_transformation_mode") == "tf_crop_and_resize"
+
+
 @handler("Resize", "Upsample", since=7)
 def _resize(c):
     x = c.input(0)
@@ -252,6 +286,8 @@ def _resize(c):
         policy = c.attr("keep_aspect_ratio_policy", "stretch")
     if mode not in ("nearest", "linear", "cubic"):
         c.fail(f"mode {mode!r} must be nearest, linear or cubic")
+    if any(isinstance(d, Expr) for d in x.shape):
+        return [_repeat_nearest(c, x, scales, sizes, axes, attrs)]
     full_scales, full_sizes, full_roi = _resize_attrs(c, x, scales, sizes, axes, roi, policy)
     attrs.update(scales=full_scales, sizes=full_sizes, roi=full_roi)
     return [c.op1("Resize", [x], attrs)]

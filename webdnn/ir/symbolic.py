@@ -476,9 +476,11 @@ def prod(dims) -> Dim:
 
 
 def as_dim(x) -> Dim:
-    """An int (numpy integers included) or an Expr as a dim; anything else is a TypeError."""
+    """An int (numpy integers included), an Expr, or an expression's text ("32*h") as a dim."""
     if isinstance(x, Expr):
         return x
+    if isinstance(x, str):
+        return parse(x)
     return int(x)
 
 

@@ -177,8 +177,10 @@ def k_conv(p: Program, step: Step, k: int):
     a = kernel_attrs(op)
     N, C, H, W = _shape4(x)
     _, M, OH, OW = _shape4(y)
-    _fixed_but_batch(p, op, (C, H, W, M, OH, OW))
-    N = p.dim(N)
+    _fixed_but_batch(p, op, (C, M))
+    # image sizes known at run time: the implicit-im2col GEMM only (no Winograd, no packed columns,
+    # no depthwise plane copy: their working memory depends on the size)
+    sized = any(isinstance(d, Expr) for d in (H, W, OH, OW))
     kh, kw = (1, w.shape[2]) if len(w.shape) == 3 else w.shape[2:]
     sh, sw = a["strides"]
     pt, pl = a["pads"][0], a["pads"][1]
@@ -191,7 +193,10 @@ def k_conv(p: Program, step: Step, k: int):
     call = "  wd_conv(&p);"
     packed = 0
     work_arg = "0, 0"
-    rows = winograd_plan(p, op, C, M, OH, OW)
+    if sized and (op.type != "Conv" or (C // g == 1 and M // g == 1)):
+        raise ConversionError(f"{op.type} {op.name!r}: the wasm backend takes symbolic image sizes for regular "
+                              f"convolutions only (not depthwise or transposed)")
+    rows = None if sized else winograd_plan(p, op, C, M, OH, OW)
     if rows is not None:
         TW = -(-OW // 4)
         ntp = -(-(rows * TW + 4) // 4) * 4
@@ -209,8 +214,8 @@ def k_conv(p: Program, step: Step, k: int):
             p.scratch = max(p.scratch, ph * pw * 4 + 64)
         else:
             p.scratch = max(p.scratch, GEMM_SCRATCH)
-            work = prepack_bytes(C // g * kh * kw, OH * OW, (kh, kw, sh, sw, pt, pl) == (1, 1, 1, 1, 0, 0)
-                                 and (OH, OW) == (H, W))
+            work = 0 if sized else prepack_bytes(C // g * kh * kw, OH * OW, (kh, kw, sh, sw, pt, pl) == (1, 1, 1, 1, 0, 0)
+                                                 and (OH, OW) == (H, W))
             if work:
                 p.temp = max(p.temp, work)
                 work_arg = f"(float*)wd_temp, {work // 4}"
@@ -227,6 +232,7 @@ def k_conv(p: Program, step: Step, k: int):
         rows = max(1, min(H, CONVT_COLS_BYTES // row_bytes))
         p.temp = max(p.temp, rows * row_bytes)
         call = f"  wd_conv_transpose(&p, (float*)wd_temp, {rows});"
+    N, H, W, OH, OW = (p.dim(d) for d in (N, H, W, OH, OW))
     return (f"  wd_conv_t p = {{{p.ptr(x, True)}, {p.ptr(w, True)}, {p.ptr(b, True) if b is not None else '0'}, {out}, "
             f"{N}, {C}, {H}, {W}, {M}, {OH}, {OW}, {kh}, {kw}, {sh}, {sw}, {pt}, {pl}, {dh}, {dw}, {g}, {epi}, {packed}, "
             f"{work_arg}}};\n"
@@ -235,8 +241,8 @@ def k_conv(p: Program, step: Step, k: int):
 
 def _fixed_but_batch(p: Program, op, dims):
     if any(isinstance(d, Expr) for d in dims):
-        raise ConversionError(f"{op.type} {op.name!r}: the wasm backend takes a symbolic batch size here, not symbolic "
-                              f"channels or image sizes")
+        raise ConversionError(f"{op.type} {op.name!r}: the wasm backend takes symbolic batch and image sizes here, "
+                              f"not symbolic channels")
 
 
 def prepack_bytes(K: int, N: int, direct: bool) -> int:
@@ -414,7 +420,7 @@ def k_pool(p: Program, step: Step, k: int):
     a = kernel_attrs(op)
     N, C, H, W = _shape4(x)
     _, _, OH, OW = _shape4(y)
-    _fixed_but_batch(p, op, (C, H, W, OH, OW))
+    _fixed_but_batch(p, op, (C,))
     t, l, b_, r = a["pads"]
     fn = "wd_pool"
     if R.CTYPE[x.dtype] != "float":
@@ -422,6 +428,7 @@ def k_pool(p: Program, step: Step, k: int):
         if fn is None:
             raise ConversionError(f"{op.type} {op.name!r}: {a['kind']} pooling of {x.dtype} is not implemented by the "
                                   f"wasm backend")
+    H, W, OH, OW = (p.dim(d) for d in (H, W, OH, OW))
     return (f"  wd_pool_t p = {{(const float*){p.ptr(x, True)}, (float*){p.ptr(y)}, {p.dim(N * C)}, {H}, {W}, {OH}, {OW}, "
             f"{a['kernel'][0]}, {a['kernel'][1]}, {a['strides'][0]}, {a['strides'][1]}, {t}, {l}, {b_}, {r}, "
             f"{a['dilations'][0]}, {a['dilations'][1]}, {int(a['kind'] == 'max')}, {a['count_include_pad']}}};\n"

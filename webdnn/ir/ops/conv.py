@@ -5,6 +5,7 @@ import itertools
 
 import numpy as np
 
+from ..symbolic import Expr
 from . import OpDef, register, check
 
 
@@ -38,7 +39,7 @@ class Conv(OpDef):
         check(b is None or b.shape == (w.shape[0],), f"bias must be [{w.shape[0]}]")
         s, d, p = _spatial_attrs(op, nd)
         out = [conv_out_size(x.shape[2 + i], w.shape[2 + i], s[i], d[i], p[i], p[i + nd]) for i in range(nd)]
-        check(all(o >= 1 for o in out), f"output spatial size {out} is empty")
+        check(all(isinstance(o, Expr) or o >= 1 for o in out), f"output spatial size {out} is empty")
         return [((x.shape[0], w.shape[0], *out), x.dtype)]
 
     def reference(self, op, inputs):
@@ -82,7 +83,7 @@ class ConvTranspose(OpDef):
         opad = list(op.attrs["output_padding"] or [0] * nd)
         out = [s[i] * (x.shape[2 + i] - 1) + opad[i] + (w.shape[2 + i] - 1) * d[i] + 1 - p[i] - p[i + nd]
                for i in range(nd)]
-        check(all(o >= 1 for o in out), f"output spatial size {out} is empty")
+        check(all(isinstance(o, Expr) or o >= 1 for o in out), f"output spatial size {out} is empty")
         return [((x.shape[0], m, *out), x.dtype)]
 
     def reference(self, op, inputs):

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 
+from ..symbolic import Expr
 from . import OpDef, register, check
 
 
@@ -40,7 +41,7 @@ class Pool(OpDef):
         check(nd >= 1, "X must be [N,C,spatial...]")
         k, s, d, p = self._params(op, nd)
         out = [pool_out_size(x.shape[2 + i], k[i], s[i], d[i], p[i], p[i + nd], op.attrs["ceil_mode"]) for i in range(nd)]
-        check(all(o >= 1 for o in out), f"output spatial size {out} is empty")
+        check(all(isinstance(o, Expr) or o >= 1 for o in out), f"output spatial size {out} is empty")
         return [((*x.shape[:2], *out), x.dtype)]
 
     def reference(self, op, inputs):
