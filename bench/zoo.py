@@ -699,8 +699,11 @@ class YOLOv8(nn.Module):
     upsampling and concat, decoupled anchor-free head with DFL (16 bins); the output is the decoded
     (1, 4 + 80, anchors) tensor before NMS: boxes as cx, cy, w, h in pixels, class sigmoids."""
 
-    def __init__(self, img=416, nc=80, reg_max=16):
+    def __init__(self, img=416, nc=80, reg_max=16, dynamic=False):
         super().__init__()
+        # dynamic: anchors from the feature maps' own sizes in forward() (as an export for any image
+        # size computes them), else buffers for `img`
+        self.dynamic = dynamic
         cbs = lambda i, o, s=1: ConvBN(i, o, 3, s, act=nn.SiLU)  # noqa: E731
         self.b1 = nn.Sequential(cbs(3, 16, 2), cbs(16, 32, 2), _C2f(32, 32, 1, True), cbs(32, 64, 2),
                                 _C2f(64, 64, 2, True))
@@ -736,12 +739,24 @@ class YOLOv8(nn.Module):
         b = x.shape[0]
         y = torch.cat([torch.cat([bx(o), cl(o)], 1).view(b, 4 * self.reg_max + self.nc, -1)
                        for o, bx, cl in zip((o3, o4, o5), self.box, self.cls)], 2)
+        anchors, strides = (self._anchors((o3, o4, o5)) if self.dynamic else (self.anchors, self.strides))
         box, cls = y.split((4 * self.reg_max, self.nc), 1)
         a = box.shape[2]
         dist = self.dfl(box.view(b, 4, self.reg_max, a).transpose(2, 1).softmax(1)).view(b, 4, a)
         lt, rb = dist.chunk(2, 1)
-        x1y1, x2y2 = self.anchors - lt, self.anchors + rb
-        return torch.cat([torch.cat([(x1y1 + x2y2) / 2, x2y2 - x1y1], 1) * self.strides, cls.sigmoid()], 1)
+        x1y1, x2y2 = anchors - lt, anchors + rb
+        return torch.cat([torch.cat([(x1y1 + x2y2) / 2, x2y2 - x1y1], 1) * strides, cls.sigmoid()], 1)
+
+    @staticmethod
+    def _anchors(feats):
+        """(1, 2, A) cell centres and (1, 1, A) strides of the feature maps, from their sizes."""
+        anchors, strides = [], []
+        for f, s in zip(feats, (8, 16, 32)):
+            h, w = f.shape[2:]
+            yy, xx = torch.meshgrid(torch.arange(h).float() + 0.5, torch.arange(w).float() + 0.5, indexing="ij")
+            anchors.append(torch.stack([xx, yy], -1).view(-1, 2))
+            strides.append(torch.ones(h * w) * s)
+        return torch.cat(anchors).T.unsqueeze(0), torch.cat(strides)[None, None]
 
 
 class UNet(nn.Module):

