@@ -33,7 +33,7 @@ def _bert(dynamic: bool):
                        ["last_hidden_state", "pooler_output"], 11, dynamic_axes=axes)
     feeds = {"input_ids": np.random.default_rng(0).integers(0, 30522, (1, 128)).astype(np.int64),
              "attention_mask": np.ones((1, 128), np.int64)}
-    return model, feeds
+    return model, feeds, {}
 
 
 def _image(build, size, seed):
@@ -42,12 +42,32 @@ def _image(build, size, seed):
         torch.manual_seed(seed)
         axes = {"data": {0: "N"}, "logits": {0: "N"}} if dynamic else None
         model = zoo.export(build(), [torch.randn(1, 3, size, size)], ["data"], ["logits"], seed, dynamic_axes=axes)
-        return model, {"data": np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)}
+        return model, {"data": np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)}, {}
     return make
 
 
+def _yolo(dynamic: bool):
+    """Symbolic image sides (multiples of 32, 416 by default) against the fixed 416x416 export."""
+    import torch
+    torch.manual_seed(16)
+    axes = {"data": {0: "n", 2: "H", 3: "W"}, "detections": {0: "n", 2: "A"}} if dynamic else None
+    model = zoo.export(zoo.YOLOv8(img=416, dynamic=dynamic), [torch.randn(1, 3, 416, 416)], ["data"], ["detections"],
+                       16, dynamic_axes=axes)
+    shapes = {"input_shapes": {"data": ["n", 3, "32*h", "32*w"], "h": [13], "w": [13]}} if dynamic else {}
+    return model, {"data": np.random.default_rng(0).standard_normal((1, 3, 416, 416)).astype(np.float32)}, shapes
+
+
+def _lstm(dynamic: bool):
+    """SpeechLSTM over 64 frames, the frame count symbolic or fixed."""
+    import torch
+    torch.manual_seed(12)
+    axes = {"data": {0: "n", 1: "frames"}, "logits": {0: "n", 1: "frames"}} if dynamic else None
+    model = zoo.export(zoo.SpeechLSTM(), [torch.randn(1, 64, 80)], ["data"], ["logits"], 12, dynamic_axes=axes)
+    return model, {"data": np.random.default_rng(0).standard_normal((1, 64, 80)).astype(np.float32)}, {}
+
+
 MODELS = {"BERT-Small": _bert, "MobileNetV3-Small": _image(zoo.mobilenet_v3_small, 224, 5),
-          "ConvNeXt-Tiny": _image(zoo.ConvNeXt, 224, 9)}
+          "ConvNeXt-Tiny": _image(zoo.ConvNeXt, 224, 9), "YOLOv8n": _yolo, "LSTM": _lstm}
 
 
 def main(argv=None):
@@ -70,11 +90,11 @@ def main(argv=None):
         dirs = {}
         for kind in ("fixed", "symbolic"):
             d = out / f"{name}-{kind}-{'+'.join(backends)}"
-            model, feeds = MODELS[name](kind == "symbolic")
+            model, feeds, options = MODELS[name](kind == "symbolic")
             if not (d / "model.json").exists():
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    convert(model, d, backends=backends, force=True)
+                    convert(model, d, backends=backends, force=True, **options)
             dirs[kind] = d
         for backend in backends:
             for threads in (args.threads.split(",") if backend == "wasm" else ["-"]):

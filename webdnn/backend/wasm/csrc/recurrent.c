@@ -42,6 +42,32 @@ WD_INLINE void store4(float* x, v128_t v, int valid) {
   for (int l = 0; l < valid; l++) x[l] = t[l];
 }
 
+/* acc[0 .. cols) = h · (one panel: U rows of cols vectors), or zeros without h */
+__attribute__((always_inline)) static inline void panel_dot(const float* w, const float* h, int U, v128_t* acc,
+                                                            const int cols) {
+  v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+  if (h) {
+    for (int k = 0; k < U; k++, w += cols * 4) {
+      v128_t hk = wasm_f32x4_splat(h[k]);
+      s0 = WD_MADD(s0, hk, wasm_v128_load(w));
+      s1 = WD_MADD(s1, hk, wasm_v128_load(w + 4));
+      if (cols > 2) {
+        s2 = WD_MADD(s2, hk, wasm_v128_load(w + 8));
+        s3 = WD_MADD(s3, hk, wasm_v128_load(w + 12));
+        s4 = WD_MADD(s4, hk, wasm_v128_load(w + 16));
+        s5 = WD_MADD(s5, hk, wasm_v128_load(w + 20));
+      }
+      if (cols > 6) {
+        s6 = WD_MADD(s6, hk, wasm_v128_load(w + 24));
+        s7 = WD_MADD(s7, hk, wasm_v128_load(w + 28));
+      }
+    }
+  }
+  acc[0] = s0; acc[1] = s1;
+  if (cols > 2) { acc[2] = s2; acc[3] = s3; acc[4] = s4; acc[5] = s5; }
+  if (cols > 6) { acc[6] = s6; acc[7] = s7; }
+}
+
 static void rec_task(const void* arg, int task, int tid) {
   (void)tid;
   const rec_step_t* st = (const rec_step_t*)arg;
@@ -56,13 +82,12 @@ static void rec_task(const void* arg, int task, int tid) {
     float* c = a->c_out ? a->c_out + (size_t)n * U : 0;
     for (int q = q0; q < q1; q++) {
       v128_t acc[8];  /* 2 * G vectors, G <= 4 */
-      for (int v = 0; v < cols; v++) acc[v] = wasm_f32x4_splat(0.0f);
-      if (hp) {
-        const float* w = a->r + (size_t)q * U * cols * 4;
-        for (int k = 0; k < U; k++, w += cols * 4) {
-          v128_t hk = wasm_f32x4_splat(hp[k]);
-          for (int v = 0; v < cols; v++) acc[v] = WD_MADD(acc[v], hk, wasm_v128_load(w + v * 4));
-        }
+      const float* w = a->r + (size_t)q * U * cols * 4;
+      /* the column count as a constant: the accumulators stay in registers */
+      switch (G) {
+        case 4: panel_dot(w, hp, U, acc, 8); break;
+        case 3: panel_dot(w, hp, U, acc, 6); break;
+        default: panel_dot(w, hp, U, acc, 2); break;
       }
       for (int s = 0; s < 2; s++) {
         int j = q * UNITS + s * 4, valid = U - j;
