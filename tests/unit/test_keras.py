@@ -228,7 +228,8 @@ def test_rnn(tmp_path, rnn):
     b = cls(3, go_backwards=True, activation="relu")(a)
     c = layers.Bidirectional(cls(2, return_sequences=True))(e)
     d = layers.Bidirectional(cls(3), merge_mode="sum")(c)
-    outs = [a, b, c, d]
+    back = cls(3, go_backwards=True, return_sequences=True)(a)  # one Recurrent op, its sequence reversed
+    outs = [a, b, c, d, back]
     if rnn == "GRU":
         outs.append(cls(3, reset_after=False, recurrent_activation="hard_sigmoid")(e))
     st = cls(3, return_state=True)(e)

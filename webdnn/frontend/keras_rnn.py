@@ -48,14 +48,49 @@ class _Cell(RecurrentStep):
                          reset_after=bool(cfg.get("reset_after", c.keras_major >= 3)) if cls == "GRU" else False)
 
 
-def run_rnn(c, cls, cfg, weights, v: Value, initial=(), go_backwards=False):
-    """Unroll; returns (per-step outputs [N,1,U] in processing order, final states [N,1,U])."""
+class RnnResult:
+    """A recurrent layer's outputs: the sequence in time order or in the order the layer ran it
+    (reversed for go_backwards), the last output [N, 1, U] and the final states [N, 1, U]."""
+
+    def __init__(self, c, backwards, last, states, steps=None, seq=None):
+        self.c, self.backwards, self.last, self.states = c, backwards, last, states
+        self._steps, self._seq = steps, seq  # per-step outputs in processing order, or Y [N, T, U] in time order
+
+    def _cat(self, parts):
+        return self.c.op1("Concat", parts, {"axis": 1}) if len(parts) > 1 else parts[0]
+
+    def in_time(self):
+        if self._seq is not None:
+            return self._seq
+        return self._cat(self._steps[::-1] if self.backwards else self._steps)
+
+    def processing(self):
+        if self._seq is not None:
+            if not self.backwards:
+                return self._seq
+            n = self._seq.shape[1]
+            return self.c.op1("Slice", [self._seq], {"starts": [n - 1], "ends": [-n - 1], "axes": [1], "steps": [-1]})
+        return self._cat(self._steps)
+
+
+def _standard(c, cls, cfg) -> bool:
+    """The cell a Recurrent op runs: tanh candidate, sigmoid gates, a GRU's reset after h·R."""
+    act, ract = cfg.get("activation", "tanh"), cfg.get("recurrent_activation", "sigmoid")
+    return act == "tanh" and (cls == "SimpleRNN" or ract == "sigmoid") and \
+        (cls != "GRU" or bool(cfg.get("reset_after", c.keras_major >= 3)))
+
+
+def run_rnn(c, cls, cfg, weights, v: Value, initial=(), go_backwards=False) -> RnnResult:
+    """The layer over the whole sequence: one Recurrent op for the standard cells without a mask,
+    else unrolled steps."""
     x = c.logical(v)
     if len(x.shape) != 3:
         c.fail(f"expects a [batch, steps, features] input, got {list(x.shape)}")
     n, steps, feat = x.shape
     cell = _Cell(c, cls, cfg, weights, feat)
     U = cell.U
+    if v.mask is None and _standard(c, cls, cfg) and steps:
+        return _fused(c, cls, weights, x, cell, initial, go_backwards)
     proj = []
     for g in range(len(cell.W)):
         t = c.op1("MatMul", [x, cell.W[g]])
@@ -81,7 +116,27 @@ def run_rnn(c, cls, cfg, weights, v: Value, initial=(), go_backwards=False):
         outs.append(out)
     if h is None:  # zero steps
         c.fail("a sequence of length 0 cannot be unrolled")
-    return outs, [h] + ([cst] if cls == "LSTM" else [])
+    return RnnResult(c, go_backwards, outs[-1], [h] + ([cst] if cls == "LSTM" else []), steps=outs)
+
+
+def _fused(c, cls, weights, x, cell, initial, go_backwards) -> RnnResult:
+    n, U = x.shape[0], cell.U
+    kernel, rec = weights[0], weights[1]
+    tag = id(weights[0])
+    p = c.op1("MatMul", [x, c.param(("kernel", tag), lambda: kernel)])
+    bias = weights[2] if len(weights) > 2 and weights[2] is not None else None
+    in_b, rec_b = (None, None) if bias is None else ((bias[0], bias[1]) if bias.ndim == 2 else (bias, None))
+    if in_b is not None:
+        p = c.op1("Elementwise", [p, c.param(("bias", tag), lambda: in_b)], {"expr": call("add", inp(0), inp(1))})
+    rb = None if rec_b is None else c.param(("rbias", tag), lambda: rec_b)
+    states = [c.op1("Reshape", [c.logical(s)], {"shape": [n, U]}) for s in initial]
+    ins = [p, c.param(("recurrent", tag), lambda: rec), rb, *(states + [None, None])[:2]]
+    while ins[-1] is None:
+        ins.pop()
+    kind = {"SimpleRNN": "RNN"}.get(cls, cls)
+    res = c.op("Recurrent", ins, {"kind": kind, "reverse": int(go_backwards)})
+    flat = [c.op1("Reshape", [t], {"shape": [n, 1, U]}) for t in res[1:]]
+    return RnnResult(c, go_backwards, flat[0], flat, seq=res[0])
 
 
 def _initial(c, count):
@@ -99,15 +154,14 @@ def _rnn(c):
     cfg = c.cfg
     U = int(cfg["units"])
     n_states = 2 if c.class_name == "LSTM" else 1
-    outs, states = run_rnn(c, c.class_name, cfg, c.weights(), c.x, _initial(c, n_states),
-                           bool(cfg.get("go_backwards", False)))
+    r = run_rnn(c, c.class_name, cfg, c.weights(), c.x, _initial(c, n_states), bool(cfg.get("go_backwards", False)))
     if cfg.get("return_sequences"):
-        y = Value(c.op1("Concat", outs, {"axis": 1}) if len(outs) > 1 else outs[0], mask=c.x.mask)
+        y = Value(r.processing(), mask=c.x.mask)
     else:
-        y = _squeeze(c, outs[-1], U)
+        y = _squeeze(c, r.last, U)
     res = [y]
     if cfg.get("return_state"):
-        res += [_squeeze(c, s, U) for s in states]
+        res += [_squeeze(c, s, U) for s in r.states]
     return res
 
 
@@ -124,15 +178,14 @@ def _bidirectional(c):
     U = int(icfg["units"])
     n_states = 2 if icls == "LSTM" else 1
     init = _initial(c, 2 * n_states) if (c.kw_values.get("initial_state") or len(c.inputs) > 1) else []
-    f_outs, f_states = run_rnn(c, icls, icfg, w[:half], c.x, init[:n_states], bool(icfg.get("go_backwards", False)))
-    b_outs, b_states = run_rnn(c, icls, bcfg, w[half:], c.x, init[n_states:], bool(bcfg.get("go_backwards", True)))
+    f = run_rnn(c, icls, icfg, w[:half], c.x, init[:n_states], bool(icfg.get("go_backwards", False)))
+    b = run_rnn(c, icls, bcfg, w[half:], c.x, init[n_states:], bool(bcfg.get("go_backwards", True)))
     seq = bool(icfg.get("return_sequences"))
     if seq:
-        fy = Value(c.op1("Concat", f_outs, {"axis": 1}) if len(f_outs) > 1 else f_outs[0])
-        b_order = b_outs[::-1] if bcfg.get("go_backwards", True) else b_outs  # back in time order
-        by = Value(c.op1("Concat", b_order, {"axis": 1}) if len(b_order) > 1 else b_order[0])
+        fy = Value(f.processing())
+        by = Value(b.in_time())  # back in time order
     else:
-        fy, by = _squeeze(c, f_outs[-1], U), _squeeze(c, b_outs[-1], U)
+        fy, by = _squeeze(c, f.last, U), _squeeze(c, b.last, U)
     mode = cfg.get("merge_mode", "concat")
     if mode is None:
         res = [fy, by]
@@ -148,7 +201,7 @@ def _bidirectional(c):
         for r in res:
             r.mask = c.x.mask
     if cfg.get("return_state") or icfg.get("return_state"):
-        res += [_squeeze(c, s, U) for s in f_states + b_states]
+        res += [_squeeze(c, s, U) for s in f.states + b.states]
     return res
 
 
