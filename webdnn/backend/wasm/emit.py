@@ -160,12 +160,16 @@ def winograd_plan(p: Program, op, C: int, M: int, OH: int, OW: int) -> int | Non
     if (op.type != "Conv" or len(w.shape) != 4 or tuple(w.shape[2:]) != (3, 3) or tuple(a["strides"]) != (1, 1)
             or tuple(a["dilations"]) != (1, 1) or a["group"] != 1 or not w.is_constant):
         return None
-    TH, TW = -(-OH // 4), -(-OW // 4)
-    if min(C, M) < WINOGRAD_MIN_CHANNELS or TH * TW < WINOGRAD_MIN_TILES:
-        return None
-    if p.prep + 36 * M * C * 4 > WINOGRAD_WEIGHT_BYTES:
+    if min(C, M) < WINOGRAD_MIN_CHANNELS or p.prep + 36 * M * C * 4 > WINOGRAD_WEIGHT_BYTES:
         return None
     per_tile = 36 * (C + M) * 4
+    if isinstance(OH, Expr) or isinstance(OW, Expr):
+        # image sizes known at run time: the chunk is sized in C, for widths up to the one whose
+        # single row of tiles fills the working memory (wider images take the GEMM path): "sized"
+        return "sized" if WINOGRAD_WORK_BYTES // per_tile - 8 >= 1 else None
+    TH, TW = -(-OH // 4), -(-OW // 4)
+    if TH * TW < WINOGRAD_MIN_TILES:
+        return None
     return max(1, min(TH, (WINOGRAD_WORK_BYTES // per_tile - 8) // TW))
 
 
@@ -196,8 +200,21 @@ def k_conv(p: Program, step: Step, k: int):
     if sized and (op.type != "Conv" or (C // g == 1 and M // g == 1)):
         raise ConversionError(f"{op.type} {op.name!r}: the wasm backend takes symbolic image sizes for regular "
                               f"convolutions only (not depthwise or transposed)")
-    rows = None if sized else winograd_plan(p, op, C, M, OH, OW)
-    if rows is not None:
+    rows = winograd_plan(p, op, C, M, OH, OW)
+    if rows == "sized":
+        fit = WINOGRAD_WORK_BYTES // (36 * (C + M) * 4) - 8  # tiles per chunk; also the widest row of tiles
+        p.temp = max(p.temp, 36 * (C + M) * (-(-(fit + 4) // 4) * 4) * 4)
+        p.scratch = max(p.scratch, GEMM_SCRATCH, 12 * (-(-fit // 4) * 16 + 8) * 4 + 64)
+        u_at = p.prep
+        p.prep = align_up(p.prep + 36 * M * C * 4)
+        p.prepare.append(f"  wd_winograd_weights((const float*)(wd_base + {p.offsets[w.name]}), "
+                         f"(float*)(wd_prep + {u_at}), {M}, {C});")
+        th, tw = f"(({p.dim(OH)} + 3) / 4)", f"(({p.dim(OW)} + 3) / 4)"
+        call = (f"  if ({tw} <= {fit} && {th} * {tw} >= {WINOGRAD_MIN_TILES}) {{\n"
+                f"    int rows = {fit} / {tw};\n"
+                f"    wd_winograd(&p, (const float*)(wd_prep + {u_at}), (float*)wd_temp, rows < {th} ? rows : {th});\n"
+                f"  }} else {{\n    wd_conv(&p);\n  }}")
+    elif rows is not None:
         TW = -(-OW // 4)
         ntp = -(-(rows * TW + 4) // 4) * 4
         p.temp = max(p.temp, 36 * (C + M) * ntp * 4)
