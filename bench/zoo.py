@@ -753,7 +753,9 @@ class YOLOv8(nn.Module):
         anchors, strides = [], []
         for f, s in zip(feats, (8, 16, 32)):
             h, w = f.shape[2:]
-            yy, xx = torch.meshgrid(torch.arange(h).float() + 0.5, torch.arange(w).float() + 0.5, indexing="ij")
+            # float aranges, as Ultralytics' own export computes them
+            yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32) + 0.5, torch.arange(w, dtype=torch.float32) + 0.5,
+                                    indexing="ij")
             anchors.append(torch.stack([xx, yy], -1).view(-1, 2))
             strides.append(torch.ones(h * w) * s)
         return torch.cat(anchors).T.unsqueeze(0), torch.cat(strides)[None, None]

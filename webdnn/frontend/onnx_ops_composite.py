@@ -73,9 +73,15 @@ def _range(c):
 def _symbolic_range(c, start, limit, delta, dtype):
     """Range whose length is a symbolic size (arange(seq)): start + delta · (exclusive running sum of
     ones), built at run time; only an integer delta with a size that is provably not negative."""
-    if not isinstance(delta, (int, np.integer)) or delta == 0 or dtype.kind not in "iu":
-        c.fail(f"a Range over symbolic sizes needs integer start/limit and a fixed non-zero integer delta; "
+    whole = lambda v: isinstance(v, (Expr, int, np.integer)) or (isinstance(v, (float, np.floating)) and float(v).is_integer())  # noqa: E731
+    if not (whole(start) and whole(limit) and whole(delta)) or isinstance(delta, Expr) or delta == 0 \
+            or dtype.kind not in "iuf":
+        c.fail(f"a Range over symbolic sizes needs whole-number start/limit and a fixed non-zero whole delta; "
                f"got start {start}, limit {limit}, delta {delta}")
+    if dtype.kind == "f":  # a float arange of whole numbers: the integer one, cast
+        start, limit = (v if isinstance(v, Expr) else int(v) for v in (start, limit))
+        ramp = _symbolic_range(c, start, limit, int(delta), np.dtype(np.int64))
+        return c.ew(call("cast", "float32", inp(0)), [ramp])
     d = int(delta)
     n = (limit - start + d - 1) // d if d > 0 else (start - limit - d - 1) // (-d)
     if not (n >= 0):

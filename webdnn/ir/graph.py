@@ -156,7 +156,7 @@ class Graph:
         arr = np.asarray(data)
         dtype = dtype or dtype_of(arr)
         if is_symbolic_array(arr):  # a symbolic constant (ir/symbolic.py): its sizes stay expressions
-            if dtype not in ("int64", "int32"):
+            if dtype not in ("int64", "int32", "float32", "float16"):
                 raise ShapeError(f"constant {name!r}: a symbolic size cannot be {dtype}")
             arr = int_array(arr)
         else:

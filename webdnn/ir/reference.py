@@ -21,11 +21,8 @@ def run_op(op, arrays):
 
 def _cast(a: np.ndarray, dtype: str) -> np.ndarray:
     if a.dtype == object:  # a shape computation on symbolic sizes keeps its Exprs (ir/symbolic.py)
-        if dtype not in INT_DTYPES and dtype != "bool":
-            if is_symbolic_array(a):
-                raise ShapeError(f"a symbolic size cannot become {dtype}")
-        elif is_symbolic_array(a):
-            return int_array(a)
+        if dtype != "bool" and is_symbolic_array(a):
+            return int_array(a)  # whole-number sizes, also as a float tensor's value
     return a.astype(np_dtype(dtype), copy=False)
 
 

@@ -277,9 +277,7 @@ def evaluate_symbolic(expr, inputs):
         x = evaluate_symbolic(expr[2], inputs)
         if expr[1] == "bool":
             return SYMBOLIC["not"](SYMBOLIC["eq"](x, 0))
-        if expr[1] in FLOAT_DTYPES and is_symbolic_array(np.asarray(x, dtype=object)):
-            raise ShapeError(f"a symbolic size is cast to {expr[1]}: only integer arithmetic keeps sizes symbolic")
-        return x
+        return x  # a size stays a whole number when cast to float (arange(w, dtype=float))
     if op == "where":
         c = evaluate_symbolic(expr[1], inputs)
         return np.where(c.astype(bool), evaluate_symbolic(expr[2], inputs), evaluate_symbolic(expr[3], inputs))
@@ -320,7 +318,9 @@ class Elementwise(OpDef):
         (shape, dtype), = self.infer(op)
         if any(is_symbolic_array(a) for a in inputs):  # shape arithmetic on symbolic sizes
             res = evaluate_symbolic(op.attrs["expr"], [np.asarray(a, dtype=object) for a in inputs])
-            return [int_array(np.broadcast_to(res, shape)) if dtype in INT_DTYPES
-                    else np.array(np.broadcast_to(res, shape)).astype(np_dtype(dtype))]
+            res = np.broadcast_to(np.asarray(res, dtype=object), shape)
+            if dtype in INT_DTYPES or (dtype in FLOAT_DTYPES and is_symbolic_array(res)):
+                return [int_array(res)]  # whole numbers, symbolic: kept as sizes whatever the dtype
+            return [np.array(res).astype(np_dtype(dtype))]
         res = evaluate(op.attrs["expr"], inputs, dtype)
         return [np.array(np.broadcast_to(res, shape).astype(np_dtype(dtype)))]

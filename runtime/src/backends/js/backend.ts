@@ -3,7 +3,7 @@
 
 import type { BackendInstance } from '../backend.js';
 import type { GraphDescriptor, KernelDesc, TypedArray } from '../../types.js';
-import { own } from '../../types.js';
+import { arrayTypeOf, own } from '../../types.js';
 import { WebDNNError } from '../../errors.js';
 import { decodeConstant } from '../../weights.js';
 import type { KernelFactory, KernelFn, PrepareContext, TensorInfo } from './util.js';
@@ -111,7 +111,7 @@ export class JsBackend implements BackendInstance {
         throw new WebDNNError(`sizes['${name}'] needs a shape and one value (a number or a size expression) per element`);
       }
       const values = c.values.map((d: number | string) => evalDim(d, env));
-      sizes.set(name, Int32Array.from(values));
+      sizes.set(name, arrayTypeOf(c.dtype).from(values));
     }
     const ctx: PrepareContext = {
       info: (name: string): TensorInfo => {
