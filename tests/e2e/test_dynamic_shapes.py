@@ -348,3 +348,21 @@ def test_detector_at_320x320_and_640x480(yolo, runners, backend):
         # 1.1-1.2e-4 of their [0, 1] scale, just past the table's 1e-4 (as in test_bench_models)
         rtol, atol = TOLERANCES[backend]
         np.testing.assert_allclose(got[:, 4:], want[:, 4:], rtol=0, atol=2 * rtol + atol)
+
+
+def test_float_arithmetic_on_a_size_runs_at_run_time(tmp_path, runners):
+    """x + len(x) / 2.0 (the size cast to float): an odd length must give a half, so the division
+    is not folded into the sizes but runs on the size the binding gives."""
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["t"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Cast", ["s"], ["sf"], to=TensorProto.FLOAT),
+             helper.make_node("Div", ["sf", "two"], ["half"]), helper.make_node("Add", ["x", "half"], ["y"])]
+    m = helper.make_model(helper.make_graph(nodes, "half", [x], [y], [helper.make_tensor("two", TensorProto.FLOAT, [], [2.0])]),
+                          opset_imports=[helper.make_opsetid("", 17)])
+    out = tmp_path / "half"
+    _convert(m, out, backends=["js", "wasm"])
+    for t in (3, 4):
+        xs = np.arange(t, dtype=np.float32)
+        for backend in ("js", "wasm"):
+            np.testing.assert_allclose(runners["node"].run(out, {"x": xs}, backend=backend)["y"], xs + t / 2)

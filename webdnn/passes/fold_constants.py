@@ -36,7 +36,7 @@ def try_fold(graph: Graph, op):
         args = [None] * len(op.inputs)
     try:
         values = run_op(op, args)
-    except ShapeError:
+    except (ShapeError, TypeError):
         if any(is_symbolic_array(a) for a in args):
             return None  # a size used as data (cast to float, ...): the op runs, the backend binds its input
         raise

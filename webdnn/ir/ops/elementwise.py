@@ -263,8 +263,33 @@ SYMBOLIC = {
 }
 
 
-def evaluate_symbolic(expr, inputs):
-    """evaluate() for integer expressions whose inputs hold symbolic sizes (ir/symbolic.py)."""
+def _whole_value(v):
+    if isinstance(v, (float, np.floating)):
+        if not float(v).is_integer():
+            raise ShapeError(f"a symbolic size meets the non-integer value {v}")
+        return int(v)
+    return v
+
+
+def _whole(a):
+    """An input of a shape computation as an object array of ints and Exprs (whole floats become ints)."""
+    a = np.asarray(a, dtype=object)
+    return np.asarray(np.frompyfunc(_whole_value, 1, 1)(a), dtype=object) if a.size else a
+
+
+def _exact_div(a, b):
+    q = a // b
+    if q * b != a:
+        raise ShapeError(f"{a} / {b} is not a whole number: a float division of sizes stays an op")
+    return q
+
+
+_EXACT_DIV = _sym_cmp(_exact_div)
+
+
+def evaluate_symbolic(expr, inputs, floats=False):
+    """evaluate() for integer expressions whose inputs hold symbolic sizes (ir/symbolic.py); with
+    `floats` (a float tensor's whole-number sizes) a division must come out whole."""
     op = expr[0]
     if op == "in":
         return inputs[expr[1]]
@@ -274,16 +299,17 @@ def evaluate_symbolic(expr, inputs):
             raise ShapeError(f"a symbolic size meets the non-integer constant {v}")
         return np.asarray(int(v), dtype=object)
     if op == "cast":
-        x = evaluate_symbolic(expr[2], inputs)
+        x = evaluate_symbolic(expr[2], inputs, expr[1] in FLOAT_DTYPES)
         if expr[1] == "bool":
             return SYMBOLIC["not"](SYMBOLIC["eq"](x, 0))
         return x  # a size stays a whole number when cast to float (arange(w, dtype=float))
     if op == "where":
-        c = evaluate_symbolic(expr[1], inputs)
-        return np.where(c.astype(bool), evaluate_symbolic(expr[2], inputs), evaluate_symbolic(expr[3], inputs))
+        c = evaluate_symbolic(expr[1], inputs, floats)
+        return np.where(np.asarray(c, dtype=object).astype(bool), evaluate_symbolic(expr[2], inputs, floats), evaluate_symbolic(expr[3], inputs, floats))
     if op not in SYMBOLIC:
         raise ShapeError(f"'{op}' cannot compute on symbolic sizes (integer + - * // % min max and comparisons can)")
-    return SYMBOLIC[op](*(evaluate_symbolic(a, inputs) for a in expr[1:]))
+    fn = _EXACT_DIV if floats and op == "div" else SYMBOLIC[op]
+    return fn(*(evaluate_symbolic(a, inputs, floats) for a in expr[1:]))
 
 
 def dtype_name(a: np.ndarray) -> str:
@@ -317,7 +343,7 @@ class Elementwise(OpDef):
     def reference(self, op, inputs):
         (shape, dtype), = self.infer(op)
         if any(is_symbolic_array(a) for a in inputs):  # shape arithmetic on symbolic sizes
-            res = evaluate_symbolic(op.attrs["expr"], [np.asarray(a, dtype=object) for a in inputs])
+            res = evaluate_symbolic(op.attrs["expr"], [_whole(a) for a in inputs], dtype in FLOAT_DTYPES)
             res = np.broadcast_to(np.asarray(res, dtype=object), shape)
             if dtype in INT_DTYPES or (dtype in FLOAT_DTYPES and is_symbolic_array(res)):
                 return [int_array(res)]  # whole numbers, symbolic: kept as sizes whatever the dtype
