@@ -15,7 +15,7 @@ import onnxruntime as ort
 import pytest
 
 from webdnn import convert
-from webdnn.testing import TOLERANCES, compare
+from webdnn.testing import compare
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 _spec = importlib.util.spec_from_file_location("webdnn_bench_models", BENCH / "models.py")
@@ -65,16 +65,8 @@ def test_bench_model(name, prepared, runners):
     failures = []
     for k, e in expected.items():
         for part, sl in PARTS.get((name, k), {"": np.s_[...]}).items():
-            what = f"{name}/{k}{'/' + part if part else ''}"
-            factor = LOOSER.get((name, k, part))
-            if factor:
-                rtol, atol = TOLERANCES["wasm"]
-                a, b = np.asarray(got[k])[sl].astype(np.float64), e[sl].astype(np.float64)
-                worst = float(np.abs(a - b).max())
-                limit = factor * (rtol * float(np.abs(b).max()) + atol)
-                msg = None if worst <= limit else f"{what}: max error {worst:.3g} > {limit:.3g} ({factor}x the table)"
-            else:
-                msg = compare(np.asarray(got[k])[sl], e[sl], "wasm", what)
+            msg = compare(np.asarray(got[k])[sl], e[sl], "wasm", f"{name}/{k}{'/' + part if part else ''}",
+                          looser=LOOSER.get((name, k, part), 1))
             if msg:
                 failures.append(msg)
     assert not failures, "\n".join(failures)

@@ -112,38 +112,32 @@ def k_pad(p, step, k):
     return _map_call(p, k, x, y, tables, a["value"])
 
 
-def k_concat(p, step, k):
-    op = step.op
-    y = op.outputs[0]
-    ax = kernel_attrs(op)["axis"]
-    inner = prod(y.shape[ax + 1:])
-    outer = prod(y.shape[:ax])
-    es = R.ESIZE[y.dtype]
+def _row_copies(p, step, whole, parts, into_whole: bool) -> str:
+    """Concat (parts into whole) or Split (whole into parts) along the kernel's axis: one strided
+    copy of rows per part, none for a part the memory plan put inside the whole."""
+    ax = kernel_attrs(step.op)["axis"]
+    inner, outer = prod(whole.shape[ax + 1:]), prod(whole.shape[:ax])
+    es = R.ESIZE[whole.dtype]
+    stride = p.dim(whole.shape[ax] * inner * es)
     lines, at, placed = [], 0, p.in_place(step)
-    for t in op.inputs:
+    for t in parts:
         row = t.shape[ax] * inner * es
         if row != 0 and t.name not in placed:
-            lines.append(f"  wd_copy2d((char*){p.ptr(y)} + {p.dim(at)}, {p.dim(y.shape[ax] * inner * es)}, {p.ptr(t, True)}, "
-                         f"{p.dim(row)}, {p.dim(outer)}, {p.dim(row)});")
+            if into_whole:
+                dst, src = (f"(char*){p.ptr(whole)} + {p.dim(at)}", stride), (p.ptr(t, True), p.dim(row))
+            else:
+                dst, src = (p.ptr(t), p.dim(row)), (f"(const char*){p.ptr(whole, True)} + {p.dim(at)}", stride)
+            lines.append(f"  wd_copy2d({dst[0]}, {dst[1]}, {src[0]}, {src[1]}, {p.dim(outer)}, {p.dim(row)});")
         at += row
     return "\n".join(lines)
+
+
+def k_concat(p, step, k):
+    return _row_copies(p, step, step.op.outputs[0], step.op.inputs, True)
 
 
 def k_split(p, step, k):
-    op = step.op
-    x = op.inputs[0]
-    ax = kernel_attrs(op)["axis"]
-    inner = prod(x.shape[ax + 1:])
-    outer = prod(x.shape[:ax])
-    es = R.ESIZE[x.dtype]
-    lines, at, placed = [], 0, p.in_place(step)
-    for t in op.outputs:
-        row = t.shape[ax] * inner * es
-        if row != 0 and t.name not in placed:
-            lines.append(f"  wd_copy2d({p.ptr(t)}, {p.dim(row)}, (const char*){p.ptr(x, True)} + {p.dim(at)}, "
-                         f"{p.dim(x.shape[ax] * inner * es)}, {p.dim(outer)}, {p.dim(row)});")
-        at += row
-    return "\n".join(lines)
+    return _row_copies(p, step, step.op.inputs[0], step.op.outputs, False)
 
 
 def k_gather(p, step, k):
