@@ -181,15 +181,16 @@ def encoding_error(graph, weights: str, input_specs, seed: int = 0) -> dict:
     largest difference over the outputs, absolute and relative to the largest output magnitude."""
     import numpy as np
 
-    from .encoding import decode, encode
+    from .encoding import decode, encode, output_axes
     from .ir.reference import run
     from .verify import seeded_inputs
     inputs = seeded_inputs(input_specs, seed)
     exact = run(graph, inputs)
     saved = {}
+    axes = output_axes(graph) if weights == "int8" else {}
     try:
         for t in graph.constants():
-            fields, payload = encode(t.name, t.data, t.dtype, weights)
+            fields, payload = encode(t.name, t.data, t.dtype, weights, axes.get(t.name))
             if fields["encoding"] in ("f16", "int8", "int4"):
                 saved[id(t)] = (t, t.data)
                 t.data = decode(fields, payload, t.data.shape, t.dtype).astype(t.data.dtype)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import __version__
-from .encoding import encode
+from .encoding import encode, output_axes
 from .errors import WebDNNError
 from .ir.symbolic import dim_json
 
@@ -89,6 +89,7 @@ def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
     # one blob for every backend; a constant shared by several backends is stored once
     blob = bytearray()
     placed: dict[str, list] = {}  # name -> [(tensor, entry)]: backends' graphs may differ under one name
+    axes = output_axes(graph) if weights == "int8" else {}  # int8 weights: one scale per output channel
     backend_ranges: dict[str, list[tuple[int, int]]] = {}
     listed = []
     for backend, low in lowered.items():
@@ -100,7 +101,7 @@ def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
         for t in constants:
             e = _placed_entry(placed, t)
             if e is None:
-                fields, data = encode(t.name, t.data, t.dtype, weights)
+                fields, data = encode(t.name, t.data, t.dtype, weights, axes.get(t.name))
                 offset = len(blob) if data else 0
                 blob += data
                 blob += b"\0" * (-len(blob) % ALIGN)

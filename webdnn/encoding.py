@@ -3,8 +3,9 @@
 raw and f16 store every value; int8 and int4 quantize float32 weights (tensors of at least
 QUANT_MIN_ELEMENTS elements and two dimensions; others stay raw) for a smaller download:
 
-- int8: symmetric, one float32 scale per slice along `axis` (the output or the input channels,
-  whichever quantizes this tensor with the smaller error): [scales f32 × channels][values i8 × n].
+- int8: symmetric, one float32 scale per slice along `axis`: the output channels of a contraction's
+  weights (output_axes: what the wasm backend's 8-bit products use), else the first or the last axis,
+  whichever quantizes the tensor with the smaller error: [scales f32 × channels][values i8 × n].
 - int4: symmetric, one float16 scale per block of INT4_BLOCK consecutive values (row-major order;
   of a few candidates, the scale with the least squared error):
   [scales f16 × blocks][two values per byte, the first in the low nibble, -8..7 stored as 0..15].
@@ -23,9 +24,32 @@ INT4_BLOCK = 32
 INT4_SCALES = (1.0, 0.95, 0.9, 7 / 8, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6)  # × peak / 7: candidate scales of an int4 block
 
 
-def _int8(data: np.ndarray) -> tuple[dict, bytes]:
+def output_axes(graph) -> dict:
+    """{constant name: axis of its output channels} for the weights of contractions (Conv: 0,
+    ConvTranspose: 1, MatMul's B: the last, a constant A: its rows); a constant read as weights in
+    two different ways is left out."""
+    axes = {}
+    for op in graph.ops:
+        found = []
+        if op.type == "Conv" and len(op.inputs) > 1:
+            found.append((op.inputs[1], 0))
+        elif op.type == "ConvTranspose" and len(op.inputs) > 1:
+            found.append((op.inputs[1], 1))
+        elif op.type == "MatMul":
+            a, b = op.inputs[:2]
+            if len(b.shape) >= 2:
+                found.append((b, len(b.shape) - 1))
+            if len(a.shape) >= 2:
+                found.append((a, len(a.shape) - 2))
+        for t, axis in found:
+            if t.is_constant:
+                axes[t.name] = axis if axes.get(t.name, axis) == axis else None
+    return {k: v for k, v in axes.items() if v is not None}
+
+
+def _int8(data: np.ndarray, axis: int | None = None) -> tuple[dict, bytes]:
     best = None
-    for axis in sorted({0, data.ndim - 1}):
+    for axis in sorted({0, data.ndim - 1}) if axis is None else [axis]:
         moved = np.moveaxis(data.astype(np.float64), axis, 0).reshape(data.shape[axis], -1)
         scale = np.abs(moved).max(axis=1) / 127.0
         scale[scale == 0] = 1.0
@@ -94,8 +118,9 @@ def decode(fields: dict, payload: bytes, shape, dtype: str) -> np.ndarray:
     return np.frombuffer(payload, np_dtype(dtype) if dtype != "int64" else "<i4", n).reshape(shape)
 
 
-def encode(name: str, data: np.ndarray, dtype: str, prefer: str = "raw") -> tuple[dict, bytes]:
-    """-> (entry fields, bytes). A constant whose elements are all equal costs no bytes."""
+def encode(name: str, data: np.ndarray, dtype: str, prefer: str = "raw", axis: int | None = None) -> tuple[dict, bytes]:
+    """-> (entry fields, bytes). A constant whose elements are all equal costs no bytes. axis: int8's
+    channel axis (default: the first or the last, whichever has the smaller error)."""
     flat = data.reshape(-1)
     if flat.size and np.all(flat == flat[0]) and not (dtype.startswith("float") and np.isnan(flat[0])):
         v = flat[0].item()
@@ -104,7 +129,7 @@ def encode(name: str, data: np.ndarray, dtype: str, prefer: str = "raw") -> tupl
         return {"encoding": "f16"}, data.astype("<f2").tobytes()
     if dtype == "float32":
         if prefer == "int8" and quantizable(data, dtype):
-            return _int8(data)
+            return _int8(data, axis)
         if prefer == "int4" and quantizable(data, dtype):
             return _int4(data)
         if prefer == "f16":

@@ -23,7 +23,7 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
     files and the plan's size. Options: relaxed=False builds the plain SIMD128 module only (for a host
     known to lack relaxed SIMD: half the compile time)."""
     options = options or ConvertOptions()
-    src, layout, constants, steps = lower_program(graph)
+    src, layout, constants, steps = lower_program(graph, int8=options.weights == "int8")
     symbolic = layout["arenaBytes"] is None  # sizes bound at run time: the arena grows as they need
     # beyond the static data: the region (constants, arena, temp) and every thread's scratch and stack
     dynamic = layout["scratchOffset"] + layout["maxThreads"] * (layout["scratchBytes"] + layout["stackBytes"]) + (1 << 20)
@@ -48,7 +48,8 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
         "placement": {name: off for name, off in layout["offsets"].items()
                       if (name in {t.name for t in io} and not symbolic) or name in {c.name for c in constants}},
         "kernels": layout["steps"],  # what run() executes, in order (wd_step(i) runs one)
-        "stats": {k: layout[k] for k in ("constBytes", "arenaBytes", "sumBytes", "scratchBytes") if layout[k] is not None},
+        "stats": {k: layout[k] for k in ("constBytes", "arenaBytes", "sumBytes", "scratchBytes", "int8Products")
+                  if layout[k] is not None},
     }
     if symbolic:  # the runtime writes the sizes (in this order) and asks wd_io() where the inputs and outputs are
         doc["symbols"] = {n: int(graph.symbols[n]) for n in sorted(graph.symbols)}

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...errors import ConversionError
-from ...ir.symbolic import Expr, prod
+from ...encoding import quantizable
+from ...ir.symbolic import Expr, is_symbolic_array, prod
 from ..kernels import folded_rows, kernel_attrs
 from ..memory import storage_bytes, views
 from . import render as R
@@ -75,10 +76,13 @@ class Program:
         self.uses: dict[str, int] = {}  # constant name -> number of reads by kernels
         self.gemv_uses: dict[str, int] = {}  # constant name -> reads as B of a product gemv_panels() takes
         self.panels: set[str] = set()  # constants rewritten into column panels at load
+        self.q8: dict[str, int] = {}  # constant name -> where wd_q8_weights put its 8-bit copy (in wd_prep)
+        self.q8_steps = 0  # products that run on 8-bit weights
         self.steps: list[tuple[int, str]] = []  # (kernel index, label) of the kernels run() calls
         self.pre: list[str] = []  # statements the current step runs first (symbolic.SymProgram fills tables)
 
     symbolic = False  # sizes known at run time (symbolic.SymProgram)
+    int8 = False  # products with constant float weights run on 8-bit weights (q8_weights)
 
     def dim(self, d):
         """A size as C: a constant here (symbolic.SymProgram renders symbolic sizes)."""
@@ -288,6 +292,27 @@ def gemv_panels(op) -> bool:
             and b.shape[-2] * b.shape[-1] * 4 <= GEMV_PACK_BYTES)
 
 
+def q8_weights(p: Program, op, M) -> bool:
+    """Does this MatMul run on 8-bit weights (qgemm.c)? Under --weights int8, where B is a float constant
+    that int8 stores (encoding.quantizable) shared by the whole batch, with 4 rows or more (fewer: the
+    float product of few rows, gemv_panels) known at conversion."""
+    b = op.inputs[1]
+    return (p.int8 and b.is_constant and R.CTYPE[b.dtype] == "float" and b.dtype == "float32"
+            and not isinstance(M, Expr) and M >= 4 and not is_symbolic_array(b.data)
+            and int(np.prod(b.shape[:-2])) == 1 and quantizable(b.data, b.dtype))
+
+
+def q8_weight_bytes(K: int, N: int) -> int:
+    """wd_q8_weight_bytes: B as slivers of 8 columns of int8 k-pairs, then a float scale per column."""
+    np_ = -(-N // 8) * 8
+    return np_ * -(-K // 2) * 2 + np_ * 4
+
+
+def q8_work_bytes(M: int, K: int) -> int:
+    """wd_q8_work_bytes: A quantized (panels of 4 rows of int16 k-pairs) and its row scales."""
+    return -(-M // 4) * 4 * (-(-K // 2) * 4 + 4)
+
+
 def matmul_rows(op) -> int:
     """The rows of the one product a MatMul runs as: batch·M where its batch folds into the rows
     (kernels.folded_rows), else M."""
@@ -358,6 +383,16 @@ def k_matmul(p: Program, step: Step, k: int):
             p.prepare.append(f"  wd_pack_b_panels((float*)(wd_base + {p.offsets[b.name]}), {K}, {N}, (float*)wd_temp);")
         return (f"  wd_gemv_packed({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {M}, {N}, {K}, "
                 f"{len(idx)}, {ao}, {epi});")
+    if q8_weights(p, op, M):
+        if b.name not in p.q8:
+            p.q8[b.name] = p.prep
+            p.prep = align_up(p.prep + q8_weight_bytes(K, N))
+            p.prepare.append(f"  wd_q8_weights((const float*)(wd_base + {p.offsets[b.name]}), {K}, {N}, "
+                             f"(int8_t*)(wd_prep + {p.q8[b.name]}));")
+        p.temp = max(p.temp, q8_work_bytes(M, K))
+        p.q8_steps += 1
+        return (f"  wd_q8_matmul({p.ptr(a, True)}, (const int8_t*)(wd_prep + {p.q8[b.name]}), {p.ptr(step.outputs[0])}, "
+                f"{M}, {N}, {K}, {len(idx)}, {ao}, wd_temp, {epi});")
     bo = p.table("int32_t", [sum(i * s for i, s in zip(ix, sb)) * K * N for ix in idx], f"k{k}_bo")
     return (f"  wd_matmul({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {p.dim(M)}, {p.dim(N)}, "
             f"{p.dim(K)}, {len(idx)}, {ao}, {bo}, {epi});")

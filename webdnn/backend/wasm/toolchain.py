@@ -17,7 +17,7 @@ from pathlib import Path
 from ...errors import ConversionError
 
 CSRC = Path(__file__).with_name("csrc")
-LIBRARY = ("runtime.c", "gemm.c", "ops.c", "indexmap.c", "indexing.c", "recurrent.c")
+LIBRARY = ("runtime.c", "gemm.c", "ops.c", "indexmap.c", "indexing.c", "recurrent.c", "qgemm.c")
 CFLAGS = ["--target=wasm32-freestanding", "-O3", "-msimd128", "-matomics", "-mbulk-memory",
           "-mnontrapping-fptoint", "-mmutable-globals", "-nostdlib", "-ffp-contract=off",
           "-fno-math-errno", "-Wall", "-Wno-unused-function"]

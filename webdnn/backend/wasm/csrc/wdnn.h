@@ -60,6 +60,14 @@ void wd_matmul_nd(const float* a, const float* b, float* c, int M, int N, int K,
 void wd_pack_b_panels(float* b, int K, int N, float* tmp);
 void wd_gemv_packed(const float* a, const float* b, float* c, int M, int N, int K, int batch,
                     const int32_t* a_off, wd_epi_fn epi);
+/* Products with 8-bit weights (qgemm.c): a constant B[K, N] quantized at load into wd_q8_weight_bytes(K, N)
+ * bytes, then C_b = A_b x B for each b < batch (A_b at a_off[b]; A quantized per row as it runs, into
+ * work: wd_q8_work_bytes(M, K) bytes), epi(c_b, N, b, ...) on each finished block. */
+int wd_q8_weight_bytes(int K, int N);
+int wd_q8_work_bytes(int M, int K);
+void wd_q8_weights(const float* b, int K, int N, int8_t* dst);
+void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int K, int batch,
+                  const int32_t* a_off, void* work, wd_epi_fn epi);
 /* acc + a * b: one fused multiply-add with relaxed SIMD (where the CPU has FMA), else a multiply and
  * an add (rounded twice). */
 #ifdef __wasm_relaxed_simd__

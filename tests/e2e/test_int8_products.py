@@ -1,0 +1,88 @@
+"""--weights int8 on wasm: matrix products with a constant B run on the 8-bit weights (qgemm.c), A
+quantized per row as they run. Against the js backend, which computes in float with the same
+decoded weights: odd K, N not a multiple of the 8-column slivers, rows not a multiple of 4, a
+batch folded into the rows, a fused epilogue, a weight shared by two products, a large K (fewer
+bits for A), a row of zeros; products of fewer than 4 rows stay float. In Node and in Chromium
+(which takes the relaxed-SIMD build)."""
+import json
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import webdnn
+from webdnn.converter import load_graph
+from webdnn.encoding import decode, encode, output_axes
+from webdnn.testing import compare
+
+RNG = np.random.default_rng(5)
+SHAPES = {  # input: (shape, weight)
+    "x1": ([2, 5, 300], "w1"),   # batch folded into 10 rows, an epilogue (bias, relu)
+    "x2": ([37, 7], "w2"),       # K odd, N = 520 (several column blocks)
+    "x3": ([6, 4608], "w3"),     # large K: A gets 11-12 bits
+    "x4": ([3, 4, 300], "w1"),   # the same weight again
+    "x5": ([2, 300], "w1"),      # 2 rows: the float product
+}
+WEIGHTS = {"w1": (300, 13), "w2": (7, 520), "w3": (4608, 21)}
+
+
+def _model():
+    inits = [numpy_helper.from_array((RNG.standard_normal(s) * 0.1).astype(np.float32), n) for n, s in WEIGHTS.items()]
+    inits.append(numpy_helper.from_array(RNG.standard_normal(13).astype(np.float32), "b1"))
+    nodes = [helper.make_node("MatMul", ["x1", "w1"], ["m1"]), helper.make_node("Add", ["m1", "b1"], ["a1"]),
+             helper.make_node("Relu", ["a1"], ["y1"])]
+    for i in (2, 3, 4, 5):
+        nodes.append(helper.make_node("MatMul", [f"x{i}", SHAPES[f"x{i}"][1]], [f"y{i}"]))
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, (s, _) in SHAPES.items()]
+    outputs = [helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None) for i in range(1, 6)]
+    g = helper.make_graph(nodes, "products", inputs, outputs, inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    d = tmp_path_factory.mktemp("int8")
+    path = d / "products.onnx"
+    onnx.save(_model(), path)
+    webdnn.convert(path, d / "int8", backends=("js", "wasm"), weights="int8")
+    webdnn.convert(path, d / "raw", backends=("wasm",))
+    feeds = {n: RNG.standard_normal(s).astype(np.float32) for n, (s, _) in SHAPES.items()}
+    feeds["x2"][3] = 0.0
+    feeds["x3"][:, ::7] *= 20  # a few large values per row: the row's scale follows them
+    return d, feeds
+
+
+def test_wasm_products_run_on_8bit_weights(converted):
+    d, _ = converted
+    assert json.loads((d / "int8" / "graph_wasm.json").read_text())["stats"]["int8Products"] == 4
+    assert json.loads((d / "raw" / "graph_wasm.json").read_text())["stats"]["int8Products"] == 0
+
+
+@pytest.mark.parametrize("host", ["node", "chromium"])
+def test_int8_products_match_float_arithmetic_on_the_same_weights(runners, converted, host):
+    d, feeds = converted
+    expected = runners["node"].run(d / "int8", feeds, backend="js")
+    got = runners[host].run(d / "int8", feeds, backend="wasm")
+    for name, e in expected.items():
+        assert compare(got[name], e, "wasm-int8", f"{host} {name}") is None
+    assert np.all(got["y2"][3] == 0)
+    # the float product of 2 rows computes what js computes
+    assert compare(got["y5"], expected["y5"], "wasm", "y5") is None
+
+
+def test_int8_axis_is_the_output_channels(tmp_path):
+    """Contraction weights are stored per output channel (what the wasm products quantize along), even
+    where the other axis would have the smaller error; other constants keep the smaller-error choice."""
+    path = tmp_path / "m.onnx"
+    onnx.save(_model(), path)
+    graph = load_graph(path)
+    assert output_axes(graph) == {"w1": 1, "w2": 1, "w3": 1}
+    w = np.ones((64, 8), np.float32)
+    w[:, 0] = 100.0  # one large column: per-row scales (axis 0) lose the small ones, per-column do not
+    assert encode("w", w, "float32", "int8", 1)[0]["axis"] == 1
+    fields, payload = encode("w", w, "float32", "int8", 1)
+    assert np.array_equal(decode(fields, payload, w.shape, "float32"), w)
+    r = np.ones((8, 64), np.float32)
+    r[0] = 100.0
+    assert encode("r", r, "float32", "int8")[0]["axis"] == 0
