@@ -95,3 +95,28 @@ window.benchPaired = async ({ webdnnUrl, onnxUrl, threads, inputs, warmup, repea
   const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
   return { webdnnMedian: med(w), ortMedian: med(o), ratioMedian: med(ratio), webdnnMin: Math.min(...w), ortMin: Math.min(...o) };
 };
+
+// One model converted twice (e.g. float32 and --weights int8 weights), both on wasm in one page at the same
+// thread count, runs alternating: medians of each and the median of the per-pair ratios (second / first).
+window.benchPairedWebdnn = async ({ urls, threads, inputs, warmup, repeat }) => {
+  const feed = await loadInputs(inputs);
+  const options = { backendOrder: ['wasm'], backendOptions: { wasm: { threads } } };
+  const runners = [await WebDNN.load(urls[0], options), await WebDNN.load(urls[1], options)];
+  const pause = () => new Promise((r) => setTimeout(r, 15));
+  for (let i = 0; i < warmup; i++) for (const r of runners) await r.run(feed);
+  const ms = [[], []], ratio = [];
+  for (let i = 0; i < repeat; i++) {
+    const order = i % 2 ? [0, 1] : [1, 0];
+    const t = [0, 0];
+    for (const k of order) {
+      await pause();
+      const t0 = performance.now();
+      await runners[k].run(feed);
+      t[k] = performance.now() - t0;
+    }
+    ms[0].push(t[0]); ms[1].push(t[1]); ratio.push(t[1] / t[0]);
+  }
+  for (const r of runners) r.dispose();
+  const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
+  return { medians: ms.map(med), mins: ms.map((a) => Math.min(...a)), ratioMedian: med(ratio) };
+};

@@ -96,8 +96,9 @@ def write_inputs(mods, onnx_path: Path, where: Path, url: str) -> list[dict]:
     return specs
 
 
-def prepare(work: Path, names, backends, say) -> dict:
-    """-> {model: (onnx path, descriptor dir, input specs, [converted backends])}"""
+def prepare(work: Path, names, backends, say, encodings=()) -> dict:
+    """-> {model: (onnx path, descriptor dir, input specs, [converted backends], {encoding: weight_error})}.
+    encodings: weight encodings besides raw to convert the wasm backend with ({name}.wasm.{encoding})."""
     from .converter import convert
     mods = _models_module()
     paths = mods.write_all(work / "onnx")
@@ -115,8 +116,16 @@ def prepare(work: Path, names, backends, say) -> dict:
                 say(f"converted {name} for {b} in {time.perf_counter() - t0:.1f} s")
             except Exception as e:  # noqa: BLE001 - reported in the results
                 say(f"cannot convert {name} for {b}: {type(e).__name__}: {e}")
+        errors = {}
+        for enc in (encodings if "wasm" in done else ()):
+            try:
+                r = convert(paths[name], work / "webdnn" / f"{name}.wasm.{enc}", backends=["wasm"], weights=enc, force=True)
+                errors[enc] = r["weight_error"]
+                say(f"converted {name} for wasm with --weights {enc}")
+            except Exception as e:  # noqa: BLE001 - reported in the results
+                say(f"cannot convert {name} for wasm with --weights {enc}: {type(e).__name__}: {e}")
         inputs = write_inputs(mods, Path(paths[name]), work / "inputs" / name, f"/work/inputs/{name}/")
-        out[name] = (Path(paths[name]), desc, inputs, done)
+        out[name] = (Path(paths[name]), desc, inputs, done, errors)
     return out
 
 
@@ -137,10 +146,11 @@ def run_all(args) -> dict:
     cores = os.cpu_count() or 1
     threads = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
     load_before = _loadavg()
-    models = prepare(work, names, backends, say)
+    encodings = [e for e in (getattr(args, "weights", "") or "").split(",") if e and e != "raw"]
+    models = prepare(work, names, backends, say, encodings)
     runtime = runtime_dist()
     server = Server(BENCH, mounts={"/webdnn/": runtime, "/ort/": ORT_DIST, "/work/": work}).start()
-    results, paired = [], []
+    results, paired, weights = [], [], []
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=list(DEFAULT_ARGS), headless=True)
@@ -158,7 +168,7 @@ def run_all(args) -> dict:
                 finally:
                     page.close()
 
-            for name, (onnx_path, _, inputs, done) in models.items():
+            for name, (onnx_path, _, inputs, done, errors) in models.items():
                 common = {"inputs": inputs, "warmup": args.warmup, "repeat": args.repeat}
                 configs = []
                 for b in done:
@@ -196,6 +206,22 @@ def run_all(args) -> dict:
                     paired.append({"model": name, "threads": t, **r})
                     say(f"  webdnn {r['webdnnMedian']:.1f} ms, onnxruntime-web {r['ortMedian']:.1f} ms, "
                         f"median ratio {r['ratioMedian']:.2f}")
+                for enc in errors:
+                    for t in threads:
+                        say(f"{name}: webdnn wasm with raw and with {enc} weights alternating, {t} thread(s) ...")
+                        try:
+                            r = measure("benchPairedWebdnn", {**common, "urls": [f"/work/webdnn/{name}.wasm/",
+                                                                                 f"/work/webdnn/{name}.wasm.{enc}/"],
+                                                              "threads": t})
+                        except Exception as e:  # noqa: BLE001 - reported, the other rows still stand
+                            say(f"  failed: {e}")
+                            continue
+                        sizes = [webdnn_bytes(work / "webdnn" / f"{name}.wasm{x}", "wasm", runtime)["weights"]
+                                 for x in ("", f".{enc}")]
+                        weights.append({"model": name, "threads": t, "weights": enc, **r, "rawBytes": sizes[0],
+                                        "bytes": sizes[1], "error": errors[enc]})
+                        say(f"  raw {r['medians'][0]:.1f} ms, {enc} {r['medians'][1]:.1f} ms, "
+                            f"median ratio {r['ratioMedian']:.2f}")
             browser.close()
     finally:
         server.close()
@@ -203,7 +229,7 @@ def run_all(args) -> dict:
             "load": [load_before, _loadavg()],
             "chromium": version, "webdnn": __version__, "ort": _ort_version(), "warmup": args.warmup,
             "repeat": args.repeat, "command": args.command_line}
-    return {"meta": meta, "results": results, "paired": paired}
+    return {"meta": meta, "results": results, "paired": paired, "weights": weights}
 
 
 def _loadavg():
@@ -320,6 +346,21 @@ def write_markdown(data: dict, path: Path, png: Path | None) -> None:
             L.append(f"| {r['model']} | {r['threads']} | {r['webdnnMedian']:,.1f} | {r['ortMedian']:,.1f} | "
                      f"{r['webdnnMin']:,.1f} | {r['ortMin']:,.1f} | {r['ratioMedian']:.2f} |")
         L.append("")
+    for enc in dict.fromkeys(r["weights"] for r in data.get("weights") or []):
+        L += [f"## --weights {enc} on wasm", "",
+              f"The same model converted for wasm with float32 weights and with `--weights {enc}`, both loaded in one "
+              f"page at the same thread count, {meta['repeat']} pairs of runs alternating (after {meta['warmup']} "
+              f"warm-up pairs). Speed-up: float32 time / {enc} time, the median of the per-pair ratios. Output change: "
+              f"the largest difference the encoding makes to the outputs on a seeded random input, relative to the "
+              f"largest output (the converter's report).", "",
+              f"| model | threads | float32 median | {enc} median | speed-up | weights float32 | weights {enc} | "
+              f"output change |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in data["weights"]:
+            if r["weights"] == enc:
+                err = f"{r['error']['max_rel'] * 100:.2f} %" if r.get("error") else "–"
+                L.append(f"| {r['model']} | {r['threads']} | {r['medians'][0]:,.1f} | {r['medians'][1]:,.1f} | "
+                         f"{1 / r['ratioMedian']:.2f}× | {_kb(r['rawBytes'])} | {_kb(r['bytes'])} | {err} |")
+        L.append("")
     for model in dict.fromkeys(r["model"] for r in results):
         L += [f"## {model}", "", "| runtime | load | first run | median | min | code (gzip) | weights |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -392,6 +433,9 @@ def add_parser(sub) -> None:
     b.add_argument("--models", default="", help="comma-separated (bench/models.py; default: all of them)")
     b.add_argument("--backends", default="wasm,js,webgpu", help="webdnn backends to time (default wasm,js,webgpu)")
     b.add_argument("--threads", default="", help="wasm thread counts, e.g. 1,2 (default: 1 and the core count)")
+    b.add_argument("--weights", default="raw",
+                   help="weight encodings to time on wasm, e.g. raw,int8: each one besides raw is timed against raw "
+                        "in one page, runs alternating (default raw)")
     b.add_argument("--repeat", type=int, default=20, help="timed runs after warm-up (default 20)")
     b.add_argument("--warmup", type=int, default=10,
                    help="untimed runs before (default 10: the browser runs a wasm function's baseline code until it "

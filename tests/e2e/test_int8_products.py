@@ -71,6 +71,36 @@ def test_int8_products_match_float_arithmetic_on_the_same_weights(runners, conve
     assert compare(got["y5"], expected["y5"], "wasm", "y5") is None
 
 
+def _conv_model():
+    """A 1x1 convolution (33 channels in, 30 out, 10x13 pixels, bias, relu fused) runs on 8-bit weights;
+    a strided 1x1 and a 3x3 one stay float."""
+    w1 = numpy_helper.from_array((RNG.standard_normal((30, 33, 1, 1)) * 0.2).astype(np.float32), "w1")
+    b1 = numpy_helper.from_array(RNG.standard_normal(30).astype(np.float32), "b1")
+    w2 = numpy_helper.from_array((RNG.standard_normal((16, 30, 1, 1)) * 0.2).astype(np.float32), "w2")
+    w3 = numpy_helper.from_array((RNG.standard_normal((8, 30, 3, 3)) * 0.2).astype(np.float32), "w3")
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"]), helper.make_node("Relu", ["c1"], ["y1"]),
+             helper.make_node("Conv", ["y1", "w2"], ["y2"], strides=[2, 2]),
+             helper.make_node("Conv", ["y1", "w3"], ["y3"], pads=[1, 1, 1, 1])]
+    g = helper.make_graph(nodes, "convs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 33, 10, 13])],
+                          [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y1", "y2", "y3")],
+                          [w1, b1, w2, w3])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("host", ["node", "chromium"])
+def test_int8_pointwise_convolution(runners, tmp_path, host):
+    onnx.save(_conv_model(), tmp_path / "c.onnx")
+    webdnn.convert(tmp_path / "c.onnx", tmp_path / "o", backends=("js", "wasm"), weights="int8")
+    assert json.loads((tmp_path / "o" / "graph_wasm.json").read_text())["stats"]["int8Products"] == 1
+    x = RNG.standard_normal((2, 33, 10, 13)).astype(np.float32)
+    x[1, :, 4, 5] = 0.0  # a pixel of zeros
+    x[0, :, 2, :] *= 30  # a row of large pixels: each pixel has its own scale
+    expected = runners["node"].run(tmp_path / "o", {"x": x}, backend="js")
+    got = runners[host].run(tmp_path / "o", {"x": x}, backend="wasm")
+    for name, e in expected.items():
+        assert compare(got[name], e, "wasm-int8", f"{host} {name}") is None
+
+
 def test_int8_axis_is_the_output_channels(tmp_path):
     """Contraction weights are stored per output channel (what the wasm products quantize along), even
     where the other axis would have the smaller error; other constants keep the smaller-error choice."""

@@ -206,6 +206,16 @@ def k_conv(p: Program, step: Step, k: int):
         raise ConversionError(f"{op.type} {op.name!r}: the wasm backend takes symbolic image sizes for regular "
                               f"convolutions only (not depthwise or transposed)")
     rows = winograd_plan(p, op, C, M, OH, OW)
+    if q8_conv(p, op, sized):
+        if w.name not in p.q8:
+            p.q8[w.name] = p.prep
+            p.prep = align_up(p.prep + q8_conv_weight_bytes(M, C))
+            p.prepare.append(f"  wd_q8_conv_weights((const float*)(wd_base + {p.offsets[w.name]}), {M}, {C}, "
+                             f"(int16_t*)(wd_prep + {p.q8[w.name]}));")
+        p.temp = max(p.temp, q8_conv_work_bytes(C, H * W))
+        p.q8_steps += 1
+        return (f"  wd_q8_conv1x1({p.ptr(x, True)}, (const int16_t*)(wd_prep + {p.q8[w.name]}), "
+                f"{p.ptr(b, True) if b is not None else '0'}, {out}, {N}, {C}, {H * W}, {M}, wd_temp, {epi});")
     if rows == "sized":
         fit = WINOGRAD_WORK_BYTES // (36 * (C + M) * 4) - 8  # tiles per chunk; also the widest row of tiles
         p.temp = max(p.temp, 36 * (C + M) * (-(-(fit + 4) // 4) * 4) * 4)
@@ -300,6 +310,30 @@ def q8_weights(p: Program, op, M) -> bool:
     return (p.int8 and b.is_constant and R.CTYPE[b.dtype] == "float" and b.dtype == "float32"
             and not isinstance(M, Expr) and M >= 4 and not is_symbolic_array(b.data)
             and int(np.prod(b.shape[:-2])) == 1 and quantizable(b.data, b.dtype))
+
+
+def q8_conv(p: Program, op, sized) -> bool:
+    """Does this Conv run on 8-bit weights (qgemm.c)? Under --weights int8, a 1x1 stride-1 unpadded
+    convolution of group 1 with fixed sizes whose float weights int8 stores. (A 3x3 one runs Winograd
+    F(4x4, 3x3) in float: a quarter of the multiplications, more than the 8-bit products gain.)"""
+    if not p.int8 or op.type != "Conv" or sized:
+        return False
+    x, w = op.inputs[0], op.inputs[1]
+    a = kernel_attrs(op)
+    return (w.is_constant and w.dtype == "float32" and len(w.shape) == 4 and tuple(w.shape[2:]) == (1, 1)
+            and a["group"] == 1 and tuple(a["strides"]) == (1, 1) and not any(a["pads"])
+            and tuple(a["dilations"]) == (1, 1) and tuple(x.shape[2:]) == tuple(op.outputs[0].shape[2:])
+            and quantizable(w.data, w.dtype))
+
+
+def q8_conv_weight_bytes(M: int, K: int) -> int:
+    """wd_q8_conv_weight_bytes: W as panels of 4 rows of int16 k-pairs, then a float scale per row."""
+    return -(-M // 4) * 4 * (-(-K // 2) * 4 + 4)
+
+
+def q8_conv_work_bytes(C: int, HW: int) -> int:
+    """wd_q8_conv_work_bytes: the image as slivers of 8 pixels of int16 channel pairs, a scale per pixel."""
+    return -(-HW // 8) * 8 * (-(-C // 2) * 4 + 4)
 
 
 def q8_weight_bytes(K: int, N: int) -> int:

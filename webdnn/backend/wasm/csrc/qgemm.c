@@ -100,36 +100,62 @@ static void quantize_task(const void* arg, int panel, int tid) {
     }
 }
 
-/* Rows [m0, m0 + 4) x one sliver of 8 columns: int32 sums over all of K, then scaled to floats. */
-WD_INLINE void tile(const q8_t* g, const int16_t* ap, const int8_t* bp, int m0, int n0) {
+/* int32 sums of rows 4 rows (A: [K/2][4] int16 pairs) x one sliver of 8 columns over all of K; B is
+ * int8 pairs widened by the load (b16 = 0, [K/2][8][2] int8) or int16 pairs (b16 = 1). */
+WD_INLINE void sums(const int16_t* ap, const void* bv, int KP, int b16, v128_t acc[4][2]) {
   v128_t z = wasm_i32x4_splat(0), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
   const int32_t* a = (const int32_t*)ap;
-  for (int kp = 0; kp < g->KP; kp++, a += 4, bp += 16) {
-    v128_t b0 = wasm_i16x8_load8x8(bp), b1 = wasm_i16x8_load8x8(bp + 8);
+  const int8_t* b8 = (const int8_t*)bv;
+  const int16_t* b16p = (const int16_t*)bv;
+  for (int kp = 0; kp < KP; kp++, a += 4) {
+    v128_t b0, b1;
+    if (b16) {
+      b0 = wasm_v128_load(b16p); b1 = wasm_v128_load(b16p + 8); b16p += 16;
+    } else {
+      b0 = wasm_i16x8_load8x8(b8); b1 = wasm_i16x8_load8x8(b8 + 8); b8 += 16;
+    }
     v128_t x0 = wasm_i32x4_splat(a[0]), x1 = wasm_i32x4_splat(a[1]), x2 = wasm_i32x4_splat(a[2]), x3 = wasm_i32x4_splat(a[3]);
     c00 = wasm_i32x4_add(c00, wasm_i32x4_dot_i16x8(b0, x0)); c01 = wasm_i32x4_add(c01, wasm_i32x4_dot_i16x8(b1, x0));
     c10 = wasm_i32x4_add(c10, wasm_i32x4_dot_i16x8(b0, x1)); c11 = wasm_i32x4_add(c11, wasm_i32x4_dot_i16x8(b1, x1));
     c20 = wasm_i32x4_add(c20, wasm_i32x4_dot_i16x8(b0, x2)); c21 = wasm_i32x4_add(c21, wasm_i32x4_dot_i16x8(b1, x2));
     c30 = wasm_i32x4_add(c30, wasm_i32x4_dot_i16x8(b0, x3)); c31 = wasm_i32x4_add(c31, wasm_i32x4_dot_i16x8(b1, x3));
   }
-  f32x4 s0 = wasm_v128_load(g->bs + n0), s1 = wasm_v128_load(g->bs + n0 + 4);
-  v128_t acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
-  const int N = g->N, w = N - n0 < QNR ? N - n0 : QNR;
-  for (int r = 0; r < 4 && m0 + r < g->M; r++) {
-    f32x4 sa = wasm_f32x4_splat(g->as[m0 + r]);
-    f32x4 v0 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc[r][0]), wasm_f32x4_mul(s0, sa));
-    f32x4 v1 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc[r][1]), wasm_f32x4_mul(s1, sa));
-    float* c = g->c + (size_t)(m0 + r) * N + n0;
+  acc[0][0] = c00; acc[0][1] = c01; acc[1][0] = c10; acc[1][1] = c11;
+  acc[2][0] = c20; acc[2][1] = c21; acc[3][0] = c30; acc[3][1] = c31;
+}
+
+/* rows m0.. (up to 4, fewer than M - m0 stored) x columns n0..n0+w of c (leading dimension ldc):
+ * acc * row scale * column scale (+ a bias per row) */
+WD_INLINE void store_tile(v128_t acc[4][2], float* c, int ldc, int rows, int w, const float* rs, const float* cs,
+                          const float* bias) {
+  f32x4 s0 = wasm_v128_load(cs), s1 = wasm_v128_load(cs + 4);
+  for (int r = 0; r < rows; r++) {
+    f32x4 sr = wasm_f32x4_splat(rs[r]);
+    f32x4 v0 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc[r][0]), wasm_f32x4_mul(s0, sr));
+    f32x4 v1 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc[r][1]), wasm_f32x4_mul(s1, sr));
+    if (bias) {
+      v0 = wasm_f32x4_add(v0, wasm_f32x4_splat(bias[r]));
+      v1 = wasm_f32x4_add(v1, wasm_f32x4_splat(bias[r]));
+    }
+    float* q = c + (size_t)r * ldc;
     if (w == QNR) {
-      wasm_v128_store(c, v0);
-      wasm_v128_store(c + 4, v1);
+      wasm_v128_store(q, v0);
+      wasm_v128_store(q + 4, v1);
     } else {
       float t[8];
       wasm_v128_store(t, v0);
       wasm_v128_store(t + 4, v1);
-      for (int j = 0; j < w; j++) c[j] = t[j];
+      for (int j = 0; j < w; j++) q[j] = t[j];
     }
   }
+}
+
+/* Rows [m0, m0 + 4) x one sliver of 8 columns of a product with 8-bit B. */
+WD_INLINE void tile(const q8_t* g, const int16_t* ap, const int8_t* bp, int m0, int n0) {
+  v128_t acc[4][2];
+  sums(ap, bp, g->KP, 0, acc);
+  int rows = g->M - m0 < 4 ? g->M - m0 : 4, w = g->N - n0 < QNR ? g->N - n0 : QNR;
+  store_tile(acc, g->c + (size_t)m0 * g->N + n0, g->N, rows, w, g->as + m0, g->bs + n0, 0);
 }
 
 static void q8_task(const void* arg, int task, int tid) {
@@ -167,5 +193,139 @@ void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int 
     g.img = i;
     wd_parallel((M + 3) / 4, quantize_task, &g);
     wd_parallel(((N + QCOLS - 1) / QCOLS) * ((M + QROWS - 1) / QROWS), q8_task, &g);
+  }
+}
+
+/* ---- 1x1 stride-1 convolutions (group 1) with 8-bit weights: y[M, HW] = W[M, C] x x[C, HW] per image.
+ * W quantized at load per output channel (axis 0, as int8 stores it) into panels of 4 rows of int16
+ * pairs; the image quantized per pixel (its largest magnitude over the channels) into slivers of 8
+ * pixels of int16 channel pairs. */
+int wd_q8_conv_weight_bytes(int M, int K) { return ((M + 3) / 4) * 4 * (kpairs(K) * 4 + 4); }
+
+void wd_q8_conv_weights(const float* w, int M, int K, int16_t* dst) {
+  const int MP = (M + 3) / 4 * 4, KP = kpairs(K);
+  float* scales = (float*)(dst + (size_t)MP * KP * 2);
+  for (int m = 0; m < MP; m++) {
+    float peak = 0.0f;
+    if (m < M)
+      for (int k = 0; k < K; k++) {
+        float v = w[(size_t)m * K + k];
+        v = v < 0 ? -v : v;
+        if (v > peak) peak = v;
+      }
+    float s = peak > 0 ? peak / 127.0f : 1.0f;
+    scales[m] = m < M ? s : 0.0f;
+    int16_t* panel = dst + (size_t)(m / 4) * KP * 8 + (m % 4) * 2;
+    for (int k = 0; k < 2 * KP; k++) {
+      float v = (m < M && k < K) ? w[(size_t)m * K + k] / s : 0.0f;
+      int q = (int)__builtin_rintf(v);
+      q = q > 127 ? 127 : q < -127 ? -127 : q;
+      panel[(size_t)(k >> 1) * 8 + (k & 1)] = (int16_t)q;
+    }
+  }
+}
+
+int wd_q8_conv_work_bytes(int C, int HW) { return ((HW + QNR - 1) / QNR) * QNR * (kpairs(C) * 4 + 4); }
+
+typedef struct {
+  const float* x; const int16_t* wq; const float* ws; const float* bias; float* y;
+  int C, HW, M, KP; float qmax;
+  int16_t* xq; float* xs;  /* the image quantized: [HW/8][C/2][8][2] int16, and one scale per pixel */
+  wd_epi_fn epi; int img;
+} q8c_t;
+
+/* pixels [64 t, 64 t + 64): each one's scale, then its values as slivers of int16 channel pairs */
+static void conv_quantize_task(const void* arg, int t, int tid) {
+  (void)tid;
+  const q8c_t* g = (const q8c_t*)arg;
+  const int HW = g->HW, C = g->C;
+  int n0 = t * QCOLS, n1 = n0 + QCOLS < HW ? n0 + QCOLS : HW;
+  for (int s0 = n0; s0 < n1; s0 += QNR) {
+    int w = n1 - s0 < QNR ? n1 - s0 : QNR;
+    float pk[8] = {0, 0, 0, 0, 0, 0, 0, 0}, inv[8];
+    if (w == QNR) {
+      f32x4 p0 = wasm_f32x4_splat(0), p1 = p0;
+      for (int c = 0; c < C; c++) {
+        const float* r = g->x + (size_t)c * HW + s0;
+        p0 = wasm_f32x4_max(p0, wasm_f32x4_abs(wasm_v128_load(r)));
+        p1 = wasm_f32x4_max(p1, wasm_f32x4_abs(wasm_v128_load(r + 4)));
+      }
+      wasm_v128_store(pk, p0);
+      wasm_v128_store(pk + 4, p1);
+    } else {
+      for (int c = 0; c < C; c++)
+        for (int j = 0; j < w; j++) {
+          float v = g->x[(size_t)c * HW + s0 + j];
+          v = v < 0 ? -v : v;
+          pk[j] = v > pk[j] ? v : pk[j];
+        }
+    }
+    for (int j = 0; j < QNR; j++) {
+      g->xs[s0 + j] = pk[j] > 0 ? pk[j] / g->qmax : 0.0f;
+      inv[j] = pk[j] > 0 ? g->qmax / pk[j] : 0.0f;
+    }
+    int16_t* d = g->xq + (size_t)(s0 / QNR) * g->KP * 16;
+    if (w == QNR) {
+      f32x4 i0 = wasm_v128_load(inv), i1 = wasm_v128_load(inv + 4);
+      for (int c = 0; c < 2 * g->KP; c += 2, d += 16) {
+        v128_t z = wasm_i32x4_splat(0), a0 = z, a1 = z, b0 = z, b1 = z;
+        const float* r = g->x + (size_t)c * HW + s0;
+        a0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(r), i0)));
+        a1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(r + 4), i1)));
+        if (c + 1 < C) {
+          b0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(r + HW), i0)));
+          b1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(r + HW + 4), i1)));
+        }
+        v128_t ca = wasm_i16x8_narrow_i32x4(a0, a1), cb = wasm_i16x8_narrow_i32x4(b0, b1);  /* pixels 0..7 of c, c + 1 */
+        wasm_v128_store(d, wasm_i16x8_shuffle(ca, cb, 0, 8, 1, 9, 2, 10, 3, 11));
+        wasm_v128_store(d + 8, wasm_i16x8_shuffle(ca, cb, 4, 12, 5, 13, 6, 14, 7, 15));
+      }
+    } else {
+      for (int c = 0; c < 2 * g->KP; c++)
+        for (int j = 0; j < QNR; j++) {
+          float v = c < C && j < w ? g->x[(size_t)c * HW + s0 + j] * inv[j] : 0.0f;
+          d[(size_t)(c >> 1) * 16 + j * 2 + (c & 1)] = (int16_t)__builtin_rintf(v);
+        }
+    }
+  }
+}
+
+static void conv_task(const void* arg, int task, int tid) {
+  (void)tid;
+  const q8c_t* g = (const q8c_t*)arg;
+  int rb = (g->M + QROWS - 1) / QROWS;
+  int cb = task / rb, r = task - cb * rb;
+  int n0 = cb * QCOLS, n1 = n0 + QCOLS < g->HW ? n0 + QCOLS : g->HW;
+  int m0 = r * QROWS, m1 = m0 + QROWS < g->M ? m0 + QROWS : g->M;
+  for (int m = m0; m < m1; m += 4) {
+    const int16_t* ap = g->wq + (size_t)(m / 4) * g->KP * 8;
+    int rows = m1 - m < 4 ? m1 - m : 4;
+    for (int n = n0; n < n1; n += QNR) {
+      v128_t acc[4][2];
+      sums(ap, g->xq + (size_t)(n / QNR) * g->KP * 16, g->KP, 1, acc);
+      store_tile(acc, g->y + (size_t)m * g->HW + n, g->HW, rows, n1 - n < QNR ? n1 - n : QNR, g->ws + m, g->xs + n,
+                 g->bias ? g->bias + m : 0);
+    }
+    if (g->epi) g->epi(g->y, g->HW, g->img, m, m + rows, n0, n1);
+  }
+}
+
+void wd_q8_conv1x1(const float* x, const int16_t* wq, const float* bias, float* y, int N, int C, int HW, int M,
+                   void* work, wd_epi_fn epi) {
+  const int KP = kpairs(C), MP = (M + 3) / 4 * 4, NP = (HW + QNR - 1) / QNR * QNR;
+  long long room = 2147483647LL / (127LL * 2 * KP);
+  q8c_t g;
+  g.wq = wq; g.ws = (const float*)(wq + (size_t)MP * KP * 2); g.bias = bias;
+  g.C = C; g.HW = HW; g.M = M; g.KP = KP;
+  g.qmax = room < 32767 ? (float)room : 32767.0f;
+  g.xq = (int16_t*)work;
+  g.xs = (float*)((char*)work + (size_t)NP * KP * 4);
+  g.epi = epi;
+  for (int img = 0; img < N; img++) {
+    g.x = x + (size_t)img * C * HW;
+    g.y = y + (size_t)img * M * HW;
+    g.img = img;
+    wd_parallel((HW + QCOLS - 1) / QCOLS, conv_quantize_task, &g);
+    wd_parallel(((HW + QCOLS - 1) / QCOLS) * ((M + QROWS - 1) / QROWS), conv_task, &g);
   }
 }
