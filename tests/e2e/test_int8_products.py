@@ -2,7 +2,7 @@
 quantized per row as they run. Against the js backend, which computes in float with the same
 decoded weights: odd K, N not a multiple of the 8-column slivers, rows not a multiple of 4, a
 batch folded into the rows, a fused epilogue, a weight shared by two products, a large K (fewer
-bits for A), a row of zeros; products of fewer than 4 rows stay float. In Node and in Chromium
+bits for A), a row of zeros; products of fewer than 4 rows or K < 64 stay float. In Node and in Chromium
 (which takes the relaxed-SIMD build)."""
 import json
 
@@ -19,23 +19,25 @@ from webdnn.testing import compare
 RNG = np.random.default_rng(5)
 SHAPES = {  # input: (shape, weight)
     "x1": ([2, 5, 300], "w1"),   # batch folded into 10 rows, an epilogue (bias, relu)
-    "x2": ([37, 7], "w2"),       # K odd, N = 520 (several column blocks)
+    "x2": ([37, 65], "w2"),      # K odd, N = 520 (several column blocks)
     "x3": ([6, 4608], "w3"),     # large K: A gets 11-12 bits
     "x4": ([3, 4, 300], "w1"),   # the same weight again
     "x5": ([2, 300], "w1"),      # 2 rows: the float product
+    "x6": ([9, 40], "w6"),       # K < 64: the float product
+    "x7": ([600, 65], "w2"),     # 600 rows: A quantized 256 rows at a time
 }
-WEIGHTS = {"w1": (300, 13), "w2": (7, 520), "w3": (4608, 21)}
+WEIGHTS = {"w1": (300, 45), "w2": (65, 520), "w3": (4608, 37), "w6": (40, 64)}
 
 
 def _model():
     inits = [numpy_helper.from_array((RNG.standard_normal(s) * 0.1).astype(np.float32), n) for n, s in WEIGHTS.items()]
-    inits.append(numpy_helper.from_array(RNG.standard_normal(13).astype(np.float32), "b1"))
+    inits.append(numpy_helper.from_array(RNG.standard_normal(45).astype(np.float32), "b1"))
     nodes = [helper.make_node("MatMul", ["x1", "w1"], ["m1"]), helper.make_node("Add", ["m1", "b1"], ["a1"]),
              helper.make_node("Relu", ["a1"], ["y1"])]
-    for i in (2, 3, 4, 5):
+    for i in (2, 3, 4, 5, 6, 7):
         nodes.append(helper.make_node("MatMul", [f"x{i}", SHAPES[f"x{i}"][1]], [f"y{i}"]))
     inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, (s, _) in SHAPES.items()]
-    outputs = [helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None) for i in range(1, 6)]
+    outputs = [helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None) for i in range(1, 8)]
     g = helper.make_graph(nodes, "products", inputs, outputs, inits)
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
@@ -55,7 +57,7 @@ def converted(tmp_path_factory):
 
 def test_wasm_products_run_on_8bit_weights(converted):
     d, _ = converted
-    assert json.loads((d / "int8" / "graph_wasm.json").read_text())["stats"]["int8Products"] == 4
+    assert json.loads((d / "int8" / "graph_wasm.json").read_text())["stats"]["int8Products"] == 5
     assert json.loads((d / "raw" / "graph_wasm.json").read_text())["stats"]["int8Products"] == 0
 
 
@@ -67,21 +69,39 @@ def test_int8_products_match_float_arithmetic_on_the_same_weights(runners, conve
     for name, e in expected.items():
         assert compare(got[name], e, "wasm-int8", f"{host} {name}") is None
     assert np.all(got["y2"][3] == 0)
-    # the float product of 2 rows computes what js computes
-    assert compare(got["y5"], expected["y5"], "wasm", "y5") is None
+    # the float products (2 rows; K = 40) compute what js computes
+    for name in ("y5", "y6"):
+        assert compare(got[name], expected[name], "wasm", name) is None
+
+
+def test_int8_products_over_symbolic_rows(runners, tmp_path):
+    """Rows known at run time (a sequence length): the same 8-bit product for any count, 1 to 300 (two
+    chunks of A), from one descriptor."""
+    w = numpy_helper.from_array((RNG.standard_normal((300, 64)) * 0.1).astype(np.float32), "w")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Relu", ["m"], ["y"])], "sym",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "seq", 300])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "s.onnx")
+    webdnn.convert(tmp_path / "s.onnx", tmp_path / "o", backends=("js", "wasm"), weights="int8")
+    doc = json.loads((tmp_path / "o" / "graph_wasm.json").read_text())
+    assert doc["symbols"] and doc["stats"]["int8Products"] == 1
+    for n in (1, 5, 300):
+        x = {"x": RNG.standard_normal((1, n, 300)).astype(np.float32)}
+        e = runners["node"].run(tmp_path / "o", x, backend="js")["y"]
+        assert compare(runners["node"].run(tmp_path / "o", x, backend="wasm")["y"], e, "wasm-int8", f"seq {n}") is None
 
 
 def _conv_model():
-    """A 1x1 convolution (33 channels in, 30 out, 10x13 pixels, bias, relu fused) runs on 8-bit weights;
+    """A 1x1 convolution (67 channels in, 34 out, 10x13 pixels, bias, relu fused) runs on 8-bit weights;
     a strided 1x1 and a 3x3 one stay float."""
-    w1 = numpy_helper.from_array((RNG.standard_normal((30, 33, 1, 1)) * 0.2).astype(np.float32), "w1")
-    b1 = numpy_helper.from_array(RNG.standard_normal(30).astype(np.float32), "b1")
-    w2 = numpy_helper.from_array((RNG.standard_normal((16, 30, 1, 1)) * 0.2).astype(np.float32), "w2")
-    w3 = numpy_helper.from_array((RNG.standard_normal((8, 30, 3, 3)) * 0.2).astype(np.float32), "w3")
+    w1 = numpy_helper.from_array((RNG.standard_normal((34, 67, 1, 1)) * 0.2).astype(np.float32), "w1")
+    b1 = numpy_helper.from_array(RNG.standard_normal(34).astype(np.float32), "b1")
+    w2 = numpy_helper.from_array((RNG.standard_normal((16, 34, 1, 1)) * 0.2).astype(np.float32), "w2")
+    w3 = numpy_helper.from_array((RNG.standard_normal((8, 34, 3, 3)) * 0.2).astype(np.float32), "w3")
     nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"]), helper.make_node("Relu", ["c1"], ["y1"]),
              helper.make_node("Conv", ["y1", "w2"], ["y2"], strides=[2, 2]),
              helper.make_node("Conv", ["y1", "w3"], ["y3"], pads=[1, 1, 1, 1])]
-    g = helper.make_graph(nodes, "convs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 33, 10, 13])],
+    g = helper.make_graph(nodes, "convs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 67, 10, 13])],
                           [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y1", "y2", "y3")],
                           [w1, b1, w2, w3])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
@@ -92,7 +112,7 @@ def test_int8_pointwise_convolution(runners, tmp_path, host):
     onnx.save(_conv_model(), tmp_path / "c.onnx")
     webdnn.convert(tmp_path / "c.onnx", tmp_path / "o", backends=("js", "wasm"), weights="int8")
     assert json.loads((tmp_path / "o" / "graph_wasm.json").read_text())["stats"]["int8Products"] == 1
-    x = RNG.standard_normal((2, 33, 10, 13)).astype(np.float32)
+    x = RNG.standard_normal((2, 67, 10, 13)).astype(np.float32)
     x[1, :, 4, 5] = 0.0  # a pixel of zeros
     x[0, :, 2, :] *= 30  # a row of large pixels: each pixel has its own scale
     expected = runners["node"].run(tmp_path / "o", {"x": x}, backend="js")
@@ -107,7 +127,7 @@ def test_int8_axis_is_the_output_channels(tmp_path):
     path = tmp_path / "m.onnx"
     onnx.save(_model(), path)
     graph = load_graph(path)
-    assert output_axes(graph) == {"w1": 1, "w2": 1, "w3": 1}
+    assert output_axes(graph) == {"w1": 1, "w2": 1, "w3": 1, "w6": 1}
     w = np.ones((64, 8), np.float32)
     w[:, 0] = 100.0  # one large column: per-row scales (axis 0) lose the small ones, per-column do not
     assert encode("w", w, "float32", "int8", 1)[0]["axis"] == 1

@@ -302,25 +302,36 @@ def gemv_panels(op) -> bool:
             and b.shape[-2] * b.shape[-1] * 4 <= GEMV_PACK_BYTES)
 
 
+# 8-bit products pay where each output sums enough terms and the weights have enough output channels:
+# below these, writing the outputs and quantizing the activations take longer than the float products
+# (MobileNetV2's 1x1 convolutions of 16-32 channels, measured)
+Q8_MIN_K = 64
+Q8_MIN_CHANNELS = 32
+Q8_CHUNK_ROWS = 256  # rows of A quantized at a time (the temporary buffer holds them)
+
+
 def q8_weights(p: Program, op, M) -> bool:
     """Does this MatMul run on 8-bit weights (qgemm.c)? Under --weights int8, where B is a float constant
     that int8 stores (encoding.quantizable) shared by the whole batch, with 4 rows or more (fewer: the
-    float product of few rows, gemv_panels) known at conversion."""
+    float product of few rows, gemv_panels) or rows known at run time, K >= Q8_MIN_K, N >= Q8_MIN_CHANNELS."""
     b = op.inputs[1]
     return (p.int8 and b.is_constant and R.CTYPE[b.dtype] == "float" and b.dtype == "float32"
-            and not isinstance(M, Expr) and M >= 4 and not is_symbolic_array(b.data)
+            and (isinstance(M, Expr) or M >= 4) and not is_symbolic_array(b.data)
+            and len(b.shape) >= 2 and b.shape[-2] >= Q8_MIN_K and b.shape[-1] >= Q8_MIN_CHANNELS
             and int(np.prod(b.shape[:-2])) == 1 and quantizable(b.data, b.dtype))
 
 
 def q8_conv(p: Program, op, sized) -> bool:
     """Does this Conv run on 8-bit weights (qgemm.c)? Under --weights int8, a 1x1 stride-1 unpadded
-    convolution of group 1 with fixed sizes whose float weights int8 stores. (A 3x3 one runs Winograd
+    convolution of group 1 with fixed sizes whose float weights int8 stores, of Q8_MIN_K input and
+    Q8_MIN_CHANNELS output channels or more. (A 3x3 one runs Winograd
     F(4x4, 3x3) in float: a quarter of the multiplications, more than the 8-bit products gain.)"""
     if not p.int8 or op.type != "Conv" or sized:
         return False
     x, w = op.inputs[0], op.inputs[1]
     a = kernel_attrs(op)
     return (w.is_constant and w.dtype == "float32" and len(w.shape) == 4 and tuple(w.shape[2:]) == (1, 1)
+            and w.shape[1] >= Q8_MIN_K and w.shape[0] >= Q8_MIN_CHANNELS
             and a["group"] == 1 and tuple(a["strides"]) == (1, 1) and not any(a["pads"])
             and tuple(a["dilations"]) == (1, 1) and tuple(x.shape[2:]) == tuple(op.outputs[0].shape[2:])
             and quantizable(w.data, w.dtype))
@@ -390,6 +401,10 @@ def k_matmul(p: Program, step: Step, k: int):
         M, batch = matmul_rows(op), ()
     sa = R.broadcast_strides(a.shape[:-2], batch)
     sb = R.broadcast_strides(b.shape[:-2], batch)
+    if q8_weights(p, op, M) and not any(isinstance(d, Expr) for d in batch):
+        idx = list(np.ndindex(*batch)) if batch else [()]
+        if len(idx) == 1 or not isinstance(M, Expr):
+            return _q8_matmul(p, step, k, M, K, N, idx, sa, strides)
     if any(isinstance(d, Expr) for d in batch):  # products counted at run time: offsets from the batch index
         epi = _epilogue(p, step, k, strides) if step.epilogue is not None else "0"
         p.scratch = max(p.scratch, GEMM_SCRATCH)
@@ -417,19 +432,28 @@ def k_matmul(p: Program, step: Step, k: int):
             p.prepare.append(f"  wd_pack_b_panels((float*)(wd_base + {p.offsets[b.name]}), {K}, {N}, (float*)wd_temp);")
         return (f"  wd_gemv_packed({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {M}, {N}, {K}, "
                 f"{len(idx)}, {ao}, {epi});")
-    if q8_weights(p, op, M):
-        if b.name not in p.q8:
-            p.q8[b.name] = p.prep
-            p.prep = align_up(p.prep + q8_weight_bytes(K, N))
-            p.prepare.append(f"  wd_q8_weights((const float*)(wd_base + {p.offsets[b.name]}), {K}, {N}, "
-                             f"(int8_t*)(wd_prep + {p.q8[b.name]}));")
-        p.temp = max(p.temp, q8_work_bytes(M, K))
-        p.q8_steps += 1
-        return (f"  wd_q8_matmul({p.ptr(a, True)}, (const int8_t*)(wd_prep + {p.q8[b.name]}), {p.ptr(step.outputs[0])}, "
-                f"{M}, {N}, {K}, {len(idx)}, {ao}, wd_temp, {epi});")
     bo = p.table("int32_t", [sum(i * s for i, s in zip(ix, sb)) * K * N for ix in idx], f"k{k}_bo")
     return (f"  wd_matmul({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {p.dim(M)}, {p.dim(N)}, "
             f"{p.dim(K)}, {len(idx)}, {ao}, {bo}, {epi});")
+
+
+def _q8_matmul(p: Program, step: Step, k: int, M, K: int, N: int, idx, sa, strides) -> str:
+    """A product on 8-bit weights (q8_weights): B quantized into the prepared data at load, A in chunks
+    of Q8_CHUNK_ROWS rows in the temporary buffer."""
+    a, b = step.op.inputs
+    ao = p.table("int32_t", [sum(i * s for i, s in zip(ix, sa)) * M * K for ix in idx] if len(idx) > 1 else [0],
+                 f"k{k}_ao")
+    epi = _epilogue(p, step, k, strides) if step.epilogue is not None else "0"
+    if b.name not in p.q8:
+        p.q8[b.name] = p.prep
+        p.prep = align_up(p.prep + q8_weight_bytes(K, N))
+        p.prepare.append(f"  wd_q8_weights((const float*)(wd_base + {p.offsets[b.name]}), {K}, {N}, "
+                         f"(int8_t*)(wd_prep + {p.q8[b.name]}));")
+    chunk = Q8_CHUNK_ROWS if isinstance(M, Expr) else min(-(-M // 4) * 4, Q8_CHUNK_ROWS)
+    p.temp = max(p.temp, q8_work_bytes(chunk, K))
+    p.q8_steps += 1
+    return (f"  wd_q8_matmul({p.ptr(a, True)}, (const int8_t*)(wd_prep + {p.q8[b.name]}), {p.ptr(step.outputs[0])}, "
+            f"{p.dim(M)}, {N}, {K}, {len(idx)}, {ao}, wd_temp, {chunk}, {epi});")
 
 
 def k_elementwise(p: Program, step: Step, k: int):

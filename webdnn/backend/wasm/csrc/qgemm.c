@@ -46,7 +46,8 @@ typedef struct {
   const float* a; int M, K, KP; float qmax;
   int16_t* aq; float* as;   /* A quantized: [M/4][K/2][4][2] int16, and one scale per row */
   const int8_t* bq; const float* bs; int N;
-  float* c; wd_epi_fn epi; int img;
+  float* c; int r0;         /* the product's output, and the row of it where these M rows start */
+  wd_epi_fn epi; int img;
 } q8_t;
 
 /* Rows 4p..4p+3 of A: each row's scale from its largest magnitude, then the values as int16 pairs. */
@@ -150,14 +151,6 @@ WD_INLINE void store_tile(v128_t acc[4][2], float* c, int ldc, int rows, int w, 
   }
 }
 
-/* Rows [m0, m0 + 4) x one sliver of 8 columns of a product with 8-bit B. */
-WD_INLINE void tile(const q8_t* g, const int16_t* ap, const int8_t* bp, int m0, int n0) {
-  v128_t acc[4][2];
-  sums(ap, bp, g->KP, 0, acc);
-  int rows = g->M - m0 < 4 ? g->M - m0 : 4, w = g->N - n0 < QNR ? g->N - n0 : QNR;
-  store_tile(acc, g->c + (size_t)m0 * g->N + n0, g->N, rows, w, g->as + m0, g->bs + n0, 0);
-}
-
 static void q8_task(const void* arg, int task, int tid) {
   (void)tid;
   const q8_t* g = (const q8_t*)arg;
@@ -167,32 +160,43 @@ static void q8_task(const void* arg, int task, int tid) {
   int m0 = r * QROWS, m1 = m0 + QROWS < g->M ? m0 + QROWS : g->M;
   for (int m = m0; m < m1; m += 4) {
     const int16_t* ap = g->aq + (size_t)(m / 4) * g->KP * 8;
-    for (int n = n0; n < n1; n += QNR) tile(g, ap, g->bq + (size_t)(n / QNR) * g->KP * QNR * 2, m, n);
-    if (g->epi) g->epi(g->c, g->N, g->img, m, m + 4 < m1 ? m + 4 : m1, n0, n1);
+    int rows = m1 - m < 4 ? m1 - m : 4;
+    for (int n = n0; n < n1; n += QNR) {
+      v128_t acc[4][2];
+      sums(ap, g->bq + (size_t)(n / QNR) * g->KP * QNR * 2, g->KP, 0, acc);
+      store_tile(acc, g->c + (size_t)(g->r0 + m) * g->N + n, g->N, rows, n1 - n < QNR ? n1 - n : QNR, g->as + m,
+                 g->bs + n, 0);
+    }
+    if (g->epi) g->epi(g->c, g->N, g->img, g->r0 + m, g->r0 + m + rows, n0, n1);
   }
 }
 
 int wd_q8_work_bytes(int M, int K) { return ((M + 3) / 4) * 4 * (kpairs(K) * 4 + 4); }
 
-/* Product i of a batch: c_i = a_i (at a_off[i]) x B, then epi(c_i, N, i, ...). B as wd_q8_weights
- * wrote it; work: wd_q8_work_bytes(M, K). */
+/* Product i of a batch: c_i = a_i (at a_off[i]) x B, then epi(c_i, N, i, ...), `chunk` rows of A at a
+ * time (a multiple of 4). B as wd_q8_weights wrote it; work: wd_q8_work_bytes(min(M, chunk), K). */
 void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int K, int batch,
-                  const int32_t* a_off, void* work, wd_epi_fn epi) {
+                  const int32_t* a_off, void* work, int chunk, wd_epi_fn epi) {
   const int KP = kpairs(K), NP = (N + QNR - 1) / QNR * QNR;
+  const int rows = M < chunk ? M : chunk;
   long long room = 2147483647LL / (127LL * 2 * KP);
   q8_t g;
-  g.M = M; g.K = K; g.KP = KP; g.N = N;
+  g.K = K; g.KP = KP; g.N = N;
   g.qmax = room < 32767 ? (float)room : 32767.0f;
   g.aq = (int16_t*)work;
-  g.as = (float*)((char*)work + (size_t)((M + 3) / 4) * KP * 16);
+  g.as = (float*)((char*)work + (size_t)((rows + 3) / 4) * KP * 16);
   g.bq = bq; g.bs = (const float*)(bq + (size_t)NP * KP * 2);
   g.epi = epi;
   for (int i = 0; i < batch; i++) {
-    g.a = a + a_off[i];
     g.c = c + (size_t)i * M * N;
     g.img = i;
-    wd_parallel((M + 3) / 4, quantize_task, &g);
-    wd_parallel(((N + QCOLS - 1) / QCOLS) * ((M + QROWS - 1) / QROWS), q8_task, &g);
+    for (int r0 = 0; r0 < M; r0 += chunk) {
+      g.r0 = r0;
+      g.M = M - r0 < chunk ? M - r0 : chunk;
+      g.a = a + a_off[i] + (size_t)r0 * K;
+      wd_parallel((g.M + 3) / 4, quantize_task, &g);
+      wd_parallel(((N + QCOLS - 1) / QCOLS) * ((g.M + QROWS - 1) / QROWS), q8_task, &g);
+    }
   }
 }
 

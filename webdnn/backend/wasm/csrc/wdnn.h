@@ -61,13 +61,14 @@ void wd_pack_b_panels(float* b, int K, int N, float* tmp);
 void wd_gemv_packed(const float* a, const float* b, float* c, int M, int N, int K, int batch,
                     const int32_t* a_off, wd_epi_fn epi);
 /* Products with 8-bit weights (qgemm.c): a constant B[K, N] quantized at load into wd_q8_weight_bytes(K, N)
- * bytes, then C_b = A_b x B for each b < batch (A_b at a_off[b]; A quantized per row as it runs, into
- * work: wd_q8_work_bytes(M, K) bytes), epi(c_b, N, b, ...) on each finished block. */
+ * bytes, then C_b = A_b x B for each b < batch (A_b at a_off[b]; A quantized per row as it runs, `chunk`
+ * rows at a time, into work: wd_q8_work_bytes(min(M, chunk), K) bytes), epi(c_b, N, b, ...) on each
+ * finished block. */
 int wd_q8_weight_bytes(int K, int N);
 int wd_q8_work_bytes(int M, int K);
 void wd_q8_weights(const float* b, int K, int N, int8_t* dst);
 void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int K, int batch,
-                  const int32_t* a_off, void* work, wd_epi_fn epi);
+                  const int32_t* a_off, void* work, int chunk, wd_epi_fn epi);
 /* 1x1 stride-1 unpadded Conv (group 1) with 8-bit weights: W [M, C] quantized at load into
  * wd_q8_conv_weight_bytes(M, C) bytes; per image, y = W x (+ bias per channel), x quantized per pixel
  * into work (wd_q8_conv_work_bytes(C, HW) bytes); epi(y_img, HW, img, ...) on each finished block. */
