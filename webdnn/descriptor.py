@@ -15,7 +15,7 @@ import numpy as np
 
 from . import __version__
 from .encoding import encode, output_axes
-from .errors import WebDNNError
+from .errors import ConversionError, WebDNNError
 from .ir.symbolic import dim_json
 
 if TYPE_CHECKING:
@@ -110,6 +110,11 @@ def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
             entries[t.name] = e
             if e["bytes"]:
                 ranges.append((e["offset"], e["offset"] + e["bytes"]))
+        for name, want in doc.get("encoded", {}).items():  # the backend reads these bytes as stored
+            got = entries.get(name, {})
+            if (got.get("encoding"), got.get("axis")) != (want["encoding"], want["axis"]):
+                raise ConversionError(f"{backend} backend: constant {name!r} is stored as {got.get('encoding')} "
+                                      f"(axis {got.get('axis')}), its kernels read {want['encoding']} along axis {want['axis']}")
         doc = dict(doc, constants=entries)
         name = f"graph_{backend}.json"
         files[name] = _dumps(doc, separators=(",", ":")).encode()

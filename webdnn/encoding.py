@@ -91,6 +91,17 @@ def quantizable(data: np.ndarray, dtype: str) -> bool:
     return dtype == "float32" and data.ndim >= 2 and data.size >= QUANT_MIN_ELEMENTS and bool(np.isfinite(data).all())
 
 
+def stores_quantized(data: np.ndarray, dtype: str) -> bool:
+    """Whether encode(..., "int8" or "int4") stores this constant quantized (not raw, not fill)."""
+    flat = data.reshape(-1)
+    return quantizable(data, dtype) and not (flat.size and bool(np.all(flat == flat[0])))
+
+
+def int8_bytes(shape, axis: int) -> int:
+    """The bytes int8 stores for a constant: a float32 scale per index of `axis`, an int8 per element."""
+    return 4 * int(shape[axis]) + int(np.prod(shape))
+
+
 def decode(fields: dict, payload: bytes, shape, dtype: str) -> np.ndarray:
     """The values a stored constant decodes to (as the runtime decodes them)."""
     n = int(np.prod(shape))

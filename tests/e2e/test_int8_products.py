@@ -5,6 +5,7 @@ batch folded into the rows, a fused epilogue, a weight shared by two products, a
 bits for A), a row of zeros; products of fewer than 4 rows or K < 64 stay float. In Node and in Chromium
 (which takes the relaxed-SIMD build)."""
 import json
+import zlib
 
 import numpy as np
 import onnx
@@ -14,6 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 import webdnn
 from webdnn.converter import load_graph
 from webdnn.encoding import decode, encode, output_axes
+from webdnn.runners import RuntimeRunError
 from webdnn.testing import compare
 
 RNG = np.random.default_rng(5)
@@ -57,8 +59,36 @@ def converted(tmp_path_factory):
 
 def test_wasm_products_run_on_8bit_weights(converted):
     d, _ = converted
-    assert json.loads((d / "int8" / "graph_wasm.json").read_text())["stats"]["int8Products"] == 5
-    assert json.loads((d / "raw" / "graph_wasm.json").read_text())["stats"]["int8Products"] == 0
+    doc = json.loads((d / "int8" / "graph_wasm.json").read_text())
+    assert doc["stats"]["int8Products"] == 5
+    # w2 and w3 go into memory as stored (8-bit), w1 also feeds a float product: decoded, requantized at load
+    assert doc["encoded"] == {"w2": {"encoding": "int8", "axis": 1}, "w3": {"encoding": "int8", "axis": 1}}
+    model = json.loads((d / "int8" / "model.json").read_text())
+    assert doc["stats"]["constBytes"] < sum(w["bytes"] for w in model["weights"]) + 4 * 300 * 45 + 4 * 40 * 64 + 4096
+    raw = json.loads((d / "raw" / "graph_wasm.json").read_text())
+    assert raw["stats"]["int8Products"] == 0 and "encoded" not in raw
+
+
+@pytest.mark.parametrize("host", ["node", "chromium"])
+def test_stored_int8_read_along_another_axis_is_refused(runners, converted, tmp_path, host):
+    """A descriptor whose wasm graph reads a constant as int8 along an axis it is not stored along (damaged
+    or mixed up) fails to load with the constant named, instead of running on misread weights."""
+    d, feeds = converted
+    q = tmp_path / "q"
+    q.mkdir()
+    for f in (d / "int8").iterdir():
+        (q / f.name).write_bytes(f.read_bytes())
+    doc = json.loads((q / "graph_wasm.json").read_text())
+    doc["encoded"]["w3"]["axis"] = 0
+    data = json.dumps(doc).encode()
+    (q / "graph_wasm.json").write_bytes(data)
+    model = json.loads((q / "model.json").read_text())
+    for f in model["files"]:
+        if f["file"] == "graph_wasm.json":
+            f.update(bytes=len(data), crc32=f"{zlib.crc32(data) & 0xffffffff:08x}")
+    (q / "model.json").write_text(json.dumps(model))
+    with pytest.raises(RuntimeRunError, match="constant 'w3' is read as int8 along axis 0"):
+        runners[host].run(q, feeds, backend="wasm")
 
 
 @pytest.mark.parametrize("host", ["node", "chromium"])
@@ -111,7 +141,8 @@ def _conv_model():
 def test_int8_pointwise_convolution(runners, tmp_path, host):
     onnx.save(_conv_model(), tmp_path / "c.onnx")
     webdnn.convert(tmp_path / "c.onnx", tmp_path / "o", backends=("js", "wasm"), weights="int8")
-    assert json.loads((tmp_path / "o" / "graph_wasm.json").read_text())["stats"]["int8Products"] == 1
+    doc = json.loads((tmp_path / "o" / "graph_wasm.json").read_text())
+    assert doc["stats"]["int8Products"] == 1 and doc["encoded"] == {"w1": {"encoding": "int8", "axis": 0}}
     x = RNG.standard_normal((2, 67, 10, 13)).astype(np.float32)
     x[1, :, 4, 5] = 0.0  # a pixel of zeros
     x[0, :, 2, :] *= 30  # a row of large pixels: each pixel has its own scale

@@ -48,6 +48,8 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
         "placement": {name: off for name, off in layout["offsets"].items()
                       if (name in {t.name for t in io} and not symbolic) or name in {c.name for c in constants}},
         "kernels": layout["steps"],  # what run() executes, in order (wd_step(i) runs one)
+        # constants copied in as stored (int8: scales, then values), not decoded: 8-bit products read them
+        **({"encoded": layout["encoded"]} if layout["encoded"] else {}),
         "stats": {k: layout[k] for k in ("constBytes", "arenaBytes", "sumBytes", "scratchBytes", "int8Products")
                   if layout[k] is not None},
     }

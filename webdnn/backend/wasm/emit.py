@@ -78,6 +78,7 @@ class Program:
         self.panels: set[str] = set()  # constants rewritten into column panels at load
         self.q8: dict[str, int] = {}  # constant name -> where wd_q8_weights put its 8-bit copy (in wd_prep)
         self.q8_steps = 0  # products that run on 8-bit weights
+        self.stored: set[str] = set()  # constants in memory as int8 stores them (scales, then values)
         self.steps: list[tuple[int, str]] = []  # (kernel index, label) of the kernels run() calls
         self.pre: list[str] = []  # statements the current step runs first (symbolic.SymProgram fills tables)
 
@@ -206,11 +207,12 @@ def k_conv(p: Program, step: Step, k: int):
         raise ConversionError(f"{op.type} {op.name!r}: the wasm backend takes symbolic image sizes for regular "
                               f"convolutions only (not depthwise or transposed)")
     rows = winograd_plan(p, op, C, M, OH, OW)
-    if q8_conv(p, op, sized):
+    if q8_weight_of(step, p.int8):
         if w.name not in p.q8:
             p.q8[w.name] = p.prep
             p.prep = align_up(p.prep + q8_conv_weight_bytes(M, C))
-            p.prepare.append(f"  wd_q8_conv_weights((const float*)(wd_base + {p.offsets[w.name]}), {M}, {C}, "
+            src = "_stored((const char*)" if w.name in p.stored else "((const float*)"
+            p.prepare.append(f"  wd_q8_conv_weights{src}(wd_base + {p.offsets[w.name]}), {M}, {C}, "
                              f"(int16_t*)(wd_prep + {p.q8[w.name]}));")
         p.temp = max(p.temp, q8_conv_work_bytes(C, H * W))
         p.q8_steps += 1
@@ -310,23 +312,23 @@ Q8_MIN_CHANNELS = 32
 Q8_CHUNK_ROWS = 256  # rows of A quantized at a time (the temporary buffer holds them)
 
 
-def q8_weights(p: Program, op, M) -> bool:
+def q8_weights(int8: bool, op, M) -> bool:
     """Does this MatMul run on 8-bit weights (qgemm.c)? Under --weights int8, where B is a float constant
     that int8 stores (encoding.quantizable) shared by the whole batch, with 4 rows or more (fewer: the
     float product of few rows, gemv_panels) or rows known at run time, K >= Q8_MIN_K, N >= Q8_MIN_CHANNELS."""
     b = op.inputs[1]
-    return (p.int8 and b.is_constant and R.CTYPE[b.dtype] == "float" and b.dtype == "float32"
+    return (int8 and b.is_constant and R.CTYPE[b.dtype] == "float" and b.dtype == "float32"
             and (isinstance(M, Expr) or M >= 4) and not is_symbolic_array(b.data)
             and len(b.shape) >= 2 and b.shape[-2] >= Q8_MIN_K and b.shape[-1] >= Q8_MIN_CHANNELS
             and int(np.prod(b.shape[:-2])) == 1 and quantizable(b.data, b.dtype))
 
 
-def q8_conv(p: Program, op, sized) -> bool:
+def q8_conv(int8: bool, op, sized) -> bool:
     """Does this Conv run on 8-bit weights (qgemm.c)? Under --weights int8, a 1x1 stride-1 unpadded
     convolution of group 1 with fixed sizes whose float weights int8 stores, of Q8_MIN_K input and
     Q8_MIN_CHANNELS output channels or more. (A 3x3 one runs Winograd
     F(4x4, 3x3) in float: a quarter of the multiplications, more than the 8-bit products gain.)"""
-    if not p.int8 or op.type != "Conv" or sized:
+    if not int8 or op.type != "Conv" or sized:
         return False
     x, w = op.inputs[0], op.inputs[1]
     a = kernel_attrs(op)
@@ -384,27 +386,51 @@ def _folded_strides(step: Step):
     return lambda t: out[t.name]
 
 
-def k_matmul(p: Program, step: Step, k: int):
+def _matmul_geometry(step: Step):
+    """-> (M, K, N, batch, strides): the products a MatMul runs as (its batch folded into the rows where
+    the epilogue allows; strides: the epilogue's over the folded rows, or None)."""
     op = step.op
     a, b = op.inputs
-    y = op.outputs[0]
-    if any(R.CTYPE[t.dtype] != "float" for t in (a, b, y)):  # float16 is stored as float32
-        raise ConversionError(f"MatMul {op.name!r}: the wasm backend multiplies float matrices only")
     M, K = a.shape[-2:]
     N = b.shape[-1]
-    batch = y.shape[:-2]
+    batch = op.outputs[0].shape[:-2]
     fold, strides = matmul_rows(op) != M, None
     if fold and step.epilogue is not None:
         strides = _folded_strides(step)
         fold = strides is not None
     if fold:  # one [batch·M, K] × [K, N] product
         M, batch = matmul_rows(op), ()
+    return M, K, N, batch, strides
+
+
+def q8_weight_of(step: Step, int8: bool):
+    """-> (constant name, axis of its output channels) where this step runs on 8-bit weights, else None."""
+    op = step.op
+    if op.type == "Conv":
+        sized = any(isinstance(d, Expr) for d in (*op.inputs[0].shape[2:], *op.outputs[0].shape[2:]))
+        return (op.inputs[1].name, 0) if q8_conv(int8, op, sized) else None
+    if op.type != "MatMul" or any(R.CTYPE[t.dtype] != "float" for t in (*op.inputs, op.outputs[0])):
+        return None
+    M, _, _, batch, _ = _matmul_geometry(step)
+    if not q8_weights(int8, op, M) or any(isinstance(d, Expr) for d in batch):
+        return None
+    if isinstance(M, Expr) and int(np.prod(batch)) > 1:
+        return None
+    b = op.inputs[1]
+    return b.name, len(b.shape) - 1
+
+
+def k_matmul(p: Program, step: Step, k: int):
+    op = step.op
+    a, b = op.inputs
+    y = op.outputs[0]
+    if any(R.CTYPE[t.dtype] != "float" for t in (a, b, y)):  # float16 is stored as float32
+        raise ConversionError(f"MatMul {op.name!r}: the wasm backend multiplies float matrices only")
+    M, K, N, batch, strides = _matmul_geometry(step)
     sa = R.broadcast_strides(a.shape[:-2], batch)
     sb = R.broadcast_strides(b.shape[:-2], batch)
-    if q8_weights(p, op, M) and not any(isinstance(d, Expr) for d in batch):
-        idx = list(np.ndindex(*batch)) if batch else [()]
-        if len(idx) == 1 or not isinstance(M, Expr):
-            return _q8_matmul(p, step, k, M, K, N, idx, sa, strides)
+    if q8_weight_of(step, p.int8):
+        return _q8_matmul(p, step, k, M, K, N, list(np.ndindex(*batch)) if batch else [()], sa, strides)
     if any(isinstance(d, Expr) for d in batch):  # products counted at run time: offsets from the batch index
         epi = _epilogue(p, step, k, strides) if step.epilogue is not None else "0"
         p.scratch = max(p.scratch, GEMM_SCRATCH)
@@ -447,7 +473,8 @@ def _q8_matmul(p: Program, step: Step, k: int, M, K: int, N: int, idx, sa, strid
     if b.name not in p.q8:
         p.q8[b.name] = p.prep
         p.prep = align_up(p.prep + q8_weight_bytes(K, N))
-        p.prepare.append(f"  wd_q8_weights((const float*)(wd_base + {p.offsets[b.name]}), {K}, {N}, "
+        src = "_stored((const char*)" if b.name in p.stored else "((const float*)"
+        p.prepare.append(f"  wd_q8_weights{src}(wd_base + {p.offsets[b.name]}), {K}, {N}, "
                          f"(int8_t*)(wd_prep + {p.q8[b.name]}));")
     chunk = Q8_CHUNK_ROWS if isinstance(M, Expr) else min(-(-M // 4) * 4, Q8_CHUNK_ROWS)
     p.temp = max(p.temp, q8_work_bytes(chunk, K))

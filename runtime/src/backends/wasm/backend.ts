@@ -4,7 +4,7 @@
 // shared memory where SharedArrayBuffer is available: Node, or a cross-origin-isolated page).
 
 import type { BackendFactory, BackendInstance, BackendLoadContext } from '../backend.js';
-import type { DType, GraphDescriptor, TypedArray } from '../../types.js';
+import type { ConstantDesc, DType, GraphDescriptor, TypedArray } from '../../types.js';
 import { arrayTypeOf, isDim, own, product } from '../../types.js';
 import { decodeConstant } from '../../weights.js';
 import { isNode } from '../../io.js';
@@ -14,6 +14,25 @@ import { wasmWorker } from './worker.js';
 import type { Binding } from '../../dims.js';
 import { bindShapes, evalShape } from '../../dims.js';
 
+/** The stored bytes of a constant the module reads as stored (graph "encoded"): int8's scales and values,
+ *  checked against what the graph says its kernels read. */
+function storedConstant(file: string, name: string, c: ConstantDesc, want: { encoding: string; axis: number },
+                        weights: Uint8Array): Uint8Array {
+  const shape = Array.isArray(c?.shape) ? c.shape : [];
+  const axis = want?.axis;
+  if (want?.encoding !== 'int8' || c?.encoding !== 'int8' || c.axis !== axis || !Number.isInteger(axis) ||
+      axis < 0 || axis >= shape.length) {
+    throw new WebDNNError(`${file}: constant '${name}' is read as int8 along axis ${String(axis)}, but stored as ` +
+                          `${String(c?.encoding)} (axis ${String(c?.axis)})`);
+  }
+  const bytes = 4 * shape[axis] + product(shape);
+  if (!isDim(c.offset) || c.bytes !== bytes || c.offset + bytes > weights.byteLength) {
+    throw new WebDNNError(`${file}: constant '${name}': int8 of shape [${shape.join(', ')}] needs ${bytes} bytes ` +
+                          `inside the weights, got ${String(c.bytes)} at ${String(c.offset)}`);
+  }
+  return weights.subarray(c.offset, c.offset + bytes);
+}
+
 /** graph_wasm.json (docs/descriptor.md). */
 export interface WasmGraph extends Omit<GraphDescriptor, 'kernels'> {
   module: string;
@@ -21,6 +40,8 @@ export interface WasmGraph extends Omit<GraphDescriptor, 'kernels'> {
   moduleRelaxed?: string;
   memory: { initialPages: number; maximumPages: number; maxThreads: number };
   placement: { [name: string]: number };
+  /** Constants the module reads as stored (int8: scales, then 8-bit values), not decoded. */
+  encoded?: { [name: string]: { encoding: string; axis: number } };
 }
 
 export interface WasmOptions {
@@ -290,7 +311,8 @@ export class WasmBackend implements BackendInstance {
     };
     let end = 0;
     const decoded = Object.entries(graph.constants ?? {}).map(([name, c]) => {
-      const data = decodeConstant(name, c, ctx.weights);
+      const enc = own(graph.encoded ?? {}, name);
+      const data = enc ? storedConstant(ctx.graphFile, name, c, enc, ctx.weights) : decodeConstant(name, c, ctx.weights);
       end = Math.max(end, slot(name) + data.byteLength);
       return [slot(name), new Uint8Array(data.buffer, data.byteOffset, data.byteLength)] as const;
     });

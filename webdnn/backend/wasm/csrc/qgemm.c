@@ -42,6 +42,20 @@ void wd_q8_weights(const float* b, int K, int N, int8_t* dst) {
   }
 }
 
+/* The same from B as --weights int8 stores it along its columns (axis 1): [scales f32 x N][int8 x K x N]:
+ * the values as they are, no float copy. */
+void wd_q8_weights_stored(const char* stored, int K, int N, int8_t* dst) {
+  const int NP = (N + QNR - 1) / QNR * QNR, KP = kpairs(K);
+  const float* in_scales = (const float*)stored;
+  const int8_t* q = (const int8_t*)(stored + 4 * (size_t)N);
+  float* scales = (float*)(dst + (size_t)NP * KP * 2);
+  for (int n = 0; n < NP; n++) {
+    scales[n] = n < N ? in_scales[n] : 0.0f;
+    int8_t* col = dst + (size_t)(n / QNR) * KP * QNR * 2 + (n % QNR) * 2;
+    for (int k = 0; k < 2 * KP; k++) col[(size_t)(k >> 1) * QNR * 2 + (k & 1)] = (n < N && k < K) ? q[(size_t)k * N + n] : 0;
+  }
+}
+
 typedef struct {
   const float* a; int M, K, KP; float qmax;
   int16_t* aq; float* as;   /* A quantized: [M/4][K/2][4][2] int16, and one scale per row */
@@ -226,6 +240,19 @@ void wd_q8_conv_weights(const float* w, int M, int K, int16_t* dst) {
       q = q > 127 ? 127 : q < -127 ? -127 : q;
       panel[(size_t)(k >> 1) * 8 + (k & 1)] = (int16_t)q;
     }
+  }
+}
+
+/* The same from W as --weights int8 stores it along its output channels (axis 0): [scales f32 x M][int8 x M x K]. */
+void wd_q8_conv_weights_stored(const char* stored, int M, int K, int16_t* dst) {
+  const int MP = (M + 3) / 4 * 4, KP = kpairs(K);
+  const float* in_scales = (const float*)stored;
+  const int8_t* q = (const int8_t*)(stored + 4 * (size_t)M);
+  float* scales = (float*)(dst + (size_t)MP * KP * 2);
+  for (int m = 0; m < MP; m++) {
+    scales[m] = m < M ? in_scales[m] : 0.0f;
+    int16_t* panel = dst + (size_t)(m / 4) * KP * 8 + (m % 4) * 2;
+    for (int k = 0; k < 2 * KP; k++) panel[(size_t)(k >> 1) * 8 + (k & 1)] = (m < M && k < K) ? q[(size_t)m * K + k] : 0;
   }
 }
 

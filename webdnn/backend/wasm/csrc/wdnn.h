@@ -67,6 +67,7 @@ void wd_gemv_packed(const float* a, const float* b, float* c, int M, int N, int 
 int wd_q8_weight_bytes(int K, int N);
 int wd_q8_work_bytes(int M, int K);
 void wd_q8_weights(const float* b, int K, int N, int8_t* dst);
+void wd_q8_weights_stored(const char* stored, int K, int N, int8_t* dst);  /* from int8 as stored (axis 1) */
 void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int K, int batch,
                   const int32_t* a_off, void* work, int chunk, wd_epi_fn epi);
 /* 1x1 stride-1 unpadded Conv (group 1) with 8-bit weights: W [M, C] quantized at load into
@@ -75,6 +76,7 @@ void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int 
 int wd_q8_conv_weight_bytes(int M, int K);
 int wd_q8_conv_work_bytes(int C, int HW);
 void wd_q8_conv_weights(const float* w, int M, int K, int16_t* dst);
+void wd_q8_conv_weights_stored(const char* stored, int M, int K, int16_t* dst);  /* from int8 as stored (axis 0) */
 void wd_q8_conv1x1(const float* x, const int16_t* wq, const float* bias, float* y, int N, int C, int HW, int M,
                    void* work, wd_epi_fn epi);
 /* acc + a * b: one fused multiply-add with relaxed SIMD (where the CPU has FMA), else a multiply and
