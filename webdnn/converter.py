@@ -114,7 +114,8 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
                                   protect=[m for m in (model, options.prototxt) if isinstance(m, (str, Path))],
                                   symbolic=sym_static if any(low.doc.get("symbols") for low in lowered.values()) else None)
     after = graph.summary()
-    error = encoding_error(graph, options.weights, model_json["inputs"]) if options.weights != "raw" else None
+    error = (encoding_error(graph, options.weights, model_json["inputs"], axes=descriptor.int8_axes(graph, lowered))
+             if options.weights != "raw" else None)
     return {"out": str(out_dir), "ops_before": before["ops"], "ops": after["ops"], "op_counts": after["op_counts"],
             "params": after["params"], "bytes": descriptor.size_report(out_dir), "seconds": time.perf_counter() - t0,
             "inputs": model_json["inputs"], "outputs": model_json["outputs"],
@@ -175,7 +176,7 @@ def _optimize_symbolic(sym, fixed, fixed_notes):
     return static
 
 
-def encoding_error(graph, weights: str, input_specs, seed: int = 0) -> dict:
+def encoding_error(graph, weights: str, input_specs, seed: int = 0, axes: dict | None = None) -> dict:
     """How much `weights` (a lossy encoding) changes the outputs: the numpy references run on one
     seeded random input with the constants as stored and as decoded. -> {"max_abs", "max_rel"}: the
     largest difference over the outputs, absolute and relative to the largest output magnitude."""
@@ -187,7 +188,7 @@ def encoding_error(graph, weights: str, input_specs, seed: int = 0) -> dict:
     inputs = seeded_inputs(input_specs, seed)
     exact = run(graph, inputs)
     saved = {}
-    axes = output_axes(graph) if weights == "int8" else {}
+    axes = (output_axes(graph) if axes is None else axes) if weights == "int8" else {}
     try:
         for t in graph.constants():
             fields, payload = encode(t.name, t.data, t.dtype, weights, axes.get(t.name))

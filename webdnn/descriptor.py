@@ -69,6 +69,16 @@ def _checksum(name: str, data: bytes) -> dict:
     return {"file": name, "bytes": len(data), "crc32": f"{zlib.crc32(data) & 0xffffffff:08x}"}
 
 
+def int8_axes(graph, lowered: dict[str, Lowered]) -> dict:
+    """{constant name: the axis --weights int8 stores it along}: a contraction weight's output channels
+    (encoding.output_axes), and what a backend's kernels read as stored (its graph's "encoded") where
+    the backend's own graph uses the constant otherwise."""
+    axes = output_axes(graph)
+    for low in lowered.values():
+        axes.update({name: e["axis"] for name, e in low.doc.get("encoded", {}).items()})
+    return axes
+
+
 def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
           chunk_bytes: int = CHUNK_BYTES, host: dict | None = None, force: bool = False,
           protect=(), symbolic=None) -> dict:
@@ -89,7 +99,7 @@ def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
     # one blob for every backend; a constant shared by several backends is stored once
     blob = bytearray()
     placed: dict[str, list] = {}  # name -> [(tensor, entry)]: backends' graphs may differ under one name
-    axes = output_axes(graph) if weights == "int8" else {}  # int8 weights: one scale per output channel
+    axes = int8_axes(graph, lowered) if weights == "int8" else {}
     backend_ranges: dict[str, list[tuple[int, int]]] = {}
     listed = []
     for backend, low in lowered.items():

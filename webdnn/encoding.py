@@ -140,7 +140,7 @@ def encode(name: str, data: np.ndarray, dtype: str, prefer: str = "raw", axis: i
         return {"encoding": "f16"}, data.astype("<f2").tobytes()
     if dtype == "float32":
         if prefer == "int8" and quantizable(data, dtype):
-            return _int8(data, axis)
+            return _int8(data, axis if axis is not None and 0 <= axis < data.ndim else None)
         if prefer == "int4" and quantizable(data, dtype):
             return _int4(data)
         if prefer == "f16":

@@ -1,6 +1,7 @@
 """Convert once, run any size: models exported with open dims keep them as symbolic sizes on the js
 and wasm backends (docs/descriptor.md "Symbolic sizes"), checked against onnxruntime at several
 shapes in Node and Chromium; a backend built for fixed sizes refuses others with a clear error."""
+import json
 import importlib.util
 import warnings
 from pathlib import Path
@@ -77,6 +78,23 @@ def test_bert_runs_at_every_sequence_length(bert, runners, host, backend):
             assert got[name].shape == e.shape, (seq, name, got[name].shape, e.shape)
             err = compare(got[name], e, backend, f"{name} at seq {seq}")
             assert err is None, err
+
+
+def test_bert_with_int8_weights_at_several_lengths(bert, tmp_path, runners):
+    """--weights int8 on the symbolic encoder: the wasm products run on 8-bit weights over the run-time
+    rows (stats.int8Products) and agree with js's float arithmetic on the same weights. The fixed graph
+    (for the descriptor's defaults) uses some constants differently: the axes the wasm kernels read win."""
+    proto = bert[0]
+    out = tmp_path / "int8"
+    _convert(proto, out, backends=["js", "wasm"], weights="int8")
+    doc = json.loads((out / "graph_wasm.json").read_text())
+    assert doc["symbols"] and doc["stats"]["int8Products"] >= 12 and doc["encoded"]
+    for i, (batch, seq) in enumerate([(2, 7), (1, 128)]):
+        feeds = _bert_feeds(batch, seq, i)
+        want = runners["node"].run(out, feeds, backend="js")
+        got = runners["node"].run(out, feeds, backend="wasm")
+        for name, e in want.items():
+            assert compare(got[name], e, "wasm-int8", f"{name} at seq {seq}") is None
 
 
 def test_a_backend_built_for_fixed_sizes_refuses_others(tmp_path, runners):
