@@ -314,11 +314,11 @@ Q8_CHUNK_ROWS = 256  # rows of A quantized at a time (the temporary buffer holds
 
 def q8_weights(int8: bool, op, M) -> bool:
     """Does this MatMul run on 8-bit weights (qgemm.c)? Under --weights int8, where B is a float constant
-    that int8 stores (encoding.quantizable) shared by the whole batch, with 4 rows or more (fewer: the
-    float product of few rows, gemv_panels) or rows known at run time, K >= Q8_MIN_K, N >= Q8_MIN_CHANNELS."""
+    that int8 stores (encoding.quantizable) shared by the whole batch, K >= Q8_MIN_K, N >= Q8_MIN_CHANNELS.
+    Any number of rows: a product of one row (a decoder step) streams a quarter of the float bytes."""
     b = op.inputs[1]
     return (int8 and b.is_constant and R.CTYPE[b.dtype] == "float" and b.dtype == "float32"
-            and (isinstance(M, Expr) or M >= 4) and not is_symbolic_array(b.data)
+            and not is_symbolic_array(b.data)
             and len(b.shape) >= 2 and b.shape[-2] >= Q8_MIN_K and b.shape[-1] >= Q8_MIN_CHANNELS
             and int(np.prod(b.shape[:-2])) == 1 and quantizable(b.data, b.dtype))
 

@@ -165,6 +165,33 @@ WD_INLINE void store_tile(v128_t acc[4][2], float* c, int ldc, int rows, int w, 
   }
 }
 
+/* One row (a decoder step) x up to 4 slivers (32 columns): each B value is read once and feeds one
+ * product, so the loop streams the 8-bit weights with four independent sums per load. */
+WD_INLINE void row_slivers(const q8_t* g, const int16_t* ap, int n0, int n1) {
+  const int KP = g->KP;
+  const int32_t* a = (const int32_t*)ap;
+  const int8_t* b = g->bq + (size_t)(n0 / QNR) * KP * QNR * 2;
+  const size_t ss = (size_t)KP * QNR * 2;  /* bytes from one sliver to the next */
+  v128_t z = wasm_i32x4_splat(0), c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z;
+  for (int kp = 0; kp < KP; kp++, b += 16) {
+    v128_t x = wasm_i32x4_splat(a[kp * 4]);
+    c0 = wasm_i32x4_add(c0, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(b), x));
+    c1 = wasm_i32x4_add(c1, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(b + 8), x));
+    c2 = wasm_i32x4_add(c2, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(b + ss), x));
+    c3 = wasm_i32x4_add(c3, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(b + ss + 8), x));
+    c4 = wasm_i32x4_add(c4, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(b + 2 * ss), x));
+    c5 = wasm_i32x4_add(c5, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(b + 2 * ss + 8), x));
+    c6 = wasm_i32x4_add(c6, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(b + 3 * ss), x));
+    c7 = wasm_i32x4_add(c7, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(b + 3 * ss + 8), x));
+  }
+  v128_t acc[4][2] = {{c0, c1}, {c2, c3}, {c4, c5}, {c6, c7}};
+  for (int s = 0; s < 4 && n0 + s * QNR < n1; s++) {
+    v128_t one[4][2] = {{acc[s][0], acc[s][1]}};
+    int n = n0 + s * QNR;
+    store_tile(one, g->c + (size_t)g->r0 * g->N + n, g->N, 1, n1 - n < QNR ? n1 - n : QNR, g->as, g->bs + n, 0);
+  }
+}
+
 static void q8_task(const void* arg, int task, int tid) {
   (void)tid;
   const q8_t* g = (const q8_t*)arg;
@@ -172,6 +199,19 @@ static void q8_task(const void* arg, int task, int tid) {
   int cb = task / rb, r = task - cb * rb;
   int n0 = cb * QCOLS, n1 = n0 + QCOLS < g->N ? n0 + QCOLS : g->N;
   int m0 = r * QROWS, m1 = m0 + QROWS < g->M ? m0 + QROWS : g->M;
+  if (g->M == 1) {
+    /* slivers past the last one hold zeros up to the padded width only: read 4 at a time while they exist */
+    const int NP = (g->N + QNR - 1) / QNR * QNR;
+    int n = n0;
+    for (; n + 4 * QNR <= NP && n < n1; n += 4 * QNR) row_slivers(g, g->aq, n, n1);
+    for (; n < n1; n += QNR) {
+      v128_t acc[4][2];
+      sums(g->aq, g->bq + (size_t)(n / QNR) * g->KP * QNR * 2, g->KP, 0, acc);
+      store_tile(acc, g->c + (size_t)g->r0 * g->N + n, g->N, 1, n1 - n < QNR ? n1 - n : QNR, g->as, g->bs + n, 0);
+    }
+    if (g->epi) g->epi(g->c, g->N, g->img, g->r0, g->r0 + 1, n0, n1);
+    return;
+  }
   for (int m = m0; m < m1; m += 4) {
     const int16_t* ap = g->aq + (size_t)(m / 4) * g->KP * 8;
     int rows = m1 - m < 4 ? m1 - m : 4;
