@@ -116,7 +116,17 @@ window.benchPairedWebdnn = async ({ urls, threads, inputs, warmup, repeat }) => 
     }
     ms[0].push(t[0]); ms[1].push(t[1]); ratio.push(t[1] / t[0]);
   }
+  // how far the second's outputs are from the first's: the least cosine similarity over the float outputs
+  const outs = [await runners[0].run(feed), await runners[1].run(feed)];
+  let cosine = 1;
+  for (const name of Object.keys(outs[0])) {
+    const a = outs[0][name], b = outs[1][name];
+    if (!(a instanceof Float32Array)) continue;
+    let ab = 0, aa = 0, bb = 0;
+    for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+    cosine = Math.min(cosine, aa && bb ? ab / Math.sqrt(aa * bb) : (aa === bb ? 1 : 0));
+  }
   for (const r of runners) r.dispose();
   const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
-  return { medians: ms.map(med), mins: ms.map((a) => Math.min(...a)), ratioMedian: med(ratio) };
+  return { medians: ms.map(med), mins: ms.map((a) => Math.min(...a)), ratioMedian: med(ratio), cosine };
 };

@@ -221,7 +221,7 @@ def run_all(args) -> dict:
                         weights.append({"model": name, "threads": t, "weights": enc, **r, "rawBytes": sizes[0],
                                         "bytes": sizes[1], "error": errors[enc]})
                         say(f"  raw {r['medians'][0]:.1f} ms, {enc} {r['medians'][1]:.1f} ms, "
-                            f"median ratio {r['ratioMedian']:.2f}")
+                            f"median ratio {r['ratioMedian']:.2f}, output cosine {r['cosine']:.5f}")
             browser.close()
     finally:
         server.close()
@@ -350,16 +350,19 @@ def write_markdown(data: dict, path: Path, png: Path | None) -> None:
         L += [f"## --weights {enc} on wasm", "",
               f"The same model converted for wasm with float32 weights and with `--weights {enc}`, both loaded in one "
               f"page at the same thread count, {meta['repeat']} pairs of runs alternating (after {meta['warmup']} "
-              f"warm-up pairs). Speed-up: float32 time / {enc} time, the median of the per-pair ratios. Output change: "
-              f"the largest difference the encoding makes to the outputs on a seeded random input, relative to the "
-              f"largest output (the converter's report).", "",
+              f"warm-up pairs). Speed-up: float32 time / {enc} time, the median of the per-pair ratios. Cosine: the "
+              f"least cosine similarity of an output of the {enc} descriptor to the float32 one's on the benchmark "
+              f"input, both run by the wasm backend (the weights' rounding and, for int8, the activations' in the 8-bit "
+              f"products). Weight change: the largest difference the encoding of the weights alone makes to the "
+              f"outputs on a seeded random input, relative to the largest output (the converter's report).", "",
               f"| model | threads | float32 median | {enc} median | speed-up | weights float32 | weights {enc} | "
-              f"output change |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              f"cosine | weight change |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for r in data["weights"]:
             if r["weights"] == enc:
                 err = f"{r['error']['max_rel'] * 100:.2f} %" if r.get("error") else "–"
+                cos = f"{r['cosine']:.5f}" if r.get("cosine") is not None else "–"
                 L.append(f"| {r['model']} | {r['threads']} | {r['medians'][0]:,.1f} | {r['medians'][1]:,.1f} | "
-                         f"{1 / r['ratioMedian']:.2f}× | {_kb(r['rawBytes'])} | {_kb(r['bytes'])} | {err} |")
+                         f"{1 / r['ratioMedian']:.2f}× | {_kb(r['rawBytes'])} | {_kb(r['bytes'])} | {cos} | {err} |")
         L.append("")
     for model in dict.fromkeys(r["model"] for r in results):
         L += [f"## {model}", "", "| runtime | load | first run | median | min | code (gzip) | weights |",

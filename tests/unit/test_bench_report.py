@@ -39,7 +39,7 @@ def test_report_shows_each_weight_encoding_against_float32(tmp_path):
     """--weights raw,int8: one row per model and thread count, the speed-up the reciprocal of the median
     per-pair ratio (int8 / float32), the download of each, the output change the converter measured."""
     weights = [{"model": "M", "threads": 1, "weights": "int8", "medians": [100.0, 60.0], "mins": [95.0, 55.0],
-                "ratioMedian": 0.625, "rawBytes": 40 << 20, "bytes": 10 << 20, "error": {"max_abs": 0.1, "max_rel": 0.0123}}]
+                "ratioMedian": 0.625, "cosine": 0.99987, "rawBytes": 40 << 20, "bytes": 10 << 20, "error": {"max_abs": 0.1, "max_rel": 0.0123}}]
     data = {"meta": {"command": "webdnn bench --weights raw,int8", "date": "d", "cpu": "c", "cores": 2, "chromium": "1",
                      "webdnn": "0", "ort": "1", "repeat": 20, "warmup": 3, "load": [None, None]},
             "results": [], "paired": [], "weights": weights}
@@ -47,4 +47,4 @@ def test_report_shows_each_weight_encoding_against_float32(tmp_path):
     bench.write_markdown(data, out, None)
     md = out.read_text()
     assert "## --weights int8 on wasm" in md
-    assert "| M | 1 | 100.0 | 60.0 | 1.60× | 40.0 MB | 10.0 MB | 1.23 % |" in md
+    assert "| M | 1 | 100.0 | 60.0 | 1.60× | 40.0 MB | 10.0 MB | 0.99987 | 1.23 % |" in md
