@@ -123,14 +123,14 @@ def test_int8_products_over_symbolic_rows(runners, tmp_path):
 
 
 def _conv_model():
-    """A 1x1 convolution (67 channels in, 34 out, 10x13 pixels, bias, relu fused) runs on 8-bit weights;
-    a strided 1x1 and a 3x3 one stay float."""
+    """1x1 convolutions run on 8-bit weights: 67 channels in, 34 out, 10x13 pixels, bias, relu fused; and
+    one of stride 2 (40 out, 5x7 pixels); a 3x3 one stays float."""
     w1 = numpy_helper.from_array((RNG.standard_normal((34, 67, 1, 1)) * 0.2).astype(np.float32), "w1")
     b1 = numpy_helper.from_array(RNG.standard_normal(34).astype(np.float32), "b1")
-    w2 = numpy_helper.from_array((RNG.standard_normal((16, 34, 1, 1)) * 0.2).astype(np.float32), "w2")
+    w2 = numpy_helper.from_array((RNG.standard_normal((40, 67, 1, 1)) * 0.2).astype(np.float32), "w2")
     w3 = numpy_helper.from_array((RNG.standard_normal((8, 34, 3, 3)) * 0.2).astype(np.float32), "w3")
     nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"]), helper.make_node("Relu", ["c1"], ["y1"]),
-             helper.make_node("Conv", ["y1", "w2"], ["y2"], strides=[2, 2]),
+             helper.make_node("Conv", ["x", "w2"], ["y2"], strides=[2, 2]),
              helper.make_node("Conv", ["y1", "w3"], ["y3"], pads=[1, 1, 1, 1])]
     g = helper.make_graph(nodes, "convs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 67, 10, 13])],
                           [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y1", "y2", "y3")],
@@ -143,7 +143,8 @@ def test_int8_pointwise_convolution(runners, tmp_path, host):
     onnx.save(_conv_model(), tmp_path / "c.onnx")
     webdnn.convert(tmp_path / "c.onnx", tmp_path / "o", backends=("js", "wasm"), weights="int8")
     doc = json.loads((tmp_path / "o" / "graph_wasm.json").read_text())
-    assert doc["stats"]["int8Products"] == 1 and doc["encoded"] == {"w1": {"encoding": "int8", "axis": 0}}
+    assert doc["stats"]["int8Products"] == 2
+    assert doc["encoded"] == {w: {"encoding": "int8", "axis": 0} for w in ("w1", "w2")}
     x = RNG.standard_normal((2, 67, 10, 13)).astype(np.float32)
     x[1, :, 4, 5] = 0.0  # a pixel of zeros
     x[0, :, 2, :] *= 30  # a row of large pixels: each pixel has its own scale

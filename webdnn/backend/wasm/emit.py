@@ -214,10 +214,11 @@ def k_conv(p: Program, step: Step, k: int):
             src = "_stored((const char*)" if w.name in p.stored else "((const float*)"
             p.prepare.append(f"  wd_q8_conv_weights{src}(wd_base + {p.offsets[w.name]}), {M}, {C}, "
                              f"(int16_t*)(wd_prep + {p.q8[w.name]}));")
-        p.temp = max(p.temp, q8_conv_work_bytes(C, H * W))
+        p.temp = max(p.temp, q8_conv_work_bytes(C, OH * OW))
         p.q8_steps += 1
         return (f"  wd_q8_conv1x1({p.ptr(x, True)}, (const int16_t*)(wd_prep + {p.q8[w.name]}), "
-                f"{p.ptr(b, True) if b is not None else '0'}, {out}, {N}, {C}, {H * W}, {M}, wd_temp, {epi});")
+                f"{p.ptr(b, True) if b is not None else '0'}, {out}, {N}, {C}, {H}, {W}, {OH}, {OW}, {sh}, {sw}, {M}, "
+                f"wd_temp, {epi});")
     if rows == "sized":
         fit = WINOGRAD_WORK_BYTES // (36 * (C + M) * 4) - 8  # tiles per chunk; also the widest row of tiles
         p.temp = max(p.temp, 36 * (C + M) * (-(-(fit + 4) // 4) * 4) * 4)
@@ -324,9 +325,9 @@ def q8_weights(int8: bool, op, M) -> bool:
 
 
 def q8_conv(int8: bool, op, sized) -> bool:
-    """Does this Conv run on 8-bit weights (qgemm.c)? Under --weights int8, a 1x1 stride-1 unpadded
-    convolution of group 1 with fixed sizes whose float weights int8 stores, of Q8_MIN_K input and
-    Q8_MIN_CHANNELS output channels or more. (A 3x3 one runs Winograd
+    """Does this Conv run on 8-bit weights (qgemm.c)? Under --weights int8, a 1x1 unpadded convolution
+    of group 1 (any stride; dilation means nothing for 1x1) with fixed sizes whose float weights int8
+    stores, of Q8_MIN_K input and Q8_MIN_CHANNELS output channels or more. (A 3x3 one runs Winograd
     F(4x4, 3x3) in float: a quarter of the multiplications, more than the 8-bit products gain.)"""
     if not int8 or op.type != "Conv" or sized:
         return False
@@ -334,9 +335,7 @@ def q8_conv(int8: bool, op, sized) -> bool:
     a = kernel_attrs(op)
     return (w.is_constant and w.dtype == "float32" and len(w.shape) == 4 and tuple(w.shape[2:]) == (1, 1)
             and w.shape[1] >= Q8_MIN_K and w.shape[0] >= Q8_MIN_CHANNELS
-            and a["group"] == 1 and tuple(a["strides"]) == (1, 1) and not any(a["pads"])
-            and tuple(a["dilations"]) == (1, 1) and tuple(x.shape[2:]) == tuple(op.outputs[0].shape[2:])
-            and quantizable(w.data, w.dtype))
+            and a["group"] == 1 and not any(a["pads"]) and quantizable(w.data, w.dtype))
 
 
 def q8_conv_weight_bytes(M: int, K: int) -> int:
@@ -345,7 +344,8 @@ def q8_conv_weight_bytes(M: int, K: int) -> int:
 
 
 def q8_conv_work_bytes(C: int, HW: int) -> int:
-    """wd_q8_conv_work_bytes: the image as slivers of 8 pixels of int16 channel pairs, a scale per pixel."""
+    """wd_q8_conv_work_bytes: the image under the HW outputs as slivers of 8 pixels of int16 channel pairs,
+    a scale per pixel."""
     return -(-HW // 8) * 8 * (-(-C // 2) * 4 + 4)
 
 

@@ -254,7 +254,8 @@ void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int 
   }
 }
 
-/* ---- 1x1 stride-1 convolutions (group 1) with 8-bit weights: y[M, HW] = W[M, C] x x[C, HW] per image.
+/* ---- 1x1 unpadded convolutions (group 1) with 8-bit weights: y[M, OH*OW] = W[M, C] x x[C, pixels under
+ * the outputs] per image.
  * W quantized at load per output channel (axis 0, as int8 stores it) into panels of 4 rows of int16
  * pairs; the image quantized per pixel (its largest magnitude over the channels) into slivers of 8
  * pixels of int16 channel pairs. */
@@ -300,21 +301,28 @@ int wd_q8_conv_work_bytes(int C, int HW) { return ((HW + QNR - 1) / QNR) * QNR *
 
 typedef struct {
   const float* x; const int16_t* wq; const float* ws; const float* bias; float* y;
-  int C, HW, M, KP; float qmax;
-  int16_t* xq; float* xs;  /* the image quantized: [HW/8][C/2][8][2] int16, and one scale per pixel */
+  int C, HW, M, KP; float qmax;  /* HW: output pixels */
+  int IHW, W, OW, sh, sw;        /* the input plane's size and width, the output's width, the strides */
+  int16_t* xq; float* xs;  /* the image quantized: [HW/8][C/2][8][2] int16, and one scale per output pixel */
   wd_epi_fn epi; int img;
 } q8c_t;
 
-/* pixels [64 t, 64 t + 64): each one's scale, then its values as slivers of int16 channel pairs */
+/* output pixels [64 t, 64 t + 64): each one's scale, then its values as slivers of int16 channel pairs
+ * (strided: each output pixel reads the input pixel under it; stride 1 reads 8 neighbours as vectors) */
 static void conv_quantize_task(const void* arg, int t, int tid) {
   (void)tid;
   const q8c_t* g = (const q8c_t*)arg;
-  const int HW = g->HW, C = g->C;
-  int n0 = t * QCOLS, n1 = n0 + QCOLS < HW ? n0 + QCOLS : HW;
+  const int HW = g->IHW, C = g->C, direct = g->sh == 1 && g->sw == 1;
+  int n0 = t * QCOLS, n1 = n0 + QCOLS < g->HW ? n0 + QCOLS : g->HW;
   for (int s0 = n0; s0 < n1; s0 += QNR) {
     int w = n1 - s0 < QNR ? n1 - s0 : QNR;
     float pk[8] = {0, 0, 0, 0, 0, 0, 0, 0}, inv[8];
-    if (w == QNR) {
+    int off[8];  /* where output pixel s0 + j reads the input plane */
+    for (int j = 0; j < QNR; j++) {
+      int n = s0 + (j < w ? j : 0), oh = n / g->OW;
+      off[j] = oh * g->sh * g->W + (n - oh * g->OW) * g->sw;
+    }
+    if (w == QNR && direct) {
       f32x4 p0 = wasm_f32x4_splat(0), p1 = p0;
       for (int c = 0; c < C; c++) {
         const float* r = g->x + (size_t)c * HW + s0;
@@ -326,7 +334,7 @@ static void conv_quantize_task(const void* arg, int t, int tid) {
     } else {
       for (int c = 0; c < C; c++)
         for (int j = 0; j < w; j++) {
-          float v = g->x[(size_t)c * HW + s0 + j];
+          float v = g->x[(size_t)c * HW + off[j]];
           v = v < 0 ? -v : v;
           pk[j] = v > pk[j] ? v : pk[j];
         }
@@ -336,7 +344,7 @@ static void conv_quantize_task(const void* arg, int t, int tid) {
       inv[j] = pk[j] > 0 ? g->qmax / pk[j] : 0.0f;
     }
     int16_t* d = g->xq + (size_t)(s0 / QNR) * g->KP * 16;
-    if (w == QNR) {
+    if (w == QNR && direct) {
       f32x4 i0 = wasm_v128_load(inv), i1 = wasm_v128_load(inv + 4);
       for (int c = 0; c < 2 * g->KP; c += 2, d += 16) {
         v128_t z = wasm_i32x4_splat(0), a0 = z, a1 = z, b0 = z, b1 = z;
@@ -354,7 +362,7 @@ static void conv_quantize_task(const void* arg, int t, int tid) {
     } else {
       for (int c = 0; c < 2 * g->KP; c++)
         for (int j = 0; j < QNR; j++) {
-          float v = c < C && j < w ? g->x[(size_t)c * HW + s0 + j] * inv[j] : 0.0f;
+          float v = c < C && j < w ? g->x[(size_t)c * HW + off[j]] * inv[j] : 0.0f;
           d[(size_t)(c >> 1) * 16 + j * 2 + (c & 1)] = (int16_t)__builtin_rintf(v);
         }
     }
@@ -381,19 +389,20 @@ static void conv_task(const void* arg, int task, int tid) {
   }
 }
 
-void wd_q8_conv1x1(const float* x, const int16_t* wq, const float* bias, float* y, int N, int C, int HW, int M,
-                   void* work, wd_epi_fn epi) {
-  const int KP = kpairs(C), MP = (M + 3) / 4 * 4, NP = (HW + QNR - 1) / QNR * QNR;
+void wd_q8_conv1x1(const float* x, const int16_t* wq, const float* bias, float* y, int N, int C, int H, int W,
+                   int OH, int OW, int sh, int sw, int M, void* work, wd_epi_fn epi) {
+  const int HW = OH * OW, KP = kpairs(C), MP = (M + 3) / 4 * 4, NP = (HW + QNR - 1) / QNR * QNR;
   long long room = 2147483647LL / (127LL * 2 * KP);
   q8c_t g;
   g.wq = wq; g.ws = (const float*)(wq + (size_t)MP * KP * 2); g.bias = bias;
   g.C = C; g.HW = HW; g.M = M; g.KP = KP;
+  g.IHW = H * W; g.W = W; g.OW = OW; g.sh = sh; g.sw = sw;
   g.qmax = room < 32767 ? (float)room : 32767.0f;
   g.xq = (int16_t*)work;
   g.xs = (float*)((char*)work + (size_t)NP * KP * 4);
   g.epi = epi;
   for (int img = 0; img < N; img++) {
-    g.x = x + (size_t)img * C * HW;
+    g.x = x + (size_t)img * C * H * W;
     g.y = y + (size_t)img * M * HW;
     g.img = img;
     wd_parallel((HW + QCOLS - 1) / QCOLS, conv_quantize_task, &g);

@@ -70,15 +70,15 @@ void wd_q8_weights(const float* b, int K, int N, int8_t* dst);
 void wd_q8_weights_stored(const char* stored, int K, int N, int8_t* dst);  /* from int8 as stored (axis 1) */
 void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int K, int batch,
                   const int32_t* a_off, void* work, int chunk, wd_epi_fn epi);
-/* 1x1 stride-1 unpadded Conv (group 1) with 8-bit weights: W [M, C] quantized at load into
- * wd_q8_conv_weight_bytes(M, C) bytes; per image, y = W x (+ bias per channel), x quantized per pixel
- * into work (wd_q8_conv_work_bytes(C, HW) bytes); epi(y_img, HW, img, ...) on each finished block. */
+/* 1x1 unpadded Conv (group 1, any stride) with 8-bit weights: W [M, C] quantized at load into
+ * wd_q8_conv_weight_bytes(M, C) bytes; per image, y = W x (+ bias per channel), x quantized per output
+ * pixel into work (wd_q8_conv_work_bytes(C, OH * OW) bytes); epi(y_img, OH * OW, img, ...) on each block. */
 int wd_q8_conv_weight_bytes(int M, int K);
 int wd_q8_conv_work_bytes(int C, int HW);
 void wd_q8_conv_weights(const float* w, int M, int K, int16_t* dst);
 void wd_q8_conv_weights_stored(const char* stored, int M, int K, int16_t* dst);  /* from int8 as stored (axis 0) */
-void wd_q8_conv1x1(const float* x, const int16_t* wq, const float* bias, float* y, int N, int C, int HW, int M,
-                   void* work, wd_epi_fn epi);
+void wd_q8_conv1x1(const float* x, const int16_t* wq, const float* bias, float* y, int N, int C, int H, int W,
+                   int OH, int OW, int sh, int sw, int M, void* work, wd_epi_fn epi);
 /* acc + a * b: one fused multiply-add with relaxed SIMD (where the CPU has FMA), else a multiply and
  * an add (rounded twice). */
 #ifdef __wasm_relaxed_simd__
