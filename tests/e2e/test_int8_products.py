@@ -169,3 +169,42 @@ def test_int8_axis_is_the_output_channels(tmp_path):
     r = np.ones((8, 64), np.float32)
     r[0] = 100.0
     assert encode("r", r, "float32", "int8")[0]["axis"] == 0
+
+
+def test_qdq_model_keeps_its_8bit_weights(runners, tmp_path):
+    """A model quantized by onnxruntime (QDQ, per channel): its DequantizeLinear'd weights are int8 values
+    times a scale per output channel, which --weights int8 stores unchanged; the wasm products then run
+    on exactly the model's own 8-bit weights."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    from webdnn.passes.pipeline import optimize
+
+    class Calibration(CalibrationDataReader):
+        def __init__(self):
+            self.feeds = iter([{"x": RNG.standard_normal((4, 96)).astype(np.float32)} for _ in range(4)])
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    ws = [numpy_helper.from_array((RNG.standard_normal(s) * 0.1).astype(np.float32), n)
+          for n, s in (("w1", (96, 128)), ("w2", (128, 64)))]
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+                           helper.make_node("MatMul", ["r", "w2"], ["y"])], "mlp",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 96])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 64])], ws)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "f.onnx")
+    quantize_static(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), Calibration(), quant_format=QuantFormat.QDQ,
+                    per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
+    graph = load_graph(tmp_path / "q.onnx")
+    optimize(graph)
+    axes = output_axes(graph)
+    weights = [t for t in graph.constants() if t.data.ndim == 2 and t.data.size >= 256]
+    assert len(weights) == 2
+    for t in weights:
+        fields, payload = encode(t.name, t.data, t.dtype, "int8", axes[t.name])
+        assert np.array_equal(decode(fields, payload, t.data.shape, t.dtype), t.data), t.name
+    webdnn.convert(tmp_path / "q.onnx", tmp_path / "o", backends=("js", "wasm"), weights="int8")
+    assert json.loads((tmp_path / "o" / "graph_wasm.json").read_text())["stats"]["int8Products"] == 2
+    x = {"x": RNG.standard_normal((4, 96)).astype(np.float32)}
+    expected = runners["node"].run(tmp_path / "o", x, backend="js")["y"]
+    assert compare(runners["node"].run(tmp_path / "o", x, backend="wasm")["y"], expected, "wasm-int8", "qdq") is None
