@@ -52,6 +52,25 @@ export function decodeConstant(name: string, c: ConstantDesc, weights: Uint8Arra
   return out;
 }
 
+/** The stored bytes of a constant that a backend's kernels read as stored (its graph's "encoded": int8
+ *  scales and values), checked against what the graph says they read. */
+export function storedConstant(file: string, name: string, c: ConstantDesc, want: { encoding: string; axis: number },
+                               weights: Uint8Array): Uint8Array {
+  const shape = Array.isArray(c?.shape) ? c.shape : [];
+  const axis = want?.axis;
+  if (want?.encoding !== 'int8' || c?.encoding !== 'int8' || c.axis !== axis || !Number.isInteger(axis) ||
+      axis < 0 || axis >= shape.length) {
+    throw new WebDNNError(`${file}: constant '${name}' is read as int8 along axis ${String(axis)}, but stored as ` +
+                          `${String(c?.encoding)} (axis ${String(c?.axis)})`);
+  }
+  const bytes = 4 * shape[axis] + product(shape);
+  if (!isDim(c.offset) || c.bytes !== bytes || c.offset + bytes > weights.byteLength) {
+    throw new WebDNNError(`${file}: constant '${name}': int8 of shape [${shape.join(', ')}] needs ${bytes} bytes ` +
+                          `inside the weights, got ${String(c.bytes)} at ${String(c.offset)}`);
+  }
+  return weights.subarray(c.offset, c.offset + bytes);
+}
+
 // int8: [scales float32 × shape[axis]][values int8 × n], value × scale of its slice along axis
 function decodeInt8(what: string, c: ConstantDesc, data: Uint8Array, n: number): Float32Array {
   const axis = c.axis;

@@ -46,6 +46,20 @@ def _import_wgpu():
     return wgpu
 
 
+def stored_constant(name: str, c: dict, want: dict, weights: bytes) -> bytes:
+    """The stored bytes of a constant the kernels read as stored (int8: scales, then values), checked
+    against what the graph says they read (as the runtime checks them)."""
+    shape = c.get("shape") or []
+    if (want.get("encoding"), want.get("axis")) != ("int8", c.get("axis")) or c.get("encoding") != "int8":
+        raise WebDNNError(f"graph_webgpu.json: constant {name!r} is read as int8 along axis {want.get('axis')}, "
+                          f"but stored as {c.get('encoding')} (axis {c.get('axis')})")
+    n = 4 * int(shape[want["axis"]]) + int(np.prod(shape))
+    off = int(c.get("offset", 0))
+    if c.get("bytes") != n or off + n > len(weights):
+        raise WebDNNError(f"graph_webgpu.json: constant {name!r}: int8 of shape {shape} needs {n} bytes inside the weights")
+    return bytes(weights[off:off + n])
+
+
 def decode_constant(name: str, c: dict, weights: bytes) -> np.ndarray:
     """A constant of graph_<backend>.json as a flat array (float64 for floats, int64 for ints)."""
     n = int(np.prod(c["shape"], dtype=np.int64)) if c["shape"] else 1
@@ -132,11 +146,15 @@ class LoadedModel:
                         for i, b in enumerate(mem["buffers"])]
         self.where = mem["tensors"]
         self.tensors = graph["tensors"]
-        # weights: decoded and uploaded once
+        # weights: decoded and uploaded once; those the kernels read as stored (graph "encoded") as they are
+        encoded = graph.get("encoded", {})
         for name, c in graph.get("constants", {}).items():
             if name not in self.where:
                 continue
-            self._write(name, decode_constant(name, c, weights), c["dtype"])
+            if name in encoded:
+                self._write_bytes(name, stored_constant(name, c, encoded[name], weights))
+            else:
+                self._write(name, decode_constant(name, c, weights), c["dtype"])
 
         header = "enable f16;\nalias FT = f16;\n" if want == "f16" else "alias FT = f32;\n"
         t0 = time.perf_counter()
@@ -175,7 +193,9 @@ class LoadedModel:
         return t["dtype"]
 
     def _write(self, name, flat, dtype):
-        data = _to_gpu(flat, dtype, self.precision)
+        self._write_bytes(name, _to_gpu(flat, dtype, self.precision))
+
+    def _write_bytes(self, name, data):
         q = self.queue
         pos = 0
         for buf, off, nb in self.where[name]:

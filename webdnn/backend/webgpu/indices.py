@@ -99,6 +99,23 @@ class TensorBinding:
         return f"{self.var}_set({i}, {v});"
 
 
+@dataclass
+class PackedBinding(TensorBinding):
+    """A constant bound as the bytes --weights int8 stores for it (graph "encoded"): one array<u32>
+    of `words` words, read by word (`<var>_get(i) -> u32`); the kernel unpacks scales and values."""
+    words: int = 1
+
+    @property
+    def parts(self) -> int:
+        return 1
+
+    def declarations(self, first: int) -> list[str]:
+        return [f"@group(0) @binding({first}) var<storage, read> {self.var}_0: array<u32>;"]
+
+    def accessors(self) -> str:
+        return f"fn {self.var}_get(i: u32) -> u32 {{ return {self.var}_0[min(i, {u(self.words - 1)})]; }}"
+
+
 def _select_part(n: int, P: int, stmt) -> str:
     """A store into the part that holds element i (if / else if chain, no early return)."""
     if n == 1:
@@ -218,6 +235,16 @@ class Shader:
                       and b.vec4 == vec4), None)
         b = TensorBinding(var, tensor.name, tuple(tensor.shape), tensor.dtype, write, self.part_elems, vec4,
                           constant=tensor.is_constant, array=owner.var if owner else None)
+        self.bindings.append(b)
+        return b
+
+    def bind_packed(self, var: str, tensor, stored_bytes: int) -> PackedBinding:
+        """Binds a constant as its stored bytes (PackedBinding)."""
+        for b in self.bindings:
+            if b.tensor == tensor.name and isinstance(b, PackedBinding):
+                return b
+        b = PackedBinding(var, tensor.name, tuple(tensor.shape), tensor.dtype, False, self.part_elems, constant=True,
+                          words=-(-stored_bytes // 4))
         self.bindings.append(b)
         return b
 

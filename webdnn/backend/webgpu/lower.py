@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ...encoding import int8_bytes, output_axes, stores_quantized
 from ...errors import ConversionError
 from ...ir import Graph
 from ..lowering import Fusion, Lowered, lower_graph
@@ -22,6 +23,7 @@ from .plan import DEFAULT_BINDING_BYTES, layout, part_elems_for
 class Ctx:
     part_elems: int
     roots: dict = field(default_factory=dict)  # tensor -> the tensor whose bytes it shares
+    encoded: dict = field(default_factory=dict)  # constant -> int8 axis: bound as stored, unpacked by its kernels
 
 
 GENERATORS = {
@@ -54,6 +56,25 @@ GENERATORS = {
 FUSION = Fusion(families=("MatMul", "Conv", "ConvTranspose", "Pool"))
 
 
+def _stored_int8(graph: Graph, steps, part_elems: int) -> dict:
+    """{constant: 1} for the weights bound as int8 stores them (contraction.matmul unpacks them where it
+    loads: a quarter of the GPU memory and of the bytes read): 2-D float B's of MatMuls that int8 stores
+    along their columns (encoding.output_axes), read by nothing else, whose bytes fit one binding."""
+    uses, as_b = {}, {}
+    for s in steps:
+        for i, t in enumerate(s.inputs):
+            if t is not None and t.is_constant:
+                uses[t.name] = uses.get(t.name, 0) + 1
+        if s.type == "MatMul":
+            b = s.op.inputs[1]
+            if b.is_constant and b.dtype == "float32" and len(b.shape) == 2 and b.name not in {t.name for t in s.inputs[2:]}:
+                as_b[b.name] = as_b.get(b.name, 0) + 1
+    axes = output_axes(graph)
+    tensors = {t.name: t for t in graph.constants()}
+    return {n: 1 for n, k in as_b.items() if k == uses.get(n) and axes.get(n) == 1 and n in tensors
+            and stores_quantized(tensors[n].data, "float32") and int8_bytes(tensors[n].shape, 1) <= 4 * part_elems}
+
+
 def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
     """-> graph_webgpu.json content (without the constants' storage fields), the constants, the plan's size.
     Options: precision ("f32"/"f16"), max_binding_bytes (larger tensors are split into parts)."""
@@ -70,6 +91,8 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
             src = s.op.inputs[0].name
             ctx.roots[s.op.outputs[0].name] = ctx.roots.get(src, src)
 
+    if options.weights == "int8":
+        ctx.encoded = _stored_int8(graph, steps, part_elems)
     missing = sorted({s.type for s in steps if s.type not in GENERATORS and s.type != "Reshape"})
     if missing:
         raise ConversionError(f"webgpu backend: no kernel for IR op(s) {missing}")
@@ -118,7 +141,8 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
         if not t.is_constant:
             tensors.setdefault(name, {"shape": list(t.shape), "dtype": t.dtype})
 
-    plans = {p: layout(graph, steps, constants, p, part_elems) for p in (["f32"] if precision == "f32" else ["f16", "f32"])}
+    plans = {p: layout(graph, steps, constants, p, part_elems, encoded=ctx.encoded)
+             for p in (["f32"] if precision == "f32" else ["f16", "f32"])}
     memory = {p: doc for p, (doc, _) in plans.items()}
     doc = {"format": "webdnn-graph", "version": 1, "backend": "webgpu",
            "inputs": [t.name for t in graph.inputs], "outputs": [t.name for t in graph.outputs],
@@ -129,5 +153,7 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
            "memory": memory,
            "shaders": shaders,
            "dispatches": kernel_list}
+    if ctx.encoded:  # bound as stored (int8: scales, then values), not decoded
+        doc["encoded"] = {n: {"encoding": "int8", "axis": a} for n, a in sorted(ctx.encoded.items())}
     mp = plans[precision][1]
     return Lowered(doc, constants, memory={"planned_peak": mp.arena_bytes, "sum": mp.total_bytes})

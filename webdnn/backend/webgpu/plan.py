@@ -9,6 +9,7 @@ device's maxStorageBufferBindingSize.
 """
 from __future__ import annotations
 
+from ...encoding import int8_bytes
 from ...ir.dtype import FLOAT_DTYPES
 from .. import memory
 from .indices import n_parts
@@ -43,7 +44,7 @@ def tensor_parts(size: int, dtype: str, precision: str, part_elems: int) -> list
 
 
 def layout(graph, steps, constants, precision: str, part_elems: int,
-           max_buffer: int = DEFAULT_BUFFER_BYTES) -> tuple[dict, memory.MemoryPlan]:
+           max_buffer: int = DEFAULT_BUFFER_BYTES, encoded=None) -> tuple[dict, memory.MemoryPlan]:
     """-> ({"buffers": [{"kind", "bytes"}], "tensors": {name: [[buffer, byte offset, bytes], ...]}},
     the activation plan it placed)"""
 
@@ -60,9 +61,13 @@ def layout(graph, steps, constants, precision: str, part_elems: int,
         tensors[name] = [[0, off + o, b] for o, b in tensor_parts(t.size, t.dtype, precision, part_elems)]
 
     cur = None
+    encoded = encoded or {}
     for t in constants:
         locs = []
-        for _, b in tensor_parts(t.size, t.dtype, precision, part_elems):
+        # a constant bound as int8 stores it (graph "encoded"): its stored bytes, one part
+        parts = ([(0, _align(int8_bytes(t.shape, encoded[t.name]), 4))] if t.name in encoded
+                 else tensor_parts(t.size, t.dtype, precision, part_elems))
+        for _, b in parts:
             if cur is None or _align(buffers[cur]["bytes"], OFFSET_ALIGN) + b > max_buffer:
                 buffers.append({"kind": "weights", "bytes": 0})
                 cur = len(buffers) - 1

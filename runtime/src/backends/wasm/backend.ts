@@ -4,34 +4,15 @@
 // shared memory where SharedArrayBuffer is available: Node, or a cross-origin-isolated page).
 
 import type { BackendFactory, BackendInstance, BackendLoadContext } from '../backend.js';
-import type { ConstantDesc, DType, GraphDescriptor, TypedArray } from '../../types.js';
+import type { DType, GraphDescriptor, TypedArray } from '../../types.js';
 import { arrayTypeOf, isDim, own, product } from '../../types.js';
-import { decodeConstant } from '../../weights.js';
+import { decodeConstant, storedConstant } from '../../weights.js';
 import { isNode } from '../../io.js';
 import { WebDNNError } from '../../errors.js';
 import type { TensorSlot, WorkerPort } from './worker.js';
 import { wasmWorker } from './worker.js';
 import type { Binding } from '../../dims.js';
 import { bindShapes, evalShape } from '../../dims.js';
-
-/** The stored bytes of a constant the module reads as stored (graph "encoded"): int8's scales and values,
- *  checked against what the graph says its kernels read. */
-function storedConstant(file: string, name: string, c: ConstantDesc, want: { encoding: string; axis: number },
-                        weights: Uint8Array): Uint8Array {
-  const shape = Array.isArray(c?.shape) ? c.shape : [];
-  const axis = want?.axis;
-  if (want?.encoding !== 'int8' || c?.encoding !== 'int8' || c.axis !== axis || !Number.isInteger(axis) ||
-      axis < 0 || axis >= shape.length) {
-    throw new WebDNNError(`${file}: constant '${name}' is read as int8 along axis ${String(axis)}, but stored as ` +
-                          `${String(c?.encoding)} (axis ${String(c?.axis)})`);
-  }
-  const bytes = 4 * shape[axis] + product(shape);
-  if (!isDim(c.offset) || c.bytes !== bytes || c.offset + bytes > weights.byteLength) {
-    throw new WebDNNError(`${file}: constant '${name}': int8 of shape [${shape.join(', ')}] needs ${bytes} bytes ` +
-                          `inside the weights, got ${String(c.bytes)} at ${String(c.offset)}`);
-  }
-  return weights.subarray(c.offset, c.offset + bytes);
-}
 
 /** graph_wasm.json (docs/descriptor.md). */
 export interface WasmGraph extends Omit<GraphDescriptor, 'kernels'> {

@@ -5,8 +5,8 @@
 
 import type { BackendFactory, BackendInstance } from '../backend.js';
 import type { ConstantDesc, DType, GraphDescriptor, TypedArray } from '../../types.js';
-import { allocate, product } from '../../types.js';
-import { decodeConstant } from '../../weights.js';
+import { allocate, own, product } from '../../types.js';
+import { decodeConstant, storedConstant } from '../../weights.js';
 import { decodeF16, floatToHalfBits } from '../../float16.js';
 import type { GPUBindGroupLike, GPUBufferLike, GPUComputePipelineLike, GPUDeviceLike, GPUDeviceLostInfoLike } from './gpu.js';
 import { BufferUsage, gpuApi, MapModeRead, softwareAdapter } from './gpu.js';
@@ -120,8 +120,12 @@ export class WebGpuBackend implements BackendInstance {
 
   private async setUp(weights: Uint8Array): Promise<void> {
     const { device, graph, plan } = this;
+    const encoded = (graph as { encoded?: { [name: string]: { encoding: string; axis: number } } }).encoded ?? {};
     for (const [name, c] of Object.entries(graph.constants ?? {})) {
-      if (plan.tensors[name]) this.write(name, decodeConstant(name, c as ConstantDesc, weights), (c as ConstantDesc).dtype);
+      if (!plan.tensors[name]) continue;
+      const enc = own(encoded, name);
+      if (enc) this.writeBytes(name, storedConstant('graph_webgpu.json', name, c as ConstantDesc, enc, weights));
+      else this.write(name, decodeConstant(name, c as ConstantDesc, weights), (c as ConstantDesc).dtype);
     }
     const header = this.precision === 'f16' ? 'enable f16;\nalias FT = f16;\n' : 'alias FT = f32;\n';
     const pipelines = await Promise.all(
@@ -181,6 +185,11 @@ export class WebGpuBackend implements BackendInstance {
       const v = values instanceof Int32Array ? values : Int32Array.from(values);
       bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
     }
+    this.writeBytes(name, bytes);
+  }
+
+  /** Uploads bytes to a tensor's parts (each padded to its planned size). */
+  private writeBytes(name: string, bytes: Uint8Array): void {
     let pos = 0;
     for (const [b, offset, size] of this.plan.tensors[name]) {
       const chunk = bytes.subarray(pos, pos + size);
