@@ -75,7 +75,7 @@ def int8_axes(graph, lowered: dict[str, Lowered]) -> dict:
     the backend's own graph uses the constant otherwise."""
     axes = output_axes(graph)
     for low in lowered.values():
-        axes.update({name: e["axis"] for name, e in low.doc.get("encoded", {}).items()})
+        axes.update({name: e["axis"] for name, e in low.doc.get("encoded", {}).items() if e["encoding"] == "int8"})
     return axes
 
 
@@ -122,9 +122,9 @@ def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
                 ranges.append((e["offset"], e["offset"] + e["bytes"]))
         for name, want in doc.get("encoded", {}).items():  # the backend reads these bytes as stored
             got = entries.get(name, {})
-            if (got.get("encoding"), got.get("axis")) != (want["encoding"], want["axis"]):
-                raise ConversionError(f"{backend} backend: constant {name!r} is stored as {got.get('encoding')} "
-                                      f"(axis {got.get('axis')}), its kernels read {want['encoding']} along axis {want['axis']}")
+            if any(got.get(k) != v for k, v in want.items()):
+                raise ConversionError(f"{backend} backend: constant {name!r} is stored as "
+                                      f"{ {k: got.get(k) for k in want} }, its kernels read {want}")
         doc = dict(doc, constants=entries)
         name = f"graph_{backend}.json"
         files[name] = _dumps(doc, separators=(",", ":")).encode()

@@ -102,6 +102,14 @@ def int8_bytes(shape, axis: int) -> int:
     return 4 * int(shape[axis]) + int(np.prod(shape))
 
 
+def stored_bytes(shape, fields: dict) -> int:
+    """The bytes a quantized encoding stores for a constant of `shape` (fields: {"encoding", "axis" | "block"})."""
+    if fields["encoding"] == "int8":
+        return int8_bytes(shape, fields["axis"])
+    n = int(np.prod(shape))
+    return 2 * -(-n // fields["block"]) + -(-n // 2)
+
+
 def decode(fields: dict, payload: bytes, shape, dtype: str) -> np.ndarray:
     """The values a stored constant decodes to (as the runtime decodes them)."""
     n = int(np.prod(shape))

@@ -52,20 +52,28 @@ export function decodeConstant(name: string, c: ConstantDesc, weights: Uint8Arra
   return out;
 }
 
-/** The stored bytes of a constant that a backend's kernels read as stored (its graph's "encoded": int8
- *  scales and values), checked against what the graph says they read. */
-export function storedConstant(file: string, name: string, c: ConstantDesc, want: { encoding: string; axis: number },
-                               weights: Uint8Array): Uint8Array {
+/** The stored bytes of a constant that a backend's kernels read as stored (its graph's "encoded": int8's
+ *  scales and values, int4's block scales and nibbles), checked against what the graph says they read. */
+export function storedConstant(file: string, name: string, c: ConstantDesc,
+                               want: { encoding: string; axis?: number; block?: number }, weights: Uint8Array): Uint8Array {
   const shape = Array.isArray(c?.shape) ? c.shape : [];
-  const axis = want?.axis;
-  if (want?.encoding !== 'int8' || c?.encoding !== 'int8' || c.axis !== axis || !Number.isInteger(axis) ||
-      axis < 0 || axis >= shape.length) {
-    throw new WebDNNError(`${file}: constant '${name}' is read as int8 along axis ${String(axis)}, but stored as ` +
-                          `${String(c?.encoding)} (axis ${String(c?.axis)})`);
+  const n = product(shape);
+  let bytes = -1;
+  if (want?.encoding === 'int8' && c?.encoding === 'int8' && c.axis === want.axis && Number.isInteger(want.axis) &&
+      (want.axis as number) >= 0 && (want.axis as number) < shape.length) {
+    bytes = 4 * shape[want.axis as number] + n;
+  } else if (want?.encoding === 'int4' && c?.encoding === 'int4' && c.block === want.block && Number.isInteger(want.block) &&
+             (want.block as number) > 0) {
+    bytes = 2 * Math.ceil(n / (want.block as number)) + Math.ceil(n / 2);
   }
-  const bytes = 4 * shape[axis] + product(shape);
+  if (bytes < 0) {
+    const how = (e: unknown, axis: unknown, block: unknown) =>
+      e === 'int4' ? `int4 in blocks of ${String(block)}` : `${String(e)} along axis ${String(axis)}`;
+    throw new WebDNNError(`${file}: constant '${name}' is read as ${how(want?.encoding, want?.axis, want?.block)}, ` +
+                          `but stored as ${how(c?.encoding, c?.axis, c?.block)}`);
+  }
   if (!isDim(c.offset) || c.bytes !== bytes || c.offset + bytes > weights.byteLength) {
-    throw new WebDNNError(`${file}: constant '${name}': int8 of shape [${shape.join(', ')}] needs ${bytes} bytes ` +
+    throw new WebDNNError(`${file}: constant '${name}': ${want.encoding} of shape [${shape.join(', ')}] needs ${bytes} bytes ` +
                           `inside the weights, got ${String(c.bytes)} at ${String(c.offset)}`);
   }
   return weights.subarray(c.offset, c.offset + bytes);

@@ -173,6 +173,27 @@ def test_webgpu_unpacks_int8_weights_where_it_loads_them(runners, converted, tmp
         assert compare(got[name], e, "webgpu", f"{host} {name}") is None
 
 
+@pytest.mark.parametrize("host", ["native", "chromium"])
+def test_webgpu_unpacks_int4_weights_where_it_loads_them(runners, converted, host):
+    """--weights int4 on webgpu: each MatMul's B is bound as stored (half-float scales per block of 32,
+    two values per byte: an eighth of the float bytes) and unpacked in the shader; the results are js's
+    on the same decoded weights. w2 has 520 columns (4 values from one word), w3 37 (one at a time), and
+    an odd number of blocks puts the values at an address that is 2 mod 4."""
+    d, feeds = converted
+    out = d / "webgpu-int4"
+    if not (out / "model.json").exists():
+        webdnn.convert(d / "products.onnx", out, backends=("js", "webgpu"), weights="int4")
+    doc = json.loads((out / "graph_webgpu.json").read_text())
+    assert doc["encoded"] == {w: {"encoding": "int4", "block": 32} for w in ("w1", "w2", "w3", "w6")}
+    assert -(-65 * 520 // 32) % 2 == 1  # w2: an odd number of blocks
+    placed = doc["memory"]["f32"]["tensors"]
+    assert placed["w3"][0][2] == -(-(2 * -(-4608 * 37 // 32) + -(-4608 * 37 // 2)) // 4) * 4
+    expected = runners["node"].run(out, feeds, backend="js")
+    got = runners[host].run(out, feeds, backend="webgpu")
+    for name, e in expected.items():
+        assert compare(got[name], e, "webgpu", f"{host} {name}") is None
+
+
 def test_int8_axis_is_the_output_channels(tmp_path):
     """Contraction weights are stored per output channel (what the wasm products quantize along), even
     where the other axis would have the smaller error; other constants keep the smaller-error choice."""

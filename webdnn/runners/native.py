@@ -47,16 +47,17 @@ def _import_wgpu():
 
 
 def stored_constant(name: str, c: dict, want: dict, weights: bytes) -> bytes:
-    """The stored bytes of a constant the kernels read as stored (int8: scales, then values), checked
-    against what the graph says they read (as the runtime checks them)."""
-    shape = c.get("shape") or []
-    if (want.get("encoding"), want.get("axis")) != ("int8", c.get("axis")) or c.get("encoding") != "int8":
-        raise WebDNNError(f"graph_webgpu.json: constant {name!r} is read as int8 along axis {want.get('axis')}, "
-                          f"but stored as {c.get('encoding')} (axis {c.get('axis')})")
-    n = 4 * int(shape[want["axis"]]) + int(np.prod(shape))
+    """The stored bytes of a constant the kernels read as stored (int8: scales, then values; int4: block
+    scales, then nibbles), checked against what the graph says they read (as the runtime checks them)."""
+    from ..encoding import stored_bytes
+    if c.get("encoding") not in ("int8", "int4") or any(c.get(k) != v for k, v in want.items()):
+        raise WebDNNError(f"graph_webgpu.json: constant {name!r} is read as {want}, but stored as "
+                          f"{c.get('encoding')} (axis {c.get('axis')}, block {c.get('block')})")
+    n = stored_bytes(c.get("shape") or [], c)
     off = int(c.get("offset", 0))
     if c.get("bytes") != n or off + n > len(weights):
-        raise WebDNNError(f"graph_webgpu.json: constant {name!r}: int8 of shape {shape} needs {n} bytes inside the weights")
+        raise WebDNNError(f"graph_webgpu.json: constant {name!r}: {c['encoding']} of shape {c.get('shape')} needs {n} "
+                          f"bytes inside the weights")
     return bytes(weights[off:off + n])
 
 

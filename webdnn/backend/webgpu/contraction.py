@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...encoding import stored_bytes
 from .elementwise import Epilogue
 from ...ir import Tensor
 from ..kernels import folded_rows
@@ -224,12 +225,12 @@ def matmul(step, ctx):
     a_vec = K % 4 == 0 and a.name not in epi_inputs
     b_vec = N % 4 == 0 and bt.name not in epi_inputs
 
-    packed = bt.name in ctx.encoded
+    packed = ctx.encoded.get(bt.name)
 
     def loads(sh):
         ab = sh.bind("a", a, vec4=a_vec)
         if packed:
-            return _packed_loads(sh, ab, a, bt, M, K, N, a_vec, batch_shape)
+            return _packed_loads(sh, ab, a, bt, M, K, N, a_vec, batch_shape, packed)
         bb = sh.bind("bm", bt, vec4=b_vec)
         bl, bi = decompose("b", batch_shape, "z")
         a_base = broadcast_offset(a.shape[:-2], bi) if a.shape[:-2] and batch_shape else "0u"
@@ -250,28 +251,47 @@ def matmul(step, ctx):
     return gemm(op.name, ctx, step, pick_tile(M, N, batches), M, N, K, batches, loads, store)
 
 
-def _packed_loads(sh, ab, a, bt, M: int, K: int, N: int, a_vec: bool, batch_shape):
-    """Loaders for a product whose B is int8 as stored (ctx.encoded: a float32 scale per column, then the
-    values row-major, 4 to a word): B[k, n] = value * scale, unpacked where it is loaded."""
-    sh.bind_packed("bm", bt, 4 * N + K * N)
+def _packed_loads(sh, ab, a, bt, M: int, K: int, N: int, a_vec: bool, batch_shape, fields: dict):
+    """Loaders for a product whose B is bound as its encoding stores it (ctx.encoded), unpacked where it
+    is loaded: int8: a float32 scale per column, then the values row-major, 4 to a word; int4: a half
+    float scale per block of `block` values (row-major order), then the values 2 to a byte, the first
+    in the low nibble."""
+    n = K * N
+    sh.bind_packed("bm", bt, stored_bytes(bt.shape, fields))
     bl, bi = decompose("b", batch_shape, "z")
     a_base = broadcast_offset(a.shape[:-2], bi) if a.shape[:-2] and batch_shape else "0u"
     pre_a = "".join(f"  {ln}\n" for ln in bl) + f"  let base = ({a_base}) * {u(M * K)};\n"
     load_a = _vec4_loader("load_a", "b: u32, m: u32, k: u32", lambda j: f"m >= {u(M)} || k + {j} >= {u(K)}", a_vec,
                           lambda i: f"a_get4(({i}) / 4u)", f"base + m * {u(K)} + k",
                           lambda j: ab.get(f"base + m * {u(K)} + k + {j}"))
-    # byte i of the values is byte (i % 4) of word N + i / 4; sign-extended by an arithmetic shift
-    sh.helpers.append(f"fn bm_q(i: u32) -> f32 {{\n  let w = bm_get({u(N)} + i / 4u);\n"
-                      f"  return f32(bitcast<i32>(w << (24u - 8u * (i % 4u))) >> 24u);\n}}")
-    if N % 4 == 0:  # 4 columns of a row are the 4 bytes of one word, their scales 4 consecutive words
-        body = (f"  let w = bm_get({u(N)} + (k * {u(N)} + n) / 4u);\n"
-                f"  let q = vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(w << 24u, w << 16u, w << 8u, w)) >> vec4<u32>(24u));\n"
-                f"  let s = vec4<f32>(bitcast<f32>(bm_get(n)), bitcast<f32>(bm_get(n + 1u)), "
-                f"bitcast<f32>(bm_get(n + 2u)), bitcast<f32>(bm_get(n + 3u)));\n  return q * s;")
+    if fields["encoding"] == "int8":
+        # byte i of the values is byte (i % 4) of word N + i / 4; sign-extended by an arithmetic shift
+        sh.helpers.append(f"fn bm_q(i: u32) -> f32 {{\n  let w = bm_get({u(N)} + i / 4u);\n"
+                          f"  return f32(bitcast<i32>(w << (24u - 8u * (i % 4u))) >> 24u) * bitcast<f32>(bm_get(i % {u(N)}));\n}}")
+        if N % 4 == 0:  # 4 columns of a row are the 4 bytes of one word, their scales 4 consecutive words
+            body = (f"  let w = bm_get({u(N)} + (k * {u(N)} + n) / 4u);\n"
+                    f"  let q = vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(w << 24u, w << 16u, w << 8u, w)) >> vec4<u32>(24u));\n"
+                    f"  let s = vec4<f32>(bitcast<f32>(bm_get(n)), bitcast<f32>(bm_get(n + 1u)), "
+                    f"bitcast<f32>(bm_get(n + 2u)), bitcast<f32>(bm_get(n + 3u)));\n  return q * s;")
+        else:
+            body = None
     else:
+        blk, at = fields["block"], 2 * -(-n // fields["block"])  # the values' first byte
+        # value i: nibble (i % 2) of byte at + i / 2, sign-extended; its scale: half (bi % 2) of word bi / 2, bi = i / block
+        sh.helpers.append(f"fn bm_q(i: u32) -> f32 {{\n  let byte = {u(at)} + i / 2u;\n"
+                          f"  let bit = (byte % 4u) * 8u + (i % 2u) * 4u;\n"
+                          f"  let q = f32(bitcast<i32>(bm_get(byte / 4u) << (28u - bit)) >> 28u);\n"
+                          f"  let bi = i / {u(blk)};\n  return q * unpack2x16float(bm_get(bi / 2u))[bi % 2u];\n}}")
+        if N % 4 == 0 and blk % 4 == 0:  # 4 columns: 2 bytes of one word (their first byte is even), one scale
+            body = (f"  let i = k * {u(N)} + n;\n  let byte = {u(at)} + i / 2u;\n"
+                    f"  let w = bm_get(byte / 4u) >> ((byte % 4u) * 8u);\n"
+                    f"  let q = vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(w << 28u, w << 24u, w << 20u, w << 16u)) >> vec4<u32>(28u));\n"
+                    f"  let bi = i / {u(blk)};\n  return q * unpack2x16float(bm_get(bi / 2u))[bi % 2u];")
+        else:
+            body = None
+    if body is None:  # one value at a time
         body = "  var r = vec4<f32>(0.0);\n" + "".join(
-            f"  if (n + {j}u < {u(N)}) {{ r[{j}] = bm_q(k * {u(N)} + n + {j}u) * bitcast<f32>(bm_get(n + {j}u)); }}\n"
-            for j in range(4)) + "  return r;"
+            f"  if (n + {j}u < {u(N)}) {{ r[{j}] = bm_q(k * {u(N)} + n + {j}u); }}\n" for j in range(4)) + "  return r;"
     load_b = (f"fn load_b(b: u32, k: u32, n: u32) -> vec4<f32> {{\n  if (k >= {u(K)} || n >= {u(N)}) "
               f"{{ return vec4<f32>(0.0); }}\n{body}\n}}")
     return load_a.replace("{\n", "{\n" + pre_a, 1), load_b

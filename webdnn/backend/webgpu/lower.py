@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...encoding import int8_bytes, output_axes, stores_quantized
+from ...encoding import INT4_BLOCK, output_axes, stored_bytes, stores_quantized
 from ...errors import ConversionError
 from ...ir import Graph
 from ..lowering import Fusion, Lowered, lower_graph
@@ -23,7 +23,7 @@ from .plan import DEFAULT_BINDING_BYTES, layout, part_elems_for
 class Ctx:
     part_elems: int
     roots: dict = field(default_factory=dict)  # tensor -> the tensor whose bytes it shares
-    encoded: dict = field(default_factory=dict)  # constant -> int8 axis: bound as stored, unpacked by its kernels
+    encoded: dict = field(default_factory=dict)  # constant -> encoding fields: bound as stored, unpacked by its kernels
 
 
 GENERATORS = {
@@ -56,23 +56,26 @@ GENERATORS = {
 FUSION = Fusion(families=("MatMul", "Conv", "ConvTranspose", "Pool"))
 
 
-def _stored_int8(graph: Graph, steps, part_elems: int) -> dict:
-    """{constant: 1} for the weights bound as int8 stores them (contraction.matmul unpacks them where it
-    loads: a quarter of the GPU memory and of the bytes read): 2-D float B's of MatMuls that int8 stores
-    along their columns (encoding.output_axes), read by nothing else, whose bytes fit one binding."""
+def _stored_quantized(graph: Graph, steps, part_elems: int, weights: str) -> dict:
+    """{constant: its encoding's fields} for the weights bound as --weights int8 / int4 stores them
+    (contraction.matmul unpacks them where it loads: a quarter / an eighth of the GPU memory and of the
+    bytes read): 2-D float B's of MatMuls, read by nothing else, whose bytes fit one binding; int8 ones
+    stored along their columns (encoding.output_axes)."""
     uses, as_b = {}, {}
     for s in steps:
-        for i, t in enumerate(s.inputs):
+        for t in s.inputs:
             if t is not None and t.is_constant:
                 uses[t.name] = uses.get(t.name, 0) + 1
         if s.type == "MatMul":
             b = s.op.inputs[1]
             if b.is_constant and b.dtype == "float32" and len(b.shape) == 2 and b.name not in {t.name for t in s.inputs[2:]}:
                 as_b[b.name] = as_b.get(b.name, 0) + 1
+    fields = {"encoding": "int8", "axis": 1} if weights == "int8" else {"encoding": "int4", "block": INT4_BLOCK}
     axes = output_axes(graph)
     tensors = {t.name: t for t in graph.constants()}
-    return {n: 1 for n, k in as_b.items() if k == uses.get(n) and axes.get(n) == 1 and n in tensors
-            and stores_quantized(tensors[n].data, "float32") and int8_bytes(tensors[n].shape, 1) <= 4 * part_elems}
+    return {n: dict(fields) for n, k in as_b.items() if k == uses.get(n) and n in tensors
+            and (weights != "int8" or axes.get(n) == 1) and stores_quantized(tensors[n].data, "float32")
+            and stored_bytes(tensors[n].shape, fields) <= 4 * part_elems}
 
 
 def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
@@ -91,8 +94,8 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
             src = s.op.inputs[0].name
             ctx.roots[s.op.outputs[0].name] = ctx.roots.get(src, src)
 
-    if options.weights == "int8":
-        ctx.encoded = _stored_int8(graph, steps, part_elems)
+    if options.weights in ("int8", "int4"):
+        ctx.encoded = _stored_quantized(graph, steps, part_elems, options.weights)
     missing = sorted({s.type for s in steps if s.type not in GENERATORS and s.type != "Reshape"})
     if missing:
         raise ConversionError(f"webgpu backend: no kernel for IR op(s) {missing}")
@@ -154,6 +157,6 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
            "shaders": shaders,
            "dispatches": kernel_list}
     if ctx.encoded:  # bound as stored (int8: scales, then values), not decoded
-        doc["encoded"] = {n: {"encoding": "int8", "axis": a} for n, a in sorted(ctx.encoded.items())}
+        doc["encoded"] = dict(sorted(ctx.encoded.items()))
     mp = plans[precision][1]
     return Lowered(doc, constants, memory={"planned_peak": mp.arena_bytes, "sum": mp.total_bytes})

@@ -9,7 +9,7 @@ device's maxStorageBufferBindingSize.
 """
 from __future__ import annotations
 
-from ...encoding import int8_bytes
+from ...encoding import stored_bytes
 from ...ir.dtype import FLOAT_DTYPES
 from .. import memory
 from .indices import n_parts
@@ -64,8 +64,8 @@ def layout(graph, steps, constants, precision: str, part_elems: int,
     encoded = encoded or {}
     for t in constants:
         locs = []
-        # a constant bound as int8 stores it (graph "encoded"): its stored bytes, one part
-        parts = ([(0, _align(int8_bytes(t.shape, encoded[t.name]), 4))] if t.name in encoded
+        # a constant bound as its encoding stores it (graph "encoded"): its stored bytes, one part
+        parts = ([(0, _align(stored_bytes(t.shape, encoded[t.name]), 4))] if t.name in encoded
                  else tensor_parts(t.size, t.dtype, precision, part_elems))
         for _, b in parts:
             if cur is None or _align(buffers[cur]["bytes"], OFFSET_ALIGN) + b > max_buffer:

@@ -120,7 +120,7 @@ export class WebGpuBackend implements BackendInstance {
 
   private async setUp(weights: Uint8Array): Promise<void> {
     const { device, graph, plan } = this;
-    const encoded = (graph as { encoded?: { [name: string]: { encoding: string; axis: number } } }).encoded ?? {};
+    const encoded = (graph as { encoded?: { [name: string]: { encoding: string; axis?: number; block?: number } } }).encoded ?? {};
     for (const [name, c] of Object.entries(graph.constants ?? {})) {
       if (!plan.tensors[name]) continue;
       const enc = own(encoded, name);
