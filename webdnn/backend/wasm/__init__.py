@@ -23,7 +23,7 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
     files and the plan's size. Options: relaxed=False builds the plain SIMD128 module only (for a host
     known to lack relaxed SIMD: half the compile time)."""
     options = options or ConvertOptions()
-    src, layout, constants, steps = lower_program(graph, int8=options.weights == "int8")
+    src, layout, constants, steps = lower_program(graph, options.weights)
     symbolic = layout["arenaBytes"] is None  # sizes bound at run time: the arena grows as they need
     # beyond the static data: the region (constants, arena, temp) and every thread's scratch and stack
     dynamic = layout["scratchOffset"] + layout["maxThreads"] * (layout["scratchBytes"] + layout["stackBytes"]) + (1 << 20)

@@ -49,14 +49,16 @@ def _stored_int8(graph: Graph, steps) -> dict:
             and n in tensors and stores_quantized(tensors[n].data, tensors[n].dtype)}
 
 
-def lower_program(graph: Graph, int8: bool = False):
-    """-> (C source, layout dict, constants, program steps). int8: products with constant float weights
-    run on 8-bit weights (--weights int8: the weights are stored so already)."""
+def lower_program(graph: Graph, weights: str = "raw"):
+    """-> (C source, layout dict, constants, program steps). weights: the encoding (--weights); under
+    int8 and int4, products with constant float weights run on 8-bit weights (int8 stores them so
+    already; int4's decoded values are quantized again per output channel at load)."""
+    int8 = weights in ("int8", "int4")
     steps = lower_graph(graph, FUSION).steps
     unsupported = sorted({f"{s.type} ({s.name!r})" for s in steps if s.type not in EMIT})
     if unsupported:
         raise ConversionError(f"the wasm backend has no kernel for: {', '.join(unsupported)}")
-    stored = _stored_int8(graph, steps) if int8 else {}
+    stored = _stored_int8(graph, steps) if weights == "int8" else {}
     # constants first, then the activation arena the planner lays out, the temporary buffer, data
     # derived from the constants at load, then per-thread scratch and stacks
     constants, offsets, at, sizes = [], {}, 0, {}
