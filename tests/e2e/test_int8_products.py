@@ -124,17 +124,19 @@ def test_int8_products_over_symbolic_rows(runners, tmp_path):
 
 def _conv_model():
     """1x1 convolutions run on 8-bit weights: 67 channels in, 34 out, 10x13 pixels, bias, relu fused; and
-    one of stride 2 (40 out, 5x7 pixels); a 3x3 one stays float."""
+    one of stride 2 (40 out, 5x7 pixels); a 3x3 and a 2x2 one stay float (on wasm)."""
     w1 = numpy_helper.from_array((RNG.standard_normal((34, 67, 1, 1)) * 0.2).astype(np.float32), "w1")
     b1 = numpy_helper.from_array(RNG.standard_normal(34).astype(np.float32), "b1")
     w2 = numpy_helper.from_array((RNG.standard_normal((40, 67, 1, 1)) * 0.2).astype(np.float32), "w2")
     w3 = numpy_helper.from_array((RNG.standard_normal((8, 34, 3, 3)) * 0.2).astype(np.float32), "w3")
+    w4 = numpy_helper.from_array((RNG.standard_normal((12, 34, 2, 2)) * 0.2).astype(np.float32), "w4")
     nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"]), helper.make_node("Relu", ["c1"], ["y1"]),
              helper.make_node("Conv", ["x", "w2"], ["y2"], strides=[2, 2]),
-             helper.make_node("Conv", ["y1", "w3"], ["y3"], pads=[1, 1, 1, 1])]
+             helper.make_node("Conv", ["y1", "w3"], ["y3"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["y1", "w4"], ["y4"])]
     g = helper.make_graph(nodes, "convs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 67, 10, 13])],
-                          [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y1", "y2", "y3")],
-                          [w1, b1, w2, w3])
+                          [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y1", "y2", "y3", "y4")],
+                          [w1, b1, w2, w3, w4])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
@@ -209,6 +211,23 @@ def test_int4_weights_run_the_8bit_products_on_wasm(runners, converted):
     for name, e in expected.items():
         extra, int4 = np.abs(got[name] - e).max(), np.abs(e - exact[name]).max()
         assert extra <= 0.3 * int4 + 1e-5, (name, extra, int4)
+
+
+@pytest.mark.parametrize("host", ["native", "chromium"])
+@pytest.mark.parametrize("weights", ["int8", "int4"])
+def test_webgpu_unpacks_convolution_weights(runners, tmp_path, host, weights):
+    """webgpu with --weights int8 / int4: every (not depthwise) Conv's weights bound as stored and unpacked
+    where the GEMM loads them (K = 67, 306: one at a time; K = 136: 4 from a word)."""
+    onnx.save(_conv_model(), tmp_path / "c.onnx")
+    webdnn.convert(tmp_path / "c.onnx", tmp_path / "o", backends=("js", "webgpu"), weights=weights)
+    doc = json.loads((tmp_path / "o" / "graph_webgpu.json").read_text())
+    want = {"encoding": "int8", "axis": 0} if weights == "int8" else {"encoding": "int4", "block": 32}
+    assert doc["encoded"] == {w: want for w in ("w1", "w2", "w3", "w4")}
+    x = {"x": np.random.default_rng(3).standard_normal((2, 67, 10, 13)).astype(np.float32)}
+    expected = runners["node"].run(tmp_path / "o", x, backend="js")
+    got = runners[host].run(tmp_path / "o", x, backend="webgpu")
+    for name, e in expected.items():
+        assert compare(got[name], e, "webgpu", f"{host} {weights} {name}") is None
 
 
 def test_int8_axis_is_the_output_channels(tmp_path):

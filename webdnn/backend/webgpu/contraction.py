@@ -251,47 +251,58 @@ def matmul(step, ctx):
     return gemm(op.name, ctx, step, pick_tile(M, N, batches), M, N, K, batches, loads, store)
 
 
+def _unpackers(sh, var: str, t, fields: dict, scales: int) -> None:
+    """WGSL helpers reading constant `t` bound as its encoding stores it (ctx.encoded): `{var}_q(e, c)`, element
+    e (row-major) times its scale (int8: scale c, one of `scales` float32s before the values; int4: its
+    block's half float). Elements e..e+3 (e % 4 == 0) from one word: int8 `{var}_raw4(e)` without their
+    scales, int4 `{var}_q4(e)` times their block's."""
+    n = t.size
+    sh.bind_packed(var, t, stored_bytes(t.shape, fields))
+    if fields["encoding"] == "int8":
+        # byte e of the values is byte (e % 4) of word `scales` + e / 4; sign-extended by an arithmetic shift
+        sh.helpers.append(
+            f"fn {var}_q(e: u32, c: u32) -> f32 {{\n  let w = {var}_get({u(scales)} + e / 4u);\n"
+            f"  return f32(bitcast<i32>(w << (24u - 8u * (e % 4u))) >> 24u) * bitcast<f32>({var}_get(c));\n}}\n"
+            f"fn {var}_raw4(e: u32) -> vec4<f32> {{\n  let w = {var}_get({u(scales)} + e / 4u);\n"
+            f"  return vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(w << 24u, w << 16u, w << 8u, w)) >> vec4<u32>(24u));\n}}")
+        return
+    blk, at = fields["block"], 2 * -(-n // fields["block"])  # the values' first byte
+    # element e: nibble (e % 2) of byte at + e / 2, sign-extended; its scale: half (bi % 2) of word bi / 2,
+    # bi = e / block. Four from e % 4 == 0: 2 bytes of one word (their first byte is even), one block
+    sh.helpers.append(
+        f"fn {var}_scale(e: u32) -> f32 {{ let bi = e / {u(blk)}; return unpack2x16float({var}_get(bi / 2u))[bi % 2u]; }}\n"
+        f"fn {var}_q(e: u32, c: u32) -> f32 {{\n  let byte = {u(at)} + e / 2u;\n"
+        f"  let bit = (byte % 4u) * 8u + (e % 2u) * 4u;\n"
+        f"  return f32(bitcast<i32>({var}_get(byte / 4u) << (28u - bit)) >> 28u) * {var}_scale(e);\n}}\n"
+        f"fn {var}_q4(e: u32) -> vec4<f32> {{\n  let byte = {u(at)} + e / 2u;\n"
+        f"  let w = {var}_get(byte / 4u) >> ((byte % 4u) * 8u);\n"
+        f"  return vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(w << 28u, w << 24u, w << 20u, w << 16u)) >> vec4<u32>(28u))"
+        f" * {var}_scale(e);\n}}")
+
+
+def _four_at_once(fields: dict, run: int) -> bool:
+    """Can 4 consecutive elements of a run of `run` (a row) be read from one word with one scale?"""
+    return run % 4 == 0 and (fields["encoding"] == "int8" or fields["block"] % 4 == 0)
+
+
 def _packed_loads(sh, ab, a, bt, M: int, K: int, N: int, a_vec: bool, batch_shape, fields: dict):
     """Loaders for a product whose B is bound as its encoding stores it (ctx.encoded), unpacked where it
-    is loaded: int8: a float32 scale per column, then the values row-major, 4 to a word; int4: a half
-    float scale per block of `block` values (row-major order), then the values 2 to a byte, the first
-    in the low nibble."""
-    n = K * N
-    sh.bind_packed("bm", bt, stored_bytes(bt.shape, fields))
+    is loaded: int8 along the columns (a scale per column), int4 in blocks."""
+    _unpackers(sh, "bm", bt, fields, N)
     bl, bi = decompose("b", batch_shape, "z")
     a_base = broadcast_offset(a.shape[:-2], bi) if a.shape[:-2] and batch_shape else "0u"
     pre_a = "".join(f"  {ln}\n" for ln in bl) + f"  let base = ({a_base}) * {u(M * K)};\n"
     load_a = _vec4_loader("load_a", "b: u32, m: u32, k: u32", lambda j: f"m >= {u(M)} || k + {j} >= {u(K)}", a_vec,
                           lambda i: f"a_get4(({i}) / 4u)", f"base + m * {u(K)} + k",
                           lambda j: ab.get(f"base + m * {u(K)} + k + {j}"))
-    if fields["encoding"] == "int8":
-        # byte i of the values is byte (i % 4) of word N + i / 4; sign-extended by an arithmetic shift
-        sh.helpers.append(f"fn bm_q(i: u32) -> f32 {{\n  let w = bm_get({u(N)} + i / 4u);\n"
-                          f"  return f32(bitcast<i32>(w << (24u - 8u * (i % 4u))) >> 24u) * bitcast<f32>(bm_get(i % {u(N)}));\n}}")
-        if N % 4 == 0:  # 4 columns of a row are the 4 bytes of one word, their scales 4 consecutive words
-            body = (f"  let w = bm_get({u(N)} + (k * {u(N)} + n) / 4u);\n"
-                    f"  let q = vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(w << 24u, w << 16u, w << 8u, w)) >> vec4<u32>(24u));\n"
-                    f"  let s = vec4<f32>(bitcast<f32>(bm_get(n)), bitcast<f32>(bm_get(n + 1u)), "
-                    f"bitcast<f32>(bm_get(n + 2u)), bitcast<f32>(bm_get(n + 3u)));\n  return q * s;")
-        else:
-            body = None
+    if _four_at_once(fields, N):
+        e = f"k * {u(N)} + n"
+        body = (f"  return bm_raw4({e}) * vec4<f32>(bitcast<f32>(bm_get(n)), bitcast<f32>(bm_get(n + 1u)), "
+                f"bitcast<f32>(bm_get(n + 2u)), bitcast<f32>(bm_get(n + 3u)));"  # the 4 columns' scales
+                if fields["encoding"] == "int8" else f"  return bm_q4({e});")
     else:
-        blk, at = fields["block"], 2 * -(-n // fields["block"])  # the values' first byte
-        # value i: nibble (i % 2) of byte at + i / 2, sign-extended; its scale: half (bi % 2) of word bi / 2, bi = i / block
-        sh.helpers.append(f"fn bm_q(i: u32) -> f32 {{\n  let byte = {u(at)} + i / 2u;\n"
-                          f"  let bit = (byte % 4u) * 8u + (i % 2u) * 4u;\n"
-                          f"  let q = f32(bitcast<i32>(bm_get(byte / 4u) << (28u - bit)) >> 28u);\n"
-                          f"  let bi = i / {u(blk)};\n  return q * unpack2x16float(bm_get(bi / 2u))[bi % 2u];\n}}")
-        if N % 4 == 0 and blk % 4 == 0:  # 4 columns: 2 bytes of one word (their first byte is even), one scale
-            body = (f"  let i = k * {u(N)} + n;\n  let byte = {u(at)} + i / 2u;\n"
-                    f"  let w = bm_get(byte / 4u) >> ((byte % 4u) * 8u);\n"
-                    f"  let q = vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(w << 28u, w << 24u, w << 20u, w << 16u)) >> vec4<u32>(28u));\n"
-                    f"  let bi = i / {u(blk)};\n  return q * unpack2x16float(bm_get(bi / 2u))[bi % 2u];")
-        else:
-            body = None
-    if body is None:  # one value at a time
         body = "  var r = vec4<f32>(0.0);\n" + "".join(
-            f"  if (n + {j}u < {u(N)}) {{ r[{j}] = bm_q(k * {u(N)} + n + {j}u); }}\n" for j in range(4)) + "  return r;"
+            f"  if (n + {j}u < {u(N)}) {{ r[{j}] = bm_q(k * {u(N)} + n + {j}u, n + {j}u); }}\n" for j in range(4)) + "  return r;"
     load_b = (f"fn load_b(b: u32, k: u32, n: u32) -> vec4<f32> {{\n  if (k >= {u(K)} || n >= {u(N)}) "
               f"{{ return vec4<f32>(0.0); }}\n{body}\n}}")
     return load_a.replace("{\n", "{\n" + pre_a, 1), load_b
@@ -320,12 +331,26 @@ def conv(step, ctx):
     a_vec = K % 4 == 0 and w.name not in epi_inputs
     b_vec = pointwise and (OH * OW) % 4 == 0 and x.name not in epi_inputs
 
+    packed = ctx.encoded.get(w.name)
+
     def loads(sh):
-        wb = sh.bind("w", w, vec4=a_vec)
         xb = sh.bind("x", x, vec4=b_vec)
-        load_a = _vec4_loader("load_a", "b: u32, m: u32, k: u32", lambda j: f"m >= {u(Mg)} || k + {j} >= {u(K)}", a_vec,
-                              lambda i: f"w_get4(({i}) / 4u)", f"(b * {u(Mg)} + m) * {u(K)} + k",
-                              lambda j: wb.get(f"(b * {u(Mg)} + m) * {u(K)} + k + {j}"))
+        if packed:  # W bound as its encoding stores it: int8 with a scale per output channel (row), int4 in blocks
+            _unpackers(sh, "w", w, packed, M)
+            row, e = f"b * {u(Mg)} + m", f"(b * {u(Mg)} + m) * {u(K)} + k"
+            if _four_at_once(packed, K):
+                body = (f"  return w_raw4({e}) * bitcast<f32>(w_get({row}));" if packed["encoding"] == "int8"
+                        else f"  return w_q4({e});")
+            else:
+                body = "  var r = vec4<f32>(0.0);\n" + "".join(
+                    f"  if (k + {j}u < {u(K)}) {{ r[{j}] = w_q({e} + {j}u, {row}); }}\n" for j in range(4)) + "  return r;"
+            load_a = (f"fn load_a(b: u32, m: u32, k: u32) -> vec4<f32> {{\n  if (m >= {u(Mg)} || k >= {u(K)}) "
+                      f"{{ return vec4<f32>(0.0); }}\n{body}\n}}")
+        else:
+            wb = sh.bind("w", w, vec4=a_vec)
+            load_a = _vec4_loader("load_a", "b: u32, m: u32, k: u32", lambda j: f"m >= {u(Mg)} || k + {j} >= {u(K)}",
+                                  a_vec, lambda i: f"w_get4(({i}) / 4u)", f"(b * {u(Mg)} + m) * {u(K)} + k",
+                                  lambda j: wb.get(f"(b * {u(Mg)} + m) * {u(K)} + k + {j}"))
         if pointwise:
             # B[k, p] = X[n, g*Cg + k, q]: 4 consecutive p are contiguous when OH*OW % 4 == 0
             def idx(j):

@@ -58,24 +58,35 @@ FUSION = Fusion(families=("MatMul", "Conv", "ConvTranspose", "Pool"))
 
 def _stored_quantized(graph: Graph, steps, part_elems: int, weights: str) -> dict:
     """{constant: its encoding's fields} for the weights bound as --weights int8 / int4 stores them
-    (contraction.matmul unpacks them where it loads: a quarter / an eighth of the GPU memory and of the
-    bytes read): 2-D float B's of MatMuls, read by nothing else, whose bytes fit one binding; int8 ones
-    stored along their columns (encoding.output_axes)."""
-    uses, as_b = {}, {}
+    (contraction.matmul / conv unpack them where they load: a quarter / an eighth of the GPU memory and
+    of the bytes read): 2-D float B's of MatMuls and weights of (not depthwise) Convs, read by nothing
+    else, whose bytes fit one binding; int8 ones stored along their output channels (encoding.output_axes)."""
+    uses, as_w = {}, {}  # as_w: constant -> [axis of its output channels, reads as a GEMM's weights]
     for s in steps:
         for t in s.inputs:
             if t is not None and t.is_constant:
                 uses[t.name] = uses.get(t.name, 0) + 1
+        w, axis = None, None
         if s.type == "MatMul":
-            b = s.op.inputs[1]
-            if b.is_constant and b.dtype == "float32" and len(b.shape) == 2 and b.name not in {t.name for t in s.inputs[2:]}:
-                as_b[b.name] = as_b.get(b.name, 0) + 1
-    fields = {"encoding": "int8", "axis": 1} if weights == "int8" else {"encoding": "int4", "block": INT4_BLOCK}
+            w, axis = s.op.inputs[1], 1
+            if len(w.shape) != 2:
+                w = None
+        elif s.type == "Conv" and len(s.op.inputs) > 1:  # a GEMM's A (contraction.conv), not a depthwise one
+            w, axis = s.op.inputs[1], 0
+            if w.shape[1] == 1 and s.attrs["group"] > 1:
+                w = None
+        if (w is not None and w.is_constant and w.dtype == "float32" and w.name not in {t.name for t in s.inputs[2:]}
+                and as_w.setdefault(w.name, [axis, 0])[0] == axis):
+            as_w[w.name][1] += 1
     axes = output_axes(graph)
     tensors = {t.name: t for t in graph.constants()}
-    return {n: dict(fields) for n, k in as_b.items() if k == uses.get(n) and n in tensors
-            and (weights != "int8" or axes.get(n) == 1) and stores_quantized(tensors[n].data, "float32")
-            and stored_bytes(tensors[n].shape, fields) <= 4 * part_elems}
+    out = {}
+    for n, (axis, k) in as_w.items():
+        fields = {"encoding": "int8", "axis": axis} if weights == "int8" else {"encoding": "int4", "block": INT4_BLOCK}
+        if (k == uses.get(n) and n in tensors and (weights != "int8" or axes.get(n) == axis)
+                and stores_quantized(tensors[n].data, "float32") and stored_bytes(tensors[n].shape, fields) <= 4 * part_elems):
+            out[n] = fields
+    return out
 
 
 def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
