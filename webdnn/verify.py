@@ -10,7 +10,8 @@ under the one tolerance table (testing.TOLERANCES):
 The oracle is onnxruntime for an ONNX model (the numpy references of webdnn's own IR where
 onnxruntime is not installed), Keras itself for a Keras file (else the numpy references), and the js backend in Node
 for a bare descriptor (then the table says how the backends agree, not whether they are right).
-A place that is not installed is a "skipped" row, not a failure; a run that fails or a result out
+The wasm backend of a descriptor whose products run on 8-bit weights (--weights int8/int4) is held
+to the table's wasm-int8 row. A place that is not installed is a "skipped" row, not a failure; a run that fails or a result out
 of tolerance is "FAIL", and any FAIL makes the exit status 1."""
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class Row:
     rel_err: float | None = None
     ms: float | None = None
     note: str = ""
+    tolerance: str = ""  # the row of the tolerance table it was held to (default: the backend's)
 
 
 def seeded_inputs(specs, seed: int) -> dict:
@@ -175,14 +177,29 @@ def verify(model, out_dir=None, backends=None, places=("node", "chromium", "nati
                     if where == "chromium" and b == "webgpu" and not runner.webgpu:
                         rows.append(Row(b, where, "skipped", note="this Chromium has no WebGPU"))
                         continue
-                    rows.append(_check(runner, descriptor, feeds, expected, b, where, repeat))
+                    rows.append(_check(runner, descriptor, feeds, expected, b, where, repeat, _tolerance(descriptor, b)))
         return rows
     finally:
         if tmp is not None:
             tmp.cleanup()
 
 
-def _check(runner, descriptor, feeds, expected, backend, where, repeat) -> Row:
+def _tolerance(descriptor: Path, backend: str) -> str:
+    """The tolerance row a backend of this descriptor is held to: "wasm-int8" where the wasm backend runs
+    products on 8-bit weights (--weights int8/int4: their activations are rounded too), else the backend's."""
+    if backend == "wasm":
+        import json
+        try:
+            doc = json.loads((descriptor / "graph_wasm.json").read_text())
+        except (OSError, ValueError):
+            return backend
+        if doc.get("stats", {}).get("int8Products"):
+            return "wasm-int8"
+    return backend
+
+
+def _check(runner, descriptor, feeds, expected, backend, where, repeat, tolerance=None) -> Row:
+    tolerance = tolerance or backend
     try:
         got = runner.run(descriptor, feeds, backend=backend)
         if runner.last_backend != backend:
@@ -193,9 +210,9 @@ def _check(runner, descriptor, feeds, expected, backend, where, repeat) -> Row:
     missing = [n for n in expected if n not in got]
     if missing:
         return Row(backend, where, "FAIL", note=f"outputs {missing} missing")
-    problems = [p for n, e in expected.items() if (p := compare(got[n], e, backend, n))]
+    problems = [p for n, e in expected.items() if (p := compare(got[n], e, tolerance, n))]
     abs_err, rel_err = _errors(got, expected)
-    return Row(backend, where, "FAIL" if problems else "pass", abs_err, rel_err, ms, "; ".join(problems))
+    return Row(backend, where, "FAIL" if problems else "pass", abs_err, rel_err, ms, "; ".join(problems), tolerance)
 
 
 def format_rows(rows: list[Row]) -> str:
@@ -203,7 +220,8 @@ def format_rows(rows: list[Row]) -> str:
     lines = [head]
     for r in rows:
         f = (lambda v: f"{v:.2g}" if v is not None else "-")
-        tol = f"{TOLERANCES[r.backend][0]:.0e}" if r.backend in TOLERANCES else "-"
+        key = r.tolerance or r.backend
+        tol = f"{TOLERANCES[key][0]:.0e}" if key in TOLERANCES else "-"
         ms = f"{r.ms:.2f}" if r.ms is not None else "-"
         lines.append(f"{r.backend:<8} {r.where:<9} {f(r.abs_err):>11} {f(r.rel_err):>11} {tol:>9} {r.result:<7} {ms:>8}"
                      + (f"  {r.note}" if r.note else ""))

@@ -230,6 +230,17 @@ def test_webgpu_unpacks_convolution_weights(runners, tmp_path, host, weights):
         assert compare(got[name], e, "webgpu", f"{host} {weights} {name}") is None
 
 
+def test_verify_holds_8bit_products_to_their_own_tolerance(converted):
+    """`webdnn verify` on an int8 descriptor (oracle: js in Node, float on the same weights): the wasm rows
+    are held to the wasm-int8 row of the table, which the table shows."""
+    from webdnn.verify import format_rows, verify
+    d, _ = converted
+    rows = verify(d / "int8", places=("node",), log=lambda *a: None)
+    wasm = next(r for r in rows if r.backend == "wasm")
+    assert wasm.result == "pass" and wasm.tolerance == "wasm-int8" and wasm.rel_err > 1e-6, wasm
+    assert "2e-03" in format_rows([wasm])
+
+
 def test_int8_axis_is_the_output_channels(tmp_path):
     """Contraction weights are stored per output channel (what the wasm products quantize along), even
     where the other axis would have the smaller error; other constants keep the smaller-error choice."""
