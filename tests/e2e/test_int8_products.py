@@ -198,19 +198,39 @@ def test_webgpu_unpacks_int4_weights_where_it_loads_them(runners, converted, hos
 
 def test_int4_weights_run_the_8bit_products_on_wasm(runners, converted):
     """--weights int4 on wasm: the same 8-bit products, on the decoded weights quantized again per output
-    column at load (256 levels where int4 has 16 per block: the extra rounding is a small part of int4's);
-    the weights are decoded in memory (nothing "encoded")."""
+    column at load (256 levels where int4 has 16 per block: the extra rounding is a small part of int4's).
+    Weights read only by them stay 4-bit in memory (decoded one at a time at load); w6 is decoded."""
     d, feeds = converted
     out = d / "wasm-int4"
     webdnn.convert(d / "products.onnx", out, backends=("js", "wasm"), weights="int4")
     doc = json.loads((out / "graph_wasm.json").read_text())
-    assert doc["stats"]["int8Products"] == 8 and "encoded" not in doc
+    assert doc["stats"]["int8Products"] == 8
+    assert doc["encoded"] == {w: {"encoding": "int4", "block": 32} for w in ("w1", "w2", "w3")}
+    assert doc["stats"]["constBytes"] < 4 * 40 * 64 + (300 * 45 + 65 * 520 + 4608 * 37) // 2 * 1.2
     expected = runners["node"].run(out, feeds, backend="js")
     got = runners["node"].run(out, feeds, backend="wasm")
     exact = runners["node"].run(d / "raw", feeds, backend="wasm")  # float32 weights
     for name, e in expected.items():
         extra, int4 = np.abs(got[name] - e).max(), np.abs(e - exact[name]).max()
         assert extra <= 0.3 * int4 + 1e-5, (name, extra, int4)
+
+
+def test_int4_pointwise_convolution_on_wasm(runners, tmp_path):
+    """--weights int4: the 1x1 convolutions' weights stay 4-bit in wasm memory and run the 8-bit products
+    (decoded and quantized again per output channel at load): the added error is a small part of int4's."""
+    onnx.save(_conv_model(), tmp_path / "c.onnx")
+    webdnn.convert(tmp_path / "c.onnx", tmp_path / "q", backends=("js", "wasm"), weights="int4")
+    webdnn.convert(tmp_path / "c.onnx", tmp_path / "f", backends=("wasm",))
+    doc = json.loads((tmp_path / "q" / "graph_wasm.json").read_text())
+    assert doc["stats"]["int8Products"] == 2
+    assert doc["encoded"] == {w: {"encoding": "int4", "block": 32} for w in ("w1", "w2")}
+    x = {"x": np.random.default_rng(4).standard_normal((2, 67, 10, 13)).astype(np.float32)}
+    expected = runners["node"].run(tmp_path / "q", x, backend="js")
+    got = runners["node"].run(tmp_path / "q", x, backend="wasm")
+    exact = runners["node"].run(tmp_path / "f", x, backend="wasm")
+    for name in ("y1", "y2"):
+        extra, int4 = np.abs(got[name] - expected[name]).max(), np.abs(expected[name] - exact[name]).max()
+        assert extra <= 0.3 * int4, (name, extra, int4)
 
 
 @pytest.mark.parametrize("host", ["native", "chromium"])

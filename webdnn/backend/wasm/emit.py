@@ -78,7 +78,7 @@ class Program:
         self.panels: set[str] = set()  # constants rewritten into column panels at load
         self.q8: dict[str, int] = {}  # constant name -> where wd_q8_weights put its 8-bit copy (in wd_prep)
         self.q8_steps = 0  # products that run on 8-bit weights
-        self.stored: set[str] = set()  # constants in memory as int8 stores them (scales, then values)
+        self.stored: dict[str, dict] = {}  # constants in memory as int8/int4 stores them -> the encoding's fields
         self.steps: list[tuple[int, str]] = []  # (kernel index, label) of the kernels run() calls
         self.pre: list[str] = []  # statements the current step runs first (symbolic.SymProgram fills tables)
 
@@ -211,9 +211,8 @@ def k_conv(p: Program, step: Step, k: int):
         if w.name not in p.q8:
             p.q8[w.name] = p.prep
             p.prep = align_up(p.prep + q8_conv_weight_bytes(M, C))
-            src = "_stored((const char*)" if w.name in p.stored else "((const float*)"
-            p.prepare.append(f"  wd_q8_conv_weights{src}(wd_base + {p.offsets[w.name]}), {M}, {C}, "
-                             f"(int16_t*)(wd_prep + {p.q8[w.name]}));")
+            fn, src = _q8_source(p, w, "wd_q8_conv_weights")
+            p.prepare.append(f"  {fn}({src}, {M}, {C}, (int16_t*)(wd_prep + {p.q8[w.name]}));")
         p.temp = max(p.temp, q8_conv_work_bytes(C, OH * OW))
         p.q8_steps += 1
         return (f"  wd_q8_conv1x1({p.ptr(x, True)}, (const int16_t*)(wd_prep + {p.q8[w.name]}), "
@@ -336,6 +335,21 @@ def q8_conv(int8: bool, op, sized) -> bool:
     return (w.is_constant and w.dtype == "float32" and len(w.shape) == 4 and tuple(w.shape[2:]) == (1, 1)
             and w.shape[1] >= Q8_MIN_K and w.shape[0] >= Q8_MIN_CHANNELS
             and a["group"] == 1 and not any(a["pads"]) and quantizable(w.data, w.dtype))
+
+
+def _q8_source(p: Program, t, fn: str) -> tuple[str, str]:
+    """-> (the wd_q8_*weights function, its source argument) for constant t at load: as int8 stores it
+    (the _stored variant), as int4 stores it (decoded into the temporary buffer first: one weight's
+    floats at a time, never all), or decoded floats."""
+    at = f"(wd_base + {p.offsets[t.name]})"
+    enc = p.stored.get(t.name, {})
+    if enc.get("encoding") == "int8":
+        return fn + "_stored", f"(const char*){at}"
+    if enc.get("encoding") == "int4":
+        p.temp = max(p.temp, 4 * t.size)
+        p.prepare.append(f"  wd_int4_decode((const char*){at}, {t.size}, {enc['block']}, (float*)wd_temp);")
+        return fn, "(const float*)wd_temp"
+    return fn, f"(const float*){at}"
 
 
 def q8_conv_weight_bytes(M: int, K: int) -> int:
@@ -473,9 +487,8 @@ def _q8_matmul(p: Program, step: Step, k: int, M, K: int, N: int, idx, sa, strid
     if b.name not in p.q8:
         p.q8[b.name] = p.prep
         p.prep = align_up(p.prep + q8_weight_bytes(K, N))
-        src = "_stored((const char*)" if b.name in p.stored else "((const float*)"
-        p.prepare.append(f"  wd_q8_weights{src}(wd_base + {p.offsets[b.name]}), {K}, {N}, "
-                         f"(int8_t*)(wd_prep + {p.q8[b.name]}));")
+        fn, src = _q8_source(p, b, "wd_q8_weights")
+        p.prepare.append(f"  {fn}({src}, {K}, {N}, (int8_t*)(wd_prep + {p.q8[b.name]}));")
     chunk = Q8_CHUNK_ROWS if isinstance(M, Expr) else min(-(-M // 4) * 4, Q8_CHUNK_ROWS)
     p.temp = max(p.temp, q8_work_bytes(chunk, K))
     p.q8_steps += 1

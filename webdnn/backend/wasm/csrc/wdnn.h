@@ -68,6 +68,7 @@ int wd_q8_weight_bytes(int K, int N);
 int wd_q8_work_bytes(int M, int K);
 void wd_q8_weights(const float* b, int K, int N, int8_t* dst);
 void wd_q8_weights_stored(const char* stored, int K, int N, int8_t* dst);  /* from int8 as stored (axis 1) */
+void wd_int4_decode(const char* stored, int n, int block, float* dst);      /* int4 as stored -> n floats */
 void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int K, int batch,
                   const int32_t* a_off, void* work, int chunk, wd_epi_fn epi);
 /* 1x1 unpadded Conv (group 1, any stride) with 8-bit weights: W [M, C] quantized at load into
