@@ -65,6 +65,26 @@ window.benchOrt = async ({ url, threads, inputs, warmup, repeat }) => {
   };
 };
 
+const median = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
+
+// Two runs, `warmup` untimed pairs then `repeat` timed ones, alternating which goes first (so neither always
+// runs right after a pause); a short pause before each lets the other side's idle threads go to sleep.
+// -> [times of the first, times of the second], ms.
+async function alternate(runs, warmup, repeat) {
+  const pause = () => new Promise((r) => setTimeout(r, 15));
+  for (let i = 0; i < warmup; i++) for (const run of runs) await run();
+  const ms = [[], []];
+  for (let i = 0; i < repeat; i++) {
+    for (const k of i % 2 ? [0, 1] : [1, 0]) {
+      await pause();
+      const t0 = performance.now();
+      await runs[k]();
+      ms[k].push(performance.now() - t0);
+    }
+  }
+  return ms;
+}
+
 // Both frameworks in one page at the same thread count, their runs alternating: a slow spell of a
 // shared machine slows both sides of a pair, so the per-pair ratio is steadier than two medians
 // taken minutes apart. A short pause between runs lets the other side's idle threads go to sleep.
@@ -75,25 +95,11 @@ window.benchPaired = async ({ webdnnUrl, onnxUrl, threads, inputs, warmup, repea
   ort.env.wasm.wasmPaths = '/ort/';
   const session = await ort.InferenceSession.create(onnxUrl, { executionProviders: ['wasm'] });
   const feedW = arrays, feedO = ortFeed(inputs, arrays);
-  const pause = () => new Promise((r) => setTimeout(r, 15));
-  for (let i = 0; i < warmup; i++) { await runner.run(feedW); await session.run(feedO); }
-  const w = [], o = [], ratio = [];
-  for (let i = 0; i < repeat; i++) {
-    // alternate which side goes first, so neither always runs right after a pause
-    const order = i % 2 ? [0, 1] : [1, 0];
-    const t = [0, 0];
-    for (const k of order) {
-      await pause();
-      const t0 = performance.now();
-      await (k === 0 ? runner.run(feedW) : session.run(feedO));
-      t[k] = performance.now() - t0;
-    }
-    w.push(t[0]); o.push(t[1]); ratio.push(t[0] / t[1]);
-  }
+  const [w, o] = await alternate([() => runner.run(feedW), () => session.run(feedO)], warmup, repeat);
   runner.dispose();
   await session.release();
-  const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
-  return { webdnnMedian: med(w), ortMedian: med(o), ratioMedian: med(ratio), webdnnMin: Math.min(...w), ortMin: Math.min(...o) };
+  return { webdnnMedian: median(w), ortMedian: median(o), ratioMedian: median(w.map((x, i) => x / o[i])),
+           webdnnMin: Math.min(...w), ortMin: Math.min(...o) };
 };
 
 // One model converted twice (e.g. float32 and --weights int8 weights), both on wasm in one page at the same
@@ -102,20 +108,7 @@ window.benchPairedWebdnn = async ({ urls, threads, inputs, warmup, repeat }) => 
   const feed = await loadInputs(inputs);
   const options = { backendOrder: ['wasm'], backendOptions: { wasm: { threads } } };
   const runners = [await WebDNN.load(urls[0], options), await WebDNN.load(urls[1], options)];
-  const pause = () => new Promise((r) => setTimeout(r, 15));
-  for (let i = 0; i < warmup; i++) for (const r of runners) await r.run(feed);
-  const ms = [[], []], ratio = [];
-  for (let i = 0; i < repeat; i++) {
-    const order = i % 2 ? [0, 1] : [1, 0];
-    const t = [0, 0];
-    for (const k of order) {
-      await pause();
-      const t0 = performance.now();
-      await runners[k].run(feed);
-      t[k] = performance.now() - t0;
-    }
-    ms[0].push(t[0]); ms[1].push(t[1]); ratio.push(t[1] / t[0]);
-  }
+  const ms = await alternate(runners.map((r) => () => r.run(feed)), warmup, repeat);
   // how far the second's outputs are from the first's: the least cosine similarity over the float outputs
   const outs = [await runners[0].run(feed), await runners[1].run(feed)];
   let cosine = 1;
@@ -127,6 +120,6 @@ window.benchPairedWebdnn = async ({ urls, threads, inputs, warmup, repeat }) => 
     cosine = Math.min(cosine, aa && bb ? ab / Math.sqrt(aa * bb) : (aa === bb ? 1 : 0));
   }
   for (const r of runners) r.dispose();
-  const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
-  return { medians: ms.map(med), mins: ms.map((a) => Math.min(...a)), ratioMedian: med(ratio), cosine };
+  return { medians: ms.map(median), mins: ms.map((a) => Math.min(...a)), ratioMedian: median(ms[1].map((x, i) => x / ms[0][i])),
+           cosine };
 };

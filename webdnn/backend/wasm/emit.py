@@ -353,24 +353,24 @@ def _q8_source(p: Program, t, fn: str) -> tuple[str, str]:
 
 
 def q8_conv_weight_bytes(M: int, K: int) -> int:
-    """wd_q8_conv_weight_bytes: W as panels of 4 rows of int16 k-pairs, then a float scale per row."""
+    """The bytes wd_q8_conv_weights writes: W as panels of 4 rows of int16 k-pairs, then a float scale per row."""
     return -(-M // 4) * 4 * (-(-K // 2) * 4 + 4)
 
 
 def q8_conv_work_bytes(C: int, HW: int) -> int:
-    """wd_q8_conv_work_bytes: the image under the HW outputs as slivers of 8 pixels of int16 channel pairs,
+    """The work wd_q8_conv1x1 needs: the image under the HW outputs as slivers of 8 pixels of int16 channel pairs,
     a scale per pixel."""
     return -(-HW // 8) * 8 * (-(-C // 2) * 4 + 4)
 
 
 def q8_weight_bytes(K: int, N: int) -> int:
-    """wd_q8_weight_bytes: B as slivers of 8 columns of int8 k-pairs, then a float scale per column."""
+    """The bytes wd_q8_weights writes: B as slivers of 8 columns of int8 k-pairs, then a float scale per column."""
     np_ = -(-N // 8) * 8
     return np_ * -(-K // 2) * 2 + np_ * 4
 
 
 def q8_work_bytes(M: int, K: int) -> int:
-    """wd_q8_work_bytes: A quantized (panels of 4 rows of int16 k-pairs) and its row scales."""
+    """The work wd_q8_matmul needs: A quantized (panels of 4 rows of int16 k-pairs) and its row scales."""
     return -(-M // 4) * 4 * (-(-K // 2) * 4 + 4)
 
 

@@ -15,30 +15,35 @@
 
 WD_INLINE int kpairs(int K) { return (K + 1) >> 1; }
 
-int wd_q8_weight_bytes(int K, int N) { return ((N + QNR - 1) / QNR) * QNR * kpairs(K) * 2 + ((N + QNR - 1) / QNR) * QNR * 4; }
+/* The symmetric 8-bit scale of one channel of a float weight (n values, `stride` apart): its largest
+ * magnitude / 127 (1 for a channel of zeros); and a value in it, rounded to -127..127. */
+static float channel_scale(const float* src, size_t stride, int n) {
+  float peak = 0.0f;
+  for (int j = 0; j < n; j++) {
+    float v = src[(size_t)j * stride];
+    v = v < 0 ? -v : v;
+    if (v > peak) peak = v;
+  }
+  return peak > 0 ? peak / 127.0f : 1.0f;
+}
+WD_INLINE int to_q8(float v, float s) {
+  int q = (int)__builtin_rintf(v / s);
+  return q > 127 ? 127 : q < -127 ? -127 : q;
+}
+
+/* where value k of a sliver's / panel's channel goes: k-pairs of `width` channels, [K/2][width][2] */
+WD_INLINE size_t pair_at(int k, int width) { return (size_t)(k >> 1) * width * 2 + (k & 1); }
 
 /* B[K, N] (row-major floats) -> slivers of 8 columns, [N/8][K/2][8][2] int8 (k-pairs interleaved, zero
- * padded), then one float scale per column (padded columns 0). */
+ * padded), then one float scale per column (padded columns 0). The sizes: emit.q8_weight_bytes. */
 void wd_q8_weights(const float* b, int K, int N, int8_t* dst) {
   const int NP = (N + QNR - 1) / QNR * QNR, KP = kpairs(K);
   float* scales = (float*)(dst + (size_t)NP * KP * 2);
   for (int n = 0; n < NP; n++) {
-    float peak = 0.0f;
-    if (n < N)
-      for (int k = 0; k < K; k++) {
-        float v = b[(size_t)k * N + n];
-        v = v < 0 ? -v : v;
-        if (v > peak) peak = v;
-      }
-    float s = peak > 0 ? peak / 127.0f : 1.0f;
-    scales[n] = n < N ? s : 0.0f;
-    int8_t* col = dst + (size_t)(n / QNR) * KP * QNR * 2 + (n % QNR) * 2;
-    for (int k = 0; k < 2 * KP; k++) {
-      float v = (n < N && k < K) ? b[(size_t)k * N + n] / s : 0.0f;
-      int q = (int)__builtin_rintf(v);
-      q = q > 127 ? 127 : q < -127 ? -127 : q;
-      col[(size_t)(k >> 1) * QNR * 2 + (k & 1)] = (int8_t)q;
-    }
+    float sc = n < N ? channel_scale(b + n, (size_t)N, K) : 0.0f;
+    scales[n] = sc;
+    int8_t* d = dst + (size_t)(n / QNR) * KP * QNR * 2 + (n % QNR) * 2;
+    for (int k = 0; k < 2 * KP; k++) d[pair_at(k, QNR)] = (int8_t)(n < N && k < K ? to_q8(b[(size_t)k * N + n], sc) : 0);
   }
 }
 
@@ -52,7 +57,7 @@ void wd_q8_weights_stored(const char* stored, int K, int N, int8_t* dst) {
   for (int n = 0; n < NP; n++) {
     scales[n] = n < N ? in_scales[n] : 0.0f;
     int8_t* col = dst + (size_t)(n / QNR) * KP * QNR * 2 + (n % QNR) * 2;
-    for (int k = 0; k < 2 * KP; k++) col[(size_t)(k >> 1) * QNR * 2 + (k & 1)] = (n < N && k < K) ? q[(size_t)k * N + n] : 0;
+    for (int k = 0; k < 2 * KP; k++) col[pair_at(k, QNR)] = (n < N && k < K) ? q[(size_t)k * N + n] : 0;
   }
 }
 
@@ -254,10 +259,8 @@ static void q8_task(const void* arg, int task, int tid) {
   }
 }
 
-int wd_q8_work_bytes(int M, int K) { return ((M + 3) / 4) * 4 * (kpairs(K) * 4 + 4); }
-
 /* Product i of a batch: c_i = a_i (at a_off[i]) x B, then epi(c_i, N, i, ...), `chunk` rows of A at a
- * time (a multiple of 4). B as wd_q8_weights wrote it; work: wd_q8_work_bytes(min(M, chunk), K). */
+ * time (a multiple of 4). B as wd_q8_weights wrote it; work: emit.q8_work_bytes(min(M, chunk), K). */
 void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int K, int batch,
                   const int32_t* a_off, void* work, int chunk, wd_epi_fn epi) {
   const int KP = kpairs(K), NP = (N + QNR - 1) / QNR * QNR;
@@ -288,28 +291,17 @@ void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int 
  * W quantized at load per output channel (axis 0, as int8 stores it) into panels of 4 rows of int16
  * pairs; the image quantized per pixel (its largest magnitude over the channels) into slivers of 8
  * pixels of int16 channel pairs. */
-int wd_q8_conv_weight_bytes(int M, int K) { return ((M + 3) / 4) * 4 * (kpairs(K) * 4 + 4); }
-
+/* W [M, K] (row-major floats) -> panels of 4 rows of int16 k-pairs, [M/4][K/2][4][2], then a float scale
+ * per row (padded rows 0). The sizes: emit.q8_conv_weight_bytes. */
 void wd_q8_conv_weights(const float* w, int M, int K, int16_t* dst) {
   const int MP = (M + 3) / 4 * 4, KP = kpairs(K);
   float* scales = (float*)(dst + (size_t)MP * KP * 2);
   for (int m = 0; m < MP; m++) {
-    float peak = 0.0f;
-    if (m < M)
-      for (int k = 0; k < K; k++) {
-        float v = w[(size_t)m * K + k];
-        v = v < 0 ? -v : v;
-        if (v > peak) peak = v;
-      }
-    float s = peak > 0 ? peak / 127.0f : 1.0f;
-    scales[m] = m < M ? s : 0.0f;
-    int16_t* panel = dst + (size_t)(m / 4) * KP * 8 + (m % 4) * 2;
-    for (int k = 0; k < 2 * KP; k++) {
-      float v = (m < M && k < K) ? w[(size_t)m * K + k] / s : 0.0f;
-      int q = (int)__builtin_rintf(v);
-      q = q > 127 ? 127 : q < -127 ? -127 : q;
-      panel[(size_t)(k >> 1) * 8 + (k & 1)] = (int16_t)q;
-    }
+    const float* r = w + (size_t)m * K;
+    float sc = m < M ? channel_scale(r, 1, K) : 0.0f;
+    scales[m] = sc;
+    int16_t* d = dst + (size_t)(m / 4) * KP * 8 + (m % 4) * 2;
+    for (int k = 0; k < 2 * KP; k++) d[pair_at(k, 4)] = (int16_t)(m < M && k < K ? to_q8(r[k], sc) : 0);
   }
 }
 
@@ -322,11 +314,9 @@ void wd_q8_conv_weights_stored(const char* stored, int M, int K, int16_t* dst) {
   for (int m = 0; m < MP; m++) {
     scales[m] = m < M ? in_scales[m] : 0.0f;
     int16_t* panel = dst + (size_t)(m / 4) * KP * 8 + (m % 4) * 2;
-    for (int k = 0; k < 2 * KP; k++) panel[(size_t)(k >> 1) * 8 + (k & 1)] = (m < M && k < K) ? q[(size_t)m * K + k] : 0;
+    for (int k = 0; k < 2 * KP; k++) panel[pair_at(k, 4)] = (m < M && k < K) ? q[(size_t)m * K + k] : 0;
   }
 }
-
-int wd_q8_conv_work_bytes(int C, int HW) { return ((HW + QNR - 1) / QNR) * QNR * (kpairs(C) * 4 + 4); }
 
 typedef struct {
   const float* x; const int16_t* wq; const float* ws; const float* bias; float* y;

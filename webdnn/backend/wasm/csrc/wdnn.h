@@ -60,22 +60,18 @@ void wd_matmul_nd(const float* a, const float* b, float* c, int M, int N, int K,
 void wd_pack_b_panels(float* b, int K, int N, float* tmp);
 void wd_gemv_packed(const float* a, const float* b, float* c, int M, int N, int K, int batch,
                     const int32_t* a_off, wd_epi_fn epi);
-/* Products with 8-bit weights (qgemm.c): a constant B[K, N] quantized at load into wd_q8_weight_bytes(K, N)
+/* Products with 8-bit weights (qgemm.c): a constant B[K, N] quantized at load into emit.q8_weight_bytes(K, N)
  * bytes, then C_b = A_b x B for each b < batch (A_b at a_off[b]; A quantized per row as it runs, `chunk`
- * rows at a time, into work: wd_q8_work_bytes(min(M, chunk), K) bytes), epi(c_b, N, b, ...) on each
+ * rows at a time, into work: emit.q8_work_bytes(min(M, chunk), K) bytes), epi(c_b, N, b, ...) on each
  * finished block. */
-int wd_q8_weight_bytes(int K, int N);
-int wd_q8_work_bytes(int M, int K);
 void wd_q8_weights(const float* b, int K, int N, int8_t* dst);
 void wd_q8_weights_stored(const char* stored, int K, int N, int8_t* dst);  /* from int8 as stored (axis 1) */
 void wd_int4_decode(const char* stored, int n, int block, float* dst);      /* int4 as stored -> n floats */
 void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int K, int batch,
                   const int32_t* a_off, void* work, int chunk, wd_epi_fn epi);
 /* 1x1 unpadded Conv (group 1, any stride) with 8-bit weights: W [M, C] quantized at load into
- * wd_q8_conv_weight_bytes(M, C) bytes; per image, y = W x (+ bias per channel), x quantized per output
- * pixel into work (wd_q8_conv_work_bytes(C, OH * OW) bytes); epi(y_img, OH * OW, img, ...) on each block. */
-int wd_q8_conv_weight_bytes(int M, int K);
-int wd_q8_conv_work_bytes(int C, int HW);
+ * emit.q8_conv_weight_bytes(M, C) bytes; per image, y = W x (+ bias per channel), x quantized per output
+ * pixel into work (emit.q8_conv_work_bytes(C, OH * OW) bytes); epi(y_img, OH * OW, img, ...) on each block. */
 void wd_q8_conv_weights(const float* w, int M, int K, int16_t* dst);
 void wd_q8_conv_weights_stored(const char* stored, int M, int K, int16_t* dst);  /* from int8 as stored (axis 0) */
 void wd_q8_conv1x1(const float* x, const int16_t* wq, const float* bias, float* y, int N, int C, int H, int W,
