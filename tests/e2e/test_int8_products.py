@@ -13,6 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import webdnn
+from webdnn.backend.wasm import emit as wasm_emit
 from webdnn.converter import load_graph
 from webdnn.encoding import decode, encode, output_axes
 from webdnn.runners import RuntimeRunError
@@ -124,7 +125,8 @@ def test_int8_products_over_symbolic_rows(runners, tmp_path):
 
 def _conv_model():
     """1x1 convolutions run on 8-bit weights: 67 channels in, 34 out, 10x13 pixels, bias, relu fused; and
-    one of stride 2 (40 out, 5x7 pixels); a 3x3 and a 2x2 one stay float (on wasm)."""
+    one of stride 2 (40 out, 5x7 pixels); a 3x3 and a 2x2 one of fewer than 32 output channels stay float
+    (on wasm)."""
     w1 = numpy_helper.from_array((RNG.standard_normal((34, 67, 1, 1)) * 0.2).astype(np.float32), "w1")
     b1 = numpy_helper.from_array(RNG.standard_normal(34).astype(np.float32), "b1")
     w2 = numpy_helper.from_array((RNG.standard_normal((40, 67, 1, 1)) * 0.2).astype(np.float32), "w2")
@@ -152,6 +154,58 @@ def test_int8_pointwise_convolution(runners, tmp_path, host):
     x[0, :, 2, :] *= 30  # a row of large pixels: each pixel has its own scale
     expected = runners["node"].run(tmp_path / "o", {"x": x}, backend="js")
     got = runners[host].run(tmp_path / "o", {"x": x}, backend="wasm")
+    for name, e in expected.items():
+        assert compare(got[name], e, "wasm-int8", f"{host} {name}") is None
+
+
+def _kernel_conv_model():
+    """Convolutions with a kernel run on 8-bit weights too, their patches quantized per output pixel: a 3x3
+    stride-2 padded one (17x15 input: rows of outputs that end inside a sliver of 8), a 7x7 stride-2 stem on
+    3 channels, a 3x3 stride-1 one on an image too small for Winograd (4 tiles), a dilated 3x3, an
+    asymmetrically padded 3x2, a 1x1 with end padding only, and a 1-D one of kernel 5; a 3x3 stride-1
+    one on a large enough image stays Winograd F(4x4, 3x3) in float."""
+    specs = {  # weight: (shape, conv attributes, input)
+        "k1": ((48, 40, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}, "a"),
+        "k2": ((32, 3, 7, 7), {"strides": [2, 2], "pads": [3, 3, 3, 3]}, "s"),
+        "k3": ((40, 64, 3, 3), {"pads": [1, 1, 1, 1]}, "t"),
+        "k4": ((36, 40, 3, 3), {"pads": [2, 2, 2, 2], "dilations": [2, 2]}, "a"),
+        "k5": ((33, 40, 3, 2), {"pads": [0, 1, 2, 0]}, "a"),
+        "k6": ((32, 72, 1, 1), {"pads": [0, 0, 1, 2]}, "u"),
+        "k7": ((40, 24, 5), {"pads": [2, 2]}, "v"),
+        "k8": ((32, 40, 3, 3), {"pads": [1, 1, 1, 1]}, "a"),
+    }
+    inputs = {"a": [2, 40, 17, 15], "s": [1, 3, 30, 34], "t": [1, 64, 7, 6], "u": [1, 72, 9, 11], "v": [2, 24, 29]}
+    inits, nodes = [], []
+    for n, (shape, attrs, x) in specs.items():
+        inits.append(numpy_helper.from_array((RNG.standard_normal(shape) * 0.2).astype(np.float32), n))
+        nodes.append(helper.make_node("Conv", [x, n], [f"y{n}"], **attrs))
+    inits.append(numpy_helper.from_array(RNG.standard_normal(48).astype(np.float32), "bk"))
+    nodes[0].input.append("bk")  # a bias, and a relu fused into the product's epilogue
+    nodes[0].output[0] = "ck1"
+    nodes.append(helper.make_node("Relu", ["ck1"], ["yk1"]))
+    g = helper.make_graph(nodes, "kconvs", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs.items()],
+                          [helper.make_tensor_value_info(f"y{n}", TensorProto.FLOAT, None) for n in specs], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), inputs
+
+
+@pytest.mark.parametrize("host,chunked", [("node", False), ("chromium", False), ("node", True)])
+def test_int8_convolutions_with_a_kernel(runners, tmp_path, monkeypatch, host, chunked):
+    """(chunked: the quantized patches get room for 64 output pixels at a time, so each image runs in
+    chunks, the epilogue on each)"""
+    if chunked:
+        monkeypatch.setattr(wasm_emit, "Q8_CONV_WORK_BYTES", 4096)
+    model, inputs = _kernel_conv_model()
+    onnx.save(model, tmp_path / "k.onnx")
+    webdnn.convert(tmp_path / "k.onnx", tmp_path / "o", backends=("js", "wasm"), weights="int8")
+    doc = json.loads((tmp_path / "o" / "graph_wasm.json").read_text())
+    assert doc["stats"]["int8Products"] == 7
+    assert set(doc["encoded"]) == {f"k{i}" for i in range(1, 8)}
+    rng = np.random.default_rng(7)
+    x = {n: rng.standard_normal(s).astype(np.float32) for n, s in inputs.items()}
+    x["a"][1, :, 5, 6] = 0.0
+    x["a"][0, :, 9, :] *= 30  # large values in one row: the patches over it get their own scales
+    expected = runners["node"].run(tmp_path / "o", x, backend="js")
+    got = runners[host].run(tmp_path / "o", x, backend="wasm")
     for name, e in expected.items():
         assert compare(got[name], e, "wasm-int8", f"{host} {name}") is None
 

@@ -159,14 +159,23 @@ def _epilogue(p: Program, step: Step, k: int, strides=None) -> str:
     return f"e{k}"
 
 
-def winograd_plan(p: Program, op, C: int, M: int, OH: int, OW: int) -> int | None:
-    """Tile rows per chunk if this Conv runs as Winograd F(4x4, 3x3), else None."""
+def winograd_shape(op, C: int, M: int, OH, OW) -> bool:
+    """Is this Conv one that Winograd F(4x4, 3x3) takes, its sizes aside from the transformed weights'
+    room (winograd_plan): a constant 3x3 kernel, stride 1, no dilation, group 1, WINOGRAD_MIN_CHANNELS in
+    and out, WINOGRAD_MIN_TILES tiles of 4x4 outputs (or image sizes known at run time)?"""
     a = kernel_attrs(op)
     w = op.inputs[1]
     if (op.type != "Conv" or len(w.shape) != 4 or tuple(w.shape[2:]) != (3, 3) or tuple(a["strides"]) != (1, 1)
             or tuple(a["dilations"]) != (1, 1) or a["group"] != 1 or not w.is_constant):
-        return None
-    if min(C, M) < WINOGRAD_MIN_CHANNELS or p.prep + 36 * M * C * 4 > WINOGRAD_WEIGHT_BYTES:
+        return False
+    if min(C, M) < WINOGRAD_MIN_CHANNELS:
+        return False
+    return isinstance(OH, Expr) or isinstance(OW, Expr) or -(-OH // 4) * -(-OW // 4) >= WINOGRAD_MIN_TILES
+
+
+def winograd_plan(p: Program, op, C: int, M: int, OH: int, OW: int) -> int | None:
+    """Tile rows per chunk if this Conv runs as Winograd F(4x4, 3x3), else None."""
+    if not winograd_shape(op, C, M, OH, OW) or p.prep + 36 * M * C * 4 > WINOGRAD_WEIGHT_BYTES:
         return None
     per_tile = 36 * (C + M) * 4
     if isinstance(OH, Expr) or isinstance(OW, Expr):
@@ -174,8 +183,6 @@ def winograd_plan(p: Program, op, C: int, M: int, OH: int, OW: int) -> int | Non
         # single row of tiles fills the working memory (wider images take the GEMM path): "sized"
         return "sized" if WINOGRAD_WORK_BYTES // per_tile - 8 >= 1 else None
     TH, TW = -(-OH // 4), -(-OW // 4)
-    if TH * TW < WINOGRAD_MIN_TILES:
-        return None
     return max(1, min(TH, (WINOGRAD_WORK_BYTES // per_tile - 8) // TW))
 
 
@@ -208,16 +215,19 @@ def k_conv(p: Program, step: Step, k: int):
                               f"convolutions only (not depthwise or transposed)")
     rows = winograd_plan(p, op, C, M, OH, OW)
     if q8_weight_of(step, p.int8):
+        K = C * kh * kw
         if w.name not in p.q8:
             p.q8[w.name] = p.prep
-            p.prep = align_up(p.prep + q8_conv_weight_bytes(M, C))
+            p.prep = align_up(p.prep + q8_conv_weight_bytes(M, K))
             fn, src = _q8_source(p, w, "wd_q8_conv_weights")
-            p.prepare.append(f"  {fn}({src}, {M}, {C}, (int16_t*)(wd_prep + {p.q8[w.name]}));")
-        p.temp = max(p.temp, q8_conv_work_bytes(C, OH * OW))
+            p.prepare.append(f"  {fn}({src}, {M}, {K}, (int16_t*)(wd_prep + {p.q8[w.name]}));")
+        cols = q8_conv_cols(K, OH * OW)
+        p.temp = max(p.temp, q8_conv_work_bytes(K, cols))
+        p.scratch = max(p.scratch, 32 * K + 64)  # one sliver's patches (csrc/qgemm.c gather8)
         p.q8_steps += 1
-        return (f"  wd_q8_conv1x1({p.ptr(x, True)}, (const int16_t*)(wd_prep + {p.q8[w.name]}), "
-                f"{p.ptr(b, True) if b is not None else '0'}, {out}, {N}, {C}, {H}, {W}, {OH}, {OW}, {sh}, {sw}, {M}, "
-                f"wd_temp, {epi});")
+        return (f"  wd_q8_conv({p.ptr(x, True)}, (const int16_t*)(wd_prep + {p.q8[w.name]}), "
+                f"{p.ptr(b, True) if b is not None else '0'}, {out}, {N}, {C}, {H}, {W}, {OH}, {OW}, {kh}, {kw}, "
+                f"{sh}, {sw}, {pt}, {pl}, {dh}, {dw}, {M}, wd_temp, {cols}, {epi});")
     if rows == "sized":
         fit = WINOGRAD_WORK_BYTES // (36 * (C + M) * 4) - 8  # tiles per chunk; also the widest row of tiles
         p.temp = max(p.temp, 36 * (C + M) * (-(-(fit + 4) // 4) * 4) * 4)
@@ -324,17 +334,21 @@ def q8_weights(int8: bool, op, M) -> bool:
 
 
 def q8_conv(int8: bool, op, sized) -> bool:
-    """Does this Conv run on 8-bit weights (qgemm.c)? Under --weights int8, a 1x1 unpadded convolution
-    of group 1 (any stride; dilation means nothing for 1x1) with fixed sizes whose float weights int8
-    stores, of Q8_MIN_K input and Q8_MIN_CHANNELS output channels or more. (A 3x3 one runs Winograd
-    F(4x4, 3x3) in float: a quarter of the multiplications, more than the 8-bit products gain.)"""
+    """Does this Conv run on 8-bit weights (qgemm.c)? Under --weights int8, a convolution of group 1 (any
+    kernel, stride, padding and dilation; 1-D or 2-D) with fixed sizes whose float weights int8 stores, of
+    Q8_MIN_K terms per output (channels x kernel) and Q8_MIN_CHANNELS output channels or more; except
+    where Winograd F(4x4, 3x3) takes it (winograd_shape): a quarter of the float multiplications gains
+    more than 8-bit products do."""
     if not int8 or op.type != "Conv" or sized:
         return False
-    x, w = op.inputs[0], op.inputs[1]
+    x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
     a = kernel_attrs(op)
-    return (w.is_constant and w.dtype == "float32" and len(w.shape) == 4 and tuple(w.shape[2:]) == (1, 1)
-            and w.shape[1] >= Q8_MIN_K and w.shape[0] >= Q8_MIN_CHANNELS
-            and a["group"] == 1 and not any(a["pads"]) and quantizable(w.data, w.dtype))
+    if not (w.is_constant and w.dtype == "float32" and len(w.shape) in (3, 4) and a["group"] == 1):
+        return False
+    K = int(np.prod(w.shape[1:]))
+    OH, OW = (1, y.shape[2]) if len(y.shape) == 3 else y.shape[2:]
+    return (K >= Q8_MIN_K and w.shape[0] >= Q8_MIN_CHANNELS and not winograd_shape(op, w.shape[1], w.shape[0], OH, OW)
+            and quantizable(w.data, w.dtype))
 
 
 def _q8_source(p: Program, t, fn: str) -> tuple[str, str]:
@@ -357,10 +371,20 @@ def q8_conv_weight_bytes(M: int, K: int) -> int:
     return -(-M // 4) * 4 * (-(-K // 2) * 4 + 4)
 
 
-def q8_conv_work_bytes(C: int, HW: int) -> int:
-    """The work wd_q8_conv1x1 needs: the image under the HW outputs as slivers of 8 pixels of int16 channel pairs,
-    a scale per pixel."""
-    return -(-HW // 8) * 8 * (-(-C // 2) * 4 + 4)
+Q8_CONV_WORK_BYTES = 4 << 20  # a convolution's quantized patches, per chunk of output pixels
+
+
+def q8_conv_cols(K: int, HW: int) -> int:
+    """Output pixels per chunk of wd_q8_conv: all of them, or as many (a multiple of 64) as fit
+    Q8_CONV_WORK_BYTES."""
+    per = -(-K // 2) * 4 + 4
+    return HW if HW * per <= Q8_CONV_WORK_BYTES else max(64, Q8_CONV_WORK_BYTES // per // 64 * 64)
+
+
+def q8_conv_work_bytes(K: int, HW: int) -> int:
+    """The work wd_q8_conv needs for HW output pixels: their patches (K values each) as slivers of 8 pixels
+    of int16 k-pairs, a scale per pixel."""
+    return -(-HW // 8) * 8 * (-(-K // 2) * 4 + 4)
 
 
 def q8_weight_bytes(K: int, N: int) -> int:

@@ -286,11 +286,11 @@ void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int 
   }
 }
 
-/* ---- 1x1 unpadded convolutions (group 1) with 8-bit weights: y[M, OH*OW] = W[M, C] x x[C, pixels under
- * the outputs] per image.
+/* ---- Convolutions (group 1, any kernel, stride, padding and dilation) with 8-bit weights:
+ * y[M, OH*OW] = W[M, K] x patches[K, pixels] per image, K = C*kh*kw in W's own order (c, i, j).
  * W quantized at load per output channel (axis 0, as int8 stores it) into panels of 4 rows of int16
- * pairs; the image quantized per pixel (its largest magnitude over the channels) into slivers of 8
- * pixels of int16 channel pairs. */
+ * pairs; the image quantized per output pixel (the largest magnitude of its patch) into slivers of 8
+ * pixels of int16 k-pairs, a chunk of pixels at a time. */
 /* W [M, K] (row-major floats) -> panels of 4 rows of int16 k-pairs, [M/4][K/2][4][2], then a float scale
  * per row (padded rows 0). The sizes: emit.q8_conv_weight_bytes. */
 void wd_q8_conv_weights(const float* w, int M, int K, int16_t* dst) {
@@ -320,70 +320,110 @@ void wd_q8_conv_weights_stored(const char* stored, int M, int K, int16_t* dst) {
 
 typedef struct {
   const float* x; const int16_t* wq; const float* ws; const float* bias; float* y;
-  int C, HW, M, KP; float qmax;  /* HW: output pixels */
-  int IHW, W, OW, sh, sw;        /* the input plane's size and width, the output's width, the strides */
-  int16_t* xq; float* xs;  /* the image quantized: [HW/8][C/2][8][2] int16, and one scale per output pixel */
+  int C, HW, M, K, KP; float qmax;  /* HW: output pixels; K = C * kh * kw */
+  int H, W, OW, kh, kw, sh, sw, pt, pl, dh, dw;
+  int p0, np;              /* this chunk's output pixels: [p0, p0 + np) */
+  int16_t* xq; float* xs;  /* the chunk quantized: [np/8][K/2][8][2] int16, and one scale per output pixel */
   wd_epi_fn epi; int img;
 } q8c_t;
 
-/* output pixels [64 t, 64 t + 64): each one's scale, then its values as slivers of int16 channel pairs
- * (strided: each output pixel reads the input pixel under it; stride 1 reads 8 neighbours as vectors) */
+/* The patches under output pixels n0 .. n0 + w - 1 (w <= 8) as tmp[K][8] floats: zeros outside the
+ * image and past w. Eight pixels of one output row read rows of the input as vectors (strides 1, 2). */
+static void gather8(const q8c_t* g, int n0, int w, float* tmp) {
+  const int OW = g->OW, H = g->H, W = g->W, kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw;
+  int oh = n0 / OW, ow = n0 - oh * OW;
+  float* d = tmp;
+  if (w == QNR && ow + QNR <= OW) {
+    for (int c = 0; c < g->C; c++) {
+      const float* plane = g->x + (size_t)c * H * W;
+      for (int i = 0; i < kh; i++) {
+        int ih = oh * sh - g->pt + i * g->dh;
+        const float* row = plane + (size_t)ih * W;
+        for (int j = 0; j < kw; j++, d += QNR) {
+          int iw0 = ow * sw - g->pl + j * g->dw;
+          if (ih < 0 || ih >= H) {
+            wasm_v128_store(d, wasm_f32x4_splat(0));
+            wasm_v128_store(d + 4, wasm_f32x4_splat(0));
+          } else if (sw == 1 && iw0 >= 0 && iw0 + 8 <= W) {
+            wasm_v128_store(d, wasm_v128_load(row + iw0));
+            wasm_v128_store(d + 4, wasm_v128_load(row + iw0 + 4));
+          } else if (sw == 2 && iw0 >= 0 && iw0 + 16 <= W) {
+            v128_t a0 = wasm_v128_load(row + iw0), a1 = wasm_v128_load(row + iw0 + 4);
+            v128_t a2 = wasm_v128_load(row + iw0 + 8), a3 = wasm_v128_load(row + iw0 + 12);
+            wasm_v128_store(d, wasm_i32x4_shuffle(a0, a1, 0, 2, 4, 6));
+            wasm_v128_store(d + 4, wasm_i32x4_shuffle(a2, a3, 0, 2, 4, 6));
+          } else {
+            for (int t = 0; t < QNR; t++) {
+              int iw = iw0 + t * sw;
+              d[t] = iw >= 0 && iw < W ? row[iw] : 0.0f;
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
+  for (int t = 0; t < QNR; t++) {  /* pixels on two output rows, or fewer than 8 */
+    int n = n0 + t, toh = n / OW, tow = n - toh * OW, k = 0;
+    for (int c = 0; c < g->C; c++) {
+      const float* plane = g->x + (size_t)c * H * W;
+      for (int i = 0; i < kh; i++) {
+        int ih = toh * sh - g->pt + i * g->dh;
+        for (int j = 0; j < kw; j++, k++) {
+          int iw = tow * sw - g->pl + j * g->dw;
+          tmp[(size_t)k * QNR + t] = t < w && ih >= 0 && ih < H && iw >= 0 && iw < W ? plane[(size_t)ih * W + iw] : 0.0f;
+        }
+      }
+    }
+  }
+}
+
+/* Eight pixels, value k of pixel j at src[k * ks + j]: each pixel's scale (its largest magnitude over
+ * the K values / qmax) into scales[0..8), the values as int16 k-pairs [K/2][8][2] into d. */
+static void quantize8(const float* src, size_t ks, int K, int KP, float qmax, int16_t* d, float* scales) {
+  f32x4 p0 = wasm_f32x4_splat(0), p1 = p0;
+  for (int k = 0; k < K; k++) {
+    p0 = wasm_f32x4_max(p0, wasm_f32x4_abs(wasm_v128_load(src + (size_t)k * ks)));
+    p1 = wasm_f32x4_max(p1, wasm_f32x4_abs(wasm_v128_load(src + (size_t)k * ks + 4)));
+  }
+  float pk[8], inv[8];
+  wasm_v128_store(pk, p0);
+  wasm_v128_store(pk + 4, p1);
+  for (int j = 0; j < QNR; j++) {  /* a pixel of zeros (or NaN) keeps scale 0: its products are 0 */
+    scales[j] = pk[j] > 0 ? pk[j] / qmax : 0.0f;
+    inv[j] = pk[j] > 0 ? qmax / pk[j] : 0.0f;
+  }
+  f32x4 i0 = wasm_v128_load(inv), i1 = wasm_v128_load(inv + 4);
+  for (int k = 0; k < 2 * KP; k += 2, d += 16) {
+    v128_t z = wasm_i32x4_splat(0), b0 = z, b1 = z;
+    const float* r = src + (size_t)k * ks;
+    v128_t a0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(r), i0)));
+    v128_t a1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(r + 4), i1)));
+    if (k + 1 < K) {
+      b0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(r + ks), i0)));
+      b1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(r + ks + 4), i1)));
+    }
+    v128_t ca = wasm_i16x8_narrow_i32x4(a0, a1), cb = wasm_i16x8_narrow_i32x4(b0, b1);  /* pixels 0..7 of k, k + 1 */
+    wasm_v128_store(d, wasm_i16x8_shuffle(ca, cb, 0, 8, 1, 9, 2, 10, 3, 11));
+    wasm_v128_store(d + 8, wasm_i16x8_shuffle(ca, cb, 4, 12, 5, 13, 6, 14, 7, 15));
+  }
+}
+
+/* the chunk's output pixels [64 t, 64 t + 64): slivers of 8. A 1x1 stride-1 unpadded convolution reads
+ * 8 neighbouring pixels of each channel in place; any other gathers the patches first. */
 static void conv_quantize_task(const void* arg, int t, int tid) {
-  (void)tid;
   const q8c_t* g = (const q8c_t*)arg;
-  const int HW = g->IHW, C = g->C, direct = g->sh == 1 && g->sw == 1;
-  int n0 = t * QCOLS, n1 = n0 + QCOLS < g->HW ? n0 + QCOLS : g->HW;
+  const int direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && !g->pt && !g->pl && g->HW == g->H * g->W;
+  float* tmp = wd_thread_scratch(tid);
+  int n0 = t * QCOLS, n1 = n0 + QCOLS < g->np ? n0 + QCOLS : g->np;
   for (int s0 = n0; s0 < n1; s0 += QNR) {
     int w = n1 - s0 < QNR ? n1 - s0 : QNR;
-    float pk[8] = {0, 0, 0, 0, 0, 0, 0, 0}, inv[8];
-    int off[8];  /* where output pixel s0 + j reads the input plane */
-    for (int j = 0; j < QNR; j++) {
-      int n = s0 + (j < w ? j : 0), oh = n / g->OW;
-      off[j] = oh * g->sh * g->W + (n - oh * g->OW) * g->sw;
-    }
-    if (w == QNR && direct) {
-      f32x4 p0 = wasm_f32x4_splat(0), p1 = p0;
-      for (int c = 0; c < C; c++) {
-        const float* r = g->x + (size_t)c * HW + s0;
-        p0 = wasm_f32x4_max(p0, wasm_f32x4_abs(wasm_v128_load(r)));
-        p1 = wasm_f32x4_max(p1, wasm_f32x4_abs(wasm_v128_load(r + 4)));
-      }
-      wasm_v128_store(pk, p0);
-      wasm_v128_store(pk + 4, p1);
-    } else {
-      for (int c = 0; c < C; c++)
-        for (int j = 0; j < w; j++) {
-          float v = g->x[(size_t)c * HW + off[j]];
-          v = v < 0 ? -v : v;
-          pk[j] = v > pk[j] ? v : pk[j];
-        }
-    }
-    for (int j = 0; j < QNR; j++) {
-      g->xs[s0 + j] = pk[j] > 0 ? pk[j] / g->qmax : 0.0f;
-      inv[j] = pk[j] > 0 ? g->qmax / pk[j] : 0.0f;
-    }
     int16_t* d = g->xq + (size_t)(s0 / QNR) * g->KP * 16;
     if (w == QNR && direct) {
-      f32x4 i0 = wasm_v128_load(inv), i1 = wasm_v128_load(inv + 4);
-      for (int c = 0; c < 2 * g->KP; c += 2, d += 16) {
-        v128_t z = wasm_i32x4_splat(0), a0 = z, a1 = z, b0 = z, b1 = z;
-        const float* r = g->x + (size_t)c * HW + s0;
-        a0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(r), i0)));
-        a1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(r + 4), i1)));
-        if (c + 1 < C) {
-          b0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(r + HW), i0)));
-          b1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(r + HW + 4), i1)));
-        }
-        v128_t ca = wasm_i16x8_narrow_i32x4(a0, a1), cb = wasm_i16x8_narrow_i32x4(b0, b1);  /* pixels 0..7 of c, c + 1 */
-        wasm_v128_store(d, wasm_i16x8_shuffle(ca, cb, 0, 8, 1, 9, 2, 10, 3, 11));
-        wasm_v128_store(d + 8, wasm_i16x8_shuffle(ca, cb, 4, 12, 5, 13, 6, 14, 7, 15));
-      }
+      quantize8(g->x + g->p0 + s0, (size_t)g->H * g->W, g->K, g->KP, g->qmax, d, g->xs + s0);
     } else {
-      for (int c = 0; c < 2 * g->KP; c++)
-        for (int j = 0; j < QNR; j++) {
-          float v = c < C && j < w ? g->x[(size_t)c * HW + off[j]] * inv[j] : 0.0f;
-          d[(size_t)(c >> 1) * 16 + j * 2 + (c & 1)] = (int16_t)__builtin_rintf(v);
-        }
+      gather8(g, g->p0 + s0, w, tmp);
+      quantize8(tmp, QNR, g->K, g->KP, g->qmax, d, g->xs + s0);
     }
   }
 }
@@ -393,7 +433,7 @@ static void conv_task(const void* arg, int task, int tid) {
   const q8c_t* g = (const q8c_t*)arg;
   int rb = (g->M + QROWS - 1) / QROWS;
   int cb = task / rb, r = task - cb * rb;
-  int n0 = cb * QCOLS, n1 = n0 + QCOLS < g->HW ? n0 + QCOLS : g->HW;
+  int n0 = cb * QCOLS, n1 = n0 + QCOLS < g->np ? n0 + QCOLS : g->np;
   int m0 = r * QROWS, m1 = m0 + QROWS < g->M ? m0 + QROWS : g->M;
   for (int m = m0; m < m1; m += 4) {
     const int16_t* ap = g->wq + (size_t)(m / 4) * g->KP * 8;
@@ -401,21 +441,23 @@ static void conv_task(const void* arg, int task, int tid) {
     for (int n = n0; n < n1; n += QNR) {
       v128_t acc[4][2];
       sums(ap, g->xq + (size_t)(n / QNR) * g->KP * 16, g->KP, 1, acc);
-      store_tile(acc, g->y + (size_t)m * g->HW + n, g->HW, rows, n1 - n < QNR ? n1 - n : QNR, g->ws + m, g->xs + n,
-                 g->bias ? g->bias + m : 0);
+      store_tile(acc, g->y + (size_t)m * g->HW + g->p0 + n, g->HW, rows, n1 - n < QNR ? n1 - n : QNR, g->ws + m,
+                 g->xs + n, g->bias ? g->bias + m : 0);
     }
-    if (g->epi) g->epi(g->y, g->HW, g->img, m, m + rows, n0, n1);
+    if (g->epi) g->epi(g->y, g->HW, g->img, m, m + rows, g->p0 + n0, g->p0 + n1);
   }
 }
 
-void wd_q8_conv1x1(const float* x, const int16_t* wq, const float* bias, float* y, int N, int C, int H, int W,
-                   int OH, int OW, int sh, int sw, int M, void* work, wd_epi_fn epi) {
-  const int HW = OH * OW, KP = kpairs(C), MP = (M + 3) / 4 * 4, NP = (HW + QNR - 1) / QNR * QNR;
+void wd_q8_conv(const float* x, const int16_t* wq, const float* bias, float* y, int N, int C, int H, int W,
+                int OH, int OW, int kh, int kw, int sh, int sw, int pt, int pl, int dh, int dw, int M, void* work,
+                int cols, wd_epi_fn epi) {
+  const int HW = OH * OW, K = C * kh * kw, KP = kpairs(K), MP = (M + 3) / 4 * 4;
+  const int chunk = cols < HW ? cols : HW, NP = (chunk + QNR - 1) / QNR * QNR;
   long long room = 2147483647LL / (127LL * 2 * KP);
   q8c_t g;
   g.wq = wq; g.ws = (const float*)(wq + (size_t)MP * KP * 2); g.bias = bias;
-  g.C = C; g.HW = HW; g.M = M; g.KP = KP;
-  g.IHW = H * W; g.W = W; g.OW = OW; g.sh = sh; g.sw = sw;
+  g.C = C; g.HW = HW; g.M = M; g.K = K; g.KP = KP;
+  g.H = H; g.W = W; g.OW = OW; g.kh = kh; g.kw = kw; g.sh = sh; g.sw = sw; g.pt = pt; g.pl = pl; g.dh = dh; g.dw = dw;
   g.qmax = room < 32767 ? (float)room : 32767.0f;
   g.xq = (int16_t*)work;
   g.xs = (float*)((char*)work + (size_t)NP * KP * 4);
@@ -424,7 +466,10 @@ void wd_q8_conv1x1(const float* x, const int16_t* wq, const float* bias, float* 
     g.x = x + (size_t)img * C * H * W;
     g.y = y + (size_t)img * M * HW;
     g.img = img;
-    wd_parallel((HW + QCOLS - 1) / QCOLS, conv_quantize_task, &g);
-    wd_parallel(((HW + QCOLS - 1) / QCOLS) * ((M + QROWS - 1) / QROWS), conv_task, &g);
+    for (g.p0 = 0; g.p0 < HW; g.p0 += chunk) {
+      g.np = HW - g.p0 < chunk ? HW - g.p0 : chunk;
+      wd_parallel((g.np + QCOLS - 1) / QCOLS, conv_quantize_task, &g);
+      wd_parallel(((g.np + QCOLS - 1) / QCOLS) * ((M + QROWS - 1) / QROWS), conv_task, &g);
+    }
   }
 }

@@ -69,13 +69,16 @@ void wd_q8_weights_stored(const char* stored, int K, int N, int8_t* dst);  /* fr
 void wd_int4_decode(const char* stored, int n, int block, float* dst);      /* int4 as stored -> n floats */
 void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int K, int batch,
                   const int32_t* a_off, void* work, int chunk, wd_epi_fn epi);
-/* 1x1 unpadded Conv (group 1, any stride) with 8-bit weights: W [M, C] quantized at load into
- * emit.q8_conv_weight_bytes(M, C) bytes; per image, y = W x (+ bias per channel), x quantized per output
- * pixel into work (emit.q8_conv_work_bytes(C, OH * OW) bytes); epi(y_img, OH * OW, img, ...) on each block. */
+/* Conv of group 1 (any kernel, stride, padding, dilation) with 8-bit weights: W [M, K = C*kh*kw] quantized
+ * at load into emit.q8_conv_weight_bytes(M, K) bytes; per image, y = W x patches (+ bias per channel), the
+ * patches quantized per output pixel, `cols` pixels at a time (a multiple of 64), into work
+ * (emit.q8_conv_work_bytes(K, min(cols, OH * OW)) bytes; the threads' scratch holds 8 pixels' patches,
+ * 32 K bytes); epi(y_img, OH * OW, img, ...) on each block. */
 void wd_q8_conv_weights(const float* w, int M, int K, int16_t* dst);
 void wd_q8_conv_weights_stored(const char* stored, int M, int K, int16_t* dst);  /* from int8 as stored (axis 0) */
-void wd_q8_conv1x1(const float* x, const int16_t* wq, const float* bias, float* y, int N, int C, int H, int W,
-                   int OH, int OW, int sh, int sw, int M, void* work, wd_epi_fn epi);
+void wd_q8_conv(const float* x, const int16_t* wq, const float* bias, float* y, int N, int C, int H, int W,
+                int OH, int OW, int kh, int kw, int sh, int sw, int pt, int pl, int dh, int dw, int M, void* work,
+                int cols, wd_epi_fn epi);
 /* acc + a * b: one fused multiply-add with relaxed SIMD (where the CPU has FMA), else a multiply and
  * an add (rounded twice). */
 #ifdef __wasm_relaxed_simd__
