@@ -162,8 +162,9 @@ def _kernel_conv_model():
     """Convolutions with a kernel run on 8-bit weights too, their patches quantized per output pixel: a 3x3
     stride-2 padded one (17x15 input: rows of outputs that end inside a sliver of 8), a 7x7 stride-2 stem on
     3 channels, a 3x3 stride-1 one on an image too small for Winograd (4 tiles), a dilated 3x3, an
-    asymmetrically padded 3x2, a 1x1 with end padding only, and a 1-D one of kernel 5; a 3x3 stride-1
-    one on a large enough image stays Winograd F(4x4, 3x3) in float."""
+    asymmetrically padded 3x2, a 1x1 with end padding only, and a 1-D one of kernel 5. A 3x3 stride-1 one
+    on a large enough image runs Winograd F(4x4, 3x3) with integer products (70 channels: 35 pairs, two
+    int32 runs of 16 and one of 3), or in float where it has fewer than 64 input channels (k8)."""
     specs = {  # weight: (shape, conv attributes, input)
         "k1": ((48, 40, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}, "a"),
         "k2": ((32, 3, 7, 7), {"strides": [2, 2], "pads": [3, 3, 3, 3]}, "s"),
@@ -173,8 +174,10 @@ def _kernel_conv_model():
         "k6": ((32, 72, 1, 1), {"pads": [0, 0, 1, 2]}, "u"),
         "k7": ((40, 24, 5), {"pads": [2, 2]}, "v"),
         "k8": ((32, 40, 3, 3), {"pads": [1, 1, 1, 1]}, "a"),
+        "k9": ((40, 70, 3, 3), {"pads": [1, 1, 1, 1]}, "w"),
     }
-    inputs = {"a": [2, 40, 17, 15], "s": [1, 3, 30, 34], "t": [1, 64, 7, 6], "u": [1, 72, 9, 11], "v": [2, 24, 29]}
+    inputs = {"a": [2, 40, 17, 15], "s": [1, 3, 30, 34], "t": [1, 64, 7, 6], "u": [1, 72, 9, 11], "v": [2, 24, 29],
+              "w": [2, 70, 19, 21]}
     inits, nodes = [], []
     for n, (shape, attrs, x) in specs.items():
         inits.append(numpy_helper.from_array((RNG.standard_normal(shape) * 0.2).astype(np.float32), n))
@@ -190,16 +193,17 @@ def _kernel_conv_model():
 
 @pytest.mark.parametrize("host,chunked", [("node", False), ("chromium", False), ("node", True)])
 def test_int8_convolutions_with_a_kernel(runners, tmp_path, monkeypatch, host, chunked):
-    """(chunked: the quantized patches get room for 64 output pixels at a time, so each image runs in
-    chunks, the epilogue on each)"""
+    """(chunked: the quantized patches get room for 64 output pixels at a time and Winograd for one row of
+    tiles, so each image runs in chunks, the epilogue on each)"""
     if chunked:
         monkeypatch.setattr(wasm_emit, "Q8_CONV_WORK_BYTES", 4096)
+        monkeypatch.setattr(wasm_emit, "WINOGRAD_WORK_BYTES", 400_000)
     model, inputs = _kernel_conv_model()
     onnx.save(model, tmp_path / "k.onnx")
     webdnn.convert(tmp_path / "k.onnx", tmp_path / "o", backends=("js", "wasm"), weights="int8")
     doc = json.loads((tmp_path / "o" / "graph_wasm.json").read_text())
-    assert doc["stats"]["int8Products"] == 7
-    assert set(doc["encoded"]) == {f"k{i}" for i in range(1, 8)}
+    assert doc["stats"]["int8Products"] == 8
+    assert set(doc["encoded"]) == {f"k{i}" for i in (1, 2, 3, 4, 5, 6, 7, 9)}
     rng = np.random.default_rng(7)
     x = {n: rng.standard_normal(s).astype(np.float32) for n, s in inputs.items()}
     x["a"][1, :, 5, 6] = 0.0

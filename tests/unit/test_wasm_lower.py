@@ -177,6 +177,33 @@ def test_winograd_for_3x3_stride_1_convolutions(monkeypatch):
     assert "wd_winograd(&p" not in lower_program(small)[0]
 
 
+def test_int8_convolutions_take_winograd_or_gather_their_patches(monkeypatch):
+    """Under --weights int8 a Winograd-shaped convolution of 64 channels or more runs Winograd with
+    integer products (int16 transformed weights, computed at load from the weights as stored); other
+    convolutions of group 1 gather their patches; past the Winograd weight room a Winograd-shaped one
+    gathers its patches too (its weights stay as stored either way); raw weights keep float Winograd."""
+    from webdnn.backend.wasm import emit
+
+    def graph():
+        g = Graph()
+        x = g.add_input("x", [1, 64, 32, 32])
+        rng = np.random.default_rng(0)
+        for i, (m, k, s) in enumerate([(64, 3, 1), (64, 3, 2), (32, 1, 1)]):
+            w = g.constant(rng.standard_normal((m, x.shape[1], k, k)).astype(np.float32), f"w{i}")
+            (x,) = g.add_op("Conv", [x, w], {"pads": [k // 2] * 4, "strides": [s, s]})
+        g.outputs = [x]
+        return g
+
+    src = lower_program(graph(), weights="int8")[0]
+    assert src.count("wd_q8_winograd(&p") == 1 and src.count("wd_q8_conv(") == 2 and "wd_winograd(&p" not in src
+    assert src.count("wd_q8_winograd_weights_stored(") == 1 and src.count("wd_q8_conv_weights_stored(") == 2
+    raw = lower_program(graph())[0]
+    assert raw.count("wd_winograd(&p") == 1 and "wd_q8_" not in raw
+    monkeypatch.setattr(emit, "WINOGRAD_WEIGHT_BYTES", emit.q8_winograd_weight_bytes(64, 64) - 1)
+    src = lower_program(graph(), weights="int8")[0]
+    assert "wd_q8_winograd(&p" not in src and src.count("wd_q8_conv(") == 3
+
+
 def test_products_of_few_rows_take_their_constant_matrix_in_column_panels():
     """A constant B read only by products with M < 4 (a classifier head, a recurrent step) is
     rewritten once at load into panels of 32 columns; B also read by a product of many rows, or one

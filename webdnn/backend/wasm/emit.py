@@ -173,17 +173,20 @@ def winograd_shape(op, C: int, M: int, OH, OW) -> bool:
     return isinstance(OH, Expr) or isinstance(OW, Expr) or -(-OH // 4) * -(-OW // 4) >= WINOGRAD_MIN_TILES
 
 
-def winograd_plan(p: Program, op, C: int, M: int, OH: int, OW: int) -> int | None:
-    """Tile rows per chunk if this Conv runs as Winograd F(4x4, 3x3), else None."""
-    if not winograd_shape(op, C, M, OH, OW) or p.prep + 36 * M * C * 4 > WINOGRAD_WEIGHT_BYTES:
+def winograd_plan(p: Program, op, C: int, M: int, OH: int, OW: int, q8: bool = False) -> int | None:
+    """Tile rows per chunk if this Conv runs as Winograd F(4x4, 3x3), else None. q8: on 8-bit weights
+    (its transformed weights are int16, its working memory holds the quantized inputs too; fixed sizes)."""
+    weight_bytes = q8_winograd_weight_bytes(M, C) if q8 else 36 * M * C * 4
+    if not winograd_shape(op, C, M, OH, OW) or p.prep + weight_bytes > WINOGRAD_WEIGHT_BYTES:
         return None
-    per_tile = 36 * (C + M) * 4
+    per_tile = q8_winograd_work_bytes(C, M, 1) if q8 else 36 * (C + M) * 4
     if isinstance(OH, Expr) or isinstance(OW, Expr):
         # image sizes known at run time: the chunk is sized in C, for widths up to the one whose
         # single row of tiles fills the working memory (wider images take the GEMM path): "sized"
         return "sized" if WINOGRAD_WORK_BYTES // per_tile - 8 >= 1 else None
     TH, TW = -(-OH // 4), -(-OW // 4)
-    return max(1, min(TH, (WINOGRAD_WORK_BYTES // per_tile - 8) // TW))
+    margin = 12 if q8 else 8  # the row of tiles padded by 4 and rounded up to 8 (q8) or 4 tiles
+    return max(1, min(TH, (WINOGRAD_WORK_BYTES // per_tile - margin) // TW))
 
 
 def k_conv(p: Program, step: Step, k: int):
@@ -213,8 +216,22 @@ def k_conv(p: Program, step: Step, k: int):
     if sized and (op.type != "Conv" or (C // g == 1 and M // g == 1)):
         raise ConversionError(f"{op.type} {op.name!r}: the wasm backend takes symbolic image sizes for regular "
                               f"convolutions only (not depthwise or transposed)")
-    rows = winograd_plan(p, op, C, M, OH, OW)
-    if q8_weight_of(step, p.int8):
+    q8 = q8_weight_of(step, p.int8)
+    rows = winograd_plan(p, op, C, M, OH, OW, q8=bool(q8))
+    if q8 and rows is not None:  # Winograd F(4x4, 3x3) with 36 integer products
+        TW = -(-OW // 4)
+        ntp = -(-(rows * TW + 4) // 8) * 8
+        p.temp = max(p.temp, q8_winograd_work_bytes(C, M, ntp))
+        p.scratch = max(p.scratch, 12 * (-(-TW // 4) * 16 + 8) * 4 + 64, 36 * C * 4 + 64)
+        key = w.name + "/winograd"  # its own layout: the same weight may feed a patch-gathering product too
+        if key not in p.q8:
+            p.q8[key] = p.prep
+            p.prep = align_up(p.prep + q8_winograd_weight_bytes(M, C))
+            fn, src = _q8_source(p, w, "wd_q8_winograd_weights")
+            p.prepare.append(f"  {fn}({src}, {M}, {C}, (int16_t*)(wd_prep + {p.q8[key]}));")
+        p.q8_steps += 1
+        call = f"  wd_q8_winograd(&p, (const int16_t*)(wd_prep + {p.q8[key]}), wd_temp, {rows});"
+    elif q8:
         K = C * kh * kw
         if w.name not in p.q8:
             p.q8[w.name] = p.prep
@@ -228,7 +245,7 @@ def k_conv(p: Program, step: Step, k: int):
         return (f"  wd_q8_conv({p.ptr(x, True)}, (const int16_t*)(wd_prep + {p.q8[w.name]}), "
                 f"{p.ptr(b, True) if b is not None else '0'}, {out}, {N}, {C}, {H}, {W}, {OH}, {OW}, {kh}, {kw}, "
                 f"{sh}, {sw}, {pt}, {pl}, {dh}, {dw}, {M}, wd_temp, {cols}, {epi});")
-    if rows == "sized":
+    elif rows == "sized":
         fit = WINOGRAD_WORK_BYTES // (36 * (C + M) * 4) - 8  # tiles per chunk; also the widest row of tiles
         p.temp = max(p.temp, 36 * (C + M) * (-(-(fit + 4) // 4) * 4) * 4)
         p.scratch = max(p.scratch, GEMM_SCRATCH, 12 * (-(-fit // 4) * 16 + 8) * 4 + 64)
@@ -336,9 +353,10 @@ def q8_weights(int8: bool, op, M) -> bool:
 def q8_conv(int8: bool, op, sized) -> bool:
     """Does this Conv run on 8-bit weights (qgemm.c)? Under --weights int8, a convolution of group 1 (any
     kernel, stride, padding and dilation; 1-D or 2-D) with fixed sizes whose float weights int8 stores, of
-    Q8_MIN_K terms per output (channels x kernel) and Q8_MIN_CHANNELS output channels or more; except
-    where Winograd F(4x4, 3x3) takes it (winograd_shape): a quarter of the float multiplications gains
-    more than 8-bit products do."""
+    Q8_MIN_K terms per output (channels x kernel) and Q8_MIN_CHANNELS output channels or more. One that
+    Winograd F(4x4, 3x3) takes (winograd_shape) runs it with integer products where it has Q8_MIN_K
+    input channels (else float Winograd); the others (and Winograd ones past its weight room) gather
+    their patches."""
     if not int8 or op.type != "Conv" or sized:
         return False
     x, w, y = op.inputs[0], op.inputs[1], op.outputs[0]
@@ -347,8 +365,9 @@ def q8_conv(int8: bool, op, sized) -> bool:
         return False
     K = int(np.prod(w.shape[1:]))
     OH, OW = (1, y.shape[2]) if len(y.shape) == 3 else y.shape[2:]
-    return (K >= Q8_MIN_K and w.shape[0] >= Q8_MIN_CHANNELS and not winograd_shape(op, w.shape[1], w.shape[0], OH, OW)
-            and quantizable(w.data, w.dtype))
+    if winograd_shape(op, w.shape[1], w.shape[0], OH, OW) and w.shape[1] < Q8_MIN_K:
+        return False  # float Winograd: too few channels for the integer products to pay
+    return K >= Q8_MIN_K and w.shape[0] >= Q8_MIN_CHANNELS and quantizable(w.data, w.dtype)
 
 
 def _q8_source(p: Program, t, fn: str) -> tuple[str, str]:
@@ -372,6 +391,18 @@ def q8_conv_weight_bytes(M: int, K: int) -> int:
 
 
 Q8_CONV_WORK_BYTES = 4 << 20  # a convolution's quantized patches, per chunk of output pixels
+
+
+def q8_winograd_weight_bytes(M: int, C: int) -> int:
+    """The bytes wd_q8_winograd_weights writes: per ξ of 36, W's transform as panels of 4 rows of int16
+    channel pairs; then a float scale per ξ and row."""
+    return 36 * q8_conv_weight_bytes(M, C)
+
+
+def q8_winograd_work_bytes(C: int, M: int, ntp: int) -> int:
+    """The work wd_q8_winograd needs for ntp tiles: per ξ, the transformed inputs (floats), the products
+    (floats), the inputs quantized (int16 channel pairs) and a scale per tile."""
+    return 36 * ntp * (4 * C + 4 * M + 4 * -(-C // 2) + 4)
 
 
 def q8_conv_cols(K: int, HW: int) -> int:

@@ -695,9 +695,10 @@ void wd_conv_transpose(const wd_conv_t* p, float* cols, int rows) {
 typedef struct { const float* w; float* u; int M, C; } wino_w_t;
 #define WINO_CB 64
 
+static const double G[6][3] = {{1, 0, 0}, {1.0 / 3, 1.0 / 3, 1.0 / 3}, {-1.0 / 3, 1.0 / 3, -1.0 / 3},
+                               {1.0 / 15, -2.0 / 15, 4.0 / 15}, {-16.0 / 15, -8.0 / 15, -4.0 / 15}, {0, 0, 1}};
+
 static void wino_weights_task(const void* arg, int panel, int tid) {
-  static const double G[6][3] = {{1, 0, 0}, {1.0 / 3, 1.0 / 3, 1.0 / 3}, {-1.0 / 3, 1.0 / 3, -1.0 / 3},
-                                 {1.0 / 15, -2.0 / 15, 4.0 / 15}, {-16.0 / 15, -8.0 / 15, -4.0 / 15}, {0, 0, 1}};
   const wino_w_t* q = (const wino_w_t*)arg;
   const int M = q->M, C = q->C, m0 = panel * 4, mr = M - m0 < 4 ? M - m0 : 4;
   f32x4* tmp = (f32x4*)wd_thread_scratch(tid); /* [WINO_CB][36] */
@@ -872,6 +873,111 @@ void wd_winograd(const wd_conv_t* p, const float* u, float* work, int rows) {
       q.g.mb = 1; q.g.mc = (M + 3) / 4 * 4;
       q.per = (nt + WD_NC - 1) / WD_NC;
       wd_parallel(36 * q.per, wino_gemm_task, &q);
+      wd_parallel(M, wino_out_task, &q);
+    }
+}
+
+/* ---- Winograd F(4×4, 3×3) on 8-bit weights (--weights int8): the same transforms, the 36 products in
+ * integers. U = G g Gᵀ of the int8 weights (in double) is quantized per (ξ, output channel) and the
+ * transformed inputs V per (ξ, tile), both to 13 bits (|q| <= 8191): the transformed domain mixes
+ * the 9 weights of a filter, and 8 bits there would add several times the int8 weights' own error;
+ * at 13 bits it adds about a sixth of it. wd_q8_panel_wide sums 32 channels in int32 at a time. */
+#define WINO_Q 8191.0f
+
+typedef struct { const float* w; const char* stored; int16_t* u; int M, C, MP, KP; } wino_q8w_t;
+
+/* output channels 4p..4p+3: each one's 36 transformed filters over all channels (in the thread's
+ * scratch, 36 * C floats), a scale per ξ, then int16 k-pairs into panel p of every ξ */
+static void wino_q8_weights_task(const void* arg, int panel, int tid) {
+  const wino_q8w_t* q = (const wino_q8w_t*)arg;
+  const int C = q->C, KP = q->KP;
+  float* u = wd_thread_scratch(tid);
+  float* scales = (float*)(q->u + (size_t)36 * q->MP * KP * 2);
+  for (int r = 0; r < 4; r++) {
+    int m = panel * 4 + r;
+    for (int c = 0; c < C; c++) {
+      double g[9], t[6][3];
+      for (int e = 0; e < 9; e++) {
+        size_t at = ((size_t)m * C + c) * 9 + e;
+        if (m >= q->M) g[e] = 0;
+        else if (q->stored) g[e] = (double)((const int8_t*)(q->stored + 4 * (size_t)q->M))[at] * ((const float*)q->stored)[m];
+        else g[e] = q->w[at];
+      }
+      for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+      for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++) u[(i * 6 + j) * C + c] = (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
+    }
+    for (int xi = 0; xi < 36; xi++) {
+      const float* row = u + (size_t)xi * C;
+      float peak = 0.0f;
+      for (int c = 0; c < C; c++) peak = __builtin_fabsf(row[c]) > peak ? __builtin_fabsf(row[c]) : peak;
+      float sc = peak > 0 ? peak / WINO_Q : 0.0f, inv = peak > 0 ? WINO_Q / peak : 0.0f;
+      scales[(size_t)xi * q->MP + m] = sc;
+      int16_t* d = q->u + (size_t)xi * q->MP * KP * 2 + (size_t)panel * KP * 8 + r * 2;
+      for (int k = 0; k < 2 * KP; k++) d[(size_t)(k >> 1) * 8 + (k & 1)] = (int16_t)(k < C ? __builtin_rintf(row[k] * inv) : 0);
+    }
+  }
+}
+
+/* w: the float weights [M][C][3][3], or stored: as --weights int8 stores them (axis 0). u: for each ξ, panels
+ * of 4 output channels of int16 channel pairs [M/4][C/2][4][2]; then the scales [36][M rounded up to 4]. */
+static void wino_q8_weights(const float* w, const char* stored, int M, int C, int16_t* u) {
+  wino_q8w_t q = {w, stored, u, M, C, (M + 3) / 4 * 4, (C + 1) / 2};
+  wd_parallel((M + 3) / 4, wino_q8_weights_task, &q);
+}
+void wd_q8_winograd_weights(const float* w, int M, int C, int16_t* u) { wino_q8_weights(w, 0, M, C, u); }
+void wd_q8_winograd_weights_stored(const char* stored, int M, int C, int16_t* u) { wino_q8_weights(0, stored, M, C, u); }
+
+typedef struct { const wino_t* q; const int16_t* u; int16_t* vq; float* vs; int nt, groups, rb, cb, MP, KP; } wino_q8_t;
+
+/* ξ = t / groups: tiles [64 g, 64 g + 64) of V[ξ] as slivers of 8 tiles of int16 channel pairs, a scale per tile */
+static void wino_q8_quantize_task(const void* arg, int t, int tid) {
+  (void)tid;
+  const wino_q8_t* z = (const wino_q8_t*)arg;
+  const int C = z->q->p->C, ntp = z->q->ntp, xi = t / z->groups, n0 = (t - xi * z->groups) * 64;
+  const float* v = z->q->v + (size_t)xi * C * ntp;
+  int16_t* vq = z->vq + (size_t)xi * ntp * z->KP * 2;
+  for (int n = n0; n < n0 + 64 && n < z->nt; n += 8)
+    wd_q8_quantize8(v + n, ntp, C, z->KP, WINO_Q, vq + (size_t)(n / 8) * z->KP * 16, z->vs + (size_t)xi * ntp + n);
+}
+
+/* ξ, a block of 32 output channels and one of 64 tiles: Mξ = Uξ × Vξ into q->mm */
+static void wino_q8_gemm_task(const void* arg, int t, int tid) {
+  (void)tid;
+  const wino_q8_t* z = (const wino_q8_t*)arg;
+  const int M = z->q->p->M, ntp = z->q->ntp, KP = z->KP, per = z->rb * z->cb;
+  int xi = t / per, b = t - xi * per, cb = b / z->rb, rb = b - cb * z->rb;
+  int m0 = rb * 32, m1 = m0 + 32 < M ? m0 + 32 : M, n0 = cb * 64, n1 = n0 + 64 < z->nt ? n0 + 64 : z->nt;
+  const int16_t* u = z->u + (size_t)xi * z->MP * KP * 2;
+  const float* us = (const float*)(z->u + (size_t)36 * z->MP * KP * 2) + (size_t)xi * z->MP;
+  const int16_t* vq = z->vq + (size_t)xi * ntp * KP * 2;
+  float* mm = z->q->mm + (size_t)xi * M * ntp;
+  for (int m = m0; m < m1; m += 4)
+    for (int n = n0; n < n1; n += 8)
+      wd_q8_panel_wide(u + (size_t)(m / 4) * KP * 8, vq + (size_t)(n / 8) * KP * 16, KP, mm + (size_t)m * ntp + n, ntp,
+                       m1 - m < 4 ? m1 - m : 4, n1 - n < 8 ? n1 - n : 8, us + m, z->vs + (size_t)xi * ntp + n);
+}
+
+void wd_q8_winograd(const wd_conv_t* p, const int16_t* u, void* work, int rows) {
+  const int C = p->C, M = p->M, TH = (p->OH + 3) / 4, TW = (p->OW + 3) / 4;
+  const int ntp = (rows * TW + 4 + 7) / 8 * 8, KP = (C + 1) / 2;
+  float* v = (float*)work;
+  wino_q8_t z;
+  z.u = u; z.MP = (M + 3) / 4 * 4; z.KP = KP;
+  z.vq = (int16_t*)(v + (size_t)36 * (C + M) * ntp);
+  z.vs = (float*)(z.vq + (size_t)36 * ntp * KP * 2);
+  for (int img = 0; img < p->N; img++)
+    for (int th0 = 0; th0 < TH; th0 += rows) {
+      wino_t q = {0};
+      q.p = p; q.v = v; q.mm = v + (size_t)36 * C * ntp;
+      q.img = img; q.TW = TW; q.th0 = th0; q.th1 = th0 + rows < TH ? th0 + rows : TH; q.ntp = ntp;
+      z.q = &q;
+      z.nt = (q.th1 - th0) * TW;
+      z.groups = (z.nt + 63) / 64; z.cb = z.groups; z.rb = (M + 31) / 32;
+      wd_parallel(C, wino_in_task, &q);
+      wd_parallel(36 * z.groups, wino_q8_quantize_task, &z);
+      wd_parallel(36 * z.rb * z.cb, wino_q8_gemm_task, &z);
       wd_parallel(M, wino_out_task, &q);
     }
 }

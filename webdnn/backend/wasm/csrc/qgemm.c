@@ -199,6 +199,39 @@ WD_INLINE void store_tile(v128_t acc[4][2], float* c, int ldc, int rows, int w, 
   }
 }
 
+/* rows (up to 4) of A panel ap x one sliver of 8 int16 columns bp over KP k-pairs, for operands of up to
+ * 13 bits (|values| <= 8191, see wd_q8_winograd): int32 sums over 16 k-pairs at a time (32 products of
+ * at most 8191^2 < 2^31), added up in float; then c[r][j] = sum * rs[r] * cs[j] for j < w (ldc apart). */
+void wd_q8_panel_wide(const int16_t* ap, const int16_t* bp, int KP, float* c, int ldc, int rows, int w,
+                      const float* rs, const float* cs) {
+  f32x4 f[4][2];
+  for (int r = 0; r < 4; r++) f[r][0] = f[r][1] = wasm_f32x4_splat(0);
+  for (int k0 = 0; k0 < KP; k0 += 16) {
+    int kc = KP - k0 < 16 ? KP - k0 : 16;
+    v128_t acc[4][2];
+    sums(ap + (size_t)k0 * 8, bp + (size_t)k0 * 16, kc, 1, acc);
+    for (int r = 0; r < 4; r++) {
+      f[r][0] = wasm_f32x4_add(f[r][0], wasm_f32x4_convert_i32x4(acc[r][0]));
+      f[r][1] = wasm_f32x4_add(f[r][1], wasm_f32x4_convert_i32x4(acc[r][1]));
+    }
+  }
+  f32x4 s0 = wasm_v128_load(cs), s1 = wasm_v128_load(cs + 4);
+  for (int r = 0; r < rows; r++) {
+    f32x4 sr = wasm_f32x4_splat(rs[r]);
+    f32x4 v0 = wasm_f32x4_mul(f[r][0], wasm_f32x4_mul(s0, sr)), v1 = wasm_f32x4_mul(f[r][1], wasm_f32x4_mul(s1, sr));
+    float* q = c + (size_t)r * ldc;
+    if (w == QNR) {
+      wasm_v128_store(q, v0);
+      wasm_v128_store(q + 4, v1);
+    } else {
+      float t[8];
+      wasm_v128_store(t, v0);
+      wasm_v128_store(t + 4, v1);
+      for (int j = 0; j < w; j++) q[j] = t[j];
+    }
+  }
+}
+
 /* One row (a decoder step) x up to 4 slivers (32 columns): each B value is read once and feeds one
  * product, so the loop streams the 8-bit weights with four independent sums per load. */
 WD_INLINE void row_slivers(const q8_t* g, const int16_t* ap, int n0, int n1) {
@@ -380,7 +413,7 @@ static void gather8(const q8c_t* g, int n0, int w, float* tmp) {
 
 /* Eight pixels, value k of pixel j at src[k * ks + j]: each pixel's scale (its largest magnitude over
  * the K values / qmax) into scales[0..8), the values as int16 k-pairs [K/2][8][2] into d. */
-static void quantize8(const float* src, size_t ks, int K, int KP, float qmax, int16_t* d, float* scales) {
+void wd_q8_quantize8(const float* src, size_t ks, int K, int KP, float qmax, int16_t* d, float* scales) {
   f32x4 p0 = wasm_f32x4_splat(0), p1 = p0;
   for (int k = 0; k < K; k++) {
     p0 = wasm_f32x4_max(p0, wasm_f32x4_abs(wasm_v128_load(src + (size_t)k * ks)));
@@ -420,10 +453,10 @@ static void conv_quantize_task(const void* arg, int t, int tid) {
     int w = n1 - s0 < QNR ? n1 - s0 : QNR;
     int16_t* d = g->xq + (size_t)(s0 / QNR) * g->KP * 16;
     if (w == QNR && direct) {
-      quantize8(g->x + g->p0 + s0, (size_t)g->H * g->W, g->K, g->KP, g->qmax, d, g->xs + s0);
+      wd_q8_quantize8(g->x + g->p0 + s0, (size_t)g->H * g->W, g->K, g->KP, g->qmax, d, g->xs + s0);
     } else {
       gather8(g, g->p0 + s0, w, tmp);
-      quantize8(tmp, QNR, g->K, g->KP, g->qmax, d, g->xs + s0);
+      wd_q8_quantize8(tmp, QNR, g->K, g->KP, g->qmax, d, g->xs + s0);
     }
   }
 }

@@ -45,6 +45,12 @@ void wd_conv_transpose(const wd_conv_t* p, float* cols, int rows);
  * ntp = rows * ceil(OW / 4) + 4 rounded up to a multiple of 4 (rows: tile rows per chunk). */
 void wd_winograd_weights(const float* w, float* u, int M, int C);
 void wd_winograd(const wd_conv_t* p, const float* u, float* work, int rows);
+/* The same on 8-bit weights: u from wd_q8_winograd_weights (_stored: from int8 as stored, axis 0) into
+ * emit.q8_winograd_weight_bytes(M, C) bytes at load; work: emit.q8_winograd_work_bytes(C, M, ntp) bytes
+ * with ntp = rows * ceil(OW / 4) + 4 rounded up to a multiple of 8. */
+void wd_q8_winograd_weights(const float* w, int M, int C, int16_t* u);
+void wd_q8_winograd_weights_stored(const char* stored, int M, int C, int16_t* u);
+void wd_q8_winograd(const wd_conv_t* p, const int16_t* u, void* work, int rows);
 /* Rewrites a row-major [M, K] weight matrix in place into the GEMM's packed panels (once, at load). */
 void wd_pack_a(float* a, int M, int K);
 /* Batched matrix product: for each b < batch, C_b[M,N] = A_b[M,K] × B_b[K,N] with element offsets
@@ -75,6 +81,12 @@ void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int 
  * (emit.q8_conv_work_bytes(K, min(cols, OH * OW)) bytes; the threads' scratch holds 8 pixels' patches,
  * 32 K bytes); epi(y_img, OH * OW, img, ...) on each block. */
 void wd_q8_conv_weights(const float* w, int M, int K, int16_t* dst);
+/* 8 columns (value k of column j at src[k * ks + j]) quantized each to its own scale (largest magnitude / qmax),
+ * as int16 k-pairs [K/2][8][2]; and a panel of up to 4 rows x 8 such columns of operands of up to 13 bits,
+ * scaled into floats (qgemm.c) */
+void wd_q8_quantize8(const float* src, size_t ks, int K, int KP, float qmax, int16_t* d, float* scales);
+void wd_q8_panel_wide(const int16_t* ap, const int16_t* bp, int KP, float* c, int ldc, int rows, int w,
+                      const float* rs, const float* cs);
 void wd_q8_conv_weights_stored(const char* stored, int M, int K, int16_t* dst);  /* from int8 as stored (axis 0) */
 void wd_q8_conv(const float* x, const int16_t* wq, const float* bias, float* y, int N, int C, int H, int W,
                 int OH, int OW, int kh, int kw, int sh, int sw, int pt, int pl, int dh, int dw, int M, void* work,
