@@ -174,14 +174,14 @@ WD_INLINE void sums(const int16_t* ap, const void* bv, int KP, int b16, v128_t a
 }
 
 /* rows m0.. (up to 4, fewer than M - m0 stored) x columns n0..n0+w of c (leading dimension ldc):
- * acc * row scale * column scale (+ a bias per row) */
-WD_INLINE void store_tile(v128_t acc[4][2], float* c, int ldc, int rows, int w, const float* rs, const float* cs,
-                          const float* bias) {
+ * sums * row scale * column scale (+ a bias per row); the sums as floats */
+WD_INLINE void store_scaled(f32x4 f[4][2], float* c, int ldc, int rows, int w, const float* rs, const float* cs,
+                            const float* bias) {
   f32x4 s0 = wasm_v128_load(cs), s1 = wasm_v128_load(cs + 4);
   for (int r = 0; r < rows; r++) {
     f32x4 sr = wasm_f32x4_splat(rs[r]);
-    f32x4 v0 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc[r][0]), wasm_f32x4_mul(s0, sr));
-    f32x4 v1 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc[r][1]), wasm_f32x4_mul(s1, sr));
+    f32x4 v0 = wasm_f32x4_mul(f[r][0], wasm_f32x4_mul(s0, sr));
+    f32x4 v1 = wasm_f32x4_mul(f[r][1], wasm_f32x4_mul(s1, sr));
     if (bias) {
       v0 = wasm_f32x4_add(v0, wasm_f32x4_splat(bias[r]));
       v1 = wasm_f32x4_add(v1, wasm_f32x4_splat(bias[r]));
@@ -197,6 +197,17 @@ WD_INLINE void store_tile(v128_t acc[4][2], float* c, int ldc, int rows, int w, 
       for (int j = 0; j < w; j++) q[j] = t[j];
     }
   }
+}
+
+/* the same from int32 sums */
+WD_INLINE void store_tile(v128_t acc[4][2], float* c, int ldc, int rows, int w, const float* rs, const float* cs,
+                          const float* bias) {
+  f32x4 f[4][2];
+  for (int r = 0; r < rows; r++) {
+    f[r][0] = wasm_f32x4_convert_i32x4(acc[r][0]);
+    f[r][1] = wasm_f32x4_convert_i32x4(acc[r][1]);
+  }
+  store_scaled(f, c, ldc, rows, w, rs, cs, bias);
 }
 
 /* rows (up to 4) of A panel ap x one sliver of 8 int16 columns bp over KP k-pairs, for operands of up to
@@ -215,21 +226,7 @@ void wd_q8_panel_wide(const int16_t* ap, const int16_t* bp, int KP, float* c, in
       f[r][1] = wasm_f32x4_add(f[r][1], wasm_f32x4_convert_i32x4(acc[r][1]));
     }
   }
-  f32x4 s0 = wasm_v128_load(cs), s1 = wasm_v128_load(cs + 4);
-  for (int r = 0; r < rows; r++) {
-    f32x4 sr = wasm_f32x4_splat(rs[r]);
-    f32x4 v0 = wasm_f32x4_mul(f[r][0], wasm_f32x4_mul(s0, sr)), v1 = wasm_f32x4_mul(f[r][1], wasm_f32x4_mul(s1, sr));
-    float* q = c + (size_t)r * ldc;
-    if (w == QNR) {
-      wasm_v128_store(q, v0);
-      wasm_v128_store(q + 4, v1);
-    } else {
-      float t[8];
-      wasm_v128_store(t, v0);
-      wasm_v128_store(t + 4, v1);
-      for (int j = 0; j < w; j++) q[j] = t[j];
-    }
-  }
+  store_scaled(f, c, ldc, rows, w, rs, cs, 0);
 }
 
 /* One row (a decoder step) x up to 4 slivers (32 columns): each B value is read once and feeds one
