@@ -37,6 +37,22 @@ def parse_input_shapes(items) -> dict:
     return shapes
 
 
+def read_arrays(path, what: str) -> dict:
+    """{name: array} from an .npz file, or {None: array} from an .npy file; a file numpy cannot read as
+    such (missing, damaged, pickled objects, another format) is a one-line error naming `what`."""
+    import numpy as np
+    try:
+        if str(path).endswith(".npz"):
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        a = np.load(path, allow_pickle=False)
+        if not isinstance(a, np.ndarray):
+            raise ValueError("not an .npy array")
+        return {None: a}
+    except (OSError, ValueError, EOFError) as e:
+        raise WebDNNError(f"{what}: cannot read {path} as a numpy .npy/.npz file ({e})") from None
+
+
 def parse_constants(items) -> dict:
     """["rate=16000", "mask=m.npy"] → {"rate": array(16000), "mask": <m.npy>}: inputs pinned at conversion
     (a number, a comma-separated list of numbers, or an .npy file); the model's dtype is applied later."""
@@ -47,10 +63,7 @@ def parse_constants(items) -> dict:
         if not sep or not name or not value:
             raise WebDNNError(f"--constant {item!r}: expected NAME=VALUE or NAME=FILE.npy")
         if value.endswith(".npy"):
-            try:
-                out[name] = np.load(value, allow_pickle=False)
-            except (OSError, ValueError) as e:
-                raise WebDNNError(f"--constant {name}: cannot read {value}: {e}") from None
+            out[name] = read_arrays(value, f"--constant {name}")[None]
             continue
         try:
             nums = [float(v) if any(c in v.lower() for c in ".en") else int(v) for v in value.strip("[]()").split(",")]
@@ -116,7 +129,6 @@ def cmd_convert(args) -> int:
 
 
 def _load_inputs(items, model) -> dict:
-    import numpy as np
     names = [t["name"] for t in model["inputs"]]
     inputs = {}
     for i, item in enumerate(items or []):
@@ -125,12 +137,11 @@ def _load_inputs(items, model) -> dict:
             name, path = (names[i] if i < len(names) else f"#{i}"), item
         if name not in names:
             raise WebDNNError(f"--input {item!r}: the model's inputs are {names}")
-        p = Path(path)
-        if p.suffix == ".npz":
-            with np.load(p) as z:
-                inputs.update({k: z[k] for k in z.files})
+        arrays = read_arrays(path, f"--input {item}")
+        if None in arrays:
+            inputs[name] = arrays[None]
         else:
-            inputs[name] = np.load(p)
+            inputs.update(arrays)
     missing = [n for n in names if n not in inputs]
     if missing:
         raise WebDNNError(f"missing input(s) {missing}; give --input NAME=FILE.npy for each")
@@ -201,7 +212,6 @@ def _print_profile(kernels, backend, threads=None) -> None:
 
 
 def cmd_verify(args) -> int:
-    import numpy as np
     from .verify import PLACES, format_rows, verify
     places = [w.strip() for w in args.where.split(",") if w.strip()]
     bad = [w for w in places if w not in PLACES]
@@ -212,7 +222,10 @@ def cmd_verify(args) -> int:
         name, sep, path = item.partition("=")
         if not sep:
             raise WebDNNError(f"--input {item!r}: expected NAME=FILE.npy")
-        inputs[name] = np.load(path, allow_pickle=False)
+        arrays = read_arrays(path, f"--input {item}")
+        if None not in arrays:
+            raise WebDNNError(f"--input {item!r}: expected NAME=FILE.npy (one array)")
+        inputs[name] = arrays[None]
     backends = tuple(b.strip() for b in args.backend.split(",") if b.strip()) if args.backend else None
     rows = verify(args.model, args.out, backends, places, parse_input_shapes(args.input_shape) or None,
                   parse_constants(args.constant) or None, inputs, args.seed, args.repeat, prototxt=args.prototxt)

@@ -58,6 +58,21 @@ def test_wrong_input_shape_at_run_time_names_the_input(conv_model):
     assert p.returncode == 2 and "expects shape [2, 4, 7, 7], got [4, 2, 7, 7]" in p.stderr
 
 
+def test_unreadable_input_files_are_one_line_errors(conv_model):
+    """An input file numpy cannot read as an array (raw bytes, pickled objects, missing) is a one-line
+    error naming the option and the file, for run and for verify; nothing is unpickled."""
+    d, _ = conv_model
+    webdnn("convert", d / "conv.onnx", "-o", d / "out", "-q")
+    (d / "raw.bin").write_bytes(np.zeros(196, np.float32).tobytes())
+    np.save(d / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    for f in ("raw.bin", "obj.npy", "missing.npy"):
+        for cmd in (["run", d / "out"], ["verify", d / "conv.onnx", "-o", d / "v"]):
+            p = webdnn(*cmd, "--input", f"x={d / f}", ok=False)
+            assert p.returncode == 2, p.stderr
+            err = p.stderr.strip()
+            assert f"--input x={d / f}: cannot read" in err and "internal error" not in err and "\n" not in err, err
+
+
 def test_truncated_model_and_unknown_ops_are_clear_errors(tmp_path):
     (tmp_path / "t.onnx").write_bytes(next(c for c in CASES if c.name == "conv_basic").model.SerializeToString()[:100])
     p = webdnn("convert", tmp_path / "t.onnx", "-o", tmp_path / "o", ok=False)
