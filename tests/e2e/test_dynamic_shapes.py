@@ -336,6 +336,44 @@ def test_segmenter_at_several_image_sizes(tmp_path, runners, backend):
         runners["node"].run(out, {"x": np.zeros((1, 3, 8, 260), np.float32)}, backend=backend)
 
 
+class _MobileBlocks(torch.nn.Module):
+    """Depthwise convolutions of the mobile families: 3x3 stride 1 and 2, 5x5 stride 2, a dilated 3x3 and a
+    7x7 (ConvNeXt), each with a bias and the next layer's activation."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.stem = nn.Conv2d(3, 16, 3, 2, 1)
+        self.dw = nn.ModuleList([nn.Conv2d(16, 16, 3, 1, 1, groups=16), nn.Conv2d(16, 16, 3, 2, 1, groups=16),
+                                 nn.Conv2d(16, 16, 5, 2, 2, groups=16), nn.Conv2d(16, 16, 3, 1, 2, 2, groups=16),
+                                 nn.Conv2d(16, 16, 7, 1, 3, groups=16)])
+        self.act = nn.Hardswish()
+
+    def forward(self, x):
+        x = self.stem(x)
+        for c in self.dw:
+            x = self.act(c(x))
+        return x
+
+
+@pytest.mark.parametrize("backend", ["js", "wasm"])
+def test_depthwise_convolutions_at_several_image_sizes(tmp_path, runners, backend):
+    """One descriptor for any image size; the wasm backend's depthwise kernel for sizes known at run time
+    reads the input in place (rows and columns outside it skipped), four outputs at a time inside."""
+    torch.manual_seed(5)
+    proto = zoo.export(_MobileBlocks().eval(), [torch.randn(1, 3, 64, 64)], ["x"], ["y"], 17,
+                       dynamic_axes={"x": {0: "n", 2: "H", 3: "W"}, "y": {0: "n", 2: "h", 3: "w"}})
+    out = tmp_path / "mobile"
+    summary, _ = _convert(proto, out, backends=[backend])
+    assert summary["inputs"][0]["dims"] == ["n", 3, "H", "W"]
+    sess = ort.InferenceSession(proto.SerializeToString())
+    for shape in ((1, 3, 64, 64), (2, 3, 37, 90), (1, 3, 8, 5), (1, 3, 1, 1)):
+        x = np.random.default_rng(shape[3]).standard_normal(shape).astype(np.float32)
+        (want,) = sess.run(None, {"x": x})
+        err = compare(runners["node"].run(out, {"x": x}, backend=backend)["y"], want, backend, f"{shape}")
+        assert err is None, err
+
+
 @pytest.fixture(scope="module")
 def yolo(tmp_path_factory):
     """A YOLOv8n-style detector exported for any image size (anchors from the feature maps' sizes),

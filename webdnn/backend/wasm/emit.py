@@ -213,9 +213,9 @@ def k_conv(p: Program, step: Step, k: int):
     call = "  wd_conv(&p);"
     packed = 0
     work_arg = "0, 0"
-    if sized and (op.type != "Conv" or (C // g == 1 and M // g == 1)):
-        raise ConversionError(f"{op.type} {op.name!r}: the wasm backend takes symbolic image sizes for regular "
-                              f"convolutions only (not depthwise or transposed)")
+    if sized and op.type != "Conv":
+        raise ConversionError(f"{op.type} {op.name!r}: the wasm backend takes symbolic image sizes for convolutions "
+                              f"only (not transposed)")
     q8 = q8_weight_of(step, p.int8)
     rows = winograd_plan(p, op, C, M, OH, OW, q8=bool(q8))
     if q8 and rows is not None:  # Winograd F(4x4, 3x3) with 36 integer products
@@ -269,7 +269,9 @@ def k_conv(p: Program, step: Step, k: int):
                          f"(float*)(wd_prep + {u_at}), {M}, {C});")
         call = f"  wd_winograd(&p, (const float*)(wd_prep + {u_at}), (float*)wd_temp, {rows});"
     elif op.type == "Conv":
-        if C // g == 1 and M // g == 1:
+        if C // g == 1 and M // g == 1 and sized:
+            call = "  wd_conv_depthwise(&p);"  # no scratch: the padded plane's size is known at run time only
+        elif C // g == 1 and M // g == 1:
             ph = (OH - 1) * sh + (kh - 1) * dh + 1
             pw = (OW - 1) * sw + (kw - 1) * dw + 1 + 8
             p.scratch = max(p.scratch, ph * pw * 4 + 64)

@@ -437,6 +437,67 @@ static void dw_task(const void* arg, int task, int tid) {
   if (p->epi) p->epi(p->y + (size_t)img * p->M * OH * OW, OH * OW, img, ch, ch + 1, 0, OH * OW);
 }
 
+/* Any depthwise window straight from the input, no scratch (image sizes known at run time): per output
+ * row only the kernel rows inside the input; columns whose windows lie inside the input four at a time
+ * (strides 1 and 2), the others one by one with their columns checked. */
+static void dw_direct_task(const void* arg, int task, int tid) {
+  (void)tid;
+  const wd_conv_t* p = (const wd_conv_t*)arg;
+  int img = task / p->C, ch = task - img * p->C;
+  const int H = p->H, W = p->W, OH = p->OH, OW = p->OW, kh = p->kh, kw = p->kw;
+  const int sh = p->sh, sw = p->sw, dh = p->dh, dw = p->dw, pt = p->pt, pl = p->pl;
+  const float* x = p->x + ((size_t)img * p->C + ch) * H * W;
+  float* y = p->y + ((size_t)img * p->M + ch) * OH * OW;
+  const float* w = p->w + (size_t)ch * kh * kw;
+  const float bias = p->bias ? p->bias[ch] : 0.0f;
+  /* a vector of 4 outputs from ow reads columns ow*sw - pl .. ow*sw - pl + span: all inside the input
+   * where ow >= ca and that last one < W (stride 2 loads 8 columns per tap, the odd ones unused) */
+  const int ca = (pl + sw - 1) / sw, span = (kw - 1) * dw + (sw == 2 ? 7 : 3);
+  for (int oh = 0; oh < OH; oh++) {
+    const int ih0 = oh * sh - pt;
+    int i0 = 0, i1 = kh;  /* kernel rows inside the input */
+    while (i0 < kh && ih0 + i0 * dh < 0) i0++;
+    while (i1 > i0 && ih0 + (i1 - 1) * dh >= H) i1--;
+    float* out = y + (size_t)oh * OW;
+    int ow = 0;
+    for (;;) {
+      int iw = ow * sw - pl;
+      if (ow >= OW) break;
+      if (ow >= ca && (sw == 1 || sw == 2) && iw + span <= W - 1 && ow + 4 <= OW) {
+        f32x4 acc = wasm_f32x4_splat(bias);
+        for (int i = i0; i < i1; i++) {
+          const float* row = x + (size_t)(ih0 + i * dh) * W + iw;
+          for (int j = 0; j < kw; j++) {
+            f32x4 v;
+            if (sw == 1) {
+              v = wasm_v128_load(row + j * dw);
+            } else {
+              f32x4 lo = wasm_v128_load(row + j * dw), hi = wasm_v128_load(row + j * dw + 4);
+              v = wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6);
+            }
+            acc = WD_MADD(acc, wasm_f32x4_splat(w[i * kw + j]), v);
+          }
+        }
+        wasm_v128_store(out + ow, acc);
+        ow += 4;
+        continue;
+      }
+      float s = bias;
+      for (int i = i0; i < i1; i++) {
+        const float* row = x + (size_t)(ih0 + i * dh) * W;
+        for (int j = 0; j < kw; j++) {
+          int c = iw + j * dw;
+          if (c >= 0 && c < W) s += w[i * kw + j] * row[c];
+        }
+      }
+      out[ow++] = s;
+    }
+  }
+  if (p->epi) p->epi(p->y + (size_t)img * p->M * OH * OW, OH * OW, img, ch, ch + 1, 0, OH * OW);
+}
+
+void wd_conv_depthwise(const wd_conv_t* p) { wd_parallel(p->N * p->C, dw_direct_task, p); }
+
 void wd_conv(const wd_conv_t* p) {
   int Cg = p->C / p->group, Mg = p->M / p->group;
   int N = p->OH * p->OW, K = Cg * p->kh * p->kw;

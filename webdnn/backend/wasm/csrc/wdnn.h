@@ -38,6 +38,7 @@ typedef struct {
   float* work; int work_floats;  /* where an image's packed columns may go when threads split the rows (or 0) */
 } wd_conv_t;
 void wd_conv(const wd_conv_t* p);            /* Conv: depthwise kernel or packed GEMM (implicit im2col) */
+void wd_conv_depthwise(const wd_conv_t* p);  /* depthwise Conv without scratch (any image size) */
 /* ConvTranspose: a GEMM into cols (rows input rows at a time: rows * W * M/group * kh * kw floats), then col2im */
 void wd_conv_transpose(const wd_conv_t* p, float* cols, int rows);
 /* 3×3 stride-1 Conv (group 1) by Winograd F(4×4, 3×3): u holds the weights transformed by
