@@ -338,7 +338,8 @@ def test_segmenter_at_several_image_sizes(tmp_path, runners, backend):
 
 class _MobileBlocks(torch.nn.Module):
     """Depthwise convolutions of the mobile families: 3x3 stride 1 and 2, 5x5 stride 2, a dilated 3x3 and a
-    7x7 (ConvNeXt), each with a bias and the next layer's activation."""
+    7x7 (ConvNeXt), each with a bias and the next layer's activation; then two transposed convolutions
+    that upsample (4x4 stride 2; 3x3 stride 2 with an output padding, in 2 groups)."""
 
     def __init__(self):
         super().__init__()
@@ -348,18 +349,24 @@ class _MobileBlocks(torch.nn.Module):
                                  nn.Conv2d(16, 16, 5, 2, 2, groups=16), nn.Conv2d(16, 16, 3, 1, 2, 2, groups=16),
                                  nn.Conv2d(16, 16, 7, 1, 3, groups=16)])
         self.act = nn.Hardswish()
+        self.up = nn.Sequential(nn.ConvTranspose2d(16, 8, 4, 2, 1), nn.ReLU(),
+                                nn.ConvTranspose2d(8, 4, 3, 2, 1, output_padding=1, groups=2))
 
     def forward(self, x):
         x = self.stem(x)
         for c in self.dw:
             x = self.act(c(x))
-        return x
+        return self.up(x)
 
 
 @pytest.mark.parametrize("backend", ["js", "wasm"])
-def test_depthwise_convolutions_at_several_image_sizes(tmp_path, runners, backend):
+def test_depthwise_and_transposed_convolutions_at_several_image_sizes(tmp_path, runners, backend, monkeypatch):
     """One descriptor for any image size; the wasm backend's depthwise kernel for sizes known at run time
-    reads the input in place (rows and columns outside it skipped), four outputs at a time inside."""
+    reads the input in place (rows and columns outside it skipped), four outputs at a time inside; a
+    transposed convolution's columns go through the temporary buffer in chunks of whole pixels (here
+    room for 50 pixels: chunks that start and end inside rows)."""
+    from webdnn.backend.wasm import emit
+    monkeypatch.setattr(emit, "CONVT_COLS_BYTES", 50 * 8 * 16 * 4)
     torch.manual_seed(5)
     proto = zoo.export(_MobileBlocks().eval(), [torch.randn(1, 3, 64, 64)], ["x"], ["y"], 17,
                        dynamic_axes={"x": {0: "n", 2: "H", 3: "W"}, "y": {0: "n", 2: "h", 3: "w"}})

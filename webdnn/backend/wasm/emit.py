@@ -213,9 +213,6 @@ def k_conv(p: Program, step: Step, k: int):
     call = "  wd_conv(&p);"
     packed = 0
     work_arg = "0, 0"
-    if sized and op.type != "Conv":
-        raise ConversionError(f"{op.type} {op.name!r}: the wasm backend takes symbolic image sizes for convolutions "
-                              f"only (not transposed)")
     q8 = q8_weight_of(step, p.int8)
     rows = winograd_plan(p, op, C, M, OH, OW, q8=bool(q8))
     if q8 and rows is not None:  # Winograd F(4x4, 3x3) with 36 integer products
@@ -291,10 +288,13 @@ def k_conv(p: Program, step: Step, k: int):
                 packed = 1
     else:  # ConvTranspose: a GEMM into columns (in the temporary buffer, CONVT_COLS_BYTES at most), then col2im
         p.scratch = max(p.scratch, GEMM_SCRATCH)
-        row_bytes = W * (M // g) * kh * kw * 4
-        rows = max(1, min(H, CONVT_COLS_BYTES // row_bytes))
-        p.temp = max(p.temp, rows * row_bytes)
-        call = f"  wd_conv_transpose(&p, (float*)wd_temp, {rows});"
+        pixel_bytes = (M // g) * kh * kw * 4
+        if sized:  # image sizes known at run time: chunks of whole pixels, not rows
+            pix = max(1, CONVT_COLS_BYTES // pixel_bytes)
+        else:
+            pix = max(1, min(H, CONVT_COLS_BYTES // (W * pixel_bytes))) * W
+        p.temp = max(p.temp, pix * pixel_bytes)
+        call = f"  wd_conv_transpose(&p, (float*)wd_temp, {pix});"
     N, H, W, OH, OW = (p.dim(d) for d in (N, H, W, OH, OW))
     return (f"  wd_conv_t p = {{{p.ptr(x, True)}, {p.ptr(w, True)}, {p.ptr(b, True) if b is not None else '0'}, {out}, "
             f"{N}, {C}, {H}, {W}, {M}, {OH}, {OW}, {kh}, {kw}, {sh}, {sw}, {pt}, {pl}, {dh}, {dw}, {g}, {epi}, {packed}, "

@@ -24,7 +24,8 @@ PANEL_COPY_BYTES = 32 << 20
 
 # what the wasm kernels take with symbolic sizes (Conv and Pool: a symbolic batch only)
 SYMBOLIC_KERNELS = {"MatMul", "Elementwise", "Reduce", "Softmax", "Transpose", "Slice", "Expand", "Concat", "Split",
-                    "Gather", "Reshape", "Identity", "CumSum", "ArgReduce", "Conv", "Pool", "Recurrent"}
+                    "Gather", "Reshape", "Identity", "CumSum", "ArgReduce", "Conv", "ConvTranspose", "Pool",
+                    "Recurrent"}
 ITEM = {"int64": 4, "float16": 4, "bool": 1, "float32": 4, "int32": 4, "int8": 1, "uint8": 1}
 
 

@@ -662,49 +662,54 @@ void wd_matmul_nd(const float* a, const float* b, float* c, int M, int N, int K,
  * For a chunk of input rows, cols[pixel][m, i, j] = sum over c of x[c][pixel] * w[c][m, i, j] (one GEMM:
  * A is x read transposed, B the weights as they are); then each output plane adds its taps from cols
  * (one plane per task: no two tasks write the same plane). */
-typedef struct { const wd_conv_t* p; const float* cols; int img, gi, ih0, ih1, first, last; } col2im_t;
+typedef struct { const wd_conv_t* p; const float* cols; int img, gi, p0, p1; } col2im_t;
 
+/* output channel mm of the group: adds the columns of input pixels [p0, p1) (row-major over the plane) to
+ * the outputs they reach; the first chunk starts from the bias, the last one runs the epilogue */
 static void col2im_task(const void* arg, int mm, int tid) {
   (void)tid;
   const col2im_t* c = (const col2im_t*)arg;
   const wd_conv_t* p = c->p;
-  int Mg = p->M / p->group, m = c->gi * Mg + mm, taps = p->kh * p->kw, ncols = Mg * taps;
+  int Mg = p->M / p->group, m = c->gi * Mg + mm, taps = p->kh * p->kw, ncols = Mg * taps, W = p->W;
   float* y = p->y + ((size_t)c->img * p->M + m) * p->OH * p->OW;
-  if (c->first) {
+  if (c->p0 == 0) {
     float b = p->bias ? p->bias[m] : 0.0f;
     for (int t = 0; t < p->OH * p->OW; t++) y[t] = b;
   }
-  for (int ih = c->ih0; ih < c->ih1; ih++)
+  for (int ih = c->p0 / W; ih <= (c->p1 - 1) / W; ih++) {
+    int iw0 = ih * W < c->p0 ? c->p0 - ih * W : 0, iw1 = (ih + 1) * W > c->p1 ? c->p1 - ih * W : W;
     for (int i = 0; i < p->kh; i++) {
       int oh = ih * p->sh - p->pt + i * p->dh;
       if (oh < 0 || oh >= p->OH) continue;
       float* yr = y + (size_t)oh * p->OW;
-      const float* cr = c->cols + (size_t)(ih - c->ih0) * p->W * ncols + mm * taps + i * p->kw;
+      const float* cr = c->cols + (size_t)(ih * W - c->p0) * ncols + mm * taps + i * p->kw;
       for (int j = 0; j < p->kw; j++) {
-        int ow = j * p->dw - p->pl;
-        for (int iw = 0; iw < p->W; iw++, ow += p->sw)
+        int ow = iw0 * p->sw + j * p->dw - p->pl;
+        for (int iw = iw0; iw < iw1; iw++, ow += p->sw)
           if (ow >= 0 && ow < p->OW) yr[ow] += cr[(size_t)iw * ncols + j];
       }
     }
-  if (c->last && p->epi) p->epi(p->y + (size_t)c->img * p->M * p->OH * p->OW, p->OH * p->OW, c->img, m, m + 1, 0, p->OH * p->OW);
+  }
+  if (c->p1 == p->H * W && p->epi)
+    p->epi(p->y + (size_t)c->img * p->M * p->OH * p->OW, p->OH * p->OW, c->img, m, m + 1, 0, p->OH * p->OW);
 }
 
-void wd_conv_transpose(const wd_conv_t* p, float* cols, int rows) {
-  int Cg = p->C / p->group, Mg = p->M / p->group, ncols = Mg * p->kh * p->kw;
+void wd_conv_transpose(const wd_conv_t* p, float* cols, int pix) {
+  int Cg = p->C / p->group, Mg = p->M / p->group, ncols = Mg * p->kh * p->kw, HW = p->H * p->W;
   for (int img = 0; img < p->N; img++)
     for (int gi = 0; gi < p->group; gi++)
-      for (int ih0 = 0; ih0 < p->H; ih0 += rows) {
-        int ih1 = ih0 + rows < p->H ? ih0 + rows : p->H;
+      for (int p0 = 0; p0 < HW; p0 += pix) {
+        int p1 = p0 + pix < HW ? p0 + pix : HW;
         gemm_t g = {0};
-        g.a = p->x + ((size_t)img * p->C + (size_t)gi * Cg) * p->H * p->W + (size_t)ih0 * p->W;
-        g.lda = p->H * p->W;
+        g.a = p->x + ((size_t)img * p->C + (size_t)gi * Cg) * HW + p0;
+        g.lda = HW;
         g.a_trans = 1;
         g.b = p->w + (size_t)gi * Cg * ncols;
         g.ldb = ncols;
         g.c = cols; g.ldc = ncols;
-        g.M = (ih1 - ih0) * p->W; g.N = ncols; g.K = Cg;
+        g.M = p1 - p0; g.N = ncols; g.K = Cg;
         gemm_run(&g);
-        col2im_t c = {p, cols, img, gi, ih0, ih1, ih0 == 0, ih1 == p->H};
+        col2im_t c = {p, cols, img, gi, p0, p1};
         wd_parallel(Mg, col2im_task, &c);
       }
 }

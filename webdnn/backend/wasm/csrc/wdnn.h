@@ -39,8 +39,8 @@ typedef struct {
 } wd_conv_t;
 void wd_conv(const wd_conv_t* p);            /* Conv: depthwise kernel or packed GEMM (implicit im2col) */
 void wd_conv_depthwise(const wd_conv_t* p);  /* depthwise Conv without scratch (any image size) */
-/* ConvTranspose: a GEMM into cols (rows input rows at a time: rows * W * M/group * kh * kw floats), then col2im */
-void wd_conv_transpose(const wd_conv_t* p, float* cols, int rows);
+/* ConvTranspose: a GEMM into cols (pix input pixels at a time: pix * M/group * kh * kw floats), then col2im */
+void wd_conv_transpose(const wd_conv_t* p, float* cols, int pix);
 /* 3×3 stride-1 Conv (group 1) by Winograd F(4×4, 3×3): u holds the weights transformed by
  * wd_winograd_weights (36 * M * C floats, at load); work holds 36 * (C + M) * ntp floats, where
  * ntp = rows * ceil(OW / 4) + 4 rounded up to a multiple of 4 (rows: tile rows per chunk). */
