@@ -51,7 +51,10 @@ def _int8(data: np.ndarray, axis: int | None = None) -> tuple[dict, bytes]:
     best = None
     for axis in sorted({0, data.ndim - 1}) if axis is None else [axis]:
         moved = np.moveaxis(data.astype(np.float64), axis, 0).reshape(data.shape[axis], -1)
-        scale = np.abs(moved).max(axis=1) / 127.0
+        peak = np.abs(moved).max(axis=1)
+        scale = peak / 127.0
+        # a channel of whole numbers within ±127 (weights an integer model already quantized) keeps them
+        scale[(peak <= 127) & np.all(moved == np.rint(moved), axis=1)] = 1.0
         scale[scale == 0] = 1.0
         q = np.clip(np.rint(moved / scale[:, None]), -127, 127)
         err = float(np.abs(q * scale[:, None] - moved).max())

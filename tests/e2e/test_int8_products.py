@@ -319,6 +319,34 @@ def test_verify_holds_8bit_products_to_their_own_tolerance(converted):
     assert "2e-03" in format_rows([wasm])
 
 
+def test_whole_number_weights_stay_exact(runners, tmp_path):
+    """Weights that are whole numbers within ±127 (an integer model's, centered) are stored with scale 1, so
+    int8 keeps them exactly; the wasm products keep them exactly too, whether they read them as stored (w1)
+    or quantize decoded floats at load (w2, which an Add also reads). Channels of -3..3: a scale of
+    max/127 would move every weight by up to 0.8 %."""
+    rng = np.random.default_rng(9)
+    w1 = rng.integers(-3, 4, (96, 40)).astype(np.float32)
+    w2 = rng.integers(-100, 101, (96, 40)).astype(np.float32)
+    w2[:, 3] = 0.5  # one column of fractions: that column alone gets max / 127
+    inits = [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")]
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w1"], ["y1"]), helper.make_node("MatMul", ["x", "w2"], ["y2"]),
+                           helper.make_node("Add", ["z", "w2"], ["y3"])], "whole",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 96]),
+                           helper.make_tensor_value_info("z", TensorProto.FLOAT, [96, 40])],
+                          [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y1", "y2", "y3")], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "w.onnx")
+    for w in (w1, w2):
+        fields, payload = encode("w", w, "float32", "int8", 1)
+        assert np.array_equal(decode(fields, payload, w.shape, "float32"), w)
+    webdnn.convert(tmp_path / "w.onnx", tmp_path / "o", backends=("js", "wasm"), weights="int8")
+    doc = json.loads((tmp_path / "o" / "graph_wasm.json").read_text())
+    assert doc["stats"]["int8Products"] == 2 and set(doc["encoded"]) == {"w1"}
+    feeds = {"x": rng.standard_normal((5, 96)).astype(np.float32), "z": np.zeros((96, 40), np.float32)}
+    got = runners["node"].run(tmp_path / "o", feeds, backend="wasm")
+    for name, w in (("y1", w1), ("y2", w2)):
+        assert compare(got[name], feeds["x"] @ w, "wasm-int8", name) is None
+
+
 def test_int8_axis_is_the_output_channels(tmp_path):
     """Contraction weights are stored per output channel (what the wasm products quantize along), even
     where the other axis would have the smaller error; other constants keep the smaller-error choice."""

@@ -16,15 +16,18 @@
 WD_INLINE int kpairs(int K) { return (K + 1) >> 1; }
 
 /* The symmetric 8-bit scale of one channel of a float weight (n values, `stride` apart): its largest
- * magnitude / 127 (1 for a channel of zeros); and a value in it, rounded to -127..127. */
+ * magnitude / 127, or 1 for a channel of whole numbers within ±127 (kept exactly, as encoding._int8
+ * stores them) or of zeros; and a value in it, rounded to -127..127. */
 static float channel_scale(const float* src, size_t stride, int n) {
   float peak = 0.0f;
+  int whole = 1;
   for (int j = 0; j < n; j++) {
     float v = src[(size_t)j * stride];
+    whole &= v == __builtin_rintf(v);
     v = v < 0 ? -v : v;
     if (v > peak) peak = v;
   }
-  return peak > 0 ? peak / 127.0f : 1.0f;
+  return peak > 0 && !(whole && peak <= 127.0f) ? peak / 127.0f : 1.0f;
 }
 WD_INLINE int to_q8(float v, float s) {
   int q = (int)__builtin_rintf(v / s);
