@@ -214,16 +214,22 @@ def test_int8_convolutions_with_a_kernel(runners, tmp_path, monkeypatch, host, c
         assert compare(got[name], e, "wasm-int8", f"{host} {name}") is None
 
 
+def _webgpu_products(d, weights):
+    """The products model converted for js and webgpu with these weights (once per module; both hosts
+    use it), and its webgpu graph."""
+    out = d / f"webgpu-{weights}"
+    if not (out / "model.json").exists():
+        webdnn.convert(d / "products.onnx", out, backends=("js", "webgpu"), weights=weights)
+    return out, json.loads((out / "graph_webgpu.json").read_text())
+
+
 @pytest.mark.parametrize("host", ["native", "chromium"])
 def test_webgpu_unpacks_int8_weights_where_it_loads_them(runners, converted, tmp_path_factory, host):
     """webgpu with --weights int8: each MatMul's B is bound as stored (a quarter of the float bytes) and
     unpacked in the shader: 4 columns per word where N % 4 == 0, one by one otherwise (w3: 37
     columns); the results are js's on the same weights."""
     d, feeds = converted
-    out = d / "webgpu-int8"
-    if not (out / "model.json").exists():
-        webdnn.convert(d / "products.onnx", out, backends=("js", "webgpu"), weights="int8")
-    doc = json.loads((out / "graph_webgpu.json").read_text())
+    out, doc = _webgpu_products(d, "int8")
     assert doc["encoded"] == {w: {"encoding": "int8", "axis": 1} for w in ("w1", "w2", "w3", "w6")}
     placed = doc["memory"]["f32"]["tensors"]
     assert placed["w3"][0][2] == -(-(4 * 37 + 4608 * 37) // 4) * 4  # the stored bytes, not 4 per value
@@ -240,10 +246,7 @@ def test_webgpu_unpacks_int4_weights_where_it_loads_them(runners, converted, hos
     on the same decoded weights. w2 has 520 columns (4 values from one word), w3 37 (one at a time), and
     an odd number of blocks puts the values at an address that is 2 mod 4."""
     d, feeds = converted
-    out = d / "webgpu-int4"
-    if not (out / "model.json").exists():
-        webdnn.convert(d / "products.onnx", out, backends=("js", "webgpu"), weights="int4")
-    doc = json.loads((out / "graph_webgpu.json").read_text())
+    out, doc = _webgpu_products(d, "int4")
     assert doc["encoded"] == {w: {"encoding": "int4", "block": 32} for w in ("w1", "w2", "w3", "w6")}
     assert -(-65 * 520 // 32) % 2 == 1  # w2: an odd number of blocks
     placed = doc["memory"]["f32"]["tensors"]

@@ -410,8 +410,8 @@ def q8_winograd_work_bytes(C: int, M: int, ntp: int) -> int:
 def q8_conv_cols(K: int, HW: int) -> int:
     """Output pixels per chunk of wd_q8_conv: all of them, or as many (a multiple of 64) as fit
     Q8_CONV_WORK_BYTES."""
-    per = -(-K // 2) * 4 + 4
-    return HW if HW * per <= Q8_CONV_WORK_BYTES else max(64, Q8_CONV_WORK_BYTES // per // 64 * 64)
+    per = q8_conv_work_bytes(K, 8) // 8
+    return HW if q8_conv_work_bytes(K, HW) <= Q8_CONV_WORK_BYTES else max(64, Q8_CONV_WORK_BYTES // per // 64 * 64)
 
 
 def q8_conv_work_bytes(K: int, HW: int) -> int:
