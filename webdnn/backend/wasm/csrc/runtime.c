@@ -1,7 +1,7 @@
 /* Thread pool over shared memory, per-instance stack set-up, memory helpers.
  *
  * Every thread is one instance of the same module on one shared memory. Thread 0 calls the
- * model's run(); threads 1.. sit in wd_worker(), sleeping in memory.atomic.wait32 until
+ * model's run(); threads 1.. sit in wd_worker(), spinning or waiting in memory.atomic.wait32 until
  * wd_parallel() publishes a job (a new generation number), then take tasks with an atomic
  * counter. Without shared memory there is one thread and wd_parallel() is a plain loop. */
 #include "wdnn.h"
@@ -21,11 +21,23 @@ static const void* volatile pool_arg;
 
 /* Helper threads spin on the pool word for the whole of a run (wd_run_begin .. wd_run_end), so that a
  * job published between two short kernels starts at once instead of after a wake-up (in a browser
- * an atomic notify can take tens of microseconds to reach a sleeping worker); outside a run, or
- * after SPIN_RUN idle polls within one (a long single-threaded kernel), they sleep. */
+ * an atomic notify can take tens of microseconds to reach a sleeping worker). Outside a run, or
+ * after SPIN_RUN idle polls within one (a long single-threaded kernel), they nap: a wait with a
+ * timeout (NAP_NS) on a word nobody notifies, so each helper wakes by its own core's timer and stays
+ * on its core. Only after NAPS naps in a row (about a second without a job) does a helper sleep
+ * until notified. Why not sleep at once: a thread woken by another thread's notify is often placed
+ * on the waker's core (the scheduler may take the other core, idle in a halt, for busy; virtual
+ * machines do), and two threads that spin on one core run a model slower than one thread until the
+ * scheduler moves one away, milliseconds later. A model run every few tens of milliseconds (a
+ * camera loop) would pay that on every run; napping helpers join a run within NAP_NS instead. */
 #define SPIN 20000
 #define SPIN_RUN (1 << 21)
+#define NAP_NS 500000
+#define NAPS 2000
+#define WAIT_NS 50000 /* the caller's waits for the last tasks of a job: it polls again after this */
 static volatile int pool_active;
+static volatile int pool_nap_word;  /* never notified */
+static volatile int pool_sleepers;  /* helpers in a sleep that only a notify ends */
 void wd_run_begin(void) { __atomic_store_n(&pool_active, 1, __ATOMIC_SEQ_CST); }
 void wd_run_end(void) { __atomic_store_n(&pool_active, 0, __ATOMIC_SEQ_CST); }
 #define CLOSED 0xffffu  /* next-task field while a job is being set up */
@@ -69,11 +81,14 @@ void wd_parallel(int n, wd_task_fn fn, const void* arg) {
   pool_chunk = n / (8 * wd_nthreads) > 1 ? n / (8 * wd_nthreads) : 1;  /* still 8 claims per thread */
   __atomic_store_n(&pool_done, 0, __ATOMIC_SEQ_CST);
   __atomic_store_n(&pool_word, gen << 16, __ATOMIC_SEQ_CST);
-  __builtin_wasm_memory_atomic_notify((int*)&pool_word, (unsigned)-1);
+  /* a helper that sleeps (the increment comes before its wait, and the wait returns at once if the
+   * word changed since the helper read it) needs the notify; napping and spinning ones see the word */
+  if (__atomic_load_n(&pool_sleepers, __ATOMIC_SEQ_CST)) __builtin_wasm_memory_atomic_notify((int*)&pool_word, (unsigned)-1);
   run_tasks(gen, 0);
   int spin = 0, d;
   while ((d = __atomic_load_n(&pool_done, __ATOMIC_SEQ_CST)) != n) {
-    if (++spin > SPIN) __builtin_wasm_memory_atomic_wait32((int*)&pool_done, d, -1);
+    /* the helper that finishes the last task notifies; the timeout bounds a wait on a late helper */
+    if (++spin > SPIN) __builtin_wasm_memory_atomic_wait32((int*)&pool_done, d, WAIT_NS);
   }
 }
 
@@ -82,11 +97,19 @@ WD_EXPORT(wd_worker) void wd_worker(int tid) {
   uint32_t seen = 0;  /* generations start at 1 */
   for (;;) {
     uint32_t w;
-    int spin = 0;
+    int spin = 0, naps = 0;
     while (((w = __atomic_load_n(&pool_word, __ATOMIC_SEQ_CST)) >> 16) == seen) {
       if (++spin > (__atomic_load_n(&pool_active, __ATOMIC_SEQ_CST) ? SPIN_RUN : SPIN)) {
-        __builtin_wasm_memory_atomic_wait32((int*)&pool_word, (int)w, -1);
-        spin = 0;
+        if (naps < NAPS) {
+          __builtin_wasm_memory_atomic_wait32((int*)&pool_nap_word, 0, NAP_NS);
+          naps++;
+        } else {
+          __atomic_add_fetch(&pool_sleepers, 1, __ATOMIC_SEQ_CST);
+          __builtin_wasm_memory_atomic_wait32((int*)&pool_word, (int)w, -1);
+          __atomic_sub_fetch(&pool_sleepers, 1, __ATOMIC_SEQ_CST);
+          naps = 0;
+        }
+        spin = SPIN_RUN;  /* after a nap: one look at the word, then the next nap */
       }
     }
     seen = w >> 16;
