@@ -3,7 +3,8 @@ quantized per row as they run. Against the js backend, which computes in float w
 decoded weights: odd K, N not a multiple of the 8-column slivers, rows not a multiple of 4, a
 batch folded into the rows, a fused epilogue, a weight shared by two products, a large K (fewer
 bits for A), a row of zeros, one and two rows; products with K < 64 stay float. In Node and in Chromium
-(which takes the relaxed-SIMD build)."""
+(which takes the relaxed-SIMD build, where convolution patches are quantized to 7 bits per pixel: those
+are checked against a numpy model of that arithmetic, and against float to the wasm-int8-7bit row)."""
 import json
 import zlib
 
@@ -123,6 +124,47 @@ def test_int8_products_over_symbolic_rows(runners, tmp_path):
         assert compare(runners["node"].run(tmp_path / "o", x, backend="wasm")["y"], e, "wasm-int8", f"seq {n}") is None
 
 
+def _q7_conv(x, w, attrs, bias=None, relu=False):
+    """What the relaxed-SIMD build computes for a Conv over quantized patches (csrc/qgemm.c, quantize8_u7,
+    sums7, store_tile7), in numpy with the same float32 steps: the int8 weights as stored (per output
+    channel), each output pixel's patch to 0..127 with its scale and zero point, exact integer sums."""
+    f32 = np.float32
+    fields, payload = encode("w", w, "float32", "int8", 0)
+    M = w.shape[0]
+    ws = np.frombuffer(payload, "<f4", M)
+    wq = np.frombuffer(payload, np.int8, w.size, offset=4 * M).reshape(M, -1).astype(np.int64)
+    one_d = x.ndim == 3
+    if one_d:
+        x, w = x[:, :, None, :], w[:, :, None, :]
+    kh, kw = w.shape[2:]
+    sh, sw = attrs.get("strides", [1, 1]) if not one_d else [1] + attrs.get("strides", [1])
+    dh, dw = attrs.get("dilations", [1, 1]) if not one_d else [1] + attrs.get("dilations", [1])
+    pads = attrs.get("pads", [0, 0, 0, 0]) if not one_d else [0, attrs["pads"][0], 0, attrs["pads"][1]]
+    pt, pl, pb, pr = pads
+    N, C, H, W = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    OH, OW = (H + pt + pb - dh * (kh - 1) - 1) // sh + 1, (W + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    cols = np.empty((N, C, kh, kw, OH, OW), f32)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, i, j] = xp[:, :, i * dh:i * dh + sh * (OH - 1) + 1:sh, j * dw:j * dw + sw * (OW - 1) + 1:sw]
+    cols = cols.reshape(N, C * kh * kw, OH * OW)
+    lo, hi = np.minimum(cols.min(axis=1), f32(0)), np.maximum(cols.max(axis=1), f32(0))
+    rng = (hi - lo).astype(f32)
+    ok = rng > 0
+    scale = np.where(ok, rng / f32(127), f32(0)).astype(f32)
+    inv = np.where(ok, f32(127) / np.where(ok, rng, f32(1)), f32(0)).astype(f32)
+    z = np.where(ok, np.rint((-lo * inv).astype(f32)), 0).astype(np.int64)
+    q = np.clip(np.rint((cols * inv[:, None, :]).astype(f32)).astype(np.int64) + z[:, None, :], 0, 127)
+    sums = np.einsum("mk,nkp->nmp", wq, q) - z[:, None, :] * wq.sum(axis=1)[None, :, None]
+    y = sums.astype(f32) * (scale[:, None, :] * ws[None, :, None]).astype(f32)
+    if bias is not None:
+        y = (y + bias[None, :, None]).astype(f32)
+    if relu:
+        y = np.maximum(y, f32(0))
+    return y.reshape((N, M, OW) if one_d else (N, M, OH, OW))
+
+
 def _conv_model():
     """1x1 convolutions run on 8-bit weights: 67 channels in, 34 out, 10x13 pixels, bias, relu fused; and
     one of stride 2 (40 out, 5x7 pixels); a 3x3 and a 2x2 one of fewer than 32 output channels stay float
@@ -154,8 +196,16 @@ def test_int8_pointwise_convolution(runners, tmp_path, host):
     x[0, :, 2, :] *= 30  # a row of large pixels: each pixel has its own scale
     expected = runners["node"].run(tmp_path / "o", {"x": x}, backend="js")
     got = runners[host].run(tmp_path / "o", {"x": x}, backend="wasm")
+    relaxed = bool((runners[host].last_backend_info or {}).get("relaxedSimd"))
+    assert relaxed == (host == "chromium")
     for name, e in expected.items():
-        assert compare(got[name], e, "wasm-int8", f"{host} {name}") is None
+        # (y3 and y4 are float convolutions of y1)
+        assert compare(got[name], e, "wasm-int8-7bit" if relaxed else "wasm-int8", f"{host} {name}") is None
+    if relaxed:  # 7-bit patches: exactly the arithmetic modelled
+        m = onnx.load(tmp_path / "c.onnx")
+        w = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+        assert compare(got["y1"], _q7_conv(x, w["w1"], {}, w["b1"], relu=True), "wasm", "y1 (7-bit model)") is None
+        assert compare(got["y2"], _q7_conv(x, w["w2"], {"strides": [2, 2]}), "wasm", "y2 (7-bit model)") is None
 
 
 def _kernel_conv_model():
@@ -191,7 +241,7 @@ def _kernel_conv_model():
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), inputs
 
 
-@pytest.mark.parametrize("host,chunked", [("node", False), ("chromium", False), ("node", True)])
+@pytest.mark.parametrize("host,chunked", [("node", False), ("chromium", False), ("node", True), ("chromium", True)])
 def test_int8_convolutions_with_a_kernel(runners, tmp_path, monkeypatch, host, chunked):
     """(chunked: the quantized patches get room for 64 output pixels at a time and Winograd for one row of
     tiles, so each image runs in chunks, the epilogue on each)"""
@@ -210,8 +260,19 @@ def test_int8_convolutions_with_a_kernel(runners, tmp_path, monkeypatch, host, c
     x["a"][0, :, 9, :] *= 30  # large values in one row: the patches over it get their own scales
     expected = runners["node"].run(tmp_path / "o", x, backend="js")
     got = runners[host].run(tmp_path / "o", x, backend="wasm")
+    relaxed = bool((runners[host].last_backend_info or {}).get("relaxedSimd"))
+    patches = {f"yk{i}" for i in range(1, 8)}  # k8 runs in float, k9 as Winograd (13-bit operands)
     for name, e in expected.items():
-        assert compare(got[name], e, "wasm-int8", f"{host} {name}") is None
+        row = "wasm-int8-7bit" if relaxed and name in patches else "wasm-int8"
+        assert compare(got[name], e, row, f"{host} {name}") is None
+    if relaxed:  # 7-bit patches: exactly the arithmetic modelled
+        w = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+        ins = {n.output[0]: (n.input, {a.name: list(a.ints) for a in n.attribute}) for n in model.graph.node}
+        for name in sorted(patches):
+            src = "ck1" if name == "yk1" else name
+            (xn, wn, *rest), attrs = ins[src]
+            want = _q7_conv(x[xn], w[wn], attrs, w[rest[0]] if rest else None, relu=name == "yk1")
+            assert compare(got[name], want, "wasm", f"{name} (7-bit model)") is None
 
 
 def _webgpu_products(d, weights):

@@ -226,7 +226,7 @@ class ChromiumRunner(Runner):
                 raise RuntimeRunError(f"output {o['name']!r} came back as an unsupported {o['type']}")
             outputs[o["name"]] = shaped(np.frombuffer(base64.b64decode(o["b64"]), dtype=dtype).copy(), o.get("shape"))
         return {"outputs": outputs, "ms": reply.get("ms", []), "loadMs": reply.get("loadMs"),
-                "backendName": reply.get("backendName")}
+                "backendName": reply.get("backendName"), "backendInfo": reply.get("backendInfo")}
 
     def forget(self, descriptor_dir: Path | str | None = None) -> None:
         """Drop cached loaded descriptors in the page (one directory, or all)."""

@@ -324,15 +324,45 @@ void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int 
  * W quantized at load per output channel (axis 0, as int8 stores it) into panels of 4 rows of int16
  * pairs; the image quantized per output pixel (the largest magnitude of its patch) into slivers of 8
  * pixels of int16 k-pairs, a chunk of pixels at a time. */
+/* With relaxed SIMD, the products of a convolution are i32x4.relaxed_dot_i8x16_i7x16_add_s: four
+ * int8 weights times four 7-bit activations and the lane's sum, per lane, twice the products of
+ * i32x4.dot_i16x8_s per instruction. Its second operand must lie in 0..127 (engines differ above),
+ * so the patches are quantized per output pixel to 0..127 with a zero point: x = s (q - z), the range
+ * [min(x, 0), max(x, 0)] in 127 steps (post-ReLU inputs: 7 bits over [0, max], as fine as symmetric
+ * int8); y = w_scale s (sum w q - z sum w), exact in int32. The weights: panels of 4 rows of 4-value
+ * groups, [M/4][K/4][4][4] int8 (zeros past K), then a float scale and the int32 sum of the row's
+ * values per row; fewer bytes than emit.q8_conv_weight_bytes, the room both builds reserve. */
+#ifdef __wasm_relaxed_simd__
+#define Q7 1
+#else
+#define Q7 0
+#endif
+WD_INLINE int kquads(int K) { return (K + 3) >> 2; }
+
+static void conv_w7_put(int8_t* dst, int KQ, int m, int k, int v) {
+  dst[(size_t)(m / 4) * KQ * 16 + (size_t)(k >> 2) * 16 + (m % 4) * 4 + (k & 3)] = (int8_t)v;
+}
+
 /* W [M, K] (row-major floats) -> panels of 4 rows of int16 k-pairs, [M/4][K/2][4][2], then a float scale
- * per row (padded rows 0). The sizes: emit.q8_conv_weight_bytes. */
+ * per row (padded rows 0); with relaxed SIMD the 4-value groups above. The sizes: emit.q8_conv_weight_bytes. */
 void wd_q8_conv_weights(const float* w, int M, int K, int16_t* dst) {
-  const int MP = (M + 3) / 4 * 4, KP = kpairs(K);
-  float* scales = (float*)(dst + (size_t)MP * KP * 2);
+  const int MP = (M + 3) / 4 * 4, KP = kpairs(K), KQ = kquads(K);
+  float* scales = Q7 ? (float*)((int8_t*)dst + (size_t)MP * KQ * 4) : (float*)(dst + (size_t)MP * KP * 2);
+  int32_t* sums = (int32_t*)(scales + MP);
   for (int m = 0; m < MP; m++) {
     const float* r = w + (size_t)m * K;
     float sc = m < M ? channel_scale(r, 1, K) : 0.0f;
     scales[m] = sc;
+    if (Q7) {
+      int sum = 0;
+      for (int k = 0; k < 4 * KQ; k++) {
+        int v = m < M && k < K ? to_q8(r[k], sc) : 0;
+        conv_w7_put((int8_t*)dst, KQ, m, k, v);
+        sum += v;
+      }
+      sums[m] = sum;
+      continue;
+    }
     int16_t* d = dst + (size_t)(m / 4) * KP * 8 + (m % 4) * 2;
     for (int k = 0; k < 2 * KP; k++) d[pair_at(k, 4)] = (int16_t)(m < M && k < K ? to_q8(r[k], sc) : 0);
   }
@@ -340,12 +370,23 @@ void wd_q8_conv_weights(const float* w, int M, int K, int16_t* dst) {
 
 /* The same from W as --weights int8 stores it along its output channels (axis 0): [scales f32 x M][int8 x M x K]. */
 void wd_q8_conv_weights_stored(const char* stored, int M, int K, int16_t* dst) {
-  const int MP = (M + 3) / 4 * 4, KP = kpairs(K);
+  const int MP = (M + 3) / 4 * 4, KP = kpairs(K), KQ = kquads(K);
   const float* in_scales = (const float*)stored;
   const int8_t* q = (const int8_t*)(stored + 4 * (size_t)M);
-  float* scales = (float*)(dst + (size_t)MP * KP * 2);
+  float* scales = Q7 ? (float*)((int8_t*)dst + (size_t)MP * KQ * 4) : (float*)(dst + (size_t)MP * KP * 2);
+  int32_t* sums = (int32_t*)(scales + MP);
   for (int m = 0; m < MP; m++) {
     scales[m] = m < M ? in_scales[m] : 0.0f;
+    if (Q7) {
+      int sum = 0;
+      for (int k = 0; k < 4 * KQ; k++) {
+        int v = m < M && k < K ? q[(size_t)m * K + k] : 0;
+        conv_w7_put((int8_t*)dst, KQ, m, k, v);
+        sum += v;
+      }
+      sums[m] = sum;
+      continue;
+    }
     int16_t* panel = dst + (size_t)(m / 4) * KP * 8 + (m % 4) * 2;
     for (int k = 0; k < 2 * KP; k++) panel[pair_at(k, 4)] = (m < M && k < K) ? q[(size_t)m * K + k] : 0;
   }
@@ -357,6 +398,7 @@ typedef struct {
   int H, W, OW, kh, kw, sh, sw, pt, pl, dh, dw;
   int p0, np;              /* this chunk's output pixels: [p0, p0 + np) */
   int16_t* xq; float* xs;  /* the chunk quantized: [np/8][K/2][8][2] int16, and one scale per output pixel */
+  int KQ; int32_t* xz; const int32_t* wsum;  /* relaxed SIMD: xq holds [np/8][K/4][8][4] 0..127, xz the zero points */
   wd_epi_fn epi; int img;
 } q8c_t;
 
@@ -442,6 +484,84 @@ void wd_q8_quantize8(const float* src, size_t ks, int K, int KP, float qmax, int
   }
 }
 
+#if Q7
+/* Eight pixels, value k of pixel j at src[k * ks + j], to 0..127 each with its own scale and zero point
+ * (x = scales[j] (q - zps[j]); a pixel of zeros, or with a NaN, gets scale 0), as [K/4][8][4] bytes. */
+static void quantize8_u7(const float* src, size_t ks, int K, int KQ, uint8_t* d, float* scales, int32_t* zps) {
+  f32x4 lo0 = wasm_f32x4_splat(0), lo1 = lo0, hi0 = lo0, hi1 = lo0;
+  for (int k = 0; k < K; k++) {
+    f32x4 a = wasm_v128_load(src + (size_t)k * ks), b = wasm_v128_load(src + (size_t)k * ks + 4);
+    lo0 = wasm_f32x4_min(lo0, a); hi0 = wasm_f32x4_max(hi0, a);
+    lo1 = wasm_f32x4_min(lo1, b); hi1 = wasm_f32x4_max(hi1, b);
+  }
+  float lo[8], hi[8], inv[8];
+  int32_t z[8];
+  wasm_v128_store(lo, lo0); wasm_v128_store(lo + 4, lo1);
+  wasm_v128_store(hi, hi0); wasm_v128_store(hi + 4, hi1);
+  for (int j = 0; j < QNR; j++) {
+    float range = hi[j] - lo[j];
+    if (range > 0) {  /* false for zeros and NaN */
+      scales[j] = range / 127.0f;
+      inv[j] = 127.0f / range;
+      z[j] = (int32_t)__builtin_rintf(-lo[j] * inv[j]);
+    } else {
+      scales[j] = inv[j] = 0.0f;
+      z[j] = 0;
+    }
+    zps[j] = z[j];
+  }
+  const f32x4 i0 = wasm_v128_load(inv), i1 = wasm_v128_load(inv + 4);
+  const v128_t z0 = wasm_v128_load(z), z1 = wasm_v128_load(z + 4), top = wasm_u8x16_splat(127);
+  for (int kq = 0; kq < KQ; kq++, d += 32) {
+    v128_t q[2][4];
+    for (int t = 0; t < 4; t++) {
+      int k = 4 * kq + t;
+      if (k < K) {
+        const float* r = src + (size_t)k * ks;
+        q[0][t] = wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(r), i0))), z0);
+        q[1][t] = wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(r + 4), i1))), z1);
+      } else {
+        q[0][t] = q[1][t] = wasm_i32x4_splat(0);  /* the weights past K are 0 */
+      }
+    }
+    for (int h = 0; h < 2; h++) {  /* pixels 4h .. 4h+3: [k][pixel] bytes -> [pixel][k] */
+      v128_t b = wasm_u8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(q[h][0], q[h][1]), wasm_i16x8_narrow_i32x4(q[h][2], q[h][3]));
+      b = wasm_u8x16_min(b, top);
+      wasm_v128_store(d + 16 * h, wasm_i8x16_shuffle(b, b, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+    }
+  }
+}
+
+/* int32 sums of 4 weight rows (a panel, [K/4][4][4] int8) x 8 pixels ([K/4][8][4] 0..127) over all of K */
+WD_INLINE void sums7(const int8_t* ap, const uint8_t* bp, int KQ, v128_t acc[4][2]) {
+  v128_t z = wasm_i32x4_splat(0), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+  const int32_t* a = (const int32_t*)ap;
+  for (int kq = 0; kq < KQ; kq++, a += 4, bp += 32) {
+    v128_t b0 = wasm_v128_load(bp), b1 = wasm_v128_load(bp + 16);
+    v128_t x0 = wasm_i32x4_splat(a[0]), x1 = wasm_i32x4_splat(a[1]), x2 = wasm_i32x4_splat(a[2]), x3 = wasm_i32x4_splat(a[3]);
+    c00 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x0, b0, c00); c01 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x0, b1, c01);
+    c10 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x1, b0, c10); c11 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x1, b1, c11);
+    c20 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x2, b0, c20); c21 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x2, b1, c21);
+    c30 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x3, b0, c30); c31 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x3, b1, c31);
+  }
+  acc[0][0] = c00; acc[0][1] = c01; acc[1][0] = c10; acc[1][1] = c11;
+  acc[2][0] = c20; acc[2][1] = c21; acc[3][0] = c30; acc[3][1] = c31;
+}
+
+/* y[r][j] = w_scale[r] s[j] (sums - z[j] wsum[r]) (+ bias[r]) for rows r < rows, pixels j < w */
+WD_INLINE void store_tile7(v128_t acc[4][2], float* c, int ldc, int rows, int w, const float* ws, const int32_t* wsum,
+                           const float* xs, const int32_t* xz, const float* bias) {
+  f32x4 f[4][2];
+  v128_t z0 = wasm_v128_load(xz), z1 = wasm_v128_load(xz + 4);
+  for (int r = 0; r < rows; r++) {
+    v128_t sr = wasm_i32x4_splat(wsum[r]);
+    f[r][0] = wasm_f32x4_convert_i32x4(wasm_i32x4_sub(acc[r][0], wasm_i32x4_mul(z0, sr)));
+    f[r][1] = wasm_f32x4_convert_i32x4(wasm_i32x4_sub(acc[r][1], wasm_i32x4_mul(z1, sr)));
+  }
+  store_scaled(f, c, ldc, rows, w, ws, xs, bias);
+}
+#endif
+
 /* the chunk's output pixels [64 t, 64 t + 64): slivers of 8. A 1x1 stride-1 unpadded convolution reads
  * 8 neighbouring pixels of each channel in place; any other gathers the patches first. */
 static void conv_quantize_task(const void* arg, int t, int tid) {
@@ -451,6 +571,16 @@ static void conv_quantize_task(const void* arg, int t, int tid) {
   int n0 = t * QCOLS, n1 = n0 + QCOLS < g->np ? n0 + QCOLS : g->np;
   for (int s0 = n0; s0 < n1; s0 += QNR) {
     int w = n1 - s0 < QNR ? n1 - s0 : QNR;
+#if Q7
+    uint8_t* d7 = (uint8_t*)g->xq + (size_t)(s0 / QNR) * g->KQ * 32;
+    if (w == QNR && direct) {
+      quantize8_u7(g->x + g->p0 + s0, (size_t)g->H * g->W, g->K, g->KQ, d7, g->xs + s0, g->xz + s0);
+    } else {
+      gather8(g, g->p0 + s0, w, tmp);
+      quantize8_u7(tmp, QNR, g->K, g->KQ, d7, g->xs + s0, g->xz + s0);
+    }
+    continue;
+#endif
     int16_t* d = g->xq + (size_t)(s0 / QNR) * g->KP * 16;
     if (w == QNR && direct) {
       wd_q8_quantize8(g->x + g->p0 + s0, (size_t)g->H * g->W, g->K, g->KP, g->qmax, d, g->xs + s0);
@@ -469,8 +599,19 @@ static void conv_task(const void* arg, int task, int tid) {
   int n0 = cb * QCOLS, n1 = n0 + QCOLS < g->np ? n0 + QCOLS : g->np;
   int m0 = r * QROWS, m1 = m0 + QROWS < g->M ? m0 + QROWS : g->M;
   for (int m = m0; m < m1; m += 4) {
-    const int16_t* ap = g->wq + (size_t)(m / 4) * g->KP * 8;
     int rows = m1 - m < 4 ? m1 - m : 4;
+#if Q7
+    const int8_t* a7 = (const int8_t*)g->wq + (size_t)(m / 4) * g->KQ * 16;
+    for (int n = n0; n < n1; n += QNR) {
+      v128_t acc[4][2];
+      sums7(a7, (const uint8_t*)g->xq + (size_t)(n / QNR) * g->KQ * 32, g->KQ, acc);
+      store_tile7(acc, g->y + (size_t)m * g->HW + g->p0 + n, g->HW, rows, n1 - n < QNR ? n1 - n : QNR, g->ws + m,
+                  g->wsum + m, g->xs + n, g->xz + n, g->bias ? g->bias + m : 0);
+    }
+    if (g->epi) g->epi(g->y, g->HW, g->img, m, m + rows, g->p0 + n0, g->p0 + n1);
+    continue;
+#endif
+    const int16_t* ap = g->wq + (size_t)(m / 4) * g->KP * 8;
     for (int n = n0; n < n1; n += QNR) {
       v128_t acc[4][2];
       sums(ap, g->xq + (size_t)(n / QNR) * g->KP * 16, g->KP, 1, acc);
@@ -494,6 +635,13 @@ void wd_q8_conv(const float* x, const int16_t* wq, const float* bias, float* y, 
   g.qmax = room < 32767 ? (float)room : 32767.0f;
   g.xq = (int16_t*)work;
   g.xs = (float*)((char*)work + (size_t)NP * KP * 4);
+  g.KQ = kquads(K);
+  if (Q7) {  /* the 8-bit layouts: smaller than the room reserved for the int16 ones */
+    g.ws = (const float*)((const int8_t*)wq + (size_t)MP * g.KQ * 4);
+    g.wsum = (const int32_t*)(g.ws + MP);
+    g.xs = (float*)((char*)work + (size_t)NP * g.KQ * 4);
+    g.xz = (int32_t*)(g.xs + NP);
+  }
   g.epi = epi;
   for (int img = 0; img < N; img++) {
     g.x = x + (size_t)img * C * H * W;
