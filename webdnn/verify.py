@@ -11,7 +11,7 @@ The oracle is onnxruntime for an ONNX model (the numpy references of webdnn's ow
 onnxruntime is not installed), Keras itself for a Keras file (else the numpy references), and the js backend in Node
 for a bare descriptor (then the table says how the backends agree, not whether they are right).
 The wasm backend of a descriptor whose products run on 8-bit weights (--weights int8/int4) is held
-to the table's wasm-int8 row (wasm-int8-7bit where its relaxed-SIMD build ran convolutions over 7-bit patches). A place that is not installed is a "skipped" row, not a failure; a run that fails or a result out
+to the table's wasm-int8 row (wasm-int8-7bit where its relaxed-SIMD build ran, with 7-bit activations). A place that is not installed is a "skipped" row, not a failure; a run that fails or a result out
 of tolerance is "FAIL", and any FAIL makes the exit status 1."""
 from __future__ import annotations
 
@@ -187,19 +187,15 @@ def verify(model, out_dir=None, backends=None, places=("node", "chromium", "nati
 def _tolerance(descriptor: Path, backend: str, relaxed: bool = False) -> str:
     """The tolerance row a backend of this descriptor is held to: "wasm-int8" where the wasm backend runs
     products on 8-bit weights (--weights int8/int4: their activations are rounded too), "wasm-int8-7bit"
-    where it ran its relaxed-SIMD build (`relaxed`) and some of them are convolutions over quantized
-    patches (7 bits per pixel there), else the backend's."""
+    where it ran them in its relaxed-SIMD build (`relaxed`: activations to 7 bits), else the backend's."""
     if backend == "wasm":
         import json
         try:
             doc = json.loads((descriptor / "graph_wasm.json").read_text())
         except (OSError, ValueError):
             return backend
-        stats = doc.get("stats", {})
-        if relaxed and stats.get("int8PatchProducts"):
-            return "wasm-int8-7bit"
-        if stats.get("int8Products"):
-            return "wasm-int8"
+        if doc.get("stats", {}).get("int8Products"):
+            return "wasm-int8-7bit" if relaxed else "wasm-int8"
     return backend
 
 

@@ -95,14 +95,51 @@ def test_stored_int8_read_along_another_axis_is_refused(runners, converted, tmp_
         runners[host].run(q, feeds, backend="wasm")
 
 
+def _q7_rows(a):
+    """Rows of floats to 0..127 as the relaxed-SIMD build quantizes them (csrc/qgemm.c, q7_params), with the
+    same float32 steps: (values, scale, zero point) per row; a row's range is [min(x, 0), max(x, 0)]."""
+    f32 = np.float32
+    lo, hi = np.minimum(a.min(axis=-1), f32(0)), np.maximum(a.max(axis=-1), f32(0))
+    rng = (hi - lo).astype(f32)
+    ok = rng > 0
+    scale = np.where(ok, rng / f32(127), f32(0)).astype(f32)
+    inv = np.where(ok, f32(127) / np.where(ok, rng, f32(1)), f32(0)).astype(f32)
+    z = np.where(ok, np.rint((-lo * inv).astype(f32)), 0).astype(np.int64)
+    q = np.clip(np.rint((a * inv[..., None]).astype(f32)).astype(np.int64) + z[..., None], 0, 127)
+    return q, scale, z
+
+
+def _q7_matmul(a, w):
+    """a @ w as the relaxed-SIMD build computes it on int8 weights (stored per column): A's rows to 7 bits,
+    exact integer sums, then the row's and the column's scales."""
+    f32 = np.float32
+    _, payload = encode("w", w, "float32", "int8", 1)
+    N = w.shape[1]
+    ws = np.frombuffer(payload, "<f4", N)
+    wq = np.frombuffer(payload, np.int8, w.size, offset=4 * N).reshape(w.shape).astype(np.int64)
+    q, scale, z = _q7_rows(a.reshape(-1, a.shape[-1]))
+    sums = q @ wq - z[:, None] * wq.sum(axis=0)[None, :]
+    y = sums.astype(f32) * (ws[None, :] * scale[:, None]).astype(f32)
+    return y.reshape(a.shape[:-1] + (N,))
+
+
 @pytest.mark.parametrize("host", ["node", "chromium"])
 def test_int8_products_match_float_arithmetic_on_the_same_weights(runners, converted, host):
     d, feeds = converted
     expected = runners["node"].run(d / "int8", feeds, backend="js")
     got = runners[host].run(d / "int8", feeds, backend="wasm")
+    relaxed = bool((runners[host].last_backend_info or {}).get("relaxedSimd"))
+    assert relaxed == (host == "chromium")
     for name, e in expected.items():
-        assert compare(got[name], e, "wasm-int8", f"{host} {name}") is None
+        assert compare(got[name], e, "wasm-int8-7bit" if relaxed else "wasm-int8", f"{host} {name}") is None
     assert np.all(got["y2"][3] == 0)
+    if relaxed:  # A's rows to 7 bits: exactly the arithmetic modelled
+        m = onnx.load(d / "products.onnx")
+        w = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+        want = {f"y{i}": _q7_matmul(feeds[f"x{i}"], w[SHAPES[f"x{i}"][1]]) for i in (2, 3, 4, 5, 7, 8, 9)}
+        want["y1"] = np.maximum(_q7_matmul(feeds["x1"], w["w1"]) + w["b1"], np.float32(0))
+        for name, e in want.items():
+            assert compare(got[name], e, "wasm", f"{name} (7-bit model)") is None
     # the float product (K = 40) computes what js computes
     assert compare(got["y6"], expected["y6"], "wasm", "y6") is None
 
@@ -129,7 +166,7 @@ def _q7_conv(x, w, attrs, bias=None, relu=False):
     sums7, store_tile7), in numpy with the same float32 steps: the int8 weights as stored (per output
     channel), each output pixel's patch to 0..127 with its scale and zero point, exact integer sums."""
     f32 = np.float32
-    fields, payload = encode("w", w, "float32", "int8", 0)
+    _, payload = encode("w", w, "float32", "int8", 0)
     M = w.shape[0]
     ws = np.frombuffer(payload, "<f4", M)
     wq = np.frombuffer(payload, np.int8, w.size, offset=4 * M).reshape(M, -1).astype(np.int64)
@@ -148,15 +185,8 @@ def _q7_conv(x, w, attrs, bias=None, relu=False):
     for i in range(kh):
         for j in range(kw):
             cols[:, :, i, j] = xp[:, :, i * dh:i * dh + sh * (OH - 1) + 1:sh, j * dw:j * dw + sw * (OW - 1) + 1:sw]
-    cols = cols.reshape(N, C * kh * kw, OH * OW)
-    lo, hi = np.minimum(cols.min(axis=1), f32(0)), np.maximum(cols.max(axis=1), f32(0))
-    rng = (hi - lo).astype(f32)
-    ok = rng > 0
-    scale = np.where(ok, rng / f32(127), f32(0)).astype(f32)
-    inv = np.where(ok, f32(127) / np.where(ok, rng, f32(1)), f32(0)).astype(f32)
-    z = np.where(ok, np.rint((-lo * inv).astype(f32)), 0).astype(np.int64)
-    q = np.clip(np.rint((cols * inv[:, None, :]).astype(f32)).astype(np.int64) + z[:, None, :], 0, 127)
-    sums = np.einsum("mk,nkp->nmp", wq, q) - z[:, None, :] * wq.sum(axis=1)[None, :, None]
+    q, scale, z = _q7_rows(cols.reshape(N, C * kh * kw, OH * OW).transpose(0, 2, 1))  # per output pixel
+    sums = np.einsum("mk,npk->nmp", wq, q) - z[:, None, :] * wq.sum(axis=1)[None, :, None]
     y = sums.astype(f32) * (scale[:, None, :] * ws[None, :, None]).astype(f32)
     if bias is not None:
         y = (y + bias[None, :, None]).astype(f32)

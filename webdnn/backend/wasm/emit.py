@@ -78,7 +78,6 @@ class Program:
         self.panels: set[str] = set()  # constants rewritten into column panels at load
         self.q8: dict[str, int] = {}  # constant name -> where wd_q8_weights put its 8-bit copy (in wd_prep)
         self.q8_steps = 0  # products that run on 8-bit weights
-        self.q8_patch_steps = 0  # of them, convolutions over quantized patches (7-bit in relaxed-SIMD builds)
         self.stored: dict[str, dict] = {}  # constants in memory as int8/int4 stores them -> the encoding's fields
         self.steps: list[tuple[int, str]] = []  # (kernel index, label) of the kernels run() calls
         self.pre: list[str] = []  # statements the current step runs first (symbolic.SymProgram fills tables)
@@ -240,7 +239,6 @@ def k_conv(p: Program, step: Step, k: int):
         p.temp = max(p.temp, q8_conv_work_bytes(K, cols))
         p.scratch = max(p.scratch, 32 * K + 64)  # one sliver's patches (csrc/qgemm.c gather8)
         p.q8_steps += 1
-        p.q8_patch_steps += 1
         return (f"  wd_q8_conv({p.ptr(x, True)}, (const int16_t*)(wd_prep + {p.q8[w.name]}), "
                 f"{p.ptr(b, True) if b is not None else '0'}, {out}, {N}, {C}, {H}, {W}, {OH}, {OW}, {kh}, {kw}, "
                 f"{sh}, {sw}, {pt}, {pl}, {dh}, {dw}, {M}, wd_temp, {cols}, {epi});")
@@ -423,9 +421,11 @@ def q8_conv_work_bytes(K: int, HW: int) -> int:
 
 
 def q8_weight_bytes(K: int, N: int) -> int:
-    """The bytes wd_q8_weights writes: B as slivers of 8 columns of int8 k-pairs, then a float scale per column."""
+    """The bytes wd_q8_weights writes: B as slivers of 8 columns of int8 k-pairs, then a float scale per column;
+    in the relaxed-SIMD build, of int8 4-value groups, then a float scale and an int32 sum per column (the
+    larger of the two)."""
     np_ = -(-N // 8) * 8
-    return np_ * -(-K // 2) * 2 + np_ * 4
+    return max(np_ * -(-K // 2) * 2 + np_ * 4, np_ * -(-K // 4) * 4 + np_ * 8)
 
 
 def q8_work_bytes(M: int, K: int) -> int:

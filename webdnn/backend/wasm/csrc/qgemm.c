@@ -15,6 +15,17 @@
 
 WD_INLINE int kpairs(int K) { return (K + 1) >> 1; }
 
+/* The relaxed-SIMD build multiplies with i32x4.relaxed_dot_i8x16_i7x16_add_s where it can: four int8
+ * weights times four activations quantized to 0..127 (7 bits with a zero point, the operand's range
+ * that every engine computes alike) and the lane's sum, per lane: twice the products of dot_i16x8_s
+ * per instruction. See the convolutions' part below for the arithmetic. */
+#ifdef __wasm_relaxed_simd__
+#define Q7 1
+#else
+#define Q7 0
+#endif
+WD_INLINE int kquads(int K) { return (K + 3) >> 2; }
+
 /* The symmetric 8-bit scale of one channel of a float weight (n values, `stride` apart): its largest
  * magnitude / 127, or 1 for a channel of whole numbers within ±127 (kept exactly, as encoding._int8
  * stores them) or of zeros; and a value in it, rounded to -127..127. */
@@ -37,14 +48,31 @@ WD_INLINE int to_q8(float v, float s) {
 /* where value k of a sliver's / panel's channel goes: k-pairs of `width` channels, [K/2][width][2] */
 WD_INLINE size_t pair_at(int k, int width) { return (size_t)(k >> 1) * width * 2 + (k & 1); }
 
+/* where B's value (k, n) goes with relaxed SIMD: slivers of 8 columns of 4-value groups, [N/8][K/4][8][4] */
+WD_INLINE size_t quad_at(int KQ, int n, int k) {
+  return (size_t)(n / QNR) * KQ * QNR * 4 + (size_t)(k >> 2) * QNR * 4 + (n % QNR) * 4 + (k & 3);
+}
+
 /* B[K, N] (row-major floats) -> slivers of 8 columns, [N/8][K/2][8][2] int8 (k-pairs interleaved, zero
- * padded), then one float scale per column (padded columns 0). The sizes: emit.q8_weight_bytes. */
+ * padded), then one float scale per column (padded columns 0); with relaxed SIMD [N/8][K/4][8][4] int8,
+ * the scales, then each column's int32 sum of values. The sizes: emit.q8_weight_bytes. */
 void wd_q8_weights(const float* b, int K, int N, int8_t* dst) {
-  const int NP = (N + QNR - 1) / QNR * QNR, KP = kpairs(K);
-  float* scales = (float*)(dst + (size_t)NP * KP * 2);
+  const int NP = (N + QNR - 1) / QNR * QNR, KP = kpairs(K), KQ = kquads(K);
+  float* scales = (float*)(dst + (Q7 ? (size_t)NP * KQ * 4 : (size_t)NP * KP * 2));
+  int32_t* sums = (int32_t*)(scales + NP);
   for (int n = 0; n < NP; n++) {
     float sc = n < N ? channel_scale(b + n, (size_t)N, K) : 0.0f;
     scales[n] = sc;
+    if (Q7) {
+      int sum = 0;
+      for (int k = 0; k < 4 * KQ; k++) {
+        int v = n < N && k < K ? to_q8(b[(size_t)k * N + n], sc) : 0;
+        dst[quad_at(KQ, n, k)] = (int8_t)v;
+        sum += v;
+      }
+      sums[n] = sum;
+      continue;
+    }
     int8_t* d = dst + (size_t)(n / QNR) * KP * QNR * 2 + (n % QNR) * 2;
     for (int k = 0; k < 2 * KP; k++) d[pair_at(k, QNR)] = (int8_t)(n < N && k < K ? to_q8(b[(size_t)k * N + n], sc) : 0);
   }
@@ -53,12 +81,23 @@ void wd_q8_weights(const float* b, int K, int N, int8_t* dst) {
 /* The same from B as --weights int8 stores it along its columns (axis 1): [scales f32 x N][int8 x K x N]:
  * the values as they are, no float copy. */
 void wd_q8_weights_stored(const char* stored, int K, int N, int8_t* dst) {
-  const int NP = (N + QNR - 1) / QNR * QNR, KP = kpairs(K);
+  const int NP = (N + QNR - 1) / QNR * QNR, KP = kpairs(K), KQ = kquads(K);
   const float* in_scales = (const float*)stored;
   const int8_t* q = (const int8_t*)(stored + 4 * (size_t)N);
-  float* scales = (float*)(dst + (size_t)NP * KP * 2);
+  float* scales = (float*)(dst + (Q7 ? (size_t)NP * KQ * 4 : (size_t)NP * KP * 2));
+  int32_t* sums = (int32_t*)(scales + NP);
   for (int n = 0; n < NP; n++) {
     scales[n] = n < N ? in_scales[n] : 0.0f;
+    if (Q7) {
+      int sum = 0;
+      for (int k = 0; k < 4 * KQ; k++) {
+        int v = n < N && k < K ? q[(size_t)k * N + n] : 0;
+        dst[quad_at(KQ, n, k)] = (int8_t)v;
+        sum += v;
+      }
+      sums[n] = sum;
+      continue;
+    }
     int8_t* col = dst + (size_t)(n / QNR) * KP * QNR * 2 + (n % QNR) * 2;
     for (int k = 0; k < 2 * KP; k++) col[pair_at(k, QNR)] = (n < N && k < K) ? q[(size_t)k * N + n] : 0;
   }
@@ -99,7 +138,106 @@ typedef struct {
   const int8_t* bq; const float* bs; int N;
   float* c; int r0;         /* the product's output, and the row of it where these M rows start */
   wd_epi_fn epi; int img;
+  int KQ; int32_t* az; const int32_t* bsum;  /* relaxed SIMD: aq holds [M/4][K/4][4][4] 0..127, az the zero points */
 } q8_t;
+
+#if Q7
+/* The range [min(x, 0), max(x, 0)] of n floats (a NaN makes it NaN) */
+static void range0(const float* x, int n, float* lo, float* hi) {
+  f32x4 l = wasm_f32x4_splat(0), h = l;
+  int k = 0;
+  for (; k + 4 <= n; k += 4) {
+    f32x4 v = wasm_v128_load(x + k);
+    l = wasm_f32x4_min(l, v);
+    h = wasm_f32x4_max(h, v);
+  }
+  float a[4], b[4];
+  wasm_v128_store(a, l);
+  wasm_v128_store(b, h);
+  float mn = a[0], mx = b[0];
+  for (int t = 1; t < 4; t++) {
+    mn = a[t] < mn || a[t] != a[t] ? a[t] : mn;
+    mx = b[t] > mx || b[t] != b[t] ? b[t] : mx;
+  }
+  for (; k < n; k++) {
+    mn = x[k] < mn || x[k] != x[k] ? x[k] : mn;
+    mx = x[k] > mx || x[k] != x[k] ? x[k] : mx;
+  }
+  *lo = mn;
+  *hi = mx;
+}
+
+/* One scale, zero point and reciprocal from a range (scale 0 for zeros or NaN: the products are 0) */
+static void q7_params(float lo, float hi, float* scale, int32_t* zp, float* inv) {
+  float range = hi - lo;
+  if (range > 0) {
+    *scale = range / 127.0f;
+    *inv = 127.0f / range;
+    *zp = (int32_t)__builtin_rintf(-lo * *inv);
+  } else {
+    *scale = *inv = 0.0f;
+    *zp = 0;
+  }
+}
+
+/* Rows 4p..4p+3 of A to 0..127, each with its scale and zero point, as [K/4][4 rows][4] bytes. */
+static void quantize7_task(const void* arg, int panel, int tid) {
+  (void)tid;
+  const q8_t* g = (const q8_t*)arg;
+  const int K = g->K, m0 = panel * 4;
+  const float* rows[4];
+  float inv[4];
+  int32_t z[4];
+  for (int r = 0; r < 4; r++) {
+    int m = m0 + r;
+    rows[r] = m < g->M ? g->a + (size_t)m * K : 0;
+    float lo = 0.0f, hi = 0.0f;
+    if (rows[r]) range0(rows[r], K, &lo, &hi);
+    q7_params(lo, hi, &g->as[m], &z[r], &inv[r]);
+    g->az[m] = z[r];
+  }
+  uint8_t* d = (uint8_t*)g->aq + (size_t)panel * g->KQ * 16;
+  const v128_t top = wasm_u8x16_splat(127);
+  for (int kq = 0; kq < g->KQ; kq++, d += 16) {
+    v128_t q[4];
+    for (int r = 0; r < 4; r++) {
+      int k = 4 * kq;
+      f32x4 v;
+      if (!rows[r]) {
+        q[r] = wasm_i32x4_splat(0);
+        continue;
+      }
+      if (k + 4 <= K) {
+        v = wasm_v128_load(rows[r] + k);
+      } else {  /* past K: zeros (the weights there are 0) */
+        float t[4] = {0, 0, 0, 0};
+        for (int l = 0; k + l < K; l++) t[l] = rows[r][k + l];
+        v = wasm_v128_load(t);
+      }
+      q[r] = wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(v, wasm_f32x4_splat(inv[r])))),
+                            wasm_i32x4_splat(z[r]));
+    }
+    v128_t b = wasm_u8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(q[0], q[1]), wasm_i16x8_narrow_i32x4(q[2], q[3]));
+    wasm_v128_store(d, wasm_u8x16_min(b, top));
+  }
+}
+
+/* int32 sums of 4 rows of A (a panel, [K/4][4][4] 0..127) x one sliver of 8 columns of B ([K/4][8][4] int8) */
+WD_INLINE void sums7_rows(const uint8_t* ap, const int8_t* bp, int KQ, v128_t acc[4][2]) {
+  v128_t z = wasm_i32x4_splat(0), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+  const int32_t* a = (const int32_t*)ap;
+  for (int kq = 0; kq < KQ; kq++, a += 4, bp += 32) {
+    v128_t b0 = wasm_v128_load(bp), b1 = wasm_v128_load(bp + 16);
+    v128_t x0 = wasm_i32x4_splat(a[0]), x1 = wasm_i32x4_splat(a[1]), x2 = wasm_i32x4_splat(a[2]), x3 = wasm_i32x4_splat(a[3]);
+    c00 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b0, x0, c00); c01 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b1, x0, c01);
+    c10 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b0, x1, c10); c11 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b1, x1, c11);
+    c20 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b0, x2, c20); c21 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b1, x2, c21);
+    c30 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b0, x3, c30); c31 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b1, x3, c31);
+  }
+  acc[0][0] = c00; acc[0][1] = c01; acc[1][0] = c10; acc[1][1] = c11;
+  acc[2][0] = c20; acc[2][1] = c21; acc[3][0] = c30; acc[3][1] = c31;
+}
+#endif
 
 /* Rows 4p..4p+3 of A: each row's scale from its largest magnitude, then the values as int16 pairs. */
 static void quantize_task(const void* arg, int panel, int tid) {
@@ -259,6 +397,75 @@ WD_INLINE void row_slivers(const q8_t* g, const int16_t* ap, int n0, int n1) {
   }
 }
 
+#if Q7
+/* sums of rows (up to 4, zero points rz) x 8 columns (sums of values csum) -> c as store_scaled does */
+WD_INLINE void store_rows7(v128_t acc[4][2], float* c, int ldc, int rows, int w, const float* rs, const int32_t* rz,
+                           const float* cs, const int32_t* csum) {
+  f32x4 f[4][2];
+  v128_t s0 = wasm_v128_load(csum), s1 = wasm_v128_load(csum + 4);
+  for (int r = 0; r < rows; r++) {
+    v128_t zr = wasm_i32x4_splat(rz[r]);
+    f[r][0] = wasm_f32x4_convert_i32x4(wasm_i32x4_sub(acc[r][0], wasm_i32x4_mul(zr, s0)));
+    f[r][1] = wasm_f32x4_convert_i32x4(wasm_i32x4_sub(acc[r][1], wasm_i32x4_mul(zr, s1)));
+  }
+  store_scaled(f, c, ldc, rows, w, rs, cs, 0);
+}
+
+/* One row x up to 4 slivers, as row_slivers does, with the 7-bit row (the first of its panel) */
+WD_INLINE void row_slivers7(const q8_t* g, int n0, int n1) {
+  const int KQ = g->KQ;
+  const int32_t* a = (const int32_t*)g->aq;  /* [K/4][4 rows][4]: row 0 at every 4th word */
+  const int8_t* b = g->bq + (size_t)(n0 / QNR) * KQ * QNR * 4;
+  const size_t ss = (size_t)KQ * QNR * 4;
+  v128_t z = wasm_i32x4_splat(0), c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z;
+  for (int kq = 0; kq < KQ; kq++, b += 32) {
+    v128_t x = wasm_i32x4_splat(a[kq * 4]);
+    c0 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(b), x, c0);
+    c1 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(b + 16), x, c1);
+    c2 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(b + ss), x, c2);
+    c3 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(b + ss + 16), x, c3);
+    c4 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(b + 2 * ss), x, c4);
+    c5 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(b + 2 * ss + 16), x, c5);
+    c6 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(b + 3 * ss), x, c6);
+    c7 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load(b + 3 * ss + 16), x, c7);
+  }
+  v128_t acc[4][2] = {{c0, c1}, {c2, c3}, {c4, c5}, {c6, c7}};
+  for (int s = 0; s < 4 && n0 + s * QNR < n1; s++) {
+    v128_t one[4][2] = {{acc[s][0], acc[s][1]}};
+    int n = n0 + s * QNR;
+    store_rows7(one, g->c + (size_t)g->r0 * g->N + n, g->N, 1, n1 - n < QNR ? n1 - n : QNR, g->as, g->az, g->bs + n,
+                g->bsum + n);
+  }
+}
+
+static void q8_task7(const q8_t* g, int n0, int n1, int m0, int m1) {
+  if (g->M == 1) {
+    const int NP = (g->N + QNR - 1) / QNR * QNR;
+    int n = n0;
+    for (; n + 4 * QNR <= NP && n < n1; n += 4 * QNR) row_slivers7(g, n, n1);
+    for (; n < n1; n += QNR) {
+      v128_t acc[4][2];
+      sums7_rows((const uint8_t*)g->aq, g->bq + (size_t)(n / QNR) * g->KQ * QNR * 4, g->KQ, acc);
+      store_rows7(acc, g->c + (size_t)g->r0 * g->N + n, g->N, 1, n1 - n < QNR ? n1 - n : QNR, g->as, g->az, g->bs + n,
+                  g->bsum + n);
+    }
+    if (g->epi) g->epi(g->c, g->N, g->img, g->r0, g->r0 + 1, n0, n1);
+    return;
+  }
+  for (int m = m0; m < m1; m += 4) {
+    const uint8_t* ap = (const uint8_t*)g->aq + (size_t)(m / 4) * g->KQ * 16;
+    int rows = m1 - m < 4 ? m1 - m : 4;
+    for (int n = n0; n < n1; n += QNR) {
+      v128_t acc[4][2];
+      sums7_rows(ap, g->bq + (size_t)(n / QNR) * g->KQ * QNR * 4, g->KQ, acc);
+      store_rows7(acc, g->c + (size_t)(g->r0 + m) * g->N + n, g->N, rows, n1 - n < QNR ? n1 - n : QNR, g->as + m,
+                  g->az + m, g->bs + n, g->bsum + n);
+    }
+    if (g->epi) g->epi(g->c, g->N, g->img, g->r0 + m, g->r0 + m + rows, n0, n1);
+  }
+}
+#endif
+
 static void q8_task(const void* arg, int task, int tid) {
   (void)tid;
   const q8_t* g = (const q8_t*)arg;
@@ -266,6 +473,10 @@ static void q8_task(const void* arg, int task, int tid) {
   int cb = task / rb, r = task - cb * rb;
   int n0 = cb * QCOLS, n1 = n0 + QCOLS < g->N ? n0 + QCOLS : g->N;
   int m0 = r * QROWS, m1 = m0 + QROWS < g->M ? m0 + QROWS : g->M;
+#if Q7
+  q8_task7(g, n0, n1, m0, m1);
+  return;
+#endif
   if (g->M == 1) {
     /* slivers past the last one hold zeros up to the padded width only: read 4 at a time while they exist */
     const int NP = (g->N + QNR - 1) / QNR * QNR;
@@ -305,6 +516,13 @@ void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int 
   g.aq = (int16_t*)work;
   g.as = (float*)((char*)work + (size_t)((rows + 3) / 4) * KP * 16);
   g.bq = bq; g.bs = (const float*)(bq + (size_t)NP * KP * 2);
+  g.KQ = kquads(K);
+  if (Q7) {  /* A: [rows/4][K/4][4][4] bytes, a scale and a zero point per row; B: the 4-value groups */
+    g.as = (float*)((char*)work + (size_t)((rows + 3) / 4) * g.KQ * 16);
+    g.az = (int32_t*)(g.as + (rows + 3) / 4 * 4);
+    g.bs = (const float*)(bq + (size_t)NP * g.KQ * 4);
+    g.bsum = (const int32_t*)(g.bs + NP);
+  }
   g.epi = epi;
   for (int i = 0; i < batch; i++) {
     g.c = c + (size_t)i * M * N;
@@ -313,7 +531,11 @@ void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int 
       g.r0 = r0;
       g.M = M - r0 < chunk ? M - r0 : chunk;
       g.a = a + a_off[i] + (size_t)r0 * K;
+#if Q7
+      wd_parallel((g.M + 3) / 4, quantize7_task, &g);
+#else
       wd_parallel((g.M + 3) / 4, quantize_task, &g);
+#endif
       wd_parallel(((N + QCOLS - 1) / QCOLS) * ((g.M + QROWS - 1) / QROWS), q8_task, &g);
     }
   }
@@ -332,12 +554,6 @@ void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int 
  * int8); y = w_scale s (sum w q - z sum w), exact in int32. The weights: panels of 4 rows of 4-value
  * groups, [M/4][K/4][4][4] int8 (zeros past K), then a float scale and the int32 sum of the row's
  * values per row; fewer bytes than emit.q8_conv_weight_bytes, the room both builds reserve. */
-#ifdef __wasm_relaxed_simd__
-#define Q7 1
-#else
-#define Q7 0
-#endif
-WD_INLINE int kquads(int K) { return (K + 3) >> 2; }
 
 static void conv_w7_put(int8_t* dst, int KQ, int m, int k, int v) {
   dst[(size_t)(m / 4) * KQ * 16 + (size_t)(k >> 2) * 16 + (m % 4) * 4 + (k & 3)] = (int8_t)v;
