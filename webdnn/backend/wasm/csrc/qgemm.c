@@ -222,21 +222,28 @@ static void quantize7_task(const void* arg, int panel, int tid) {
   }
 }
 
-/* int32 sums of 4 rows of A (a panel, [K/4][4][4] 0..127) x one sliver of 8 columns of B ([K/4][8][4] int8) */
-WD_INLINE void sums7_rows(const uint8_t* ap, const int8_t* bp, int KQ, v128_t acc[4][2]) {
+/* int32 sums of a panel of 4 rows ([K/4][4][4] bytes, each row's 4-value group splat) x a sliver of 8
+ * columns ([K/4][8][4] bytes) over all of K. The 7-bit (0..127) operand: the columns (a7 = 0: a Conv's
+ * weight rows x pixels) or the rows (a7 = 1: a MatMul's A rows x weight columns); the other is int8. */
+WD_INLINE v128_t dot7(v128_t row, v128_t col, int a7, v128_t acc) {
+  return a7 ? wasm_i32x4_relaxed_dot_i8x16_i7x16_add(col, row, acc) : wasm_i32x4_relaxed_dot_i8x16_i7x16_add(row, col, acc);
+}
+WD_INLINE void sums7(const void* ap, const void* bp, int KQ, int a7, v128_t acc[4][2]) {
   v128_t z = wasm_i32x4_splat(0), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
   const int32_t* a = (const int32_t*)ap;
-  for (int kq = 0; kq < KQ; kq++, a += 4, bp += 32) {
-    v128_t b0 = wasm_v128_load(bp), b1 = wasm_v128_load(bp + 16);
+  const uint8_t* b = (const uint8_t*)bp;
+  for (int kq = 0; kq < KQ; kq++, a += 4, b += 32) {
+    v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 16);
     v128_t x0 = wasm_i32x4_splat(a[0]), x1 = wasm_i32x4_splat(a[1]), x2 = wasm_i32x4_splat(a[2]), x3 = wasm_i32x4_splat(a[3]);
-    c00 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b0, x0, c00); c01 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b1, x0, c01);
-    c10 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b0, x1, c10); c11 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b1, x1, c11);
-    c20 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b0, x2, c20); c21 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b1, x2, c21);
-    c30 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b0, x3, c30); c31 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(b1, x3, c31);
+    c00 = dot7(x0, b0, a7, c00); c01 = dot7(x0, b1, a7, c01);
+    c10 = dot7(x1, b0, a7, c10); c11 = dot7(x1, b1, a7, c11);
+    c20 = dot7(x2, b0, a7, c20); c21 = dot7(x2, b1, a7, c21);
+    c30 = dot7(x3, b0, a7, c30); c31 = dot7(x3, b1, a7, c31);
   }
   acc[0][0] = c00; acc[0][1] = c01; acc[1][0] = c10; acc[1][1] = c11;
   acc[2][0] = c20; acc[2][1] = c21; acc[3][0] = c30; acc[3][1] = c31;
 }
+
 #endif
 
 /* Rows 4p..4p+3 of A: each row's scale from its largest magnitude, then the values as int16 pairs. */
@@ -445,7 +452,7 @@ static void q8_task7(const q8_t* g, int n0, int n1, int m0, int m1) {
     for (; n + 4 * QNR <= NP && n < n1; n += 4 * QNR) row_slivers7(g, n, n1);
     for (; n < n1; n += QNR) {
       v128_t acc[4][2];
-      sums7_rows((const uint8_t*)g->aq, g->bq + (size_t)(n / QNR) * g->KQ * QNR * 4, g->KQ, acc);
+      sums7(g->aq, g->bq + (size_t)(n / QNR) * g->KQ * QNR * 4, g->KQ, 1, acc);
       store_rows7(acc, g->c + (size_t)g->r0 * g->N + n, g->N, 1, n1 - n < QNR ? n1 - n : QNR, g->as, g->az, g->bs + n,
                   g->bsum + n);
     }
@@ -457,7 +464,7 @@ static void q8_task7(const q8_t* g, int n0, int n1, int m0, int m1) {
     int rows = m1 - m < 4 ? m1 - m : 4;
     for (int n = n0; n < n1; n += QNR) {
       v128_t acc[4][2];
-      sums7_rows(ap, g->bq + (size_t)(n / QNR) * g->KQ * QNR * 4, g->KQ, acc);
+      sums7(ap, g->bq + (size_t)(n / QNR) * g->KQ * QNR * 4, g->KQ, 1, acc);
       store_rows7(acc, g->c + (size_t)(g->r0 + m) * g->N + n, g->N, rows, n1 - n < QNR ? n1 - n : QNR, g->as + m,
                   g->az + m, g->bs + n, g->bsum + n);
     }
@@ -715,15 +722,7 @@ static void quantize8_u7(const float* src, size_t ks, int K, int KQ, uint8_t* d,
   wasm_v128_store(lo, lo0); wasm_v128_store(lo + 4, lo1);
   wasm_v128_store(hi, hi0); wasm_v128_store(hi + 4, hi1);
   for (int j = 0; j < QNR; j++) {
-    float range = hi[j] - lo[j];
-    if (range > 0) {  /* false for zeros and NaN */
-      scales[j] = range / 127.0f;
-      inv[j] = 127.0f / range;
-      z[j] = (int32_t)__builtin_rintf(-lo[j] * inv[j]);
-    } else {
-      scales[j] = inv[j] = 0.0f;
-      z[j] = 0;
-    }
+    q7_params(lo[j], hi[j], &scales[j], &z[j], &inv[j]);
     zps[j] = z[j];
   }
   const f32x4 i0 = wasm_v128_load(inv), i1 = wasm_v128_load(inv + 4);
@@ -746,22 +745,6 @@ static void quantize8_u7(const float* src, size_t ks, int K, int KQ, uint8_t* d,
       wasm_v128_store(d + 16 * h, wasm_i8x16_shuffle(b, b, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
     }
   }
-}
-
-/* int32 sums of 4 weight rows (a panel, [K/4][4][4] int8) x 8 pixels ([K/4][8][4] 0..127) over all of K */
-WD_INLINE void sums7(const int8_t* ap, const uint8_t* bp, int KQ, v128_t acc[4][2]) {
-  v128_t z = wasm_i32x4_splat(0), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
-  const int32_t* a = (const int32_t*)ap;
-  for (int kq = 0; kq < KQ; kq++, a += 4, bp += 32) {
-    v128_t b0 = wasm_v128_load(bp), b1 = wasm_v128_load(bp + 16);
-    v128_t x0 = wasm_i32x4_splat(a[0]), x1 = wasm_i32x4_splat(a[1]), x2 = wasm_i32x4_splat(a[2]), x3 = wasm_i32x4_splat(a[3]);
-    c00 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x0, b0, c00); c01 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x0, b1, c01);
-    c10 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x1, b0, c10); c11 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x1, b1, c11);
-    c20 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x2, b0, c20); c21 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x2, b1, c21);
-    c30 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x3, b0, c30); c31 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x3, b1, c31);
-  }
-  acc[0][0] = c00; acc[0][1] = c01; acc[1][0] = c10; acc[1][1] = c11;
-  acc[2][0] = c20; acc[2][1] = c21; acc[3][0] = c30; acc[3][1] = c31;
 }
 
 /* y[r][j] = w_scale[r] s[j] (sums - z[j] wsum[r]) (+ bias[r]) for rows r < rows, pixels j < w */
@@ -820,7 +803,7 @@ static void conv_task(const void* arg, int task, int tid) {
     const int8_t* a7 = (const int8_t*)g->wq + (size_t)(m / 4) * g->KQ * 16;
     for (int n = n0; n < n1; n += QNR) {
       v128_t acc[4][2];
-      sums7(a7, (const uint8_t*)g->xq + (size_t)(n / QNR) * g->KQ * 32, g->KQ, acc);
+      sums7(a7, (const uint8_t*)g->xq + (size_t)(n / QNR) * g->KQ * 32, g->KQ, 0, acc);
       store_tile7(acc, g->y + (size_t)m * g->HW + g->p0 + n, g->HW, rows, n1 - n < QNR ? n1 - n : QNR, g->ws + m,
                   g->wsum + m, g->xs + n, g->xz + n, g->bias ? g->bias + m : 0);
     }
