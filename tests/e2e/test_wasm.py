@@ -427,3 +427,38 @@ def test_winograd_convolutions(node_hosts, tmp_path, monkeypatch):
         for mode in THREADS:
             check(node_hosts[mode], f"node/{mode}", out, feeds, expected, f"winograd case {n}", failures)
     assert not failures, "\n".join(failures)
+
+
+def test_masked_softmax_has_no_subnormal_probabilities(node_hosts, tmp_path):
+    """Attention scores masked with a large negative number (-100 in Swin's shifted windows, -1e4 or the
+    lowest float in padding and causal masks) give probabilities below the smallest normal float: the
+    softmax makes them 0 (an x86 CPU computes with subnormals a hundred times slower, here and in the
+    MatMul that reads them), and the rest stay within the wasm tolerance; over a contiguous axis (with a
+    tail of 3) and a strided one; LogSoftmax keeps its finite logs."""
+    from onnx import TensorProto, helper
+    rng = np.random.default_rng(8)
+    gr = helper.make_graph(
+        [helper.make_node("Softmax", ["x"], ["s"], axis=-1), helper.make_node("Softmax", ["x"], ["t"], axis=1),
+         helper.make_node("LogSoftmax", ["x"], ["l"], axis=-1)], "masked",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 9, 11])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("s", "t", "l")])
+    m = helper.make_model(gr, opset_imports=[helper.make_opsetid("", 13)])
+    out = tmp_path / "masked"
+    convert(m, out, backends=["wasm"])
+    x = rng.standard_normal((2, 9, 11)).astype(np.float32)
+    x[0, :, 3] = -100.0
+    x[0, :, 10] = -95.0  # in the tail of a row of 11
+    x[1, 2, :5] = -1e4
+    x[1, 4:, 7] = np.finfo(np.float32).min
+    x[1, :3, 8] = -87.0  # e^-87 ~ 1.6e-38 times the row's e^-max: normal or 0, never subnormal
+    expected = expected_of(m, {"x": x})
+    tiny = np.finfo(np.float32).tiny
+    for mode in THREADS:
+        got = node_hosts[mode].run(out, {"x": x}, backend="wasm")
+        for name in ("s", "t", "l"):
+            assert compare(got[name], expected[name], "wasm", f"{mode} {name}") is None
+        for name in ("s", "t"):
+            p = got[name]
+            assert not np.any((p != 0) & (np.abs(p) < tiny)), f"{mode} {name}: subnormal probabilities"
+            assert np.all(p[expected[name] < tiny / 2] == 0)
+        assert np.all(got["s"][0, :, 3] == 0) and np.all(got["t"][1, 4:, 7] == 0)

@@ -50,6 +50,15 @@ WD_V4 wd_exp4(v128_t x) {
   return WD_KEEP_NAN(x, wasm_v128_bitselect(WD_SPLAT(__builtin_inff()), y, wasm_f32x4_gt(x, WD_SPLAT(88.72284f))));
 }
 
+/* e^x, or 0 where that is below the smallest normal float (x < -87.3; an error under 1.3e-38): for
+ * softmax, whose tiny probabilities (masked attention scores: -100, -1e4, the lowest float) would be
+ * subnormal, and an x86 CPU multiplies subnormals (computing them, then in the next MatMul) about a
+ * hundred times slower than normal floats (wasm keeps subnormals: no flush-to-zero mode). */
+WD_V4 wd_exp4_normal(v128_t x) {
+  v128_t tiny = wasm_f32x4_lt(x, WD_SPLAT(-87.3f));
+  return wasm_v128_andnot(wd_exp4(wasm_f32x4_pmax(x, WD_SPLAT(-87.3f))), tiny);
+}
+
 /* log x = e ln 2 + 2 atanh(s), x = 2^e m, m in [sqrt(1/2), sqrt(2)), s = (m - 1) / (m + 1), |s| < 0.172 */
 WD_V4 wd_log4(v128_t x) {
   v128_t sub = wasm_f32x4_lt(x, WD_SPLAT(1.17549435e-38f));  /* subnormals (and <= 0) scaled by 2^23 */
