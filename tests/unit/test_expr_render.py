@@ -77,10 +77,21 @@ def test_bools_are_stored_as_integers():
 def test_vector_form():
     e = ["max", ["add", ["in", 0], ["cast", "float32", ["const", 0.5]]], ["const", 0]]
     assert R.vectorizable(e, ["float32"])
+    # max / min with a literal: pmax / pmin (one instruction), the literal second, so a NaN operand comes through
     assert R.render_vector(e, lambda i: f"v{i}") == \
-        "wasm_f32x4_max(wasm_f32x4_add(v0, wasm_f32x4_splat(((float)0.5))), wasm_f32x4_splat(((float)0.0)))"
+        "wasm_f32x4_pmax(wasm_f32x4_add(v0, wasm_f32x4_splat(((float)0.5))), wasm_f32x4_splat(((float)0.0)))"
+    assert R.render_vector(["min", ["const", 6.0], ["in", 0]], lambda i: f"v{i}") == \
+        "wasm_f32x4_pmin(v0, wasm_f32x4_splat(((float)6.0)))"
+    assert R.render_vector(["max", ["in", 0], ["in", 1]], lambda i: f"v{i}") == "wasm_f32x4_max(v0, v1)"
+    assert R.render_vector(["max", ["in", 0], ["const", float("nan")]], lambda i: f"v{i}").startswith("wasm_f32x4_max(")
     assert not R.vectorizable(e, ["float16"]) and not R.vectorizable(LEAKY, ["float32"])
-    assert not R.vectorizable(["cast", "float32", ["in", 0]], ["float32"])
+    assert not R.vectorizable(["cast", "float32", ["in", 0]], ["float16"])
+    # a float32 value cast to float32 (the rounding point of the js backend's double arithmetic) is itself in C
+    assert R.vectorizable(["cast", "float32", ["mul", ["in", 0], ["in", 0]]], ["float32"])
+    assert R.render_vector(["cast", "float32", ["mul", ["in", 0], ["in", 0]]], lambda i: f"v{i}") == "wasm_f32x4_mul(v0, v0)"
+    # an integer input read as one element (a zero point) may be cast to float32: its leaf splats it as float
+    assert not R.vectorizable(["sub", ["in", 0], ["cast", "float32", ["in", 1]]], ["float32", "uint8"])
+    assert R.vectorizable(["sub", ["in", 0], ["cast", "float32", ["in", 1]]], ["float32", "uint8"], {1})
 
 
 def test_c_int_wraps_like_a_c_conversion():

@@ -294,3 +294,24 @@ def test_simplify_elementwise_keeps_what_sets_the_shape_and_integer_division():
     assert len(g.ops[0].inputs) == 2  # kept: it sets the shape
     assert g.ops[1].inputs == [k] and g.ops[1].attrs["expr"][0] == "div"  # inlined, still a division
     check_same(g, feeds, before)
+
+
+def test_simplify_elementwise_drops_integer_round_trips_the_type_holds():
+    """cast(float, cast(int8, clamp(round(x) + zp))) - a quantize-dequantize pair - is the float value
+    itself (whole numbers within int8), so the expression stays vectorizable; a round trip the type may
+    not hold (round without a clamp to int8's range) and identity casts of cast chains are handled apart."""
+    from webdnn.backend.wasm.render import vectorizable
+    g = Graph()
+    x = g.add_input("x", [64])
+    q = call("min", call("max", call("add", call("round", call("div", inp(0), 0.05)), 3.0), -128.0), 127.0)
+    (y,) = g.add_op("Elementwise", [x], {"expr": call("mul", call("sub", call("cast", "float32", call("cast", "int8", q)), 3.0), 0.05)})
+    (z,) = g.add_op("Elementwise", [x], {"expr": call("cast", "float32", call("cast", "int8", call("round", inp(0))))})
+    (u,) = g.add_op("Elementwise", [x], {"expr": call("cast", "float32", call("cast", "uint8", q))})  # -128 is outside uint8
+    g.outputs = [y, z, u]
+    feeds = {"x": (rng.randn(64) * 8).astype(np.float32)}
+    before = snapshot(g, feeds)
+    assert simplify_elementwise.run(g)
+    a, b, c = (op.attrs["expr"] for op in g.ops)
+    assert "int8" not in str(a) and vectorizable(a, ["float32"])
+    assert "int8" in str(b) and "uint8" in str(c)
+    check_same(g, feeds, before)

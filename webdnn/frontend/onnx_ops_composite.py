@@ -329,18 +329,23 @@ def _requantize(c, acc, scales, y_scale, y_zp, out):
     return c.ew(call("cast", out, call("min", call("max", call("round", expr), lo), hi)), ins)
 
 
+def _int32_sums(c, acc):
+    """The float32 sums of integer products as int32: rounded (they are whole numbers, unless a backend's
+    8-bit products approximated them) and clamped to what a float32 holds of the int32 range, so that a
+    consumer's cast back to float (the usual next op) cancels against it (simplify_elementwise)."""
+    return c.ew(call("cast", "int32", call("min", call("max", call("round", inp(0)), -2147483648.0), 2147483520.0)), [acc])
+
+
 @handler("MatMulInteger", since=10)
 def _matmul_integer(c):
     a, b = c.input(0), c.input(1)
-    acc = c.op1("MatMul", [_centered(c, a, c.input(2), [-1, 1]), _centered(c, b, c.input(3))])
-    return [c.ew(call("cast", "int32", inp(0)), [acc])]
+    return [_int32_sums(c, c.op1("MatMul", [_centered(c, a, c.input(2), [-1, 1]), _centered(c, b, c.input(3))]))]
 
 
 @handler("ConvInteger", since=10)
 def _conv_integer(c):
     x, w = c.input(0), c.input(1)
-    acc = conv(c, _centered(c, x, c.input(2)), _centered(c, w, c.input(3), [-1] + [1] * (len(w.shape) - 1)))
-    return [c.ew(call("cast", "int32", inp(0)), [acc])]
+    return [_int32_sums(c, conv(c, _centered(c, x, c.input(2)), _centered(c, w, c.input(3), [-1] + [1] * (len(w.shape) - 1))))]
 
 
 @handler("QLinearMatMul", since=10)

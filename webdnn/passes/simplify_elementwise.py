@@ -9,6 +9,10 @@ a literal make cheaper code on every backend (no memory read per element, no div
 A literal keeps the constant's dtype (a cast around it). An input is inlined only where the other
 inputs still broadcast to the output's shape. x / c becomes x * (1/c) for float c whose reciprocal
 is a normal float32 (within half an ulp of the quotient, inside every backend's tolerance).
+A float value cast to an integer type and back is the value itself where it is provably a whole
+number within that type (a QuantizeLinear / DequantizeLinear pair: cast(float32, cast(int8,
+clamp(round(x / s) + zp, -128, 127)))), and an input cast to its own type is the input: the
+expression keeps float operations only (the wasm backend vectorizes those).
 """
 from __future__ import annotations
 
@@ -39,12 +43,61 @@ def _size(expr) -> int:
     return 1 + sum(_size(a) for a in expr[1:] if isinstance(a, list))
 
 
+INT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int32": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1)}
+
+
+def _whole(expr, in_dtypes):
+    """(lo, hi) where every value of the float expression is provably a whole number in [lo, hi] (bounds
+    may be infinite), else None: rounding functions, whole literals, float casts of integers, and sums,
+    differences, minima and maxima of those."""
+    op = expr[0]
+    if op == "const" or (op == "cast" and expr[2][0] == "const"):
+        v = _literal(expr)
+        return (v, v) if v is not None and math.isfinite(v) and v == int(v) else None
+    if op in ("round", "floor", "ceil"):
+        return (-math.inf, math.inf)
+    if op == "cast":
+        inner = expr_dtype(expr[2], in_dtypes)
+        if expr[1] in FLOAT_DTYPES and inner in INT_RANGE:
+            return INT_RANGE[inner]
+        if expr[1] in FLOAT_DTYPES and inner in FLOAT_DTYPES:
+            return _whole(expr[2], in_dtypes)
+        return None
+    if op in ("add", "sub", "min", "max"):
+        a, b = _whole(expr[1], in_dtypes), _whole(expr[2], in_dtypes)
+        if a is None or b is None:
+            return None
+        if op == "add":
+            return (a[0] + b[0], a[1] + b[1])
+        if op == "sub":
+            return (a[0] - b[1], a[1] - b[0])
+        if op == "min":
+            return (min(a[0], b[0]), min(a[1], b[1]))
+        return (max(a[0], b[0]), max(a[1], b[1]))
+    return None
+
+
 def _rewrite(expr, in_dtypes):
-    """Bottom-up identities on float nodes with a literal operand."""
+    """Bottom-up identities on float nodes with a literal operand; a float value cast to an integer type
+    and back that the integer type holds exactly (quantize-dequantize pairs) is the value itself."""
     if expr[0] in ("in", "const"):
         return expr
     if expr[0] == "cast":
-        return ["cast", expr[1], _rewrite(expr[2], in_dtypes)]
+        expr = ["cast", expr[1], _rewrite(expr[2], in_dtypes)]
+        inner = expr[2]
+        if inner[0] == "cast" and inner[1] == expr[1]:
+            return inner  # cast(t, cast(t, x))
+        if inner[0] == "in" and in_dtypes[inner[1]] == expr[1]:
+            return inner  # an input cast to its own type (a cast of a computed float32 value stays: the js
+            #               backend computes in double and rounds to float32 there)
+        if (expr[1] == "float32" and inner[0] == "cast" and inner[1] in INT_RANGE
+                and expr_dtype(inner[2], in_dtypes) in ("float32", None)):
+            r = _whole(inner[2], in_dtypes)
+            lo, hi = INT_RANGE[inner[1]]
+            if r is not None and lo <= r[0] and r[1] <= hi:
+                v = _literal(inner[2])
+                return ["cast", "float32", ["const", v]] if v is not None else inner[2]
+        return expr
     expr = [expr[0], *(_rewrite(a, in_dtypes) for a in expr[1:])]
     if expr[0] not in ("pow", "div") or expr_dtype(expr, in_dtypes) not in FLOAT_DTYPES:
         return expr

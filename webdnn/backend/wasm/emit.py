@@ -147,9 +147,9 @@ def _epilogue(p: Program, step: Step, k: int, strides=None) -> str:
     lines.append("    int j = n0;")
     dts = [t.dtype for t in ew.inputs]
     expr = ew.attrs["expr"]
-    if R.vectorizable(expr, dts):
+    if R.vectorizable(expr, dts, {i for i in reads if not reads[i][1]}):
         vec = R.render_vector(expr, lambda i: "wasm_v128_load(q + j)" if i == slot else
-                              (f"wasm_v128_load(r{i} + j)" if reads[i][1] else f"wasm_f32x4_splat(r{i}[0])"))
+                              (f"wasm_v128_load(r{i} + j)" if reads[i][1] else f"wasm_f32x4_splat((float)r{i}[0])"))
         lines.append(f"    for (; j + 4 <= n1; j += 4) wasm_v128_store(q + j, {vec});")
     code, cls = R.render(expr, dts, lambda i: "q[j]" if i == slot else (f"r{i}[j]" if reads[i][1] else f"r{i}[0]"),
                          "float32")
@@ -614,8 +614,8 @@ def k_elementwise(p: Program, step: Step, k: int):
             L.append(f"    const {R.CTYPE[dts[i]]}* p{i} = i{i} + {off(ists[i])};")
         L.append(f"    int lo = 0, hi = {inner};")
     L.append("    int j = lo;")
-    if out.dtype == "float32" and R.vectorizable(expr, dts):
-        vec = R.render_vector(expr, lambda i: f"wasm_v128_load(p{i} + j)" if ists[i][-1] != 0 else f"wasm_f32x4_splat(p{i}[0])")
+    if out.dtype == "float32" and R.vectorizable(expr, dts, {i for i in range(len(dts)) if ists[i][-1] == 0}):
+        vec = R.render_vector(expr, lambda i: f"wasm_v128_load(p{i} + j)" if ists[i][-1] != 0 else f"wasm_f32x4_splat((float)p{i}[0])")
         L.append(f"    for (; j + 4 <= hi; j += 4) wasm_v128_store(q + j, {vec});")
     code, cls = R.render(expr, dts, lambda i: f"p{i}[j]" if ists[i][-1] != 0 else f"p{i}[0]", out.dtype)
     L.append(f"    for (; j < hi; j++) q[j] = {R.store(code, cls, out.dtype)};")

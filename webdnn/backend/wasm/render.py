@@ -5,6 +5,7 @@ strides."""
 from __future__ import annotations
 
 import math
+import re
 
 from ...ir.ops.elementwise import PRIMITIVES, expr_inputs
 from ..expr import ExprRenderer, any_kind, kind_of
@@ -137,6 +138,10 @@ class CRenderer(ExprRenderer):
         return self.node(expr, "bool")[0]  # the ternary tests any scalar against zero
 
 
+# an f32x4 literal as VectorRenderer.literal writes it, not NaN
+_LITERAL = re.compile(r"wasm_f32x4_splat\(\(\(float\)-?[0-9.e+-]+\)\)|wasm_f32x4_splat\(\(?-?__builtin_inff\(\)\)?\)")
+
+
 class VectorRenderer(CRenderer):
     """f32x4 C for trees of float32 inputs, literals and the primitives wasm SIMD has."""
 
@@ -146,15 +151,31 @@ class VectorRenderer(CRenderer):
     def literal(cls, v, kind: str) -> str:
         return f"wasm_f32x4_splat({c_float(v)})"
 
-    def vectorizable(self, expr) -> bool:
+    def apply(self, op: str, kind: str, args: list[str]) -> str:
+        # max / min against a literal (ReLU, clips, quantization's clamps): pmax / pmin, one x86 instruction
+        # where max / min take several; the same result but for max(-0, 0) = -0 (pmax(a, b) is a < b ? b : a,
+        # so a NaN in the other operand comes through; a NaN literal is left to max / min)
+        if op in ("max", "min"):
+            a, b = args
+            if _LITERAL.fullmatch(a) and not _LITERAL.fullmatch(b):
+                a, b = b, a
+            if _LITERAL.fullmatch(b):
+                return f"wasm_f32x4_p{op}({a}, {b})"
+        return super().apply(op, kind, args)
+
+    def vectorizable(self, expr, scalars=frozenset()) -> bool:
         op = expr[0]
         if op == "in":
             return self.in_dtypes[expr[1]] == "float32"
         if op == "const":
             return True
-        if op == "cast":  # only a literal cast to float32 (passes/simplify_elementwise writes so)
-            return expr[1] == "float32" and expr[2][0] == "const"
-        return op in self.TABLE and all(self.vectorizable(a) for a in expr[1:])
+        if op == "cast":  # a literal cast to float32 (passes/simplify_elementwise writes so), or an integer
+            a = expr[2]   # input broadcast from one element (a zero point), which its leaf splats as float;
+            if expr[1] == "float32" and self.dtype(a) == "float32":  # float32 to float32: nothing to do in C
+                return self.vectorizable(a, scalars)
+            return expr[1] == "float32" and (a[0] == "const" or (
+                a[0] == "in" and a[1] in scalars and self.in_dtypes[a[1]] in ("int8", "uint8", "int32", "int64")))
+        return op in self.TABLE and all(self.vectorizable(a, scalars) for a in expr[1:])
 
 
 # ---- the functions the kernel emitters call -----------------------------------------------------
@@ -168,9 +189,10 @@ def store(code: str, kind: str, dtype: str) -> str:
     return CRenderer.store(code, kind, dtype)
 
 
-def vectorizable(expr, in_dtypes) -> bool:
-    """True when every node is float32 and has an f32x4 form."""
-    return VectorRenderer(in_dtypes).vectorizable(expr)
+def vectorizable(expr, in_dtypes, scalars=frozenset()) -> bool:
+    """True when every node is float32 and has an f32x4 form. scalars: inputs read as one element for
+    every output; an integer one of them may be cast to float32 (render_vector's leaf splats it as float)."""
+    return VectorRenderer(in_dtypes).vectorizable(expr, frozenset(scalars))
 
 
 def render_vector(expr, leaf) -> str:
