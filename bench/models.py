@@ -178,8 +178,42 @@ ZOO_NAMES = ["InceptionV3",                                                     
              "YOLOv8n",                                                             # detector
              "UNet",                                                                # segmentation
              "LSTM"]                                                                # recurrent
+
+
+def _quantized(name: str, base, dynamic: bool):
+    """`base` quantized as its author would with onnxruntime's tools: dynamic (weights int8 per tensor,
+    activations quantized at run time: DynamicQuantizeLinear + MatMulInteger, what quantize_dynamic
+    makes of a transformer) or static (QDQ, weights int8 per channel, activations int8 with scales
+    calibrated on four inputs of feeds())."""
+    def build() -> onnx.ModelProto:
+        import tempfile
+        from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
+        model = base()
+        with tempfile.TemporaryDirectory() as d:
+            src, dst = os.path.join(d, "float.onnx"), os.path.join(d, "int8.onnx")
+            onnx.save(model, src)
+            if dynamic:
+                quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
+            else:
+                class Reader(CalibrationDataReader):
+                    def __init__(self):
+                        self.left = [feeds(model, seed) for seed in range(4)]
+
+                    def get_next(self):
+                        return self.left.pop() if self.left else None
+                quantize_static(src, dst, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                                activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+            return onnx.load(dst)
+    build.__name__ = build.__qualname__ = name
+    return build
+
+
 MODELS = {"ResNet50": resnet50, "MobileNetV2": mobilenet_v2, "SqueezeNet1.1": squeezenet1_1,
           **{n: _from_zoo(n) for n in ZOO_NAMES}}
+# models quantized by their authors (onnxruntime.quantization): their own 8-bit weights and arithmetic
+QUANTIZED = {"ResNet50-QDQ": _quantized("ResNet50-QDQ", resnet50, dynamic=False),
+             "BERT-Small-dynamic-int8": _quantized("BERT-Small-dynamic-int8", MODELS["BERT-Small"], dynamic=True)}
+MODELS.update(QUANTIZED)
 
 
 class _Paths(Mapping):

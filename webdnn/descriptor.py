@@ -99,7 +99,7 @@ def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
     # one blob for every backend; a constant shared by several backends is stored once
     blob = bytearray()
     placed: dict[str, list] = {}  # name -> [(tensor, entry)]: backends' graphs may differ under one name
-    axes = int8_axes(graph, lowered) if weights == "int8" else {}
+    axes = int8_axes(graph, lowered) if weights != "int4" else {}  # int8, and the exact 8-bit weights of any encoding
     backend_ranges: dict[str, list[tuple[int, int]]] = {}
     listed = []
     for backend, low in lowered.items():

@@ -1,7 +1,9 @@
 """Weight encodings: how one constant is stored in the weight chunks (docs/descriptor.md).
 
 raw and f16 store every value; int8 and int4 quantize float32 weights (tensors of at least
-QUANT_MIN_ELEMENTS elements and two dimensions; others stay raw) for a smaller download:
+QUANT_MIN_ELEMENTS elements and two dimensions; others stay raw) for a smaller download. Under every
+encoding, a float32 weight that is exactly 8-bit values times a scale per channel (exact_int8: what a
+quantized model's integer ops and DequantizeLinear of constants import to) is stored int8, losslessly.
 
 - int8: symmetric, one float32 scale per slice along `axis`: the output channels of a contraction's
   weights (output_axes: what the wasm backend's 8-bit products use), else the first or the last axis,
@@ -45,6 +47,53 @@ def output_axes(graph) -> dict:
             if t.is_constant:
                 axes[t.name] = axis if axes.get(t.name, axis) == axis else None
     return {k: v for k, v in axes.items() if v is not None}
+
+
+def _exact_rows(moved: np.ndarray, tensor_peak: np.float32) -> tuple[np.ndarray, np.ndarray] | None:
+    peak = np.abs(moved).max(axis=1).astype(np.float32)
+    cands = [np.ones_like(peak)]
+    for p in (peak, np.full_like(peak, tensor_peak)):  # a scale per channel, or one for the whole tensor
+        for d in (127, 128):
+            s = (p / np.float32(d)).astype(np.float32)
+            cands += [s, np.nextafter(s, np.float32(np.inf)), np.nextafter(s, np.float32(0))]
+    scale = np.where(peak == 0, np.float32(1), np.float32(0))  # 0: no scale found yet
+    q = np.zeros(moved.shape, np.int8)
+    for s in cands:
+        todo = np.flatnonzero((scale == 0) & (s > 0))
+        if not todo.size:
+            break
+        part, ss = moved[todo], s[todo, None]
+        qq = np.rint(part / ss)
+        ok = np.all((qq >= -128) & (qq <= 127) & ((qq * ss).astype(np.float32) == part), axis=1)
+        scale[todo[ok]] = s[todo[ok]]
+        q[todo[ok]] = qq[ok].astype(np.int8)
+    return None if np.any(scale == 0) else (scale, q)
+
+
+def exact_int8(data: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(float32 scale per slice along `axis`, int8 values) that decode to exactly `data`, or None: the
+    weights of a model quantized by its author (an integer op's weights minus their zero point: whole
+    numbers; a DequantizeLinear of 8-bit constants: q × scale in float32). Each slice's scale is tried
+    as 1 and as the largest magnitude of the slice, and of the tensor, over 127 and over 128 (and their
+    float32 neighbours: the scale the model stored may differ from that quotient in the last bit)."""
+    if data.dtype != np.float32 or data.ndim == 0 or not 0 <= axis < data.ndim or data.size == 0:
+        return None
+    tensor_peak = np.float32(np.abs(data).max())
+    first = np.take(data, 0, axis=axis).reshape(1, -1)
+    if _exact_rows(first, tensor_peak) is None:  # the first slice rejects most float weights
+        return None
+    found = _exact_rows(np.moveaxis(data, axis, 0).reshape(data.shape[axis], -1), tensor_peak)
+    if found is None:
+        return None
+    return found[0], np.moveaxis(found[1].reshape(np.moveaxis(data, axis, 0).shape), 0, axis)
+
+
+def _exact_int8_fields(data: np.ndarray, axis: int | None) -> tuple[dict, bytes] | None:
+    for a in sorted({0, data.ndim - 1}) if axis is None else [axis]:
+        exact = exact_int8(data, a)
+        if exact is not None:
+            return {"encoding": "int8", "axis": a}, exact[0].astype("<f4").tobytes() + exact[1].astype(np.int8).tobytes()
+    return None
 
 
 def _int8(data: np.ndarray, axis: int | None = None) -> tuple[dict, bytes]:
@@ -150,8 +199,13 @@ def encode(name: str, data: np.ndarray, dtype: str, prefer: str = "raw", axis: i
     if dtype == "float16":
         return {"encoding": "f16"}, data.astype("<f2").tobytes()
     if dtype == "float32":
+        axis = axis if axis is not None and 0 <= axis < data.ndim else None
+        if prefer in ("raw", "f16", "int8") and quantizable(data, dtype):
+            exact = _exact_int8_fields(data, axis)  # a model's own 8-bit weights: stored as they are, under any encoding
+            if exact is not None:
+                return exact
         if prefer == "int8" and quantizable(data, dtype):
-            return _int8(data, axis if axis is not None and 0 <= axis < data.ndim else None)
+            return _int8(data, axis)
         if prefer == "int4" and quantizable(data, dtype):
             return _int4(data)
         if prefer == "f16":

@@ -16,6 +16,11 @@ TOLERANCES = {
 }
 # float16 results: one rounding step of a half is 2^-11 ≈ 4.9e-4 relative, and orders differ
 FLOAT16 = (2e-3, 1e-3)
+# a whole model that rounds its activations to 8 bits as it runs (QDQ, DynamicQuantizeLinear) against
+# onnxruntime: a last-bit difference before a rounding moves a value by a whole quantization step, and
+# the steps compound through the layers (element errors of several percent, on js too); such models are
+# held to the cosine similarity of each output with onnxruntime's (compare_cosine)
+QUANTIZED_MODEL_COSINE = 0.999
 
 
 def compare(actual, expected, backend: str, what: str = "", looser: float = 1) -> str | None:
@@ -52,3 +57,16 @@ def compare(actual, expected, backend: str, what: str = "", looser: float = 1) -
 def assert_close(actual, expected, backend: str, what: str = "") -> None:
     msg = compare(actual, expected, backend, what)
     assert msg is None, msg
+
+
+def compare_cosine(actual, expected, what: str = "", minimum: float = QUANTIZED_MODEL_COSINE) -> str | None:
+    """None if the cosine similarity of the two (flattened, float64) is at least `minimum`."""
+    a = np.asarray(actual, np.float64).reshape(-1)
+    e = np.asarray(expected, np.float64).reshape(-1)
+    if a.shape != e.shape:
+        return f"{what}: {a.size} elements != expected {e.size}"
+    if not (np.isfinite(a).all() and np.isfinite(e).all()):
+        return f"{what}: non-finite values"
+    na, ne = np.linalg.norm(a), np.linalg.norm(e)
+    cos = 1.0 if na == ne == 0 else float(a @ e / (na * ne)) if na and ne else 0.0
+    return None if cos >= minimum else f"{what}: cosine similarity {cos:.6f} < {minimum}"

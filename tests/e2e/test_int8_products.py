@@ -501,3 +501,70 @@ def test_qdq_model_keeps_its_8bit_weights(runners, tmp_path):
     # in a product may move a value to the next level there, so a few elements differ by a step
     err = np.abs(got - expected)
     assert np.mean(err <= 2e-3 * np.abs(expected).max() + 1e-4) >= 0.95, np.sort(err)[-8:]
+
+
+def _dynamic_mlp(path):
+    """A two-layer MLP (GELU between) quantized by onnxruntime's quantize_dynamic: DynamicQuantizeLinear,
+    MatMulInteger with int8 weights (one scale per tensor), Cast, Mul by the scales."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    rng = np.random.default_rng(3)
+    ws = [numpy_helper.from_array((rng.standard_normal(s) * 0.1).astype(np.float32), n)
+          for n, s in (("w1", (96, 256)), ("w2", (256, 80)))]
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Gelu", ["h"], ["r"]),
+                           helper.make_node("MatMul", ["r", "w2"], ["y"])], "mlp",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 24, 96])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 24, 80])], ws)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 20)]), path.with_suffix(".float.onnx"))
+    quantize_dynamic(str(path.with_suffix(".float.onnx")), str(path), weight_type=QuantType.QInt8)
+    return {"x": rng.standard_normal((2, 24, 96)).astype(np.float32)}
+
+
+@pytest.mark.parametrize("host", ["node", "chromium"])
+def test_quantized_model_runs_its_own_8bit_weights_by_default(runners, tmp_path, host):
+    """A model its author quantized (here by quantize_dynamic) keeps its 8-bit weights without --weights:
+    stored int8 exactly (a quarter of the float32 bytes), read as stored, multiplied by the wasm 8-bit
+    products; the outputs agree with onnxruntime on the model itself (js exactly, wasm to its int8 row)."""
+    import onnxruntime as ort
+    feeds = _dynamic_mlp(tmp_path / "q.onnx")
+    webdnn.convert(tmp_path / "q.onnx", tmp_path / "o", backends=("js", "wasm"))
+    model = json.loads((tmp_path / "o" / "model.json").read_text())
+    assert model["stats"]["weight_encodings"]["int8"] == 96 * 256 + 256 * 80 + 4 * (256 + 80)
+    doc = json.loads((tmp_path / "o" / "graph_wasm.json").read_text())
+    assert doc["stats"]["int8Products"] == 2 and len(doc["encoded"]) == 2
+    want = ort.InferenceSession(str(tmp_path / "q.onnx"), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    if host == "node":
+        assert compare(runners["node"].run(tmp_path / "o", feeds, backend="js")["y"], want, "js", "js") is None
+    got = runners[host].run(tmp_path / "o", feeds, backend="wasm")["y"]
+    relaxed = bool((runners[host].last_backend_info or {}).get("relaxedSimd"))
+    assert compare(got, want, "wasm-int8-7bit" if relaxed else "wasm-int8", host) is None
+
+
+def test_float_model_keeps_float_products(tmp_path):
+    """Whole-number weights in a float model (no quantized ops) are stored int8 without loss, but its
+    products stay float: only a model quantized by its author runs 8-bit products without --weights."""
+    rng = np.random.default_rng(4)
+    w = rng.integers(-50, 51, (96, 64)).astype(np.float32)
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "whole",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 96])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 64])],
+                          [numpy_helper.from_array(w, "w")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "f.onnx")
+    webdnn.convert(tmp_path / "f.onnx", tmp_path / "o", backends=("wasm",))
+    doc = json.loads((tmp_path / "o" / "graph_wasm.json").read_text())
+    assert doc["stats"]["int8Products"] == 0 and "encoded" not in doc
+    model = json.loads((tmp_path / "o" / "model.json").read_text())
+    assert model["stats"]["weight_encodings"] == {"int8": 96 * 64 + 4 * 64}
+
+
+@pytest.mark.parametrize("host", ["native", "chromium"])
+def test_webgpu_binds_a_quantized_models_weights_as_stored(runners, tmp_path, host):
+    """webgpu, no --weights: the MatMulInteger weights of a quantize_dynamic model are bound as stored
+    (8-bit) and unpacked in the shader; the results are onnxruntime's on the model itself."""
+    import onnxruntime as ort
+    feeds = _dynamic_mlp(tmp_path / "q.onnx")
+    webdnn.convert(tmp_path / "q.onnx", tmp_path / "o", backends=("webgpu",))
+    doc = json.loads((tmp_path / "o" / "graph_webgpu.json").read_text())
+    assert len(doc["encoded"]) == 2 and all(e == {"encoding": "int8", "axis": 1} for e in doc["encoded"].values())
+    want = ort.InferenceSession(str(tmp_path / "q.onnx"), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    got = runners[host].run(tmp_path / "o", feeds, backend="webgpu")["y"]
+    assert compare(got, want, "webgpu", host) is None

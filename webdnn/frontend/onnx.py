@@ -402,6 +402,24 @@ class OnnxImporter:
         self.graph.outputs = outs
 
 
+# ops whose presence marks a model quantized by its author (Graph.quantized)
+QUANTIZED_OPS = {"MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv", "DequantizeLinear",
+                 "DynamicQuantizeLinear", "MatMulIntegerToFloat", "DynamicQuantizeMatMul", "DynamicQuantizeLSTM",
+                 "QGemm", "QLinearAdd", "QLinearMul", "MatMulNBits", "QAttention"}
+
+
+def _all_nodes(proto):
+    """Every node of the model: the main graph's, its subgraphs' and its functions'."""
+    stack = [proto.graph] + [f for f in proto.functions]
+    while stack:
+        g = stack.pop()
+        for n in g.node:
+            yield n
+            for a in n.attribute:
+                stack.extend([a.g] if a.HasField("g") else [])
+                stack.extend(a.graphs)
+
+
 def dim_symbol(param: str, input_name: str, axis: int) -> str:
     """The symbol of an open ONNX dim: its dim_param made a name (`batch_size`, `seq_len`), or, when the
     dim has none, `<input>_<axis>`."""
@@ -422,6 +440,7 @@ def import_onnx(model, input_shapes: dict | None = None, constant_inputs: dict |
     imp = OnnxImporter(proto, input_shapes, constant_inputs, symbolic)
     graph = imp.convert()
     graph.symbol_ranges = dict(imp.ranges)
+    graph.quantized = any(n.op_type in QUANTIZED_OPS for n in _all_nodes(proto))
     graph.symbols.update(imp.expr_symbols if symbolic else {})
     for n in imp.notes:
         warnings.warn(n, stacklevel=2)

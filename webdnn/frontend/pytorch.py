@@ -30,8 +30,9 @@ def _torch():
 def is_torch_module(model) -> bool:
     """True for an nn.Module, without importing torch when the caller has not."""
     import sys
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(model, torch.nn.Module)
+    module = getattr(getattr(sys.modules.get("torch"), "nn", None), "Module", None)
+    # (torch being imported by another thread has no nn.Module yet, and no module of it exists yet)
+    return module is not None and isinstance(model, module)
 
 
 def _as_args(torch, example_inputs) -> tuple:

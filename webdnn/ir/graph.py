@@ -122,6 +122,9 @@ class Graph:
         # symbolic sizes of the inputs -> the value the fixed backends were built for (convert())
         self.symbols: dict[str, int] = {}
         self.symbol_ranges: dict[str, tuple[int, int]] = {}  # the sizes a symbol may take (--input-shape seq=1..512)
+        # the source computes on 8-bit values (integer, quantize/dequantize ops): its weights that are
+        # exactly 8-bit (encoding.exact_int8) may run on 8-bit products where a backend has them
+        self.quantized = False
         self.inputs: list[Tensor] = []
         self.outputs: list[Tensor] = []
         self.ops: list[Op] = []

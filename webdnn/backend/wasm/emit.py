@@ -84,6 +84,7 @@ class Program:
 
     symbolic = False  # sizes known at run time (symbolic.SymProgram)
     int8 = False  # products with constant float weights run on 8-bit weights (q8_weights)
+    q8_exact: frozenset = frozenset()  # ... and, under any --weights, these (a quantized model's own 8-bit weights)
 
     def dim(self, d):
         """A size as C: a constant here (symbolic.SymProgram renders symbolic sizes)."""
@@ -213,7 +214,7 @@ def k_conv(p: Program, step: Step, k: int):
     call = "  wd_conv(&p);"
     packed = 0
     work_arg = "0, 0"
-    q8 = q8_weight_of(step, p.int8)
+    q8 = q8_weight_of(step, p.int8, p.q8_exact)
     rows = winograd_plan(p, op, C, M, OH, OW, q8=bool(q8))
     if q8 and rows is not None:  # Winograd F(4x4, 3x3) with 36 integer products
         TW = -(-OW // 4)
@@ -476,16 +477,19 @@ def _matmul_geometry(step: Step):
     return M, K, N, batch, strides
 
 
-def q8_weight_of(step: Step, int8: bool):
-    """-> (constant name, axis of its output channels) where this step runs on 8-bit weights, else None."""
+def q8_weight_of(step: Step, int8: bool, exact: frozenset = frozenset()):
+    """-> (constant name, axis of its output channels) where this step runs on 8-bit weights, else None.
+    int8: under --weights int8 / int4; exact: weights of a quantized model that are 8-bit as they are
+    (lower.exact_q8), which run on 8-bit products under any --weights."""
     op = step.op
     if op.type == "Conv":
         sized = any(isinstance(d, Expr) for d in (*op.inputs[0].shape[2:], *op.outputs[0].shape[2:]))
-        return (op.inputs[1].name, 0) if q8_conv(int8, op, sized) else None
+        q8 = int8 or (len(op.inputs) > 1 and op.inputs[1].name in exact)
+        return (op.inputs[1].name, 0) if q8_conv(q8, op, sized) else None
     if op.type != "MatMul" or any(R.CTYPE[t.dtype] != "float" for t in (*op.inputs, op.outputs[0])):
         return None
     M, _, _, batch, _ = _matmul_geometry(step)
-    if not q8_weights(int8, op, M) or any(isinstance(d, Expr) for d in batch):
+    if not q8_weights(int8 or op.inputs[1].name in exact, op, M) or any(isinstance(d, Expr) for d in batch):
         return None
     if isinstance(M, Expr) and int(np.prod(batch)) > 1:
         return None
@@ -502,7 +506,7 @@ def k_matmul(p: Program, step: Step, k: int):
     M, K, N, batch, strides = _matmul_geometry(step)
     sa = R.broadcast_strides(a.shape[:-2], batch)
     sb = R.broadcast_strides(b.shape[:-2], batch)
-    if q8_weight_of(step, p.int8):
+    if q8_weight_of(step, p.int8, p.q8_exact):
         return _q8_matmul(p, step, k, M, K, N, list(np.ndindex(*batch)) if batch else [()], sa, strides)
     if any(isinstance(d, Expr) for d in batch):  # products counted at run time: offsets from the batch index
         epi = _epilogue(p, step, k, strides) if step.epilogue is not None else "0"

@@ -5,7 +5,7 @@ file with every shape and offset a constant. The runtime only copies bytes to th
 in graph_wasm.json and calls the module's run()."""
 from __future__ import annotations
 
-from ...encoding import INT4_BLOCK, output_axes, stored_bytes, stores_quantized
+from ...encoding import INT4_BLOCK, exact_int8, output_axes, stored_bytes, stores_quantized
 from ...errors import ConversionError, ShapeError
 from ...ir.symbolic import is_symbolic_array
 from ...ir import Graph
@@ -31,24 +31,44 @@ def _io_source(p, graph) -> list[str]:
             "  }", "  return 0;", "}"]
 
 
-def _stored_quantized(graph: Graph, steps, weights: str) -> dict:
+def exact_q8(graph: Graph, steps) -> frozenset:
+    """The weights of a quantized model (Graph.quantized) that are exactly 8-bit values times a scale per
+    output channel (encoding.exact_int8) where a product on 8-bit weights would read them: the model's
+    author chose 8-bit arithmetic for them, so they run on 8-bit products under any --weights (and every
+    encoding stores them so)."""
+    if not graph.quantized:
+        return frozenset()
+    tensors = {t.name: t for t in graph.constants()}
+    exact = set()
+    for s in steps:
+        w = q8_weight_of(s, True)
+        if w is not None and w[0] in tensors and exact_int8(tensors[w[0]].data, w[1]) is not None:
+            exact.add(w[0])
+    return frozenset(exact)
+
+
+def _stored_quantized(graph: Graph, steps, weights: str, exact: frozenset) -> dict:
     """{constant name: its encoding's fields} of the weights that go into memory as --weights int8 / int4
     stores them (scales, then 8- or 4-bit values), not decoded to float32: those read only by products
-    on 8-bit weights (q8_weight_of); int8 ones stored along their output channels (encoding.output_axes)."""
+    on 8-bit weights (q8_weight_of); int8 ones stored along their output channels (encoding.output_axes).
+    Under other encodings, the exact 8-bit weights of a quantized model (exact_q8), stored int8 as well."""
+    int8 = weights in ("int8", "int4")
     uses, q8 = {}, {}
     for s in steps:
         for t in s.inputs:
             if t is not None and t.is_constant:
                 uses[t.name] = uses.get(t.name, 0) + 1
-        w = q8_weight_of(s, True)
+        w = q8_weight_of(s, int8, exact)
         if w is not None:
             q8.setdefault(w[0], []).append(w[1])
     axes = output_axes(graph)
     tensors = {t.name: t for t in graph.constants()}
-    return {n: ({"encoding": "int8", "axis": a[0]} if weights == "int8" else {"encoding": "int4", "block": INT4_BLOCK})
+    as_int8 = weights == "int8" or not int8
+    return {n: ({"encoding": "int8", "axis": a[0]} if as_int8 else {"encoding": "int4", "block": INT4_BLOCK})
             for n, a in q8.items() if len(a) == uses.get(n) and len(set(a)) == 1
-            and (weights != "int8" or axes.get(n) == a[0])
-            and n in tensors and stores_quantized(tensors[n].data, tensors[n].dtype)}
+            and (not as_int8 or axes.get(n) == a[0])
+            and n in tensors and stores_quantized(tensors[n].data, tensors[n].dtype)
+            and (int8 or exact_int8(tensors[n].data, a[0]) is not None)}
 
 
 def lower_program(graph: Graph, weights: str = "raw"):
@@ -60,7 +80,8 @@ def lower_program(graph: Graph, weights: str = "raw"):
     unsupported = sorted({f"{s.type} ({s.name!r})" for s in steps if s.type not in EMIT})
     if unsupported:
         raise ConversionError(f"the wasm backend has no kernel for: {', '.join(unsupported)}")
-    stored = _stored_quantized(graph, steps, weights) if weights in ("int8", "int4") else {}
+    exact = exact_q8(graph, steps) if not int8 else frozenset()
+    stored = _stored_quantized(graph, steps, weights, exact)
     # constants first, then the activation arena the planner lays out, the temporary buffer, data
     # derived from the constants at load, then per-thread scratch and stacks
     constants, offsets, at, sizes = [], {}, 0, {}
@@ -87,6 +108,7 @@ def lower_program(graph: Graph, weights: str = "raw"):
             offsets[name] = arena_at + off
         p = Program(offsets)
     p.int8 = int8
+    p.q8_exact = exact
     p.stored = dict(stored)
     for s in steps:
         for t in s.inputs:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...encoding import INT4_BLOCK, output_axes, stored_bytes, stores_quantized
+from ...encoding import INT4_BLOCK, exact_int8, output_axes, stored_bytes, stores_quantized
 from ...errors import ConversionError
 from ...ir import Graph
 from ..lowering import Fusion, Lowered, lower_graph
@@ -57,7 +57,8 @@ FUSION = Fusion(families=("MatMul", "Conv", "ConvTranspose", "Pool"))
 
 
 def _stored_quantized(graph: Graph, steps, part_elems: int, weights: str) -> dict:
-    """{constant: its encoding's fields} for the weights bound as --weights int8 / int4 stores them
+    """{constant: its encoding's fields} for the weights bound as --weights int8 / int4 stores them (under
+    other encodings, a quantized model's weights that are exactly 8-bit: every encoding stores them int8)
     (contraction.matmul / conv unpack them where they load: a quarter / an eighth of the GPU memory and
     of the bytes read): 2-D float B's of MatMuls and weights of (not depthwise) Convs, read by nothing
     else, whose bytes fit one binding; int8 ones stored along their output channels (encoding.output_axes)."""
@@ -81,10 +82,12 @@ def _stored_quantized(graph: Graph, steps, part_elems: int, weights: str) -> dic
     axes = output_axes(graph)
     tensors = {t.name: t for t in graph.constants()}
     out = {}
+    own = weights not in ("int8", "int4")  # a quantized model's own 8-bit weights only (encoding.exact_int8)
     for n, (axis, k) in as_w.items():
-        fields = {"encoding": "int8", "axis": axis} if weights == "int8" else {"encoding": "int4", "block": INT4_BLOCK}
-        if (k == uses.get(n) and n in tensors and (weights != "int8" or axes.get(n) == axis)
-                and stores_quantized(tensors[n].data, "float32") and stored_bytes(tensors[n].shape, fields) <= 4 * part_elems):
+        fields = {"encoding": "int8", "axis": axis} if weights != "int4" else {"encoding": "int4", "block": INT4_BLOCK}
+        if (k == uses.get(n) and n in tensors and (weights == "int4" or axes.get(n) == axis)
+                and stores_quantized(tensors[n].data, "float32") and stored_bytes(tensors[n].shape, fields) <= 4 * part_elems
+                and (not own or exact_int8(tensors[n].data, axis) is not None)):
             out[n] = fields
     return out
 
@@ -105,7 +108,7 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
             src = s.op.inputs[0].name
             ctx.roots[s.op.outputs[0].name] = ctx.roots.get(src, src)
 
-    if options.weights in ("int8", "int4"):
+    if options.weights in ("int8", "int4") or graph.quantized:
         ctx.encoded = _stored_quantized(graph, steps, part_elems, options.weights)
     missing = sorted({s.type for s in steps if s.type not in GENERATORS and s.type != "Reshape"})
     if missing:

@@ -1,0 +1,54 @@
+"""encoding.exact_int8: the weights of a model quantized by its author are stored int8 under every
+encoding, exactly; float weights are not mistaken for them."""
+import numpy as np
+import pytest
+
+from webdnn.encoding import decode, encode, exact_int8
+
+rng = np.random.default_rng(0)
+
+
+def _q(shape, peaks=True):
+    q = rng.integers(-128, 128, shape).astype(np.float32)
+    if peaks:  # a quantizer's scale comes from each channel's peak: every row reaches 127 or -128
+        q[:, 0] = np.where(rng.random(shape[0]) < 0.5, 127, -128)
+    return q
+
+
+@pytest.mark.parametrize("prefer", ["raw", "f16", "int8"])
+def test_quantized_weights_are_stored_exactly_in_8_bits(prefer):
+    cases = {
+        "per channel": _q((64, 48)) * (rng.random((64, 1)) * 0.01).astype(np.float32),
+        "per tensor": _q((64, 48), peaks=False) * np.float32(0.0123),       # channels below the tensor's peak
+        "whole numbers": _q((64, 48), peaks=False),                          # an integer op's weights minus their zero point
+        "scale of absmax/127.5": None,
+    }
+    w = rng.standard_normal((64, 48)).astype(np.float32)  # onnxruntime's symmetric scale: the peak is not 127 * s exactly
+    s = (np.abs(w).max(axis=1, keepdims=True) / np.float32(127.5)).astype(np.float32)
+    cases["scale of absmax/127.5"] = (np.clip(np.rint(w / s), -128, 127) * s).astype(np.float32)
+    for name, data in cases.items():
+        data = data.astype(np.float32)
+        fields, payload = encode("w", data, "float32", prefer, 0)
+        assert fields == {"encoding": "int8", "axis": 0}, name
+        assert len(payload) == data.size + 4 * 64
+        assert np.array_equal(decode(fields, payload, data.shape, "float32"), data), name
+    # along the other axis too, and chosen there when no axis is given
+    t = cases["per channel"].astype(np.float32).T.copy()
+    assert encode("w", t, "float32", "raw")[0] == {"encoding": "int8", "axis": 1}
+
+
+def test_float_weights_are_not_taken_for_8_bit_ones():
+    w = rng.standard_normal((64, 48)).astype(np.float32)
+    assert exact_int8(w, 0) is None and encode("w", w, "float32", "raw")[0] == {"encoding": "raw"}
+    q = _q((64, 48)) * np.float32(0.01)
+    q[5, 7] += np.float32(1e-4)  # one value off the grid: not 8-bit
+    assert exact_int8(q, 0) is None
+    big = _q((64, 48)) * 3  # whole numbers beyond int8
+    assert exact_int8(big, 0) is None or np.array_equal(decode({"encoding": "int8", "axis": 0},
+                                                               exact_int8(big, 0)[0].tobytes() + exact_int8(big, 0)[1].tobytes(),
+                                                               big.shape, "float32"), big)
+    nan = _q((64, 48))
+    nan[3, 3] = np.nan
+    assert exact_int8(nan, 0) is None
+    small = _q((4, 8))  # fewer than QUANT_MIN_ELEMENTS: stays raw
+    assert encode("w", small, "float32", "raw")[0] == {"encoding": "raw"}
