@@ -276,3 +276,83 @@ def test_dynamic_quantize_lstm(direction, per_channel):
     for name, e, q in zip(outs, exact, quantized):
         assert_close(got[name], e, "reference", name)
         assert np.abs(got[name] - q).max() <= 0.02 * np.abs(q).max(), (name, np.abs(got[name] - q).max(), np.abs(q).max())
+
+
+# ---- QOperator ops: 8-bit in, 8-bit out ---------------------------------------------------------------
+def _u8(*shape):
+    return rng.integers(0, 256, shape).astype(np.uint8)
+
+
+def _i8(*shape):
+    return rng.integers(-128, 128, shape).astype(np.int8)
+
+
+def _scalar(v, dtype=np.float32):
+    return np.array(v, dtype)
+
+
+def check_quantized(m, inputs: dict, out="y"):
+    """8-bit outputs against onnxruntime's: onnxruntime computes some of these ops in fixed point (QLinearAdd's
+    scale ratios as integer multipliers, pools' integer sums), so a value within a hair of the middle
+    between two levels may round the other way: at most one step, in at most a tenth of the elements."""
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = sess.run([out], inputs)[0]
+    got = run(import_onnx(m), inputs)[out]
+    assert got.dtype == want.dtype and got.shape == want.shape
+    diff = np.abs(got.astype(np.int64) - want.astype(np.int64))
+    assert diff.max() <= 1 and np.mean(diff > 0) <= 0.1, (diff.max(), np.mean(diff > 0))
+
+
+U8, I8 = TensorProto.UINT8, TensorProto.INT8
+
+
+@pytest.mark.parametrize("op", ["QLinearAdd", "QLinearMul"])
+def test_qlinear_add_and_mul_with_broadcasting(op):
+    a, b = _u8(2, 3, 8), _u8(3, 8)
+    inits = {"as": _scalar(0.02), "az": _scalar(120, np.uint8), "bs": _scalar(0.03), "bz": _scalar(130, np.uint8),
+             "cs": _scalar(0.04), "cz": _scalar(128, np.uint8)}
+    check_quantized(model([node(op, ["a", "as", "az", "b", "bs", "bz", "cs", "cz"], ["y"])], {"a": a, "b": b},
+                          [("y", U8)], inits), {"a": a, "b": b})
+
+
+@pytest.mark.parametrize("op,channels_last,attrs", [
+    ("QLinearGlobalAveragePool", 0, {}), ("QLinearGlobalAveragePool", 1, {}),
+    ("QLinearAveragePool", 0, {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    ("QLinearAveragePool", 1, {"kernel_shape": [2, 2], "strides": [2, 2]})])
+def test_qlinear_pools(op, channels_last, attrs):
+    x = _i8(2, 8, 5, 5) if not channels_last else _i8(2, 5, 5, 8)
+    inits = {"xs": _scalar(0.05), "xz": _scalar(3, np.int8), "ys": _scalar(0.01), "yz": _scalar(-5, np.int8)}
+    check_quantized(model([node(op, ["x", "xs", "xz", "ys", "yz"], ["y"], channels_last=channels_last, **attrs)],
+                          {"x": x}, [("y", I8)], inits), {"x": x})
+
+
+@pytest.mark.parametrize("op,attrs", [("QLinearSoftmax", {"axis": -1, "opset": 13}), ("QLinearSoftmax", {"axis": 1, "opset": 12}),
+                                      ("QLinearLeakyRelu", {"alpha": 0.1}), ("QLinearSigmoid", {})])
+def test_qlinear_unary(op, attrs):
+    x = _u8(2, 3, 10)
+    ys, yz = (1 / 256, 0) if op != "QLinearLeakyRelu" else (0.05, 100)
+    inits = {"xs": _scalar(0.1), "xz": _scalar(128, np.uint8), "ys": _scalar(ys), "yz": _scalar(yz, np.uint8)}
+    check_quantized(model([node(op, ["x", "xs", "xz", "ys", "yz"], ["y"], **attrs)], {"x": x}, [("y", U8)], inits), {"x": x})
+
+
+def test_qlinear_concat():
+    c1, c2 = _u8(2, 3, 4), _u8(2, 5, 4)
+    inits = {"ys": _scalar(0.05), "yz": _scalar(128, np.uint8), "s1": _scalar(0.04), "z1": _scalar(120, np.uint8),
+             "s2": _scalar(0.06), "z2": _scalar(130, np.uint8)}
+    check_quantized(model([node("QLinearConcat", ["ys", "yz", "c1", "s1", "z1", "c2", "s2", "z2"], ["y"], axis=1)],
+                          {"c1": c1, "c2": c2}, [("y", U8)], inits), {"c1": c1, "c2": c2})
+
+
+@pytest.mark.parametrize("quantized_output", [True, False])
+def test_qgemm_per_column_scales_and_bias(quantized_output):
+    a = _u8(4, 32)
+    inits = {"as": _scalar(0.02), "az": _scalar(120, np.uint8), "B": _i8(16, 32),
+             "bs": (rng.random(16) * 0.01 + 0.001).astype(np.float32), "bz": np.zeros(16, np.int8),
+             "C": rng.integers(-500, 500, 16).astype(np.int32), "ys": _scalar(0.05), "yz": _scalar(128, np.uint8)}
+    ins = ["A", "as", "az", "B", "bs", "bz", "C"] + (["ys", "yz"] if quantized_output else [])
+    m = model([node("QGemm", ins, ["y"], transB=1, alpha=0.5)], {"A": a}, [("y", U8 if quantized_output else TensorProto.FLOAT)],
+              {k: v for k, v in inits.items() if k in ins})
+    if quantized_output:
+        check_quantized(m, {"A": a})
+    else:
+        check(m, {"A": a})

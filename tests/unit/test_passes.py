@@ -315,3 +315,31 @@ def test_simplify_elementwise_drops_integer_round_trips_the_type_holds():
     assert "int8" not in str(a) and vectorizable(a, ["float32"])
     assert "int8" in str(b) and "uint8" in str(c)
     check_same(g, feeds, before)
+
+
+def test_widen_quantized_keeps_8bit_activations_as_float_whole_numbers():
+    """A requantization to uint8 read by two pointwise consumers (one centering it for a Conv, one
+    dequantizing it) keeps its float value minus the zero point; the centering copy goes, the Conv reads
+    the producer; a uint8 graph output and a value read by a Pool keep their type."""
+    from webdnn.passes import widen_quantized
+    g = Graph()
+    x = g.add_input("x", [1, 4, 6, 6])
+    w = g.constant(rng.randn(4, 4, 1, 1).astype(np.float32))
+    q = call("cast", "uint8", call("min", call("max", call("add", call("round", call("mul", inp(0), 20.0)), 7.0), 0.0), 255.0))
+    (a,) = g.add_op("Elementwise", [x], {"expr": q})
+    (centered,) = g.add_op("Elementwise", [a], {"expr": call("sub", call("cast", "float32", inp(0)), 7.0)})
+    (y,) = g.add_op("Conv", [centered, w], {})
+    (dq,) = g.add_op("Elementwise", [a], {"expr": call("mul", call("sub", call("cast", "float32", inp(0)), 7.0), 0.05)})
+    (b,) = g.add_op("Elementwise", [x], {"expr": q})  # read by a Pool: stays uint8
+    (p,) = g.add_op("Pool", [b], {"kind": "max", "kernel_shape": [2, 2], "strides": [2, 2], "pads": [0, 0, 0, 0]})
+    (o,) = g.add_op("Elementwise", [x], {"expr": q})  # a graph output: stays uint8
+    g.outputs = [y, dq, p, o]
+    feeds = {"x": rng.randn(1, 4, 6, 6).astype(np.float32)}
+    before = snapshot(g, feeds)
+    assert widen_quantized.run(g)
+    assert a.dtype == "float32" and b.dtype == "uint8" and o.dtype == "uint8"
+    conv = next(op for op in g.ops if op.type == "Conv")
+    assert conv.inputs[0] is a and len([op for op in g.ops if op.type == "Elementwise"]) == 4
+    assert "cast" not in str(next(op for op in g.ops if op.outputs[0] is dq).attrs["expr"])
+    check_same(g, feeds, before)
+    assert not widen_quantized.run(g)

@@ -405,7 +405,8 @@ class OnnxImporter:
 # ops whose presence marks a model quantized by its author (Graph.quantized)
 QUANTIZED_OPS = {"MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv", "DequantizeLinear",
                  "DynamicQuantizeLinear", "MatMulIntegerToFloat", "DynamicQuantizeMatMul", "DynamicQuantizeLSTM",
-                 "QGemm", "QLinearAdd", "QLinearMul", "MatMulNBits", "QAttention"}
+                 "QGemm", "QLinearAdd", "QLinearMul", "QLinearConcat", "QLinearGlobalAveragePool", "QLinearAveragePool",
+                 "QLinearSoftmax", "QLinearLeakyRelu", "QLinearSigmoid", "MatMulNBits", "QAttention"}
 
 
 def _all_nodes(proto):

@@ -534,3 +534,99 @@ def _fused_conv(c):
     params = {"LeakyRelu": {"alpha": p[0] if p else 0.01}, "HardSigmoid": {"alpha": p[0] if p else 0.2, "beta": p[1] if len(p) > 1 else 0.5},
               "Clip": {"min": p[0] if p else -3.4e38, "max": p[1] if len(p) > 1 else 3.4e38}}.get(name, {})
     return [_activate(c, y, name, params)]
+
+
+# ---- QOperator ops (onnxruntime's quantize_static with QuantFormat.QOperator) ----------------------------
+# Each is the float op between a DequantizeLinear of its 8-bit inputs and a QuantizeLinear of its
+# output: simplify_elementwise makes the chain one float expression, and a contraction's weights stay
+# 8-bit (encoding.exact_int8).
+def _zero_point(c, i: int, like):
+    """Input i (a zero point), or 0 of `like`'s type where the optional input is absent."""
+    return c.input(i) if c.has_input(i) else c.constant(np.zeros((), like.dtype), dtype=like.dtype)
+
+
+def _dq(c, x: int, scale: int, zp: int):
+    return c.call1("DequantizeLinear", [c.input(x), c.input(scale), _zero_point(c, zp, c.input(x))])
+
+
+def _q(c, y, scale: int, zp: int, like: int):
+    return c.call1("QuantizeLinear", [y, c.input(scale), _zero_point(c, zp, c.input(like))])
+
+
+def _channels_last(c, op_type, x, **attrs):
+    """A pooling op on NCHW-ordered data; with channels_last=1, x is N...C and goes through a transpose."""
+    if not c.attr("channels_last", 0):
+        return c.call1(op_type, [x], **attrs)
+    r = len(x.shape)
+    y = c.call1(op_type, [c.call1("Transpose", [x], perm=[0, r - 1, *range(1, r - 1)])], **attrs)
+    return c.call1("Transpose", [y], perm=[0, *range(2, r), 1])
+
+
+@handler("QLinearAdd", "QLinearMul", domain=MS)
+def _qlinear_binary(c):
+    op = "Add" if c.node.op_type == "QLinearAdd" else "Mul"
+    return [_q(c, c.call1(op, [_dq(c, 0, 1, 2), _dq(c, 3, 4, 5)]), 6, 7, 0)]
+
+
+@handler("QLinearLeakyRelu", "QLinearSigmoid", domain=MS)
+def _qlinear_unary(c):
+    x = _dq(c, 0, 1, 2)
+    y = c.call1("LeakyRelu", [x], alpha=float(c.attr("alpha", 0.01))) if c.node.op_type == "QLinearLeakyRelu" \
+        else c.call1("Sigmoid", [x])
+    return [_q(c, y, 3, 4, 0)]
+
+
+@handler("QLinearGlobalAveragePool", domain=MS)
+def _qlinear_global_average_pool(c):
+    return [_q(c, _channels_last(c, "GlobalAveragePool", _dq(c, 0, 1, 2)), 3, 4, 0)]
+
+
+@handler("QLinearAveragePool", domain=MS)
+def _qlinear_average_pool(c):
+    attrs = {k: c.attr(k) for k in ("auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides")
+             if c.attr(k) is not None}
+    return [_q(c, _channels_last(c, "AveragePool", _dq(c, 0, 1, 2), **attrs), 3, 4, 0)]
+
+
+@handler("QLinearSoftmax", domain=MS)
+def _qlinear_softmax(c):
+    x = _dq(c, 0, 1, 2)
+    r = len(x.shape)
+    axis = int(c.attr("axis", -1)) % max(r, 1)
+    if int(c.attr("opset", 13)) < 13:  # Softmax before opset 13: over the dims from axis on, as one
+        flat = _reshape(c, x, [int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:]))])
+        y = _reshape(c, c.call1("Softmax", [flat], axis=1), list(x.shape))
+    else:
+        y = c.call1("Softmax", [x], axis=axis)
+    return [_q(c, y, 3, 4, 0)]
+
+
+@handler("QLinearConcat", domain=MS)
+def _qlinear_concat(c):
+    """Y_scale, Y_zero_point, then (X, X_scale, X_zero_point) per input."""
+    n = len(c.node.input)
+    if n < 5 or (n - 2) % 3:
+        c.fail(f"{n} inputs: expected Y_scale, Y_zero_point and triples of (X, X_scale, X_zero_point)")
+    xs = [_dq(c, i, i + 1, i + 2) for i in range(2, n, 3)]
+    y = c.call1("Concat", xs, axis=int(c.attr("axis")))
+    return [c.call1("QuantizeLinear", [y, c.input(0), _zero_point(c, 1, c.input(2))])]
+
+
+@handler("QGemm", domain=MS)
+def _qgemm(c):
+    """alpha · (A'B' + C) on dequantized A and B (b_scale per column of B' or one), C an int32 bias at scale
+    a_scale · b_scale (alpha scales it too, as onnxruntime computes); quantized with y_scale / y_zero_point
+    when given, float32 otherwise."""
+    a = _dq(c, 0, 1, 2)
+    b = c.input(3)
+    trans_b = int(c.attr("transB", 0))
+    b_scale = c.input(4)
+    axis = 0 if trans_b else 1  # B's output columns
+    bq = c.call1("DequantizeLinear", [b, b_scale, _zero_point(c, 5, b)], axis=axis)
+    y = c.call1("Gemm", [a, bq], alpha=float(c.attr("alpha", 1.0)), transA=int(c.attr("transA", 0)), transB=trans_b)
+    if c.has_input(6):
+        alpha = float(c.attr("alpha", 1.0))
+        bias = c.ew(call("mul", call("cast", "float32", X), call("mul", call("mul", inp(1), inp(2)), alpha)),
+                    [c.input(6), c.input(1), b_scale])
+        y = c.ew(call("add", X, inp(1)), [y, bias])
+    return [_q(c, y, 7, 8, 0) if c.has_input(7) else y]

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..ir import Graph
 from . import (remove_identity, fold_constants, fold_pad, fold_batchnorm, lower_batchnorm, lower_gemm,
-               split_pool3d, split_conv_transpose3d, fuse_elementwise, simplify_elementwise, remove_dead)
+               split_pool3d, split_conv_transpose3d, fuse_elementwise, simplify_elementwise, widen_quantized,
+               remove_dead)
 
 PASSES = [
     ("remove_identity", remove_identity.run),
@@ -16,6 +17,9 @@ PASSES = [
     ("split_conv_transpose3d", split_conv_transpose3d.run),
     ("fold_constants", fold_constants.run),
     ("fuse_elementwise", fuse_elementwise.run),
+    ("simplify_elementwise", simplify_elementwise.run),
+    ("widen_quantized", widen_quantized.run),
+    ("fuse_elementwise", fuse_elementwise.run),  # chains the widening joined
     ("simplify_elementwise", simplify_elementwise.run),
     ("remove_dead", remove_dead.run),
 ]

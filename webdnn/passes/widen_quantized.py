@@ -1,0 +1,97 @@
+"""8-bit activations between pointwise ops become float32 whole numbers: an Elementwise whose result is
+cast to int8/uint8 from a float value that is provably a whole number within the type
+(simplify_elementwise._whole), and whose every consumer is an Elementwise reading it only as float32,
+keeps the float value instead; the zero point its consumers subtract moves into it, and a consumer
+left copying it goes away. A quantized model's requantization then fuses into the contraction before
+it (a float epilogue) and the next contraction reads its input as it is, instead of a pass that
+widens and centers 8-bit values (QLinearConv, QLinearAdd, QuantizeLinear -> DequantizeLinear):
+
+    before:  Conv -> Elementwise(cast(uint8, min(max(round(in0 * r) + 7, 0), 255)))       -> q: uint8
+             q -> Elementwise(sub(cast(float32, in0), 7)) -> Conv
+             q -> Elementwise(mul(sub(cast(float32, in0), 7), 0.05)) -> ...
+    after:   Conv -> Elementwise(sub(min(max(round(in0 * r) + 7, 0), 255), 7))            -> q: float32
+             q -> Conv
+             q -> Elementwise(mul(in0, 0.05)) -> ...
+
+The values are the same (8-bit whole numbers are exact in float32); only their storage widens, as a
+float model's activations are stored. Graph outputs keep their type.
+"""
+from __future__ import annotations
+
+from ..ir import Graph
+from ..ir.ops.elementwise import expr_dtype
+from .simplify_elementwise import INT_RANGE, _literal, _whole
+
+NARROW = ("int8", "uint8")
+
+
+def _is_read(node, k: int) -> bool:
+    return node[0] == "cast" and node[1] == "float32" and node[2] == ["in", k]
+
+
+def _reads(expr, k: int) -> tuple[bool, list]:
+    """(every reference to input k is cast(float32, in_k), the literals subtracted from those reads)."""
+    if expr[0] == "in":
+        return expr[1] != k, []
+    if expr[0] == "const" or _is_read(expr, k):
+        return True, []
+    ok, subtracted = True, []
+    if expr[0] == "sub" and _is_read(expr[1], k) and _literal(expr[2]) is not None:
+        subtracted.append(_literal(expr[2]))
+    for a in expr[1:]:
+        if isinstance(a, list):
+            good, sub = _reads(a, k)
+            ok, subtracted = ok and good, subtracted + sub
+    return ok, subtracted
+
+
+def _rewrite(expr, k: int, offset: float):
+    """Input k now holds (value - offset) as float32: a read minus the offset is the input itself."""
+    if expr[0] == "sub" and _is_read(expr[1], k) and _literal(expr[2]) == offset:
+        return ["in", k]
+    if _is_read(expr, k):
+        return ["add", ["in", k], ["cast", "float32", ["const", offset]]] if offset else ["in", k]
+    if expr[0] in ("in", "const"):
+        return expr
+    return [expr[0], *(_rewrite(a, k, offset) if isinstance(a, list) else a for a in expr[1:])]
+
+
+def run(graph: Graph) -> bool:
+    changed = False
+    consumers = graph.consumers()
+    outputs = {id(t) for t in graph.outputs}
+    for op in list(graph.ops):
+        if op.type != "Elementwise" or op not in graph.ops:
+            continue
+        out = op.outputs[0]
+        expr, dts = op.attrs["expr"], [t.dtype for t in op.inputs]
+        if (out.dtype not in NARROW or id(out) in outputs or expr[0] != "cast" or expr[1] != out.dtype
+                or expr_dtype(expr[2], dts) not in ("float32", None)):
+            continue
+        r = _whole(expr[2], dts)
+        lo, hi = INT_RANGE[out.dtype]
+        users = consumers.get(id(out), [])
+        if r is None or r[0] < lo or r[1] > hi or not users or any(u.type != "Elementwise" for u in users):
+            continue
+        reads = [_reads(u.attrs["expr"], k) for u in users for k, t in enumerate(u.inputs) if t is out]
+        if not all(ok for ok, _ in reads):
+            continue
+        subtracted = [v for _, sub in reads for v in sub]
+        offset = subtracted[0] if subtracted else 0.0
+        value = expr[2] if expr_dtype(expr[2], dts) == "float32" else ["cast", "float32", expr[2]]
+        op.attrs["expr"] = ["sub", value, ["cast", "float32", ["const", offset]]] if offset else value
+        out.dtype = "float32"
+        for u in users:
+            e = u.attrs["expr"]
+            for k, t in enumerate(u.inputs):
+                if t is out:
+                    e = _rewrite(e, k, offset)
+            u.attrs["expr"] = e
+            copy = u.outputs[0]
+            if (e == ["in", 0] and len(u.inputs) == 1 and copy.shape == out.shape and copy.dtype == "float32"
+                    and id(copy) not in outputs):
+                graph.replace_uses(copy, out)
+                graph.remove_op(u)
+        consumers = graph.consumers()
+        changed = True
+    return changed
