@@ -180,28 +180,37 @@ ZOO_NAMES = ["InceptionV3",                                                     
              "LSTM"]                                                                # recurrent
 
 
-def _quantized(name: str, base, dynamic: bool):
-    """`base` quantized as its author would with onnxruntime's tools: dynamic (weights int8 per tensor,
+def _quantized(name: str, base, kind: str):
+    """`base` quantized as its author would with onnxruntime's tools: "dynamic" (weights int8 per tensor,
     activations quantized at run time: DynamicQuantizeLinear + MatMulInteger, what quantize_dynamic
-    makes of a transformer) or static (QDQ, weights int8 per channel, activations int8 with scales
-    calibrated on four inputs of feeds())."""
+    makes of a transformer), "qdq" (static: QDQ, weights int8 per channel, activations int8 with scales
+    calibrated on four inputs of feeds()) or "qoperator" (static after onnxruntime's pre-processing, in
+    the QOperator format of the model zoo's int8 models: QLinearConv, QLinearAdd, ..., uint8 activations)."""
     def build() -> onnx.ModelProto:
         import tempfile
         from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+
+        class Calibration(CalibrationDataReader):
+            def __init__(self):
+                self.left = [feeds(model, seed) for seed in range(4)]
+
+            def get_next(self):
+                return self.left.pop() if self.left else None
+
         model = base()
         with tempfile.TemporaryDirectory() as d:
             src, dst = os.path.join(d, "float.onnx"), os.path.join(d, "int8.onnx")
             onnx.save(model, src)
-            if dynamic:
+            if kind == "dynamic":
                 quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
+            elif kind == "qoperator":
+                pre = os.path.join(d, "pre.onnx")
+                quant_pre_process(src, pre)
+                quantize_static(pre, dst, Calibration(), quant_format=QuantFormat.QOperator, per_channel=True,
+                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
             else:
-                class Reader(CalibrationDataReader):
-                    def __init__(self):
-                        self.left = [feeds(model, seed) for seed in range(4)]
-
-                    def get_next(self):
-                        return self.left.pop() if self.left else None
-                quantize_static(src, dst, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                quantize_static(src, dst, Calibration(), quant_format=QuantFormat.QDQ, per_channel=True,
                                 activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
             return onnx.load(dst)
     build.__name__ = build.__qualname__ = name
@@ -211,8 +220,9 @@ def _quantized(name: str, base, dynamic: bool):
 MODELS = {"ResNet50": resnet50, "MobileNetV2": mobilenet_v2, "SqueezeNet1.1": squeezenet1_1,
           **{n: _from_zoo(n) for n in ZOO_NAMES}}
 # models quantized by their authors (onnxruntime.quantization): their own 8-bit weights and arithmetic
-QUANTIZED = {"ResNet50-QDQ": _quantized("ResNet50-QDQ", resnet50, dynamic=False),
-             "BERT-Small-dynamic-int8": _quantized("BERT-Small-dynamic-int8", MODELS["BERT-Small"], dynamic=True)}
+QUANTIZED = {"ResNet50-QDQ": _quantized("ResNet50-QDQ", resnet50, "qdq"),
+             "ResNet50-QOperator": _quantized("ResNet50-QOperator", resnet50, "qoperator"),
+             "BERT-Small-dynamic-int8": _quantized("BERT-Small-dynamic-int8", MODELS["BERT-Small"], "dynamic")}
 MODELS.update(QUANTIZED)
 
 
