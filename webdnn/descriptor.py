@@ -160,6 +160,8 @@ def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
         "source": graph.source or {}, "stats": {"ops": summary["ops"], "params": summary["params"],
                                                "weight_bytes": len(blob), "weight_encodings": by_encoding},
     }
+    if graph.quantized:  # the source computes on 8-bit values (webdnn verify compares such outputs by cosine)
+        model["stats"]["quantized"] = True
     if host:
         model["host"] = host
     files["model.json"] = _dumps(model, indent=1).encode()

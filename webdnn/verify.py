@@ -11,7 +11,9 @@ The oracle is onnxruntime for an ONNX model (the numpy references of webdnn's ow
 onnxruntime is not installed), Keras itself for a Keras file (else the numpy references), and the js backend in Node
 for a bare descriptor (then the table says how the backends agree, not whether they are right).
 The wasm backend of a descriptor whose products run on 8-bit weights (--weights int8/int4) is held
-to the table's wasm-int8 row (wasm-int8-7bit where its relaxed-SIMD build ran, with 7-bit activations). A place that is not installed is a "skipped" row, not a failure; a run that fails or a result out
+to the table's wasm-int8 row (wasm-int8-7bit where its relaxed-SIMD build ran, with 7-bit activations).
+A model that computes on 8-bit values itself (quantized by its author) is held on every backend to a cosine
+similarity of each output with the oracle's (testing.QUANTIZED_MODEL_COSINE; the tolerance column says cos). A place that is not installed is a "skipped" row, not a failure; a run that fails or a result out
 of tolerance is "FAIL", and any FAIL makes the exit status 1."""
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import WebDNNError
-from .testing import TOLERANCES, compare
+from .testing import QUANTIZED_MODEL_COSINE, TOLERANCES, compare, compare_cosine
 
 # where -> the backends that can run there, in the order the table lists them
 PLACES = {"node": ("js", "wasm"), "chromium": ("js", "wasm", "webgpu"), "native": ("webgpu",)}
@@ -184,12 +186,23 @@ def verify(model, out_dir=None, backends=None, places=("node", "chromium", "nati
             tmp.cleanup()
 
 
+QUANTIZED = "quantized"  # not a row of the table: outputs held to testing.QUANTIZED_MODEL_COSINE
+
+
 def _tolerance(descriptor: Path, backend: str, relaxed: bool = False) -> str:
-    """The tolerance row a backend of this descriptor is held to: "wasm-int8" where the wasm backend runs
-    products on 8-bit weights (--weights int8/int4: their activations are rounded too), "wasm-int8-7bit"
-    where it ran them in its relaxed-SIMD build (`relaxed`: activations to 7 bits), else the backend's."""
+    """The tolerance row a backend of this descriptor is held to: QUANTIZED for a model that computes on
+    8-bit values (its model.json stats say so: rounding its activations to 8 bits moves single elements by
+    whole steps between any two implementations, so each output's cosine similarity is checked),
+    "wasm-int8" where the wasm backend runs products on 8-bit weights (--weights int8/int4: their
+    activations are rounded too), "wasm-int8-7bit" where it ran them in its relaxed-SIMD build
+    (`relaxed`: activations to 7 bits), else the backend's."""
+    import json
+    try:
+        if json.loads((descriptor / "model.json").read_text()).get("stats", {}).get("quantized"):
+            return QUANTIZED
+    except (OSError, ValueError):
+        pass
     if backend == "wasm":
-        import json
         try:
             doc = json.loads((descriptor / "graph_wasm.json").read_text())
         except (OSError, ValueError):
@@ -213,7 +226,8 @@ def _check(runner, descriptor, feeds, expected, backend, where, repeat, toleranc
     missing = [n for n in expected if n not in got]
     if missing:
         return Row(backend, where, "FAIL", note=f"outputs {missing} missing")
-    problems = [p for n, e in expected.items() if (p := compare(got[n], e, tolerance, n))]
+    problems = [p for n, e in expected.items()
+                if (p := compare_cosine(got[n], e, n) if tolerance == QUANTIZED else compare(got[n], e, tolerance, n))]
     abs_err, rel_err = _errors(got, expected)
     return Row(backend, where, "FAIL" if problems else "pass", abs_err, rel_err, ms, "; ".join(problems), tolerance)
 
@@ -224,7 +238,7 @@ def format_rows(rows: list[Row]) -> str:
     for r in rows:
         f = (lambda v: f"{v:.2g}" if v is not None else "-")
         key = r.tolerance or r.backend
-        tol = f"{TOLERANCES[key][0]:.0e}" if key in TOLERANCES else "-"
+        tol = f"{TOLERANCES[key][0]:.0e}" if key in TOLERANCES else f"cos{QUANTIZED_MODEL_COSINE:g}" if key == QUANTIZED else "-"
         ms = f"{r.ms:.2f}" if r.ms is not None else "-"
         lines.append(f"{r.backend:<8} {r.where:<9} {f(r.abs_err):>11} {f(r.rel_err):>11} {tol:>9} {r.result:<7} {ms:>8}"
                      + (f"  {r.note}" if r.note else ""))

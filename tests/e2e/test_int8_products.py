@@ -568,3 +568,17 @@ def test_webgpu_binds_a_quantized_models_weights_as_stored(runners, tmp_path, ho
     want = ort.InferenceSession(str(tmp_path / "q.onnx"), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
     got = runners[host].run(tmp_path / "o", feeds, backend="webgpu")["y"]
     assert compare(got, want, "webgpu", host) is None
+
+
+def test_verify_compares_a_quantized_model_by_cosine(tmp_path):
+    """model.json says a model computes on 8-bit values; `webdnn verify` then holds every backend to the
+    cosine of each output with onnxruntime's, and says so in the tolerance column."""
+    from webdnn.verify import QUANTIZED, format_rows, verify
+    _dynamic_mlp(tmp_path / "q.onnx")
+    rows = verify(tmp_path / "q.onnx", out_dir=tmp_path / "o", backends=("js", "wasm"), places=("node",), log=lambda *a: None)
+    assert json.loads((tmp_path / "o" / "model.json").read_text())["stats"]["quantized"] is True
+    assert [(r.backend, r.tolerance, r.result) for r in rows] == [("js", QUANTIZED, "pass"), ("wasm", QUANTIZED, "pass")]
+    assert "cos0.999" in format_rows(rows)
+    float_model = tmp_path / "q.float.onnx"  # written by _dynamic_mlp: not quantized, the table's rows
+    rows = verify(float_model, backends=("js",), places=("node",), log=lambda *a: None)
+    assert rows[0].tolerance == "js" and rows[0].result == "pass"
