@@ -503,9 +503,10 @@ def test_qdq_model_keeps_its_8bit_weights(runners, tmp_path):
     assert np.mean(err <= 2e-3 * np.abs(expected).max() + 1e-4) >= 0.95, np.sort(err)[-8:]
 
 
-def _dynamic_mlp(path):
+def _dynamic_mlp(path, weight_type="QInt8"):
     """A two-layer MLP (GELU between) quantized by onnxruntime's quantize_dynamic: DynamicQuantizeLinear,
-    MatMulInteger with int8 weights (one scale per tensor), Cast, Mul by the scales."""
+    MatMulInteger with int8 weights (one scale per tensor; QUInt8: uint8 with a zero point), Cast, Mul by
+    the scales."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     rng = np.random.default_rng(3)
     ws = [numpy_helper.from_array((rng.standard_normal(s) * 0.1).astype(np.float32), n)
@@ -515,17 +516,19 @@ def _dynamic_mlp(path):
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 24, 96])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 24, 80])], ws)
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 20)]), path.with_suffix(".float.onnx"))
-    quantize_dynamic(str(path.with_suffix(".float.onnx")), str(path), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(path.with_suffix(".float.onnx")), str(path), weight_type=getattr(QuantType, weight_type))
     return {"x": rng.standard_normal((2, 24, 96)).astype(np.float32)}
 
 
-@pytest.mark.parametrize("host", ["node", "chromium"])
-def test_quantized_model_runs_its_own_8bit_weights_by_default(runners, tmp_path, host):
+@pytest.mark.parametrize("host,weight_type", [("node", "QInt8"), ("chromium", "QInt8"), ("node", "QUInt8"),
+                                              ("chromium", "QUInt8")])
+def test_quantized_model_runs_its_own_8bit_weights_by_default(runners, tmp_path, host, weight_type):
     """A model its author quantized (here by quantize_dynamic) keeps its 8-bit weights without --weights:
     stored int8 exactly (a quarter of the float32 bytes), read as stored, multiplied by the wasm 8-bit
-    products; the outputs agree with onnxruntime on the model itself (js exactly, wasm to its int8 row)."""
+    products; the outputs agree with onnxruntime on the model itself (js exactly, wasm to its int8 row).
+    uint8 weights with a zero point (QUInt8) are stored as b - 128, the zero point's share added apart."""
     import onnxruntime as ort
-    feeds = _dynamic_mlp(tmp_path / "q.onnx")
+    feeds = _dynamic_mlp(tmp_path / "q.onnx", weight_type)
     webdnn.convert(tmp_path / "q.onnx", tmp_path / "o", backends=("js", "wasm"))
     model = json.loads((tmp_path / "o" / "model.json").read_text())
     assert model["stats"]["weight_encodings"]["int8"] == 96 * 256 + 256 * 80 + 4 * (256 + 80)

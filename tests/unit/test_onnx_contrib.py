@@ -356,3 +356,21 @@ def test_qgemm_per_column_scales_and_bias(quantized_output):
         check_quantized(m, {"A": a})
     else:
         check(m, {"A": a})
+
+
+@pytest.mark.parametrize("zp", [np.uint8(120), np.array([0, 128, 200, 64, 120, 255], np.uint8)])
+def test_matmul_integer_with_asymmetric_uint8_weights(zp):
+    """uint8 weights whose centered values leave int8 (quantize_dynamic's QUInt8) become exactly int8 weights
+    (b - 128) plus a row sum times (128 - zero point): the int32 results are onnxruntime's, exactly."""
+    from webdnn.encoding import exact_int8
+    from webdnn.passes.pipeline import optimize
+    qa = rng.integers(0, 256, (5, 96)).astype(np.uint8)
+    b = rng.integers(0, 256, (96, 6)).astype(np.uint8)
+    m = model([node("MatMulInteger", ["qa", "b", "azp", "bzp"], ["y"], domain="")], {"qa": qa}, [("y", TensorProto.INT32)],
+              {"b": b, "azp": np.uint8(131), "bzp": zp}, opset=17)
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"qa": qa})[0]
+    g = import_onnx(m)
+    assert np.array_equal(run(g, {"qa": qa})["y"], want)
+    optimize(g)
+    (w,) = [t for op in g.ops if op.type == "MatMul" for t in op.inputs[1:] if t.is_constant]
+    assert exact_int8(w.data, 1) is not None and np.array_equal(run(g, {"qa": qa})["y"], want)

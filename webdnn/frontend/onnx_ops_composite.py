@@ -336,10 +336,26 @@ def _int32_sums(c, acc):
     return c.ew(call("cast", "int32", call("min", call("max", call("round", inp(0)), -2147483648.0), 2147483520.0)), [acc])
 
 
+def integer_matmul(c, a, b, b_zp):
+    """a (float32 whole numbers, centered) @ (b - b_zp). Where b is a constant uint8 matrix whose centered
+    values leave int8's range (asymmetric 8-bit weights, quantize_dynamic's QUInt8: zero points near but
+    not at 128), as a @ (b - 128) + rowsum(a) × (128 - b_zp): the weights then are exactly int8 (stored so,
+    multiplied by the 8-bit products: encoding.exact_int8) and the zero point's share is one reduction."""
+    if (b.is_constant and b.dtype == "uint8" and len(b.shape) == 2 and (b_zp is None or b_zp.is_constant)
+            and not is_symbolic_array(b.data)):
+        zp = np.zeros(1, np.float32) if b_zp is None else np.asarray(b_zp.data, np.float32).reshape(-1)
+        centered = b.data.astype(np.float32) - zp
+        if centered.min() < -128 or centered.max() > 127:
+            y = c.op1("MatMul", [a, c.constant(b.data.astype(np.float32) - np.float32(128))])
+            rows = c.op1("Reduce", [a], {"kind": "sum", "axes": [len(a.shape) - 1], "keepdims": 1})
+            return c.ew(call("add", inp(0), call("mul", inp(1), inp(2))), [y, rows, c.constant(np.float32(128) - zp)])
+    return c.op1("MatMul", [a, _centered(c, b, b_zp)])
+
+
 @handler("MatMulInteger", since=10)
 def _matmul_integer(c):
     a, b = c.input(0), c.input(1)
-    return [_int32_sums(c, c.op1("MatMul", [_centered(c, a, c.input(2), [-1, 1]), _centered(c, b, c.input(3))]))]
+    return [_int32_sums(c, integer_matmul(c, _centered(c, a, c.input(2), [-1, 1]), b, c.input(3)))]
 
 
 @handler("ConvInteger", since=10)
@@ -351,7 +367,7 @@ def _conv_integer(c):
 @handler("QLinearMatMul", since=10)
 def _qlinear_matmul(c):
     a, a_s, a_zp, b, b_s, b_zp, y_s, y_zp = (c.input(i) for i in range(8))
-    acc = c.op1("MatMul", [_centered(c, a, a_zp), _centered(c, b, b_zp)])
+    acc = integer_matmul(c, _centered(c, a, a_zp), b, b_zp)
     return [_requantize(c, acc, [a_s, b_s], y_s, y_zp, y_zp.dtype if y_zp is not None else a.dtype)]
 
 

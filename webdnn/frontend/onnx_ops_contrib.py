@@ -9,6 +9,7 @@ import numpy as np
 
 from ..ir.activations import _gelu, sigmoid
 from ..ir.ops.elementwise import call, inp
+from .onnx_ops_composite import integer_matmul
 from .onnx_registry import X, handler
 
 MS = "com.microsoft"
@@ -425,7 +426,7 @@ def _int_operand(c, i: int, zp_index: int):
 @handler("DynamicQuantizeMatMul", domain=MS)
 def _dynamic_quantize_matmul(c):
     qa, a_scale = _dynamic_quantize_uint8(c, c.input(0))
-    y = c.call1("MatMul", [qa, _int_operand(c, 1, 3)])
+    y = integer_matmul(c, qa, c.input(1), c.input(3))
     y = c.ew(call("mul", X, call("mul", inp(1), inp(2))), [y, a_scale, c.input(2)])
     if c.has_input(4):
         y = c.ew(call("add", X, inp(1)), [y, c.input(4)])
@@ -434,7 +435,7 @@ def _dynamic_quantize_matmul(c):
 
 @handler("MatMulIntegerToFloat", domain=MS)
 def _matmul_integer_to_float(c):
-    y = c.call1("MatMul", [_int_operand(c, 0, 4), _int_operand(c, 1, 5)])
+    y = integer_matmul(c, _int_operand(c, 0, 4), c.input(1), c.input(5))
     y = c.ew(call("mul", X, call("mul", inp(1), inp(2))), [y, c.input(2), c.input(3)])
     if c.has_input(6):
         y = c.ew(call("add", X, inp(1)), [y, c.input(6)])
