@@ -121,6 +121,9 @@ def cmd_convert(args) -> int:
         print(f"  backend {b}: {_fmt_bytes(n)} to download (model.json + graph + weights)")
     enc = ", ".join(f"{k} {_fmt_bytes(v)}" for k, v in sorted(summary["weight_bytes"].items()) if v)
     print(f"  weights: {enc or 'none stored'} (float32 would be {_fmt_bytes(4 * summary['params'])})")
+    if summary.get("quantized"):
+        print("  quantized model: its 8-bit weights are stored as they are (int8, exactly), and the wasm and webgpu "
+              "backends multiply them as --weights int8 does")
     if summary["weight_error"] is not None:
         e = summary["weight_error"]
         print(f"  --weights {args.weights}: largest output change on a random input {e['max_abs']:.3g} "

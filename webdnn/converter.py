@@ -123,6 +123,7 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
             "activation_bytes": {b: low.memory for b, low in lowered.items() if low.memory is not None},
             "left_out": left_out,  # {backend: why} for optional backends that could not take the model
             "weight_bytes": model_json["stats"]["weight_encodings"],  # {encoding: stored bytes}
+            "quantized": graph.quantized,  # the source computes on 8-bit values (its own 8-bit weights kept)
             "weight_error": error}  # the outputs' largest error the encoding causes (None: raw)
 
 

@@ -36,6 +36,18 @@ def test_convert_prints_progress_and_summary(conv_model):
     assert "input  x: [2, 4, 7, 7] float32" in p.stdout
     assert "optimize" in p.stderr and "write" in p.stderr  # the progress display
     assert (d / "out" / "model.json").is_file()
+    assert "quantized model" not in p.stdout
+
+
+def test_convert_says_a_quantized_model_keeps_its_8bit_weights(tmp_path):
+    w = np.random.default_rng(0).integers(-128, 128, (64, 32)).astype(np.int8)
+    g = helper.make_graph([helper.make_node("MatMulInteger", ["x", "w"], ["y"])], "q",
+                          [helper.make_tensor_value_info("x", TensorProto.UINT8, [4, 64])],
+                          [helper.make_tensor_value_info("y", TensorProto.INT32, [4, 32])],
+                          [onnx.numpy_helper.from_array(w, "w")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "q.onnx")
+    p = webdnn("convert", tmp_path / "q.onnx", "-o", tmp_path / "out", "--backend", "js")
+    assert "weights: int8 2.1 KB" in p.stdout and "quantized model: its 8-bit weights are stored as they are" in p.stdout
 
 
 @pytest.mark.parametrize("where", ["node", "chromium"])
