@@ -320,7 +320,8 @@ def test_simplify_elementwise_drops_integer_round_trips_the_type_holds():
 def test_widen_quantized_keeps_8bit_activations_as_float_whole_numbers():
     """A requantization to uint8 read by two pointwise consumers (one centering it for a Conv, one
     dequantizing it) keeps its float value minus the zero point; the centering copy goes, the Conv reads
-    the producer; a uint8 graph output and a value read by a Pool keep their type."""
+    the producer; through a max Pool too; a uint8 graph output and a value an average Pool reads keep
+    their type."""
     from webdnn.passes import widen_quantized
     g = Graph()
     x = g.add_input("x", [1, 4, 6, 6])
@@ -330,16 +331,19 @@ def test_widen_quantized_keeps_8bit_activations_as_float_whole_numbers():
     (centered,) = g.add_op("Elementwise", [a], {"expr": call("sub", call("cast", "float32", inp(0)), 7.0)})
     (y,) = g.add_op("Conv", [centered, w], {})
     (dq,) = g.add_op("Elementwise", [a], {"expr": call("mul", call("sub", call("cast", "float32", inp(0)), 7.0), 0.05)})
-    (b,) = g.add_op("Elementwise", [x], {"expr": q})  # read by a Pool: stays uint8
+    (b,) = g.add_op("Elementwise", [x], {"expr": q})  # through a max Pool to a dequantization: widened
     (p,) = g.add_op("Pool", [b], {"kind": "max", "kernel_shape": [2, 2], "strides": [2, 2], "pads": [0, 0, 0, 0]})
+    (pdq,) = g.add_op("Elementwise", [p], {"expr": call("mul", call("sub", call("cast", "float32", inp(0)), 7.0), 0.05)})
+    (v,) = g.add_op("Elementwise", [x], {"expr": q})  # read by an average Pool: stays uint8
+    (avg,) = g.add_op("Pool", [v], {"kind": "avg", "kernel_shape": [2, 2], "strides": [2, 2], "pads": [0, 0, 0, 0]})
     (o,) = g.add_op("Elementwise", [x], {"expr": q})  # a graph output: stays uint8
-    g.outputs = [y, dq, p, o]
+    g.outputs = [y, dq, pdq, avg, o]
     feeds = {"x": rng.randn(1, 4, 6, 6).astype(np.float32)}
     before = snapshot(g, feeds)
     assert widen_quantized.run(g)
-    assert a.dtype == "float32" and b.dtype == "uint8" and o.dtype == "uint8"
+    assert a.dtype == b.dtype == p.dtype == "float32" and v.dtype == "uint8" and o.dtype == "uint8"
     conv = next(op for op in g.ops if op.type == "Conv")
-    assert conv.inputs[0] is a and len([op for op in g.ops if op.type == "Elementwise"]) == 4
+    assert conv.inputs[0] is a and len([op for op in g.ops if op.type == "Elementwise"]) == 6
     assert "cast" not in str(next(op for op in g.ops if op.outputs[0] is dq).attrs["expr"])
     check_same(g, feeds, before)
     assert not widen_quantized.run(g)
