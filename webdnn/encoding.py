@@ -3,7 +3,10 @@
 raw and f16 store every value; int8 and int4 quantize float32 weights (tensors of at least
 QUANT_MIN_ELEMENTS elements and two dimensions; others stay raw) for a smaller download. Under every
 encoding, a float32 weight that is exactly 8-bit values times a scale per channel (exact_int8: what a
-quantized model's integer ops and DequantizeLinear of constants import to) is stored int8, losslessly.
+quantized model's integer ops and DequantizeLinear of constants import to) is stored int8, losslessly;
+one that is exactly 4-bit values times a scale per block along an axis (MatMulNBits) is stored int4 with
+that "axis" (values in the order of the tensor with it moved last) and, where half floats would round
+them, "scales": "f32".
 
 - int8: symmetric, one float32 scale per slice along `axis`: the output channels of a contraction's
   weights (output_axes: what the wasm backend's 8-bit products use), else the first or the last axis,
@@ -88,6 +91,58 @@ def exact_int8(data: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray] | N
     return found[0], np.moveaxis(found[1].reshape(np.moveaxis(data, axis, 0).shape), 0, axis)
 
 
+INT4_EXACT_BLOCKS = (128, 64, 32, 16)  # block sizes a model's own 4-bit weights are looked for in, largest first
+
+
+def exact_int4(data: np.ndarray, axis: int, block: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(float32 scale per block, values -8..7 in the order of `data` with `axis` moved last) that decode to
+    exactly `data`, blocks of `block` consecutive values along `axis` (which `block` divides), or None: the
+    4-bit weights of a model quantized by its author (MatMulNBits, symmetric: (q - 8) × its block's scale)."""
+    if data.dtype != np.float32 or data.ndim == 0 or not 0 <= axis < data.ndim or data.shape[axis] % block:
+        return None
+    view = np.moveaxis(data, axis, -1)  # no copy until the first block passes
+    first = view[(0,) * (data.ndim - 1)][:block].reshape(1, block)
+    scale, q = None, None
+    for part in (first, None):  # the first block rejects most weights
+        part = view.reshape(-1, block) if part is None else part
+        peak = np.abs(part).max(axis=1).astype(np.float32)
+        scale = np.where(peak == 0, np.float32(1), np.float32(0))
+        q = np.zeros(part.shape, np.int8)
+        for d in (8, 7, 6, 5, 4, 3, 2, 1):  # the block's largest value is q × scale for one of these q
+            base = (peak / np.float32(d)).astype(np.float32)
+            for s in (base, np.nextafter(base, np.float32(np.inf)), np.nextafter(base, np.float32(0))):
+                todo = np.flatnonzero((scale == 0) & (s > 0))
+                if not todo.size:
+                    break
+                blk, ss = part[todo], s[todo, None]
+                qq = np.rint(blk / ss)
+                ok = np.all((qq >= -8) & (qq <= 7) & ((qq * ss).astype(np.float32) == blk), axis=1)
+                scale[todo[ok]] = s[todo[ok]]
+                q[todo[ok]] = qq[ok].astype(np.int8)
+        if np.any(scale == 0):
+            return None
+    return scale, q.reshape(-1)
+
+
+def _exact_int4_fields(data: np.ndarray, axis: int | None) -> tuple[dict, bytes] | None:
+    """int4 with "axis" (blocks along it) and the scales as float16 where that holds them exactly, else
+    float32 ("scales": "f32"), for a tensor that is exactly 4-bit values times a scale per block."""
+    for a in [axis] if axis is not None else sorted({0, data.ndim - 1}):
+        for block in INT4_EXACT_BLOCKS:
+            found = exact_int4(data, a, block)
+            if found is None:
+                continue
+            scale, q = found
+            half = scale.astype(np.float16)
+            f16 = bool(np.all(half.astype(np.float32) == scale)) and bool(np.all(np.isfinite(half)))
+            nib = (q.astype(np.int64) & 15)
+            nib = np.concatenate([nib, np.zeros(len(nib) % 2, np.int64)])
+            packed = (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8)
+            fields = {"encoding": "int4", "block": block, "axis": a, **({} if f16 else {"scales": "f32"})}
+            return fields, (half.astype("<f2") if f16 else scale.astype("<f4")).tobytes() + packed.tobytes()
+    return None
+
+
 def _exact_int8_fields(data: np.ndarray, axis: int | None) -> tuple[dict, bytes] | None:
     for a in sorted({0, data.ndim - 1}) if axis is None else [axis]:
         exact = exact_int8(data, a)
@@ -159,7 +214,7 @@ def stored_bytes(shape, fields: dict) -> int:
     if fields["encoding"] == "int8":
         return int8_bytes(shape, fields["axis"])
     n = int(np.prod(shape))
-    return 2 * -(-n // fields["block"]) + -(-n // 2)
+    return (4 if fields.get("scales") == "f32" else 2) * -(-n // fields["block"]) + -(-n // 2)
 
 
 def decode(fields: dict, payload: bytes, shape, dtype: str) -> np.ndarray:
@@ -180,11 +235,16 @@ def decode(fields: dict, payload: bytes, shape, dtype: str) -> np.ndarray:
         return (q * scale.reshape(view)).astype(np.float32)
     if enc == "int4":
         blocks = -(-n // fields["block"])
-        scale = np.frombuffer(payload, "<f2", blocks).astype(np.float32)
-        packed = np.frombuffer(payload, np.uint8, offset=2 * blocks)
+        wide = fields.get("scales") == "f32"
+        scale = np.frombuffer(payload, "<f4" if wide else "<f2", blocks).astype(np.float32)
+        packed = np.frombuffer(payload, np.uint8, offset=(4 if wide else 2) * blocks)
         q = np.stack([packed & 15, packed >> 4], axis=1).reshape(-1)[:n].astype(np.int32)
         q = np.where(q > 7, q - 16, q).astype(np.float32)
-        return (q * np.repeat(scale, fields["block"])[:n]).reshape(shape).astype(np.float32)
+        values = (q * np.repeat(scale, fields["block"])[:n]).astype(np.float32)
+        if "axis" in fields:  # stored with that axis last
+            a = fields["axis"]
+            return np.moveaxis(values.reshape([d for i, d in enumerate(shape) if i != a] + [shape[a]]), -1, a)
+        return values.reshape(shape)
     from .ir.dtype import np_dtype
     return np.frombuffer(payload, np_dtype(dtype) if dtype != "int64" else "<i4", n).reshape(shape)
 
@@ -202,6 +262,8 @@ def encode(name: str, data: np.ndarray, dtype: str, prefer: str = "raw", axis: i
         axis = axis if axis is not None and 0 <= axis < data.ndim else None
         if prefer in ("raw", "f16", "int8") and quantizable(data, dtype):
             exact = _exact_int8_fields(data, axis)  # a model's own 8-bit weights: stored as they are, under any encoding
+            if exact is None and prefer != "int8":
+                exact = _exact_int4_fields(data, None)  # its own 4-bit ones (the kernels read int8 ones as stored)
             if exact is not None:
                 return exact
         if prefer == "int8" and quantizable(data, dtype):

@@ -72,10 +72,13 @@ export interface ConstantDesc {
   bytes: number;
   /** For `fill`: the value of every element. */
   value?: number | string | boolean;
-  /** For `int8`: the axis with one scale per slice. */
+  /** For `int8`: the axis with one scale per slice. For `int4` (optional): the axis its blocks run along
+   *  (values stored in the order of the tensor with that axis moved last). */
   axis?: number;
   /** For `int4`: the number of consecutive values per scale. */
   block?: number;
+  /** For `int4`: how the scales are stored, half floats (default) or `f32`. */
+  scales?: 'f16' | 'f32';
 }
 
 export interface KernelDesc {

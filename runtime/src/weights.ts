@@ -99,23 +99,48 @@ function decodeInt8(what: string, c: ConstantDesc, data: Uint8Array, n: number):
   return out;
 }
 
-// int4: [scales float16 × blocks][two values per byte, low nibble first, -8..7 as 0..15]
+// int4: [scales float16 (or float32: "scales": "f32") × blocks][two values per byte, low nibble first, -8..7 as
+// 0..15]; with "axis", the values are in the order of the tensor with that axis moved last
 function decodeInt4(what: string, c: ConstantDesc, data: Uint8Array, n: number): Float32Array {
   const block = c.block;
   if (!Number.isInteger(block) || (block as number) < 2 || (block as number) % 2) {
     throw new WebDNNError(`${what}: int4 encoding needs an even "block" size`);
   }
+  if (c.scales !== undefined && c.scales !== 'f16' && c.scales !== 'f32') {
+    throw new WebDNNError(`${what}: int4 "scales" must be "f16" or "f32", not ${JSON.stringify(c.scales)}`);
+  }
+  const axis = c.axis;
+  if (axis !== undefined && (!Number.isInteger(axis) || axis < 0 || axis >= c.shape.length)) {
+    throw new WebDNNError(`${what}: int4 "axis" must be an axis of the shape ${shapeString(c.shape)}`);
+  }
   const blocks = Math.ceil(n / (block as number));
-  const need = 2 * blocks + Math.ceil(n / 2);
+  const scaleBytes = c.scales === 'f32' ? 4 : 2;
+  const need = scaleBytes * blocks + Math.ceil(n / 2);
   if (data.byteLength !== need) {
     throw new WebDNNError(`${what}: int4 encoding of shape ${shapeString(c.shape)} needs ${need} bytes, got ${data.byteLength}`);
   }
-  const scales = decodeF16(data.subarray(0, 2 * blocks), blocks);
-  const packed = data.subarray(2 * blocks);
-  const out = new Float32Array(n);
+  let scales: Float32Array;
+  if (scaleBytes === 4) {
+    const view = new DataView(data.buffer, data.byteOffset, 4 * blocks);
+    scales = new Float32Array(blocks);
+    for (let i = 0; i < blocks; i++) scales[i] = view.getFloat32(4 * i, true);
+  } else {
+    scales = decodeF16(data.subarray(0, 2 * blocks), blocks);
+  }
+  const packed = data.subarray(scaleBytes * blocks);
+  const values = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const nibble = (packed[i >> 1] >> ((i & 1) << 2)) & 15;
-    out[i] = (nibble > 7 ? nibble - 16 : nibble) * scales[Math.floor(i / (block as number))];
+    values[i] = (nibble > 7 ? nibble - 16 : nibble) * scales[Math.floor(i / (block as number))];
   }
+  if (axis === undefined || axis === c.shape.length - 1) return values;
+  // stored as [outer, inner, shape[axis]] (axis moved last): back to [outer, shape[axis], inner]
+  const len = c.shape[axis];
+  const inner = product(c.shape.slice(axis + 1) as number[]);
+  const outer = n / (len * inner || 1);
+  const out = new Float32Array(n);
+  for (let o = 0; o < outer; o++)
+    for (let j = 0; j < inner; j++)
+      for (let a = 0; a < len; a++) out[(o * len + a) * inner + j] = values[(o * inner + j) * len + a];
   return out;
 }

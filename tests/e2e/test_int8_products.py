@@ -585,3 +585,31 @@ def test_verify_compares_a_quantized_model_by_cosine(tmp_path):
     float_model = tmp_path / "q.float.onnx"  # written by _dynamic_mlp: not quantized, the table's rows
     rows = verify(float_model, backends=("js",), places=("node",), log=lambda *a: None)
     assert rows[0].tolerance == "js" and rows[0].result == "pass"
+
+
+@pytest.mark.parametrize("host", ["node", "chromium"])
+def test_matmul_nbits_weights_stay_4bit(runners, tmp_path, host):
+    """MatMulNBits' symmetric 4-bit weights (blocks of 32 along K, float32 scales) are stored int4 exactly,
+    blocks along the weight's axis 0 and the scales as float32 (half floats would round them): about an
+    eighth of float32; decoded at load, every backend multiplies exactly the model's weights."""
+    import onnxruntime as ort
+    from tests.unit.test_onnx_contrib import _pack
+    rng = np.random.default_rng(6)
+    k, n, bs = 128, 48, 32
+    q = rng.integers(0, 16, (n, k))
+    inits = [numpy_helper.from_array(_pack(q, 4).reshape(n, k // bs, bs // 2), "B"),
+             numpy_helper.from_array((rng.random((n, k // bs)) * 0.05 + 0.01).astype(np.float32), "scales")]
+    g = helper.make_graph([helper.make_node("MatMulNBits", ["a", "B", "scales"], ["y"], domain="com.microsoft",
+                                           K=k, N=n, bits=4, block_size=bs)], "nbits",
+                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, [3, k])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, n])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    onnx.save(m, tmp_path / "m.onnx")
+    webdnn.convert(tmp_path / "m.onnx", tmp_path / "o", backends=("js", "wasm", "webgpu"))
+    model = json.loads((tmp_path / "o" / "model.json").read_text())
+    assert model["stats"]["weight_encodings"] == {"int4": 4 * n * k // bs + n * k // 2}
+    feeds = {"a": rng.standard_normal((3, k)).astype(np.float32)}
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    for backend in ("js", "wasm") + (("webgpu",) if host == "chromium" else ()):
+        got = runners[host].run(tmp_path / "o", feeds, backend=backend)["y"]
+        assert compare(got, want, backend, f"{host} {backend}") is None

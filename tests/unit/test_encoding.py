@@ -52,3 +52,21 @@ def test_float_weights_are_not_taken_for_8_bit_ones():
     assert exact_int8(nan, 0) is None
     small = _q((4, 8))  # fewer than QUANT_MIN_ELEMENTS: stays raw
     assert encode("w", small, "float32", "raw")[0] == {"encoding": "raw"}
+
+
+def test_4bit_weights_are_stored_exactly_with_their_block_axis():
+    """Blocks of 32 4-bit values along axis 0 (MatMulNBits' K), each block's largest value ±7 or -8 times its
+    scale (or less: any q of 1..8 is tried): int4 with "axis": 0, half-float scales where they hold them."""
+    k, n = 128, 24
+    q = rng.integers(-8, 8, (n, k // 32, 32)).astype(np.float32)
+    q[:, :, 0] = np.where(rng.random((n, k // 32)) < 0.5, 7, -8)
+    q[0, 0] = rng.integers(-5, 6, 32)  # one block that stays within ±5
+    for scales, dtype in ((rng.random((n, k // 32, 1)) * 0.01 + 1e-3, np.float32), (rng.random((n, k // 32, 1)), np.float16)):
+        s = scales.astype(dtype).astype(np.float32)
+        w = (q * s).astype(np.float32).reshape(n, k).T.copy()  # [K, N]
+        fields, payload = encode("w", w, "float32", "raw")
+        assert fields == {"encoding": "int4", "block": 32, "axis": 0, **({"scales": "f32"} if dtype == np.float32 else {})}
+        assert len(payload) == (4 if dtype == np.float32 else 2) * n * k // 32 + n * k // 2
+        assert np.array_equal(decode(fields, payload, w.shape, "float32"), w)
+    w[5, 3] += np.float32(1e-3)  # off the grid: stays raw
+    assert encode("w", w, "float32", "raw")[0] == {"encoding": "raw"}
