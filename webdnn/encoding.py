@@ -52,25 +52,39 @@ def output_axes(graph) -> dict:
     return {k: v for k, v in axes.items() if v is not None}
 
 
-def _exact_rows(moved: np.ndarray, tensor_peak: np.float32) -> tuple[np.ndarray, np.ndarray] | None:
-    peak = np.abs(moved).max(axis=1).astype(np.float32)
-    cands = [np.ones_like(peak)]
-    for p in (peak, np.full_like(peak, tensor_peak)):  # a scale per channel, or one for the whole tensor
-        for d in (127, 128):
+def _candidates(peaks, divisors) -> list[np.ndarray]:
+    """Scales to try per row: each peak over each divisor, and the float32 neighbours of those (the scale a
+    model stored may differ from the quotient in the last bit)."""
+    out = []
+    for p in peaks:
+        for d in divisors:
             s = (p / np.float32(d)).astype(np.float32)
-            cands += [s, np.nextafter(s, np.float32(np.inf)), np.nextafter(s, np.float32(0))]
+            out += [s, np.nextafter(s, np.float32(np.inf)), np.nextafter(s, np.float32(0))]
+    return out
+
+
+def _fit(rows: np.ndarray, cands, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(a float32 scale per row, int8 values in [lo, hi]) with value × scale == the row exactly, the first
+    candidate that works for each row (an all-zero row takes 1), or None where a row has none."""
+    peak = np.abs(rows).max(axis=1)
     scale = np.where(peak == 0, np.float32(1), np.float32(0))  # 0: no scale found yet
-    q = np.zeros(moved.shape, np.int8)
+    q = np.zeros(rows.shape, np.int8)
     for s in cands:
         todo = np.flatnonzero((scale == 0) & (s > 0))
         if not todo.size:
             break
-        part, ss = moved[todo], s[todo, None]
+        part, ss = rows[todo], s[todo, None]
         qq = np.rint(part / ss)
-        ok = np.all((qq >= -128) & (qq <= 127) & ((qq * ss).astype(np.float32) == part), axis=1)
+        ok = np.all((qq >= lo) & (qq <= hi) & ((qq * ss).astype(np.float32) == part), axis=1)
         scale[todo[ok]] = s[todo[ok]]
         q[todo[ok]] = qq[ok].astype(np.int8)
     return None if np.any(scale == 0) else (scale, q)
+
+
+def _exact_rows(moved: np.ndarray, tensor_peak: np.float32) -> tuple[np.ndarray, np.ndarray] | None:
+    peak = np.abs(moved).max(axis=1).astype(np.float32)
+    # 1 (whole numbers), or a scale per channel or one for the whole tensor
+    return _fit(moved, [np.ones_like(peak)] + _candidates((peak, np.full_like(peak, tensor_peak)), (127, 128)), -128, 127)
 
 
 def exact_int8(data: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -101,27 +115,15 @@ def exact_int4(data: np.ndarray, axis: int, block: int) -> tuple[np.ndarray, np.
     if data.dtype != np.float32 or data.ndim == 0 or not 0 <= axis < data.ndim or data.shape[axis] % block:
         return None
     view = np.moveaxis(data, axis, -1)  # no copy until the first block passes
-    first = view[(0,) * (data.ndim - 1)][:block].reshape(1, block)
-    scale, q = None, None
-    for part in (first, None):  # the first block rejects most weights
-        part = view.reshape(-1, block) if part is None else part
-        peak = np.abs(part).max(axis=1).astype(np.float32)
-        scale = np.where(peak == 0, np.float32(1), np.float32(0))
-        q = np.zeros(part.shape, np.int8)
-        for d in (8, 7, 6, 5, 4, 3, 2, 1):  # the block's largest value is q × scale for one of these q
-            base = (peak / np.float32(d)).astype(np.float32)
-            for s in (base, np.nextafter(base, np.float32(np.inf)), np.nextafter(base, np.float32(0))):
-                todo = np.flatnonzero((scale == 0) & (s > 0))
-                if not todo.size:
-                    break
-                blk, ss = part[todo], s[todo, None]
-                qq = np.rint(blk / ss)
-                ok = np.all((qq >= -8) & (qq <= 7) & ((qq * ss).astype(np.float32) == blk), axis=1)
-                scale[todo[ok]] = s[todo[ok]]
-                q[todo[ok]] = qq[ok].astype(np.int8)
-        if np.any(scale == 0):
+    found = None
+    for rows in (view[(0,) * (data.ndim - 1)][:block].reshape(1, block), None):  # the first block rejects most
+        rows = view.reshape(-1, block) if rows is None else rows
+        peak = np.abs(rows).max(axis=1).astype(np.float32)
+        # the block's largest value is q × scale for one of these q
+        found = _fit(rows, _candidates((peak,), (8, 7, 6, 5, 4, 3, 2, 1)), -8, 7)
+        if found is None:
             return None
-    return scale, q.reshape(-1)
+    return found[0], found[1].reshape(-1)
 
 
 def _exact_int4_fields(data: np.ndarray, axis: int | None) -> tuple[dict, bytes] | None:
