@@ -60,8 +60,12 @@ def _undecodable_names(g) -> str | None:
     for v in names:
         if not isinstance(v, str):
             return repr(v.decode("utf-8", "backslashreplace"))
-    subgraphs = [sub for n in g.node for a in n.attribute for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs)]
-    return next((bad for bad in map(_undecodable_names, subgraphs) if bad), None)
+    return next((bad for bad in map(_undecodable_names, _subgraphs(g)) if bad), None)
+
+
+def _subgraphs(g) -> list:
+    """The graphs in g's nodes' attributes (If branches, Loop and Scan bodies)."""
+    return [sub for n in g.node for a in n.attribute for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs)]
 
 
 def default_opset(proto) -> int:
@@ -411,14 +415,11 @@ QUANTIZED_OPS = {"MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv",
 
 def _all_nodes(proto):
     """Every node of the model: the main graph's, its subgraphs' and its functions'."""
-    stack = [proto.graph] + [f for f in proto.functions]
+    stack = [proto.graph, *proto.functions]
     while stack:
         g = stack.pop()
-        for n in g.node:
-            yield n
-            for a in n.attribute:
-                stack.extend([a.g] if a.HasField("g") else [])
-                stack.extend(a.graphs)
+        yield from g.node
+        stack += _subgraphs(g)
 
 
 def dim_symbol(param: str, input_name: str, axis: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.ops.elementwise import call, inp
-from ..ir.dtype import np_dtype
+from ..ir.dtype import INT_RANGE, np_dtype
 from ..ir.symbolic import Expr, int_array, is_symbolic_array
 from .onnx_ops import conv
 from .onnx_registry import X, conv_pads, handler, ints, tensor_dtype, unary
@@ -208,7 +208,7 @@ def _per_axis(c, t, x_shape, axis):
     return c.op1("Reshape", [t], {"shape": [t.shape[0] if i == axis else 1 for i in range(x_rank)]})
 
 
-QUANT_RANGE = {"uint8": (0, 255), "int8": (-128, 127), "int32": (-2**31, 2**31 - 1)}
+QUANT_RANGE = {t: INT_RANGE[t] for t in ("uint8", "int8", "int32")}  # QuantizeLinear's output types
 
 
 @handler("QuantizeLinear", since=10)

@@ -12,6 +12,7 @@ DTYPES = {
 }
 FLOAT_DTYPES = ("float32", "float16")
 INT_DTYPES = ("int8", "uint8", "int32", "int64")
+INT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int32": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1)}
 
 
 def np_dtype(dtype: str):

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from ..ir import Graph
-from ..ir.dtype import FLOAT_DTYPES
+from ..ir.dtype import FLOAT_DTYPES, INT_RANGE
 from ..ir.ops.elementwise import expr_dtype, substitute
 from ..ir.symbolic import broadcast_shapes, is_symbolic_array
 
@@ -29,7 +29,7 @@ INLINE_DTYPES = (*FLOAT_DTYPES, "int32", "int64", "int8", "uint8")
 SMALL = 5  # nodes a subtree may have to be written twice (pow(a, 2) -> a * a)
 
 
-def _literal(node):
+def literal_value(node):
     """The value of a literal node (["const", v] or a cast of one), else None."""
     if node[0] == "cast" and node[2][0] == "const":
         node = node[2]
@@ -43,16 +43,13 @@ def _size(expr) -> int:
     return 1 + sum(_size(a) for a in expr[1:] if isinstance(a, list))
 
 
-INT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int32": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1)}
-
-
-def _whole(expr, in_dtypes):
+def whole_range(expr, in_dtypes):
     """(lo, hi) where every value of the float expression is provably a whole number in [lo, hi] (bounds
     may be infinite), else None: rounding functions, whole literals, float casts of integers, and sums,
     differences, minima and maxima of those."""
     op = expr[0]
     if op == "const" or (op == "cast" and expr[2][0] == "const"):
-        v = _literal(expr)
+        v = literal_value(expr)
         return (v, v) if v is not None and math.isfinite(v) and v == int(v) else None
     if op in ("round", "floor", "ceil"):
         return (-math.inf, math.inf)
@@ -61,10 +58,10 @@ def _whole(expr, in_dtypes):
         if expr[1] in FLOAT_DTYPES and inner in INT_RANGE:
             return INT_RANGE[inner]
         if expr[1] in FLOAT_DTYPES and inner in FLOAT_DTYPES:
-            return _whole(expr[2], in_dtypes)
+            return whole_range(expr[2], in_dtypes)
         return None
     if op in ("add", "sub", "min", "max"):
-        a, b = _whole(expr[1], in_dtypes), _whole(expr[2], in_dtypes)
+        a, b = whole_range(expr[1], in_dtypes), whole_range(expr[2], in_dtypes)
         if a is None or b is None:
             return None
         if op == "add":
@@ -92,16 +89,16 @@ def _rewrite(expr, in_dtypes):
             #               backend computes in double and rounds to float32 there)
         if (expr[1] == "float32" and inner[0] == "cast" and inner[1] in INT_RANGE
                 and expr_dtype(inner[2], in_dtypes) in ("float32", None)):
-            r = _whole(inner[2], in_dtypes)
+            r = whole_range(inner[2], in_dtypes)
             lo, hi = INT_RANGE[inner[1]]
             if r is not None and lo <= r[0] and r[1] <= hi:
-                v = _literal(inner[2])
+                v = literal_value(inner[2])
                 return ["cast", "float32", ["const", v]] if v is not None else inner[2]
         return expr
     expr = [expr[0], *(_rewrite(a, in_dtypes) for a in expr[1:])]
     if expr[0] not in ("pow", "div") or expr_dtype(expr, in_dtypes) not in FLOAT_DTYPES:
         return expr
-    a, c = expr[1], _literal(expr[2])
+    a, c = expr[1], literal_value(expr[2])
     if c is None:
         return expr
     if expr[0] == "pow":

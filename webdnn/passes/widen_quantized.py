@@ -1,6 +1,6 @@
 """8-bit activations between pointwise ops become float32 whole numbers: an Elementwise whose result is
 cast to int8/uint8 from a float value that is provably a whole number within the type
-(simplify_elementwise._whole), and whose every consumer is an Elementwise reading it only as float32,
+(simplify_elementwise.whole_range), and whose every consumer is an Elementwise reading it only as float32,
 keeps the float value instead (through Reshape, Transpose and max Pool, which only move or select values);
 the zero point its consumers subtract moves into it, and a consumer left copying it goes away. A quantized model's requantization then fuses into the contraction before
 it (a float epilogue) and the next contraction reads its input as it is, instead of a pass that
@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from ..ir import Graph
 from ..ir.ops.elementwise import expr_dtype
-from .simplify_elementwise import INT_RANGE, _literal, _whole
+from ..ir.dtype import INT_RANGE
+from .simplify_elementwise import literal_value, whole_range
 
 NARROW = ("int8", "uint8")
 
@@ -36,8 +37,8 @@ def _reads(expr, k: int) -> tuple[bool, list]:
     if expr[0] == "const" or _is_read(expr, k):
         return True, []
     ok, subtracted = True, []
-    if expr[0] == "sub" and _is_read(expr[1], k) and _literal(expr[2]) is not None:
-        subtracted.append(_literal(expr[2]))
+    if expr[0] == "sub" and _is_read(expr[1], k) and literal_value(expr[2]) is not None:
+        subtracted.append(literal_value(expr[2]))
     for a in expr[1:]:
         if isinstance(a, list):
             good, sub = _reads(a, k)
@@ -47,7 +48,7 @@ def _reads(expr, k: int) -> tuple[bool, list]:
 
 def _rewrite(expr, k: int, offset: float):
     """Input k now holds (value - offset) as float32: a read minus the offset is the input itself."""
-    if expr[0] == "sub" and _is_read(expr[1], k) and _literal(expr[2]) == offset:
+    if expr[0] == "sub" and _is_read(expr[1], k) and literal_value(expr[2]) == offset:
         return ["in", k]
     if _is_read(expr, k):
         return ["add", ["in", k], ["cast", "float32", ["const", offset]]] if offset else ["in", k]
@@ -97,7 +98,7 @@ def run(graph: Graph) -> bool:
         if (out.dtype not in NARROW or expr[0] != "cast" or expr[1] != out.dtype
                 or expr_dtype(expr[2], dts) not in ("float32", None)):
             continue
-        r = _whole(expr[2], dts)
+        r = whole_range(expr[2], dts)
         lo, hi = INT_RANGE[out.dtype]
         found = _closure(out, consumers, outputs) if r is not None and lo <= r[0] and r[1] <= hi else None
         if found is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 
+from ...ir.dtype import INT_DTYPES
 from ...ir.ops.elementwise import PRIMITIVES, expr_inputs
 from ..expr import ExprRenderer, any_kind, kind_of
 
@@ -174,7 +175,7 @@ class VectorRenderer(CRenderer):
             if expr[1] == "float32" and self.dtype(a) == "float32":  # float32 to float32: nothing to do in C
                 return self.vectorizable(a, scalars)
             return expr[1] == "float32" and (a[0] == "const" or (
-                a[0] == "in" and a[1] in scalars and self.in_dtypes[a[1]] in ("int8", "uint8", "int32", "int64")))
+                a[0] == "in" and a[1] in scalars and self.in_dtypes[a[1]] in INT_DTYPES))
         return op in self.TABLE and all(self.vectorizable(a, scalars) for a in expr[1:])
 
 
