@@ -295,6 +295,39 @@ def test_few_row_products_split_over_threads(node_hosts, tmp_path):
     assert not failures, "\n".join(failures)
 
 
+def test_products_on_weights_in_slivers(node_hosts, tmp_path):
+    """Linear layers whose constant weights are rewritten at load into slivers of 8 columns (emit.gemm_slivers):
+    rows not a multiple of 4 (37), K across the GEMM's 256-row blocks (600) and shorter than one (3), columns
+    past one 256-wide task block and not a multiple of it (264, 8), a batch folded into the rows with a bias
+    and GELU epilogue, one weight read by two products. Node at 1 and 2 threads vs onnxruntime."""
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(11)
+    init = lambda name, *shape: numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["t"]), helper.make_node("Add", ["t", "b"], ["t1"]),
+             helper.make_node("Gelu", ["t1"], ["y"]), helper.make_node("MatMul", ["x2", "w"], ["y2"]),
+             helper.make_node("MatMul", ["s", "n"], ["y3"]), helper.make_node("MatMul", ["s2", "k"], ["y4"])]
+    gr = helper.make_graph(
+        nodes, "slivers",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 37, 600]),
+         helper.make_tensor_value_info("x2", TensorProto.FLOAT, [5, 600]),
+         helper.make_tensor_value_info("s", TensorProto.FLOAT, [9, 40]),
+         helper.make_tensor_value_info("s2", TensorProto.FLOAT, [6, 3])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y", "y2", "y3", "y4")],
+        [init("w", 600, 264), init("b", 264), init("n", 40, 8), init("k", 3, 48)])
+    m = helper.make_model(gr, opset_imports=[helper.make_opsetid("", 20)])
+    out = tmp_path / "slivers"
+    convert(m, out, backends=["wasm"])
+    feeds = {"x": rng.standard_normal((2, 37, 600)).astype(np.float32),
+             "x2": rng.standard_normal((5, 600)).astype(np.float32),
+             "s": rng.standard_normal((9, 40)).astype(np.float32),
+             "s2": rng.standard_normal((6, 3)).astype(np.float32)}
+    expected = expected_of(m, feeds)
+    failures = []
+    for mode in THREADS:
+        check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "slivers", failures)
+    assert not failures, "\n".join(failures)
+
+
 def test_batched_products_with_a_shared_matrix_are_one_product(node_hosts, tmp_path):
     """[..., M, K] × [K, N] with a constant B (a Linear on NHWC activations or on windows) runs as one
     [batch·M, K] product (emit.matmul_rows), its epilogue reading bias rows, a full residual and a

@@ -224,6 +224,28 @@ def test_products_of_few_rows_take_their_constant_matrix_in_column_panels():
     assert src.count("wd_gemv_packed(") == 2 and src.count("wd_matmul(") == 2
 
 
+def test_linear_weights_are_rewritten_into_slivers_once():
+    """A constant B [K, N] (N a multiple of 8) read only by float products of 4 rows or more is rewritten once
+    at load into slivers of 8 columns, in place (a bit per 8-float unit in the temporary buffer) and every
+    such product reads the slivers; B with N % 8 != 0, B also read by a few-row product, and under --weights
+    int8 (8-bit products) stay as they are."""
+    g = Graph()
+    x = g.add_input("x", [1, 6, 64])
+    z = g.add_input("z", [2, 64])
+    w = g.constant(np.ones((64, 96), np.float32), "w")  # two GEMMs: one rewrite
+    v = g.constant(np.ones((64, 40), np.float32), "v")  # a GEMM and a GEMV: row-major
+    u = g.constant(np.ones((64, 36), np.float32), "u")  # 36 columns: row-major
+    outs = [g.add_op("MatMul", [x, w], {})[0], g.add_op("MatMul", [x, w], {})[0], g.add_op("MatMul", [x, v], {})[0],
+            g.add_op("MatMul", [z, v], {})[0], g.add_op("MatMul", [x, u], {})[0]]
+    g.outputs = outs
+    src, *_ = lower_program(g)
+    prepare = src[src.index("wd_prepare(void)"):src.index("WD_EXPORT(run)")]
+    assert prepare.count("wd_pack_b_slivers(") == 1 and ", 64, 96, (uint8_t*)wd_temp" in prepare
+    assert src.count("wd_matmul_slivers(") == 2 and src.count("wd_matmul(") == 3
+    q8 = lower_program(g, weights="int8")[0]
+    assert "wd_pack_b_slivers(" not in q8 and "wd_matmul_slivers(" not in q8
+
+
 def test_batched_products_with_a_shared_matrix_are_one_product():
     """[1, 7, 5, K] × [K, N] with a constant B is one product of 35 rows (B packed once, not 7 times),
     its bias epilogue read over the folded rows; with an epilogue input that changes per batch entry

@@ -12,8 +12,8 @@ from ...ir import Graph
 from ..lowering import Fusion, lower_graph
 from ..memory import plan as plan_memory, storage_bytes
 from .symbolic import SYMBOLIC_KERNELS, SymProgram, bind_source, is_symbolic_step, plan_groups
-from .emit import (ALIGN, CONTRACTIONS, EMIT, GEMM_SCRATCH, MAX_THREADS, THREAD_STACK, Program, align_up, gemv_panels,
-                   epilogue_strides, q8_weight_of)
+from .emit import (ALIGN, CONTRACTIONS, EMIT, GEMM_SCRATCH, MAX_THREADS, THREAD_STACK, Program, align_up,
+                   epilogue_strides, gemm_slivers, gemv_panels, q8_weight_of)
 
 __all__ = ["FUSION", "lower_program", "GEMM_SCRATCH"]
 
@@ -117,6 +117,9 @@ def lower_program(graph: Graph, weights: str = "raw"):
         if gemv_panels(s.op):
             b = s.op.inputs[1]
             p.gemv_uses[b.name] = p.gemv_uses.get(b.name, 0) + 1
+        if gemm_slivers(s.op) and not q8_weight_of(s, int8, exact):
+            b = s.op.inputs[1]
+            p.sliver_uses[b.name] = p.sliver_uses.get(b.name, 0) + 1
     body_errors = []
     for i, s in enumerate(steps):
         if all(t is None or 0 in t.shape for t in s.outputs):

@@ -17,6 +17,8 @@ typedef struct {
   wd_epi_fn epi; float* y_epi; int img, m_off;
   float* work; int work_floats; /* room for all of B packed, [N blocks][K][NCP] (or 0) */
   const float* bpk;             /* B packed there once, when several row blocks share each column block */
+  const float* bpan;            /* or B packed at load in slivers of WD_NR columns, [N/WD_NR][K][WD_NR] (wd_pack_b_slivers) */
+  int ncb;                      /* columns per task when B is in slivers (else WD_NC) */
 } gemm_t;
 
 /* a 4×4 transpose of four vectors: c[j] lane i = q[i] lane j */
@@ -105,11 +107,12 @@ static void pack_b(const gemm_t* g, float* dst, int k0, int kc, int n0, int nc) 
   }
 }
 
-/* C[mr rows, nc columns] (+)= Ap[kc][4] × B[kc rows (stride bs), nc (rounded up to 8) columns].
+/* C[mr rows, nc columns] (+)= Ap[kc][4] × B[kc rows (stride bs), nc (rounded up to 8) columns], the slivers of 8
+ * columns ss floats apart (8 in a row-major B; K * 8 in slivers).
  * Rows past mr are computed from zero (or repeated) A values and not stored. first: start from the
  * bias (or 0) instead of C. */
-static void kernel4(const float* ap, int mr, int kc, const float* bp, int bs, int nc, float* c, int ldc, int first,
-                    const float* bias) {
+static void kernel4(const float* ap, int mr, int kc, const float* bp, int bs, size_t ss, int nc, float* c, int ldc,
+                    int first, const float* bias) {
   for (int j = 0; j < nc; j += WD_NR) {
     f32x4 c00, c01, c10, c11, c20, c21, c30, c31;
     int full = nc - j >= WD_NR && mr == 4;
@@ -134,7 +137,7 @@ static void kernel4(const float* ap, int mr, int kc, const float* bp, int bs, in
       c20 = wasm_v128_load(tmp[2]); c21 = wasm_v128_load(tmp[2] + 4);
       c30 = wasm_v128_load(tmp[3]); c31 = wasm_v128_load(tmp[3] + 4);
     }
-    const float* b = bp + j;
+    const float* b = bp + (size_t)(j / WD_NR) * ss;
     const float* a = ap;
     for (int k = 0; k < kc; k++) {
       f32x4 b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
@@ -171,7 +174,8 @@ static void kernel4(const float* ap, int mr, int kc, const float* bp, int bs, in
 static void gemm_task(const void* arg, int task, int tid) {
   const gemm_t* g = (const gemm_t*)arg;
   int nbi = task / g->mb, mbi = task - nbi * g->mb;
-  int n0 = nbi * WD_NC, nc = g->N - n0 < WD_NC ? g->N - n0 : WD_NC;
+  const int ncb = g->bpan ? g->ncb : WD_NC;
+  int n0 = nbi * ncb, nc = g->N - n0 < ncb ? g->N - n0 : ncb;
   int m0 = mbi * g->mc, m1 = m0 + g->mc < g->M ? m0 + g->mc : g->M;
   float* bp = wd_thread_scratch(tid);
   float* abuf = bp + WD_KC * NCP;  /* one A panel [kc][4] when A is not packed already */
@@ -185,7 +189,12 @@ static void gemm_task(const void* arg, int task, int tid) {
     int last = k0 + WD_KC >= K;
     const float* b = bp;
     int bs = NCP;
-    if (g->bpk) {
+    size_t ss = WD_NR;
+    if (g->bpan) {
+      b = g->bpan + (size_t)n0 * K + (size_t)k0 * WD_NR;
+      bs = WD_NR;
+      ss = (size_t)K * WD_NR;
+    } else if (g->bpk) {
       b = g->bpk + ((size_t)nbi * K + k0) * NCP;
     } else if (direct) {
       b = g->b + (size_t)k0 * g->ldb + n0;
@@ -227,7 +236,7 @@ static void gemm_task(const void* arg, int task, int tid) {
           for (int i = 0; i < 4; i++) abuf[k * 4 + i] = i < mr ? src[(size_t)i * g->lda + k] : 0.0f;
         ap = abuf;
       }
-      kernel4(ap, mr, kc, b, bs, nc, g->c + (size_t)m * g->ldc + n0, g->ldc, k0 == 0, g->bias ? g->bias + m : 0);
+      kernel4(ap, mr, kc, b, bs, ss, nc, g->c + (size_t)m * g->ldc + n0, g->ldc, k0 == 0, g->bias ? g->bias + m : 0);
       if (last && g->epi) g->epi(g->y_epi, g->ldc, g->img, g->m_off + m, g->m_off + m + mr, n0, n0 + nc);
     }
     if (kc <= 0) break;
@@ -245,7 +254,8 @@ static void prepack_task(const void* arg, int t, int tid) {
 }
 
 static void gemm_run(gemm_t* g) {
-  int nb = (g->N + WD_NC - 1) / WD_NC;
+  const int ncb = g->bpan ? g->ncb : WD_NC;
+  int nb = (g->N + ncb - 1) / ncb;
   int mb = 1;
   if (wd_nthreads > 1 && nb < 4 * wd_nthreads) {
     mb = (4 * wd_nthreads + nb - 1) / nb;
@@ -617,6 +627,48 @@ void wd_gemv_packed(const float* a, const float* b, float* c, int M, int N, int 
   for (int i = 0; i < batch; i++) {
     gemv_t g = {a + a_off[i], b, c + (size_t)i * M * N, M, N, K, cols, 1, epi, i};
     wd_parallel((N + cols - 1) / cols, gemv_task, &g);
+  }
+}
+
+/* Rewrites B[K, N] (row-major, N a multiple of WD_NR) in place as slivers of WD_NR columns, [N/WD_NR][K][WD_NR]:
+ * the micro-kernel then streams each sliver as one contiguous run instead of reading K rows ldb apart
+ * (two rows per 4 KiB page or fewer: a TLB miss every step or two down a sliver). In place: B seen as a
+ * K x (N/WD_NR) matrix of WD_NR-float units is transposed by following each permutation cycle, with one
+ * bit per unit in `seen` (K * N / WD_NR / 8 bytes, rounded up), so no copy of B is needed. */
+void wd_pack_b_slivers(float* b, int K, int N, uint8_t* seen) {
+  const size_t R = (size_t)K, C = (size_t)(N / WD_NR), n = R * C;
+  __builtin_memset(seen, 0, (n + 7) / 8);
+  for (size_t start = 0; start < n; start++) {
+    if (seen[start >> 3] >> (start & 7) & 1) continue;
+    f32x4 v0 = wasm_v128_load(b + start * WD_NR), v1 = wasm_v128_load(b + start * WD_NR + 4);
+    size_t i = start;
+    do {  /* the unit now carried (from position i = k * C + s) belongs at s * R + k */
+      size_t j = (i % C) * R + i / C;
+      float* d = b + j * WD_NR;
+      f32x4 t0 = wasm_v128_load(d), t1 = wasm_v128_load(d + 4);
+      wasm_v128_store(d, v0); wasm_v128_store(d + 4, v1);
+      v0 = t0; v1 = t1;
+      seen[j >> 3] |= (uint8_t)(1u << (j & 7));
+      i = j;
+    } while (i != start);
+  }
+}
+
+/* columns per task on B in slivers: with nothing to pack, wider blocks pack each panel of A fewer times
+ * (measured 1-2 % over 128 on [128, 512] x [512, 2048] and [197, 192] x [192, 768]) */
+#define SLIVER_NC 256
+/* wd_matmul with B in slivers (wd_pack_b_slivers), shared by every product of the batch (the converter
+ * takes it for products of 4 rows or more; fewer take the GEMV's column panels). */
+void wd_matmul_slivers(const float* a, const float* b, float* c, int M, int N, int K, int batch, const int32_t* a_off,
+                       wd_epi_fn epi) {
+  for (int i = 0; i < batch; i++) {
+    gemm_t g = {0};
+    g.a = a + a_off[i]; g.lda = K;
+    g.bpan = b; g.ldb = N; g.ncb = SLIVER_NC;
+    g.c = c + (size_t)i * M * N; g.ldc = N;
+    g.M = M; g.N = N; g.K = K;
+    g.epi = epi; g.y_epi = g.c; g.img = i; g.m_off = 0;
+    gemm_run(&g);
   }
 }
 

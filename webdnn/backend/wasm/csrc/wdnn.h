@@ -58,6 +58,11 @@ void wd_pack_a(float* a, int M, int K);
  * a_off[b], b_off[b], c_off[b] (from the broadcast), then epi(c_b, N, b, ...). */
 void wd_matmul(const float* a, const float* b, float* c, int M, int N, int K, int batch,
                const int32_t* a_off, const int32_t* b_off, wd_epi_fn epi);
+/* B rewritten at load into slivers of WD_NR columns (N % WD_NR == 0; seen: K * N / 64 bytes, rounded up),
+ * then products of M >= 4 rows on it */
+void wd_pack_b_slivers(float* b, int K, int N, uint8_t* seen);
+void wd_matmul_slivers(const float* a, const float* b, float* c, int M, int N, int K, int batch, const int32_t* a_off,
+                       wd_epi_fn epi);
 /* The same for M < 4 with a B shared by the whole batch and rewritten at load into panels of 32
  * columns (wd_pack_b_panels, in place; tmp: K * N floats). */
 /* wd_matmul over a batch given by its dims, in row-major order: product i takes A and B at the element
