@@ -328,6 +328,49 @@ def test_products_on_weights_in_slivers(node_hosts, tmp_path):
     assert not failures, "\n".join(failures)
 
 
+def test_pooling_reduces_window_rows_first(node_hosts, tmp_path):
+    """Float pooling reduces each output row's window rows into one padded row, then along it (ops.c
+    pool_separable): max and average, strides 1, 2 and 3, 5x5 windows, padding counted and not, ceil mode, a
+    dilation; a plane too wide for the thread scratch (70001 columns) pools each window directly. A NaN in a
+    max window comes through (as Max and the js backend have it; onnxruntime's MaxPool drops it), so those
+    outputs are checked against a window scan. Node at 1 and 2 threads."""
+    from onnx import TensorProto, helper
+    rng = np.random.default_rng(12)
+    specs = [("MaxPool", [1, 3, 13, 17], dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1)),
+             ("MaxPool", [1, 2, 20, 20], dict(kernel_shape=[5, 5], strides=[1, 1], pads=[2, 2, 2, 2])),
+             ("MaxPool", [1, 2, 12, 14], dict(kernel_shape=[3, 3], strides=[3, 3], dilations=[1, 2])),
+             ("AveragePool", [1, 4, 12, 15], dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1,
+                                                  count_include_pad=1)),
+             ("AveragePool", [1, 2, 11, 9], dict(kernel_shape=[5, 5], strides=[1, 1], pads=[2, 2, 2, 2])),
+             ("AveragePool", [1, 2, 10, 13], dict(kernel_shape=[2, 3], strides=[3, 2])),
+             ("MaxPool", [1, 2, 5, 70001], dict(kernel_shape=[3, 3], strides=[2, 2])),
+             ("AveragePool", [1, 1, 4, 70001], dict(kernel_shape=[3, 3], strides=[1, 2], pads=[1, 1, 1, 1]))]
+    nodes, ins, outs, feeds = [], [], [], {}
+    for i, (op, shape, attrs) in enumerate(specs):
+        nodes.append(helper.make_node(op, [f"x{i}"], [f"y{i}"], **attrs))
+        ins.append(helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, shape))
+        outs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None))
+        feeds[f"x{i}"] = rng.standard_normal(shape).astype(np.float32)
+    m = helper.make_model(helper.make_graph(nodes, "pools", ins, outs), opset_imports=[helper.make_opsetid("", 13)])
+    out = tmp_path / "pools"
+    convert(m, out, backends=["wasm"])
+    expected = expected_of(m, feeds)
+    nan_feeds = dict(feeds)
+    x = feeds["x0"].copy()
+    x[0, 1, 6, 8] = x[0, 2, 0, 0] = np.nan
+    nan_feeds["x0"] = x
+    padded = np.pad(x, [(0, 0), (0, 0), (1, 2), (1, 2)], constant_values=-np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(2, 3))[:, :, ::2, ::2]
+    has_nan = np.isnan(windows).any(axis=(-1, -2))
+    failures = []
+    for mode in THREADS:
+        check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "pools", failures)
+        got = node_hosts[mode].run(out, nan_feeds, backend="wasm")["y0"]
+        assert got.shape == has_nan.shape and np.array_equal(np.isnan(got), has_nan), mode
+        np.testing.assert_allclose(got[~has_nan], expected["y0"][~has_nan])
+    assert not failures, "\n".join(failures)
+
+
 def test_batched_products_with_a_shared_matrix_are_one_product(node_hosts, tmp_path):
     """[..., M, K] × [K, N] with a constant B (a Linear on NHWC activations or on windows) runs as one
     [batch·M, K] product (emit.matmul_rows), its epilogue reading bias rows, a full residual and a

@@ -33,6 +33,9 @@ PREPACK_THREADS = 4
 # through a copy in the temporary buffer: up to this size
 GEMV_PACK_BYTES = 8 << 20
 WINOGRAD_WEIGHT_BYTES = 64 << 20
+# float pooling reduces each output row's window rows into one row in the thread scratch first (ops.c): up to
+# this many bytes per thread (wider planes pool each window directly)
+POOL_ROW_BYTES = 256 << 10
 WINOGRAD_MIN_TILES = 16
 WINOGRAD_MIN_CHANNELS = 8
 THREAD_STACK = 128 << 10
@@ -666,6 +669,14 @@ def k_pool(p: Program, step: Step, k: int):
         if fn is None:
             raise ConversionError(f"{op.type} {op.name!r}: {a['kind']} pooling of {x.dtype} is not implemented by the "
                                   f"wasm backend")
+    if fn == "wd_pool":  # the thread scratch holds a row of window sums or maxima (ops.c pool_row_floats)
+        if any(isinstance(d, Expr) for d in (W, OW)):
+            p.scratch = max(p.scratch, GEMM_SCRATCH)
+        else:
+            reach = (OW - 1) * a["strides"][1] + (a["kernel"][1] - 1) * a["dilations"][1] + 1
+            row = (max(reach, l + W) + 8 + OW + 4) * 4
+            if row <= POOL_ROW_BYTES:
+                p.scratch = max(p.scratch, row)
     H, W, OH, OW = (p.dim(d) for d in (H, W, OH, OW))
     return (f"  wd_pool_t p = {{(const float*){p.ptr(x, True)}, (float*){p.ptr(y)}, {p.dim(N * C)}, {H}, {W}, {OH}, {OW}, "
             f"{a['kernel'][0]}, {a['kernel'][1]}, {a['strides'][0]}, {a['strides'][1]}, {t}, {l}, {b_}, {r}, "

@@ -24,11 +24,120 @@ static inline f32x4 load_strided(const float* q, int sw) {
   return wasm_i32x4_shuffle(wasm_v128_load(q), wasm_v128_load(q + 4), 0, 2, 4, 6);  /* q[0], q[2], q[4], q[6] */
 }
 
+/* Floats of the thread scratch a plane's separable pooling needs: one row of window sums or maxima over
+ * every column a window reaches (padding included, 8 floats of slack for the strided loads) and the
+ * inverse column counts of an average. */
+static size_t pool_row_floats(const wd_pool_t* p) {
+  size_t reach = (size_t)(p->OW - 1) * p->sw + (size_t)(p->kw - 1) * p->dw + 1;
+  size_t wide = (size_t)p->pl + p->W;
+  return (reach > wide ? reach : wide) + 8 + (size_t)p->OW + 4;
+}
+
+/* outputs [0, OW rounded down to 4) of one row: window reductions of kw taps along `row`, stride sw (1 or 2);
+ * is_max and sw constant where it is inlined, so each case is its own loop; -> the first output not written */
+__attribute__((always_inline)) static inline int pool_along(const float* row, float* out, int OW, int kw, const int sw,
+                                                            const int is_max, f32x4 rs, const float* inv) {
+  int ow = 0;
+  for (; ow + 4 <= OW; ow += 4) {
+    const float* q = row + (size_t)ow * sw;
+    f32x4 acc = load_strided(q, sw);
+    for (int j = 1; j < kw; j++) {
+      f32x4 v = load_strided(q + j, sw);
+      acc = is_max ? wasm_f32x4_pmax(acc, v) : wasm_f32x4_add(acc, v);
+    }
+    if (!is_max) acc = wasm_f32x4_mul(wasm_f32x4_mul(acc, rs), wasm_v128_load(inv + ow));
+    wasm_v128_store(out + ow, acc);
+  }
+  return ow;
+}
+
+/* One plane, separable: per output row, its window rows reduced into one padded row (max or sum down the
+ * valid rows, contiguous vectors), then each output the reduction of its kw taps along that row (vectors of
+ * 4 outputs for stride 1 or 2). The max passes use pmax (one x86 instruction where max is several), which
+ * drops a NaN: a plane with a NaN in a window row returns 0, and the direct way (pool_plane) lets it through. */
+static int pool_separable(const wd_pool_t* p, const float* x, float* y, float* row) {
+  const int W = p->W, OW = p->OW, sw = p->sw, dw = p->dw, kw = p->kw, pl = p->pl, is_max = p->is_max;
+  const size_t nrow = pool_row_floats(p) - (size_t)OW - 4;
+  float* inv = row + nrow;  /* averages: 1 / (columns counted) per output column */
+  const f32x4 id = wasm_f32x4_splat(is_max ? -__builtin_inff() : 0.0f);
+  for (size_t c = 0; c < nrow; c += 4) wasm_v128_store(row + c, id);  /* may spill into inv, filled next */
+  if (!is_max)
+    for (int ow = 0; ow < OW; ow++) {
+      int jlo, jhi, jinc;
+      taps(ow, sw, pl, kw, dw, W, p->pr, &jlo, &jhi, &jinc);
+      int n = p->count_include_pad ? jinc : jhi - jlo;
+      inv[ow] = n > 0 ? 1.0f / (float)n : 0.0f;
+    }
+  float* r = row + pl;
+  for (int oh = 0; oh < p->OH; oh++) {
+    int ilo, ihi, iinc;
+    taps(oh, p->sh, p->pt, p->kh, p->dh, p->H, p->pb, &ilo, &ihi, &iinc);
+    const float* rows = x + (ptrdiff_t)(oh * p->sh - p->pt) * W;
+    const size_t step = (size_t)p->dh * W;
+    int c = 0;
+    f32x4 nan = wasm_f32x4_splat(0.0f);
+    if (ihi <= ilo) {
+      for (c = 0; c + 4 <= W; c += 4) wasm_v128_store(r + c, id);
+      for (; c < W; c++) r[c] = is_max ? -__builtin_inff() : 0.0f;
+    } else {  /* row by row: the first copied, each next one folded in (max, or sum) */
+      const float* q = rows + (size_t)ilo * step;
+      for (c = 0; c + 4 <= W; c += 4) {
+        f32x4 v = wasm_v128_load(q + c);
+        nan = wasm_v128_or(nan, wasm_f32x4_ne(v, v));
+        wasm_v128_store(r + c, v);
+      }
+      for (; c < W; c++) r[c] = q[c];
+      for (int i = ilo + 1; i < ihi; i++) {
+        q += step;
+        if (is_max) {
+          for (c = 0; c + 4 <= W; c += 4) {
+            f32x4 v = wasm_v128_load(q + c);
+            nan = wasm_v128_or(nan, wasm_f32x4_ne(v, v));
+            wasm_v128_store(r + c, wasm_f32x4_pmax(wasm_v128_load(r + c), v));
+          }
+          for (; c < W; c++) r[c] = wd_maxf(r[c], q[c]);
+        } else {
+          for (c = 0; c + 4 <= W; c += 4) wasm_v128_store(r + c, wasm_f32x4_add(wasm_v128_load(r + c), wasm_v128_load(q + c)));
+          for (; c < W; c++) r[c] += q[c];
+        }
+      }
+      if (is_max) {  /* a NaN in the window rows: the direct way lets it through */
+        for (c = W & ~3; c < W; c++) nan = wasm_v128_or(nan, wasm_f32x4_ne(wasm_f32x4_splat(r[c]), wasm_f32x4_splat(r[c])));
+        if (wasm_v128_any_true(nan)) return 0;
+      }
+    }
+    /* along the row: output ow reads row[ow * sw + j * dw], j < kw (padding holds the identity) */
+    float* out = y + (size_t)oh * OW;
+    const int rn = p->count_include_pad ? iinc : ihi - ilo;  /* rows an average counts */
+    const float rinv = rn > 0 ? 1.0f / (float)rn : 0.0f;
+    const f32x4 rs = wasm_f32x4_splat(rinv);
+    int ow = 0;
+    if (dw == 1 && sw == 1)
+      ow = is_max ? pool_along(row, out, OW, kw, 1, 1, rs, inv) : pool_along(row, out, OW, kw, 1, 0, rs, inv);
+    else if (dw == 1 && sw == 2)
+      ow = is_max ? pool_along(row, out, OW, kw, 2, 1, rs, inv) : pool_along(row, out, OW, kw, 2, 0, rs, inv);
+    for (; ow < OW; ow++) {
+      const float* q = row + (size_t)ow * sw;
+      float acc = q[0];
+      for (int j = 1; j < kw; j++) acc = is_max ? wd_maxf(acc, q[(size_t)j * dw]) : acc + q[(size_t)j * dw];
+      out[ow] = is_max ? acc : acc * rinv * inv[ow];
+    }
+  }
+  return 1;
+}
+
+static void pool_plane(const wd_pool_t* p, const float* x, float* y);
+
 static void pool_task(const void* arg, int task, int tid) {
-  (void)tid;
   const wd_pool_t* p = (const wd_pool_t*)arg;
   const float* x = p->x + (size_t)task * p->H * p->W;
   float* y = p->y + (size_t)task * p->OH * p->OW;
+  if (pool_row_floats(p) * 4 <= (size_t)wd_scratch_bytes && pool_separable(p, x, y, wd_thread_scratch(tid))) return;
+  pool_plane(p, x, y);
+}
+
+/* One plane, each output from its window directly: the window is clipped to the input once per row and column */
+static void pool_plane(const wd_pool_t* p, const float* x, float* y) {
   const int W = p->W, dh = p->dh, dw = p->dw, sw = p->sw, kw = p->kw, is_max = p->is_max;
   /* output columns whose window lies inside the input: [ca, cb) */
   int ca = (p->pl + sw - 1) / sw, cb = (W - 1 - (kw - 1) * dw + p->pl) / sw + 1;
