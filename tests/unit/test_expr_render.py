@@ -31,6 +31,19 @@ RELU = ["max", ["in", 0], ["const", 0]]
 LEAKY = ["where", ["lt", ["in", 0], ["const", 0]], ["mul", ["in", 0], ["const", 0.01]], ["in", 0]]
 
 
+def test_vector_sigmoid_is_one_function():
+    """reciprocal(1 + exp(-x)) (the IR's Sigmoid, SiLU's gate) renders as wd_sigmoid4 in f32x4 C and wd_sigmoidf in
+    scalar C, with 1 on either side of the add; other trees with exp keep wd_exp4."""
+    x = ["in", 0]
+    sig = ["reciprocal", ["add", ["const", 1], ["exp", ["neg", x]]]]
+    silu = ["mul", x, ["reciprocal", ["add", ["exp", ["neg", x]], ["const", 1.0]]]]
+    assert R.render_vector(sig, lambda i: "v") == "wd_sigmoid4(v)"
+    assert R.render_vector(silu, lambda i: "v") == "wasm_f32x4_mul(v, wd_sigmoid4(v))"
+    other = ["reciprocal", ["add", ["const", 2], ["exp", ["neg", x]]]]
+    assert "wd_exp4(" in R.render_vector(other, lambda i: "v") and "sigmoid" not in R.render_vector(other, lambda i: "v")
+    assert c(sig, ["float32"], "float32") == "wd_sigmoidf(p0[j])"  # the scalar tail: lane 0 of the same code
+
+
 def test_float_trees():
     text, r = wgsl(RELU, ["float32"], "float32")
     assert text == "fmax(x0, 0.0f)" and r.helpers == {"fmax", "isnan_f"}

@@ -80,6 +80,10 @@ class ExprRenderer:
     def apply(self, op: str, kind: str, args: list[str]) -> str:
         return self.TABLE[op][kind].format(*args)
 
+    def subtree(self, expr, ctx: str | None) -> tuple[str, str] | None:
+        """A dialect's own (text, kind) for a whole subtree (one function for a common composite), or None."""
+        return None
+
     # ---- the walk -------------------------------------------------------------------------
     def dtype(self, expr) -> str | None:
         return expr_dtype(expr, self.in_dtypes)
@@ -92,6 +96,9 @@ class ExprRenderer:
     def node(self, expr, ctx: str | None) -> tuple[str, str]:
         """(text, kind) of `expr`; ctx is the dtype its literals take where nothing types them."""
         op = expr[0]
+        own = self.subtree(expr, ctx)
+        if own is not None:
+            return own
         if op == "in":
             dt = self.in_dtypes[expr[1]]
             text = self.leaf(expr[1])

@@ -138,6 +138,19 @@ class CRenderer(ExprRenderer):
     def condition(self, expr) -> str:
         return self.node(expr, "bool")[0]  # the ternary tests any scalar against zero
 
+    SIGMOID = "wd_sigmoidf({0})"
+
+    def subtree(self, expr, ctx):
+        # the logistic sigmoid as the IR writes it, reciprocal(1 + exp(-x)): one vmath function (no overflow clamp;
+        # the scalar form is lane 0 of the vector one, so a loop's tail agrees with its body)
+        if expr[0] == "reciprocal" and expr[1][0] == "add":
+            one = [i for i, a in enumerate(expr[1][1:]) if a[0] == "const" and float(a[1]) == 1.0]
+            if one:
+                e = expr[1][2 - one[0]]
+                if e[0] == "exp" and e[1][0] == "neg":
+                    return self.SIGMOID.format(self.render(e[1][1], "f", ctx)), "f"
+        return None
+
 
 # an f32x4 literal as VectorRenderer.literal writes it, not NaN
 _LITERAL = re.compile(r"wasm_f32x4_splat\(\(\(float\)-?[0-9.e+-]+\)\)|wasm_f32x4_splat\(\(?-?__builtin_inff\(\)\)?\)")
@@ -147,6 +160,7 @@ class VectorRenderer(CRenderer):
     """f32x4 C for trees of float32 inputs, literals and the primitives wasm SIMD has."""
 
     TABLE = {op: {"f": t} for op, t in VECTOR.items()}
+    SIGMOID = "wd_sigmoid4({0})"
 
     @classmethod
     def literal(cls, v, kind: str) -> str:

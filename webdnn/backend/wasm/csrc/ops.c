@@ -236,7 +236,7 @@ MAXPOOL_INT(wd_maxpool_i8, int8_t, -128)
 /* ---- softmax over the middle axis of [outer, n, inner]: one task per outer row, SIMD exp ---- */
 typedef struct { const float* x; float* y; int outer, n, inner, log; } softmax_t;
 
-/* Probabilities below the smallest normal float are 0 (wd_exp4_normal; the scaled ones too: a sum of
+/* Probabilities below the smallest normal float are 0 (wd_exp4_nonpos; the scaled ones too: a sum of
  * several terms can push e / sum under it), so that nothing downstream multiplies subnormals. */
 WD_INLINE f32x4 normal_or_zero(f32x4 y) { return wasm_v128_andnot(y, wasm_f32x4_lt(y, wasm_f32x4_splat(1.17549435e-38f))); }
 WD_INLINE float normal_or_zerof(float y) { return y < 1.17549435e-38f ? 0.0f : y; }
@@ -245,20 +245,21 @@ WD_INLINE float normal_or_zerof(float y) { return y < 1.17549435e-38f ? 0.0f : y
 static void softmax_row(const float* xs, float* ys, int n, int log) {
   f32x4 m4 = wasm_f32x4_splat(-__builtin_inff());
   int k = 0;
-  for (; k + 4 <= n; k += 4) m4 = wasm_f32x4_max(m4, wasm_v128_load(xs + k));
+  /* pmax (one instruction) drops a NaN here, which then makes its e^(x - max) and the sum NaN: the same row */
+  for (; k + 4 <= n; k += 4) m4 = wasm_f32x4_pmax(m4, wasm_v128_load(xs + k));
   float mx = wd_maxf(wd_maxf(wasm_f32x4_extract_lane(m4, 0), wasm_f32x4_extract_lane(m4, 1)),
                      wd_maxf(wasm_f32x4_extract_lane(m4, 2), wasm_f32x4_extract_lane(m4, 3)));
   for (; k < n; k++) mx = wd_maxf(mx, xs[k]);
   f32x4 mv = wasm_f32x4_splat(mx), s4 = wasm_f32x4_splat(0.0f);
   for (k = 0; k + 4 <= n; k += 4) {
-    f32x4 e = wd_exp4_normal(wasm_f32x4_sub(wasm_v128_load(xs + k), mv));
+    f32x4 e = wd_exp4_nonpos(wasm_f32x4_sub(wasm_v128_load(xs + k), mv));
     if (!log) wasm_v128_store(ys + k, e);
     s4 = wasm_f32x4_add(s4, e);
   }
   float s = (wasm_f32x4_extract_lane(s4, 0) + wasm_f32x4_extract_lane(s4, 1)) +
             (wasm_f32x4_extract_lane(s4, 2) + wasm_f32x4_extract_lane(s4, 3));
   for (; k < n; k++) {
-    float e = wd_expf_normal(xs[k] - mx);
+    float e = wd_expf_nonpos(xs[k] - mx);
     if (!log) ys[k] = e;
     s += e;
   }
@@ -279,9 +280,9 @@ static void softmax_strided(const float* x, float* y, int n, int inner, int log)
   int i = 0;
   for (; i + 4 <= inner; i += 4) {
     f32x4 mx = wasm_f32x4_splat(-__builtin_inff()), s = wasm_f32x4_splat(0.0f);
-    for (int k = 0; k < n; k++) mx = wasm_f32x4_max(mx, wasm_v128_load(x + (size_t)k * inner + i));
+    for (int k = 0; k < n; k++) mx = wasm_f32x4_pmax(mx, wasm_v128_load(x + (size_t)k * inner + i));
     for (int k = 0; k < n; k++) {
-      f32x4 e = wd_exp4_normal(wasm_f32x4_sub(wasm_v128_load(x + (size_t)k * inner + i), mx));
+      f32x4 e = wd_exp4_nonpos(wasm_f32x4_sub(wasm_v128_load(x + (size_t)k * inner + i), mx));
       if (!log) wasm_v128_store(y + (size_t)k * inner + i, e);
       s = wasm_f32x4_add(s, e);
     }
@@ -300,7 +301,7 @@ static void softmax_strided(const float* x, float* y, int n, int inner, int log)
     float mx = -__builtin_inff(), s = 0;
     for (int k = 0; k < n; k++) mx = wd_maxf(mx, x[(size_t)k * inner + i]);
     for (int k = 0; k < n; k++) {
-      float e = wd_expf_normal(x[(size_t)k * inner + i] - mx);
+      float e = wd_expf_nonpos(x[(size_t)k * inner + i] - mx);
       if (!log) y[(size_t)k * inner + i] = e;
       s += e;
     }

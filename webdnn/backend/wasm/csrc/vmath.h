@@ -50,13 +50,33 @@ WD_V4 wd_exp4(v128_t x) {
   return WD_KEEP_NAN(x, wasm_v128_bitselect(WD_SPLAT(__builtin_inff()), y, wasm_f32x4_gt(x, WD_SPLAT(88.72284f))));
 }
 
-/* e^x, or 0 where that is below the smallest normal float (x < -87.3; an error under 1.3e-38): for
- * softmax, whose tiny probabilities (masked attention scores: -100, -1e4, the lowest float) would be
- * subnormal, and an x86 CPU multiplies subnormals (computing them, then in the next MatMul) about a
- * hundred times slower than normal floats (wasm keeps subnormals: no flush-to-zero mode). */
-WD_V4 wd_exp4_normal(v128_t x) {
+/* e^x for x <= 0 (softmax's x - max), or 0 where that is below the smallest normal float (x < -87.3; an
+ * error under 1.3e-38): masked attention scores (-100, -1e4, the lowest float) would make subnormal
+ * probabilities, and an x86 CPU multiplies subnormals (computing them, then in the next MatMul) about a
+ * hundred times slower than normal floats (wasm keeps subnormals: no flush-to-zero mode). With x <= 0 the
+ * result is at most 1 and 2^n a normal power: no overflow clamp, one scaling, no special-value selects
+ * (NaN comes through the arithmetic): about half the work of wd_exp4. Not for x > 0. */
+WD_V4 wd_exp4_nonpos(v128_t x) {
   v128_t tiny = wasm_f32x4_lt(x, WD_SPLAT(-87.3f));
-  return wasm_v128_andnot(wd_exp4(wasm_f32x4_pmax(x, WD_SPLAT(-87.3f))), tiny);
+  v128_t xc = wasm_f32x4_pmax(x, WD_SPLAT(-87.3f));  /* pmax(a, b) is a < b ? b : a: a NaN x stays */
+  v128_t t = wasm_f32x4_add(wasm_f32x4_mul(xc, WD_SPLAT(1.44269504088896341f)), WD_SPLAT(12582912.0f));
+  v128_t n = wasm_f32x4_sub(t, WD_SPLAT(12582912.0f));
+  v128_t r = wasm_f32x4_sub(wasm_f32x4_sub(xc, wasm_f32x4_mul(n, WD_SPLAT(0.693145751953125f))),
+                            wasm_f32x4_mul(n, WD_SPLAT(1.428606765330187e-06f)));
+  v128_t q = WD_POLY6(r, 0.5f, 0.16666667163372040f, 0.041666466742753983f, 0.0083332983776927f,
+                      0.0013933646259829402f, 0.00019899275503121316f);
+  v128_t p = wasm_f32x4_add(wasm_f32x4_add(WD_SPLAT(1.0f), r), wasm_f32x4_mul(wasm_f32x4_mul(r, r), q));
+  /* 2^n, n in [-126, 0]: the biased exponent n + 127 in place (t's low bits hold n) */
+  v128_t s = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_sub(t, wasm_i32x4_splat(0x4b400000)), wasm_i32x4_splat(127)), 23);
+  return wasm_v128_andnot(wasm_f32x4_mul(p, s), tiny);
+}
+
+/* 1 / (1 + e^-x) from e = e^-|x| <= 1 (wd_exp4_nonpos): 1 / (1 + e) for x >= 0, e / (1 + e) below; no
+ * overflow to clamp, and a NaN x stays NaN. About two thirds of the work of 1 / (1 + wd_exp4(-x)). */
+WD_V4 wd_sigmoid4(v128_t x) {
+  v128_t e = wd_exp4_nonpos(wasm_f32x4_neg(wasm_f32x4_abs(x)));
+  return wasm_f32x4_div(wasm_v128_bitselect(WD_SPLAT(1.0f), e, wasm_f32x4_ge(x, WD_SPLAT(0.0f))),
+                        wasm_f32x4_add(WD_SPLAT(1.0f), e));
 }
 
 /* log x = e ln 2 + 2 atanh(s), x = 2^e m, m in [sqrt(1/2), sqrt(2)), s = (m - 1) / (m + 1), |s| < 0.172 */

@@ -216,7 +216,8 @@ WD_INLINE int32_t wd_powi(int32_t a, int32_t b) {
   return r;
 }
 WD_INLINE float wd_expf(float x) { return WD_LANE0(wd_exp4, x); }
-WD_INLINE float wd_expf_normal(float x) { return WD_LANE0(wd_exp4_normal, x); }
+WD_INLINE float wd_expf_nonpos(float x) { return WD_LANE0(wd_exp4_nonpos, x); }
+WD_INLINE float wd_sigmoidf(float x) { return WD_LANE0(wd_sigmoid4, x); }
 WD_INLINE float wd_logf(float x) { return WD_LANE0(wd_log4, x); }
 WD_INLINE float wd_powf(float a, float b) { return (float)wd_pow(a, b); }
 WD_INLINE float wd_sinf(float x) { return (float)wd_sin(x); }
