@@ -246,6 +246,25 @@ def test_linear_weights_are_rewritten_into_slivers_once():
     assert "wd_pack_b_slivers(" not in q8 and "wd_matmul_slivers(" not in q8
 
 
+def test_slivers_with_rows_known_at_run_time():
+    """x [seq, 64] x W [64, 96], seq symbolic: fewer than 4 rows read a column-panel copy of W (made at load from W
+    as stored), more read W in slivers, rewritten in place after every copy is made."""
+    from onnx import TensorProto, helper, numpy_helper
+    from webdnn.converter import load_graph
+    m = helper.make_model(helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "seq",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["seq", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.ones((64, 96), np.float32), "w")]), opset_imports=[helper.make_opsetid("", 13)])
+    g = load_graph(m, symbolic=True)
+    g.symbols.setdefault("seq", 1)
+    optimize(g)
+    src, *_ = lower_program(g)
+    prepare = src[src.index("wd_prepare(void)"):src.index("WD_EXPORT(run)")]
+    assert prepare.index("wd_pack_b_panels(") < prepare.index("wd_pack_b_slivers(")
+    assert re.search(r"if \(.* < 4\) wd_gemv_packed\(.*wd_prep.*\n\s*else wd_matmul_slivers\(", src)
+
+
 def test_batched_products_with_a_shared_matrix_are_one_product():
     """[1, 7, 5, K] × [K, N] with a constant B is one product of 35 rows (B packed once, not 7 times),
     its bias epilogue read over the folded rows; with an epilogue input that changes per batch entry

@@ -76,6 +76,7 @@ class Program:
         self.temp = 0                  # bytes of one shared temporary buffer (single-threaded kernels)
         self.prep = 0                  # bytes of data derived from the constants once, at load (wd_prep)
         self.prepare: list[str] = []   # run once after the constants are in place
+        self.prepare_last: list[str] = []  # ... and then these (rewrites of constants in place)
         self.uses: dict[str, int] = {}  # constant name -> number of reads by kernels
         self.gemv_uses: dict[str, int] = {}  # constant name -> reads as B of a product gemv_panels() takes
         self.panels: set[str] = set()  # constants rewritten into column panels at load
@@ -328,9 +329,10 @@ def prepack_bytes(K: int, N: int, direct: bool) -> int:
 
 
 def gemm_slivers(op) -> bool:
-    """A MatMul of 4 rows or more (known at conversion) whose B is a float constant [K, N] shared by the whole
-    batch, N a multiple of 8: its B may be rewritten at load into slivers of 8 columns (wd_pack_b_slivers;
-    every reader of B must be such a product). The weights of a linear layer, read as they are, put
+    """A MatMul of 4 rows or more, or of rows known only at run time, whose B is a float constant [K, N] shared by
+    the whole batch, N a multiple of 8: its B may be rewritten at load into slivers of 8 columns
+    (wd_pack_b_slivers; every reader of B must be such a product; with rows known at run time, fewer than 4
+    read a column-panel copy where symbolic.SymProgram.panel_copy makes one, else the slivers). The weights of a linear layer, read as they are, put
     consecutive rows of a sliver N floats apart; as slivers the GEMM streams them (measured in Chromium,
     1 thread: [128, 512] x [512, 2048] 6.30 -> 5.80 ms, [128, 2048] x [2048, 512] 6.77 -> 5.93 ms)."""
     if op.type != "MatMul":
@@ -338,7 +340,7 @@ def gemm_slivers(op) -> bool:
     a, b = op.inputs
     rows = matmul_rows(op)
     return (b.is_constant and R.CTYPE[b.dtype] == "float" and R.CTYPE[a.dtype] == "float"
-            and not isinstance(rows, Expr) and rows >= 4 and int(np.prod(b.shape[:-2])) == 1
+            and (isinstance(rows, Expr) or rows >= 4) and int(np.prod(b.shape[:-2])) == 1
             and b.shape[-1] % 8 == 0 and b.shape[-1] > 0 and b.shape[-2] > 0)
 
 
@@ -540,14 +542,26 @@ def k_matmul(p: Program, step: Step, k: int):
     ao = p.table("int32_t", [sum(i * s for i, s in zip(ix, sa)) * M * K for ix in idx], f"k{k}_ao")
     epi = _epilogue(p, step, k, strides) if step.epilogue is not None else "0"
     p.scratch = max(p.scratch, GEMM_SCRATCH)
+    slivers = gemm_slivers(op) and p.sliver_uses.get(b.name) == p.uses.get(b.name)
+    if slivers and b.name not in p.slivers:
+        p.slivers.add(b.name)
+        p.temp = max(p.temp, -(-K * N // 64) + 16)
+        # after every other preparation: a column-panel copy (below) is made from B as it is stored
+        p.prepare_last.append(f"  wd_pack_b_slivers((float*)(wd_base + {p.offsets[b.name]}), {K}, {N}, (uint8_t*)wd_temp);")
+
+    def big():  # the product of 4 rows or more
+        if slivers:
+            return (f"wd_matmul_slivers({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {p.dim(M)}, {N}, "
+                    f"{K}, {len(idx)}, {ao}, {epi});")
+        bo = p.table("int32_t", [sum(i * s for i, s in zip(ix, sb)) * K * N for ix in idx], f"k{k}_bo")
+        return (f"wd_matmul({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {p.dim(M)}, {p.dim(N)}, "
+                f"{p.dim(K)}, {len(idx)}, {ao}, {bo}, {epi});")
     if p.symbolic and isinstance(M, Expr) and len(idx) == 1 and p.panel_copy(b):
         # rows known at run time: a product of fewer than 4 reads a copy of B in column panels
         at = p.panel_copies[b.name]
-        bo = p.table("int32_t", [0], f"k{k}_bo")
         return (f"  if ({p.dim(M)} < 4) wd_gemv_packed({p.ptr(a, True)}, (const float*)(wd_prep + {at}), "
                 f"{p.ptr(step.outputs[0])}, {p.dim(M)}, {N}, {K}, 1, {ao}, {epi});\n"
-                f"  else wd_matmul({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {p.dim(M)}, {N}, {K}, 1, "
-                f"{ao}, {bo}, {epi});")
+                f"  else {big()}")
     if gemv_panels(op) and p.gemv_uses.get(b.name) == p.uses.get(b.name):
         if b.name not in p.panels:
             p.panels.add(b.name)
@@ -555,16 +569,7 @@ def k_matmul(p: Program, step: Step, k: int):
             p.prepare.append(f"  wd_pack_b_panels((float*)(wd_base + {p.offsets[b.name]}), {K}, {N}, (float*)wd_temp);")
         return (f"  wd_gemv_packed({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {M}, {N}, {K}, "
                 f"{len(idx)}, {ao}, {epi});")
-    if gemm_slivers(op) and p.sliver_uses.get(b.name) == p.uses.get(b.name):
-        if b.name not in p.slivers:
-            p.slivers.add(b.name)
-            p.temp = max(p.temp, -(-K * N // 64) + 16)
-            p.prepare.append(f"  wd_pack_b_slivers((float*)(wd_base + {p.offsets[b.name]}), {K}, {N}, (uint8_t*)wd_temp);")
-        return (f"  wd_matmul_slivers({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {p.dim(M)}, {N}, "
-                f"{K}, {len(idx)}, {ao}, {epi});")
-    bo = p.table("int32_t", [sum(i * s for i, s in zip(ix, sb)) * K * N for ix in idx], f"k{k}_bo")
-    return (f"  wd_matmul({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {p.dim(M)}, {p.dim(N)}, "
-            f"{p.dim(K)}, {len(idx)}, {ao}, {bo}, {epi});")
+    return f"  {big()}"
 
 
 def _q8_matmul(p: Program, step: Step, k: int, M, K: int, N: int, idx, sa, strides) -> str:

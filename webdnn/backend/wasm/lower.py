@@ -181,7 +181,7 @@ def lower_program(graph: Graph, weights: str = "raw"):
         f"(size_t)wd_nthreads * {scratch} + (size_t)tid * {THREAD_STACK}); }}",
         "/* once, after the runtime copied the constants in */",
         "WD_EXPORT(wd_prepare) void wd_prepare(void) {",
-        *p.prepare,
+        *p.prepare, *p.prepare_last,
         "}",
         "WD_EXPORT(run) void run(void) {",
         "  wd_run_begin();",
