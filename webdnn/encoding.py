@@ -5,8 +5,9 @@ QUANT_MIN_ELEMENTS elements and two dimensions; others stay raw) for a smaller d
 encoding, a float32 weight that is exactly 8-bit values times a scale per channel (exact_int8: what a
 quantized model's integer ops and DequantizeLinear of constants import to) is stored int8, losslessly;
 one that is exactly 4-bit values times a scale per block along an axis (MatMulNBits) is stored int4 with
-that "axis" (values in the order of the tensor with it moved last) and, where half floats would round
-them, "scales": "f32".
+that "axis" (values in the order of the tensor with it moved last), where half floats would round
+them "scales": "f32", and, where the blocks' values are not -8..7 but 16 consecutive integers of their
+own (asymmetric 4-bit weights: (q - zero point) × scale), "zeros": true.
 
 - int8: symmetric, one float32 scale per slice along `axis`: the output channels of a contraction's
   weights (output_axes: what the wasm backend's 8-bit products use), else the first or the last axis,
@@ -14,6 +15,8 @@ them, "scales": "f32".
 - int4: symmetric, one float16 scale per block of INT4_BLOCK consecutive values (row-major order;
   of a few candidates, the scale with the least squared error):
   [scales f16 × blocks][two values per byte, the first in the low nibble, -8..7 stored as 0..15].
+  With "zeros": [scales][a zero point per block, two per byte, low nibble first][values 0..15, two per
+  byte]: value = (nibble - its block's zero point) × scale.
 
 decode() is the inverse (what the runtime computes); the runtime decodes at load."""
 from __future__ import annotations
@@ -117,6 +120,8 @@ def exact_int4(data: np.ndarray, axis: int, block: int) -> tuple[np.ndarray, np.
     view = np.moveaxis(data, axis, -1)  # no copy until the first block passes
     found = None
     for rows in (view[(0,) * (data.ndim - 1)][:block].reshape(1, block), None):  # the first block rejects most
+        if rows is not None and np.unique(rows).size > 16:  # 4-bit values take 16 at most
+            return None
         rows = view.reshape(-1, block) if rows is None else rows
         peak = np.abs(rows).max(axis=1).astype(np.float32)
         # the block's largest value is q × scale for one of these q
@@ -126,22 +131,63 @@ def exact_int4(data: np.ndarray, axis: int, block: int) -> tuple[np.ndarray, np.
     return found[0], found[1].reshape(-1)
 
 
+def exact_int4_zeros(data: np.ndarray, axis: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(float32 scale per block, zero point 0..15 per block, values 0..15 in the order of `data` with `axis` moved
+    last) with (value - zero point) × scale == `data` exactly, or None: asymmetric 4-bit weights
+    (MatMulNBits with zero points: (q - zp) × scale, q and zp 0..15), whose blocks hold integer multiples of
+    their scale spanning at most 16 consecutive integers. The scale is tried as the block's largest
+    magnitude over 1..15 (and the float32 neighbours of those)."""
+    if data.dtype != np.float32 or data.ndim == 0 or not 0 <= axis < data.ndim or data.shape[axis] % block:
+        return None
+    view = np.moveaxis(data, axis, -1)
+    for rows in (view[(0,) * (data.ndim - 1)][:block].reshape(1, block), None):  # the first block rejects most
+        if rows is not None and np.unique(rows).size > 16:
+            return None
+        rows = view.reshape(-1, block) if rows is None else rows
+        peak = np.abs(rows).max(axis=1).astype(np.float32)
+        scale = np.where(peak == 0, np.float32(1), np.float32(0))
+        q = np.zeros(rows.shape, np.int64)
+        for s in _candidates((peak,), range(15, 0, -1)):
+            todo = np.flatnonzero((scale == 0) & (s > 0))
+            if not todo.size:
+                break
+            part, ss = rows[todo], s[todo, None]
+            qq = np.rint(part / ss)
+            ok = np.all((np.abs(qq) <= 15) & ((qq * ss).astype(np.float32) == part), axis=1)
+            ok &= qq.max(axis=1) - qq.min(axis=1) <= 15
+            scale[todo[ok]] = s[todo[ok]]
+            q[todo[ok]] = qq[ok].astype(np.int64)
+        if np.any(scale == 0):
+            return None
+    zero = np.clip(-q.min(axis=1), 0, 15)  # the smallest value at nibble 0 (or the block's values from 0 up)
+    return scale, zero.astype(np.uint8), (q + zero[:, None]).astype(np.uint8).reshape(-1)
+
+
+def _nibbles(v: np.ndarray) -> bytes:
+    """Two 4-bit values per byte, the first in the low nibble (an odd count padded with 0)."""
+    nib = v.astype(np.int64).reshape(-1) & 15
+    nib = np.concatenate([nib, np.zeros(len(nib) % 2, np.int64)])
+    return (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8).tobytes()
+
+
 def _exact_int4_fields(data: np.ndarray, axis: int | None) -> tuple[dict, bytes] | None:
     """int4 with "axis" (blocks along it) and the scales as float16 where that holds them exactly, else
-    float32 ("scales": "f32"), for a tensor that is exactly 4-bit values times a scale per block."""
-    for a in [axis] if axis is not None else sorted({0, data.ndim - 1}):
-        for block in INT4_EXACT_BLOCKS:
-            found = exact_int4(data, a, block)
-            if found is None:
-                continue
-            scale, q = found
-            half = scale.astype(np.float16)
-            f16 = bool(np.all(half.astype(np.float32) == scale)) and bool(np.all(np.isfinite(half)))
-            nib = (q.astype(np.int64) & 15)
-            nib = np.concatenate([nib, np.zeros(len(nib) % 2, np.int64)])
-            packed = (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8)
-            fields = {"encoding": "int4", "block": block, "axis": a, **({} if f16 else {"scales": "f32"})}
-            return fields, (half.astype("<f2") if f16 else scale.astype("<f4")).tobytes() + packed.tobytes()
+    float32 ("scales": "f32"), for a tensor that is exactly 4-bit values times a scale per block: -8..7
+    (symmetric), else 0..15 less a zero point per block ("zeros": true)."""
+    axes = [axis] if axis is not None else sorted({0, data.ndim - 1})
+    for zeros in (False, True):
+        for a in axes:
+            for block in INT4_EXACT_BLOCKS:
+                found = exact_int4_zeros(data, a, block) if zeros else exact_int4(data, a, block)
+                if found is None:
+                    continue
+                scale, q = found[0], found[-1]
+                half = scale.astype(np.float16)
+                f16 = bool(np.all(half.astype(np.float32) == scale)) and bool(np.all(np.isfinite(half)))
+                fields = {"encoding": "int4", "block": block, "axis": a, **({} if f16 else {"scales": "f32"}),
+                          **({"zeros": True} if zeros else {})}
+                head = (half.astype("<f2") if f16 else scale.astype("<f4")).tobytes()
+                return fields, head + (_nibbles(found[1]) if zeros else b"") + _nibbles(q)
     return None
 
 
@@ -216,7 +262,8 @@ def stored_bytes(shape, fields: dict) -> int:
     if fields["encoding"] == "int8":
         return int8_bytes(shape, fields["axis"])
     n = int(np.prod(shape))
-    return (4 if fields.get("scales") == "f32" else 2) * -(-n // fields["block"]) + -(-n // 2)
+    blocks = -(-n // fields["block"])
+    return (4 if fields.get("scales") == "f32" else 2) * blocks + (-(-blocks // 2) if fields.get("zeros") else 0) + -(-n // 2)
 
 
 def decode(fields: dict, payload: bytes, shape, dtype: str) -> np.ndarray:
@@ -239,10 +286,16 @@ def decode(fields: dict, payload: bytes, shape, dtype: str) -> np.ndarray:
         blocks = -(-n // fields["block"])
         wide = fields.get("scales") == "f32"
         scale = np.frombuffer(payload, "<f4" if wide else "<f2", blocks).astype(np.float32)
-        packed = np.frombuffer(payload, np.uint8, offset=(4 if wide else 2) * blocks)
-        q = np.stack([packed & 15, packed >> 4], axis=1).reshape(-1)[:n].astype(np.int32)
-        q = np.where(q > 7, q - 16, q).astype(np.float32)
-        values = (q * np.repeat(scale, fields["block"])[:n]).astype(np.float32)
+        at = (4 if wide else 2) * blocks
+        nibbles = lambda b, count: np.stack([b & 15, b >> 4], axis=1).reshape(-1)[:count].astype(np.int32)
+        if fields.get("zeros"):
+            zb = -(-blocks // 2)
+            zero = nibbles(np.frombuffer(payload, np.uint8, zb, offset=at), blocks)
+            q = (nibbles(np.frombuffer(payload, np.uint8, offset=at + zb), n) - np.repeat(zero, fields["block"])[:n])
+        else:
+            q = nibbles(np.frombuffer(payload, np.uint8, offset=at), n)
+            q = np.where(q > 7, q - 16, q)
+        values = (q.astype(np.float32) * np.repeat(scale, fields["block"])[:n]).astype(np.float32)
         if "axis" in fields:  # stored with that axis last
             a = fields["axis"]
             return np.moveaxis(values.reshape([d for i, d in enumerate(shape) if i != a] + [shape[a]]), -1, a)

@@ -79,6 +79,8 @@ export interface ConstantDesc {
   block?: number;
   /** For `int4`: how the scales are stored, half floats (default) or `f32`. */
   scales?: 'f16' | 'f32';
+  /** For `int4`: a zero point per block (values 0..15 less it) instead of values -8..7. */
+  zeros?: boolean;
 }
 
 export interface KernelDesc {

@@ -100,7 +100,8 @@ function decodeInt8(what: string, c: ConstantDesc, data: Uint8Array, n: number):
 }
 
 // int4: [scales float16 (or float32: "scales": "f32") × blocks][two values per byte, low nibble first, -8..7 as
-// 0..15]; with "axis", the values are in the order of the tensor with that axis moved last
+// 0..15]; with "zeros": true, [scales][a zero point per block, two per byte][values 0..15], each value less its
+// block's zero point; with "axis", the values are in the order of the tensor with that axis moved last
 function decodeInt4(what: string, c: ConstantDesc, data: Uint8Array, n: number): Float32Array {
   const block = c.block;
   if (!Number.isInteger(block) || (block as number) < 2 || (block as number) % 2) {
@@ -113,9 +114,13 @@ function decodeInt4(what: string, c: ConstantDesc, data: Uint8Array, n: number):
   if (axis !== undefined && (!Number.isInteger(axis) || axis < 0 || axis >= c.shape.length)) {
     throw new WebDNNError(`${what}: int4 "axis" must be an axis of the shape ${shapeString(c.shape)}`);
   }
+  if (c.zeros !== undefined && c.zeros !== true) {
+    throw new WebDNNError(`${what}: int4 "zeros" must be true or absent, not ${JSON.stringify(c.zeros)}`);
+  }
   const blocks = Math.ceil(n / (block as number));
   const scaleBytes = c.scales === 'f32' ? 4 : 2;
-  const need = scaleBytes * blocks + Math.ceil(n / 2);
+  const zeroBytes = c.zeros ? Math.ceil(blocks / 2) : 0;
+  const need = scaleBytes * blocks + zeroBytes + Math.ceil(n / 2);
   if (data.byteLength !== need) {
     throw new WebDNNError(`${what}: int4 encoding of shape ${shapeString(c.shape)} needs ${need} bytes, got ${data.byteLength}`);
   }
@@ -127,11 +132,14 @@ function decodeInt4(what: string, c: ConstantDesc, data: Uint8Array, n: number):
   } else {
     scales = decodeF16(data.subarray(0, 2 * blocks), blocks);
   }
-  const packed = data.subarray(scaleBytes * blocks);
+  const zeros = data.subarray(scaleBytes * blocks, scaleBytes * blocks + zeroBytes);
+  const packed = data.subarray(scaleBytes * blocks + zeroBytes);
   const values = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const nibble = (packed[i >> 1] >> ((i & 1) << 2)) & 15;
-    values[i] = (nibble > 7 ? nibble - 16 : nibble) * scales[Math.floor(i / (block as number))];
+    const b = Math.floor(i / (block as number));
+    const q = c.zeros ? nibble - ((zeros[b >> 1] >> ((b & 1) << 2)) & 15) : nibble > 7 ? nibble - 16 : nibble;
+    values[i] = q * scales[b];
   }
   if (axis === undefined || axis === c.shape.length - 1) return values;
   // stored as [outer, inner, shape[axis]] (axis moved last): back to [outer, shape[axis], inner]

@@ -218,6 +218,29 @@ test('int8 (a scale per slice along an axis) and int4 (a float16 scale per block
   await assert.rejects(WebDNN.load(bad), /constant 'a': int8 encoding of shape \[2,3\] needs 18 bytes, got 17/);
 });
 
+test('int4 with a zero point per block ("zeros": true)', async () => {
+  // 5 values in blocks of 2 (3 blocks): scales [0.5, 2, 1] (float16), zero points [8, 0, 15] two per byte,
+  // values [0, 15 | 3, 1 | 15] as unsigned nibbles: (v - zp) * scale = [-4, 3.5 | 6, 2 | 0]
+  const zp = [8, 0, 15];
+  const nib = [0, 15, 3, 1, 15];
+  const payload = Uint8Array.from([
+    ...new Uint8Array(Uint16Array.from([toHalfBits(0.5), toHalfBits(2), toHalfBits(1)]).buffer),
+    zp[0] | (zp[1] << 4), zp[2],
+    nib[0] | (nib[1] << 4), nib[2] | (nib[3] << 4), nib[4]]);
+  const spec = (bytes, fields) => ({
+    inputs: [{ name: 'x', shape: [1], dtype: 'float32' }],
+    outputs: [{ name: 'z', shape: [5], dtype: 'float32' }],
+    constants: { b: { shape: [5], dtype: 'float32', encoding: 'int4', fields, payload: bytes } },
+    kernels: [{ op: 'Elementwise', name: 'zb', inputs: ['x', 'b'], outputs: ['z'], attrs: { expr: ['add', ['in', 0], ['in', 1]], dtype: 'float32' } }],
+  });
+  const runner = await WebDNN.load(writeDescriptor(spec(payload, { block: 2, zeros: true })));
+  assert.deepEqual(Array.from((await runner.run({ x: [0] })).z), [-4, 3.5, 6, 2, 0]);
+  // without its zero-point bytes the payload is refused; "zeros" must be true
+  await assert.rejects(WebDNN.load(writeDescriptor(spec(payload.subarray(0, 9), { block: 2, zeros: true }))),
+                       /int4 encoding of shape \[5\] needs 11 bytes, got 9/);
+  await assert.rejects(WebDNN.load(writeDescriptor(spec(payload, { block: 2, zeros: 1 }))), /int4 "zeros" must be true or absent/);
+});
+
 test("Python's NaN / Infinity JSON tokens are accepted", async () => {
   const dir = writeDescriptor(affineSpec());
   const g = path.join(dir, 'graph_js.json');

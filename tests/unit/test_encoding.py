@@ -3,7 +3,7 @@ encoding, exactly; float weights are not mistaken for them."""
 import numpy as np
 import pytest
 
-from webdnn.encoding import decode, encode, exact_int8
+from webdnn.encoding import decode, encode, exact_int8, stored_bytes
 
 rng = np.random.default_rng(0)
 
@@ -52,6 +52,28 @@ def test_float_weights_are_not_taken_for_8_bit_ones():
     assert exact_int8(nan, 0) is None
     small = _q((4, 8))  # fewer than QUANT_MIN_ELEMENTS: stays raw
     assert encode("w", small, "float32", "raw")[0] == {"encoding": "raw"}
+
+
+def test_asymmetric_4bit_weights_are_stored_exactly_with_zero_points():
+    """(q - zero point) × scale, q and the zero points 0..15 (MatMulNBits with zero points), blocks of 32 along
+    K: int4 with "axis": 0 and "zeros": true, a zero point per block packed two per byte; bit for bit, an odd
+    block count included; off the grid, or a block spanning more than 16 integers, stays raw."""
+    for n in (24, 23):
+        k = 96
+        q = rng.integers(0, 16, (n, k))
+        zp = rng.integers(0, 16, (n, k // 32))
+        s = (rng.random((n, k // 32)) * 0.05 + 0.01).astype(np.float32)
+        w = ((q - np.repeat(zp, 32, axis=1)).astype(np.float32) * np.repeat(s, 32, axis=1)).astype(np.float32).T.copy()
+        fields, payload = encode("w", w, "float32", "raw")
+        assert fields == {"encoding": "int4", "block": 32, "axis": 0, "scales": "f32", "zeros": True}
+        blocks = n * k // 32
+        assert len(payload) == stored_bytes(w.shape, fields) == 4 * blocks + -(-blocks // 2) + n * k // 2
+        assert np.array_equal(decode(fields, payload, w.shape, "float32"), w)
+    wide = w.copy()
+    wide[0, 0], wide[1, 0] = 15 * s[0, 0], -15 * s[0, 0]  # 31 integers in one block: not 4-bit
+    assert encode("w", wide, "float32", "raw")[0] == {"encoding": "raw"}
+    w[5, 3] += np.float32(1e-3)
+    assert encode("w", w, "float32", "raw")[0] == {"encoding": "raw"}
 
 
 def test_4bit_weights_are_stored_exactly_with_their_block_axis():

@@ -377,8 +377,9 @@ def _unpack_bits(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
 
 @handler("MatMulNBits", domain=MS)
 def _matmul_nbits(c):
-    """Block-quantized weights, dequantized at conversion (the descriptor stores symmetric 4-bit ones as int4
-    with their blocks along K, exactly: encoding.exact_int4; others as float). accuracy_level is a
+    """Block-quantized weights, dequantized at conversion (the descriptor stores 4-bit ones as int4 with their
+    blocks along K, exactly: encoding.exact_int4, and with integer zero points encoding.exact_int4_zeros; the
+    rest as float where no exact encoding holds them). accuracy_level is a
     permission to compute less exactly: this computes in float32 whatever it says."""
     k, n = int(c.attr("K")), int(c.attr("N"))
     bits, bs = int(c.attr("bits", 4)), int(c.attr("block_size"))
