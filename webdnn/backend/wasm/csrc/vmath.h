@@ -34,18 +34,22 @@ WD_V4 wd_scale2i4(v128_t p, v128_t ni) {
   return wasm_f32x4_mul(wasm_f32x4_mul(p, s1), s2);
 }
 
-/* e^x = 2^n e^r, n = round(x / ln 2), |r| <= ln 2 / 2; e^r = 1 + r + r^2 P(r) */
-WD_V4 wd_exp4(v128_t x) {
-  v128_t xc = WD_CLAMP(x, -104.0f, 88.72284f);
+/* e^x = 2^n e^r, n = round(x / ln 2), |r| <= ln 2 / 2; e^r = 1 + r + r^2 P(r): -> e^r for x (clamped by the
+ * caller), and in *ni the lanes of n as int32 */
+WD_V4 wd_exp4_reduced(v128_t xc, v128_t* ni) {
   /* n = round(x / ln 2) by adding 1.5 * 2^23: the low bits of the sum are n (round to nearest even) */
   v128_t t = wasm_f32x4_add(wasm_f32x4_mul(xc, WD_SPLAT(1.44269504088896341f)), WD_SPLAT(12582912.0f));
   v128_t n = wasm_f32x4_sub(t, WD_SPLAT(12582912.0f));
-  v128_t ni = wasm_i32x4_sub(t, wasm_i32x4_splat(0x4b400000));
+  *ni = wasm_i32x4_sub(t, wasm_i32x4_splat(0x4b400000));
   v128_t r = wasm_f32x4_sub(wasm_f32x4_sub(xc, wasm_f32x4_mul(n, WD_SPLAT(0.693145751953125f))),
                             wasm_f32x4_mul(n, WD_SPLAT(1.428606765330187e-06f)));
   v128_t q = WD_POLY6(r, 0.5f, 0.16666667163372040f, 0.041666466742753983f, 0.0083332983776927f,
                       0.0013933646259829402f, 0.00019899275503121316f);
-  v128_t p = wasm_f32x4_add(wasm_f32x4_add(WD_SPLAT(1.0f), r), wasm_f32x4_mul(wasm_f32x4_mul(r, r), q));
+  return wasm_f32x4_add(wasm_f32x4_add(WD_SPLAT(1.0f), r), wasm_f32x4_mul(wasm_f32x4_mul(r, r), q));
+}
+
+WD_V4 wd_exp4(v128_t x) {
+  v128_t ni, p = wd_exp4_reduced(WD_CLAMP(x, -104.0f, 88.72284f), &ni);
   v128_t y = wd_scale2i4(p, ni);
   return WD_KEEP_NAN(x, wasm_v128_bitselect(WD_SPLAT(__builtin_inff()), y, wasm_f32x4_gt(x, WD_SPLAT(88.72284f))));
 }
@@ -58,16 +62,9 @@ WD_V4 wd_exp4(v128_t x) {
  * (NaN comes through the arithmetic): about half the work of wd_exp4. Not for x > 0. */
 WD_V4 wd_exp4_nonpos(v128_t x) {
   v128_t tiny = wasm_f32x4_lt(x, WD_SPLAT(-87.3f));
-  v128_t xc = wasm_f32x4_pmax(x, WD_SPLAT(-87.3f));  /* pmax(a, b) is a < b ? b : a: a NaN x stays */
-  v128_t t = wasm_f32x4_add(wasm_f32x4_mul(xc, WD_SPLAT(1.44269504088896341f)), WD_SPLAT(12582912.0f));
-  v128_t n = wasm_f32x4_sub(t, WD_SPLAT(12582912.0f));
-  v128_t r = wasm_f32x4_sub(wasm_f32x4_sub(xc, wasm_f32x4_mul(n, WD_SPLAT(0.693145751953125f))),
-                            wasm_f32x4_mul(n, WD_SPLAT(1.428606765330187e-06f)));
-  v128_t q = WD_POLY6(r, 0.5f, 0.16666667163372040f, 0.041666466742753983f, 0.0083332983776927f,
-                      0.0013933646259829402f, 0.00019899275503121316f);
-  v128_t p = wasm_f32x4_add(wasm_f32x4_add(WD_SPLAT(1.0f), r), wasm_f32x4_mul(wasm_f32x4_mul(r, r), q));
-  /* 2^n, n in [-126, 0]: the biased exponent n + 127 in place (t's low bits hold n) */
-  v128_t s = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_sub(t, wasm_i32x4_splat(0x4b400000)), wasm_i32x4_splat(127)), 23);
+  v128_t ni, p = wd_exp4_reduced(wasm_f32x4_pmax(x, WD_SPLAT(-87.3f)), &ni);  /* pmax(a, b): a < b ? b : a, a NaN stays */
+  /* 2^n, n in [-126, 0]: the biased exponent n + 127 in place */
+  v128_t s = wasm_i32x4_shl(wasm_i32x4_add(ni, wasm_i32x4_splat(127)), 23);
   return wasm_v128_andnot(wasm_f32x4_mul(p, s), tiny);
 }
 
