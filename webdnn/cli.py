@@ -121,9 +121,11 @@ def cmd_convert(args) -> int:
         print(f"  backend {b}: {_fmt_bytes(n)} to download (model.json + graph + weights)")
     enc = ", ".join(f"{k} {_fmt_bytes(v)}" for k, v in sorted(summary["weight_bytes"].items()) if v)
     print(f"  weights: {enc or 'none stored'} (float32 would be {_fmt_bytes(4 * summary['params'])})")
-    if summary.get("quantized"):
+    if summary.get("quantized") and summary["weight_bytes"].get("int8"):
         print("  quantized model: its 8-bit weights are stored as they are (int8, exactly), and the wasm and webgpu "
               "backends multiply them as --weights int8 does")
+    if summary.get("quantized") and summary["weight_bytes"].get("int4") and args.weights != "int4":
+        print("  quantized model: its 4-bit weights are stored as they are (int4, exactly), decoded to float32 at load")
     if summary["weight_error"] is not None:
         e = summary["weight_error"]
         print(f"  --weights {args.weights}: largest output change on a random input {e['max_abs']:.3g} "

@@ -50,6 +50,25 @@ def test_convert_says_a_quantized_model_keeps_its_8bit_weights(tmp_path):
     assert "weights: int8 2.1 KB" in p.stdout and "quantized model: its 8-bit weights are stored as they are" in p.stdout
 
 
+def test_convert_says_a_4bit_model_keeps_its_4bit_weights(tmp_path):
+    """MatMulNBits with zero points: int4 weights stored exactly, said as such (not as 8-bit ones)."""
+    from tests.unit.test_onnx_contrib import _pack
+    rng = np.random.default_rng(1)
+    k, n, bs = 64, 32, 32
+    inits = [onnx.numpy_helper.from_array(_pack(rng.integers(0, 16, (n, k)), 4).reshape(n, k // bs, bs // 2), "B"),
+             onnx.numpy_helper.from_array(np.full((n, k // bs), 0.25, np.float32), "scales"),
+             onnx.numpy_helper.from_array(_pack(rng.integers(0, 16, (n, k // bs)), 4), "zp")]
+    g = helper.make_graph([helper.make_node("MatMulNBits", ["x", "B", "scales", "zp"], ["y"], domain="com.microsoft",
+                                           K=k, N=n, bits=4, block_size=bs)], "nbits",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, k])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, n])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    onnx.save(m, tmp_path / "nb.onnx")
+    p = webdnn("convert", tmp_path / "nb.onnx", "-o", tmp_path / "out", "--backend", "js")
+    assert "weights: int4" in p.stdout and "its 4-bit weights are stored as they are" in p.stdout
+    assert "8-bit weights" not in p.stdout
+
+
 @pytest.mark.parametrize("where", ["node", "chromium"])
 def test_run_matches_onnxruntime(conv_model, where):
     d, expected = conv_model
