@@ -66,6 +66,14 @@ def check(runner, label, path, feeds, expected, what, failures):
             failures.append(msg)
 
 
+def check_node(node_hosts, path, feeds, expected, what):
+    """Runs `path` in Node at every thread count of THREADS and compares with `expected`, all failures at once."""
+    failures = []
+    for mode in THREADS:
+        check(node_hosts[mode], f"node/{mode}", path, feeds, expected, what, failures)
+    assert not failures, "\n".join(failures)
+
+
 @pytest.fixture(scope="module")
 def converted_cases(tmp_path_factory):
     root = tmp_path_factory.mktemp("wasm_ops")
@@ -262,10 +270,7 @@ def test_conv_transpose_in_chunks_of_input_rows(runners, node_hosts, tmp_path):
     convert(m, out, backends=["wasm"])
     feeds = {"x": rng.standard_normal((1, C, H, W)).astype(np.float32)}
     expected = expected_of(m, feeds)
-    failures = []
-    for mode in THREADS:
-        check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "convtranspose", failures)
-    assert not failures, "\n".join(failures)
+    check_node(node_hosts, out, feeds, expected, "convtranspose")
 
 
 def test_few_row_products_split_over_threads(node_hosts, tmp_path):
@@ -289,10 +294,7 @@ def test_few_row_products_split_over_threads(node_hosts, tmp_path):
     convert(m, out, backends=["wasm"])
     feeds = {"x": rng.standard_normal((3, 1, 200)).astype(np.float32)}
     expected = expected_of(m, feeds)
-    failures = []
-    for mode in THREADS:
-        check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "gemv", failures)
-    assert not failures, "\n".join(failures)
+    check_node(node_hosts, out, feeds, expected, "gemv")
 
 
 def test_products_on_weights_in_slivers(node_hosts, tmp_path):
@@ -322,10 +324,7 @@ def test_products_on_weights_in_slivers(node_hosts, tmp_path):
              "s": rng.standard_normal((9, 40)).astype(np.float32),
              "s2": rng.standard_normal((6, 3)).astype(np.float32)}
     expected = expected_of(m, feeds)
-    failures = []
-    for mode in THREADS:
-        check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "slivers", failures)
-    assert not failures, "\n".join(failures)
+    check_node(node_hosts, out, feeds, expected, "slivers")
 
 
 def test_pooling_reduces_window_rows_first(node_hosts, tmp_path):
@@ -381,10 +380,7 @@ def test_batched_products_with_a_shared_matrix_are_one_product(node_hosts, tmp_p
     out = tmp_path / "fold"
     convert(m, out, backends=["wasm"])
     expected = expected_of(m, feeds)
-    failures = []
-    for mode in THREADS:
-        check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "fold", failures)
-    assert not failures, "\n".join(failures)
+    check_node(node_hosts, out, feeds, expected, "fold")
 
 
 def test_contiguous_pieces_are_views(node_hosts, tmp_path):
@@ -426,10 +422,7 @@ def test_contiguous_pieces_are_views(node_hosts, tmp_path):
     feeds = {"x": rng.standard_normal((1, 4, 6, 5)).astype(np.float32),
              "xb": rng.standard_normal((2, 3)).astype(np.float32)}
     expected = expected_of(m, feeds)
-    failures = []
-    for mode in THREADS:
-        check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "views", failures)
-    assert not failures, "\n".join(failures)
+    check_node(node_hosts, out, feeds, expected, "views")
 
 
 def test_jobs_of_many_small_tasks(node_hosts, tmp_path):
@@ -449,10 +442,7 @@ def test_jobs_of_many_small_tasks(node_hosts, tmp_path):
     convert(m, out, backends=["wasm"])
     feeds = {"x": rng.standard_normal((1, 1001, 6, 7)).astype(np.float32)}
     expected = expected_of(m, feeds)
-    failures = []
-    for mode in THREADS:
-        check(node_hosts[mode], f"node/{mode}", out, feeds, expected, "many small tasks", failures)
-    assert not failures, "\n".join(failures)
+    check_node(node_hosts, out, feeds, expected, "many small tasks")
 
 
 def test_winograd_convolutions(node_hosts, tmp_path, monkeypatch):
