@@ -1,9 +1,10 @@
 """What symbolic sizes cost: each model exported twice, with open dims (torch.onnx.export's
-dynamic_axes) and with fixed ones, both converted, then run alternately in one Node process at the
-fixed export's shape; prints the medians and the median of the per-pair ratios (symbolic / fixed).
+dynamic_axes) and with fixed ones, both converted, then run alternately in one Node process (webgpu:
+natively, through wgpu) at the fixed export's shape; prints the medians and the median of the per-pair ratios (symbolic / fixed).
 
     python bench/dynamic.py                                   # BERT-Small, MobileNetV3-Small, ConvNeXt-Tiny
     python bench/dynamic.py --models BERT-Small --backends wasm,js --threads 1,2 --pairs 15
+    python bench/dynamic.py --backends webgpu                 # natively through wgpu (a real GPU for figures)
 
 Models come from zoo.py (torch needed); the descriptors go to out/bench/dynamic/ and are reused."""
 from __future__ import annotations
@@ -100,7 +101,8 @@ def main(argv=None):
             for threads in (args.threads.split(",") if backend == "wasm" else ["-"]):
                 if threads != "-":
                     os.environ["WEBDNN_WASM_THREADS"] = threads
-                with get_runner("node") as r:  # one process per thread count (the variable is read at start)
+                # one Node process per thread count (the variable is read at start); webgpu natively (wgpu)
+                with get_runner("native" if backend == "webgpu" else "node") as r:
                     ms = {"fixed": [], "symbolic": []}
                     for kind in ms:
                         for _ in range(args.warmup):

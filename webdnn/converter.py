@@ -84,7 +84,7 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
     optimize(graph, log=lambda name, changed: say("pass", f"{name}{' (changed)' if changed else ''}"))
     graph.verify()
     static, host = split_host(graph)
-    sym_static = _optimize_symbolic(sym, graph, fixed_notes) if sym is not None else None
+    sym_static, sym_host = _optimize_symbolic(sym, static, fixed_notes) if sym is not None else (None, None)
     lowered, left_out = {}, {}
     for b in options.backends:
         say("lower", b)
@@ -110,9 +110,12 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
     if not lowered:
         raise ConversionError("no backend can take this model: " + "; ".join(f"{b}: {e}" for b, e in left_out.items()))
     say("write", str(out_dir))
-    model_json = descriptor.write(graph, out_dir, lowered, weights=options.weights, host=host, force=options.force,
+    took_symbolic = any(low.doc.get("symbols") for low in lowered.values())
+    # host steps run on the actual shapes; with a backend that binds sizes, their tensors keep the symbolic dims
+    model_json = descriptor.write(graph, out_dir, lowered, weights=options.weights,
+                                  host=sym_host if took_symbolic and sym_host is not None else host, force=options.force,
                                   protect=[m for m in (model, options.prototxt) if isinstance(m, (str, Path))],
-                                  symbolic=sym_static if any(low.doc.get("symbols") for low in lowered.values()) else None)
+                                  symbolic=sym if took_symbolic else None)  # with its host steps' outputs
     after = graph.summary()
     error = (encoding_error(graph, options.weights, model_json["inputs"], axes=descriptor.int8_axes(graph, lowered))
              if options.weights != "raw" else None)
@@ -128,7 +131,7 @@ def convert(model, out_dir, options: ConvertOptions | None = None, *, progress=N
 
 
 # the backends that bind symbolic sizes at run time; the others are built for fixed ones
-SYMBOLIC_BACKENDS = ("js", "wasm")
+SYMBOLIC_BACKENDS = ("js", "wasm", "webgpu")
 
 
 def _load_graphs(model, options, example_inputs, say):
@@ -154,8 +157,9 @@ def _load_graphs(model, options, example_inputs, say):
 
 
 def _optimize_symbolic(sym, fixed, fixed_notes):
-    """The symbolic graph optimized for the js backend, its sizes' defaults taken from the fixed graph;
-    None where it cannot be kept symbolic (then the fixed import's notes stand, with the reason)."""
+    """(the symbolic graph optimized for the backends that bind sizes, without its host steps; its host
+    section or None), its sizes' defaults taken from the fixed graph (`fixed`: its static part);
+    (None, None) where it cannot be kept symbolic (then the fixed import's notes stand, with the reason)."""
     from .ir.symbolic import Expr
     for s_in, f_in in zip(sym.inputs, fixed.inputs):
         for d, n in zip(s_in.shape, f_in.shape):
@@ -165,16 +169,14 @@ def _optimize_symbolic(sym, fixed, fixed_notes):
         optimize(sym)
         sym.verify()
         static, host = split_host(sym)
-        if host is not None:
-            raise ConversionError("it has host steps (data-dependent shapes)")
         if [t.name for t in static.outputs] != [t.name for t in fixed.outputs]:
             raise ConversionError("its outputs differ from the fixed graph's")
     except (ConversionError, ShapeError) as e:
         for n in fixed_notes:
             warnings.warn(n, stacklevel=3)
         warnings.warn(f"the model's open dims are fixed on every backend: {str(e).splitlines()[0]}", stacklevel=3)
-        return None
-    return static
+        return None, None
+    return static, host
 
 
 def encoding_error(graph, weights: str, input_specs, seed: int = 0, axes: dict | None = None) -> dict:

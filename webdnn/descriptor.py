@@ -46,7 +46,7 @@ def _tensor_meta(t, symbolic=None):
     takes other sizes, "dims": the shape with its symbolic sizes (docs/descriptor.md)."""
     meta = {"name": t.name, "shape": list(t.shape), "dtype": t.dtype}
     if symbolic is not None and symbolic.is_symbolic:
-        meta["dims"] = [dim_json(d) for d in symbolic.shape]
+        meta["dims"] = [d if isinstance(d, str) else dim_json(d) for d in symbolic.shape]  # str: data-dependent
     return meta
 
 

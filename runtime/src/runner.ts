@@ -358,8 +358,10 @@ export class Runner {
     if (this.host) {
       const values = new Map<string, HostValue>();
       for (const [name, data] of [...feed, ...results]) {
-        const shape = this.host.staticShape(name);
-        if (shape) values.set(name, { data, shape });
+        if (!this.host.tensor(name)) continue;
+        // the actual shape: a symbolic backend reports its outputs', the views hold the inputs'
+        const shape = shapes.get(name) ?? inputShapes.get(name) ?? this.host.staticShape(name);
+        if (shape) values.set(name, { data, shape: [...shape] });
       }
       this.host.run(values);
       for (const name of this.host.outputs) {

@@ -1,6 +1,6 @@
-"""Convert once, run any size: models exported with open dims keep them as symbolic sizes on the js
-and wasm backends (docs/descriptor.md "Symbolic sizes"), checked against onnxruntime at several
-shapes in Node and Chromium; a backend built for fixed sizes refuses others with a clear error."""
+"""Convert once, run any size: models exported with open dims keep them as symbolic sizes on the js,
+wasm and webgpu backends (docs/descriptor.md "Symbolic sizes"), checked against onnxruntime at several
+shapes in Node, Chromium and natively; a backend built for fixed sizes refuses others with a clear error."""
 import json
 import importlib.util
 import warnings
@@ -22,6 +22,8 @@ zoo = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(zoo)
 
 SEQ_LENGTHS = (1, 7, 128, 384)
+# where each backend runs in these tests: webgpu natively (wgpu on lavapipe), the others in Node
+HOST = {"js": "node", "wasm": "node", "webgpu": "native"}
 
 
 def _convert(model, out, **kw):
@@ -34,7 +36,7 @@ def _convert(model, out, **kw):
 @pytest.fixture(scope="module")
 def bert(tmp_path_factory):
     """A BERT-style encoder (attention mask, position ids from the input's own length) exported with
-    open batch and sequence axes, converted once for js and wasm."""
+    open batch and sequence axes, converted once for js, wasm and webgpu."""
     torch.manual_seed(0)
     net = zoo.Bert(vocab=1000, h=64, layers=2, heads=4, inter=256, positions=512)
     ids = torch.randint(0, 1000, (1, 16))
@@ -43,7 +45,7 @@ def bert(tmp_path_factory):
     proto = zoo.export(net, [ids, torch.ones(1, 16, dtype=torch.int64)], ["input_ids", "attention_mask"],
                        ["last_hidden_state", "pooler_output"], 3, dynamic_axes=axes)
     out = tmp_path_factory.mktemp("dyn") / "bert"
-    summary, notes = _convert(proto, out, backends=["js", "wasm"])
+    summary, notes = _convert(proto, out, backends=["js", "wasm", "webgpu"])
     return proto, out, summary, notes
 
 
@@ -60,11 +62,12 @@ def test_bert_descriptor_records_symbolic_dims(bert):
     ids = next(t for t in model["inputs"] if t["name"] == "input_ids")
     assert ids["dims"] == ["batch", "seq"] and ids["shape"] == [1, 1]
     assert next(t for t in model["outputs"] if t["name"] == "last_hidden_state")["dims"] == ["batch", "seq", 64]
-    assert model["backends"]["js"].get("symbolic") is True and model["backends"]["wasm"].get("symbolic") is True
-    assert any("js, wasm take any" in n and "batch=1, seq=1" in n for n in notes), notes
+    assert all(model["backends"][b].get("symbolic") is True for b in ("js", "wasm", "webgpu"))
+    assert any("js, wasm, webgpu take any" in n and "batch=1, seq=1" in n for n in notes), notes
 
 
-@pytest.mark.parametrize("host,backend", [("node", "js"), ("chromium", "js"), ("node", "wasm"), ("chromium", "wasm")])
+@pytest.mark.parametrize("host,backend", [("node", "js"), ("chromium", "js"), ("node", "wasm"), ("chromium", "wasm"),
+                                          ("chromium", "webgpu"), ("native", "webgpu")])
 def test_bert_runs_at_every_sequence_length(bert, runners, host, backend):
     proto, out, _, _ = bert
     sess = ort.InferenceSession(proto.SerializeToString())
@@ -137,34 +140,33 @@ def test_a_declared_range_bounds_a_size(bert, tmp_path, runners):
         runners["node"].run(out, _bert_feeds(1, 384, 0), backend="js")
 
 
-@pytest.mark.parametrize("backend", ["js", "wasm"])
+@pytest.mark.parametrize("backend", ["js", "wasm", "webgpu"])
 def test_cnn_runs_at_batch_1_and_8(tmp_path, runners, backend):
     proto = small.mini_resnet()
     proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
     out = tmp_path / "resnet"
     summary, _ = _convert(proto, out, backends=[backend])
     assert summary["inputs"][0]["dims"] == ["N", 3, 32, 32]
+    assert read_model(out)["backends"][backend].get("symbolic") is True
     sess = ort.InferenceSession(proto.SerializeToString())
     for n in (1, 8, 3):
         x = np.random.default_rng(n).standard_normal((n, 3, 32, 32)).astype(np.float32)
         (want,) = sess.run(None, {"x": x})
-        got = next(iter(runners["node"].run(out, {"x": x}, backend=backend).values()))
+        got = next(iter(runners[HOST[backend]].run(out, {"x": x}, backend=backend).values()))
         err = compare(got, want, backend, f"batch {n}")
         assert err is None, err
 
 
-GENERATE = """
-import * as WebDNN from %(runtime)s;
-const [dir, promptJson, steps] = process.argv.slice(2);
-const runner = await WebDNN.load(dir, { backendOrder: [process.env.WEBDNN_BACKEND] });
+# greedy generation with a key/value cache: in Node (GENERATE) and in a Chromium page (test_gpt2_..._webgpu)
+GENERATE_LOOP = """async (WebDNN, where, backend, ids, steps) => {
+const runner = await WebDNN.load(where, { backendOrder: [backend] });
 const pastNames = runner.inputNames.filter((n) => n.startsWith('past_'));
 const dims = Object.fromEntries(runner.getInputViews().map((v) => [v.name, v.dims]));
-let ids = JSON.parse(promptJson);
 // the first step has an empty cache: its 'past' dim is 0
 let past = Object.fromEntries(pastNames.map((n) => [n, { data: new Float32Array(0),
   shape: dims[n].map((d) => (typeof d === 'number' ? d : d === 'past' ? 0 : 1)) }]));
 const tokens = [];
-for (let step = 0; step < Number(steps); step++) {
+for (let step = 0; step < steps; step++) {
   const out = await runner.run({ input_ids: { data: Int32Array.from(ids), shape: [1, ids.length] }, ...past });
   const views = Object.fromEntries(runner.getOutputViews().map((v) => [v.name, v]));
   const [, s, vocab] = views.logits.shape;
@@ -176,7 +178,14 @@ for (let step = 0; step < Number(steps); step++) {
     return [n, { data: out[p], shape: [...views[p].shape] }];
   }));
 }
-console.log(JSON.stringify(tokens));
+return tokens;
+}"""
+
+GENERATE = """
+import * as WebDNN from %(runtime)s;
+const [dir, promptJson, steps] = process.argv.slice(2);
+const generate = """ + GENERATE_LOOP.replace("%", "%%") + """;
+console.log(JSON.stringify(await generate(WebDNN, dir, process.env.WEBDNN_BACKEND, JSON.parse(promptJson), Number(steps))));
 """
 
 
@@ -184,8 +193,21 @@ console.log(JSON.stringify(tokens));
 def gpt2(tmp_path_factory):
     proto = zoo.gpt2_export(zoo.GPT2(vocab=500, h=64, layers=2, heads=4, positions=128))
     out = tmp_path_factory.mktemp("gpt2") / "gpt2"
-    summary, _ = _convert(proto, out, backends=["js", "wasm"])
+    summary, _ = _convert(proto, out, backends=["js", "wasm", "webgpu"])
     return proto, out, summary
+
+
+def _gpt2_tokens(proto, prompt, steps):
+    """The greedy loop on onnxruntime."""
+    sess = ort.InferenceSession(proto.SerializeToString())
+    names = [i.name for i in sess.get_inputs() if i.name.startswith("past_")]
+    past = {n: np.zeros((1, 4, 0, 16), np.float32) for n in names}
+    ids, want = prompt, []
+    for _ in range(steps):
+        logits, *present = sess.run(None, {"input_ids": np.array([ids], np.int64), **past})
+        want.append(int(logits[0, -1].argmax()))
+        ids, past = [want[-1]], dict(zip(names, present))
+    return want
 
 
 @pytest.mark.parametrize("backend", ["js", "wasm"])
@@ -201,15 +223,7 @@ def test_gpt2_greedy_generation_with_a_key_value_cache(gpt2, tmp_path, backend):
     proto, out, summary = gpt2
     assert next(t for t in summary["outputs"] if t["name"] == "present_key_0")["dims"] == ["batch", 4, "past + seq", 16]
     prompt, steps = [5, 17, 42, 7, 99], 32
-
-    sess = ort.InferenceSession(proto.SerializeToString())
-    names = [i.name for i in sess.get_inputs() if i.name.startswith("past_")]
-    past = {n: np.zeros((1, 4, 0, 16), np.float32) for n in names}
-    ids, want = prompt, []
-    for _ in range(steps):
-        logits, *present = sess.run(None, {"input_ids": np.array([ids], np.int64), **past})
-        want.append(int(logits[0, -1].argmax()))
-        ids, past = [want[-1]], dict(zip(names, present))
+    want = _gpt2_tokens(proto, prompt, steps)
 
     script = tmp_path / "generate.mjs"
     script.write_text(GENERATE % {"runtime": json.dumps((runtime_dist() / "webdnn.mjs").as_uri())})
@@ -217,6 +231,18 @@ def test_gpt2_greedy_generation_with_a_key_value_cache(gpt2, tmp_path, backend):
                          capture_output=True, text=True, timeout=300, env={**os.environ, "WEBDNN_BACKEND": backend})
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == want
+
+
+def test_gpt2_greedy_generation_on_webgpu(gpt2, runners):
+    """The same loop in a Chromium page on the webgpu backend: one set of shaders for every cache
+    length (the sizes come from a uniform), the activations placed again as the cache grows."""
+    proto, out, _ = gpt2
+    assert read_model(out)["backends"]["webgpu"].get("symbolic") is True
+    prompt, steps = [5, 17, 42, 7, 99], 32
+    chromium = runners["chromium"]
+    got = chromium.page.evaluate(f"([url, ids, steps]) => ({GENERATE_LOOP})(WebDNN, url, 'webgpu', ids, steps)",
+                                 [chromium.mount(out), prompt, steps])
+    assert got == _gpt2_tokens(proto, prompt, steps)
 
 
 class _CausalSelfAttention(torch.nn.Module):
@@ -240,14 +266,14 @@ def test_causal_attention_at_several_lengths(tmp_path, runners):
     proto = zoo.export(net, [torch.randn(1, 5, 64)], ["x"], ["y"], 4,
                        dynamic_axes={"x": {0: "b", 1: "t"}, "y": {0: "b", 1: "t"}})
     out = tmp_path / "causal"
-    _, notes = _convert(proto, out, backends=["js", "wasm"])
-    assert any("js, wasm take any" in n for n in notes), notes
+    _, notes = _convert(proto, out, backends=["js", "wasm", "webgpu"])
+    assert any("js, wasm, webgpu take any" in n for n in notes), notes
     sess = ort.InferenceSession(proto.SerializeToString())
     for t in (1, 3, 17):
         x = np.random.default_rng(t).standard_normal((2, t, 64)).astype(np.float32)
         (want,) = sess.run(None, {"x": x})
-        for backend in ("js", "wasm"):
-            err = compare(runners["node"].run(out, {"x": x}, backend=backend)["y"], want, backend, f"t={t}")
+        for host, backend in (("node", "js"), ("node", "wasm"), ("native", "webgpu")):
+            err = compare(runners[host].run(out, {"x": x}, backend=backend)["y"], want, backend, f"t={t}")
             assert err is None, err
 
 
@@ -314,7 +340,7 @@ class _Segmenter(torch.nn.Module):
         return self.head(self.u2(torch.cat([self.up(u), a], 1)))
 
 
-@pytest.mark.parametrize("backend", ["js", "wasm"])
+@pytest.mark.parametrize("backend", ["js", "wasm", "webgpu"])
 def test_segmenter_at_several_image_sizes(tmp_path, runners, backend):
     from webdnn.options import SizeRange
     torch.manual_seed(2)
@@ -328,12 +354,12 @@ def test_segmenter_at_several_image_sizes(tmp_path, runners, backend):
     for shape in ((1, 3, 32, 32), (2, 3, 48, 20), (1, 3, 4, 4)):
         x = np.random.default_rng(shape[2]).standard_normal(shape).astype(np.float32)
         (want,) = sess.run(None, {"x": x})
-        err = compare(runners["node"].run(out, {"x": x}, backend=backend)["y"], want, backend, f"{shape}")
+        err = compare(runners[HOST[backend]].run(out, {"x": x}, backend=backend)["y"], want, backend, f"{shape}")
         assert err is None, err
     with pytest.raises(RuntimeRunError, match=r"dim 2 is 30; it must be 4\*h for a whole h"):
-        runners["node"].run(out, {"x": np.zeros((1, 3, 30, 32), np.float32)}, backend=backend)
+        runners[HOST[backend]].run(out, {"x": np.zeros((1, 3, 30, 32), np.float32)}, backend=backend)
     with pytest.raises(RuntimeRunError, match=r"outside the range 1..64 of w"):
-        runners["node"].run(out, {"x": np.zeros((1, 3, 8, 260), np.float32)}, backend=backend)
+        runners[HOST[backend]].run(out, {"x": np.zeros((1, 3, 8, 260), np.float32)}, backend=backend)
 
 
 class _MobileBlocks(torch.nn.Module):
@@ -359,7 +385,7 @@ class _MobileBlocks(torch.nn.Module):
         return self.up(x)
 
 
-@pytest.mark.parametrize("backend", ["js", "wasm"])
+@pytest.mark.parametrize("backend", ["js", "wasm", "webgpu"])
 def test_depthwise_and_transposed_convolutions_at_several_image_sizes(tmp_path, runners, backend, monkeypatch):
     """One descriptor for any image size; the wasm backend's depthwise kernel for sizes known at run time
     reads the input in place (rows and columns outside it skipped), four outputs at a time inside; a
@@ -377,7 +403,7 @@ def test_depthwise_and_transposed_convolutions_at_several_image_sizes(tmp_path, 
     for shape in ((1, 3, 64, 64), (2, 3, 37, 90), (1, 3, 8, 5), (1, 3, 1, 1)):
         x = np.random.default_rng(shape[3]).standard_normal(shape).astype(np.float32)
         (want,) = sess.run(None, {"x": x})
-        err = compare(runners["node"].run(out, {"x": x}, backend=backend)["y"], want, backend, f"{shape}")
+        err = compare(runners[HOST[backend]].run(out, {"x": x}, backend=backend)["y"], want, backend, f"{shape}")
         assert err is None, err
 
 
@@ -389,20 +415,21 @@ def yolo(tmp_path_factory):
     proto = zoo.export(zoo.YOLOv8(img=320, dynamic=True), [torch.randn(1, 3, 320, 320)], ["data"], ["detections"], 16,
                        dynamic_axes={"data": {0: "n", 2: "H", 3: "W"}, "detections": {0: "n", 2: "A"}})
     out = tmp_path_factory.mktemp("yolo") / "yolo"
-    summary, _ = _convert(proto, out, backends=["js", "wasm"],
+    summary, _ = _convert(proto, out, backends=["js", "wasm", "webgpu"],
                           input_shapes={"data": ["n", 3, "32*h", "32*w"], "h": [10], "w": [10]})
     return proto, out, summary
 
 
-@pytest.mark.parametrize("backend", ["js", "wasm"])
+@pytest.mark.parametrize("backend", ["js", "wasm", "webgpu"])
 def test_detector_at_320x320_and_640x480(yolo, runners, backend):
     proto, out, summary = yolo
     assert summary["outputs"][0]["dims"] == ["n", 84, "21*h*w"]
+    assert read_model(out)["backends"][backend].get("symbolic") is True
     sess = ort.InferenceSession(proto.SerializeToString())
     for shape in ((1, 3, 320, 320), (1, 3, 480, 640)):
         x = np.random.default_rng(shape[2]).standard_normal(shape).astype(np.float32)
         (want,) = sess.run(None, {"data": x})
-        got = runners["node"].run(out, {"data": x}, backend=backend)["detections"]
+        got = runners[HOST[backend]].run(out, {"data": x}, backend=backend)["detections"]
         assert got.shape == want.shape == (1, 84, 21 * shape[2] * shape[3] // 1024)
         # boxes are in pixels, scores in [0, 1]: each part against its own scale
         err = compare(got[:, :4], want[:, :4], backend, f"boxes at {shape}")
@@ -424,8 +451,8 @@ def test_float_arithmetic_on_a_size_runs_at_run_time(tmp_path, runners):
     m = helper.make_model(helper.make_graph(nodes, "half", [x], [y], [helper.make_tensor("two", TensorProto.FLOAT, [], [2.0])]),
                           opset_imports=[helper.make_opsetid("", 17)])
     out = tmp_path / "half"
-    _convert(m, out, backends=["js", "wasm"])
+    _convert(m, out, backends=["js", "wasm", "webgpu"])
     for t in (3, 4):
         xs = np.arange(t, dtype=np.float32)
-        for backend in ("js", "wasm"):
-            np.testing.assert_allclose(runners["node"].run(out, {"x": xs}, backend=backend)["y"], xs + t / 2)
+        for backend in ("js", "wasm", "webgpu"):
+            np.testing.assert_allclose(runners[HOST[backend]].run(out, {"x": xs}, backend=backend)["y"], xs + t / 2)

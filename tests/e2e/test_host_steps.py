@@ -86,3 +86,52 @@ def test_host_steps_match_onnxruntime(where, backend, head, runners):
             if msg:
                 failures.append(msg)
     assert not failures, "\n".join(failures)
+
+
+def symbolic_head() -> onnx.ModelProto:
+    """x [n, t] with both dims open: NonZero (+ Transpose) of a thresholded sigmoid, and Compress of x's own rows
+    (a graph input read by a host step) by a condition the backend computes."""
+    init = [h.make_tensor("high", T.FLOAT, [], [0.6]), h.make_tensor("very", T.FLOAT, [], [0.9])]
+    nodes = [h.make_node("Sigmoid", ["x"], ["s"]),
+             h.make_node("Greater", ["s", "high"], ["c"]),
+             h.make_node("NonZero", ["c"], ["nz"]),
+             h.make_node("Transpose", ["nz"], ["rows"], perm=[1, 0]),
+             h.make_node("ReduceMax", ["s"], ["m"], axes=[1], keepdims=0),
+             h.make_node("Greater", ["m", "very"], ["keep"]),
+             h.make_node("Compress", ["x", "keep"], ["kept"], axis=0)]
+    outs = [h.make_tensor_value_info("s", T.FLOAT, ["n", "t"]), h.make_tensor_value_info("rows", T.INT64, ["k", 2]),
+            h.make_tensor_value_info("kept", T.FLOAT, ["j", "t"])]
+    g = h.make_graph(nodes, "symhost", [h.make_tensor_value_info("x", T.FLOAT, ["n", "t"])], outs, init)
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
+    onnx.checker.check_model(m, full_check=True)
+    return m
+
+
+@pytest.fixture(scope="module")
+def symbolic(tmp_path_factory):
+    m = symbolic_head()
+    out = tmp_path_factory.mktemp("host") / "symbolic"
+    convert(m, out, backends=["js", "wasm", "webgpu"])
+    return m, out
+
+
+@pytest.mark.parametrize("where,backend", RUNS)
+def test_host_steps_with_symbolic_sizes(where, backend, symbolic, runners):
+    """One descriptor (every backend binding the sizes at run time): the host steps read the actual shapes."""
+    from webdnn.descriptor import read_model
+    m, out = symbolic
+    model = read_model(out)
+    assert all(b.get("symbolic") for b in model["backends"].values()), model["backends"]
+    assert model["host"]["tensors"]["x"]["shape"] == ["n", "t"]
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    for n, t in ((2, 5), (3, 17), (1, 1)):
+        x = np.random.RandomState(n * t).randn(n, t).astype(np.float32) * 3
+        want = dict(zip(["s", "rows", "kept"], sess.run(None, {"x": x})))
+        got = runners[where].run(out, {"x": x}, backend=backend)
+        for name, e in want.items():
+            assert got[name].shape == e.shape, (name, n, t, got[name].shape, e.shape)
+            if e.dtype == np.int64:
+                np.testing.assert_array_equal(got[name], e)
+            else:
+                msg = compare(got[name], e, backend, f"{name} at {n}x{t}")
+                assert msg is None, msg

@@ -98,3 +98,82 @@ def test_split_k_adds_partial_sums_before_the_epilogue(tmp_path, runners):
     import json
     graph = json.loads((tmp_path / "conv_split" / "graph_webgpu.json").read_text())
     assert [d["name"].endswith(":sum") for d in graph["dispatches"]] == [False, True]
+
+
+def _attention_model():
+    """x [n, T, 16] with T and n open: a product with a fused epilogue, scores [n, T, T] (a symbolic N),
+    a softmax along T, a product over T (a symbolic K), a mean over T, and a Concat along T."""
+    x = helper.make_tensor_value_info("x", F, ["n", "T", 16])
+    y = helper.make_tensor_value_info("y", F, None)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["xw"]), helper.make_node("Add", ["xw", "b"], ["xb"]),
+             helper.make_node("Relu", ["xb"], ["a"]), helper.make_node("Transpose", ["a"], ["at"], perm=[0, 2, 1]),
+             helper.make_node("MatMul", ["a", "at"], ["s"]), helper.make_node("Softmax", ["s"], ["p"], axis=-1),
+             helper.make_node("MatMul", ["p", "a"], ["o"]),
+             helper.make_node("ReduceMean", ["o"], ["m"], axes=[1], keepdims=1),
+             helper.make_node("Concat", ["o", "m"], ["y"], axis=1)]
+    g = helper.make_graph(nodes, "sym", [x], [y], [numpy_helper.from_array(rnd(16, 16, seed=1), "w"),
+                                                     numpy_helper.from_array(rnd(16, seed=2), "b")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    return m
+
+
+def test_symbolic_sizes_compile_once_and_run_at_any_size(tmp_path, runners):
+    """One descriptor: the shaders read n and T from the sizes uniform, flat kernels over a symbolic count
+    are dispatched with a run-time count, and the activations are placed again for each binding
+    (larger, then smaller again), each result equal to onnxruntime's."""
+    import json
+    m = _attention_model()
+    convert(m, tmp_path / "sym", backends=["webgpu"])
+    graph = json.loads((tmp_path / "sym" / "graph_webgpu.json").read_text())
+    assert graph["symbols"] == {"T": 1, "n": 1}
+    assert any("wd_sz[0]" in code for code in graph["shaders"])
+    assert any(isinstance(g, str) for d in graph["dispatches"] for g in d["groups"])
+    assert "arena" in graph["memory"]["f32"]
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    for n, t in ((1, 1), (2, 5), (1, 70), (3, 2)):
+        x = rnd(n, t, 16, seed=t)
+        (want,) = sess.run(None, {"x": x})
+        got = runners["native"].run(tmp_path / "sym", {"x": x}, backend="webgpu")["y"]
+        assert got.shape == want.shape == (n, t + 1, 16)
+        msg = compare(got, want, "webgpu", f"n={n}, T={t}")
+        assert msg is None, msg
+
+
+def test_symbolic_sizes_where_a_kernel_needs_fixed_ones(tmp_path):
+    """A Pad over an open dim: the webgpu backend is built for the fixed sizes, with a note saying why."""
+    import json
+    import warnings
+    x = helper.make_tensor_value_info("x", F, ["n", 3])
+    y = helper.make_tensor_value_info("y", F, None)
+    g = helper.make_graph([helper.make_node("Pad", ["x", "p"], ["y"])], "c", [x], [y],
+                          [numpy_helper.from_array(np.array([1, 0, 1, 0], np.int64), "p")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        convert(m, tmp_path / "c", backends=["webgpu"])
+    notes = [str(w.message) for w in caught]
+    assert any("webgpu backend is built for the fixed sizes" in n and "Pad" in n for n in notes), notes
+    assert "symbols" not in json.loads((tmp_path / "c" / "graph_webgpu.json").read_text())
+
+
+def test_run_time_placement_and_binding():
+    """plan.place_groups (the runtime's placeGroups in Python): groups live together never overlap, a dead
+    group's bytes are reused; plan.bind_sizes binds plain and affine dims and names a mismatch."""
+    from webdnn.backend.webgpu.plan import bind_sizes, place_groups
+    from webdnn.errors import WebDNNError
+    groups = [(1000, -1, 2), (300, 0, 1), (300, 2, 3), (5000, 3, 4)]
+    offsets, total = place_groups(groups, 256)
+    for i, (bi, fi, li) in enumerate(groups):
+        for j, (bj, fj, lj) in enumerate(groups):
+            if i < j and not (li < fj or lj < fi):
+                assert offsets[i] + bi <= offsets[j] or offsets[j] + bj <= offsets[i], (i, j, offsets)
+    # the 1000- and the first 300-byte group, dead before the 5000-byte one lives, share its bytes; the second
+    # 300-byte group lives with both the 1000-byte and the 5000-byte ones and goes after them
+    assert offsets == [0, 1024, 5120, 0] and total == 5120 + 512
+    assert bind_sizes({"x": ["b", 3, "32*h"]}, {"x": [2, 3, 64]}, {"b": 1, "h": 1}) == {"b": 2, "h": 2}
+    with pytest.raises(WebDNNError, match="whole h"):
+        bind_sizes({"x": ["b", 3, "32*h"]}, {"x": [2, 3, 65]}, {"b": 1, "h": 1})
+    with pytest.raises(WebDNNError, match="dim 1 must be 3"):
+        bind_sizes({"x": ["b", 3]}, {"x": [2, 4]}, {"b": 1})

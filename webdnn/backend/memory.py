@@ -81,6 +81,22 @@ class MemoryPlan:
     inside: dict[str, tuple[str, int]] = field(default_factory=dict)  # tensor -> (tensor whose bytes it lives in, byte offset)
 
 
+def visit_uses(graph, ops, touch) -> None:
+    """touch(tensor, step) for every activation use: graph inputs at step -1, each op's computed inputs
+    and its outputs at its index, graph outputs (which stay readable after the run) at len(ops)."""
+    for t in graph.inputs:
+        touch(t, -1)
+    for i, op in enumerate(ops):
+        for t in op.inputs:
+            if t is not None and not t.is_constant:
+                touch(t, i)
+        for t in op.outputs:
+            touch(t, i)
+    for t in graph.outputs:
+        if not t.is_constant:
+            touch(t, len(ops))
+
+
 def plan(graph: Graph, alignment: int = 16, sizeof=storage_bytes, ops=None, contiguous_views: bool = False) -> MemoryPlan:
     """``sizeof(tensor)``: bytes a backend stores a tensor in; ``ops``: the backend's own kernel
     list when it differs from graph.ops (objects with .type, .inputs, .outputs), e.g. after it
@@ -108,7 +124,6 @@ def plan(graph: Graph, alignment: int = 16, sizeof=storage_bytes, ops=None, cont
                 root[id(inner)] = (outer, at * (sizeof(inner) // inner.size))
 
     first, last, size, tensors = {}, {}, {}, {}
-    end = len(ops)
 
     def touch(t, i):
         r, off = find(t)
@@ -118,17 +133,7 @@ def plan(graph: Graph, alignment: int = 16, sizeof=storage_bytes, ops=None, cont
         first[k] = min(first.get(k, i), i)
         last[k] = max(last.get(k, i), i)
 
-    for t in graph.inputs:
-        touch(t, -1)
-    for i, op in enumerate(ops):
-        for t in op.inputs:
-            if t is not None and not t.is_constant:
-                touch(t, i)
-        for t in op.outputs:
-            touch(t, i)
-    for t in graph.outputs:
-        if not t.is_constant:
-            touch(t, end)  # outputs stay readable after the run
+    visit_uses(graph, ops, touch)
 
     def align(n):
         return -(-n // alignment) * alignment

@@ -20,6 +20,7 @@ import numpy as np
 from .dtype import np_dtype
 from .graph import Graph, Op, data_dependent_use, runs_on_host
 from ..errors import ConversionError
+from .symbolic import dim_json, is_symbolic_array
 
 # a host step's constant input is written into model.json; beyond this it belongs in the weights
 MAX_INLINE_ELEMENTS = 1 << 16
@@ -61,6 +62,9 @@ def split_host(graph: Graph) -> tuple[Graph, dict | None]:
                 continue
             seen.add(id(t))
             if t.is_constant:
+                if is_symbolic_array(t.data):
+                    raise ConversionError(f"{op.type} node {op.name!r}: its input {t.name!r} is computed from the "
+                                          f"symbolic sizes; host steps take constants")
                 if t.size > MAX_INLINE_ELEMENTS:
                     raise ConversionError(f"{op.type} node {op.name!r}: its constant input {t.name!r} has {t.size} "
                                           f"elements; host steps take at most {MAX_INLINE_ELEMENTS} inline")
@@ -69,7 +73,8 @@ def split_host(graph: Graph) -> tuple[Graph, dict | None]:
             else:
                 extra.append(t)
     for t in [*graph.inputs, *extra, *(t for op in steps for t in op.outputs)]:
-        tensors[t.name] = {"shape": list(t.shape), "dtype": t.dtype}
+        # a symbolic size as its text (bound at run time), a data-dependent one as its name
+        tensors[t.name] = {"shape": [d if isinstance(d, str) else dim_json(d) for d in t.shape], "dtype": t.dtype}
     static.outputs = [t for t in graph.outputs if id(t) not in host_out]
     static.outputs += [t for t in extra if not any(o is t for o in static.outputs)]
     host = {"steps": [{"op": op.type, "name": op.name, "inputs": [t.name if t is not None else "" for t in op.inputs],

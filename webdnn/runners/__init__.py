@@ -178,7 +178,7 @@ def finish_outputs(model: dict, raw: Mapping[str, np.ndarray]) -> dict[str, np.n
                                   f"(it returned {sorted(raw)})")
         flat = raw[name]
         if any(isinstance(d, str) for d in spec.get("shape", []) + spec.get("dims", [])):
-            shape = spec["shape"] if any(isinstance(d, str) for d in spec["shape"]) else spec["dims"]
+            shape = spec.get("dims") or spec["shape"]  # dims: the symbolic sizes, where some backend binds them
             if not shape_fits(shape, flat.shape):
                 raise RuntimeRunError(f"output {name!r}: the runtime returned shape {list(flat.shape)}, "
                                       f"model.json says {shape}")

@@ -22,7 +22,10 @@ import numpy as np
 from . import Runner, RuntimeRunError
 from ..descriptor import read_file, read_model
 from ..errors import WebDNNError
+from ..backend.webgpu.indices import SIZES_BINDING
+from ..backend.webgpu.plan import bind_sizes, place_groups
 from ..ir.host import run_host
+from ..ir.symbolic import evaluate, parse
 
 FLOATS = ("float32", "float16")
 # limits a descriptor may need beyond WebGPU's defaults
@@ -169,15 +172,39 @@ class LoadedModel:
                 users = [k["name"] for k in graph["dispatches"] if k["shader"] == i]
                 raise WebDNNError(f"shader {i} (kernels {users[:3]}) does not compile: {e}") from None
         self.compile_s = time.perf_counter() - t0
+        self.device, self.mem = device, mem
+        self.readback, self.binding, self.out_sizes = None, None, {}
+        self.where = dict(self.where)
+        if "symbols" in graph:  # sizes bound at run time: the steps are built for each binding (_bind)
+            if "arena" not in mem:
+                raise WebDNNError('the webgpu graph has "symbols" but its memory plan has no "arena"')
+            self.sizes = device.create_buffer(size=64, usage=wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST)
+            self.arena_bytes = 0
+        else:
+            self._build(None)
+
+    def _build(self, env):
+        """Bind groups, workgroup counts and the readback for the tensors' current places."""
+        wgpu, device, graph = self.wgpu, self.device, self.graph
         self.steps = []
         for k in graph["dispatches"]:
             pipe = self.pipelines[k["shader"]]
+            groups = [evaluate(parse(g), env) if isinstance(g, str) else int(g) for g in k["groups"]]
+            if k.get("wrap") and groups[0] > 65535:
+                groups = [65535, -(-groups[0] // 65535), groups[2]]
+            if max(groups) > 65535:
+                raise WebDNNError(f"kernel '{k['name']}' needs {groups} workgroups at these sizes; at most 65535 per dimension")
+            if min(groups) == 0:
+                continue
             entries = []
             for j, (tname, part) in enumerate(k["bindings"]):
+                if tname == SIZES_BINDING:
+                    entries.append({"binding": j, "resource": {"buffer": self.sizes, "offset": 0, "size": 64}})
+                    continue
                 buf, off, nb = self.where[tname][part]
                 entries.append({"binding": j, "resource": {"buffer": self.buffers[buf], "offset": off, "size": nb}})
             bg = device.create_bind_group(layout=pipe.get_bind_group_layout(0), entries=entries)
-            self.steps.append((pipe, bg, tuple(k["groups"]), k["name"]))
+            self.steps.append((pipe, bg, tuple(groups), k["name"]))
         # outputs are copied into one readback buffer, one mapping per run
         self.out_slices, off = [], 0
         for name in graph["outputs"]:
@@ -186,8 +213,43 @@ class LoadedModel:
                 parts.append((buf, boff, nb, off))
                 off += -(-nb // 256) * 256
             self.out_slices.append((name, parts))
-        self.readback = device.create_buffer(size=max(off, 16),
-                                             usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
+            spec = self.tensors.get(name) or graph["constants"][name]
+            self.out_sizes[name] = [evaluate(parse(d), env) if isinstance(d, str) else int(d) for d in spec["shape"]]
+        if self.readback is None or self.readback.size < off:
+            self.readback = device.create_buffer(size=max(off, 16),
+                                                 usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
+
+    def _bind(self, shapes: dict):
+        """A graph with symbolic sizes: the activations placed for the sizes the input shapes give
+        (the arena grows as needed), the sizes uniform written, the steps built again."""
+        graph, arena = self.graph, self.mem["arena"]
+        symbols = graph["symbols"]
+        declared = {n: graph["tensors"][n]["shape"] for n in graph["inputs"]}
+        env = bind_sizes(declared, shapes, symbols, graph.get("ranges"))
+        key = tuple(env[k] for k in sorted(symbols))
+        if key == self.binding:
+            return
+        groups = [(max(4, -(-evaluate(parse(b), env) // 4) * 4) if isinstance(b, str) else max(4, int(b)), f, l)
+                  for b, f, l in arena["groups"]]
+        lim = self.device.limits
+        for name, g in arena["tensors"].items():
+            if groups[g][0] > lim["max-storage-buffer-binding-size"]:
+                raise WebDNNError(f"tensor '{name}' would take {groups[g][0]} bytes at {dict(env)}; this device binds at most "
+                                  f"{lim['max-storage-buffer-binding-size']} bytes")
+        offsets, total = place_groups(groups)
+        if total > lim["max-buffer-size"]:
+            raise WebDNNError(f"the activations would take {total} bytes at {dict(env)}; this device allows {lim['max-buffer-size']}")
+        if total > self.arena_bytes:
+            usage = self.wgpu.BufferUsage.STORAGE | self.wgpu.BufferUsage.COPY_DST | self.wgpu.BufferUsage.COPY_SRC
+            self.arena_bytes = max(16, -(-min(lim["max-buffer-size"], total if self.binding is None else total * 3 // 2) // 16) * 16)
+            self.buffers[0] = self.device.create_buffer(size=self.arena_bytes, usage=usage, label="arena0")
+        for name, g in arena["tensors"].items():
+            self.where[name] = [[0, offsets[g], groups[g][0]]]
+        values = np.zeros(16, np.uint32)
+        values[:len(key)] = key
+        self.queue.write_buffer(self.sizes, 0, values.tobytes())
+        self._build(env)
+        self.binding = key
 
     def _dtype(self, name):
         t = self.tensors.get(name) or self.graph["constants"][name]
@@ -224,8 +286,17 @@ class LoadedModel:
 
     def run(self, device, inputs) -> dict:
         fixed = {spec["name"]: [int(d) for d in spec["shape"]] for spec in self.model["inputs"]}
+        if "symbols" in self.graph:
+            try:
+                self._bind({name: (shape if shape is not None else fixed[name]) for name, _arr, _typed, shape in inputs})
+            except WebDNNError as e:  # sizes that do not bind, or do not fit the device: as the runtime says it
+                raise RuntimeRunError(str(e)) from None
         for name, arr, _typed, shape in inputs:
-            if shape is not None and shape != fixed[name]:  # webgpu graphs have fixed shapes
+            if "symbols" in self.graph:
+                if np.asarray(arr).size:
+                    self._write(name, arr, self._dtype(name))
+                continue
+            if shape is not None and shape != fixed[name]:  # a graph built for fixed sizes
                 raise WebDNNError(f"input '{name}' has shape {shape}, but the webgpu backend of this descriptor "
                                   f"was built for {fixed[name]}; the js backend takes other sizes")
             self._write(name, arr, self._dtype(name))
@@ -237,13 +308,14 @@ class LoadedModel:
             self.readback.unmap()
         out = {}
         for name, parts in self.out_slices:
-            n = int(np.prod(self.tensors[name]["shape"] if name in self.tensors else self.graph["constants"][name]["shape"],
-                            dtype=np.int64))
+            shape = self.out_sizes[name]
+            n = int(np.prod(shape, dtype=np.int64))
             data = b"".join(bytes(raw[roff:roff + nb]) for _, _, nb, roff in parts)
-            out[name] = _from_gpu(data, self._dtype(name), self.precision, n)
+            out[name] = _from_gpu(data, self._dtype(name), self.precision, n).reshape(shape)
         host = self.model.get("host")
         if host:  # data-dependent shapes: on the CPU, after the GPU (ir/host.py)
-            values = run_host(host, {**{name: arr for name, arr, *_ in inputs}, **out})
+            given = {name: (np.asarray(arr).reshape(shape) if shape is not None else arr) for name, arr, _t, shape in inputs}
+            values = run_host(host, {**given, **out})
             for s in host["steps"]:
                 out.update({n: values[n] for n in s["outputs"]})
         return out

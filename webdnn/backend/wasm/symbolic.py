@@ -14,6 +14,7 @@ from __future__ import annotations
 from ...errors import ConversionError, ShapeError
 from ...ir.symbolic import Expr, render
 from . import render as R
+from ..memory import visit_uses
 from .emit import GEMV_PACK_BYTES, Program, align_up
 
 # the most a plan made at run time may place (a wasm32 memory ends at 4 GiB; the module may grow to 2)
@@ -67,18 +68,10 @@ def plan_groups(graph, steps):
                                   f"({sym_bytes(t)} and {sizes[g]})")
         members[t.name] = g
 
-    for t in graph.inputs:
-        touch(t, -1)
-    for i, s in enumerate(steps):
-        for t in s.inputs:
-            if t is not None and not t.is_constant:
-                touch(t, i)
-        for t in s.outputs:
-            touch(t, i)
     for t in graph.outputs:
         if t.is_constant:
             raise ConversionError(f"wasm backend: graph output {t.name!r} is a constant")
-        touch(t, len(steps))
+    visit_uses(graph, steps, touch)
     return {name: (g, 0) for name, g in members.items()}, list(zip(sizes, first, last))
 
 

@@ -14,7 +14,7 @@ from ...encoding import stored_bytes
 from .elementwise import Epilogue
 from ...ir import Tensor
 from ..kernels import folded_rows
-from .indices import Dispatch, Shader, broadcast_offset, decompose, flat_kernel, size_of, u
+from .indices import Dispatch, Shader, broadcast_offset, decompose, flat_kernel, is_sym, si, size_of, u
 from .pool import nchw
 
 
@@ -44,7 +44,9 @@ TILES = {
 TARGET_GROUPS = 192  # enough workgroups to fill a large GPU
 
 
-def pick_tile(M: int, N: int, batches: int) -> Tile:
+def pick_tile(M, N, batches) -> Tile:
+    if any(is_sym(d) for d in (M, N, batches)):  # sizes known only at run time: one tile for all of them
+        return TILES["thin"] if not is_sym(M) and M <= 4 else TILES["medium"]
     if M <= 4:
         return TILES["thin"]
 
@@ -79,9 +81,12 @@ def gemm(name, ctx, step, tile: Tile, M: int, N: int, K: int, batches: int, load
     `fn store(b, m, n: u32, v: f32)`, called for every output element inside [M, N]."""
     t = tile
     if split is None:
-        split = pick_split(t, M, N, K, batches)
-    ks = -(-(-(-K // split)) // t.tk) * t.tk        # K per part, whole K steps
-    split = -(-K // ks)
+        split = 1 if any(is_sym(d) for d in (M, N, K, batches)) else pick_split(t, M, N, K, batches)
+    if split == 1:
+        ks = K
+    else:
+        ks = -(-(-(-K // split)) // t.tk) * t.tk        # K per part, whole K steps
+        split = -(-K // ks)
     wx = t.tn // t.rn
     nv = t.rn // 4           # vec4s per thread row
     a_units = t.tm * t.tk // 4
@@ -174,7 +179,7 @@ def gemm(name, ctx, step, tile: Tile, M: int, N: int, K: int, batches: int, load
     body = "\n".join([f"@compute @workgroup_size({T})",
                       "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
                       *("  " + ln for ln in lines), "}"])
-    groups = (-(-N // t.tn), -(-M // t.tm), batches * split)
+    groups = ((N + t.tn - 1) // t.tn, (M + t.tm - 1) // t.tm, batches * split)
     out.append(Dispatch(name, sh.code(body), sh.binding_list(), groups, workgroup_bytes=t.workgroup_bytes, invocations=T))
     if split > 1:
         rs = Shader(ctx.part_elems, ctx.roots)
@@ -368,17 +373,18 @@ def conv(step, ctx):
                 *("    " + ln for ln in pl_),
                 f"    let inside = q < {u(P)};",
                 f"    c.base[t] = ({n} * {u(C)} + b * {u(Cg)}) * {u(H * W)};",
-                f"    c.h0[t] = select(-{kh * dh + H + 1}i, i32({oh} * {u(sh_)}) - {pt}i, inside);",
+                f"    c.h0[t] = select(-{si(kh * dh + H + 1)}, i32({oh} * {u(sh_)}) - {pt}i, inside);",
                 f"    c.w0[t] = i32({ow} * {u(sw)}) - {pl}i;",
                 "  }", "  return c;", "}"]
         kl, (c, i, j) = decompose("k", (Cg, kh, kw), "r")
-        get = [xb.get(f"min(off.{comp}, {u(max(x.size, 1) - 1)})") for comp in "xyzw"]
+        last = x.size - 1 if is_sym(x.size) else max(x.size, 1) - 1
+        get = [xb.get(f"min(off.{comp}, {u(last)})") for comp in "xyzw"]
         load = ["fn load_bc(col: BCol, k: u32) -> vec4<f32> {",
                 f"  if (k >= {u(K)}) {{ return vec4<f32>(0.0); }}",
                 *("  " + ln for ln in kl),
                 f"  let ih = col.h0 + vec4<i32>(i32({i} * {u(dh)}));",
                 f"  let iw = col.w0 + vec4<i32>(i32({j} * {u(dw)}));",
-                f"  let ok = (ih >= vec4<i32>(0i)) & (ih < vec4<i32>({H}i)) & (iw >= vec4<i32>(0i)) & (iw < vec4<i32>({W}i));",
+                f"  let ok = (ih >= vec4<i32>(0i)) & (ih < vec4<i32>({si(H)})) & (iw >= vec4<i32>(0i)) & (iw < vec4<i32>({si(W)}));",
                 f"  let off = col.base + vec4<u32>({c} * {u(H * W)}) + vec4<u32>(max(ih, vec4<i32>(0i))) * {u(W)}"
                 f" + vec4<u32>(max(iw, vec4<i32>(0i)));",
                 f"  return select(vec4<f32>(0.0), vec4<f32>({', '.join(get)}), ok);", "}"]
@@ -415,14 +421,14 @@ def depthwise(step, ctx):
     wb = sh.bind("w", w)
     bb = sh.bind("bias", bias) if bias is not None else None
     lines, (n, m, oh, ow) = decompose("gi", (N_, M, OH, OW), "o")
-    lines += [f"let base = ({n} * {u(C)} + {m} / {u(mult)}) * {u(H * W)};" if mult > 1 else
+    lines += [f"let base = ({n} * {u(C)} + {m} / {u(mult)}) * {u(H * W)};" if mult != 1 else
               f"let base = ({n} * {u(C)} + {m}) * {u(H * W)};",
               f"let h0 = i32({oh} * {u(sh_)}) - {pt}i;", f"let w0 = i32({ow} * {u(sw)}) - {pl}i;",
               "var acc = " + (f"{bb.get(m)};" if bb is not None else "0.0;")]
     for i in range(kh):
-        lines.append(f"{{ let ih = h0 + {i * dh}i; if (ih >= 0i && ih < {H}i) {{")
+        lines.append(f"{{ let ih = h0 + {i * dh}i; if (ih >= 0i && ih < {si(H)}) {{")
         for j in range(kw):
-            lines.append(f"  {{ let iw = w0 + {j * dw}i; if (iw >= 0i && iw < {W}i) {{ "
+            lines.append(f"  {{ let iw = w0 + {j * dw}i; if (iw >= 0i && iw < {si(W)}) {{ "
                          f"acc = fma({xb.get(f'base + u32(ih) * {u(W)} + u32(iw)')}, {wb.get(f'{m} * {u(kh * kw)} + {u(i * kw + j)}')}, acc); }} }}")
         lines.append("} }")
     lines += _store_lines(step, sh, "gi", "acc")

@@ -8,15 +8,20 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir.dtype import FLOAT_DTYPES
-from .indices import Shader, broadcast_offset, decompose, flat_kernel
+from ...ir.symbolic import Expr, is_symbolic_array
+from .indices import Shader, broadcast_offset, decompose, flat_kernel, u
 from ..expr import kind_of
 from .wgsl import WGSLRenderer, literal, store_value
 
 
 def uniform_value(t):
-    """The value of a constant whose elements are all equal (inlined as a literal), else None."""
-    if not t.is_constant or t.size == 0:
+    """The value of a constant whose elements are all equal (inlined as a literal), else None; for a
+    constant of sizes known only at run time (all equal), the size as an Expr."""
+    if not t.is_constant or (not t.is_symbolic and t.size == 0):
         return None
+    if is_symbolic_array(t.data):
+        flat = list(t.data.reshape(-1))
+        return flat[0] if all(v == flat[0] for v in flat) else None
     flat = t.data.reshape(-1)
     v = flat[0]
     if t.size > 1 and not np.all(flat == v):
@@ -29,6 +34,8 @@ def uniform_value(t):
 def _input_reader(sh: Shader, t, var: str, out_shape, out_idx, flat: str, bound: dict):
     """WGSL text reading input `t` at the output position (flat index `flat`, indices out_idx)."""
     v = uniform_value(t)
+    if isinstance(v, Expr):  # a size bound at run time: from the sizes uniform
+        return f"{'f32' if t.dtype in FLOAT_DTYPES else 'i32'}({u(v)})"
     if v is not None:
         kind = "f" if t.dtype in FLOAT_DTYPES else "i"
         return literal(v, kind)

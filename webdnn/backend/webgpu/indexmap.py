@@ -4,7 +4,7 @@ differ only in how an output index becomes an input offset."""
 from __future__ import annotations
 
 from ...ir.dtype import FLOAT_DTYPES
-from .indices import Shader, broadcast_offset, decompose, flat_kernel, offset, strides, u
+from .indices import Shader, broadcast_offset, decompose, flat_kernel, is_sym, offset, strides, u
 from .wgsl import literal
 
 
@@ -14,7 +14,9 @@ def linear(base: int, terms: list[tuple[str, int]]) -> str:
     if all(c >= 0 for _, c in terms) and base >= 0:
         parts = ([u(base)] if base else []) + [i if c == 1 else f"{i} * {u(c)}" for i, c in terms]
         return " + ".join(parts) or "0u"
-    parts = [f"{int(base)}i"] + [f"i32({i}) * {int(c)}i" for i, c in terms]
+    def i32(n):
+        return f"i32({u(n)})" if is_sym(n) else f"{int(n)}i"
+    parts = [i32(base)] + [f"i32({i}) * {i32(c)}" for i, c in terms]
     return f"u32({' + '.join(parts)})"
 
 
@@ -89,9 +91,10 @@ def gather(step, ctx):
         x, ix = xs
         j_off = offset(idx[ax:ax + r], strides(ind.shape))
         rest = offset(idx[:ax] + ["0u"] + idx[ax + r:], dst)
+        di = f"i32({u(d)})" if is_sym(d) else f"{d}i"
         return [f"var j = {ix.get(j_off)};",
-                f"if (j < 0i) {{ j = j + {d}i; }}",
-                f"let jj = u32(clamp(j, 0i, {d - 1}i));",
+                f"if (j < 0i) {{ j = j + {di}; }}",
+                f"let jj = u32(clamp(j, 0i, {di} - 1i));",
                 f"y_set(gi, {x.get(f'{rest} + jj * {u(dst[ax])}')});"]
     return [_kernel(op.name, ctx, [data, ind], y, lines)]
 

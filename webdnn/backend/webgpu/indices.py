@@ -4,36 +4,86 @@ and their accessors, flat offset <-> indices, broadcasting, and the global invoc
 Shapes are compile-time constants, so every stride is a literal. A tensor larger than one
 storage binding may hold is bound as several consecutive parts; its accessors pick the part,
 so kernels never see the split.
+
+In a graph with symbolic sizes (ir/symbolic.py) a size may be an Expr: `u()` writes it as WGSL
+arithmetic on the sizes uniform, `wd_sz[i / 4][i % 4]` holding symbol i (in sorted order; the
+runtime writes them for each binding), so a shader compiles once for every size. Such a tensor is
+one part (the runtime refuses a binding that makes it larger than a storage binding may be), and a
+flat kernel over a symbolic count is dispatched as `flat_groups` says (groups an expression).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from ...ir.symbolic import Expr, prod
 from .wgsl import compute_type, storage_type
 
 WORKGROUP = 256          # invocations of the flat (one thread per element) kernels
 MAX_GROUPS_X = 65535     # maxComputeWorkgroupsPerDimension (WebGPU default)
 
 
-def strides(shape) -> list[int]:
+# the symbols of the graph being lowered, in sorted order (lower.symbol_slots sets it)
+SYMBOLS: list[str] = []
+MAX_SYMBOLS = 16  # the sizes uniform: array<vec4<u32>, 4>
+SIZES_BINDING = "#sizes"  # its [tensor, part] entry in a dispatch's bindings
+
+
+def _dim(d):
+    return d if isinstance(d, Expr) else int(d)
+
+
+def strides(shape) -> list:
     s, acc = [0] * len(shape), 1
     for i in range(len(shape) - 1, -1, -1):
         s[i] = acc
-        acc *= int(shape[i])
+        acc = acc * _dim(shape[i])
     return s
 
 
-def size_of(shape) -> int:
-    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+def size_of(shape):
+    return prod([_dim(d) for d in shape]) if len(shape) else 1
 
 
-def u(n: int) -> str:
+def _sym(name: str) -> str:
+    i = SYMBOLS.index(name)
+    return f"wd_sz[{i // 4}].{'xyzw'[i % 4]}"
+
+
+def wgsl_size(d: Expr) -> str:
+    """A symbolic size as u32 WGSL: positive terms first (u32 has no unary minus), then the
+    subtracted ones (an intermediate may wrap; a size itself never is negative)."""
+    def term(m, c):
+        factors = [_sym(a) if isinstance(a, str) else
+                   f"({wgsl_size(a.num)} {'/' if a.op == '//' else '%'} {a.den}u)" for a in m]
+        if c != 1 or not factors:
+            factors.insert(0, f"{c}u")
+        return " * ".join(factors)
+    pos = [term(m, c) for m, c in d.terms.items() if c > 0]
+    neg = [term(m, -c) for m, c in d.terms.items() if c < 0]
+    text = " + ".join(pos) if pos else "0u"
+    for t in neg:
+        text += f" - {t}"
+    return f"({text})"
+
+
+def u(n) -> str:
+    if isinstance(n, Expr):
+        return wgsl_size(n)
     return f"{int(n)}u"
 
 
-def n_parts(size: int, part_elems: int) -> int:
+def si(n) -> str:
+    """A size as an i32 operand: a literal, or a symbolic size from the sizes uniform."""
+    return f"i32({wgsl_size(n)})" if isinstance(n, Expr) else f"{int(n)}i"
+
+
+def is_sym(n) -> bool:
+    return isinstance(n, Expr)
+
+
+def n_parts(size, part_elems: int) -> int:
+    if isinstance(size, Expr):
+        return 1
     return max(1, -(-max(size, 1) // part_elems))
 
 
@@ -84,7 +134,7 @@ class TensorBinding:
         else:
             # i counts vec4 elements; parts are multiples of 4 elements
             P4 = P // 4
-            last4 = max(1, (self.size - (n - 1) * P) // 4)
+            last4 = self.size // 4 if is_sym(self.size) else max(1, (self.size - (n - 1) * P) // 4)
             body = _read_part(n, P4, last4, lambda p, j: f"vec4<{ct}>({arr}_{p}[{j}])")
             lines.append(f"fn {self.var}_get4(i: u32) -> vec4<{ct}> {{ {body} }}")
             if self.write:
@@ -146,7 +196,7 @@ def _read_part(n: int, P: int, last: int, load) -> str:
 def decompose(flat: str, shape, prefix: str) -> tuple[list[str], list[str]]:
     """WGSL lines that split `flat` (a u32 expression < size) into one index per axis; returns
     (lines, index expressions). Axes of extent 1 get the literal 0u."""
-    shape = [int(d) for d in shape]
+    shape = [_dim(d) for d in shape]
     st = strides(shape)
     lines, names = [], []
     if not flat.isidentifier():
@@ -181,21 +231,26 @@ def offset(indices, strides_) -> str:
 
 def broadcast_offset(in_shape, out_indices) -> str:
     """Offset into a tensor of `in_shape` broadcast (numpy rules) to the output's indices."""
-    in_shape = [int(d) for d in in_shape]
+    in_shape = [_dim(d) for d in in_shape]
     lead = len(out_indices) - len(in_shape)
     st = strides(in_shape)
     idx = [("0u" if d == 1 else out_indices[lead + k]) for k, d in enumerate(in_shape)]
     return offset(idx, st)
 
 
-def global_index(groups_x: int, per_group: int = WORKGROUP) -> str:
+def global_index(groups_x, per_group: int = WORKGROUP) -> str:
     """The flat invocation index of a kernel dispatched with `flat_groups(...)`."""
-    if groups_x >= MAX_GROUPS_X or groups_x == 0:
+    if is_sym(groups_x) or groups_x >= MAX_GROUPS_X or groups_x == 0:
         return f"(wid.y * {u(MAX_GROUPS_X)} + wid.x) * {u(per_group)} + lid"
     return f"wid.x * {u(per_group)} + lid"
 
 
-def flat_groups(n: int, per_group: int = WORKGROUP) -> tuple[int, int, int]:
+def flat_groups(n, per_group: int = WORKGROUP) -> tuple:
+    """Workgroups for n invocations; for a symbolic n, (count, 1, 1) where the dispatch is marked
+    `wrap`: the runtime dispatches count groups as (min(count, 65535), ceil(count / 65535), 1),
+    which global_index's two-dimensional form reads back."""
+    if is_sym(n):
+        return ((n + per_group - 1) // per_group, 1, 1)
     groups = max(1, -(-n // per_group))
     if groups <= MAX_GROUPS_X - 1:
         return (groups, 1, 1)
@@ -224,6 +279,7 @@ class Shader:
     roots: dict = field(default_factory=dict)
     bindings: list[TensorBinding] = field(default_factory=list)
     helpers: list[str] = field(default_factory=list)
+    sizes: bool = False  # the code reads the sizes uniform (set by code())
 
     def bind(self, var: str, tensor, write: bool = False, vec4: bool = False) -> TensorBinding:
         root = self.roots.get(tensor.name, tensor.name)
@@ -249,8 +305,10 @@ class Shader:
         return b
 
     def binding_list(self) -> list[list]:
-        """[tensor, part] per @binding, in order; call after code() (it drops unused bindings)."""
-        return [[b.tensor, p] for b in self.bindings for p in range(b.n_bindings)]
+        """[tensor, part] per @binding, in order; call after code() (it drops unused bindings). The
+        sizes uniform of a shader that reads symbolic sizes comes last, as [SIZES_BINDING, 0]."""
+        out = [[b.tensor, p] for b in self.bindings for p in range(b.n_bindings)]
+        return out + [[SIZES_BINDING, 0]] if self.sizes else out
 
     def code(self, body: str) -> str:
         # a pipeline's `auto` layout leaves out bindings the code never touches, so a bound
@@ -263,6 +321,9 @@ class Shader:
         for b in self.bindings:
             decls += b.declarations(n)
             n += b.n_bindings
+        self.sizes = "wd_sz[" in rest or any("wd_sz[" in b.accessors() for b in self.bindings)
+        if self.sizes:
+            decls.append(f"@group(0) @binding({n}) var<uniform> wd_sz: array<vec4<u32>, {MAX_SYMBOLS // 4}>;")
         parts = ["\n".join(decls), PRELUDE, "\n".join(b.accessors() for b in self.bindings), rest]
         return "\n".join(p for p in parts if p) + "\n"
 
@@ -277,6 +338,7 @@ class Dispatch:
     groups: tuple
     workgroup_bytes: int = 0     # workgroup memory it declares
     invocations: int = WORKGROUP  # workgroup size
+    wrap: bool = False           # groups[0] is a symbolic count to fold into (x, y) at run time (flat_groups)
 
 
 def flat_kernel(name: str, sh: Shader, n: int, lines: list[str], wg: int = WORKGROUP) -> Dispatch:
@@ -284,14 +346,14 @@ def flat_kernel(name: str, sh: Shader, n: int, lines: list[str], wg: int = WORKG
     groups = flat_groups(n, wg)
     body = "\n".join([ENTRY_FLAT.format(wg=wg), f"  let gi = {global_index(groups[0] if groups[1] == 1 else MAX_GROUPS_X, wg)};",
                       f"  if (gi >= {u(n)}) {{ return; }}", *("  " + ln for ln in lines), "}"])
-    return Dispatch(name, sh.code(body), sh.binding_list(), groups)
+    return Dispatch(name, sh.code(body), sh.binding_list(), groups, wrap=is_sym(groups[0]))
 
 
 def lines_along(shape, axis: int) -> tuple[int, int, int]:
     """(number of lines, axis length, stride along the axis) of the independent lines along `axis`."""
     outer = size_of(shape[:axis])
     inner = size_of(shape[axis + 1:])
-    return outer * inner, int(shape[axis]), inner
+    return outer * inner, _dim(shape[axis]), inner
 
 
 def line_base(line: str, length: int, inner: int) -> str:

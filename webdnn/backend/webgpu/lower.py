@@ -16,8 +16,10 @@ from ...ir import Graph
 from ..lowering import Fusion, Lowered, lower_graph
 from ...options import ConvertOptions
 from ...passes.unroll_recurrent import unroll_recurrent
-from . import contraction, elementwise, indexing, indexmap, pool, reduce, resize, scan
-from .plan import DEFAULT_BINDING_BYTES, layout, part_elems_for
+from ...ir.symbolic import dim_json, is_symbolic, is_symbolic_array
+from . import elementwise as elementwise_mod
+from . import contraction, elementwise, indexing, indexmap, indices, pool, reduce, resize, scan
+from .plan import DEFAULT_BINDING_BYTES, layout, part_elems_for, symbolic_layout
 
 @dataclass
 class Ctx:
@@ -54,6 +56,31 @@ GENERATORS = {
 }
 # every kernel family that stores through an Elementwise epilogue takes it, whatever its inputs
 FUSION = Fusion(families=("MatMul", "Conv", "ConvTranspose", "Pool"))
+# the kernel families whose generators take symbolic sizes (indices.u renders them from the sizes uniform)
+SYMBOLIC_KERNELS = {"Elementwise", "Identity", "Reshape", "Transpose", "Slice", "Split", "Expand", "Gather", "Concat",
+                    "MatMul", "Reduce", "Softmax", "CumSum", "ArgReduce", "Conv", "ConvTranspose", "Pool", "LRN"}
+# their window attributes must stay fixed (the shaders write them as literals)
+FIXED_ATTRS = {"Conv": ("strides", "pads", "dilations"), "ConvTranspose": ("strides", "pads", "dilations"),
+               "Pool": ("kernel", "strides", "pads", "dilations")}
+
+
+def _check_symbolic(steps) -> None:
+    """Refuses a graph with symbolic sizes where a kernel needs fixed ones (the converter then builds
+    this backend for the fixed sizes, with a note saying why)."""
+    for s in steps:
+        ts = [*s.op.inputs, *s.op.outputs, *(s.epilogue.inputs if s.epilogue is not None else ())]
+        if any(t is not None and t.is_symbolic for t in ts) and s.type not in SYMBOLIC_KERNELS:
+            raise ConversionError(f"{s.type} {s.name!r}: the webgpu backend does not take symbolic sizes here")
+        for a in FIXED_ATTRS.get(s.type, ()):
+            if any(is_symbolic(v) for v in s.attrs[a]):
+                raise ConversionError(f"{s.type} {s.name!r}: its {a} depend on the symbolic sizes")
+        elementwise = [*(s.op.inputs if s.type == "Elementwise" else ()),
+                       *(s.epilogue.inputs if s.epilogue is not None else ())]
+        for t in s.inputs:
+            if t is not None and t.is_constant and is_symbolic_array(t.data) and (
+                    not any(t is e for e in elementwise) or elementwise_mod.uniform_value(t) is None):
+                # an Elementwise expression inlines a size (all elements one size); nothing else reads one
+                raise ConversionError(f"{s.type} {s.name!r} reads {t.name!r}, a tensor of sizes known only at run time")
 
 
 def _stored_quantized(graph: Graph, steps, part_elems: int, weights: str) -> dict:
@@ -96,6 +123,17 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
     """-> graph_webgpu.json content (without the constants' storage fields), the constants, the plan's size.
     Options: precision ("f32"/"f16"), max_binding_bytes (larger tensors are split into parts)."""
     options = options or ConvertOptions()
+    symbols = sorted(graph.symbols) if any(t.is_symbolic for t in graph.inputs) else []
+    if len(symbols) > indices.MAX_SYMBOLS:
+        raise ConversionError(f"webgpu backend: at most {indices.MAX_SYMBOLS} symbolic sizes, the model has {len(symbols)}")
+    indices.SYMBOLS[:] = symbols
+    try:
+        return _lower(graph, options, symbols)
+    finally:
+        indices.SYMBOLS[:] = []
+
+
+def _lower(graph: Graph, options: ConvertOptions, symbols: list) -> Lowered:
     precision = options.precision
     part_elems = part_elems_for(options.max_binding_bytes or DEFAULT_BINDING_BYTES)
     graph = unroll_recurrent(graph)  # no recurrence kernel here: steps of IR ops
@@ -113,6 +151,8 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
     missing = sorted({s.type for s in steps if s.type not in GENERATORS and s.type != "Reshape"})
     if missing:
         raise ConversionError(f"webgpu backend: no kernel for IR op(s) {missing}")
+    if symbols:
+        _check_symbolic(steps)
 
     dispatches = []
     for s in steps:
@@ -120,7 +160,7 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
             if s.op.inputs[0].is_constant:  # the planner aliases only computed tensors
                 dispatches += indexmap.identity(s, ctx)
             continue
-        if s.outputs and all(t.size == 0 for t in s.outputs):
+        if s.outputs and all(not t.is_symbolic and t.size == 0 for t in s.outputs):
             continue
         dispatches += GENERATORS[s.type](s, ctx)
 
@@ -134,7 +174,8 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
         if i is None:
             i = shader_index[d.code] = len(shaders)
             shaders.append(d.code)
-        kernel_list.append({"name": d.name, "shader": i, "bindings": d.bindings, "groups": list(d.groups)})
+        kernel_list.append({"name": d.name, "shader": i, "bindings": d.bindings, "groups": [dim_json(g) for g in d.groups],
+                            **({"wrap": True} if d.wrap else {})})
         used.update(b[0] for b in d.bindings)
         max_bind = max(max_bind, len(d.bindings))
         max_wg = max(max_wg, d.workgroup_bytes)
@@ -147,20 +188,27 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
             seen.add(t.name)
             constants.append(t)
 
+    def meta(t):
+        return {"shape": [dim_json(d) for d in t.shape], "dtype": t.dtype}
     tensors = {}
     for t in graph.inputs:
-        tensors[t.name] = {"shape": list(t.shape), "dtype": t.dtype}
+        tensors[t.name] = meta(t)
     for s in steps:
         for t in s.outputs:
-            tensors[t.name] = {"shape": list(t.shape), "dtype": t.dtype}
+            tensors[t.name] = meta(t)
     for name in used:
-        t = by_name[name]
-        if not t.is_constant:
-            tensors.setdefault(name, {"shape": list(t.shape), "dtype": t.dtype})
+        t = by_name.get(name)
+        if t is not None and not t.is_constant:
+            tensors.setdefault(name, meta(t))
 
-    plans = {p: layout(graph, steps, constants, p, part_elems, encoded=ctx.encoded)
-             for p in (["f32"] if precision == "f32" else ["f16", "f32"])}
-    memory = {p: doc for p, (doc, _) in plans.items()}
+    precisions = ["f32"] if precision == "f32" else ["f16", "f32"]
+    if symbols:  # the activations are placed by the runtime for each binding of the sizes
+        memory = {p: symbolic_layout(graph, steps, constants, p, part_elems, ctx.roots, encoded=ctx.encoded)
+                  for p in precisions}
+        plans = None
+    else:
+        plans = {p: layout(graph, steps, constants, p, part_elems, encoded=ctx.encoded) for p in precisions}
+        memory = {p: doc for p, (doc, _) in plans.items()}
     doc = {"format": "webdnn-graph", "version": 1, "backend": "webgpu",
            "inputs": [t.name for t in graph.inputs], "outputs": [t.name for t in graph.outputs],
            "precision": precision,
@@ -172,5 +220,11 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
            "dispatches": kernel_list}
     if ctx.encoded:  # bound as stored (int8: scales, then values), not decoded
         doc["encoded"] = dict(sorted(ctx.encoded.items()))
+    if symbols:  # sizes bound at run time: written to the sizes uniform in this order
+        doc["symbols"] = {n: int(graph.symbols[n]) for n in symbols}
+        ranges = {n: list(r) for n, r in sorted(graph.symbol_ranges.items()) if n in graph.symbols}
+        if ranges:
+            doc["ranges"] = ranges
+        return Lowered(doc, constants, memory=None)
     mp = plans[precision][1]
     return Lowered(doc, constants, memory={"planned_peak": mp.arena_bytes, "sum": mp.total_bytes})

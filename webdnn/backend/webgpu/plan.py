@@ -78,3 +78,117 @@ def layout(graph, steps, constants, precision: str, part_elems: int,
     for b in buffers:
         b["bytes"] = max(_align(b["bytes"], 16), 16)
     return {"buffers": buffers, "tensors": tensors, "activation_bytes": mp.arena_bytes}, mp
+
+
+def symbolic_layout(graph, steps, constants, precision: str, part_elems: int, roots: dict,
+                    max_buffer: int = DEFAULT_BUFFER_BYTES, encoded=None) -> dict:
+    """The plan of a graph with symbolic sizes: constants placed as layout() places them; activations
+    in storage groups (a tensor and the Reshapes that share its bytes) whose sizes are expressions
+    of the symbols and whose lifetimes are step indices, placed in the arena by the runtime for each
+    binding (docs/descriptor.md): {"buffers", "tensors" (constants), "arena": {"groups": [[bytes,
+    first, last]], "tensors": {name: group}}}. Buffer 0, the arena, is sized by that placement."""
+    from ...ir.symbolic import dim_json
+    # constants as the fixed plan places them (an empty graph's activation plan: none)
+    doc, _ = layout(_NoActivations(graph), [], constants, precision, part_elems, max_buffer, encoded)
+    index, groups, members = {}, [], {}
+
+    def touch(t, i):
+        r = roots.get(t.name, t.name)
+        g = index.get(r)
+        if g is None:
+            g = index[r] = len(groups)
+            groups.append([None, i, i])
+        groups[g][1], groups[g][2] = min(groups[g][1], i), max(groups[g][2], i)
+        b = (t.size if t.is_symbolic else max(t.size, 1)) * item_bytes(t.dtype, precision)  # the runtime binds at least 4
+        b = (b + 3) // 4 * 4
+        if groups[g][0] is None or (r == t.name):
+            groups[g][0] = b
+        members[t.name] = g
+
+    memory.visit_uses(graph, steps, touch)
+    doc["arena"] = {"groups": [[dim_json(b), f, l] for b, f, l in groups], "tensors": members}
+    doc["buffers"][0]["bytes"] = 16
+    return doc
+
+
+class _NoActivations:
+    """A graph view with no activations: layout() then places only the constants it is given."""
+
+    def __init__(self, graph):
+        self.inputs, self.outputs = [], []
+        self._graph = graph
+
+    def __getattr__(self, name):
+        return getattr(self._graph, name)
+
+
+def place_groups(groups: list[tuple[int, int, int]], align: int = OFFSET_ALIGN) -> tuple[list[int], int]:
+    """(offsets, arena bytes) of storage groups (bytes, first step, last step) at one binding of the
+    sizes: largest first, each in the smallest gap among the groups live with it (as
+    runtime/src/backends/webgpu placeGroups does)."""
+    order = sorted(range(len(groups)), key=lambda k: (-groups[k][0], groups[k][1]))
+    offsets, placed, total = [0] * len(groups), [], 0
+    for k in order:
+        need, first, last = _align(groups[k][0], align), groups[k][1], groups[k][2]
+        busy = sorted((offsets[j], offsets[j] + _align(groups[j][0], align)) for j in placed
+                      if not (groups[j][2] < first or last < groups[j][1]))
+        best, cursor = None, 0
+        for lo, hi in busy:
+            if lo - cursor >= need and (best is None or lo - cursor < best[1]):
+                best = (cursor, lo - cursor)
+            cursor = max(cursor, hi)
+        offsets[k] = best[0] if best else cursor
+        placed.append(k)
+        total = max(total, offsets[k] + need)
+    return offsets, total
+
+
+def bind_sizes(declared: dict, actual: dict, defaults: dict, ranges: dict | None = None) -> dict:
+    """{symbol: size} from the inputs' actual shapes: plain-name dims bind their symbol, a dim affine
+    in one unbound symbol (`32*h`) binds it where the size is a whole multiple, every other dim must
+    then agree (the runtime's bindShapes, for the native runner)."""
+    from ...errors import WebDNNError
+    from ...ir.symbolic import evaluate, parse, symbols
+    env, ranges = {}, ranges or {}
+
+    def check_range(name, v, what):
+        r = ranges.get(name)
+        if r and not (r[0] <= v <= r[1]):
+            raise WebDNNError(f"{what}, outside the range {r[0]}..{r[1]} {'of ' + name + ' ' if ' (' in what else ''}"
+                              f"the model was converted for")
+
+    for name, dims in declared.items():
+        shape = actual.get(name)
+        if shape is None:
+            continue
+        if len(shape) != len(dims):
+            raise WebDNNError(f"input '{name}' has rank {len(dims)}, got shape {list(shape)}")
+        for i, d in enumerate(dims):
+            if isinstance(d, str) and d.isidentifier():
+                if env.get(d, shape[i]) != shape[i]:
+                    raise WebDNNError(f"input '{name}' dim {i} is '{d}' = {shape[i]}, but another input set '{d}' = {env[d]}")
+                check_range(d, shape[i], f"input '{name}' dim {i} ('{d}') is {shape[i]}")
+                env[d] = int(shape[i])
+    for name, dims in declared.items():
+        shape = actual.get(name)
+        for i, d in enumerate(dims if shape is not None else ()):
+            if isinstance(d, str) and not d.isidentifier():
+                e = parse(d)
+                open_ = [n for n in symbols(e) if n not in env]
+                if len(open_) == 1:
+                    b = evaluate(e, {**env, open_[0]: 0})
+                    a = evaluate(e, {**env, open_[0]: 1}) - b
+                    if a <= 0 or (shape[i] - b) % a or shape[i] < b:
+                        raise WebDNNError(f"input '{name}' dim {i} is {shape[i]}; it must be {d} for a whole {open_[0]}")
+                    env[open_[0]] = (shape[i] - b) // a
+                    check_range(open_[0], env[open_[0]],
+                                f"input '{name}' dim {i} is {shape[i]} ({d} with {open_[0]} = {env[open_[0]]})")
+    for k, v in defaults.items():
+        env.setdefault(k, int(v))
+    for name, dims in declared.items():
+        shape = actual.get(name)
+        for i, d in enumerate(dims if shape is not None else ()):
+            want = evaluate(parse(d), env) if isinstance(d, str) else d
+            if want != shape[i]:
+                raise WebDNNError(f"input '{name}' dim {i} must be {d} = {want}, got {shape[i]} (shape {list(shape)})")
+    return env

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .elementwise import Epilogue
-from .indices import Shader, decompose, flat_kernel, u
+from .indices import Shader, decompose, flat_kernel, si, u
 from .wgsl import f32_lit, store_value
 
 
@@ -33,8 +33,8 @@ def pool(step, ctx):
               f"  for (var j = 0i; j < {kw}i; j = j + 1i) {{",
               f"    let iw = w0 + j * {dw}i;"]
     if not is_max and a["count_include_pad"]:
-        lines.append(f"    if (ih >= -{pt}i && ih < {H + pb}i && iw >= -{pl}i && iw < {W + pr}i) {{ cnt = cnt + 1.0; }}")
-    lines += [f"    if (ih < 0i || ih >= {H}i || iw < 0i || iw >= {W}i) {{ continue; }}",
+        lines.append(f"    if (ih >= -{pt}i && ih < {si(H + pb)} && iw >= -{pl}i && iw < {si(W + pr)}) {{ cnt = cnt + 1.0; }}")
+    lines += [f"    if (ih < 0i || ih >= {si(H)} || iw < 0i || iw >= {si(W)}) {{ continue; }}",
               f"    let v = f32({xb.get('base + u32(ih) * ' + u(W) + ' + u32(iw)')});"]
     if is_max:
         lines.append("    acc = max(acc, v);")
@@ -65,7 +65,7 @@ def lrn(step, ctx):
     xb = sh.bind("x", x)
     lines, (n, c, q) = decompose("gi", (x.shape[0], C, inner), "o")
     lines += [f"let base = {n} * {u(C * inner)} + {q};",
-              f"let c0 = max(i32({c}) - {lo}i, 0i);", f"let c1 = min(i32({c}) + {hi}i, {C - 1}i);",
+              f"let c0 = max(i32({c}) - {lo}i, 0i);", f"let c1 = min(i32({c}) + {hi}i, {si(C - 1)});",
               "var s = 0.0;",
               "for (var k = c0; k <= c1; k = k + 1i) {",
               f"  let v = {xb.get(f'base + u32(k) * {u(inner)}')};",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...ir.dtype import FLOAT_DTYPES
 from .wgsl import f32_lit
-from .indices import (Dispatch, Shader, decompose, flat_groups, flat_kernel, offset, size_of, strides, u)
+from .indices import (Dispatch, Shader, decompose, flat_groups, flat_kernel, is_sym, offset, size_of, strides, u)
 
 COOP = 64        # threads cooperating on one output
 COOP_FROM = 128  # reductions at least this long are cooperative
@@ -25,7 +25,7 @@ FLOAT_KINDS = {
 }
 INT_KINDS = {
     "sum": ("0i", "{x}", "{a} + {b}", "{acc}"),
-    "mean": ("0i", "{x}", "{a} + {b}", "{acc} / {n}i"),
+    "mean": ("0i", "{x}", "{a} + {b}", "{acc} / {n}"),
     "max": ("i32(-2147483647 - 1)", "{x}", "max({a}, {b})", "{acc}"),
     "min": ("2147483647i", "{x}", "min({a}, {b})", "{acc}"),
     "prod": ("1i", "{x}", "{a} * {b}", "{acc}"),
@@ -38,10 +38,22 @@ def _fmt(t, **kw):
     return t.format(**kw)
 
 
-def _coop_entry(n_out: int):
+def _coop_entry(n_out):
     groups = flat_groups(n_out, 1)
-    wid = "wid.y * 65535u + wid.x" if groups[1] > 1 else "wid.x"
+    wid = "wid.y * 65535u + wid.x" if is_sym(n_out) or groups[1] > 1 else "wid.x"
     return groups, wid
+
+
+def _coop(length) -> bool:
+    """A workgroup per output for long reductions, and for those whose length is known only at run time."""
+    return is_sym(length) or length >= COOP_FROM
+
+
+def _count(n, is_float: bool) -> str:
+    """The reduction length as an f32 / i32 operand (a symbolic one from the sizes uniform)."""
+    if is_sym(n):
+        return f"f32({u(n)})" if is_float else f"i32({u(n)})"
+    return f32_lit(n) if is_float else f"{n}i"
 
 
 def _reduce_loop(acc, init, fmap, comb, x, base, r_count, r_shape, r_strides, coop: bool, var="r") -> list[str]:
@@ -89,7 +101,7 @@ def reduce(step, ctx):
     r_strides = [xs[k] for k in axes] or [0]
     R = size_of([x.shape[k] for k in axes])
     n_out = size_of(k_shape)
-    coop = R >= COOP_FROM
+    coop = _coop(R)
     sh = Shader(ctx.part_elems, ctx.roots)
     yb = sh.bind("y", y, write=True)
     xb = sh.bind("x", x)
@@ -97,7 +109,7 @@ def reduce(step, ctx):
     ol, oi = decompose(flat, k_shape, "k")
     base = offset(oi, [xs[k] for k in kept])
     if R == 0:  # an empty set: the reduction's identity, finished (log 0 = -inf, mean 0/0 = NaN)
-        result = "log(acc)" if kind == "logsumexp" else _fmt(fin, acc="acc", n=(f32_lit(0) if is_float else 1))
+        result = "log(acc)" if kind == "logsumexp" else _fmt(fin, acc="acc", n=_count(0 if is_float else 1, is_float))
         return [flat_kernel(op.name, sh, n_out, [f"var acc = {init};", yb.set("gi", result)])]
     lines = list(ol) + [f"let base = {base};"]
     if kind == "logsumexp":
@@ -108,7 +120,7 @@ def reduce(step, ctx):
             lines.append("workgroupBarrier();")
         lines.append("if (m == (-f_inf()) || m == f_inf()) { m = 0.0; }")
     lines += _reduce_loop("acc", init, fmap, comb, xb, "base", R, r_shape, r_strides, coop)
-    result = _fmt(fin, acc="acc", n=(f32_lit(R) if is_float else R))
+    result = _fmt(fin, acc="acc", n=_count(R, is_float))
     if kind == "logsumexp":
         result = "log(acc) + m"
     if coop:
@@ -120,7 +132,8 @@ def reduce(step, ctx):
                           "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
                           f"  let o = {wid};", f"  if (o >= {u(n_out)}) {{ return; }}",
                           *("  " + ln for ln in lines), "}"])
-        return [Dispatch(op.name, sh.code(body), sh.binding_list(), groups, workgroup_bytes=4 * COOP, invocations=COOP)]
+        return [Dispatch(op.name, sh.code(body), sh.binding_list(), groups, workgroup_bytes=4 * COOP, invocations=COOP,
+                         wrap=is_sym(n_out))]
     lines.append(yb.set(flat, result))
     return [flat_kernel(op.name, sh, n_out, lines)]
 
@@ -134,15 +147,15 @@ def softmax(step, ctx):
     A = x.shape[ax]
     inner = size_of(x.shape[ax + 1:])
     rows = outer * inner
-    coop = A >= COOP_FROM
+    coop = _coop(A)
     sh = Shader(ctx.part_elems, ctx.roots)
     yb = sh.bind("y", y, write=True)
     xb = sh.bind("x", x)
     row = "o" if coop else "gi"
     start, stp = ("lid", u(COOP)) if coop else ("0u", "1u")
-    lines = [f"let base = ({row} / {u(inner)}) * {u(A * inner)} + {row} % {u(inner)};" if inner > 1
+    lines = [f"let base = ({row} / {u(inner)}) * {u(A * inner)} + {row} % {u(inner)};" if inner != 1
              else f"let base = {row} * {u(A)};"]
-    at = (lambda j: f"base + {j} * {u(inner)}") if inner > 1 else (lambda j: f"base + {j}")
+    at = (lambda j: f"base + {j} * {u(inner)}") if inner != 1 else (lambda j: f"base + {j}")
     lines += ["var m = (-f_inf());",
               f"for (var j = {start}; j < {u(A)}; j = j + {stp}) {{ m = max(m, {xb.get(at('j'))}); }}"]
     if coop:
@@ -161,6 +174,7 @@ def softmax(step, ctx):
                           "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
                           f"  let o = {wid};", f"  if (o >= {u(rows)}) {{ return; }}",
                           *("  " + ln for ln in lines), "}"])
-        return [Dispatch(op.name, sh.code(body), sh.binding_list(), groups, workgroup_bytes=4 * COOP, invocations=COOP)]
+        return [Dispatch(op.name, sh.code(body), sh.binding_list(), groups, workgroup_bytes=4 * COOP, invocations=COOP,
+                         wrap=is_sym(rows))]
     return [flat_kernel(op.name, sh, rows, lines)]
 

@@ -1,7 +1,10 @@
 // The webgpu backend: runs graph_webgpu.json as it is. It knows no op: it creates the buffers of
 // the memory plan, uploads the weights once, compiles every shader (in parallel, at load), builds
 // every bind group once, and per run encodes the dispatch list into one command encoder with a
-// single readback of the outputs.
+// single readback of the outputs. A graph with symbolic sizes ("symbols") compiles its shaders once
+// too; for each binding of the sizes it places the activations in the arena (which grows as needed),
+// writes the sizes uniform the shaders read them from, and builds the bind groups and workgroup
+// counts again.
 
 import type { BackendFactory, BackendInstance } from '../backend.js';
 import type { ConstantDesc, DType, GraphDescriptor, TypedArray } from '../../types.js';
@@ -10,6 +13,8 @@ import { decodeConstant, storedConstant } from '../../weights.js';
 import { decodeF16, floatToHalfBits } from '../../float16.js';
 import type { GPUBindGroupLike, GPUBufferLike, GPUComputePipelineLike, GPUDeviceLike, GPUDeviceLostInfoLike } from './gpu.js';
 import { BufferUsage, gpuApi, MapModeRead, softwareAdapter } from './gpu.js';
+import type { Binding } from '../../dims.js';
+import { bindShapes, evalDim, evalShape } from '../../dims.js';
 
 /** [buffer index, byte offset, bytes] of each part of a tensor. */
 type Location = [number, number, number][];
@@ -17,7 +22,11 @@ type Location = [number, number, number][];
 interface MemoryPlan {
   buffers: { kind: string; bytes: number }[];
   tensors: { [name: string]: Location };
+  /** Graphs with symbolic sizes: the activations' storage groups [bytes, first step, last step], placed per binding. */
+  arena?: { groups: [number | string, number, number][]; tensors: { [name: string]: number } };
 }
+
+type Dim = number | string;
 
 /** graph_webgpu.json (docs/descriptor.md). */
 export interface WebGpuGraph extends Omit<GraphDescriptor, 'kernels'> {
@@ -25,7 +34,41 @@ export interface WebGpuGraph extends Omit<GraphDescriptor, 'kernels'> {
   limits?: { [key: string]: number };
   memory: { [precision: string]: MemoryPlan };
   shaders: string[];
-  dispatches: { name: string; shader: number; bindings: [string, number][]; groups: [number, number, number] }[];
+  dispatches: { name: string; shader: number; bindings: [string, number][]; groups: [Dim, Dim, Dim]; wrap?: boolean }[];
+}
+
+/** A dispatch's bind group entry for the sizes uniform (graphs with symbolic sizes). */
+const SIZES = '#sizes';
+const MAX_GROUPS = 65535;
+const ALIGN = 256;
+
+/**
+ * Places storage groups of `bytes` live over [first, last] in one arena: largest first, each in the
+ * smallest gap between the groups that overlap it in time (the converter's memory plan, per binding).
+ */
+export function placeGroups(groups: { bytes: number; first: number; last: number }[], align: number): { offsets: number[]; total: number } {
+  const order = groups.map((_, i) => i).sort((a, b) => groups[b].bytes - groups[a].bytes || groups[a].first - groups[b].first);
+  const offsets = new Array<number>(groups.length).fill(0);
+  const placed: number[] = [];
+  let total = 0;
+  for (const k of order) {
+    const g = groups[k];
+    const need = Math.ceil(g.bytes / align) * align;
+    const busy = placed
+      .filter((j) => !(groups[j].last < g.first || g.last < groups[j].first))
+      .map((j) => [offsets[j], offsets[j] + Math.ceil(groups[j].bytes / align) * align])
+      .sort((a, b) => a[0] - b[0]);
+    let best: [number, number] | null = null;
+    let cursor = 0;
+    for (const [lo, hi] of busy) {
+      if (lo - cursor >= need && (best === null || lo - cursor < best[1])) best = [cursor, lo - cursor];
+      cursor = Math.max(cursor, hi);
+    }
+    offsets[k] = best ? best[0] : cursor;
+    placed.push(k);
+    total = Math.max(total, offsets[k] + need);
+  }
+  return { offsets, total };
 }
 
 const isFloat = (d: DType) => d === 'float32' || d === 'float16';
@@ -52,6 +95,15 @@ export class WebGpuBackend implements BackendInstance {
   private steps: { pipeline: GPUComputePipelineLike; group: GPUBindGroupLike; groups: [number, number, number] }[] = [];
   private readback!: GPUBufferLike;
   private outputs: { name: string; dtype: DType; size: number; parts: [number, number, number, number][] }[] = [];
+  private pipelines: GPUComputePipelineLike[] = [];
+  /** Where each tensor is: the plan's constants, and the activations of the current binding. */
+  private tensors: { [name: string]: Location };
+  /** Graphs with symbolic sizes: the binding the bind groups are built for, and the sizes uniform. */
+  private binding: Binding | null = null;
+  private bindingKey = '';
+  private sizes: GPUBufferLike | null = null;
+  private readbackBytes = 0;
+  private arenaBytes = 0;
 
   private constructor(
     private readonly device: GPUDeviceLike,
@@ -62,6 +114,7 @@ export class WebGpuBackend implements BackendInstance {
     adapterInfo: { [key: string]: unknown },
   ) {
     this.precision = precision;
+    this.tensors = { ...plan.tensors };
     this.info = { precision, adapter: adapterInfo, dispatches: graph.dispatches.length, shaders: graph.shaders.length };
     device.lost.then((info) => {
       this.lostInfo = info;
@@ -88,6 +141,11 @@ export class WebGpuBackend implements BackendInstance {
     const need: { [key: string]: number } = { ...(graph.limits ?? {}) };
     need.maxBufferSize = Math.max(0, ...plan.buffers.map((b) => b.bytes));
     need.maxStorageBufferBindingSize = Math.max(0, ...Object.values(plan.tensors).flatMap((l) => l.map((p) => p[2])));
+    if (graph.symbols !== undefined) {
+      // activations sized at run time: as large as the adapter allows
+      need.maxBufferSize = Math.max(need.maxBufferSize, adapter.limits.maxBufferSize ?? 0);
+      need.maxStorageBufferBindingSize = Math.max(need.maxStorageBufferBindingSize, adapter.limits.maxStorageBufferBindingSize ?? 0);
+    }
     const requiredLimits: { [key: string]: number } = {};
     for (const [key, value] of Object.entries(need)) {
       if (!(value > (DEFAULT_LIMITS[key] ?? Infinity))) continue;
@@ -146,28 +204,112 @@ export class WebGpuBackend implements BackendInstance {
       }),
     );
     for (const d of graph.dispatches) {
-      const pipeline = pipelines[d.shader];
-      if (!pipeline) throw new WebGpuError(`dispatch '${d.name}' names shader ${d.shader}; there are ${pipelines.length}`);
+      if (!pipelines[d.shader]) throw new WebGpuError(`dispatch '${d.name}' names shader ${d.shader}; there are ${pipelines.length}`);
+    }
+    this.pipelines = pipelines;
+    if (graph.symbols !== undefined) {
+      if (!plan.arena) throw new WebGpuError('graph_webgpu.json has "symbols" but its memory plan has no "arena"');
+      this.sizes = device.createBuffer({ size: 64, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, label: 'sizes' });
+      return; // bound at the first run, for its sizes
+    }
+    this.build(null);
+  }
+
+  /** Bind groups, workgroup counts and the outputs' readback for the tensors' current places. */
+  private build(env: Binding | null): void {
+    const { device, graph } = this;
+    const at = (d: Dim) => (env ? evalDim(d, env) : (d as number));
+    this.steps = [];
+    for (const d of graph.dispatches) {
+      const pipeline = this.pipelines[d.shader];
+      let groups = d.groups.map(at) as [number, number, number];
+      if (d.wrap && groups[0] > MAX_GROUPS) groups = [MAX_GROUPS, Math.ceil(groups[0] / MAX_GROUPS), groups[2]];
+      if (groups.some((g) => g > MAX_GROUPS)) {
+        throw new WebGpuError(`kernel '${d.name}' needs ${groups.join(' x ')} workgroups at these sizes; WebGPU allows ${MAX_GROUPS} per dimension`);
+      }
+      if (groups.some((g) => g === 0)) continue; // nothing to compute at these sizes
       const entries = d.bindings.map(([tensor, part], binding) => {
-        const loc = plan.tensors[tensor]?.[part];
+        if (tensor === SIZES && this.sizes) return { binding, resource: { buffer: this.sizes, offset: 0, size: 64 } };
+        const loc = this.tensors[tensor]?.[part];
         if (!loc) throw new WebGpuError(`dispatch '${d.name}' binds '${tensor}' part ${part}, which the memory plan does not place`);
         return { binding, resource: { buffer: this.buffers[loc[0]], offset: loc[1], size: loc[2] } };
       });
-      this.steps.push({ pipeline, group: device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), groups: d.groups });
+      this.steps.push({ pipeline, group: device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), groups });
     }
     let offset = 0;
+    this.outputs = [];
     for (const name of graph.outputs) {
       const info = graph.tensors[name] ?? graph.constants?.[name];
-      const loc = plan.tensors[name];
+      const loc = this.tensors[name];
       if (!info || !loc) throw new WebGpuError(`output '${name}' has no place in the memory plan`);
       const parts = loc.map(([b, o, n]) => {
         const p: [number, number, number, number] = [b, o, n, offset];
         offset += Math.ceil(n / 256) * 256;
         return p;
       });
-      this.outputs.push({ name, dtype: info.dtype, size: product(info.shape), parts });
+      const shape = env ? evalShape(`output '${name}'`, info.shape, env) : (info.shape as number[]);
+      this.outputs.push({ name, dtype: info.dtype, size: product(shape), parts });
     }
-    this.readback = device.createBuffer({ size: Math.max(offset, 16), usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    if (offset > this.readbackBytes || !this.readback) {
+      this.readback?.destroy();
+      this.readbackBytes = Math.max(offset, 16);
+      this.readback = device.createBuffer({ size: this.readbackBytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    }
+  }
+
+  /**
+   * Graphs with symbolic sizes: places the activations for the sizes the inputs' shapes give (the
+   * arena grows when they need more), writes the sizes uniform and rebuilds the bind groups.
+   */
+  private bind(shapes: Map<string, readonly number[]> | undefined): void {
+    const { graph, plan } = this;
+    const symbols = graph.symbols!;
+    const env = shapes ? bindShapes(new Map(graph.inputs.map((n) => [n, graph.tensors[n].shape])), shapes, graph.ranges) : new Map();
+    for (const [k, v] of Object.entries(symbols)) if (!env.has(k)) env.set(k, v);
+    const names = Object.keys(symbols).sort();
+    const key = names.map((k) => env.get(k)).join(',');
+    if (key === this.bindingKey) return;
+    const arena = plan.arena!;
+    const groups = arena.groups.map(([b, first, last]) => ({ bytes: Math.max(4, Math.ceil(evalDim(b, env) / 4) * 4), first, last }));
+    const limit = this.device.limits.maxStorageBufferBindingSize ?? 134217728;
+    for (const [name, g] of Object.entries(arena.tensors)) {
+      if (groups[g].bytes > limit) {
+        throw new WebGpuError(`tensor '${name}' would take ${groups[g].bytes} bytes at ${names.map((k) => `${k}=${env.get(k)}`).join(', ')}; ` +
+          `this device binds at most ${limit} bytes (maxStorageBufferBindingSize)`);
+      }
+    }
+    const { offsets, total } = placeGroups(groups, ALIGN);
+    const maxBuffer = this.device.limits.maxBufferSize ?? 268435456;
+    if (total > maxBuffer) {
+      throw new WebGpuError(`the activations would take ${total} bytes at ${names.map((k) => `${k}=${env.get(k)}`).join(', ')}; ` +
+        `this device allows buffers of at most ${maxBuffer} bytes (maxBufferSize)`);
+    }
+    if (this.bindingKey === '' || total > this.arenaBytes) {
+      // a larger arena: half again what is asked for, so that a size that grows run by run (a key/value
+      // cache) does not reallocate every run
+      const bytes = Math.max(16, Math.ceil(Math.min(maxBuffer, this.bindingKey === '' ? total : total * 1.5) / 16) * 16);
+      this.buffers[0].destroy();
+      const usage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
+      this.buffers[0] = this.device.createBuffer({ size: bytes, usage, label: 'arena0' });
+      this.arenaBytes = bytes;
+    }
+    for (const [name, g] of Object.entries(arena.tensors)) this.tensors[name] = [[0, offsets[g], groups[g].bytes]];
+    const values = new Uint32Array(16);
+    names.forEach((k, i) => (values[i] = env.get(k)!));
+    this.device.queue.writeBuffer(this.sizes!, 0, values.buffer, 0, 64);
+    this.build(env);
+    this.binding = env;
+    this.bindingKey = key;
+  }
+
+  /** The output shapes of the latest run (graphs with symbolic sizes). */
+  outputShapes(): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    for (const n of this.graph.outputs) {
+      const shape = this.graph.tensors[n].shape;
+      out.set(n, this.binding ? evalShape(`output '${n}'`, shape, this.binding) : (shape as number[]));
+    }
+    return out;
   }
 
   /** Uploads a tensor's values in its GPU storage type (FT for floats, i32 otherwise). */
@@ -191,7 +333,7 @@ export class WebGpuBackend implements BackendInstance {
   /** Uploads bytes to a tensor's parts (each padded to its planned size). */
   private writeBytes(name: string, bytes: Uint8Array): void {
     let pos = 0;
-    for (const [b, offset, size] of this.plan.tensors[name]) {
+    for (const [b, offset, size] of this.tensors[name]) {
       const chunk = bytes.subarray(pos, pos + size);
       if (chunk.byteLength === size && chunk.byteOffset % 4 === 0) {
         this.device.queue.writeBuffer(this.buffers[b], offset, chunk.buffer, chunk.byteOffset, size);
@@ -214,12 +356,13 @@ export class WebGpuBackend implements BackendInstance {
     }
   }
 
-  async run(inputs: Map<string, TypedArray>): Promise<Map<string, TypedArray>> {
+  async run(inputs: Map<string, TypedArray>, shapes?: Map<string, readonly number[]>): Promise<Map<string, TypedArray>> {
     this.checkDevice();
+    if (this.graph.symbols !== undefined) this.bind(shapes);
     for (const name of this.graph.inputs) {
       const v = inputs.get(name);
       if (!v) throw new Error(`graph input '${name}' was not given`);
-      if (this.plan.tensors[name]) this.write(name, v, this.graph.tensors[name].dtype);
+      if (this.tensors[name] && v.length) this.write(name, v, this.graph.tensors[name].dtype);
     }
     const encoder = this.device.createCommandEncoder();
     const pass = encoder.beginComputePass();

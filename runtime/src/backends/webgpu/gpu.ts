@@ -81,7 +81,7 @@ export interface GPUCommandEncoderLike {
 }
 
 /** GPUBufferUsage and GPUMapMode flags (fixed by the WebGPU specification). */
-export const BufferUsage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, STORAGE: 0x80 } as const;
+export const BufferUsage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
 export const MapModeRead = 0x1;
 
 /** navigator.gpu, or null. */
