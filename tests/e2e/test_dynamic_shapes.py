@@ -290,7 +290,8 @@ def test_sizes_beyond_wasm_memory_are_refused(bert, runners):
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 def test_recurrent_models_at_several_lengths(tmp_path, runners, kind):
     """torch's LSTM (2 layers, bidirectional, 20 units: not a multiple of the kernel's 8), GRU and RNN
-    exported with an open sequence length run as Recurrent ops at any length on js and wasm."""
+    exported with an open sequence length run as Recurrent ops at any length on js, wasm and webgpu (one
+    dispatch walking the steps)."""
     torch.manual_seed(1)
     layer = {"LSTM": lambda: torch.nn.LSTM(16, 20, 2, batch_first=True, bidirectional=True),
              "GRU": lambda: torch.nn.GRU(16, 12, 1, batch_first=True),
@@ -307,14 +308,15 @@ def test_recurrent_models_at_several_lengths(tmp_path, runners, kind):
     proto = zoo.export(Net(), [torch.randn(2, 5, 16)], ["x"], ["y"], 6,
                        dynamic_axes={"x": {0: "b", 1: "t"}, "y": {0: "b", 1: "t"}})
     out = tmp_path / kind
-    summary, _ = _convert(proto, out, backends=["js", "wasm"])
+    summary, _ = _convert(proto, out, backends=["js", "wasm", "webgpu"])
     assert summary["op_counts"].get("Recurrent", 0) >= 1 and "Slice" not in summary["op_counts"]
+    assert all(b.get("symbolic") for b in read_model(out)["backends"].values())
     sess = ort.InferenceSession(proto.SerializeToString())
     for t in (1, 6, 41):
         x = np.random.default_rng(t).standard_normal((3, t, 16)).astype(np.float32)
         (want,) = sess.run(None, {"x": x})
-        for backend in ("js", "wasm"):
-            err = compare(runners["node"].run(out, {"x": x}, backend=backend)["y"], want, backend, f"{kind} t={t}")
+        for backend in ("js", "wasm", "webgpu"):
+            err = compare(runners[HOST[backend]].run(out, {"x": x}, backend=backend)["y"], want, backend, f"{kind} t={t}")
             assert err is None, err
 
 

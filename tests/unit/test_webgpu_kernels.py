@@ -177,3 +177,31 @@ def test_run_time_placement_and_binding():
         bind_sizes({"x": ["b", 3, "32*h"]}, {"x": [2, 3, 65]}, {"b": 1, "h": 1})
     with pytest.raises(WebDNNError, match="dim 1 must be 3"):
         bind_sizes({"x": ["b", 3]}, {"x": [2, 4]}, {"b": 1})
+
+
+@pytest.mark.parametrize("units,unrolled", [(20, False), (20, True)])
+def test_recurrent_kernel_and_the_unrolled_form(units, unrolled, tmp_path, runners, monkeypatch):
+    """An LSTM layer (bidirectional, initial states given) as the one-dispatch kernel, and unrolled into
+    steps of IR ops where its state would not fit the workgroup memory (here made small)."""
+    import json
+    from webdnn.backend.webgpu import recurrent
+    if unrolled:
+        monkeypatch.setattr(recurrent, "MAX_WORKGROUP_BYTES", 8 * units - 4)
+    H, I, T, N = units, 6, 7, 2
+    rng = np.random.RandomState(units)
+    w, r, b = (rng.uniform(-0.5, 0.5, s).astype(np.float32) for s in ((2, 4 * H, I), (2, 4 * H, H), (2, 8 * H)))
+    ins = {"x": rnd(T, N, I), "h0": rnd(2, N, H, seed=1), "c0": rnd(2, N, H, seed=2)}
+    node = helper.make_node("LSTM", ["x", "w", "r", "b", "", "h0", "c0"], ["y", "hT", "cT"], hidden_size=H,
+                            direction="bidirectional")
+    m = model([node, helper.make_node("Add", ["hT", "cT"], ["s"]), helper.make_node("Flatten", ["y"], ["yf"], axis=0),
+               helper.make_node("Flatten", ["s"], ["sf"], axis=0), helper.make_node("Concat", ["yf", "sf"], ["y_"], axis=1)],
+              ins, [("w", w), ("r", r), ("b", b)])
+    m.graph.output[0].name = "y_"  # every step's h of both directions, and the last h + c
+    expected = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, ins)[0]
+    convert(m, tmp_path / "lstm", backends=["webgpu"])
+    graph = json.loads((tmp_path / "lstm" / "graph_webgpu.json").read_text())
+    kernel = [code for code in graph["shaders"] if "var<workgroup> hs:" in code]  # one per direction
+    assert len(kernel) == (0 if unrolled else 2) and (len(graph["dispatches"]) > 4 * T) == unrolled
+    got = runners["native"].run(tmp_path / "lstm", ins, backend="webgpu")["y_"]
+    msg = compare(got, expected, "webgpu", "y, hT + cT")
+    assert msg is None, msg

@@ -1,4 +1,5 @@
-"""Unroll Recurrent ops into steps of IR ops, for a backend without a recurrence kernel (webgpu).
+"""Unroll Recurrent ops into steps of IR ops, for a backend without a recurrence kernel for them (webgpu's
+takes layers whose state fits its workgroup memory).
 
     before:  P ─► Recurrent(R, h0, c0) ─► Y, hT, cT
     after:   per step t: Slice(P, t) ─► MatMul(h, R) + ─► gates (Elementwise) ─► h_t, c_t
@@ -75,14 +76,17 @@ def _unroll(g: Graph, op) -> None:
         _emit(g, "Reshape", [c], [op.outputs[2]], {"shape": [n, u]}, f"{op.name}_c")
 
 
-def unroll_recurrent(graph: Graph) -> Graph:
-    """The graph itself when it has no Recurrent op, else a copy with each one unrolled."""
-    if not any(op.type == "Recurrent" for op in graph.ops):
+def unroll_recurrent(graph: Graph, keep=lambda op: False) -> Graph:
+    """The graph itself when it has no Recurrent op to unroll, else a copy with each one unrolled
+    (except those `keep(op)` leaves to the backend's own kernel)."""
+    if not any(op.type == "Recurrent" and not keep(op) for op in graph.ops):
         return graph
     g = copy.copy(graph)
     g.ops = []
     for op in graph.ops:
-        if op.type == "Recurrent" and op.inputs[0].shape[1] != 0:
+        if op.type == "Recurrent" and keep(op):
+            g.ops.append(op)
+        elif op.type == "Recurrent" and op.inputs[0].shape[1] != 0:
             _unroll(g, op)
         elif op.type == "Recurrent":
             raise ConversionError(f"Recurrent {op.name!r}: an empty sequence")

@@ -18,7 +18,7 @@ from ...options import ConvertOptions
 from ...passes.unroll_recurrent import unroll_recurrent
 from ...ir.symbolic import dim_json, is_symbolic, is_symbolic_array
 from . import elementwise as elementwise_mod
-from . import contraction, elementwise, indexing, indexmap, indices, pool, reduce, resize, scan
+from . import contraction, elementwise, indexing, indexmap, indices, pool, recurrent, reduce, resize, scan
 from .plan import DEFAULT_BINDING_BYTES, layout, part_elems_for, symbolic_layout
 
 @dataclass
@@ -53,12 +53,14 @@ GENERATORS = {
     "CumSum": scan.cumsum,
     "TopK": scan.topk,
     "Resize": resize.resize,
+    "Recurrent": recurrent.recurrent,
 }
 # every kernel family that stores through an Elementwise epilogue takes it, whatever its inputs
 FUSION = Fusion(families=("MatMul", "Conv", "ConvTranspose", "Pool"))
 # the kernel families whose generators take symbolic sizes (indices.u renders them from the sizes uniform)
 SYMBOLIC_KERNELS = {"Elementwise", "Identity", "Reshape", "Transpose", "Slice", "Split", "Expand", "Gather", "Concat",
-                    "MatMul", "Reduce", "Softmax", "CumSum", "ArgReduce", "Conv", "ConvTranspose", "Pool", "LRN"}
+                    "MatMul", "Reduce", "Softmax", "CumSum", "ArgReduce", "Conv", "ConvTranspose", "Pool", "LRN",
+                    "Recurrent"}
 # their window attributes must stay fixed (the shaders write them as literals)
 FIXED_ATTRS = {"Conv": ("strides", "pads", "dilations"), "ConvTranspose": ("strides", "pads", "dilations"),
                "Pool": ("kernel", "strides", "pads", "dilations")}
@@ -136,7 +138,7 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
 def _lower(graph: Graph, options: ConvertOptions, symbols: list) -> Lowered:
     precision = options.precision
     part_elems = part_elems_for(options.max_binding_bytes or DEFAULT_BINDING_BYTES)
-    graph = unroll_recurrent(graph)  # no recurrence kernel here: steps of IR ops
+    graph = unroll_recurrent(graph, recurrent.fits)  # layers too large for the recurrence kernel: steps of IR ops
     lowered = lower_graph(graph, FUSION)
     lowered.check_attrs("webgpu")
     steps = lowered.steps
