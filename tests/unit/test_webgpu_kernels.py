@@ -140,22 +140,52 @@ def test_symbolic_sizes_compile_once_and_run_at_any_size(tmp_path, runners):
         assert msg is None, msg
 
 
-def test_symbolic_sizes_where_a_kernel_needs_fixed_ones(tmp_path):
-    """A Pad over an open dim: the webgpu backend is built for the fixed sizes, with a note saying why."""
+def test_symbolic_index_ops(tmp_path, runners):
+    """Pad (edge), TopK along an open axis and GatherElements by its indices, over open sizes."""
+    x = helper.make_tensor_value_info("x", F, ["n", "t"])
+    y = helper.make_tensor_value_info("y", F, None)
+    nodes = [helper.make_node("Pad", ["x", "p"], ["xp"], mode="edge"),
+             helper.make_node("TopK", ["xp", "k"], ["v", "i"], axis=1),
+             helper.make_node("GatherElements", ["xp", "i"], ["g"], axis=1),
+             helper.make_node("Add", ["v", "g"], ["y"])]
+    g = helper.make_graph(nodes, "ix", [x], [y], [numpy_helper.from_array(np.array([0, 1, 0, 1], np.int64), "p"),
+                                                  numpy_helper.from_array(np.array([2], np.int64), "k")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    convert(m, tmp_path / "ix", backends=["webgpu"])
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    for n, t in ((1, 2), (3, 9)):
+        xs = rnd(n, t, seed=t)
+        (want,) = sess.run(None, {"x": xs})
+        got = runners["native"].run(tmp_path / "ix", {"x": xs}, backend="webgpu")["y"]
+        msg = compare(got, want, "webgpu", f"{n}x{t}")
+        assert msg is None, msg
+
+
+def test_symbolic_sizes_where_a_kernel_needs_fixed_ones(tmp_path, monkeypatch):
+    """An LSTM over an open length whose state does not fit the recurrence kernel (its limit made small
+    here): unrolling needs a fixed length, so the webgpu backend is built for the fixed sizes, with a
+    note saying why, while js binds the sizes."""
     import json
     import warnings
-    x = helper.make_tensor_value_info("x", F, ["n", 3])
+    from webdnn.backend.webgpu import recurrent
+    monkeypatch.setattr(recurrent, "MAX_WORKGROUP_BYTES", 16)
+    H = 4
+    x = helper.make_tensor_value_info("x", F, ["t", 1, 3])
     y = helper.make_tensor_value_info("y", F, None)
-    g = helper.make_graph([helper.make_node("Pad", ["x", "p"], ["y"])], "c", [x], [y],
-                          [numpy_helper.from_array(np.array([1, 0, 1, 0], np.int64), "p")])
+    rng = np.random.RandomState(0)
+    g = helper.make_graph([helper.make_node("LSTM", ["x", "w", "r"], ["y"], hidden_size=H)], "c", [x], [y],
+                          [numpy_helper.from_array(rng.randn(1, 4 * H, 3).astype(np.float32), "w"),
+                           numpy_helper.from_array(rng.randn(1, 4 * H, H).astype(np.float32), "r")])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 8
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        convert(m, tmp_path / "c", backends=["webgpu"])
+        convert(m, tmp_path / "c", backends=["js", "webgpu"])
     notes = [str(w.message) for w in caught]
-    assert any("webgpu backend is built for the fixed sizes" in n and "Pad" in n for n in notes), notes
+    assert any("webgpu backend is built for the fixed sizes" in n and "fixed sequence length" in n for n in notes), notes
     assert "symbols" not in json.loads((tmp_path / "c" / "graph_webgpu.json").read_text())
+    assert "symbols" in json.loads((tmp_path / "c" / "graph_js.json").read_text())
 
 
 def test_run_time_placement_and_binding():

@@ -4,13 +4,13 @@ updates run a thread per independent slice (targets of different threads never m
 update order, so duplicates behave as the reference says (the last one wins, or they combine)."""
 from __future__ import annotations
 
-from .indices import Shader, decompose, flat_kernel, offset, size_of, strides, u
+from .indices import Shader, decompose, flat_kernel, offset, si, size_of, strides, u
 from .indexmap import identity
 
 
-def _norm(v: str, dim: int) -> str:
+def _norm(v: str, dim) -> str:
     """An index value (i32) with negatives counted from the end, clamped into [0, dim)."""
-    return f"u32(clamp(select({v}, {v} + {dim}i, {v} < 0i), 0i, {dim - 1}i))"
+    return f"u32(clamp(select({v}, {v} + {si(dim)}, {v} < 0i), 0i, {si(dim - 1)}))"
 
 
 def gather_elements(step, ctx):

@@ -4,7 +4,7 @@ differ only in how an output index becomes an input offset."""
 from __future__ import annotations
 
 from ...ir.dtype import FLOAT_DTYPES
-from .indices import Shader, broadcast_offset, decompose, flat_kernel, is_sym, offset, strides, u
+from .indices import Shader, broadcast_offset, decompose, flat_kernel, is_sym, offset, si, strides, u
 from .wgsl import literal
 
 
@@ -120,12 +120,12 @@ def pad(step, ctx):
             v = f"v{k}"
             out.append(f"var {v} = i32({idx[k]}) - {before}i;")
             if mode == "constant":
-                conds.append(f"{v} < 0i || {v} >= {d}i")
+                conds.append(f"{v} < 0i || {v} >= {si(d)}")
             elif mode == "reflect":
                 out.append(f"if ({v} < 0i) {{ {v} = -{v}; }}")
-                out.append(f"if ({v} >= {d}i) {{ {v} = {2 * (d - 1)}i - {v}; }}")
+                out.append(f"if ({v} >= {si(d)}) {{ {v} = {si(2 * (d - 1))} - {v}; }}")
             else:  # edge
-                out.append(f"{v} = clamp({v}, 0i, {d - 1}i);")
+                out.append(f"{v} = clamp({v}, 0i, {si(d - 1)});")
             terms.append((f"u32({v} + {lo}i)", ist[k]))
         if conds:
             out.append(f"if ({' || '.join(conds)}) {{ y_set(gi, {fill}); return; }}")

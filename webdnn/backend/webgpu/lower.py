@@ -60,10 +60,10 @@ FUSION = Fusion(families=("MatMul", "Conv", "ConvTranspose", "Pool"))
 # the kernel families whose generators take symbolic sizes (indices.u renders them from the sizes uniform)
 SYMBOLIC_KERNELS = {"Elementwise", "Identity", "Reshape", "Transpose", "Slice", "Split", "Expand", "Gather", "Concat",
                     "MatMul", "Reduce", "Softmax", "CumSum", "ArgReduce", "Conv", "ConvTranspose", "Pool", "LRN",
-                    "Recurrent"}
+                    "Recurrent", "Pad", "TopK", "GatherElements", "GatherND", "ScatterElements", "ScatterND"}
 # their window attributes must stay fixed (the shaders write them as literals)
 FIXED_ATTRS = {"Conv": ("strides", "pads", "dilations"), "ConvTranspose": ("strides", "pads", "dilations"),
-               "Pool": ("kernel", "strides", "pads", "dilations")}
+               "Pool": ("kernel", "strides", "pads", "dilations"), "Pad": ("pads",), "TopK": ("k",)}
 
 
 def _check_symbolic(steps) -> None:
@@ -74,7 +74,8 @@ def _check_symbolic(steps) -> None:
         if any(t is not None and t.is_symbolic for t in ts) and s.type not in SYMBOLIC_KERNELS:
             raise ConversionError(f"{s.type} {s.name!r}: the webgpu backend does not take symbolic sizes here")
         for a in FIXED_ATTRS.get(s.type, ()):
-            if any(is_symbolic(v) for v in s.attrs[a]):
+            v = s.attrs[a]
+            if any(is_symbolic(x) for x in (v if isinstance(v, (list, tuple)) else [v])):
                 raise ConversionError(f"{s.type} {s.name!r}: its {a} depend on the symbolic sizes")
         elementwise = [*(s.op.inputs if s.type == "Elementwise" else ()),
                        *(s.epilogue.inputs if s.epilogue is not None else ())]
