@@ -55,7 +55,8 @@ export function decodeConstant(name: string, c: ConstantDesc, weights: Uint8Arra
 /** The stored bytes of a constant that a backend's kernels read as stored (its graph's "encoded": int8's
  *  scales and values, int4's block scales and nibbles), checked against what the graph says they read. */
 export function storedConstant(file: string, name: string, c: ConstantDesc,
-                               want: { encoding: string; axis?: number; block?: number }, weights: Uint8Array): Uint8Array {
+                               want: { encoding: string; axis?: number; block?: number; scales?: string; zeros?: boolean },
+                               weights: Uint8Array): Uint8Array {
   const shape = Array.isArray(c?.shape) ? c.shape : [];
   const n = product(shape);
   let bytes = -1;
@@ -63,14 +64,18 @@ export function storedConstant(file: string, name: string, c: ConstantDesc,
       (want.axis as number) >= 0 && (want.axis as number) < shape.length) {
     bytes = 4 * shape[want.axis as number] + n;
   } else if (want?.encoding === 'int4' && c?.encoding === 'int4' && c.block === want.block && Number.isInteger(want.block) &&
-             (want.block as number) > 0) {
-    bytes = 2 * Math.ceil(n / (want.block as number)) + Math.ceil(n / 2);
+             (want.block as number) > 0 && c.axis === want.axis && c.scales === want.scales && !!c.zeros === !!want.zeros) {
+    // [scales: half or float per block][zero points: two per byte][values: two per byte]
+    const blocks = Math.ceil(n / (want.block as number));
+    bytes = (want.scales === 'f32' ? 4 : 2) * blocks + (want.zeros ? Math.ceil(blocks / 2) : 0) + Math.ceil(n / 2);
   }
   if (bytes < 0) {
     const how = (e: unknown, axis: unknown, block: unknown) =>
-      e === 'int4' ? `int4 in blocks of ${String(block)}` : `${String(e)} along axis ${String(axis)}`;
-    throw new WebDNNError(`${file}: constant '${name}' is read as ${how(want?.encoding, want?.axis, want?.block)}, ` +
-                          `but stored as ${how(c?.encoding, c?.axis, c?.block)}`);
+      e === 'int4' ? `int4 in blocks of ${String(block)}${axis === undefined ? '' : ` along axis ${String(axis)}`}`
+        : `${String(e)} along axis ${String(axis)}`;
+    throw new WebDNNError(`${file}: constant '${name}' is read as ${how(want?.encoding, want?.axis, want?.block)}` +
+                          `${want?.zeros ? ' with zero points' : ''}, but stored as ${how(c?.encoding, c?.axis, c?.block)}` +
+                          `${c?.zeros ? ' with zero points' : ''}`);
   }
   if (!isDim(c.offset) || c.bytes !== bytes || c.offset + bytes > weights.byteLength) {
     throw new WebDNNError(`${file}: constant '${name}': ${want.encoding} of shape [${shape.join(', ')}] needs ${bytes} bytes ` +

@@ -588,32 +588,41 @@ def test_verify_compares_a_quantized_model_by_cosine(tmp_path):
 
 
 @pytest.mark.parametrize("host", ["node", "chromium"])
-@pytest.mark.parametrize("zeros", [False, True])
-def test_matmul_nbits_weights_stay_4bit(runners, tmp_path, host, zeros):
-    """MatMulNBits' 4-bit weights (blocks of 32 along K, float32 scales; symmetric, or with a zero point per
-    block) are stored int4 exactly, blocks along the weight's axis 0 and the scales as float32 (half floats
-    would round them), the zero points packed two per byte: about an eighth of float32; decoded at load, every
-    backend multiplies exactly the model's weights."""
+@pytest.mark.parametrize("zeros,rows", [(False, 3), (True, 3), (False, 9), (True, 9)])
+def test_matmul_nbits_weights_stay_4bit(runners, tmp_path, host, zeros, rows):
+    """MatMulNBits' 4-bit weights (blocks of 32 along K; symmetric with scales that are half floats, or with
+    a zero point per block and float32 scales, which half floats would round) are stored int4 exactly, blocks
+    along the weight's axis 0, the zero points packed two per byte: about an eighth of float32. The wasm
+    backend keeps them so in memory and multiplies by them as stored (wd_matmul_q4: fewer than 4 rows, and
+    the GEMM for more); the others decode them at load. Every backend multiplies exactly the model's weights."""
     import onnxruntime as ort
     from tests.unit.test_onnx_contrib import _pack
     rng = np.random.default_rng(6)
     k, n, bs = 128, 48, 32
     q = rng.integers(0, 16, (n, k))
+    scales = (rng.random((n, k // bs)) * 0.05 + 0.01).astype(np.float32)
+    if not zeros:
+        scales = scales.astype(np.float16).astype(np.float32)
     inits = [numpy_helper.from_array(_pack(q, 4).reshape(n, k // bs, bs // 2), "B"),
-             numpy_helper.from_array((rng.random((n, k // bs)) * 0.05 + 0.01).astype(np.float32), "scales")]
+             numpy_helper.from_array(scales, "scales")]
     if zeros:  # packed 4-bit zero points, two blocks per byte
         inits.append(numpy_helper.from_array(_pack(rng.integers(0, 16, (n, k // bs)), 4), "zp"))
     g = helper.make_graph([helper.make_node("MatMulNBits", ["a", "B", "scales"] + ["zp"] * zeros, ["y"],
                                            domain="com.microsoft", K=k, N=n, bits=4, block_size=bs)], "nbits",
-                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, [3, k])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, n])], inits)
+                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, [rows, k])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, n])], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
     onnx.save(m, tmp_path / "m.onnx")
     webdnn.convert(tmp_path / "m.onnx", tmp_path / "o", backends=("js", "wasm", "webgpu"))
     model = json.loads((tmp_path / "o" / "model.json").read_text())
     blocks = n * k // bs
-    assert model["stats"]["weight_encodings"] == {"int4": 4 * blocks + (blocks // 2 if zeros else 0) + n * k // 2}
-    feeds = {"a": rng.standard_normal((3, k)).astype(np.float32)}
+    stored = (2 if not zeros else 4) * blocks + (blocks // 2 if zeros else 0) + n * k // 2
+    assert model["stats"]["weight_encodings"] == {"int4": stored}
+    wasm = json.loads((tmp_path / "o" / "graph_wasm.json").read_text())
+    (name, fields), = wasm["encoded"].items()
+    assert fields == {"encoding": "int4", "block": bs, "axis": 0, **({"scales": "f32", "zeros": True} if zeros else {})}
+    assert wasm["stats"]["constBytes"] < stored + 64  # in memory as stored, not as n * k floats
+    feeds = {"a": rng.standard_normal((rows, k)).astype(np.float32)}
     want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
     for backend in ("js", "wasm") + (("webgpu",) if host == "chromium" else ()):
         got = runners[host].run(tmp_path / "o", feeds, backend=backend)["y"]

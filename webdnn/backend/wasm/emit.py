@@ -85,6 +85,7 @@ class Program:
         self.q8: dict[str, int] = {}  # constant name -> where wd_q8_weights put its 8-bit copy (in wd_prep)
         self.q8_steps = 0  # products that run on 8-bit weights
         self.stored: dict[str, dict] = {}  # constants in memory as int8/int4 stores them -> the encoding's fields
+        self.q4: dict[str, dict] = {}  # of those, the 4-bit B's that wd_matmul_q4 reads as stored
         self.steps: list[tuple[int, str]] = []  # (kernel index, label) of the kernels run() calls
         self.pre: list[str] = []  # statements the current step runs first (symbolic.SymProgram fills tables)
 
@@ -530,6 +531,8 @@ def k_matmul(p: Program, step: Step, k: int):
     sb = R.broadcast_strides(b.shape[:-2], batch)
     if q8_weight_of(step, p.int8, p.q8_exact):
         return _q8_matmul(p, step, k, M, K, N, list(np.ndindex(*batch)) if batch else [()], sa, strides)
+    if b.name in p.q4:
+        return _q4_matmul(p, step, k, M, K, N, batch, sa, strides)
     if any(isinstance(d, Expr) for d in batch):  # products counted at run time: offsets from the batch index
         epi = _epilogue(p, step, k, strides) if step.epilogue is not None else "0"
         p.scratch = max(p.scratch, GEMM_SCRATCH)
@@ -570,6 +573,23 @@ def k_matmul(p: Program, step: Step, k: int):
         return (f"  wd_gemv_packed({p.ptr(a, True)}, {p.ptr(b, True)}, {p.ptr(step.outputs[0])}, {M}, {N}, {K}, "
                 f"{len(idx)}, {ao}, {epi});")
     return f"  {big()}"
+
+
+def _q4_matmul(p: Program, step: Step, k: int, M, K: int, N: int, batch, sa, strides) -> str:
+    """A product with B 4-bit as its model stores it (Program.q4): wd_matmul_q4 reads the stored bytes."""
+    a, b = step.op.inputs
+    if any(isinstance(d, Expr) for d in batch):
+        raise ConversionError(f"MatMul {step.op.name!r}: 4-bit weights under a batch of products known only at run time")
+    idx = list(np.ndindex(*batch)) if batch else [()]
+    ao = p.table("int32_t", [sum(i * s for i, s in zip(ix, sa)) * M * K for ix in idx] if len(idx) > 1 else [0],
+                 f"k{k}_ao")
+    epi = _epilogue(p, step, k, strides) if step.epilogue is not None else "0"
+    # the GEMM's scratch, or A's even and odd values and its block sums (fewer than 4 rows)
+    p.scratch = max(p.scratch, GEMM_SCRATCH, (K + K // 16 + 16) * 4)
+    f = p.q4[b.name]
+    return (f"  wd_matmul_q4({p.ptr(a, True)}, (const char*)(wd_base + {p.offsets[b.name]}), {p.ptr(step.outputs[0])}, "
+            f"{p.dim(M)}, {N}, {K}, {len(idx)}, {ao}, {f['block']}, {int(f.get('scales') == 'f32')}, "
+            f"{int(bool(f.get('zeros')))}, {epi});")
 
 
 def _q8_matmul(p: Program, step: Step, k: int, M, K: int, N: int, idx, sa, strides) -> str:

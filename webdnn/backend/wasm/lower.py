@@ -5,7 +5,8 @@ file with every shape and offset a constant. The runtime only copies bytes to th
 in graph_wasm.json and calls the module's run()."""
 from __future__ import annotations
 
-from ...encoding import INT4_BLOCK, exact_int8, output_axes, stored_bytes, stores_quantized
+from ...encoding import (INT4_BLOCK, _exact_int4_fields, _exact_int8_fields, exact_int8, output_axes,
+                         stored_bytes, stores_quantized)
 from ...errors import ConversionError, ShapeError
 from ...ir.symbolic import is_symbolic_array
 from ...ir import Graph
@@ -71,6 +72,34 @@ def _stored_quantized(graph: Graph, steps, weights: str, exact: frozenset) -> di
             and (int8 or n in exact)}
 
 
+def _stored_int4(graph: Graph, steps, weights: str, taken: dict) -> dict:
+    """{constant name: its int4 fields} of the weights that stay 4-bit in memory: a quantized model's own 4-bit
+    B's (MatMulNBits; encoding._exact_int4_fields, blocks along K), read only as the B of MatMuls, where the
+    descriptor stores them so (weights raw or f16, and no exact 8-bit form first). wd_matmul_q4 multiplies
+    by them as stored: an eighth of the memory float32 would take, and of the bytes a product of few rows reads."""
+    if weights not in ("raw", "f16") or not graph.quantized:
+        return {}
+    uses, as_b = {}, {}
+    for s in steps:
+        for t in s.inputs:
+            if t is not None and t.is_constant:
+                uses[t.name] = uses.get(t.name, 0) + 1
+        if s.type == "MatMul":
+            b = s.op.inputs[1]
+            if b.is_constant and len(b.shape) == 2 and b.dtype == "float32" and s.op.inputs[0] is not b:
+                as_b[b.name] = (b, as_b.get(b.name, (b, 0))[1] + 1)
+    out = {}
+    for name, (t, n) in as_b.items():
+        if n != uses.get(name) or name in taken or not stores_quantized(t.data, t.dtype):
+            continue
+        if _exact_int8_fields(t.data, None) is not None:
+            continue  # stored 8-bit (encoding.encode tries that first)
+        found = _exact_int4_fields(t.data, None)
+        if found is not None and found[0].get("axis") == 0 and t.shape[0] % 16 == 0:
+            out[name] = found[0]
+    return out
+
+
 def lower_program(graph: Graph, weights: str = "raw"):
     """-> (C source, layout dict, constants, program steps). weights: the encoding (--weights); under
     int8 and int4, products with constant float weights run on 8-bit weights (int8 stores them so
@@ -82,6 +111,8 @@ def lower_program(graph: Graph, weights: str = "raw"):
         raise ConversionError(f"the wasm backend has no kernel for: {', '.join(unsupported)}")
     exact = exact_q8(graph, steps) if not int8 else frozenset()
     stored = _stored_quantized(graph, steps, weights, exact)
+    q4 = _stored_int4(graph, steps, weights, stored)
+    stored.update(q4)
     # constants first, then the activation arena the planner lays out, the temporary buffer, data
     # derived from the constants at load, then per-thread scratch and stacks
     constants, offsets, at, sizes = [], {}, 0, {}
@@ -110,6 +141,7 @@ def lower_program(graph: Graph, weights: str = "raw"):
     p.int8 = int8
     p.q8_exact = exact
     p.stored = dict(stored)
+    p.q4 = q4
     for s in steps:
         for t in s.inputs:
             if t is not None and t.is_constant:

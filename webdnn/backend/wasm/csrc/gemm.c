@@ -19,7 +19,64 @@ typedef struct {
   const float* bpk;             /* B packed there once, when several row blocks share each column block */
   const float* bpan;            /* or B packed at load in slivers of WD_NR columns, [N/WD_NR][K][WD_NR] (wd_pack_b_slivers) */
   int ncb;                      /* columns per task when B is in slivers (else WD_NC) */
+  const struct q4_s* q4;        /* or B as 4-bit values in blocks along K (wd_matmul_q4), unpacked block by block */
 } gemm_t;
+
+/* B [K, N] as 4-bit values in blocks of `block` along K, as a quantized model stores them (MatMulNBits;
+ * encoding.py int4 with axis 0): column n's K values are nibbles n*K .. n*K + K - 1, two per byte, the first
+ * in the low nibble; value = (nibble - zero) x scale of its block (blocks [N][K / block]). Symmetric weights
+ * are two's-complement nibbles: flipping bit 3 gives nibble + 8 against a zero of 8. */
+typedef struct q4_s {
+  const uint8_t* vals;
+  const uint16_t* hscales; const float* fscales;  /* one of them: half or float scales */
+  const uint8_t* zeros;                           /* a zero point per block, two per byte; 0: symmetric */
+  int block;
+} q4_t;
+
+WD_INLINE float q4_scale(const q4_t* q, size_t b) { return q->fscales ? q->fscales[b] : wd_half_to_float(q->hscales[b]); }
+WD_INLINE float q4_zero(const q4_t* q, size_t b) { return q->zeros ? (float)((q->zeros[b >> 1] >> ((b & 1) * 4)) & 15) : 8.0f; }
+
+/* 16 values of a column from 8 bytes: the nibbles of even k in lo0 (k 0, 2, 4, 6), lo1 (8 .. 14), of odd k in hi0, hi1 */
+WD_INLINE void q4_nibbles16(const uint8_t* p, int sym, f32x4* lo0, f32x4* lo1, f32x4* hi0, f32x4* hi1) {
+  v128_t v = wasm_v128_load64_zero(p);
+  if (sym) v = wasm_v128_xor(v, wasm_i8x16_splat((int8_t)0x88));
+  v128_t lo = wasm_u16x8_extend_low_u8x16(wasm_v128_and(v, wasm_i8x16_splat(15)));
+  v128_t hi = wasm_u16x8_extend_low_u8x16(wasm_u8x16_shr(v, 4));
+  *lo0 = wasm_f32x4_convert_i32x4(wasm_u32x4_extend_low_u16x8(lo));
+  *lo1 = wasm_f32x4_convert_i32x4(wasm_u32x4_extend_high_u16x8(lo));
+  *hi0 = wasm_f32x4_convert_i32x4(wasm_u32x4_extend_low_u16x8(hi));
+  *hi1 = wasm_f32x4_convert_i32x4(wasm_u32x4_extend_high_u16x8(hi));
+}
+
+/* rows k0 .. k0 + kc of columns n0 .. n0 + nc of a 4-bit B, decoded into slivers of WD_NR columns, [nc/8][kc][8]
+ * (columns past N zero): what the micro-kernel reads. k0 and kc are whole blocks' worth of 16 (the block divides K). */
+static void q4_slivers(const q4_t* q, float* dst, int N, int K, int k0, int kc, int n0, int nc) {
+  const int sym = q->zeros == 0, per = K / q->block;
+  for (int s = 0; s < (nc + WD_NR - 1) / WD_NR; s++) {
+    float* d = dst + (size_t)s * kc * WD_NR;
+    for (int c = 0; c < WD_NR; c++) {
+      int n = n0 + s * WD_NR + c;
+      if (n >= N || n >= n0 + nc) {
+        for (int k = 0; k < kc; k++) d[k * WD_NR + c] = 0.0f;
+        continue;
+      }
+      const uint8_t* col = q->vals + ((size_t)n * K + k0) / 2;
+      for (int k = 0; k < kc; k += 16) {
+        size_t b = (size_t)n * per + (size_t)(k0 + k) / q->block;
+        f32x4 sc = wasm_f32x4_splat(q4_scale(q, b)), z = wasm_f32x4_splat(q4_zero(q, b));
+        f32x4 lo0, lo1, hi0, hi1;
+        q4_nibbles16(col + k / 2, sym, &lo0, &lo1, &hi0, &hi1);
+        float e[8], o[8];
+        wasm_v128_store(e, wasm_f32x4_mul(wasm_f32x4_sub(lo0, z), sc));
+        wasm_v128_store(e + 4, wasm_f32x4_mul(wasm_f32x4_sub(lo1, z), sc));
+        wasm_v128_store(o, wasm_f32x4_mul(wasm_f32x4_sub(hi0, z), sc));
+        wasm_v128_store(o + 4, wasm_f32x4_mul(wasm_f32x4_sub(hi1, z), sc));
+        float* r = d + (size_t)k * WD_NR + c;
+        for (int i = 0; i < 8; i++) { r[2 * i * WD_NR] = e[i]; r[(2 * i + 1) * WD_NR] = o[i]; }
+      }
+    }
+  }
+}
 
 /* a 4×4 transpose of four vectors: c[j] lane i = q[i] lane j */
 #define WD_TRANSPOSE4(q0, q1, q2, q3, c)                                                      \
@@ -194,6 +251,10 @@ static void gemm_task(const void* arg, int task, int tid) {
       b = g->bpan + (size_t)n0 * K + (size_t)k0 * WD_NR;
       bs = WD_NR;
       ss = (size_t)K * WD_NR;
+    } else if (g->q4) {
+      if (kc > 0) q4_slivers(g->q4, bp, g->N, K, k0, kc, n0, nc);
+      bs = WD_NR;
+      ss = (size_t)kc * WD_NR;
     } else if (g->bpk) {
       b = g->bpk + ((size_t)nbi * K + k0) * NCP;
     } else if (direct) {
@@ -1098,4 +1159,79 @@ void wd_q8_winograd(const wd_conv_t* p, const int16_t* u, void* work, int rows) 
       wd_parallel(36 * z.rb * z.cb, wino_q8_gemm_task, &z);
       wd_parallel(M, wino_out_task, &q);
     }
+}
+
+/* ---- products with 4-bit weights (q4_t): B stays 4-bit in memory ---- */
+typedef struct { const float* a; const q4_t* q; float* c; int M, N, K, cols; wd_epi_fn epi; int img; } q4v_t;
+
+/* M < 4 rows: per row, A's even and odd k apart (the nibbles' order) and its sum per block; per column and
+ * block, s x (a . nibbles - zero x sum(a)), 16 values per step */
+static void q4_gemv_task(const void* arg, int t, int tid) {
+  const q4v_t* g = (const q4v_t*)arg;
+  const q4_t* q = g->q;
+  const int N = g->N, K = g->K, blk = q->block, per = K / blk, sym = q->zeros == 0;
+  int n0 = t * g->cols, n1 = n0 + g->cols < N ? n0 + g->cols : N;
+  float* ev = wd_thread_scratch(tid);
+  float* od = ev + K / 2;
+  float* sums = od + K / 2;
+  for (int m = 0; m < g->M; m++) {
+    const float* a = g->a + (size_t)m * K;
+    for (int i = 0; i < K / 2; i++) { ev[i] = a[2 * i]; od[i] = a[2 * i + 1]; }
+    for (int b = 0; b < per; b++) {
+      float s = 0.0f;
+      for (int k = b * blk; k < (b + 1) * blk; k++) s += a[k];
+      sums[b] = s;
+    }
+    float* c = g->c + (size_t)m * N;
+    for (int n = n0; n < n1; n++) {
+      const uint8_t* col = q->vals + (size_t)n * K / 2;
+      float acc = 0.0f;
+      for (int b = 0; b < per; b++) {
+        f32x4 d = wasm_f32x4_splat(0.0f);
+        for (int k = b * blk; k < (b + 1) * blk; k += 16) {
+          f32x4 lo0, lo1, hi0, hi1;
+          q4_nibbles16(col + k / 2, sym, &lo0, &lo1, &hi0, &hi1);
+          const float *e = ev + k / 2, *o = od + k / 2;
+          d = WD_MADD(d, lo0, wasm_v128_load(e));
+          d = WD_MADD(d, lo1, wasm_v128_load(e + 4));
+          d = WD_MADD(d, hi0, wasm_v128_load(o));
+          d = WD_MADD(d, hi1, wasm_v128_load(o + 4));
+        }
+        float dot = wasm_f32x4_extract_lane(d, 0) + wasm_f32x4_extract_lane(d, 1) + wasm_f32x4_extract_lane(d, 2) +
+                    wasm_f32x4_extract_lane(d, 3);
+        size_t bi = (size_t)n * per + b;
+        acc += q4_scale(q, bi) * (dot - q4_zero(q, bi) * sums[b]);
+      }
+      c[n] = acc;
+    }
+  }
+  if (g->epi) g->epi(g->c, N, g->img, 0, g->M, n0, n1);
+}
+
+/* c_i = a_i B for each product i of the batch (rows at a + a_off[i]), B 4-bit (q4_t: vals, scales, zeros as
+ * encoding.py stores them; f32_scales: float scales, else half): fewer than 4 rows by q4_gemv_task, more by
+ * the GEMM with B decoded chunk by chunk into slivers in each task's scratch. */
+void wd_matmul_q4(const float* a, const char* stored, float* c, int M, int N, int K, int batch, const int32_t* a_off,
+                  int block, int f32_scales, int zeros, wd_epi_fn epi) {
+  size_t blocks = (size_t)N * K / block, head = blocks * (f32_scales ? 4 : 2);
+  q4_t q = {0};
+  if (f32_scales) q.fscales = (const float*)stored; else q.hscales = (const uint16_t*)stored;
+  if (zeros) q.zeros = (const uint8_t*)stored + head;
+  q.vals = (const uint8_t*)stored + head + (zeros ? (blocks + 1) / 2 : 0);
+  q.block = block;
+  for (int i = 0; i < batch; i++) {
+    if (M < 4) {
+      int cols = gemv_cols(N);
+      q4v_t g = {a + a_off[i], &q, c + (size_t)i * M * N, M, N, K, cols, epi, i};
+      wd_parallel((N + cols - 1) / cols, q4_gemv_task, &g);
+      continue;
+    }
+    gemm_t g = {0};
+    g.a = a + a_off[i]; g.lda = K;
+    g.q4 = &q; g.ldb = N;
+    g.c = c + (size_t)i * M * N; g.ldc = N;
+    g.M = M; g.N = N; g.K = K;
+    g.epi = epi; g.y_epi = g.c; g.img = i; g.m_off = 0;
+    gemm_run(&g);
+  }
 }

@@ -104,17 +104,6 @@ void wd_q8_weights_stored(const char* stored, int K, int N, int8_t* dst) {
 }
 
 /* An IEEE half float's value (int4's block scales). */
-static float half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
-  if (exp == 0) {
-    float f = (float)man * (1.0f / 16777216.0f);  /* zero or subnormal: man x 2^-24 */
-    return sign ? -f : f;
-  }
-  bits = exp == 31 ? sign | 0x7f800000u | (man << 13) : sign | ((exp + 112) << 23) | (man << 13);
-  float f;
-  __builtin_memcpy(&f, &bits, 4);
-  return f;
-}
 
 /* The n values of a constant as --weights int4 stores it ([half-float scale per block of `block`
  * values][two values per byte, the first in the low nibble]) as floats, into dst. */
@@ -123,7 +112,7 @@ void wd_int4_decode(const char* stored, int n, int block, float* dst) {
   const uint16_t* scales = (const uint16_t*)stored;  /* 2-byte aligned: the constant's place is */
   const uint8_t* q = (const uint8_t*)stored + 2 * (size_t)blocks;
   for (int b = 0; b < blocks; b++) {
-    float s = half_to_float(scales[b]);
+    float s = wd_half_to_float(scales[b]);
     int end = (b + 1) * block < n ? (b + 1) * block : n;
     for (int i = b * block; i < end; i++) {
       int v = (q[i >> 1] >> ((i & 1) * 4)) & 15;

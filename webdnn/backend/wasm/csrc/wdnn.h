@@ -79,6 +79,21 @@ void wd_gemv_packed(const float* a, const float* b, float* c, int M, int N, int 
 void wd_q8_weights(const float* b, int K, int N, int8_t* dst);
 void wd_q8_weights_stored(const char* stored, int K, int N, int8_t* dst);  /* from int8 as stored (axis 1) */
 void wd_int4_decode(const char* stored, int n, int block, float* dst);      /* int4 as stored -> n floats */
+void wd_matmul_q4(const float* a, const char* stored, float* c, int M, int N, int K, int batch, const int32_t* a_off,
+                  int block, int f32_scales, int zeros, wd_epi_fn epi);   /* B 4-bit in blocks along K, as stored */
+
+/* an IEEE half (its bits) as a float */
+WD_INLINE float wd_half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
+  if (exp == 0) {
+    float f = (float)man * (1.0f / 16777216.0f);  /* zero or subnormal: man x 2^-24 */
+    return sign ? -f : f;
+  }
+  bits = exp == 31 ? sign | 0x7f800000u | (man << 13) : sign | ((exp + 112) << 23) | (man << 13);
+  float f;
+  __builtin_memcpy(&f, &bits, 4);
+  return f;
+}
 void wd_q8_matmul(const float* a, const int8_t* bq, float* c, int M, int N, int K, int batch,
                   const int32_t* a_off, void* work, int chunk, wd_epi_fn epi);
 /* Conv of group 1 (any kernel, stride, padding, dilation) with 8-bit weights: W [M, K = C*kh*kw] quantized
