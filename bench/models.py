@@ -175,6 +175,7 @@ ZOO_NAMES = ["InceptionV3",                                                     
              "DeiT-Tiny", "Swin-T",                                                 # vision transformers
              "MobileViT-S", "EfficientFormer-L1",                                   # hybrids
              "BERT-Small",                                                          # text encoder
+             "GPT2-decode",                                                         # text decoder, one token
              "YOLOv8n",                                                             # detector
              "UNet",                                                                # segmentation
              "LSTM"]                                                                # recurrent
@@ -184,8 +185,10 @@ def _quantized(name: str, base, kind: str):
     """`base` quantized as its author would with onnxruntime's tools: "dynamic" (weights int8 per tensor,
     activations quantized at run time: DynamicQuantizeLinear + MatMulInteger, what quantize_dynamic
     makes of a transformer), "qdq" (static: QDQ, weights int8 per channel, activations int8 with scales
-    calibrated on four inputs of feeds()) or "qoperator" (static after onnxruntime's pre-processing, in
-    the QOperator format of the model zoo's int8 models: QLinearConv, QLinearAdd, ..., uint8 activations)."""
+    calibrated on four inputs of feeds()), "qoperator" (static after onnxruntime's pre-processing, in
+    the QOperator format of the model zoo's int8 models: QLinearConv, QLinearAdd, ..., uint8 activations)
+    or "int4" (MatMulNBits: the MatMuls' weights 4-bit in blocks of 32 along K, symmetric, what
+    onnxruntime's MatMulNBitsQuantizer makes of a language model for the browser)."""
     def build() -> onnx.ModelProto:
         import tempfile
         from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
@@ -199,6 +202,11 @@ def _quantized(name: str, base, kind: str):
                 return self.left.pop() if self.left else None
 
         model = base()
+        if kind == "int4":
+            from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+            quantizer = MatMulNBitsQuantizer(model, block_size=32, is_symmetric=True)
+            quantizer.process()
+            return quantizer.model.model
         with tempfile.TemporaryDirectory() as d:
             src, dst = os.path.join(d, "float.onnx"), os.path.join(d, "int8.onnx")
             onnx.save(model, src)
@@ -222,7 +230,8 @@ MODELS = {"ResNet50": resnet50, "MobileNetV2": mobilenet_v2, "SqueezeNet1.1": sq
 # models quantized by their authors (onnxruntime.quantization): their own 8-bit weights and arithmetic
 QUANTIZED = {"ResNet50-QDQ": _quantized("ResNet50-QDQ", resnet50, "qdq"),
              "ResNet50-QOperator": _quantized("ResNet50-QOperator", resnet50, "qoperator"),
-             "BERT-Small-dynamic-int8": _quantized("BERT-Small-dynamic-int8", MODELS["BERT-Small"], "dynamic")}
+             "BERT-Small-dynamic-int8": _quantized("BERT-Small-dynamic-int8", MODELS["BERT-Small"], "dynamic"),
+             "GPT2-decode-int4": _quantized("GPT2-decode-int4", MODELS["GPT2-decode"], "int4")}
 MODELS.update(QUANTIZED)
 
 
@@ -258,9 +267,12 @@ def write_all(out_dir, names=None) -> Mapping:
 
 
 def feeds(model: onnx.ModelProto, seed: int = 0) -> dict:
-    """Deterministic inputs for every graph input: token ids below BERT's vocabulary size, an attention
-    mask with the last quarter padded out, standard normal floats for everything else."""
+    """Deterministic inputs for every graph input: token ids below the vocabulary size (the rows of the
+    embedding table a Gather reads them from; else BERT's), an attention mask with the last quarter
+    padded out, standard normal floats for everything else."""
     rng = np.random.RandomState(seed)
+    tables = {t.name: t.dims[0] for t in model.graph.initializer if t.dims}
+    vocab = {n.input[1]: tables[n.input[0]] for n in model.graph.node if n.op_type == "Gather" and n.input[0] in tables}
     out = {}
     for i in model.graph.input:
         shape = [d.dim_value for d in i.type.tensor_type.shape.dim]
@@ -269,7 +281,7 @@ def feeds(model: onnx.ModelProto, seed: int = 0) -> dict:
                 a = np.ones(shape, np.int64)
                 a[..., shape[-1] - shape[-1] // 4:] = 0
             else:
-                a = rng.randint(0, 30522, shape).astype(np.int64)
+                a = rng.randint(0, vocab.get(i.name, 30522), shape).astype(np.int64)
         else:
             a = rng.randn(*shape).astype(np.float32)
         out[i.name] = a

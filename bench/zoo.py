@@ -662,6 +662,18 @@ def gpt2_export(model: GPT2, past: int = 3, seq: int = 2, seed: int = 18) -> onn
     return export(model, [ids, *pasts], ["input_ids", *kv], ["logits", *present], seed, dynamic_axes=axes)
 
 
+def gpt2_decode(past: int = 127, seed: int = 19) -> onnx.ModelProto:
+    """One generation step of a small GPT-2-style decoder (4 layers of 512, 8 heads, a vocabulary of 8192):
+    one new token against a key/value cache of `past` positions, fixed shapes: what a browser runs per
+    token of a language model (products of one row: every weight read once per token)."""
+    model = GPT2(vocab=8192, h=512, layers=4, heads=8, positions=256)
+    torch.manual_seed(seed)
+    ids = torch.randint(0, 8192, (1, 1))
+    pasts = [torch.randn(1, 8, past, 64) for _ in range(8)]
+    kv = [f"past_{kind}_{i}" for i in range(4) for kind in ("key", "value")]
+    return export(model, [ids, *pasts], ["input_ids", *kv], ["logits", *(n.replace("past", "present") for n in kv)], seed)
+
+
 # ---------------------------------------------------------------- detection, segmentation
 
 class _C2f(nn.Module):
@@ -871,6 +883,7 @@ ZOO = {
     "MobileViT-S": (lambda s: image(mobilevit_s, s, 14), 256),
     "EfficientFormer-L1": (lambda s: image(EfficientFormer, s, 15), 224),
     "BERT-Small": (bert, 128),
+    "GPT2-decode": (gpt2_decode, 127),
     "YOLOv8n": (lambda s: image(lambda: YOLOv8(img=s), s, 16, "detections"), 416),
     "UNet": (lambda s: image(UNet, s, 17, "mask_logits"), 256),
     "LSTM": (lstm, 64),

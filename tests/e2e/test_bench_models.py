@@ -1,5 +1,6 @@
 """Every benchmark model (bench/models.py: CNNs, vision transformers, hybrids, a BERT-style encoder, a
-detector, a U-Net, an LSTM, two models quantized by onnxruntime's tools; random weights) converts for
+detector, a U-Net, an LSTM, a decoder's one-token step, models quantized by onnxruntime's tools (8-bit,
+and the decoder's 4-bit MatMulNBits); random weights) converts for
 wasm and matches onnxruntime in Node.
 
 The models are exported at the benchmark's own input sizes; conversions (their C compiles run in
@@ -63,7 +64,9 @@ def prepared(request, tmp_path_factory):
 def test_bench_model(name, prepared, runners):
     feeds, expected, out = prepared[name].result()
     got = runners["node"].run(out, feeds, backend="wasm")
-    if name in models.QUANTIZED:  # 8-bit activations: steps compound (testing.QUANTIZED_MODEL_COSINE)
+    # 8-bit activations: steps compound (testing.QUANTIZED_MODEL_COSINE); 4-bit weights with float
+    # arithmetic (MatMulNBits) are held to the tolerance table like the float models
+    if name in models.QUANTIZED and not name.endswith("-int4"):
         failures = [m for k, e in expected.items() if (m := compare_cosine(got[k], e, f"{name}/{k}"))]
         assert not failures, "\n".join(failures)
         return
