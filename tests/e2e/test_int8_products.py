@@ -594,7 +594,8 @@ def test_matmul_nbits_weights_stay_4bit(runners, tmp_path, host, zeros, rows):
     a zero point per block and float32 scales, which half floats would round) are stored int4 exactly, blocks
     along the weight's axis 0, the zero points packed two per byte: about an eighth of float32. The wasm
     backend keeps them so in memory and multiplies by them as stored (wd_matmul_q4: fewer than 4 rows, and
-    the GEMM for more); the others decode them at load. Every backend multiplies exactly the model's weights."""
+    the GEMM for more), webgpu binds them as stored and unpacks them in the shader, js decodes them at load.
+    Every backend multiplies exactly the model's weights."""
     import onnxruntime as ort
     from tests.unit.test_onnx_contrib import _pack
     rng = np.random.default_rng(6)
@@ -622,8 +623,11 @@ def test_matmul_nbits_weights_stay_4bit(runners, tmp_path, host, zeros, rows):
     (name, fields), = wasm["encoded"].items()
     assert fields == {"encoding": "int4", "block": bs, "axis": 0, **({"scales": "f32", "zeros": True} if zeros else {})}
     assert wasm["stats"]["constBytes"] < stored + 64  # in memory as stored, not as n * k floats
+    webgpu = json.loads((tmp_path / "o" / "graph_webgpu.json").read_text())
+    assert webgpu["encoded"] == wasm["encoded"]  # bound as stored, unpacked in the shader
     feeds = {"a": rng.standard_normal((rows, k)).astype(np.float32)}
     want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
-    for backend in ("js", "wasm") + (("webgpu",) if host == "chromium" else ()):
-        got = runners[host].run(tmp_path / "o", feeds, backend=backend)["y"]
-        assert compare(got, want, backend, f"{host} {backend}") is None
+    runs = [(host, "js"), (host, "wasm"), ("chromium", "webgpu") if host == "chromium" else ("native", "webgpu")]
+    for where, backend in runs:
+        got = runners[where].run(tmp_path / "o", feeds, backend=backend)["y"]
+        assert compare(got, want, backend, f"{where} {backend}") is None

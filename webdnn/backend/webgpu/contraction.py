@@ -285,6 +285,31 @@ def _unpackers(sh, var: str, t, fields: dict, scales: int) -> None:
         f" * {var}_scale(e);\n}}")
 
 
+def _kn_unpacker(sh, var: str, t, fields: dict) -> None:
+    """`{var}_kn(k, n) -> f32`: element [k, n] of a MatMul's B [K, N] stored int4 in blocks along K (a model's own
+    4-bit weights, encoding "axis": 0: element n*K + k of the stored order): (nibble - zero) x its block's scale,
+    the scales half or float32, a zero point per block or (symmetric) two's-complement nibbles."""
+    K, N = t.shape
+    blk = fields["block"]
+    blocks = N * K // blk
+    f32 = fields.get("scales") == "f32"
+    head = blocks * (4 if f32 else 2)
+    zeros = bool(fields.get("zeros"))
+    vals = head + (-(-blocks // 2) if zeros else 0)  # byte where the values start
+    sh.bind_packed(var, t, stored_bytes(t.shape, fields))
+    scale = (f"bitcast<f32>({var}_get(bi))" if f32 else f"unpack2x16float({var}_get(bi / 2u))[bi % 2u]")
+    if zeros:
+        value = (f"  let zb = {u(head)} + bi / 2u;\n"
+                 f"  let z = ({var}_get(zb / 4u) >> ((zb % 4u) * 8u + (bi % 2u) * 4u)) & 15u;\n"
+                 f"  return (f32(q) - f32(z)) * {scale};")
+    else:
+        value = f"  return f32(bitcast<i32>(q << 28u) >> 28u) * {scale};"
+    sh.helpers.append(
+        f"fn {var}_kn(k: u32, n: u32) -> f32 {{\n  let e = n * {u(K)} + k;\n  let bi = e / {u(blk)};\n"
+        f"  let byte = {u(vals)} + e / 2u;\n  let q = ({var}_get(byte / 4u) >> ((byte % 4u) * 8u + (e % 2u) * 4u)) & 15u;\n"
+        f"{value}\n}}")
+
+
 def _four_at_once(fields: dict, run: int) -> bool:
     """Can 4 consecutive elements of a run of `run` (a row) be read from one word with one scale?"""
     return run % 4 == 0 and (fields["encoding"] == "int8" or fields["block"] % 4 == 0)
@@ -292,14 +317,21 @@ def _four_at_once(fields: dict, run: int) -> bool:
 
 def _packed_loads(sh, ab, a, bt, M: int, K: int, N: int, a_vec: bool, batch_shape, fields: dict):
     """Loaders for a product whose B is bound as its encoding stores it (ctx.encoded), unpacked where it
-    is loaded: int8 along the columns (a scale per column), int4 in blocks."""
-    _unpackers(sh, "bm", bt, fields, N)
+    is loaded: int8 along the columns (a scale per column), int4 in blocks (row-major, or along K)."""
     bl, bi = decompose("b", batch_shape, "z")
     a_base = broadcast_offset(a.shape[:-2], bi) if a.shape[:-2] and batch_shape else "0u"
     pre_a = "".join(f"  {ln}\n" for ln in bl) + f"  let base = ({a_base}) * {u(M * K)};\n"
     load_a = _vec4_loader("load_a", "b: u32, m: u32, k: u32", lambda j: f"m >= {u(M)} || k + {j} >= {u(K)}", a_vec,
                           lambda i: f"a_get4(({i}) / 4u)", f"base + m * {u(K)} + k",
                           lambda j: ab.get(f"base + m * {u(K)} + k + {j}"))
+    if fields.get("axis") == 0:  # a model's own 4-bit weights, blocks along K: 4 columns, 4 blocks
+        _kn_unpacker(sh, "bm", bt, fields)
+        body = "  var r = vec4<f32>(0.0);\n" + "".join(
+            f"  if (n + {j}u < {u(N)}) {{ r[{j}] = bm_kn(k, n + {j}u); }}\n" for j in range(4)) + "  return r;"
+        load_b = (f"fn load_b(b: u32, k: u32, n: u32) -> vec4<f32> {{\n  if (k >= {u(K)} || n >= {u(N)}) "
+                  f"{{ return vec4<f32>(0.0); }}\n{body}\n}}")
+        return load_a.replace("{\n", "{\n" + pre_a, 1), load_b
+    _unpackers(sh, "bm", bt, fields, N)
     if _four_at_once(fields, N):
         e = f"k * {u(N)} + n"
         body = (f"  return bm_raw4({e}) * vec4<f32>(bitcast<f32>(bm_get(n)), bitcast<f32>(bm_get(n + 1u)), "

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...encoding import INT4_BLOCK, exact_int8, output_axes, stored_bytes, stores_quantized
+from ...encoding import (INT4_BLOCK, _exact_int4_fields, _exact_int8_fields, exact_int8, output_axes,
+                         stored_bytes, stores_quantized)
 from ...errors import ConversionError
 from ...ir import Graph
 from ..lowering import Fusion, Lowered, lower_graph
@@ -86,6 +87,25 @@ def _check_symbolic(steps) -> None:
                 raise ConversionError(f"{s.type} {s.name!r} reads {t.name!r}, a tensor of sizes known only at run time")
 
 
+def _own_int4(graph: Graph, weights: str, as_w: dict, uses: dict, tensors: dict, part_elems: int) -> dict:
+    """{constant: its int4 fields} for a quantized model's own 4-bit MatMul weights (MatMulNBits: B [K, N] in
+    blocks along K, encoding._exact_int4_fields with axis 0), where the descriptor stores them so (weights raw or
+    f16, no exact 8-bit form first): contraction.matmul unpacks them where it loads them."""
+    if weights not in ("raw", "f16") or not graph.quantized:
+        return {}
+    out = {}
+    for n, (axis, k) in as_w.items():
+        t = tensors.get(n)
+        if t is None or axis != 1 or k != uses.get(n) or len(t.shape) != 2 or not stores_quantized(t.data, "float32"):
+            continue
+        if _exact_int8_fields(t.data, None) is not None:
+            continue
+        found = _exact_int4_fields(t.data, None)
+        if found is not None and found[0].get("axis") == 0 and stored_bytes(t.shape, found[0]) <= 4 * part_elems:
+            out[n] = found[0]
+    return out
+
+
 def _stored_quantized(graph: Graph, steps, part_elems: int, weights: str) -> dict:
     """{constant: its encoding's fields} for the weights bound as --weights int8 / int4 stores them (under
     other encodings, a quantized model's weights that are exactly 8-bit: every encoding stores them int8)
@@ -111,9 +131,11 @@ def _stored_quantized(graph: Graph, steps, part_elems: int, weights: str) -> dic
             as_w[w.name][1] += 1
     axes = output_axes(graph)
     tensors = {t.name: t for t in graph.constants()}
-    out = {}
+    out = _own_int4(graph, weights, as_w, uses, tensors, part_elems)
     own = weights not in ("int8", "int4")  # a quantized model's own 8-bit weights only (encoding.exact_int8)
     for n, (axis, k) in as_w.items():
+        if n in out:
+            continue
         fields = {"encoding": "int8", "axis": axis} if weights != "int4" else {"encoding": "int4", "block": INT4_BLOCK}
         if (k == uses.get(n) and n in tensors and (weights == "int4" or axes.get(n) == axis)
                 and stores_quantized(tensors[n].data, "float32") and stored_bytes(tensors[n].shape, fields) <= 4 * part_elems
