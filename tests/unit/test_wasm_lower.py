@@ -314,3 +314,32 @@ def test_small_image_convolutions_get_room_to_pack_their_columns_once():
     assert conv([1, 8, 200, 200], 32, 3, 1)[0] == 0  # 10,000 columns: enough blocks for the threads
     assert conv([1, 64, 16, 16], 128, 1, 0)[0] == 0  # read in place
     assert conv([1, 1024, 16, 16], 64, 3, 1)[0] == 0  # 9216 x 128 floats: past PREPACK_BYTES
+
+
+def test_own_4bit_weights_stay_4bit_for_products_only():
+    """A quantized model's 4-bit B (blocks of 32 along K, symmetric: MatMulNBits) read only by MatMuls is placed
+    as stored and multiplied by wd_matmul_q4; one also read by another op, a float B, and the same B under
+    --weights int8 (stored 8-bit: the q8 products) are not."""
+    rng = np.random.default_rng(3)
+
+    def q4(k, n):  # values -8..7 times a half-float scale per block of 32 along K
+        s = rng.uniform(0.01, 0.05, (n, k // 32)).astype(np.float16).astype(np.float32)
+        q = rng.integers(-8, 8, (n, k))
+        return (q * np.repeat(s, 32, axis=1)).T.astype(np.float32).copy()
+    g = Graph()
+    g.quantized = True
+    x = g.add_input("x", [3, 64])
+    w = g.constant(q4(64, 48), "w")       # two products: 4-bit
+    v = g.constant(q4(64, 48), "v")       # a product and an Add: decoded
+    f = g.constant(rng.standard_normal((64, 48)).astype(np.float32), "f")  # not 4-bit
+    outs = [g.add_op("MatMul", [x, w], {})[0], g.add_op("MatMul", [x, w], {})[0], g.add_op("MatMul", [x, v], {})[0],
+            g.add_op("MatMul", [x, f], {})[0]]
+    outs.append(g.add_op("Elementwise", [v, v], {"expr": call("add", inp(0), inp(1))})[0])
+    g.outputs = outs
+    src, layout, *_ = lower_program(g)
+    assert layout["encoded"] == {"w": {"encoding": "int4", "block": 32, "axis": 0}}
+    assert src.count("wd_matmul_q4(") == 2
+    gap = layout["offsets"]["v"] - layout["offsets"]["w"]  # placed one after the other
+    assert 2 * 96 + 64 * 48 // 2 <= gap < 64 * 48 * 4  # w takes its stored bytes (scales, nibbles), not floats
+    src8, layout8, *_ = lower_program(g, weights="int8")
+    assert "wd_matmul_q4(" not in src8 and all(e["encoding"] == "int8" for e in layout8["encoded"].values())
