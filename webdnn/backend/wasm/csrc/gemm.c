@@ -1183,26 +1183,39 @@ static void q4_gemv_task(const void* arg, int t, int tid) {
       sums[b] = s;
     }
     float* c = g->c + (size_t)m * N;
-    for (int n = n0; n < n1; n++) {
-      const uint8_t* col = q->vals + (size_t)n * K / 2;
-      float acc = 0.0f;
+    /* two columns at a time (each of A's vectors loaded once for both); each block's dot product scaled in
+     * the vector accumulator, the zero points' share apart */
+    for (int n = n0; n < n1; n += 2) {
+      const int two = n + 1 < n1;
+      const uint8_t* c0 = q->vals + (size_t)n * K / 2;
+      const uint8_t* c1 = two ? c0 + K / 2 : c0;
+      f32x4 acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0;
+      float corr0 = 0.0f, corr1 = 0.0f;
       for (int b = 0; b < per; b++) {
-        f32x4 d = wasm_f32x4_splat(0.0f);
+        f32x4 d0 = wasm_f32x4_splat(0.0f), d1 = d0;
         for (int k = b * blk; k < (b + 1) * blk; k += 16) {
-          f32x4 lo0, lo1, hi0, hi1;
-          q4_nibbles16(col + k / 2, sym, &lo0, &lo1, &hi0, &hi1);
+          f32x4 l0, l1, h0, h1, m0, m1, j0, j1;
+          q4_nibbles16(c0 + k / 2, sym, &l0, &l1, &h0, &h1);
+          q4_nibbles16(c1 + k / 2, sym, &m0, &m1, &j0, &j1);
           const float *e = ev + k / 2, *o = od + k / 2;
-          d = WD_MADD(d, lo0, wasm_v128_load(e));
-          d = WD_MADD(d, lo1, wasm_v128_load(e + 4));
-          d = WD_MADD(d, hi0, wasm_v128_load(o));
-          d = WD_MADD(d, hi1, wasm_v128_load(o + 4));
+          f32x4 e0 = wasm_v128_load(e), e1 = wasm_v128_load(e + 4), o0 = wasm_v128_load(o), o1 = wasm_v128_load(o + 4);
+          d0 = WD_MADD(d0, l0, e0); d1 = WD_MADD(d1, m0, e0);
+          d0 = WD_MADD(d0, l1, e1); d1 = WD_MADD(d1, m1, e1);
+          d0 = WD_MADD(d0, h0, o0); d1 = WD_MADD(d1, j0, o0);
+          d0 = WD_MADD(d0, h1, o1); d1 = WD_MADD(d1, j1, o1);
         }
-        float dot = wasm_f32x4_extract_lane(d, 0) + wasm_f32x4_extract_lane(d, 1) + wasm_f32x4_extract_lane(d, 2) +
-                    wasm_f32x4_extract_lane(d, 3);
-        size_t bi = (size_t)n * per + b;
-        acc += q4_scale(q, bi) * (dot - q4_zero(q, bi) * sums[b]);
+        size_t b0 = (size_t)n * per + b, b1 = two ? b0 + per : b0;
+        float s0 = q4_scale(q, b0), s1 = q4_scale(q, b1);
+        acc0 = WD_MADD(acc0, d0, wasm_f32x4_splat(s0));
+        acc1 = WD_MADD(acc1, d1, wasm_f32x4_splat(s1));
+        corr0 += s0 * q4_zero(q, b0) * sums[b];
+        corr1 += s1 * q4_zero(q, b1) * sums[b];
       }
-      c[n] = acc;
+      c[n] = wasm_f32x4_extract_lane(acc0, 0) + wasm_f32x4_extract_lane(acc0, 1) + wasm_f32x4_extract_lane(acc0, 2) +
+             wasm_f32x4_extract_lane(acc0, 3) - corr0;
+      if (two)
+        c[n + 1] = wasm_f32x4_extract_lane(acc1, 0) + wasm_f32x4_extract_lane(acc1, 1) + wasm_f32x4_extract_lane(acc1, 2) +
+                   wasm_f32x4_extract_lane(acc1, 3) - corr1;
     }
   }
   if (g->epi) g->epi(g->c, N, g->img, 0, g->M, n0, n1);
