@@ -287,6 +287,19 @@ def test_sizes_beyond_wasm_memory_are_refused(bert, runners):
     assert got["last_hidden_state"].shape == (1, 7, 64)
 
 
+@pytest.mark.parametrize("host", ["native", "chromium"])
+def test_sizes_beyond_a_gpu_binding_are_refused(bert, runners, host):
+    """Sequence 60000 on webgpu: the attention scores would exceed what one storage binding may hold; the
+    binding is refused naming the tensor before anything is allocated, and a size that fits runs afterwards."""
+    proto, out, _, _ = bert
+    with pytest.raises(RuntimeRunError, match=r"tensor '.*' would take \d+ bytes at .*seq=60000.*binds at most"):
+        runners[host].run(out, _bert_feeds(1, 60000, 0), backend="webgpu")
+    feeds = _bert_feeds(1, 7, 0)
+    want = ort.InferenceSession(proto.SerializeToString()).run(None, feeds)[0]
+    err = compare(runners[host].run(out, feeds, backend="webgpu")["last_hidden_state"], want, "webgpu", "after")
+    assert err is None, err
+
+
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 def test_recurrent_models_at_several_lengths(tmp_path, runners, kind):
     """torch's LSTM (2 layers, bidirectional, 20 units: not a multiple of the kernel's 8), GRU and RNN

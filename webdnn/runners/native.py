@@ -232,13 +232,15 @@ class LoadedModel:
         groups = [(max(4, -(-evaluate(parse(b), env) // 4) * 4) if isinstance(b, str) else max(4, int(b)), f, l)
                   for b, f, l in arena["groups"]]
         lim = self.device.limits
+        at = ", ".join(f"{k}={env[k]}" for k in sorted(symbols))
         for name, g in arena["tensors"].items():
             if groups[g][0] > lim["max-storage-buffer-binding-size"]:
-                raise WebDNNError(f"tensor '{name}' would take {groups[g][0]} bytes at {dict(env)}; this device binds at most "
-                                  f"{lim['max-storage-buffer-binding-size']} bytes")
+                raise WebDNNError(f"tensor '{name}' would take {groups[g][0]} bytes at {at}; this device binds at most "
+                                  f"{lim['max-storage-buffer-binding-size']} bytes (maxStorageBufferBindingSize)")
         offsets, total = place_groups(groups)
         if total > lim["max-buffer-size"]:
-            raise WebDNNError(f"the activations would take {total} bytes at {dict(env)}; this device allows {lim['max-buffer-size']}")
+            raise WebDNNError(f"the activations would take {total} bytes at {at}; this device allows buffers of at most "
+                              f"{lim['max-buffer-size']} bytes (maxBufferSize)")
         if total > self.arena_bytes:
             usage = self.wgpu.BufferUsage.STORAGE | self.wgpu.BufferUsage.COPY_DST | self.wgpu.BufferUsage.COPY_SRC
             self.arena_bytes = max(16, -(-min(lim["max-buffer-size"], total if self.binding is None else total * 3 // 2) // 16) * 16)
