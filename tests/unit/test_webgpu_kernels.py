@@ -140,6 +140,25 @@ def test_symbolic_sizes_compile_once_and_run_at_any_size(tmp_path, runners):
         assert msg is None, msg
 
 
+def test_symbolic_sizes_in_half_precision(tmp_path):
+    """--precision f16 with symbolic sizes: the arena's groups sized for 2-byte floats, run on a device with
+    shader-f16 (lavapipe has it) at several sizes."""
+    from webdnn.runners.native import NativeRunner
+    m = _attention_model()
+    convert(m, tmp_path / "h", backends=["webgpu"], precision="f16")
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    with NativeRunner(precision="f16") as r:
+        if r.device is None or "shader-f16" not in r.device.features:
+            pytest.skip("this device has no shader-f16")
+        for n, t in ((1, 3), (2, 40)):
+            x = rnd(n, t, 16, seed=t)
+            (want,) = sess.run(None, {"x": x})
+            got = r.run(tmp_path / "h", {"x": x}, backend="webgpu")["y"]
+            assert r.last_precision == "f16"
+            msg = compare(got, want, "webgpu-f16", f"n={n}, T={t}")
+            assert msg is None, msg
+
+
 def test_symbolic_index_ops(tmp_path, runners):
     """Pad (edge), TopK along an open axis and GatherElements by its indices, over open sizes."""
     x = helper.make_tensor_value_info("x", F, ["n", "t"])
