@@ -120,8 +120,9 @@ def _attention_model():
 
 def test_symbolic_sizes_compile_once_and_run_at_any_size(tmp_path, runners):
     """One descriptor: the shaders read n and T from the sizes uniform, flat kernels over a symbolic count
-    are dispatched with a run-time count, and the activations are placed again for each binding
-    (larger, then smaller again), each result equal to onnxruntime's."""
+    are dispatched with a run-time count, a product over rows known at run time has a tile for few rows and
+    one for many, and the activations are placed again for each binding (larger, then smaller again), each
+    result equal to onnxruntime's."""
     import json
     m = _attention_model()
     convert(m, tmp_path / "sym", backends=["webgpu"])
@@ -130,8 +131,11 @@ def test_symbolic_sizes_compile_once_and_run_at_any_size(tmp_path, runners):
     assert any("wd_sz[0]" in code for code in graph["shaders"])
     assert any(isinstance(g, str) for d in graph["dispatches"] for g in d["groups"])
     assert "arena" in graph["memory"]["f32"]
+    # x · w over n·T rows known at run time: the thin tile up to 4 rows, the medium one past them
+    variants = [d["when"] for d in graph["dispatches"] if "when" in d]
+    assert {"dim": "T*n", "max": 4} in variants and {"dim": "T*n", "min": 5} in variants, variants
     sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
-    for n, t in ((1, 1), (2, 5), (1, 70), (3, 2)):
+    for n, t in ((1, 1), (2, 5), (1, 70), (2, 2), (3, 2)):
         x = rnd(n, t, 16, seed=t)
         (want,) = sess.run(None, {"x": x})
         got = runners["native"].run(tmp_path / "sym", {"x": x}, backend="webgpu")["y"]

@@ -189,6 +189,11 @@ class LoadedModel:
         self.steps = []
         for k in graph["dispatches"]:
             pipe = self.pipelines[k["shader"]]
+            when = k.get("when")
+            if when is not None:  # a variant for a range of a size (a product's tile for its row count)
+                v = evaluate(parse(when["dim"]), env) if isinstance(when["dim"], str) else int(when["dim"])
+                if v < when.get("min", v) or v > when.get("max", v):
+                    continue
             groups = [evaluate(parse(g), env) if isinstance(g, str) else int(g) for g in k["groups"]]
             if k.get("wrap") and groups[0] > 65535:
                 groups = [65535, -(-groups[0] // 65535), groups[2]]

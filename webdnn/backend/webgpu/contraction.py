@@ -253,6 +253,16 @@ def matmul(step, ctx):
     def store(sh):
         return _store_lines(step, sh, f"b * {u(M * N)} + m * {u(N)} + n", "v")
 
+    if is_sym(M) and not is_sym(N):
+        # rows known only at run time: the thin tile for a few rows (a decoder's one-token step), the medium one
+        # for more; the runtime dispatches the one whose row range holds M (Dispatch.when)
+        thin = gemm(op.name, ctx, step, TILES["thin"], M, N, K, batches, loads, store)
+        medium = gemm(op.name, ctx, step, TILES["medium"], M, N, K, batches, loads, store)
+        for d in thin:
+            d.when = (M, None, TILES["thin"].tm)
+        for d in medium:
+            d.when = (M, TILES["thin"].tm + 1, None)
+        return thin + medium
     return gemm(op.name, ctx, step, pick_tile(M, N, batches), M, N, K, batches, loads, store)
 
 

@@ -199,8 +199,12 @@ def _lower(graph: Graph, options: ConvertOptions, symbols: list) -> Lowered:
         if i is None:
             i = shader_index[d.code] = len(shaders)
             shaders.append(d.code)
+        when = {}
+        if d.when is not None:
+            when = {"dim": dim_json(d.when[0]), **({"min": d.when[1]} if d.when[1] is not None else {}),
+                    **({"max": d.when[2]} if d.when[2] is not None else {})}
         kernel_list.append({"name": d.name, "shader": i, "bindings": d.bindings, "groups": [dim_json(g) for g in d.groups],
-                            **({"wrap": True} if d.wrap else {})})
+                            **({"wrap": True} if d.wrap else {}), **({"when": when} if when else {})})
         used.update(b[0] for b in d.bindings)
         max_bind = max(max_bind, len(d.bindings))
         max_wg = max(max_wg, d.workgroup_bytes)

@@ -34,7 +34,11 @@ export interface WebGpuGraph extends Omit<GraphDescriptor, 'kernels'> {
   limits?: { [key: string]: number };
   memory: { [precision: string]: MemoryPlan };
   shaders: string[];
-  dispatches: { name: string; shader: number; bindings: [string, number][]; groups: [Dim, Dim, Dim]; wrap?: boolean }[];
+  dispatches: {
+    name: string; shader: number; bindings: [string, number][]; groups: [Dim, Dim, Dim]; wrap?: boolean;
+    /** graphs with symbolic sizes: dispatched only where min <= dim <= max (a product's tile for its row count) */
+    when?: { dim: Dim; min?: number; max?: number };
+  }[];
 }
 
 /** A dispatch's bind group entry for the sizes uniform (graphs with symbolic sizes). */
@@ -222,6 +226,10 @@ export class WebGpuBackend implements BackendInstance {
     this.steps = [];
     for (const d of graph.dispatches) {
       const pipeline = this.pipelines[d.shader];
+      if (d.when) {
+        const v = at(d.when.dim);
+        if (v < (d.when.min ?? -Infinity) || v > (d.when.max ?? Infinity)) continue;
+      }
       let groups = d.groups.map(at) as [number, number, number];
       if (d.wrap && groups[0] > MAX_GROUPS) groups = [MAX_GROUPS, Math.ceil(groups[0] / MAX_GROUPS), groups[2]];
       if (groups.some((g) => g > MAX_GROUPS)) {
