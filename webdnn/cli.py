@@ -125,7 +125,8 @@ def cmd_convert(args) -> int:
         print("  quantized model: its 8-bit weights are stored as they are (int8, exactly), and the wasm and webgpu "
               "backends multiply them as --weights int8 does")
     if summary.get("quantized") and summary["weight_bytes"].get("int4") and args.weights != "int4":
-        print("  quantized model: its 4-bit weights are stored as they are (int4, exactly), decoded to float32 at load")
+        print("  quantized model: its 4-bit weights are stored as they are (int4, exactly); the wasm and webgpu "
+              "backends keep those of MatMuls 4-bit in memory and multiply by them as stored, js decodes them at load")
     if summary["weight_error"] is not None:
         e = summary["weight_error"]
         print(f"  --weights {args.weights}: largest output change on a random input {e['max_abs']:.3g} "

@@ -66,6 +66,7 @@ def test_convert_says_a_4bit_model_keeps_its_4bit_weights(tmp_path):
     onnx.save(m, tmp_path / "nb.onnx")
     p = webdnn("convert", tmp_path / "nb.onnx", "-o", tmp_path / "out", "--backend", "js")
     assert "weights: int4" in p.stdout and "its 4-bit weights are stored as they are" in p.stdout
+    assert "keep those of MatMuls 4-bit in memory" in p.stdout
     assert "8-bit weights" not in p.stdout
 
 
