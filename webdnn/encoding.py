@@ -21,6 +21,8 @@ own (asymmetric 4-bit weights: (q - zero point) × scale), "zeros": true.
 decode() is the inverse (what the runtime computes); the runtime decodes at load."""
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .errors import ConversionError
@@ -189,6 +191,27 @@ def _exact_int4_fields(data: np.ndarray, axis: int | None) -> tuple[dict, bytes]
                 head = (half.astype("<f2") if f16 else scale.astype("<f4")).tobytes()
                 return fields, head + (_nibbles(found[1]) if zeros else b"") + _nibbles(q)
     return None
+
+
+_OWN_INT4: dict[int, tuple] = {}  # id(array) -> (weak reference to it, its fields or None): own_int4_matmul_fields' memo
+
+
+def own_int4_matmul_fields(data: np.ndarray) -> dict | None:
+    """The int4 fields encode() stores a matrix B [K, N] with (weights raw or f16) when it is a quantized model's
+    own 4-bit weights in blocks along K (MatMulNBits: "axis": 0), and no exact 8-bit form comes first; else None.
+    The backends whose products read such weights as stored ask this per weight; it is worked out once per array."""
+    hit = _OWN_INT4.get(id(data))
+    if hit is not None and hit[0]() is data:
+        return hit[1]
+    fields = None
+    if data.ndim == 2 and stores_quantized(data, "float32") and _exact_int8_fields(data, None) is None:
+        found = _exact_int4_fields(data, None)
+        if found is not None and found[0].get("axis") == 0:
+            fields = found[0]
+    if len(_OWN_INT4) > 4096:
+        _OWN_INT4.clear()
+    _OWN_INT4[id(data)] = (weakref.ref(data), fields)
+    return fields
 
 
 def _exact_int8_fields(data: np.ndarray, axis: int | None) -> tuple[dict, bytes] | None:

@@ -213,8 +213,9 @@ def test_symbolic_sizes_where_a_kernel_needs_fixed_ones(tmp_path, monkeypatch):
 
 def test_run_time_placement_and_binding():
     """plan.place_groups (the runtime's placeGroups in Python): groups live together never overlap, a dead
-    group's bytes are reused; plan.bind_sizes binds plain and affine dims and names a mismatch."""
-    from webdnn.backend.webgpu.plan import bind_sizes, place_groups
+    group's bytes are reused; the native runner's bind_sizes binds plain and affine dims and names a mismatch."""
+    from webdnn.backend.webgpu.plan import place_groups
+    from webdnn.runners.native import bind_sizes
     from webdnn.errors import WebDNNError
     groups = [(1000, -1, 2), (300, 0, 1), (300, 2, 3), (5000, 3, 4)]
     offsets, total = place_groups(groups, 256)

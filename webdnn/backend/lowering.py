@@ -103,6 +103,12 @@ def _epilogue_of(op: Op, consumers: dict, graph_outputs: set, fusion: Fusion):
     return ew, slots[0]
 
 
+def is_symbolic_step(step) -> bool:
+    """Whether a step's tensors (its epilogue's included) have sizes bound at run time (ir/symbolic.py)."""
+    ts = [*step.op.inputs, *step.op.outputs, *(step.epilogue.inputs if step.epilogue is not None else ())]
+    return any(t is not None and t.is_symbolic for t in ts)
+
+
 def lower_graph(graph: Graph, fusion: Fusion = Fusion()) -> LoweredGraph:
     """The steps of `graph` for a backend whose kernels can fuse what `fusion` says."""
     consumers = graph.consumers()

@@ -23,7 +23,7 @@ from . import Runner, RuntimeRunError
 from ..descriptor import read_file, read_model
 from ..errors import WebDNNError
 from ..backend.webgpu.indices import SIZES_BINDING
-from ..backend.webgpu.plan import bind_sizes, place_groups
+from ..backend.webgpu.plan import place_groups
 from ..ir.host import run_host
 from ..ir.symbolic import evaluate, parse
 
@@ -103,6 +103,56 @@ def _from_gpu(raw, dtype: str, precision: str, n: int) -> np.ndarray:
         return np.frombuffer(raw, np.float16 if precision == "f16" else np.float32, n).astype(np.float32)
     v = np.frombuffer(raw, np.int32, n)
     return v.astype({"int8": np.int8, "uint8": np.uint8, "bool": np.uint8}.get(dtype, np.int32))
+
+
+def bind_sizes(declared: dict, actual: dict, defaults: dict, ranges: dict | None = None) -> dict:
+    """{symbol: size} from the inputs' actual shapes: plain-name dims bind their symbol, a dim affine
+    in one unbound symbol (`32*h`) binds it where the size is a whole multiple, every other dim must
+    then agree (the runtime's bindShapes, for the native runner)."""
+    from ..ir.symbolic import symbols
+    env, ranges = {}, ranges or {}
+
+    def check_range(name, v, what):
+        r = ranges.get(name)
+        if r and not (r[0] <= v <= r[1]):
+            raise WebDNNError(f"{what}, outside the range {r[0]}..{r[1]} {'of ' + name + ' ' if ' (' in what else ''}"
+                              f"the model was converted for")
+
+    for name, dims in declared.items():
+        shape = actual.get(name)
+        if shape is None:
+            continue
+        if len(shape) != len(dims):
+            raise WebDNNError(f"input '{name}' has rank {len(dims)}, got shape {list(shape)}")
+        for i, d in enumerate(dims):
+            if isinstance(d, str) and d.isidentifier():
+                if env.get(d, shape[i]) != shape[i]:
+                    raise WebDNNError(f"input '{name}' dim {i} is '{d}' = {shape[i]}, but another input set '{d}' = {env[d]}")
+                check_range(d, shape[i], f"input '{name}' dim {i} ('{d}') is {shape[i]}")
+                env[d] = int(shape[i])
+    for name, dims in declared.items():
+        shape = actual.get(name)
+        for i, d in enumerate(dims if shape is not None else ()):
+            if isinstance(d, str) and not d.isidentifier():
+                e = parse(d)
+                open_ = [n for n in symbols(e) if n not in env]
+                if len(open_) == 1:
+                    b = evaluate(e, {**env, open_[0]: 0})
+                    a = evaluate(e, {**env, open_[0]: 1}) - b
+                    if a <= 0 or (shape[i] - b) % a or shape[i] < b:
+                        raise WebDNNError(f"input '{name}' dim {i} is {shape[i]}; it must be {d} for a whole {open_[0]}")
+                    env[open_[0]] = (shape[i] - b) // a
+                    check_range(open_[0], env[open_[0]],
+                                f"input '{name}' dim {i} is {shape[i]} ({d} with {open_[0]} = {env[open_[0]]})")
+    for k, v in defaults.items():
+        env.setdefault(k, int(v))
+    for name, dims in declared.items():
+        shape = actual.get(name)
+        for i, d in enumerate(dims if shape is not None else ()):
+            want = evaluate(parse(d), env) if isinstance(d, str) else d
+            if want != shape[i]:
+                raise WebDNNError(f"input '{name}' dim {i} must be {d} = {want}, got {shape[i]} (shape {list(shape)})")
+    return env
 
 
 class LoadedModel:

@@ -5,14 +5,13 @@ file with every shape and offset a constant. The runtime only copies bytes to th
 in graph_wasm.json and calls the module's run()."""
 from __future__ import annotations
 
-from ...encoding import (INT4_BLOCK, _exact_int4_fields, _exact_int8_fields, exact_int8, output_axes,
-                         stored_bytes, stores_quantized)
+from ...encoding import INT4_BLOCK, exact_int8, own_int4_matmul_fields, output_axes, stored_bytes, stores_quantized
 from ...errors import ConversionError, ShapeError
 from ...ir.symbolic import is_symbolic_array
 from ...ir import Graph
-from ..lowering import Fusion, lower_graph
+from ..lowering import Fusion, is_symbolic_step, lower_graph
 from ..memory import plan as plan_memory, storage_bytes
-from .symbolic import SYMBOLIC_KERNELS, SymProgram, bind_source, is_symbolic_step, plan_groups
+from .symbolic import SYMBOLIC_KERNELS, SymProgram, bind_source, plan_groups
 from .emit import (ALIGN, CONTRACTIONS, EMIT, GEMM_SCRATCH, MAX_THREADS, THREAD_STACK, Program, align_up,
                    epilogue_strides, gemm_slivers, gemv_panels, q8_weight_of)
 
@@ -90,13 +89,10 @@ def _stored_int4(graph: Graph, steps, weights: str, taken: dict) -> dict:
                 as_b[b.name] = (b, as_b.get(b.name, (b, 0))[1] + 1)
     out = {}
     for name, (t, n) in as_b.items():
-        if n != uses.get(name) or name in taken or not stores_quantized(t.data, t.dtype):
-            continue
-        if _exact_int8_fields(t.data, None) is not None:
-            continue  # stored 8-bit (encoding.encode tries that first)
-        found = _exact_int4_fields(t.data, None)
-        if found is not None and found[0].get("axis") == 0 and t.shape[0] % 16 == 0:
-            out[name] = found[0]
+        if n == uses.get(name) and name not in taken:
+            fields = own_int4_matmul_fields(t.data)
+            if fields is not None and t.shape[0] % 16 == 0:  # the kernel reads 16 values of a column at a time
+                out[name] = fields
     return out
 
 

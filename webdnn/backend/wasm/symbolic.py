@@ -30,11 +30,6 @@ SYMBOLIC_KERNELS = {"MatMul", "Elementwise", "Reduce", "Softmax", "Transpose", "
 ITEM = {"int64": 4, "float16": 4, "bool": 1, "float32": 4, "int32": 4, "int8": 1, "uint8": 1}
 
 
-def is_symbolic_step(step) -> bool:
-    ts = [*step.op.inputs, *step.op.outputs, *(step.epilogue.inputs if step.epilogue is not None else ())]
-    return any(t is not None and t.is_symbolic for t in ts)
-
-
 def sym_bytes(t):
     return t.size * ITEM[t.dtype]
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...encoding import (INT4_BLOCK, _exact_int4_fields, _exact_int8_fields, exact_int8, output_axes,
-                         stored_bytes, stores_quantized)
+from ...encoding import INT4_BLOCK, exact_int8, own_int4_matmul_fields, output_axes, stored_bytes, stores_quantized
 from ...errors import ConversionError
 from ...ir import Graph
-from ..lowering import Fusion, Lowered, lower_graph
+from ..lowering import Fusion, Lowered, is_symbolic_step, lower_graph
 from ...options import ConvertOptions
 from ...passes.unroll_recurrent import unroll_recurrent
 from ...ir.symbolic import dim_json, is_symbolic, is_symbolic_array
@@ -71,8 +70,7 @@ def _check_symbolic(steps) -> None:
     """Refuses a graph with symbolic sizes where a kernel needs fixed ones (the converter then builds
     this backend for the fixed sizes, with a note saying why)."""
     for s in steps:
-        ts = [*s.op.inputs, *s.op.outputs, *(s.epilogue.inputs if s.epilogue is not None else ())]
-        if any(t is not None and t.is_symbolic for t in ts) and s.type not in SYMBOLIC_KERNELS:
+        if is_symbolic_step(s) and s.type not in SYMBOLIC_KERNELS:
             raise ConversionError(f"{s.type} {s.name!r}: the webgpu backend does not take symbolic sizes here")
         for a in FIXED_ATTRS.get(s.type, ()):
             v = s.attrs[a]
@@ -96,13 +94,11 @@ def _own_int4(graph: Graph, weights: str, as_w: dict, uses: dict, tensors: dict,
     out = {}
     for n, (axis, k) in as_w.items():
         t = tensors.get(n)
-        if t is None or axis != 1 or k != uses.get(n) or len(t.shape) != 2 or not stores_quantized(t.data, "float32"):
+        if t is None or axis != 1 or k != uses.get(n) or len(t.shape) != 2:
             continue
-        if _exact_int8_fields(t.data, None) is not None:
-            continue
-        found = _exact_int4_fields(t.data, None)
-        if found is not None and found[0].get("axis") == 0 and stored_bytes(t.shape, found[0]) <= 4 * part_elems:
-            out[n] = found[0]
+        fields = own_int4_matmul_fields(t.data)
+        if fields is not None and stored_bytes(t.shape, fields) <= 4 * part_elems:
+            out[n] = fields
     return out
 
 

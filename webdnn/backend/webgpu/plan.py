@@ -60,8 +60,14 @@ def layout(graph, steps, constants, precision: str, part_elems: int,
         t = by_name[name]
         tensors[name] = [[0, off + o, b] for o, b in tensor_parts(t.size, t.dtype, precision, part_elems)]
 
+    _place_constants(buffers, tensors, constants, precision, part_elems, max_buffer, encoded or {})
+    return {"buffers": buffers, "tensors": tensors, "activation_bytes": mp.arena_bytes}, mp
+
+
+def _place_constants(buffers, tensors, constants, precision, part_elems, max_buffer, encoded) -> None:
+    """Packs the constants into `weights` buffers appended to `buffers` (their parts into `tensors`), then
+    rounds every buffer's size up to 16 bytes."""
     cur = None
-    encoded = encoded or {}
     for t in constants:
         locs = []
         # a constant bound as its encoding stores it (graph "encoded"): its stored bytes, one part
@@ -77,7 +83,6 @@ def layout(graph, steps, constants, precision: str, part_elems: int,
         tensors[t.name] = locs
     for b in buffers:
         b["bytes"] = max(_align(b["bytes"], 16), 16)
-    return {"buffers": buffers, "tensors": tensors, "activation_bytes": mp.arena_bytes}, mp
 
 
 def symbolic_layout(graph, steps, constants, precision: str, part_elems: int, roots: dict,
@@ -88,8 +93,8 @@ def symbolic_layout(graph, steps, constants, precision: str, part_elems: int, ro
     binding (docs/descriptor.md): {"buffers", "tensors" (constants), "arena": {"groups": [[bytes,
     first, last]], "tensors": {name: group}}}. Buffer 0, the arena, is sized by that placement."""
     from ...ir.symbolic import dim_json
-    # constants as the fixed plan places them (an empty graph's activation plan: none)
-    doc, _ = layout(_NoActivations(graph), [], constants, precision, part_elems, max_buffer, encoded)
+    doc = {"buffers": [{"kind": "arena", "bytes": 16}], "tensors": {}}  # the arena: sized by the runtime
+    _place_constants(doc["buffers"], doc["tensors"], constants, precision, part_elems, max_buffer, encoded or {})
     index, groups, members = {}, [], {}
 
     def touch(t, i):
@@ -107,19 +112,7 @@ def symbolic_layout(graph, steps, constants, precision: str, part_elems: int, ro
 
     memory.visit_uses(graph, steps, touch)
     doc["arena"] = {"groups": [[dim_json(b), f, l] for b, f, l in groups], "tensors": members}
-    doc["buffers"][0]["bytes"] = 16
     return doc
-
-
-class _NoActivations:
-    """A graph view with no activations: layout() then places only the constants it is given."""
-
-    def __init__(self, graph):
-        self.inputs, self.outputs = [], []
-        self._graph = graph
-
-    def __getattr__(self, name):
-        return getattr(self._graph, name)
 
 
 def place_groups(groups: list[tuple[int, int, int]], align: int = OFFSET_ALIGN) -> tuple[list[int], int]:
@@ -141,54 +134,3 @@ def place_groups(groups: list[tuple[int, int, int]], align: int = OFFSET_ALIGN) 
         placed.append(k)
         total = max(total, offsets[k] + need)
     return offsets, total
-
-
-def bind_sizes(declared: dict, actual: dict, defaults: dict, ranges: dict | None = None) -> dict:
-    """{symbol: size} from the inputs' actual shapes: plain-name dims bind their symbol, a dim affine
-    in one unbound symbol (`32*h`) binds it where the size is a whole multiple, every other dim must
-    then agree (the runtime's bindShapes, for the native runner)."""
-    from ...errors import WebDNNError
-    from ...ir.symbolic import evaluate, parse, symbols
-    env, ranges = {}, ranges or {}
-
-    def check_range(name, v, what):
-        r = ranges.get(name)
-        if r and not (r[0] <= v <= r[1]):
-            raise WebDNNError(f"{what}, outside the range {r[0]}..{r[1]} {'of ' + name + ' ' if ' (' in what else ''}"
-                              f"the model was converted for")
-
-    for name, dims in declared.items():
-        shape = actual.get(name)
-        if shape is None:
-            continue
-        if len(shape) != len(dims):
-            raise WebDNNError(f"input '{name}' has rank {len(dims)}, got shape {list(shape)}")
-        for i, d in enumerate(dims):
-            if isinstance(d, str) and d.isidentifier():
-                if env.get(d, shape[i]) != shape[i]:
-                    raise WebDNNError(f"input '{name}' dim {i} is '{d}' = {shape[i]}, but another input set '{d}' = {env[d]}")
-                check_range(d, shape[i], f"input '{name}' dim {i} ('{d}') is {shape[i]}")
-                env[d] = int(shape[i])
-    for name, dims in declared.items():
-        shape = actual.get(name)
-        for i, d in enumerate(dims if shape is not None else ()):
-            if isinstance(d, str) and not d.isidentifier():
-                e = parse(d)
-                open_ = [n for n in symbols(e) if n not in env]
-                if len(open_) == 1:
-                    b = evaluate(e, {**env, open_[0]: 0})
-                    a = evaluate(e, {**env, open_[0]: 1}) - b
-                    if a <= 0 or (shape[i] - b) % a or shape[i] < b:
-                        raise WebDNNError(f"input '{name}' dim {i} is {shape[i]}; it must be {d} for a whole {open_[0]}")
-                    env[open_[0]] = (shape[i] - b) // a
-                    check_range(open_[0], env[open_[0]],
-                                f"input '{name}' dim {i} is {shape[i]} ({d} with {open_[0]} = {env[open_[0]]})")
-    for k, v in defaults.items():
-        env.setdefault(k, int(v))
-    for name, dims in declared.items():
-        shape = actual.get(name)
-        for i, d in enumerate(dims if shape is not None else ()):
-            want = evaluate(parse(d), env) if isinstance(d, str) else d
-            if want != shape[i]:
-                raise WebDNNError(f"input '{name}' dim {i} must be {d} = {want}, got {shape[i]} (shape {list(shape)})")
-    return env
