@@ -588,18 +588,19 @@ def test_verify_compares_a_quantized_model_by_cosine(tmp_path):
 
 
 @pytest.mark.parametrize("host", ["node", "chromium"])
-@pytest.mark.parametrize("zeros,rows", [(False, 3), (True, 3), (False, 9), (True, 9)])
-def test_matmul_nbits_weights_stay_4bit(runners, tmp_path, host, zeros, rows):
+@pytest.mark.parametrize("zeros,rows,k,bs", [(False, 3, 160, 32), (True, 3, 144, 16), (False, 9, 128, 32), (True, 9, 128, 32)])
+def test_matmul_nbits_weights_stay_4bit(runners, tmp_path, host, zeros, rows, k, bs):
     """MatMulNBits' 4-bit weights (blocks of 32 along K; symmetric with scales that are half floats, or with
     a zero point per block and float32 scales, which half floats would round) are stored int4 exactly, blocks
     along the weight's axis 0, the zero points packed two per byte: about an eighth of float32. The wasm
     backend keeps them so in memory and multiplies by them as stored (wd_matmul_q4: fewer than 4 rows, and
     the GEMM for more), webgpu binds them as stored and unpacks them in the shader, js decodes them at load.
-    Every backend multiplies exactly the model's weights."""
+    Every backend multiplies exactly the model's weights (the GEMV takes A as 16-bit integers per block: 5 and 9
+    blocks per column, past its groups of 4; blocks of 16 and 32)."""
     import onnxruntime as ort
     from tests.unit.test_onnx_contrib import _pack
     rng = np.random.default_rng(6)
-    k, n, bs = 128, (45 if rows < 4 else 48), 32  # an odd column count: the GEMV's last column alone
+    n = 45 if rows < 4 else 48  # an odd column count: the GEMV's last column alone
     q = rng.integers(0, 16, (n, k))
     scales = (rng.random((n, k // bs)) * 0.05 + 0.01).astype(np.float32)
     if not zeros:
@@ -607,7 +608,8 @@ def test_matmul_nbits_weights_stay_4bit(runners, tmp_path, host, zeros, rows):
     inits = [numpy_helper.from_array(_pack(q, 4).reshape(n, k // bs, bs // 2), "B"),
              numpy_helper.from_array(scales, "scales")]
     if zeros:  # packed 4-bit zero points, two blocks per byte
-        inits.append(numpy_helper.from_array(_pack(rng.integers(0, 16, (n, k // bs)), 4), "zp"))
+        zp = rng.integers(0, 16, (n, k // bs + (k // bs) % 2))  # an odd block count: the last byte half used
+        inits.append(numpy_helper.from_array(_pack(zp, 4), "zp"))
     g = helper.make_graph([helper.make_node("MatMulNBits", ["a", "B", "scales"] + ["zp"] * zeros, ["y"],
                                            domain="com.microsoft", K=k, N=n, bits=4, block_size=bs)], "nbits",
                           [helper.make_tensor_value_info("a", TensorProto.FLOAT, [rows, k])],
@@ -617,7 +619,7 @@ def test_matmul_nbits_weights_stay_4bit(runners, tmp_path, host, zeros, rows):
     webdnn.convert(tmp_path / "m.onnx", tmp_path / "o", backends=("js", "wasm", "webgpu"))
     model = json.loads((tmp_path / "o" / "model.json").read_text())
     blocks = n * k // bs
-    stored = (2 if not zeros else 4) * blocks + (blocks // 2 if zeros else 0) + n * k // 2
+    stored = (2 if not zeros else 4) * blocks + (-(-blocks // 2) if zeros else 0) + n * k // 2
     assert model["stats"]["weight_encodings"] == {"int4": stored}
     wasm = json.loads((tmp_path / "o" / "graph_wasm.json").read_text())
     (name, fields), = wasm["encoded"].items()

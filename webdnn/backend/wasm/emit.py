@@ -584,7 +584,7 @@ def _q4_matmul(p: Program, step: Step, k: int, M, K: int, N: int, batch, sa, str
     ao = p.table("int32_t", [sum(i * s for i, s in zip(ix, sa)) * M * K for ix in idx] if len(idx) > 1 else [0],
                  f"k{k}_ao")
     epi = _epilogue(p, step, k, strides) if step.epilogue is not None else "0"
-    # the GEMM's scratch, or A's even and odd values and its block sums (fewer than 4 rows)
+    # the GEMM's scratch, or A as 16-bit integers (even and odd k apart) with a scale and a sum per block (fewer than 4 rows)
     p.scratch = max(p.scratch, GEMM_SCRATCH, (K + K // 16 + 16) * 4)
     f = p.q4[b.name]
     return (f"  wd_matmul_q4({p.ptr(a, True)}, (const char*)(wd_base + {p.offsets[b.name]}), {p.ptr(step.outputs[0])}, "

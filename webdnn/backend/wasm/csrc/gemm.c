@@ -1164,58 +1164,163 @@ void wd_q8_winograd(const wd_conv_t* p, const int16_t* u, void* work, int rows) 
 /* ---- products with 4-bit weights (q4_t): B stays 4-bit in memory ---- */
 typedef struct { const float* a; const q4_t* q; float* c; int M, N, K, cols; wd_epi_fn epi; int img; } q4v_t;
 
-/* M < 4 rows: per row, A's even and odd k apart (the nibbles' order) and its sum per block; per column and
- * block, s x (a . nibbles - zero x sum(a)), 16 values per step */
+/* One row of A for the 4-bit GEMV: per block of `blk` values, a scale (its largest magnitude / 32767) and the
+ * values as 16-bit integers of it, the even k apart from the odd ones (the nibbles' order: ev[i] = a[2i],
+ * od[i] = a[2i + 1]), and their sum per block (the zero points' share). 16 bits keep A within 1/65534 of each
+ * block's largest value: float-product accuracy, at integer dot-product speed. */
+static void q4_gemv_prep(const float* a, int K, int blk, int16_t* ev, int16_t* od, float* ascale, int32_t* asum) {
+  for (int b = 0; b < K / blk; b++) {
+    const float* x = a + (size_t)b * blk;
+    f32x4 mx = wasm_f32x4_splat(0.0f);
+    for (int k = 0; k < blk; k += 4) mx = wasm_f32x4_max(mx, wasm_f32x4_abs(wasm_v128_load(x + k)));
+    float peak = wasm_f32x4_extract_lane(mx, 0);
+    for (int l = 1; l < 4; l++) {
+      float v = l == 1 ? wasm_f32x4_extract_lane(mx, 1) : l == 2 ? wasm_f32x4_extract_lane(mx, 2) : wasm_f32x4_extract_lane(mx, 3);
+      peak = v > peak ? v : peak;
+    }
+    float scale = peak > 0.0f ? peak / 32767.0f : 0.0f, inv = peak > 0.0f ? 32767.0f / peak : 0.0f;
+    ascale[b] = scale;
+    const f32x4 vi = wasm_f32x4_splat(inv);
+    v128_t sum = wasm_i32x4_splat(0);
+    for (int k = 0; k < blk; k += 16) {
+      /* 16 values -> 8 even, 8 odd, as int16 */
+      f32x4 p0 = wasm_v128_load(x + k), p1 = wasm_v128_load(x + k + 4), p2 = wasm_v128_load(x + k + 8), p3 = wasm_v128_load(x + k + 12);
+      f32x4 e0 = wasm_i32x4_shuffle(p0, p1, 0, 2, 4, 6), o0 = wasm_i32x4_shuffle(p0, p1, 1, 3, 5, 7);
+      f32x4 e1 = wasm_i32x4_shuffle(p2, p3, 0, 2, 4, 6), o1 = wasm_i32x4_shuffle(p2, p3, 1, 3, 5, 7);
+      v128_t ie0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(e0, vi)));
+      v128_t ie1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(e1, vi)));
+      v128_t io0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(o0, vi)));
+      v128_t io1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(o1, vi)));
+      sum = wasm_i32x4_add(sum, wasm_i32x4_add(wasm_i32x4_add(ie0, ie1), wasm_i32x4_add(io0, io1)));
+      wasm_v128_store(ev + (size_t)(b * blk + k) / 2, wasm_i16x8_narrow_i32x4(ie0, ie1));
+      wasm_v128_store(od + (size_t)(b * blk + k) / 2, wasm_i16x8_narrow_i32x4(io0, io1));
+    }
+    asum[b] = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) + wasm_i32x4_extract_lane(sum, 2) +
+              wasm_i32x4_extract_lane(sum, 3);
+  }
+}
+
+/* a column's 16 nibbles (8 bytes at p: k, k+1 in byte k/2) times A's 16-bit values there: 32-bit partial sums */
+WD_INLINE v128_t q4_dot16(const uint8_t* p, int sym, v128_t e, v128_t o) {
+  v128_t v = wasm_v128_load64_zero(p);
+  if (sym) v = wasm_v128_xor(v, wasm_i8x16_splat((int8_t)0x88));
+  v128_t lo = wasm_u16x8_extend_low_u8x16(wasm_v128_and(v, wasm_i8x16_splat(15)));
+  v128_t hi = wasm_u16x8_extend_low_u8x16(wasm_u8x16_shr(v, 4));
+  return wasm_i32x4_add(wasm_i32x4_dot_i16x8(lo, e), wasm_i32x4_dot_i16x8(hi, o));
+}
+
+/* the same for 32 nibbles (16 bytes) */
+WD_INLINE v128_t q4_dot32(const uint8_t* p, int sym, v128_t e0, v128_t e1, v128_t o0, v128_t o1) {
+  v128_t v = wasm_v128_load(p);
+  if (sym) v = wasm_v128_xor(v, wasm_i8x16_splat((int8_t)0x88));
+  v128_t lo = wasm_v128_and(v, wasm_i8x16_splat(15)), hi = wasm_u8x16_shr(v, 4);
+  v128_t d = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_u16x8_extend_low_u8x16(lo), e0),
+                            wasm_i32x4_dot_i16x8(wasm_u16x8_extend_high_u8x16(lo), e1));
+  return wasm_i32x4_add(d, wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_u16x8_extend_low_u8x16(hi), o0),
+                                          wasm_i32x4_dot_i16x8(wasm_u16x8_extend_high_u8x16(hi), o1)));
+}
+
+/* 4 half floats -> float32: the bits moved into float32's places, times 2^112 (the exponents' bias apart; right for
+ * subnormal halves too; a scale is finite) */
+WD_INLINE f32x4 q4_halves4(const uint16_t* h) {
+  v128_t v = wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(h));
+  v128_t mag = wasm_i32x4_shl(wasm_v128_and(v, wasm_i32x4_splat(0x7fff)), 13);
+  f32x4 f = wasm_f32x4_mul(mag, wasm_f32x4_splat(5.192296858534828e+33f));
+  return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(v, wasm_i32x4_splat(0x8000)), 16));
+}
+
+/* 4 blocks' scales from b (q->hscales or fscales) */
+WD_INLINE f32x4 q4_scales4(const q4_t* q, size_t b) {
+  return q->fscales ? wasm_v128_load(q->fscales + b) : q4_halves4(q->hscales + b);
+}
+
+/* column's integer dot products with A over one block (32-bit lanes to add) */
+WD_INLINE void q4_block_dots(const uint8_t* c0, const uint8_t* c1, const int16_t* ev, const int16_t* od, int k, int blk,
+                             int sym, v128_t* d0, v128_t* d1) {
+  v128_t x0 = wasm_i32x4_splat(0), x1 = x0;
+  if (blk % 32 == 0) {
+    for (int j = k; j < k + blk; j += 32) {
+      const v128_t e0 = wasm_v128_load(ev + j / 2), e1 = wasm_v128_load(ev + j / 2 + 8);
+      const v128_t o0 = wasm_v128_load(od + j / 2), o1 = wasm_v128_load(od + j / 2 + 8);
+      x0 = wasm_i32x4_add(x0, q4_dot32(c0 + j / 2, sym, e0, e1, o0, o1));
+      x1 = wasm_i32x4_add(x1, q4_dot32(c1 + j / 2, sym, e0, e1, o0, o1));
+    }
+  } else {
+    for (int j = k; j < k + blk; j += 16) {
+      const v128_t e = wasm_v128_load(ev + j / 2), o = wasm_v128_load(od + j / 2);
+      x0 = wasm_i32x4_add(x0, q4_dot16(c0 + j / 2, sym, e, o));
+      x1 = wasm_i32x4_add(x1, q4_dot16(c1 + j / 2, sym, e, o));
+    }
+  }
+  *d0 = x0; *d1 = x1;
+}
+
+#define Q4_LANE(v, i) wasm_i32x4_shuffle((v), (v), i, i, i, i)
+
+/* M < 4 rows: per row, A as 16-bit integers per block (q4_gemv_prep); per column and block, the integer dot
+ * product of nibbles and A (no value of either converted to float), then scale_w x scale_a x (dot - zero x sum(A)),
+ * the scales of 4 blocks at a time */
 static void q4_gemv_task(const void* arg, int t, int tid) {
   const q4v_t* g = (const q4v_t*)arg;
   const q4_t* q = g->q;
-  const int N = g->N, K = g->K, blk = q->block, per = K / blk, sym = q->zeros == 0;
+  const int N = g->N, K = g->K, blk = q->block, per = K / blk, sym = q->zeros == 0, per4 = per & ~3;
   int n0 = t * g->cols, n1 = n0 + g->cols < N ? n0 + g->cols : N;
-  float* ev = wd_thread_scratch(tid);
-  float* od = ev + K / 2;
-  float* sums = od + K / 2;
+  int16_t* ev = (int16_t*)wd_thread_scratch(tid);
+  int16_t* od = ev + K / 2;
+  float* ascale = (float*)(od + K / 2);
+  float* asum = ascale + per;
   for (int m = 0; m < g->M; m++) {
-    const float* a = g->a + (size_t)m * K;
-    for (int i = 0; i < K / 2; i++) { ev[i] = a[2 * i]; od[i] = a[2 * i + 1]; }
-    for (int b = 0; b < per; b++) {
-      float s = 0.0f;
-      for (int k = b * blk; k < (b + 1) * blk; k++) s += a[k];
-      sums[b] = s;
-    }
+    q4_gemv_prep(g->a + (size_t)m * K, K, blk, ev, od, ascale, (int32_t*)asum);
+    for (int b = 0; b < per; b++) asum[b] = (float)((int32_t*)asum)[b];
     float* c = g->c + (size_t)m * N;
-    /* two columns at a time (each of A's vectors loaded once for both); each block's dot product scaled in
-     * the vector accumulator, the zero points' share apart */
+    /* two columns at a time (each of A's vectors loaded once for both) */
     for (int n = n0; n < n1; n += 2) {
       const int two = n + 1 < n1;
       const uint8_t* c0 = q->vals + (size_t)n * K / 2;
       const uint8_t* c1 = two ? c0 + K / 2 : c0;
-      f32x4 acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0;
-      float corr0 = 0.0f, corr1 = 0.0f;
-      for (int b = 0; b < per; b++) {
-        f32x4 d0 = wasm_f32x4_splat(0.0f), d1 = d0;
-        for (int k = b * blk; k < (b + 1) * blk; k += 16) {
-          f32x4 l0, l1, h0, h1, m0, m1, j0, j1;
-          q4_nibbles16(c0 + k / 2, sym, &l0, &l1, &h0, &h1);
-          q4_nibbles16(c1 + k / 2, sym, &m0, &m1, &j0, &j1);
-          const float *e = ev + k / 2, *o = od + k / 2;
-          f32x4 e0 = wasm_v128_load(e), e1 = wasm_v128_load(e + 4), o0 = wasm_v128_load(o), o1 = wasm_v128_load(o + 4);
-          d0 = WD_MADD(d0, l0, e0); d1 = WD_MADD(d1, m0, e0);
-          d0 = WD_MADD(d0, l1, e1); d1 = WD_MADD(d1, m1, e1);
-          d0 = WD_MADD(d0, h0, o0); d1 = WD_MADD(d1, j0, o0);
-          d0 = WD_MADD(d0, h1, o1); d1 = WD_MADD(d1, j1, o1);
+      const size_t s0 = (size_t)n * per, s1 = two ? s0 + per : s0;
+      f32x4 acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0, cor0 = acc0, cor1 = acc0;
+      v128_t d0, d1;
+      for (int b = 0; b < per4; b += 4) {
+        const f32x4 as = wasm_v128_load(ascale + b), am = wasm_v128_load(asum + b);
+        const f32x4 sc0 = wasm_f32x4_mul(q4_scales4(q, s0 + b), as), sc1 = wasm_f32x4_mul(q4_scales4(q, s1 + b), as);
+        f32x4 z0 = wasm_f32x4_splat(8.0f), z1 = z0;
+        if (!sym) {
+          z0 = wasm_f32x4_make(q4_zero(q, s0 + b), q4_zero(q, s0 + b + 1), q4_zero(q, s0 + b + 2), q4_zero(q, s0 + b + 3));
+          z1 = wasm_f32x4_make(q4_zero(q, s1 + b), q4_zero(q, s1 + b + 1), q4_zero(q, s1 + b + 2), q4_zero(q, s1 + b + 3));
         }
-        size_t b0 = (size_t)n * per + b, b1 = two ? b0 + per : b0;
-        float s0 = q4_scale(q, b0), s1 = q4_scale(q, b1);
-        acc0 = WD_MADD(acc0, d0, wasm_f32x4_splat(s0));
-        acc1 = WD_MADD(acc1, d1, wasm_f32x4_splat(s1));
-        corr0 += s0 * q4_zero(q, b0) * sums[b];
-        corr1 += s1 * q4_zero(q, b1) * sums[b];
+        cor0 = WD_MADD(cor0, sc0, wasm_f32x4_mul(z0, am));
+        cor1 = WD_MADD(cor1, sc1, wasm_f32x4_mul(z1, am));
+        const int k = b * blk;
+        q4_block_dots(c0, c1, ev, od, k, blk, sym, &d0, &d1);
+        acc0 = WD_MADD(acc0, wasm_f32x4_convert_i32x4(d0), Q4_LANE(sc0, 0));
+        acc1 = WD_MADD(acc1, wasm_f32x4_convert_i32x4(d1), Q4_LANE(sc1, 0));
+        q4_block_dots(c0, c1, ev, od, k + blk, blk, sym, &d0, &d1);
+        acc0 = WD_MADD(acc0, wasm_f32x4_convert_i32x4(d0), Q4_LANE(sc0, 1));
+        acc1 = WD_MADD(acc1, wasm_f32x4_convert_i32x4(d1), Q4_LANE(sc1, 1));
+        q4_block_dots(c0, c1, ev, od, k + 2 * blk, blk, sym, &d0, &d1);
+        acc0 = WD_MADD(acc0, wasm_f32x4_convert_i32x4(d0), Q4_LANE(sc0, 2));
+        acc1 = WD_MADD(acc1, wasm_f32x4_convert_i32x4(d1), Q4_LANE(sc1, 2));
+        q4_block_dots(c0, c1, ev, od, k + 3 * blk, blk, sym, &d0, &d1);
+        acc0 = WD_MADD(acc0, wasm_f32x4_convert_i32x4(d0), Q4_LANE(sc0, 3));
+        acc1 = WD_MADD(acc1, wasm_f32x4_convert_i32x4(d1), Q4_LANE(sc1, 3));
+      }
+      acc0 = wasm_f32x4_sub(acc0, cor0);
+      acc1 = wasm_f32x4_sub(acc1, cor1);
+      float r0 = 0.0f, r1 = 0.0f;
+      for (int b = per4; b < per; b++) {  /* blocks past the last 4 */
+        float t0 = q4_scale(q, s0 + b) * ascale[b], t1 = q4_scale(q, s1 + b) * ascale[b];
+        q4_block_dots(c0, c1, ev, od, b * blk, blk, sym, &d0, &d1);
+        r0 += t0 * ((float)(wasm_i32x4_extract_lane(d0, 0) + wasm_i32x4_extract_lane(d0, 1) + wasm_i32x4_extract_lane(d0, 2) +
+                            wasm_i32x4_extract_lane(d0, 3)) - q4_zero(q, s0 + b) * asum[b]);
+        r1 += t1 * ((float)(wasm_i32x4_extract_lane(d1, 0) + wasm_i32x4_extract_lane(d1, 1) + wasm_i32x4_extract_lane(d1, 2) +
+                            wasm_i32x4_extract_lane(d1, 3)) - q4_zero(q, s1 + b) * asum[b]);
       }
       c[n] = wasm_f32x4_extract_lane(acc0, 0) + wasm_f32x4_extract_lane(acc0, 1) + wasm_f32x4_extract_lane(acc0, 2) +
-             wasm_f32x4_extract_lane(acc0, 3) - corr0;
+             wasm_f32x4_extract_lane(acc0, 3) + r0;
       if (two)
         c[n + 1] = wasm_f32x4_extract_lane(acc1, 0) + wasm_f32x4_extract_lane(acc1, 1) + wasm_f32x4_extract_lane(acc1, 2) +
-                   wasm_f32x4_extract_lane(acc1, 3) - corr1;
+                   wasm_f32x4_extract_lane(acc1, 3) + r1;
     }
   }
   if (g->epi) g->epi(g->c, N, g->img, 0, g->M, n0, n1);
