@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import __version__
-from .encoding import encode, output_axes
+from .encoding import encode, int4_axes, output_axes
 from .errors import ConversionError, WebDNNError
 from .ir.symbolic import dim_json
 
@@ -79,6 +79,16 @@ def int8_axes(graph, lowered: dict[str, Lowered]) -> dict:
     return axes
 
 
+def int4_block_axes(graph, lowered: dict[str, Lowered]) -> dict:
+    """{constant name: the axis --weights int4 runs its blocks along} (encoding.int4_axes), and what a backend's
+    kernels read as stored."""
+    axes = int4_axes(graph)
+    for low in lowered.values():
+        axes.update({name: e["axis"] for name, e in low.doc.get("encoded", {}).items()
+                     if e["encoding"] == "int4" and "axis" in e})
+    return axes
+
+
 def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
           chunk_bytes: int = CHUNK_BYTES, host: dict | None = None, force: bool = False,
           protect=(), symbolic=None) -> dict:
@@ -99,7 +109,8 @@ def write(graph, out_dir, lowered: dict[str, Lowered], weights: str = "raw",
     # one blob for every backend; a constant shared by several backends is stored once
     blob = bytearray()
     placed: dict[str, list] = {}  # name -> [(tensor, entry)]: backends' graphs may differ under one name
-    axes = int8_axes(graph, lowered) if weights != "int4" else {}  # int8, and the exact 8-bit weights of any encoding
+    # int8's channel axes (and the exact 8-bit weights' of any encoding), int4's block axes
+    axes = int8_axes(graph, lowered) if weights != "int4" else int4_block_axes(graph, lowered)
     backend_ranges: dict[str, list[tuple[int, int]]] = {}
     listed = []
     for backend, low in lowered.items():

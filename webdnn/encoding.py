@@ -12,9 +12,11 @@ own (asymmetric 4-bit weights: (q - zero point) × scale), "zeros": true.
 - int8: symmetric, one float32 scale per slice along `axis`: the output channels of a contraction's
   weights (output_axes: what the wasm backend's 8-bit products use), else the first or the last axis,
   whichever quantizes the tensor with the smaller error: [scales f32 × channels][values i8 × n].
-- int4: symmetric, one float16 scale per block of INT4_BLOCK consecutive values (row-major order;
-  of a few candidates, the scale with the least squared error):
-  [scales f16 × blocks][two values per byte, the first in the low nibble, -8..7 stored as 0..15].
+- int4: symmetric, one float16 scale per block of INT4_BLOCK consecutive values (of a few candidates,
+  the scale with the least squared error): [scales f16 × blocks][two values per byte, the first in the low
+  nibble, -8..7 stored as 0..15]. The values in row-major order, except a MatMul's B [K, N] whose K the block
+  divides: "axis": 0, blocks along K, column by column (int4_axes: what the 4-bit products read, the layout
+  of MatMulNBits). A model's own 4-bit weights (see above) keep their exact form under int4 too.
   With "zeros": [scales][a zero point per block, two per byte, low nibble first][values 0..15, two per
   byte]: value = (nibble - its block's zero point) × scale.
 
@@ -214,6 +216,33 @@ def own_int4_matmul_fields(data: np.ndarray) -> dict | None:
     return fields
 
 
+def int4_axes(graph) -> dict:
+    """{constant name: 0} for the weights --weights int4 stores in blocks along axis 0: MatMul B's [K, N] (output
+    channels last, encoding.output_axes) whose K the block divides, each column's K values blocks of their own."""
+    shapes = {t.name: t.shape for t in graph.constants()}
+    return {n: 0 for n, a in output_axes(graph).items()
+            if a == 1 and len(shapes[n]) == 2 and shapes[n][0] % INT4_BLOCK == 0}
+
+
+_INT4: dict[int, tuple] = {}  # id(array) -> (weak reference to it, axis, fields): int4_fields' memo
+
+
+def int4_fields(data: np.ndarray, axis: int | None) -> dict:
+    """The fields encode(..., "int4", axis) stores a quantizable float32 weight with: a model's own exact 4-bit form
+    (_exact_int4_fields), else blocks of INT4_BLOCK, along `axis` where one is given (int4_axes). The backends
+    whose kernels read int4 weights as stored ask this per weight; it is worked out once per array and axis."""
+    hit = _INT4.get(id(data))
+    if hit is not None and hit[0]() is data and hit[1] == axis:
+        return hit[2]
+    found = _exact_int4_fields(data, None)
+    fields = found[0] if found is not None else {"encoding": "int4", "block": INT4_BLOCK,
+                                                 **({"axis": axis} if axis is not None else {})}
+    if len(_INT4) > 4096:
+        _INT4.clear()
+    _INT4[id(data)] = (weakref.ref(data), axis, fields)
+    return fields
+
+
 def _exact_int8_fields(data: np.ndarray, axis: int | None) -> tuple[dict, bytes] | None:
     for a in sorted({0, data.ndim - 1}) if axis is None else [axis]:
         exact = exact_int8(data, a)
@@ -239,8 +268,8 @@ def _int8(data: np.ndarray, axis: int | None = None) -> tuple[dict, bytes]:
     return {"encoding": "int8", "axis": axis}, scale.astype("<f4").tobytes() + q.astype(np.int8).tobytes()
 
 
-def _int4(data: np.ndarray) -> tuple[dict, bytes]:
-    flat = data.reshape(-1).astype(np.float64)
+def _int4(data: np.ndarray, axis: int | None = None) -> tuple[dict, bytes]:
+    flat = (np.moveaxis(data, axis, -1) if axis is not None else data).reshape(-1).astype(np.float64)
     n = flat.size
     blocks = -(-n // INT4_BLOCK)
     padded = np.zeros(blocks * INT4_BLOCK)
@@ -262,7 +291,8 @@ def _int4(data: np.ndarray) -> tuple[dict, bytes]:
     safe = np.where(best_scale == 0, 1.0, best_scale)
     q = (np.clip(np.rint(padded / safe[:, None]), -8, 7).astype(np.int64) & 15).reshape(-1)[:n + (n % 2)]
     packed = (q[0::2] | (q[1::2] << 4)).astype(np.uint8)
-    return {"encoding": "int4", "block": INT4_BLOCK}, best_scale.astype("<f2").tobytes() + packed.tobytes()
+    return ({"encoding": "int4", "block": INT4_BLOCK, **({"axis": axis} if axis is not None else {})},
+            best_scale.astype("<f2").tobytes() + packed.tobytes())
 
 
 def quantizable(data: np.ndarray, dtype: str) -> bool:
@@ -329,7 +359,8 @@ def decode(fields: dict, payload: bytes, shape, dtype: str) -> np.ndarray:
 
 def encode(name: str, data: np.ndarray, dtype: str, prefer: str = "raw", axis: int | None = None) -> tuple[dict, bytes]:
     """-> (entry fields, bytes). A constant whose elements are all equal costs no bytes. axis: int8's
-    channel axis (default: the first or the last, whichever has the smaller error)."""
+    channel axis (default: the first or the last, whichever has the smaller error); int4's block axis
+    (int4_axes; default: row-major order)."""
     flat = data.reshape(-1)
     if flat.size and np.all(flat == flat[0]) and not (dtype.startswith("float") and np.isnan(flat[0])):
         v = flat[0].item()
@@ -347,7 +378,8 @@ def encode(name: str, data: np.ndarray, dtype: str, prefer: str = "raw", axis: i
         if prefer == "int8" and quantizable(data, dtype):
             return _int8(data, axis)
         if prefer == "int4" and quantizable(data, dtype):
-            return _int4(data)
+            exact = _exact_int4_fields(data, None)  # a model's own 4-bit weights stay as they are
+            return exact if exact is not None else _int4(data, axis)
         if prefer == "f16":
             return {"encoding": "f16"}, data.astype("<f2").tobytes()
         return {"encoding": "raw"}, data.astype("<f4").tobytes()

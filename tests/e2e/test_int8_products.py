@@ -335,10 +335,12 @@ def test_webgpu_unpacks_int4_weights_where_it_loads_them(runners, converted, hos
     """--weights int4 on webgpu: each MatMul's B is bound as stored (half-float scales per block of 32,
     two values per byte: an eighth of the float bytes) and unpacked in the shader; the results are js's
     on the same decoded weights. w2 has 520 columns (4 values from one word), w3 37 (one at a time), and
-    an odd number of blocks puts the values at an address that is 2 mod 4."""
+    an odd number of blocks puts the values at an address that is 2 mod 4; w3's K (4608) is whole blocks:
+    its blocks run along K, column by column (the others' K is not: row-major blocks)."""
     d, feeds = converted
     out, doc = _webgpu_products(d, "int4")
-    assert doc["encoded"] == {w: {"encoding": "int4", "block": 32} for w in ("w1", "w2", "w3", "w6")}
+    assert doc["encoded"] == {**{w: {"encoding": "int4", "block": 32} for w in ("w1", "w2", "w6")},
+                              "w3": {"encoding": "int4", "block": 32, "axis": 0}}
     assert -(-65 * 520 // 32) % 2 == 1  # w2: an odd number of blocks
     placed = doc["memory"]["f32"]["tensors"]
     assert placed["w3"][0][2] == -(-(2 * -(-4608 * 37 // 32) + -(-4608 * 37 // 2)) // 4) * 4
@@ -351,13 +353,15 @@ def test_webgpu_unpacks_int4_weights_where_it_loads_them(runners, converted, hos
 def test_int4_weights_run_the_8bit_products_on_wasm(runners, converted):
     """--weights int4 on wasm: the same 8-bit products, on the decoded weights quantized again per output
     column at load (256 levels where int4 has 16 per block: the extra rounding is a small part of int4's).
-    Weights read only by them stay 4-bit in memory (decoded one at a time at load); w6 is decoded."""
+    Weights read only by them stay 4-bit in memory (decoded one at a time at load: w3's blocks along K, the
+    others' row-major); w6 is decoded. w1 and w2 have products of one row too, but more of several."""
     d, feeds = converted
     out = d / "wasm-int4"
     webdnn.convert(d / "products.onnx", out, backends=("js", "wasm"), weights="int4")
     doc = json.loads((out / "graph_wasm.json").read_text())
-    assert doc["stats"]["int8Products"] == 8
-    assert doc["encoded"] == {w: {"encoding": "int4", "block": 32} for w in ("w1", "w2", "w3")}
+    assert doc["stats"]["int8Products"] == 8 and doc["stats"]["int4Products"] == 0
+    assert doc["encoded"] == {"w1": {"encoding": "int4", "block": 32}, "w2": {"encoding": "int4", "block": 32},
+                              "w3": {"encoding": "int4", "block": 32, "axis": 0}}
     assert doc["stats"]["constBytes"] < 4 * 40 * 64 + (300 * 45 + 65 * 520 + 4608 * 37) // 2 * 1.2
     expected = runners["node"].run(out, feeds, backend="js")
     got = runners["node"].run(out, feeds, backend="wasm")
@@ -365,6 +369,41 @@ def test_int4_weights_run_the_8bit_products_on_wasm(runners, converted):
     for name, e in expected.items():
         extra, int4 = np.abs(got[name] - e).max(), np.abs(e - exact[name]).max()
         assert extra <= 0.3 * int4 + 1e-5, (name, extra, int4)
+
+
+@pytest.mark.parametrize("host", ["node", "chromium"])
+def test_int4_weights_of_few_row_products_stay_4bit(runners, tmp_path, host):
+    """--weights int4: a B [K, N] whose K is whole blocks is stored in blocks along K, column by column (the
+    layout of MatMulNBits); on wasm, where every product by it has fewer than 4 rows or rows known only at
+    run time (a decoder's step), it stays 4-bit in memory and wd_matmul_q4 multiplies by it as stored (the
+    GEMV for 1 row, the GEMM for 6); webgpu unpacks it in the shader. The results are js's on the same
+    decoded weights, within float tolerance (the GEMV takes A as 16-bit integers per block)."""
+    w = numpy_helper.from_array((RNG.standard_normal((256, 96)) * 0.1).astype(np.float32), "w")
+    v = numpy_helper.from_array((RNG.standard_normal((128, 45)) * 0.1).astype(np.float32), "v")
+    b = numpy_helper.from_array(RNG.standard_normal(96).astype(np.float32), "b")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["y"]),
+                           helper.make_node("MatMul", ["s", "v"], ["z"])], "few",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256]),
+                           helper.make_tensor_value_info("s", TensorProto.FLOAT, [1, "seq", 128])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+                           helper.make_tensor_value_info("z", TensorProto.FLOAT, None)], [w, v, b])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "m.onnx")
+    webdnn.convert(tmp_path / "m.onnx", tmp_path / "o", backends=("js", "wasm", "webgpu"), weights="int4")
+    doc = json.loads((tmp_path / "o" / "graph_wasm.json").read_text())
+    kn = {"encoding": "int4", "block": 32, "axis": 0}
+    assert doc["encoded"] == {"w": kn, "v": kn}
+    assert doc["stats"]["int4Products"] == 2 and doc["stats"]["int8Products"] == 0
+    assert doc["stats"]["constBytes"] < (256 * 96 + 128 * 45) * 0.6 + 4 * 96 + 64  # 4-bit, not float32
+    assert json.loads((tmp_path / "o" / "graph_webgpu.json").read_text())["encoded"] == {"w": kn, "v": kn}
+    for n in (1, 6):
+        feeds = {"x": RNG.standard_normal((1, 256)).astype(np.float32),
+                 "s": RNG.standard_normal((1, n, 128)).astype(np.float32)}
+        expected = runners["node"].run(tmp_path / "o", feeds, backend="js")
+        for backend in ("wasm", "webgpu"):
+            where = host if backend == "wasm" else ("chromium" if host == "chromium" else "native")
+            got = runners[where].run(tmp_path / "o", feeds, backend=backend)
+            for name, e in expected.items():
+                assert compare(got[name], e, backend, f"{where} {backend} seq {n} {name}") is None
 
 
 def test_int4_pointwise_convolution_on_wasm(runners, tmp_path):

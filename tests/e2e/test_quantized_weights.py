@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import webdnn
-from webdnn.encoding import decode, encode
+from webdnn.encoding import decode, encode, int4_axes
 from webdnn.testing import compare
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,9 +54,9 @@ def test_js_runs_exactly_the_decoded_weights(runners, tmp_path):
     x = np.load(DIGITS / "digits_test.npz")["x"][:16]
     graph = load_graph(DIGITS / "digits.onnx", {"image": list(x.shape)})
     optimize(graph)
-    quantized = 0
+    quantized, blocks = 0, int4_axes(graph)  # a MatMul's B in blocks along K where K is whole blocks
     for t in graph.constants():
-        fields, payload = encode(t.name, t.data, t.dtype, "int4")
+        fields, payload = encode(t.name, t.data, t.dtype, "int4", blocks.get(t.name))
         quantized += fields["encoding"] == "int4"
         t.data = decode(fields, payload, t.data.shape, t.dtype)
     assert quantized >= 3

@@ -92,3 +92,33 @@ def test_4bit_weights_are_stored_exactly_with_their_block_axis():
         assert np.array_equal(decode(fields, payload, w.shape, "float32"), w)
     w[5, 3] += np.float32(1e-3)  # off the grid: stays raw
     assert encode("w", w, "float32", "raw")[0] == {"encoding": "raw"}
+
+
+def test_int4_runs_a_products_blocks_along_k():
+    """--weights int4: a MatMul's B [K, N] whose K is whole blocks (int4_axes) is stored with "axis": 0, each
+    column's K values in blocks of 32 of their own (nibble n·K + k; the layout the 4-bit products read), scales
+    per column and block; other weights in row-major blocks. A model's own 4-bit weights keep their exact form
+    (int4_fields says what encode stores: the backends ask it)."""
+    from webdnn.encoding import INT4_BLOCK, int4_axes, int4_fields
+    from webdnn.ir import Graph
+    g = Graph()
+    w = g.constant(rng.standard_normal((64, 48)).astype(np.float32), "w")
+    v = g.constant(rng.standard_normal((40, 48)).astype(np.float32), "v")  # K = 40: not whole blocks
+    g.outputs = [g.add_op("MatMul", [g.add_input("x", [1, 64]), w], {})[0],
+                 g.add_op("MatMul", [g.add_input("s", [1, 40]), v], {})[0]]
+    assert int4_axes(g) == {"w": 0}
+    fields, payload = encode("w", w.data, "float32", "int4", 0)
+    assert fields == int4_fields(w.data, 0) == {"encoding": "int4", "block": INT4_BLOCK, "axis": 0}
+    got = decode(fields, payload, w.shape, "float32")
+    column = w.data[:32, 5]  # column 5's first block: its own scale, its values in order
+    scale = float(np.frombuffer(payload, "<f2", 1, offset=2 * 5 * 2)[0])
+    assert abs(scale - np.abs(column).max() / 7) <= 0.41 * np.abs(column).max() / 7
+    assert np.abs(got[:32, 5] - column).max() <= np.abs(column).max() * 0.3
+    assert np.abs(got - w.data).max() <= 0.6 * np.abs(w.data).max() / 7
+    nib = np.frombuffer(payload, np.uint8, offset=2 * 2 * 48)[(5 * 64) // 2:(5 * 64) // 2 + 16]
+    q = np.stack([nib & 15, nib >> 4], axis=1).reshape(-1).astype(np.int64)
+    assert np.array_equal(np.where(q > 7, q - 16, q) * np.float32(scale), got[:32, 5])
+    assert encode("v", v.data, "float32", "int4")[0] == {"encoding": "int4", "block": INT4_BLOCK}
+    own = (rng.integers(-8, 8, (64, 48)) * np.float32(0.125)).astype(np.float32)  # 4-bit values × one scale
+    assert encode("o", own, "float32", "int4", 0)[0] == int4_fields(own, 0) != fields
+    assert np.array_equal(decode(*encode("o", own, "float32", "int4", 0), own.shape, "float32"), own)

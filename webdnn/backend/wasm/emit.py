@@ -84,6 +84,7 @@ class Program:
         self.slivers: set[str] = set()  # constants rewritten into slivers of 8 columns at load
         self.q8: dict[str, int] = {}  # constant name -> where wd_q8_weights put its 8-bit copy (in wd_prep)
         self.q8_steps = 0  # products that run on 8-bit weights
+        self.q4_steps = 0  # products that multiply by 4-bit weights as stored (wd_matmul_q4)
         self.stored: dict[str, dict] = {}  # constants in memory as int8/int4 stores them -> the encoding's fields
         self.q4: dict[str, dict] = {}  # of those, the 4-bit B's that wd_matmul_q4 reads as stored
         self.steps: list[tuple[int, str]] = []  # (kernel index, label) of the kernels run() calls
@@ -221,7 +222,7 @@ def k_conv(p: Program, step: Step, k: int):
     call = "  wd_conv(&p);"
     packed = 0
     work_arg = "0, 0"
-    q8 = q8_weight_of(step, p.int8, p.q8_exact)
+    q8 = q8_weight_of(step, p.int8, p.q8_exact, p.q4)
     rows = winograd_plan(p, op, C, M, OH, OW, q8=bool(q8))
     if q8 and rows is not None:  # Winograd F(4x4, 3x3) with 36 integer products
         TW = -(-OW // 4)
@@ -404,9 +405,11 @@ def _q8_source(p: Program, t, fn: str) -> tuple[str, str]:
     enc = p.stored.get(t.name, {})
     if enc.get("encoding") == "int8":
         return fn + "_stored", f"(const char*){at}"
-    if enc.get("encoding") == "int4":
+    if enc.get("encoding") == "int4":  # row-major, or a B [K, N] in blocks along K (stored [N][K])
         p.temp = max(p.temp, 4 * t.size)
-        p.prepare.append(f"  wd_int4_decode((const char*){at}, {t.size}, {enc['block']}, (float*)wd_temp);")
+        kn = t.shape[0] if enc.get("axis") == 0 and len(t.shape) == 2 else 0
+        p.prepare.append(f"  wd_int4_decode((const char*){at}, {t.size}, {enc['block']}, {int(enc.get('scales') == 'f32')}, "
+                         f"{int(bool(enc.get('zeros')))}, {kn}, (float*)wd_temp);")
         return fn, "(const float*)wd_temp"
     return fn, f"(const float*){at}"
 
@@ -483,7 +486,7 @@ def _folded_strides(step: Step):
     return lambda t: out[t.name]
 
 
-def _matmul_geometry(step: Step):
+def matmul_geometry(step: Step):
     """-> (M, K, N, batch, strides): the products a MatMul runs as (its batch folded into the rows where
     the epilogue allows; strides: the epilogue's over the folded rows, or None)."""
     op = step.op
@@ -500,10 +503,11 @@ def _matmul_geometry(step: Step):
     return M, K, N, batch, strides
 
 
-def q8_weight_of(step: Step, int8: bool, exact: frozenset = frozenset()):
+def q8_weight_of(step: Step, int8: bool, exact: frozenset = frozenset(), q4=()):
     """-> (constant name, axis of its output channels) where this step runs on 8-bit weights, else None.
     int8: under --weights int8 / int4; exact: weights of a quantized model that are 8-bit as they are
-    (lower.exact_q8), which run on 8-bit products under any --weights."""
+    (lower.exact_q8), which run on 8-bit products under any --weights; q4: B's that wd_matmul_q4 reads
+    as stored instead (Program.q4)."""
     op = step.op
     if op.type == "Conv":
         sized = any(isinstance(d, Expr) for d in (*op.inputs[0].shape[2:], *op.outputs[0].shape[2:]))
@@ -511,13 +515,13 @@ def q8_weight_of(step: Step, int8: bool, exact: frozenset = frozenset()):
         return (op.inputs[1].name, 0) if q8_conv(q8, op, sized) else None
     if op.type != "MatMul" or any(R.CTYPE[t.dtype] != "float" for t in (*op.inputs, op.outputs[0])):
         return None
-    M, _, _, batch, _ = _matmul_geometry(step)
+    M, _, _, batch, _ = matmul_geometry(step)
     if not q8_weights(int8 or op.inputs[1].name in exact, op, M) or any(isinstance(d, Expr) for d in batch):
         return None
     if isinstance(M, Expr) and int(np.prod(batch)) > 1:
         return None
     b = op.inputs[1]
-    return b.name, len(b.shape) - 1
+    return (b.name, len(b.shape) - 1) if b.name not in q4 else None
 
 
 def k_matmul(p: Program, step: Step, k: int):
@@ -526,10 +530,10 @@ def k_matmul(p: Program, step: Step, k: int):
     y = op.outputs[0]
     if any(R.CTYPE[t.dtype] != "float" for t in (a, b, y)):  # float16 is stored as float32
         raise ConversionError(f"MatMul {op.name!r}: the wasm backend multiplies float matrices only")
-    M, K, N, batch, strides = _matmul_geometry(step)
+    M, K, N, batch, strides = matmul_geometry(step)
     sa = R.broadcast_strides(a.shape[:-2], batch)
     sb = R.broadcast_strides(b.shape[:-2], batch)
-    if q8_weight_of(step, p.int8, p.q8_exact):
+    if q8_weight_of(step, p.int8, p.q8_exact, p.q4):
         return _q8_matmul(p, step, k, M, K, N, list(np.ndindex(*batch)) if batch else [()], sa, strides)
     if b.name in p.q4:
         return _q4_matmul(p, step, k, M, K, N, batch, sa, strides)
@@ -587,6 +591,7 @@ def _q4_matmul(p: Program, step: Step, k: int, M, K: int, N: int, batch, sa, str
     # the GEMM's scratch, or A as 16-bit integers (even and odd k apart) with a scale and a sum per block (fewer than 4 rows)
     p.scratch = max(p.scratch, GEMM_SCRATCH, (K + K // 16 + 16) * 4)
     f = p.q4[b.name]
+    p.q4_steps += 1
     return (f"  wd_matmul_q4({p.ptr(a, True)}, (const char*)(wd_base + {p.offsets[b.name]}), {p.ptr(step.outputs[0])}, "
             f"{p.dim(M)}, {N}, {K}, {len(idx)}, {ao}, {f['block']}, {int(f.get('scales') == 'f32')}, "
             f"{int(bool(f.get('zeros')))}, {epi});")

@@ -5,15 +5,15 @@ file with every shape and offset a constant. The runtime only copies bytes to th
 in graph_wasm.json and calls the module's run()."""
 from __future__ import annotations
 
-from ...encoding import INT4_BLOCK, exact_int8, own_int4_matmul_fields, output_axes, stored_bytes, stores_quantized
+from ...encoding import exact_int8, int4_axes, int4_fields, own_int4_matmul_fields, output_axes, stored_bytes, stores_quantized
 from ...errors import ConversionError, ShapeError
-from ...ir.symbolic import is_symbolic_array
+from ...ir.symbolic import Expr, is_symbolic_array
 from ...ir import Graph
 from ..lowering import Fusion, is_symbolic_step, lower_graph
 from ..memory import plan as plan_memory, storage_bytes
 from .symbolic import SYMBOLIC_KERNELS, SymProgram, bind_source, plan_groups
 from .emit import (ALIGN, CONTRACTIONS, EMIT, GEMM_SCRATCH, MAX_THREADS, THREAD_STACK, Program, align_up,
-                   epilogue_strides, gemm_slivers, gemv_panels, q8_weight_of)
+                   epilogue_strides, gemm_slivers, gemv_panels, matmul_geometry, q8_weight_of)
 
 __all__ = ["FUSION", "lower_program", "GEMM_SCRATCH"]
 
@@ -47,37 +47,50 @@ def exact_q8(graph: Graph, steps) -> frozenset:
     return frozenset(exact)
 
 
-def _stored_quantized(graph: Graph, steps, weights: str, exact: frozenset) -> dict:
+def _stored_quantized(graph: Graph, steps, weights: str, exact: frozenset, q4: dict) -> dict:
     """{constant name: its encoding's fields} of the weights that go into memory as --weights int8 / int4
     stores them (scales, then 8- or 4-bit values), not decoded to float32: those read only by products
-    on 8-bit weights (q8_weight_of); int8 ones stored along their output channels (encoding.output_axes).
-    Under other encodings, the exact 8-bit weights of a quantized model (exact_q8), stored int8 as well."""
+    on 8-bit weights (q8_weight_of; not those of q4, the 4-bit products'); int8 ones stored along their output
+    channels (encoding.output_axes), int4 ones as encoding.int4_fields says (decoded one at a time at load and
+    quantized again per channel: row-major, or a B in blocks along K). Under other encodings, the exact 8-bit
+    weights of a quantized model (exact_q8), stored int8 as well."""
     int8 = weights in ("int8", "int4")
     uses, q8 = {}, {}
     for s in steps:
         for t in s.inputs:
             if t is not None and t.is_constant:
                 uses[t.name] = uses.get(t.name, 0) + 1
-        w = q8_weight_of(s, int8, exact)
+        w = q8_weight_of(s, int8, exact, q4)
         if w is not None:
             q8.setdefault(w[0], []).append(w[1])
     axes = output_axes(graph)
+    blocks = int4_axes(graph) if weights == "int4" else {}
     tensors = {t.name: t for t in graph.constants()}
-    as_int8 = weights == "int8" or not int8
-    return {n: ({"encoding": "int8", "axis": a[0]} if as_int8 else {"encoding": "int4", "block": INT4_BLOCK})
-            for n, a in q8.items() if len(a) == uses.get(n) and len(set(a)) == 1
-            and (not as_int8 or axes.get(n) == a[0])
-            and n in tensors and stores_quantized(tensors[n].data, tensors[n].dtype)
-            and (int8 or n in exact)}
+    out = {}
+    for n, a in q8.items():
+        if not (len(a) == uses.get(n) and len(set(a)) == 1 and n in tensors
+                and stores_quantized(tensors[n].data, tensors[n].dtype) and (int8 or n in exact)):
+            continue
+        if weights != "int4":
+            if axes.get(n) == a[0]:
+                out[n] = {"encoding": "int8", "axis": a[0]}
+            continue
+        fields, shape = int4_fields(tensors[n].data, blocks.get(n)), tensors[n].shape
+        if fields.get("axis", len(shape) - 1) == len(shape) - 1 or (fields["axis"] == 0 and len(shape) == 2):
+            out[n] = fields  # wd_int4_decode's orders: row-major, or [N][K]
+    return out
 
 
 def _stored_int4(graph: Graph, steps, weights: str, taken: dict) -> dict:
-    """{constant name: its int4 fields} of the weights that stay 4-bit in memory: a quantized model's own 4-bit
-    B's (MatMulNBits; encoding._exact_int4_fields, blocks along K), read only as the B of MatMuls, where the
-    descriptor stores them so (weights raw or f16, and no exact 8-bit form first). wd_matmul_q4 multiplies
-    by them as stored: an eighth of the memory float32 would take, and of the bytes a product of few rows reads."""
-    if weights not in ("raw", "f16") or not graph.quantized:
+    """{constant name: its int4 fields} of the weights that stay 4-bit in memory, B's [K, N] in blocks along K
+    read only as the B of MatMuls: a quantized model's own 4-bit ones (MatMulNBits; encoding._exact_int4_fields)
+    where the descriptor stores them so (weights raw or f16, and no exact 8-bit form first); under --weights int4,
+    those of products of fewer than 4 rows or of rows known only at run time (a decoder's step), whose time is
+    reading the weights (more rows run faster on 8-bit products: _stored_quantized). wd_matmul_q4 multiplies by
+    them as stored: an eighth of the memory float32 would take, and of the bytes a product of few rows reads."""
+    if not (weights == "int4" or (weights in ("raw", "f16") and graph.quantized)):
         return {}
+    blocks = int4_axes(graph) if weights == "int4" else {}
     uses, as_b = {}, {}
     for s in steps:
         for t in s.inputs:
@@ -86,13 +99,21 @@ def _stored_int4(graph: Graph, steps, weights: str, taken: dict) -> dict:
         if s.type == "MatMul":
             b = s.op.inputs[1]
             if b.is_constant and len(b.shape) == 2 and b.dtype == "float32" and s.op.inputs[0] is not b:
-                as_b[b.name] = (b, as_b.get(b.name, (b, 0))[1] + 1)
+                M = matmul_geometry(s)[0]
+                few = isinstance(M, Expr) or M < 4
+                t, n, all_few = as_b.get(b.name, (b, 0, True))
+                as_b[b.name] = (b, n + 1, all_few and few)
     out = {}
-    for name, (t, n) in as_b.items():
-        if n == uses.get(name) and name not in taken:
+    for name, (t, n, few) in as_b.items():
+        if n != uses.get(name) or name in taken or not stores_quantized(t.data, t.dtype):
+            continue
+        if weights == "int4":
+            fields = int4_fields(t.data, blocks.get(name)) if few else None
+            fields = fields if fields is not None and fields.get("axis") == 0 else None
+        else:
             fields = own_int4_matmul_fields(t.data)
-            if fields is not None and t.shape[0] % 16 == 0:  # the kernel reads 16 values of a column at a time
-                out[name] = fields
+        if fields is not None and t.shape[0] % 16 == 0:  # the kernel reads 16 values of a column at a time
+            out[name] = fields
     return out
 
 
@@ -106,8 +127,12 @@ def lower_program(graph: Graph, weights: str = "raw"):
     if unsupported:
         raise ConversionError(f"the wasm backend has no kernel for: {', '.join(unsupported)}")
     exact = exact_q8(graph, steps) if not int8 else frozenset()
-    stored = _stored_quantized(graph, steps, weights, exact)
-    q4 = _stored_int4(graph, steps, weights, stored)
+    if weights == "int4":  # the 4-bit products choose first, the 8-bit ones take the rest
+        q4 = _stored_int4(graph, steps, weights, {})
+        stored = _stored_quantized(graph, steps, weights, exact, q4)
+    else:
+        stored = _stored_quantized(graph, steps, weights, exact, {})
+        q4 = _stored_int4(graph, steps, weights, stored)
     stored.update(q4)
     # constants first, then the activation arena the planner lays out, the temporary buffer, data
     # derived from the constants at load, then per-thread scratch and stacks
@@ -145,7 +170,7 @@ def lower_program(graph: Graph, weights: str = "raw"):
         if gemv_panels(s.op):
             b = s.op.inputs[1]
             p.gemv_uses[b.name] = p.gemv_uses.get(b.name, 0) + 1
-        if gemm_slivers(s.op) and not q8_weight_of(s, int8, exact):
+        if gemm_slivers(s.op) and not q8_weight_of(s, int8, exact, q4):
             b = s.op.inputs[1]
             p.sliver_uses[b.name] = p.sliver_uses.get(b.name, 0) + 1
     body_errors = []
@@ -179,6 +204,7 @@ def lower_program(graph: Graph, weights: str = "raw"):
               "sumBytes": mem.total_bytes if mem else None, "scratchOffset": scratch_at, "scratchBytes": scratch,
               "stackBytes": THREAD_STACK, "maxThreads": MAX_THREADS, "offsets": offsets,
               "steps": [label for _, label in p.steps], "int8Products": p.q8_steps,
+              "int4Products": p.q4_steps,
               "encoded": dict(sorted(stored.items()))}
     src = "\n".join([
         "/* generated by webdnn: the wasm backend's program for one model */",

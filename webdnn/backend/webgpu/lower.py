@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...encoding import INT4_BLOCK, exact_int8, own_int4_matmul_fields, output_axes, stored_bytes, stores_quantized
+from ...encoding import exact_int8, int4_axes, int4_fields, own_int4_matmul_fields, output_axes, stored_bytes, stores_quantized
 from ...errors import ConversionError
 from ...ir import Graph
 from ..lowering import Fusion, Lowered, is_symbolic_step, lower_graph
@@ -129,11 +129,19 @@ def _stored_quantized(graph: Graph, steps, part_elems: int, weights: str) -> dic
     tensors = {t.name: t for t in graph.constants()}
     out = _own_int4(graph, weights, as_w, uses, tensors, part_elems)
     own = weights not in ("int8", "int4")  # a quantized model's own 8-bit weights only (encoding.exact_int8)
+    blocks = int4_axes(graph) if weights == "int4" else {}
     for n, (axis, k) in as_w.items():
-        if n in out:
+        if n in out or n not in tensors:
             continue
-        fields = {"encoding": "int8", "axis": axis} if weights != "int4" else {"encoding": "int4", "block": INT4_BLOCK}
-        if (k == uses.get(n) and n in tensors and (weights == "int4" or axes.get(n) == axis)
+        fields = {"encoding": "int8", "axis": axis}
+        if weights == "int4":
+            fields, rank = int4_fields(tensors[n].data, blocks.get(n)), len(tensors[n].shape)
+            # contraction's unpackers: a MatMul's B in blocks along K (any scales, zero points), or symmetric
+            # blocks with half-float scales in row-major order
+            plain = not fields.get("zeros") and "scales" not in fields and fields.get("axis", rank - 1) == rank - 1
+            if not (plain or (axis == 1 and fields.get("axis") == 0)):
+                continue
+        if (k == uses.get(n) and (weights == "int4" or axes.get(n) == axis)
                 and stores_quantized(tensors[n].data, "float32") and stored_bytes(tensors[n].shape, fields) <= 4 * part_elems
                 and (not own or exact_int8(tensors[n].data, axis) is not None)):
             out[n] = fields

@@ -103,20 +103,24 @@ void wd_q8_weights_stored(const char* stored, int K, int N, int8_t* dst) {
   }
 }
 
-/* An IEEE half float's value (int4's block scales). */
-
-/* The n values of a constant as --weights int4 stores it ([half-float scale per block of `block`
- * values][two values per byte, the first in the low nibble]) as floats, into dst. */
-void wd_int4_decode(const char* stored, int n, int block, float* dst) {
+/* The n values of a constant stored int4 (encoding.py: [a half or float32 scale per block of `block` values][with
+ * zeros, a zero point per block, two per byte][two values per byte, the first in the low nibble]) as floats,
+ * into dst; kn > 0: a B [kn, n / kn] stored in blocks along K (column by column), written back row-major. */
+void wd_int4_decode(const char* stored, int n, int block, int f32_scales, int zeros, int kn, float* dst) {
   const int blocks = (n + block - 1) / block;
-  const uint16_t* scales = (const uint16_t*)stored;  /* 2-byte aligned: the constant's place is */
-  const uint8_t* q = (const uint8_t*)stored + 2 * (size_t)blocks;
+  const uint16_t* hs = (const uint16_t*)stored;  /* 2-byte aligned: the constant's place is */
+  const float* fs = (const float*)stored;
+  const uint8_t* zp = (const uint8_t*)stored + (f32_scales ? 4 : 2) * (size_t)blocks;
+  const uint8_t* q = zp + (zeros ? (blocks + 1) / 2 : 0);
+  const int cols = kn ? n / kn : 0;
   for (int b = 0; b < blocks; b++) {
-    float s = wd_half_to_float(scales[b]);
+    float s = f32_scales ? fs[b] : wd_half_to_float(hs[b]);
+    int z = zeros ? (zp[b >> 1] >> ((b & 1) * 4)) & 15 : 8;
     int end = (b + 1) * block < n ? (b + 1) * block : n;
     for (int i = b * block; i < end; i++) {
       int v = (q[i >> 1] >> ((i & 1) * 4)) & 15;
-      dst[i] = (float)(v > 7 ? v - 16 : v) * s;
+      float x = (float)((zeros ? v : v ^ 8) - z) * s;
+      dst[kn ? (size_t)(i % kn) * cols + i / kn : (size_t)i] = x;
     }
   }
 }
