@@ -512,3 +512,30 @@ def test_float_arithmetic_on_a_size_runs_at_run_time(tmp_path, runners):
         xs = np.arange(t, dtype=np.float32)
         for backend in ("js", "wasm", "webgpu"):
             np.testing.assert_allclose(runners[HOST[backend]].run(out, {"x": xs}, backend=backend)["y"], xs + t / 2)
+
+
+def test_gpt2_converted_with_int4_weights_generates_on_wasm_as_on_js(gpt2, tmp_path):
+    """The float decoder converted with --weights int4: every MatMul's weights in blocks of 32 along K; on wasm
+    they stay 4-bit in memory and every product by them (5 prompt rows, then one row a step) runs on them as
+    stored (wd_matmul_q4); 16 tokens generated greedily with the cache in Node, equal on wasm and on js (which
+    computes in float on the same decoded weights)."""
+    import os
+    import subprocess
+
+    from webdnn.runners import runtime_dist
+    proto, _, _ = gpt2
+    out = tmp_path / "gpt2-w4"
+    _convert(proto, out, backends=["js", "wasm"], weights="int4")
+    graph = json.loads((out / "graph_wasm.json").read_text())
+    assert graph["stats"]["int4Products"] >= 9 and graph["stats"]["int8Products"] == 0
+    assert all(e.get("axis") == 0 for e in graph["encoded"].values())
+    prompt, steps = [5, 17, 42, 7, 99], 16
+    script = tmp_path / "generate.mjs"
+    script.write_text(GENERATE % {"runtime": json.dumps((runtime_dist() / "webdnn.mjs").as_uri())})
+    tokens = {}
+    for backend in ("js", "wasm"):
+        run = subprocess.run(["node", str(script), str(out), json.dumps(prompt), str(steps)],
+                             capture_output=True, text=True, timeout=300, env={**os.environ, "WEBDNN_BACKEND": backend})
+        assert run.returncode == 0, run.stderr
+        tokens[backend] = json.loads(run.stdout)
+    assert tokens["wasm"] == tokens["js"] and len(tokens["js"]) == steps
