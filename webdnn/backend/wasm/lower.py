@@ -101,7 +101,7 @@ def _stored_int4(graph: Graph, steps, weights: str, taken: dict) -> dict:
             if b.is_constant and len(b.shape) == 2 and b.dtype == "float32" and s.op.inputs[0] is not b:
                 M = matmul_geometry(s)[0]
                 few = isinstance(M, Expr) or M < 4
-                t, n, all_few = as_b.get(b.name, (b, 0, True))
+                _, n, all_few = as_b.get(b.name, (b, 0, True))
                 as_b[b.name] = (b, n + 1, all_few and few)
     out = {}
     for name, (t, n, few) in as_b.items():

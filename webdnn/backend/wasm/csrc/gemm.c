@@ -675,10 +675,13 @@ static void gemv_task(const void* arg, int t, int tid) {
   if (g->epi) g->epi(g->c, N, g->img, 0, g->M, n0, n1);
 }
 
-/* Columns per task: at most GEMV_COLS, few enough that every thread gets some; a multiple of 32. */
+/* Columns per task: a multiple of 32, at most GEMV_COLS, and as many tasks as a whole number per thread
+ * (1536 columns on 2 threads: 4 tasks of 384, not 3 of 512, of which one thread would run two). */
 static int gemv_cols(int N) {
-  int cols = (N + wd_nthreads - 1) / wd_nthreads;
-  return cols < 32 ? 32 : cols > GEMV_COLS ? GEMV_COLS : (cols + 31) / 32 * 32;
+  int tasks = (N + GEMV_COLS - 1) / GEMV_COLS;
+  tasks = (tasks + wd_nthreads - 1) / wd_nthreads * wd_nthreads;
+  int cols = ((N + tasks - 1) / tasks + 31) / 32 * 32;
+  return cols < 32 ? 32 : cols;
 }
 
 /* wd_matmul for M < 4 with B in panels (wd_pack_b_panels) and shared by every product of the batch. */
