@@ -11,6 +11,7 @@ TOLERANCES = {
     "wasm": (1e-4, 1e-5),        # float32 arithmetic in blocked sums, float64 for transcendental functions
     "wasm-int8": (2e-3, 1e-4),   # --weights int8 on wasm against float on the same weights: A rounded per row to 11-16 bits
     "wasm-int8-7bit": (3e-2, 1e-3),  # the same in the relaxed-SIMD build: A's rows and conv patches rounded to 7 bits
+    # (and --weights int4's 4-bit GEMV there: A rounded to 8 bits per block of 32)
     "webgpu": (1e-3, 1e-4),      # float32 on the GPU: fma, tiled summation order, approximate exp/log
     "webgpu-f16": (1e-2, 1e-3),  # --precision f16: half-precision storage (11-bit mantissa), f32 arithmetic
 }

@@ -195,7 +195,8 @@ def _tolerance(descriptor: Path, backend: str, relaxed: bool = False) -> str:
     whole steps between any two implementations, so each output's cosine similarity is checked),
     "wasm-int8" where the wasm backend runs products on 8-bit weights (--weights int8/int4: their
     activations are rounded too), "wasm-int8-7bit" where it ran them in its relaxed-SIMD build
-    (`relaxed`: activations to 7 bits), else the backend's."""
+    (`relaxed`: activations to 7 bits; or --weights int4's 4-bit GEMV there, activations to 8 bits per
+    block), else the backend's."""
     import json
     try:
         if json.loads((descriptor / "model.json").read_text()).get("stats", {}).get("quantized"):
@@ -207,8 +208,11 @@ def _tolerance(descriptor: Path, backend: str, relaxed: bool = False) -> str:
             doc = json.loads((descriptor / "graph_wasm.json").read_text())
         except (OSError, ValueError):
             return backend
-        if doc.get("stats", {}).get("int8Products"):
+        stats = doc.get("stats", {})
+        if stats.get("int8Products"):
             return "wasm-int8-7bit" if relaxed else "wasm-int8"
+        if stats.get("int4ProductsA8") and relaxed:  # --weights int4's GEMV: A in 8 bits per block of 32
+            return "wasm-int8-7bit"
     return backend
 
 

@@ -50,9 +50,9 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
         "kernels": layout["steps"],  # what run() executes, in order (wd_step(i) runs one)
         # constants copied in as stored (int8: scales, then values), not decoded: 8-bit products read them
         **({"encoded": layout["encoded"]} if layout["encoded"] else {}),
-        "stats": {k: layout[k] for k in ("constBytes", "arenaBytes", "sumBytes", "scratchBytes", "int8Products",
-                                          "int4Products")
-                  if layout[k] is not None},
+        "stats": {**{k: layout[k] for k in ("constBytes", "arenaBytes", "sumBytes", "scratchBytes", "int8Products",
+                                             "int4Products") if layout[k] is not None},
+                  **({"int4ProductsA8": layout["int4ProductsA8"]} if layout["int4ProductsA8"] else {})},
     }
     if symbolic:  # the runtime writes the sizes (in this order) and asks wd_io() where the inputs and outputs are
         doc["symbols"] = {n: int(graph.symbols[n]) for n in sorted(graph.symbols)}

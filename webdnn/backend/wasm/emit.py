@@ -85,6 +85,8 @@ class Program:
         self.q8: dict[str, int] = {}  # constant name -> where wd_q8_weights put its 8-bit copy (in wd_prep)
         self.q8_steps = 0  # products that run on 8-bit weights
         self.q4_steps = 0  # products that multiply by 4-bit weights as stored (wd_matmul_q4)
+        self.q4_a8 = False  # their GEMV may take A in 8 bits (--weights int4: the weights' rounding is far larger)
+        self.q4_a8_steps = 0
         self.stored: dict[str, dict] = {}  # constants in memory as int8/int4 stores them -> the encoding's fields
         self.q4: dict[str, dict] = {}  # of those, the 4-bit B's that wd_matmul_q4 reads as stored
         self.steps: list[tuple[int, str]] = []  # (kernel index, label) of the kernels run() calls
@@ -588,13 +590,15 @@ def _q4_matmul(p: Program, step: Step, k: int, M, K: int, N: int, batch, sa, str
     ao = p.table("int32_t", [sum(i * s for i, s in zip(ix, sa)) * M * K for ix in idx] if len(idx) > 1 else [0],
                  f"k{k}_ao")
     epi = _epilogue(p, step, k, strides) if step.epilogue is not None else "0"
-    # the GEMM's scratch, or A as 16-bit integers (even and odd k apart) with a scale and a sum per block (fewer than 4 rows)
+    # the GEMM's scratch, or A as 16-bit (8-bit) integers (even and odd k apart) with a scale and a sum per block
+    # (fewer than 4 rows)
     p.scratch = max(p.scratch, GEMM_SCRATCH, (K + K // 16 + 16) * 4)
     f = p.q4[b.name]
     p.q4_steps += 1
+    p.q4_a8_steps += int(p.q4_a8)
     return (f"  wd_matmul_q4({p.ptr(a, True)}, (const char*)(wd_base + {p.offsets[b.name]}), {p.ptr(step.outputs[0])}, "
             f"{p.dim(M)}, {N}, {K}, {len(idx)}, {ao}, {f['block']}, {int(f.get('scales') == 'f32')}, "
-            f"{int(bool(f.get('zeros')))}, {epi});")
+            f"{int(bool(f.get('zeros')))}, {int(p.q4_a8)}, {epi});")
 
 
 def _q8_matmul(p: Program, step: Step, k: int, M, K: int, N: int, idx, sa, strides) -> str:

@@ -1165,7 +1165,7 @@ void wd_q8_winograd(const wd_conv_t* p, const int16_t* u, void* work, int rows) 
 }
 
 /* ---- products with 4-bit weights (q4_t): B stays 4-bit in memory ---- */
-typedef struct { const float* a; const q4_t* q; float* c; int M, N, K, cols; wd_epi_fn epi; int img; } q4v_t;
+typedef struct { const float* a; const q4_t* q; float* c; int M, N, K, cols; wd_epi_fn epi; int img, a8; } q4v_t;
 
 /* One row of A for the 4-bit GEMV: per block of `blk` values, a scale (its largest magnitude / 32767) and the
  * values as 16-bit integers of it, the even k apart from the odd ones (the nibbles' order: ev[i] = a[2i],
@@ -1260,6 +1260,98 @@ WD_INLINE void q4_block_dots(const uint8_t* c0, const uint8_t* c1, const int16_t
 
 #define Q4_LANE(v, i) wasm_i32x4_shuffle((v), (v), i, i, i, i)
 
+#ifdef __wasm_relaxed_simd__
+/* A row as 8-bit integers per block (scale: the block's largest magnitude / 127), even k apart from odd ones
+ * (ev[i] = a[2i], od[i] = a[2i + 1]), and their sum per block: the 8-bit operand of the relaxed dot product,
+ * whose 7-bit operand is the nibbles (0..15) */
+static void q4_gemv_prep8(const float* a, int K, int blk, int8_t* ev, int8_t* od, float* ascale, float* asum) {
+  for (int b = 0; b < K / blk; b++) {
+    const float* x = a + (size_t)b * blk;
+    f32x4 mx = wasm_f32x4_splat(0.0f);
+    for (int k = 0; k < blk; k += 4) mx = wasm_f32x4_max(mx, wasm_f32x4_abs(wasm_v128_load(x + k)));
+    mx = wasm_f32x4_max(mx, wasm_i32x4_shuffle(mx, mx, 2, 3, 0, 1));
+    mx = wasm_f32x4_max(mx, wasm_i32x4_shuffle(mx, mx, 1, 0, 3, 2));
+    float peak = wasm_f32x4_extract_lane(mx, 0);
+    ascale[b] = peak > 0.0f ? peak / 127.0f : 0.0f;
+    const f32x4 vi = wasm_f32x4_splat(peak > 0.0f ? 127.0f / peak : 0.0f);
+    v128_t sum = wasm_i32x4_splat(0);
+    for (int k = 0; k < blk; k += 16) {
+      f32x4 p0 = wasm_v128_load(x + k), p1 = wasm_v128_load(x + k + 4), p2 = wasm_v128_load(x + k + 8), p3 = wasm_v128_load(x + k + 12);
+      v128_t e0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_i32x4_shuffle(p0, p1, 0, 2, 4, 6), vi)));
+      v128_t e1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_i32x4_shuffle(p2, p3, 0, 2, 4, 6), vi)));
+      v128_t o0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_i32x4_shuffle(p0, p1, 1, 3, 5, 7), vi)));
+      v128_t o1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_i32x4_shuffle(p2, p3, 1, 3, 5, 7), vi)));
+      sum = wasm_i32x4_add(sum, wasm_i32x4_add(wasm_i32x4_add(e0, e1), wasm_i32x4_add(o0, o1)));
+      v128_t e16 = wasm_i16x8_narrow_i32x4(e0, e1), o16 = wasm_i16x8_narrow_i32x4(o0, o1);
+      wasm_v128_store64_lane(ev + (size_t)(b * blk + k) / 2, wasm_i8x16_narrow_i16x8(e16, e16), 0);
+      wasm_v128_store64_lane(od + (size_t)(b * blk + k) / 2, wasm_i8x16_narrow_i16x8(o16, o16), 0);
+    }
+    asum[b] = (float)(wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) +
+                      wasm_i32x4_extract_lane(sum, 2) + wasm_i32x4_extract_lane(sum, 3));
+  }
+}
+
+/* one block's relaxed dot products of two columns with A's 8-bit values: 32 nibbles per 16-byte load (16 from
+ * 8 bytes for a block of 16: the loads' upper halves are zero nibbles) */
+WD_INLINE void q4_block_dots8(const uint8_t* c0, const uint8_t* c1, const int8_t* ev, const int8_t* od, int k, int blk,
+                              int sym, v128_t* d0, v128_t* d1) {
+  v128_t x0 = wasm_i32x4_splat(0), x1 = x0;
+  const v128_t low = wasm_i8x16_splat(15), flip = wasm_i8x16_splat((int8_t)0x88);
+  for (int j = k; j < k + blk; j += 32) {
+    const int whole = j + 32 <= k + blk;
+    v128_t v0 = whole ? wasm_v128_load(c0 + j / 2) : wasm_v128_load64_zero(c0 + j / 2);
+    v128_t v1 = whole ? wasm_v128_load(c1 + j / 2) : wasm_v128_load64_zero(c1 + j / 2);
+    if (sym) {
+      v0 = wasm_v128_xor(v0, flip);
+      v1 = wasm_v128_xor(v1, flip);
+      if (!whole) { v0 = wasm_i64x2_replace_lane(v0, 1, 0); v1 = wasm_i64x2_replace_lane(v1, 1, 0); }
+    }
+    const v128_t e = wasm_v128_load(ev + j / 2), o = wasm_v128_load(od + j / 2);
+    x0 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(e, wasm_v128_and(v0, low), x0);
+    x0 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(o, wasm_u8x16_shr(v0, 4), x0);
+    x1 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(e, wasm_v128_and(v1, low), x1);
+    x1 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(o, wasm_u8x16_shr(v1, 4), x1);
+  }
+  *d0 = x0; *d1 = x1;
+}
+
+/* q4_gemv_task with A in 8 bits per block (a8: --weights int4, where the weights' own rounding is far larger) */
+static void q4_gemv8(const q4v_t* g, int tid, int n0, int n1) {
+  const q4_t* q = g->q;
+  const int N = g->N, K = g->K, blk = q->block, per = K / blk, sym = q->zeros == 0;
+  int8_t* ev = (int8_t*)wd_thread_scratch(tid);
+  int8_t* od = ev + K / 2;
+  float* ascale = (float*)(od + K / 2 + 16);  /* 16: a block of 16 loads 16 bytes of A from its 8 */
+  float* asum = ascale + per;
+  for (int m = 0; m < g->M; m++) {
+    q4_gemv_prep8(g->a + (size_t)m * K, K, blk, ev, od, ascale, asum);
+    float* c = g->c + (size_t)m * N;
+    for (int n = n0; n < n1; n += 2) {
+      const int two = n + 1 < n1;
+      const uint8_t* c0 = q->vals + (size_t)n * K / 2;
+      const uint8_t* c1 = two ? c0 + K / 2 : c0;
+      const size_t s0 = (size_t)n * per, s1 = two ? s0 + per : s0;
+      f32x4 acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0;
+      float cor0 = 0.0f, cor1 = 0.0f;
+      for (int b = 0; b < per; b++) {
+        v128_t d0, d1;
+        q4_block_dots8(c0, c1, ev, od, b * blk, blk, sym, &d0, &d1);
+        const float t0 = q4_scale(q, s0 + b) * ascale[b], t1 = q4_scale(q, s1 + b) * ascale[b];
+        acc0 = WD_MADD(acc0, wasm_f32x4_convert_i32x4(d0), wasm_f32x4_splat(t0));
+        acc1 = WD_MADD(acc1, wasm_f32x4_convert_i32x4(d1), wasm_f32x4_splat(t1));
+        cor0 += t0 * q4_zero(q, s0 + b) * asum[b];
+        cor1 += t1 * q4_zero(q, s1 + b) * asum[b];
+      }
+      c[n] = wasm_f32x4_extract_lane(acc0, 0) + wasm_f32x4_extract_lane(acc0, 1) + wasm_f32x4_extract_lane(acc0, 2) +
+             wasm_f32x4_extract_lane(acc0, 3) - cor0;
+      if (two)
+        c[n + 1] = wasm_f32x4_extract_lane(acc1, 0) + wasm_f32x4_extract_lane(acc1, 1) + wasm_f32x4_extract_lane(acc1, 2) +
+                   wasm_f32x4_extract_lane(acc1, 3) - cor1;
+    }
+  }
+}
+#endif
+
 /* M < 4 rows: per row, A as 16-bit integers per block (q4_gemv_prep); per column and block, the integer dot
  * product of nibbles and A (no value of either converted to float), then scale_w x scale_a x (dot - zero x sum(A)),
  * the scales of 4 blocks at a time */
@@ -1268,6 +1360,13 @@ static void q4_gemv_task(const void* arg, int t, int tid) {
   const q4_t* q = g->q;
   const int N = g->N, K = g->K, blk = q->block, per = K / blk, sym = q->zeros == 0, per4 = per & ~3;
   int n0 = t * g->cols, n1 = n0 + g->cols < N ? n0 + g->cols : N;
+#ifdef __wasm_relaxed_simd__
+  if (g->a8) {
+    q4_gemv8(g, tid, n0, n1);
+    if (g->epi) g->epi(g->c, N, g->img, 0, g->M, n0, n1);
+    return;
+  }
+#endif
   int16_t* ev = (int16_t*)wd_thread_scratch(tid);
   int16_t* od = ev + K / 2;
   float* ascale = (float*)(od + K / 2);
@@ -1331,9 +1430,10 @@ static void q4_gemv_task(const void* arg, int t, int tid) {
 
 /* c_i = a_i B for each product i of the batch (rows at a + a_off[i]), B 4-bit (q4_t: vals, scales, zeros as
  * encoding.py stores them; f32_scales: float scales, else half): fewer than 4 rows by q4_gemv_task, more by
- * the GEMM with B decoded chunk by chunk into slivers in each task's scratch. */
+ * the GEMM with B decoded chunk by chunk into slivers in each task's scratch. a8: the GEMV may take A in 8 bits
+ * per block (the relaxed-SIMD build does: 8-bit x 4-bit dot products), else 16. */
 void wd_matmul_q4(const float* a, const char* stored, float* c, int M, int N, int K, int batch, const int32_t* a_off,
-                  int block, int f32_scales, int zeros, wd_epi_fn epi) {
+                  int block, int f32_scales, int zeros, int a8, wd_epi_fn epi) {
   size_t blocks = (size_t)N * K / block, head = blocks * (f32_scales ? 4 : 2);
   q4_t q = {0};
   if (f32_scales) q.fscales = (const float*)stored; else q.hscales = (const uint16_t*)stored;
@@ -1343,7 +1443,7 @@ void wd_matmul_q4(const float* a, const char* stored, float* c, int M, int N, in
   for (int i = 0; i < batch; i++) {
     if (M < 4) {
       int cols = gemv_cols(N);
-      q4v_t g = {a + a_off[i], &q, c + (size_t)i * M * N, M, N, K, cols, epi, i};
+      q4v_t g = {a + a_off[i], &q, c + (size_t)i * M * N, M, N, K, cols, epi, i, a8};
       wd_parallel((N + cols - 1) / cols, q4_gemv_task, &g);
       continue;
     }

@@ -80,7 +80,7 @@ void wd_q8_weights(const float* b, int K, int N, int8_t* dst);
 void wd_q8_weights_stored(const char* stored, int K, int N, int8_t* dst);  /* from int8 as stored (axis 1) */
 void wd_int4_decode(const char* stored, int n, int block, int f32_scales, int zeros, int kn, float* dst);  /* int4 -> floats */
 void wd_matmul_q4(const float* a, const char* stored, float* c, int M, int N, int K, int batch, const int32_t* a_off,
-                  int block, int f32_scales, int zeros, wd_epi_fn epi);   /* B 4-bit in blocks along K, as stored */
+                  int block, int f32_scales, int zeros, int a8, wd_epi_fn epi);   /* B 4-bit in blocks along K, as stored */
 
 /* an IEEE half (its bits) as a float */
 WD_INLINE float wd_half_to_float(uint16_t h) {
