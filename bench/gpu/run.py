@@ -4,9 +4,12 @@ native runner, against PyTorch eager (float32, TF32 off) on the same GPU in the 
     python bench/gpu/run.py --out bench/gpu/results          # on the GPU machine (see README.md)
     python bench/gpu/run.py --quick --out /tmp/gpu-bench     # small sizes: checks the script on any adapter
 
-Measures GEMM n×n×n (default 4096) and ResNet50 / MobileNetV2 at batch 1 and 8 (224×224), checks
-that both sides compute the same numbers, and writes results.json and results.md. Timings taken
-on a CPU adapter (lavapipe, SwiftShader) are flagged: they say nothing about GPU speed.
+Measures GEMM n×n×n (default 4096) and ResNet50 / MobileNetV2 at batch 1 and 8 (224×224) against PyTorch,
+checks that both sides compute the same numbers; with onnxruntime's WebGPU plugin EP installed
+(onnxruntime-ep-webgpu), also those models and the wasm benchmark's model set (bench/models.py, batch 1:
+--set) host array to host array against it, the peer a web developer would pick. Writes results.json and
+results.md. Timings taken on a CPU adapter (lavapipe, SwiftShader) are flagged: they say nothing about GPU
+speed; Dawn takes no CPU adapter, so there the peer's columns are left out, with the reason.
 """
 from __future__ import annotations
 
@@ -74,6 +77,103 @@ def webgpu_time(runner, d, inputs, repeat, warmup):
     return statistics.median(each), back_to_back, statistics.median(e2e)
 
 
+# ---- the peer: onnxruntime's WebGPU execution provider ----------------------------------------------------
+
+def ort_webgpu():
+    """(make(path) -> onnxruntime session on the WebGPU plugin EP (onnxruntime-ep-webgpu: Dawn, the C++ WebGPU EP
+    that onnxruntime-web ships), None), or (None, why not). Sessions are made with CPU fallback off, so every
+    node runs on the GPU; a model that needs the fallback is timed with it and flagged."""
+    try:
+        import onnxruntime as ort
+        import onnxruntime_ep_webgpu as ep
+    except ImportError as e:
+        return None, f"not installed ({e.name}; pip install onnxruntime-ep-webgpu, onnxruntime >= 1.24.4)"
+    try:
+        ort.register_execution_provider_library("webgpu", ep.get_library_path())
+    except Exception as e:  # noqa: BLE001 - the plugin's own message says why
+        return None, f"the plugin does not load: {str(e).splitlines()[0]}"
+    device = next((d for d in ort.get_ep_devices() if d.ep_name == ep.get_ep_name()), None)
+    if device is None:
+        return None, "no WebGPU EP device (Dawn found no GPU adapter; it rejects CPU adapters such as lavapipe)"
+
+    def make(path, fallback=False):
+        so = ort.SessionOptions()
+        so.add_provider_for_devices([device], {})
+        if not fallback:
+            so.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+        return ort.InferenceSession(str(path), sess_options=so)
+    return make, None
+
+
+def ort_time(sess, feeds, repeat, warmup) -> float:
+    """Median ms of session.run from host arrays to host arrays."""
+    for _ in range(warmup):
+        sess.run(None, feeds)
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        sess.run(None, feeds)
+        ts.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(ts)
+
+
+def peer(make_ort, onnx_path, feeds, reference, args) -> dict:
+    """onnxruntime WebGPU EP on one .onnx: host→host median ms, its largest relative difference from
+    `reference` (webdnn's outputs, by name), and whether it needed the CPU fallback."""
+    if make_ort is None:
+        return {}
+    try:
+        sess, fallback = make_ort(onnx_path), False
+        outs = sess.run(None, feeds)
+    except Exception:  # noqa: BLE001 - a node the EP lacks: time it as a user would get it, and say so
+        sess, fallback = make_ort(onnx_path, fallback=True), True
+        outs = sess.run(None, feeds)
+    outs = dict(zip([o.name for o in sess.get_outputs()], outs))
+    err = max(rel_err(reference[k], outs[k]) for k in reference if k in outs)
+    ms = ort_time(sess, feeds, args.repeat, args.warmup)
+    return {"ort_e2e_ms": ms, "ort_rel_err": err, "ort_cpu_fallback": fallback}
+
+
+def _bench_models():
+    """bench/models.py (its own name: this folder's models.py is the torch one)."""
+    import importlib.util
+    if "webdnn_bench_models" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("webdnn_bench_models", REPO / "bench" / "models.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["webdnn_bench_models"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["webdnn_bench_models"]
+
+
+def set_bench(name, runner, make_ort, args, tmp: Path) -> dict:
+    """One model of the wasm benchmark's set (bench/models.py, as exported there: batch 1) on both: webdnn's
+    GPU time and host→host time, the WebGPU EP's host→host time, on the same .onnx and inputs."""
+    import onnx
+    from webdnn import convert
+    bench_models = _bench_models()
+    m = bench_models.MODELS[name]()
+    feeds = bench_models.feeds(m)
+    onnx_path = tmp / f"set_{name}.onnx"
+    onnx.save(m, onnx_path)
+    d = tmp / f"set_{name}"
+    t0 = time.perf_counter()
+    convert(str(onnx_path), d, backends=["webgpu"])
+    convert_s = time.perf_counter() - t0
+    got = runner.run(d, feeds, backend="webgpu")
+    lat, b2b, e2e = webgpu_time(runner, d, feeds, args.repeat, args.warmup)
+    graph = json.loads((d / "graph_webgpu.json").read_text())
+    res = {"model": name, "batch": 1, "dispatches": len(graph["dispatches"]), "convert_s": convert_s,
+           "webgpu_latency_ms": lat, "webgpu_back_to_back_ms": b2b, "webgpu_e2e_ms": e2e,
+           **peer(make_ort, onnx_path, feeds, got, args)}
+    if "ort_e2e_ms" in res:
+        res["e2e_ratio"] = e2e / res["ort_e2e_ms"]
+    log(f"  {name}: webgpu {lat:.2f} ms (host→host {e2e:.2f}); "
+        + (f"peer host→host {res['ort_e2e_ms']:.2f}: ratio {res['e2e_ratio']:.2f}, rel diff "
+           f"{res['ort_rel_err']:.1e}{' (CPU fallback)' if res['ort_cpu_fallback'] else ''}" if "ort_e2e_ms" in res
+           else "no peer") + f"; {res['dispatches']} dispatches")
+    return res
+
+
 def rel_err(a, b) -> float:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
@@ -117,7 +217,7 @@ def gemm(n, runner, torch, dev, args, tmp: Path, tiles=None):
     return res
 
 
-def model_bench(name, batch, image, runner, torch, dev, args, tmp: Path):
+def model_bench(name, batch, image, runner, torch, dev, args, tmp: Path, make_ort=None):
     from models import build
     from webdnn import convert
     m = build(name)
@@ -147,6 +247,9 @@ def model_bench(name, batch, image, runner, torch, dev, args, tmp: Path):
            "webgpu_latency_ms": lat, "webgpu_back_to_back_ms": b2b, "webgpu_e2e_ms": e2e,
            "torch_latency_ms": t_lat, "torch_back_to_back_ms": t_b2b, "torch_e2e_ms": t_e2e}
     res["latency_ratio"] = lat / t_lat
+    res.update(peer(make_ort, onnx_path, {"x": x}, {"y": y}, args))
+    if "ort_e2e_ms" in res:
+        res["e2e_ratio"] = e2e / res["ort_e2e_ms"]
     log(f"  {name} b{batch}: webgpu {lat:.2f} ms (b2b {b2b:.2f}, e2e {e2e:.2f}) vs torch {t_lat:.2f} ms "
         f"(b2b {t_b2b:.2f}, e2e {t_e2e:.2f}): ratio {res['latency_ratio']:.2f}; rel err {res['rel_err']:.1e}; "
         f"{res['dispatches']} dispatches")
@@ -181,11 +284,35 @@ def markdown(r: dict) -> str:
             lines.append(f"| {m['model']} | {m['batch']} | {m['webgpu_latency_ms']:.2f} | {m['torch_latency_ms']:.2f} | "
                          f"{m['latency_ratio']:.2f} | {m['webgpu_back_to_back_ms']:.2f} | {m['torch_back_to_back_ms']:.2f} | "
                          f"{m['webgpu_e2e_ms']:.2f} | {m['torch_e2e_ms']:.2f} | {m['dispatches']} | {m['rel_err']:.1e} |")
+        with_peer = [m for m in r["models"] if "ort_e2e_ms" in m]
+        if with_peer:
+            lines += ["", "The same models against onnxruntime's WebGPU EP, host→host (ms, median):", "",
+                      "| model | batch | webdnn | onnxruntime WebGPU EP | ratio | EP rel diff |", "| --- | --- | --- | --- | --- | --- |"]
+            lines += [f"| {m['model']} | {m['batch']} | {m['webgpu_e2e_ms']:.2f} | {m['ort_e2e_ms']:.2f}"
+                      f"{' (CPU fallback)' if m['ort_cpu_fallback'] else ''} | {m['e2e_ratio']:.2f} | {m['ort_rel_err']:.1e} |"
+                      for m in with_peer]
         r50 = [m for m in r["models"] if m["model"] == "resnet50" and m["batch"] == 1]
         if r50:
             ok = r50[0]["latency_ratio"] <= TARGETS["resnet50_b1_latency_ratio"]
             lines += ["", f"Target ResNet50 batch-1 latency ≤ torch eager: {'met' if ok else 'NOT met'} "
                           f"(ratio {r50[0]['latency_ratio']:.2f})."]
+    if r.get("set"):
+        lines += ["", "## The wasm benchmark's model set against onnxruntime's WebGPU EP (batch 1, f32)", "",
+                  f"onnxruntime WebGPU EP: {r.get('peer') or 'measured'}.", "",
+                  "| model | webdnn GPU | webdnn host→host | EP host→host | ratio (host→host) | EP rel diff | dispatches |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for m in r["set"]:
+            if "ort_e2e_ms" in m:
+                peer_cols = (f"{m['ort_e2e_ms']:.2f}{' (CPU fallback)' if m['ort_cpu_fallback'] else ''} | "
+                             f"{m['e2e_ratio']:.2f} | {m['ort_rel_err']:.1e}")
+            else:
+                peer_cols = "– | – | –"
+            lines.append(f"| {m['model']} | {m['webgpu_latency_ms']:.2f} | {m['webgpu_e2e_ms']:.2f} | {peer_cols} | "
+                         f"{m['dispatches']} |")
+        ratios = [m["e2e_ratio"] for m in r["set"] if "e2e_ratio" in m]
+        if ratios:
+            gm = float(np.exp(np.mean(np.log(ratios))))
+            lines += ["", f"Geometric mean of the ratios: {gm:.2f} (target: every model ≤ 0.8)."]
     return "\n".join(lines) + "\n"
 
 
@@ -200,9 +327,13 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--sweep-tiles", action="store_true", help="time the GEMM with every tile configuration")
+    p.add_argument("--set", default="ResNet50,MobileNetV2,SqueezeNet1.1,EfficientNet-B0,ConvNeXt-Tiny,DeiT-Tiny,Swin-T,"
+                   "MobileViT-S,BERT-Small,YOLOv8n", help="models of bench/models.py against onnxruntime's WebGPU EP "
+                   "(batch 1); empty: skip")
     args = p.parse_args(argv)
     if args.quick:
         args.gemm, args.image, args.batches, args.repeat, args.warmup = min(args.gemm, 256), 64, "1", 3, 1
+        args.set = "SqueezeNet1.1" if args.set == p.get_default("set") else args.set
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -225,7 +356,15 @@ def main(argv=None) -> int:
         log("warning: the wgpu adapter is not a GPU; timings check the script only")
     if dev != "cuda":
         log("warning: torch sees no CUDA device; it runs on the CPU")
-    results = {"environment": env, "args": vars(args), "targets": TARGETS}
+    make_ort, why = ort_webgpu()
+    if make_ort is None and args.quick:  # exercise the peer's code on onnxruntime's CPU EP, said as such
+        import onnxruntime as ort
+        log(f"onnxruntime WebGPU EP: {why}; --quick times onnxruntime's CPU EP in its place (a check of the script)")
+        why = f"{why}: onnxruntime's CPU EP in its place (--quick: a check of the script, not a measurement)"
+        make_ort = lambda path, fallback=False: ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])  # noqa: E731
+    elif make_ort is None:
+        log(f"onnxruntime WebGPU EP: {why}; its columns are left out")
+    results = {"environment": env, "args": vars(args), "targets": TARGETS, "peer": why}
     with tempfile.TemporaryDirectory(prefix="webdnn-gpu-bench-") as tmp:
         tmp = Path(tmp)
         if args.gemm:
@@ -234,7 +373,8 @@ def main(argv=None) -> int:
         results["models"] = []
         for name in [s for s in args.models.split(",") if s]:
             for b in [int(s) for s in args.batches.split(",") if s]:
-                results["models"].append(model_bench(name, b, args.image, runner, torch, dev, args, tmp))
+                results["models"].append(model_bench(name, b, args.image, runner, torch, dev, args, tmp, make_ort))
+        results["set"] = [set_bench(name, runner, make_ort, args, tmp) for name in args.set.split(",") if name]
     (out / "results.json").write_text(json.dumps(results, indent=1))
     (out / "results.md").write_text(markdown(results))
     log(f"wrote {out / 'results.json'} and {out / 'results.md'}")
