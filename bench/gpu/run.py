@@ -134,6 +134,18 @@ def peer(make_ort, onnx_path, feeds, reference, args) -> dict:
     return {"ort_e2e_ms": ms, "ort_rel_err": err, "ort_cpu_fallback": fallback}
 
 
+def bound_bytes(graph: dict, precision: str = "f32") -> int:
+    """The bytes one run's dispatches bind (each dispatch's inputs and outputs, once per dispatch: the traffic
+    a run cannot avoid, whatever its kernels re-read from caches), from graph_webgpu.json's plan."""
+    parts = graph["memory"][precision]["tensors"]
+    total = 0
+    for d in graph["dispatches"]:
+        for name, part in d["bindings"]:
+            if name in parts and part < len(parts[name]):
+                total += int(parts[name][part][2])
+    return total
+
+
 def _bench_models():
     """bench/models.py (its own name: this folder's models.py is the torch one)."""
     import importlib.util
@@ -162,7 +174,8 @@ def set_bench(name, runner, make_ort, args, tmp: Path) -> dict:
     got = runner.run(d, feeds, backend="webgpu")
     lat, b2b, e2e = webgpu_time(runner, d, feeds, args.repeat, args.warmup)
     graph = json.loads((d / "graph_webgpu.json").read_text())
-    res = {"model": name, "batch": 1, "dispatches": len(graph["dispatches"]), "convert_s": convert_s,
+    res = {"model": name, "batch": 1, "dispatches": len(graph["dispatches"]), "bound_mb": bound_bytes(graph) / 2**20,
+           "convert_s": convert_s,
            "webgpu_latency_ms": lat, "webgpu_back_to_back_ms": b2b, "webgpu_e2e_ms": e2e,
            **peer(make_ort, onnx_path, feeds, got, args)}
     if "ort_e2e_ms" in res:
@@ -242,7 +255,7 @@ def model_bench(name, batch, image, runner, torch, dev, args, tmp: Path, make_or
     lat, b2b, e2e = webgpu_time(runner, d, {"x": x}, args.repeat, args.warmup)
     graph = json.loads((d / "graph_webgpu.json").read_text())
     res = {"model": name, "batch": batch, "image": image, "rel_err": rel_err(y, ty),
-           "dispatches": len(graph["dispatches"]), "shaders": len(graph["shaders"]),
+           "dispatches": len(graph["dispatches"]), "shaders": len(graph["shaders"]), "bound_mb": bound_bytes(graph) / 2**20,
            "convert_s": convert_s, "first_run_s": first_s,
            "webgpu_latency_ms": lat, "webgpu_back_to_back_ms": b2b, "webgpu_e2e_ms": e2e,
            "torch_latency_ms": t_lat, "torch_back_to_back_ms": t_b2b, "torch_e2e_ms": t_e2e}
@@ -278,12 +291,13 @@ def markdown(r: dict) -> str:
     if r.get("models"):
         lines += ["## Models, f32, latency per run (ms, median; input already on the GPU)", "",
                   "| model | batch | webgpu | torch eager | ratio | webgpu back-to-back | torch back-to-back | "
-                  "webgpu host→host | torch host→host | dispatches | rel err |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "webgpu host→host | torch host→host | dispatches | MB bound | rel err |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for m in r["models"]:
             lines.append(f"| {m['model']} | {m['batch']} | {m['webgpu_latency_ms']:.2f} | {m['torch_latency_ms']:.2f} | "
                          f"{m['latency_ratio']:.2f} | {m['webgpu_back_to_back_ms']:.2f} | {m['torch_back_to_back_ms']:.2f} | "
-                         f"{m['webgpu_e2e_ms']:.2f} | {m['torch_e2e_ms']:.2f} | {m['dispatches']} | {m['rel_err']:.1e} |")
+                         f"{m['webgpu_e2e_ms']:.2f} | {m['torch_e2e_ms']:.2f} | {m['dispatches']} | {m['bound_mb']:.1f} | "
+                         f"{m['rel_err']:.1e} |")
         with_peer = [m for m in r["models"] if "ort_e2e_ms" in m]
         if with_peer:
             lines += ["", "The same models against onnxruntime's WebGPU EP, host→host (ms, median):", "",
@@ -299,8 +313,8 @@ def markdown(r: dict) -> str:
     if r.get("set"):
         lines += ["", "## The wasm benchmark's model set against onnxruntime's WebGPU EP (batch 1, f32)", "",
                   f"onnxruntime WebGPU EP: {r.get('peer') or 'measured'}.", "",
-                  "| model | webdnn GPU | webdnn host→host | EP host→host | ratio (host→host) | EP rel diff | dispatches |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+                  "| model | webdnn GPU | webdnn host→host | EP host→host | ratio (host→host) | EP rel diff | dispatches | MB bound |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for m in r["set"]:
             if "ort_e2e_ms" in m:
                 peer_cols = (f"{m['ort_e2e_ms']:.2f}{' (CPU fallback)' if m['ort_cpu_fallback'] else ''} | "
@@ -308,7 +322,7 @@ def markdown(r: dict) -> str:
             else:
                 peer_cols = "– | – | –"
             lines.append(f"| {m['model']} | {m['webgpu_latency_ms']:.2f} | {m['webgpu_e2e_ms']:.2f} | {peer_cols} | "
-                         f"{m['dispatches']} |")
+                         f"{m['dispatches']} | {m['bound_mb']:.1f} |")
         ratios = [m["e2e_ratio"] for m in r["set"] if "e2e_ratio" in m]
         if ratios:
             gm = float(np.exp(np.mean(np.log(ratios))))

@@ -15,7 +15,7 @@ def test_gpu_bench_script_quick(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     results = json.loads((tmp_path / "results.json").read_text())
     (row,) = results["set"]
-    assert row["model"] == "SqueezeNet1.1" and row["dispatches"] > 10
+    assert row["model"] == "SqueezeNet1.1" and row["dispatches"] > 10 and row["bound_mb"] > 1
     assert row["webgpu_e2e_ms"] > 0 and row["ort_e2e_ms"] > 0 and row["ort_rel_err"] < 1e-4
     md = (tmp_path / "results.md").read_text()
     if not results["environment"]["gpu"]:
