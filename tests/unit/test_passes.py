@@ -82,6 +82,31 @@ def test_remove_identity_keeps_identity_of_an_input_output():
     assert types(g) == ["Identity"]
 
 
+def test_remove_identity_takes_an_elementwise_pass_through():
+    """An Elementwise that is its input unchanged (what simplify_elementwise leaves of a Cast to the type the
+    tensor has: LayerNormalization's function body starts with one) goes like an Identity; one that changes
+    the dtype, or reads two inputs, stays. optimize() removes it after the simplification."""
+    g = Graph()
+    x = g.add_input("x", [2, 3])
+    (b,) = g.add_op("Elementwise", [x], {"expr": call("cast", "float32", inp(0))})  # float32 to float32
+    (m,) = g.add_op("Reduce", [b], {"kind": "mean", "axes": [1], "keepdims": 1})
+    (c,) = g.add_op("Elementwise", [b, m], {"expr": call("sub", inp(0), inp(1))})
+    (i,) = g.add_op("Elementwise", [c], {"expr": call("cast", "int32", inp(0))})  # a real cast: stays
+    g.outputs = [c, i]
+    feeds = {"x": rng.rand(2, 3).astype(np.float32)}
+    before = snapshot(g, feeds)
+    optimize(g, verify=True)
+    kept = [op for op in g.ops if op.type == "Elementwise"]
+    assert not any(op.attrs["expr"] == ["in", 0] for op in kept)
+    assert types(g).count("Reduce") == 1 and any(op.outputs[0].dtype == "int32" for op in kept)
+    check_same(g, feeds, before)
+    g2 = Graph()
+    y = g2.add_input("y", [3])
+    (z,) = g2.add_op("Elementwise", [y], {"expr": inp(0)}, output_names=["z"])
+    g2.outputs = [z]
+    assert not remove_identity.run(g2)  # an output's own name for an input: kept
+
+
 def test_remove_dead():
     g = Graph()
     x = g.add_input("x", [3])

@@ -21,6 +21,7 @@ PASSES = [
     ("widen_quantized", widen_quantized.run),
     ("fuse_elementwise", fuse_elementwise.run),  # chains the widening joined
     ("simplify_elementwise", simplify_elementwise.run),
+    ("remove_identity", remove_identity.run),  # what the simplification left as its input unchanged
     ("remove_dead", remove_dead.run),
 ]
 
