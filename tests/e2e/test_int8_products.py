@@ -702,3 +702,35 @@ def test_matmul_nbits_weights_stay_4bit(runners, tmp_path, host, zeros, rows, k,
     for where, backend in runs:
         got = runners[where].run(tmp_path / "o", feeds, backend=backend)["y"]
         assert compare(got, want, backend, f"{where} {backend}") is None
+
+
+@pytest.mark.parametrize("rows", [1, 9])
+def test_matmul_nbits_weights_under_weights_int4(runners, tmp_path, rows):
+    """--weights int4 on a model with its own 4-bit weights (MatMulNBits, asymmetric, float32 scales): they keep
+    their exact form (not quantized again), and on wasm wd_matmul_q4 multiplies by them as stored for one row and
+    for nine, as without --weights int4 (the 8-bit products would round them again: 0.6 % of the output here),
+    with A in 16 bits (8 only for weights --weights int4 rounded itself)."""
+    import onnxruntime as ort
+    from tests.unit.test_onnx_contrib import _pack
+    rng = np.random.default_rng(7)
+    k, n, bs = 128, 48, 32
+    q = rng.integers(0, 16, (n, k))
+    scales = (rng.random((n, k // bs)) * 0.05 + 0.01).astype(np.float32)
+    inits = [numpy_helper.from_array(_pack(q, 4).reshape(n, k // bs, bs // 2), "B"), numpy_helper.from_array(scales, "scales"),
+             numpy_helper.from_array(_pack(rng.integers(0, 16, (n, k // bs)), 4), "zp")]
+    g = helper.make_graph([helper.make_node("MatMulNBits", ["a", "B", "scales", "zp"], ["y"], domain="com.microsoft",
+                                           K=k, N=n, bits=4, block_size=bs)], "nbits",
+                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, [rows, k])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, n])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    webdnn.convert(m, tmp_path / "o", backends=("js", "wasm"), weights="int4")
+    doc = json.loads((tmp_path / "o" / "graph_wasm.json").read_text())
+    (fields,) = doc["encoded"].values()
+    assert fields == {"encoding": "int4", "block": bs, "axis": 0, "scales": "f32", "zeros": True}  # its own, exactly
+    assert (doc["stats"]["int4Products"], doc["stats"]["int8Products"]) == (1, 0) and "int4ProductsA8" not in doc["stats"]
+    feeds = {"a": rng.standard_normal((rows, k)).astype(np.float32)}
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    assert compare(runners["node"].run(tmp_path / "o", feeds, backend="js")["y"], want, "js", "js") is None
+    for host in ("node", "chromium"):
+        got = runners[host].run(tmp_path / "o", feeds, backend="wasm")["y"]
+        assert compare(got, want, "wasm", f"{host} wasm, {rows} rows") is None

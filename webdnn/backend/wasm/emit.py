@@ -85,7 +85,7 @@ class Program:
         self.q8: dict[str, int] = {}  # constant name -> where wd_q8_weights put its 8-bit copy (in wd_prep)
         self.q8_steps = 0  # products that run on 8-bit weights
         self.q4_steps = 0  # products that multiply by 4-bit weights as stored (wd_matmul_q4)
-        self.q4_a8 = False  # their GEMV may take A in 8 bits (--weights int4: the weights' rounding is far larger)
+        self.q4_a8: set = set()  # of those, the B's whose GEMV may take A in 8 bits (--weights int4 quantized them)
         self.q4_a8_steps = 0
         self.stored: dict[str, dict] = {}  # constants in memory as int8/int4 stores them -> the encoding's fields
         self.q4: dict[str, dict] = {}  # of those, the 4-bit B's that wd_matmul_q4 reads as stored
@@ -595,10 +595,10 @@ def _q4_matmul(p: Program, step: Step, k: int, M, K: int, N: int, batch, sa, str
     p.scratch = max(p.scratch, GEMM_SCRATCH, (K + K // 16 + 16) * 4)
     f = p.q4[b.name]
     p.q4_steps += 1
-    p.q4_a8_steps += int(p.q4_a8)
+    p.q4_a8_steps += int(b.name in p.q4_a8)
     return (f"  wd_matmul_q4({p.ptr(a, True)}, (const char*)(wd_base + {p.offsets[b.name]}), {p.ptr(step.outputs[0])}, "
             f"{p.dim(M)}, {N}, {K}, {len(idx)}, {ao}, {f['block']}, {int(f.get('scales') == 'f32')}, "
-            f"{int(bool(f.get('zeros')))}, {int(p.q4_a8)}, {epi});")
+            f"{int(bool(f.get('zeros')))}, {int(b.name in p.q4_a8)}, {epi});")
 
 
 def _q8_matmul(p: Program, step: Step, k: int, M, K: int, N: int, idx, sa, strides) -> str:

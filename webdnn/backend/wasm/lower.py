@@ -86,7 +86,8 @@ def _stored_int4(graph: Graph, steps, weights: str, taken: dict) -> dict:
     read only as the B of MatMuls: a quantized model's own 4-bit ones (MatMulNBits; encoding._exact_int4_fields)
     where the descriptor stores them so (weights raw or f16, and no exact 8-bit form first); under --weights int4,
     those of products of fewer than 4 rows or of rows known only at run time (a decoder's step), whose time is
-    reading the weights (more rows run faster on 8-bit products: _stored_quantized). wd_matmul_q4 multiplies by
+    reading the weights (more rows run faster on 8-bit products: _stored_quantized), and a model's own ones
+    for any rows, as without it (its exact weights are not quantized again). wd_matmul_q4 multiplies by
     them as stored: an eighth of the memory float32 would take, and of the bytes a product of few rows reads."""
     if not (weights == "int4" or (weights in ("raw", "f16") and graph.quantized)):
         return {}
@@ -107,11 +108,10 @@ def _stored_int4(graph: Graph, steps, weights: str, taken: dict) -> dict:
     for name, (t, n, few) in as_b.items():
         if n != uses.get(name) or name in taken or not stores_quantized(t.data, t.dtype):
             continue
-        if weights == "int4":
-            fields = int4_fields(t.data, blocks.get(name)) if few else None
-            fields = fields if fields is not None and fields.get("axis") == 0 else None
-        else:
-            fields = own_int4_matmul_fields(t.data)
+        fields = own_int4_matmul_fields(t.data)  # a model's own: as they are, for any number of rows
+        if fields is None and weights == "int4" and few:
+            fields = int4_fields(t.data, blocks.get(name))
+            fields = fields if fields.get("axis") == 0 else None
         if fields is not None and t.shape[0] % 16 == 0:  # the kernel reads 16 values of a column at a time
             out[name] = fields
     return out
@@ -134,6 +134,7 @@ def lower_program(graph: Graph, weights: str = "raw"):
         stored = _stored_quantized(graph, steps, weights, exact, {})
         q4 = _stored_int4(graph, steps, weights, stored)
     stored.update(q4)
+    tensors_by_name = {t.name: t for t in graph.constants()}
     # constants first, then the activation arena the planner lays out, the temporary buffer, data
     # derived from the constants at load, then per-thread scratch and stacks
     constants, offsets, at, sizes = [], {}, 0, {}
@@ -163,7 +164,8 @@ def lower_program(graph: Graph, weights: str = "raw"):
     p.q8_exact = exact
     p.stored = dict(stored)
     p.q4 = q4
-    p.q4_a8 = weights == "int4"
+    # the 4-bit products whose GEMV may take A in 8 bits: on weights --weights int4 quantized (not a model's own)
+    p.q4_a8 = {n for n in q4 if weights == "int4" and own_int4_matmul_fields(tensors_by_name[n].data) is None}
     for s in steps:
         for t in s.inputs:
             if t is not None and t.is_constant:
