@@ -734,3 +734,35 @@ def test_matmul_nbits_weights_under_weights_int4(runners, tmp_path, rows):
     for host in ("node", "chromium"):
         got = runners[host].run(tmp_path / "o", feeds, backend="wasm")["y"]
         assert compare(got, want, "wasm", f"{host} wasm, {rows} rows") is None
+
+
+def test_matmul_nbits_accuracy_level_4_takes_8bit_activations(runners, tmp_path):
+    """MatMulNBits with accuracy_level 4 (int8 compute: what onnxruntime's CPU kernels then do) lets the wasm
+    backend's 4-bit GEMV round A to 8 bits per block in the relaxed-SIMD build (Chromium): exactly what
+    _q4_gemv_a8 computes; without relaxed SIMD (Node) A stays 16-bit, float-accurate; js computes in float."""
+    import onnxruntime as ort
+    from tests.unit.test_onnx_contrib import _pack
+    rng = np.random.default_rng(8)
+    k, n, bs = 256, 40, 32
+    q = rng.integers(0, 16, (n, k))
+    scales = (rng.random((n, k // bs)) * 0.05 + 0.01).astype(np.float16).astype(np.float32)
+    inits = [numpy_helper.from_array(_pack(q, 4).reshape(n, k // bs, bs // 2), "B"), numpy_helper.from_array(scales, "scales")]
+    g = helper.make_graph([helper.make_node("MatMulNBits", ["a", "B", "scales"], ["y"], domain="com.microsoft",
+                                           K=k, N=n, bits=4, block_size=bs, accuracy_level=4)], "nbits",
+                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, k])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    webdnn.convert(m, tmp_path / "o", backends=("js", "wasm"))
+    doc = json.loads((tmp_path / "o" / "graph_wasm.json").read_text())
+    assert doc["stats"]["int4Products"] == doc["stats"]["int4ProductsA8"] == 1
+    w = ((q - 8) * np.repeat(scales, bs, axis=1)).T.astype(np.float32)  # [K, N], the weights exactly
+    feeds = {"a": rng.standard_normal((1, k)).astype(np.float32)}
+    exact = feeds["a"].astype(np.float64) @ w.astype(np.float64)
+    assert compare(runners["node"].run(tmp_path / "o", feeds, backend="js")["y"], exact, "js", "js") is None
+    assert compare(runners["node"].run(tmp_path / "o", feeds, backend="wasm")["y"], exact, "wasm", "node wasm") is None
+    got = runners["chromium"].run(tmp_path / "o", feeds, backend="wasm")["y"]
+    if (runners["chromium"].last_backend_info or {}).get("relaxedSimd"):
+        want = _q4_gemv_a8(feeds["a"], encode("B", w, "float32", "raw"), (k, n))
+        assert compare(got, want, "wasm", "chromium wasm, 8-bit A") is None
+    want_ort = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    assert compare(got, want_ort, "wasm-int8-7bit", "chromium wasm against onnxruntime") is None

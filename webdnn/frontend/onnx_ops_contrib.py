@@ -379,8 +379,9 @@ def _unpack_bits(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
 def _matmul_nbits(c):
     """Block-quantized weights, dequantized at conversion (the descriptor stores 4-bit ones as int4 with their
     blocks along K, exactly: encoding.exact_int4, and with integer zero points encoding.exact_int4_zeros; the
-    rest as float where no exact encoding holds them). accuracy_level is a
-    permission to compute less exactly: this computes in float32 whatever it says."""
+    rest as float where no exact encoding holds them). accuracy_level is a permission to compute less exactly:
+    4 (int8 compute) puts the weight in Graph.int8_activations (the wasm backend's 4-bit GEMV may then round
+    the activations to 8 bits per block, as onnxruntime does); otherwise the arithmetic is float32."""
     k, n = int(c.attr("K")), int(c.attr("N"))
     bits, bs = int(c.attr("bits", 4)), int(c.attr("block_size"))
     if bits not in (2, 4, 8):
@@ -397,7 +398,10 @@ def _matmul_nbits(c):
         zp = np.full((n, nb), 2 ** (bits - 1), np.float32)
     block = c.const(4, "g_idx").astype(np.int64).reshape(k) if c.has_input(4) else np.arange(k) // bs
     w = ((q - zp[:, block]) * scales[:, block]).astype(np.float32)  # (N, K)
-    y = c.call1("MatMul", [c.input(0), c.constant(np.ascontiguousarray(w.T))])
+    b = c.constant(np.ascontiguousarray(w.T))
+    if int(c.attr("accuracy_level", 0)) == 4:
+        c.graph.int8_activations.add(b.name)
+    y = c.call1("MatMul", [c.input(0), b])
     if c.has_input(5):
         y = c.ew(call("add", X, inp(1)), [y, c.input(5)])
     return [y]

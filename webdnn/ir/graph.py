@@ -125,6 +125,9 @@ class Graph:
         # the source computes on 8-bit values (integer, quantize/dequantize ops): its weights that are
         # exactly 8-bit (encoding.exact_int8) may run on 8-bit products where a backend has them
         self.quantized = False
+        # constant weights whose products the source lets round their activations to 8 bits (MatMulNBits with
+        # accuracy_level 4: int8 compute): a backend may take them so where that is faster
+        self.int8_activations: set[str] = set()
         self.inputs: list[Tensor] = []
         self.outputs: list[Tensor] = []
         self.ops: list[Op] = []

@@ -164,8 +164,10 @@ def lower_program(graph: Graph, weights: str = "raw"):
     p.q8_exact = exact
     p.stored = dict(stored)
     p.q4 = q4
-    # the 4-bit products whose GEMV may take A in 8 bits: on weights --weights int4 quantized (not a model's own)
-    p.q4_a8 = {n for n in q4 if weights == "int4" and own_int4_matmul_fields(tensors_by_name[n].data) is None}
+    # the 4-bit products whose GEMV may take A in 8 bits: on weights --weights int4 quantized (not a model's own),
+    # and where the model allows it (Graph.int8_activations: MatMulNBits with accuracy_level 4)
+    p.q4_a8 = {n for n in q4 if n in graph.int8_activations
+               or (weights == "int4" and own_int4_matmul_fields(tensors_by_name[n].data) is None)}
     for s in steps:
         for t in s.inputs:
             if t is not None and t.is_constant:
