@@ -1171,7 +1171,7 @@ typedef struct { const float* a; const q4_t* q; float* c; int M, N, K, cols; wd_
  * values as 16-bit integers of it, the even k apart from the odd ones (the nibbles' order: ev[i] = a[2i],
  * od[i] = a[2i + 1]), and their sum per block (the zero points' share). 16 bits keep A within 1/65534 of each
  * block's largest value: float-product accuracy, at integer dot-product speed. */
-static void q4_gemv_prep(const float* a, int K, int blk, int16_t* ev, int16_t* od, float* ascale, int32_t* asum) {
+static void q4_gemv_prep(const float* a, int K, int blk, int16_t* ev, int16_t* od, float* ascale, float* asum) {
   for (int b = 0; b < K / blk; b++) {
     const float* x = a + (size_t)b * blk;
     f32x4 mx = wasm_f32x4_splat(0.0f);
@@ -1198,8 +1198,8 @@ static void q4_gemv_prep(const float* a, int K, int blk, int16_t* ev, int16_t* o
       wasm_v128_store(ev + (size_t)(b * blk + k) / 2, wasm_i16x8_narrow_i32x4(ie0, ie1));
       wasm_v128_store(od + (size_t)(b * blk + k) / 2, wasm_i16x8_narrow_i32x4(io0, io1));
     }
-    asum[b] = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) + wasm_i32x4_extract_lane(sum, 2) +
-              wasm_i32x4_extract_lane(sum, 3);
+    asum[b] = (float)(wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) + wasm_i32x4_extract_lane(sum, 2) +
+                      wasm_i32x4_extract_lane(sum, 3));
   }
 }
 
@@ -1258,7 +1258,6 @@ WD_INLINE void q4_block_dots(const uint8_t* c0, const uint8_t* c1, const int16_t
   *d0 = x0; *d1 = x1;
 }
 
-#define Q4_LANE(v, i) wasm_i32x4_shuffle((v), (v), i, i, i, i)
 
 #ifdef __wasm_relaxed_simd__
 /* A row as 8-bit integers per block (scale: the block's largest magnitude / 127), even k apart from odd ones
@@ -1315,65 +1314,54 @@ WD_INLINE void q4_block_dots8(const uint8_t* c0, const uint8_t* c1, const int8_t
   *d0 = x0; *d1 = x1;
 }
 
-/* q4_gemv_task with A in 8 bits per block (a8: --weights int4, where the weights' own rounding is far larger) */
-static void q4_gemv8(const q4v_t* g, int tid, int n0, int n1) {
-  const q4_t* q = g->q;
-  const int N = g->N, K = g->K, blk = q->block, per = K / blk, sym = q->zeros == 0;
-  int8_t* ev = (int8_t*)wd_thread_scratch(tid);
-  int8_t* od = ev + K / 2;
-  float* ascale = (float*)(od + K / 2 + 16);  /* 16: a block of 16 loads 16 bytes of A from its 8 */
-  float* asum = ascale + per;
-  for (int m = 0; m < g->M; m++) {
-    q4_gemv_prep8(g->a + (size_t)m * K, K, blk, ev, od, ascale, asum);
-    float* c = g->c + (size_t)m * N;
-    for (int n = n0; n < n1; n += 2) {
-      const int two = n + 1 < n1;
-      const uint8_t* c0 = q->vals + (size_t)n * K / 2;
-      const uint8_t* c1 = two ? c0 + K / 2 : c0;
-      const size_t s0 = (size_t)n * per, s1 = two ? s0 + per : s0;
-      f32x4 acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0;
-      float cor0 = 0.0f, cor1 = 0.0f;
-      for (int b = 0; b < per; b++) {
-        v128_t d0, d1;
-        q4_block_dots8(c0, c1, ev, od, b * blk, blk, sym, &d0, &d1);
-        const float t0 = q4_scale(q, s0 + b) * ascale[b], t1 = q4_scale(q, s1 + b) * ascale[b];
-        acc0 = WD_MADD(acc0, wasm_f32x4_convert_i32x4(d0), wasm_f32x4_splat(t0));
-        acc1 = WD_MADD(acc1, wasm_f32x4_convert_i32x4(d1), wasm_f32x4_splat(t1));
-        cor0 += t0 * q4_zero(q, s0 + b) * asum[b];
-        cor1 += t1 * q4_zero(q, s1 + b) * asum[b];
-      }
-      c[n] = wasm_f32x4_extract_lane(acc0, 0) + wasm_f32x4_extract_lane(acc0, 1) + wasm_f32x4_extract_lane(acc0, 2) +
-             wasm_f32x4_extract_lane(acc0, 3) - cor0;
-      if (two)
-        c[n + 1] = wasm_f32x4_extract_lane(acc1, 0) + wasm_f32x4_extract_lane(acc1, 1) + wasm_f32x4_extract_lane(acc1, 2) +
-                   wasm_f32x4_extract_lane(acc1, 3) - cor1;
-    }
-  }
-}
+#define Q4_A8 1
+#else
+#define Q4_A8 0
 #endif
 
-/* M < 4 rows: per row, A as 16-bit integers per block (q4_gemv_prep); per column and block, the integer dot
- * product of nibbles and A (no value of either converted to float), then scale_w x scale_a x (dot - zero x sum(A)),
- * the scales of 4 blocks at a time */
+/* one block's integer dot products of two columns with A: 8-bit A (a8, the relaxed-SIMD build) or 16-bit */
+WD_INLINE void q4_dots(int a8, const uint8_t* c0, const uint8_t* c1, const char* ev, const char* od, int k, int blk,
+                       int sym, v128_t* d0, v128_t* d1) {
+#if Q4_A8
+  if (a8) {
+    q4_block_dots8(c0, c1, (const int8_t*)ev, (const int8_t*)od, k, blk, sym, d0, d1);
+    return;
+  }
+#endif
+  q4_block_dots(c0, c1, (const int16_t*)ev, (const int16_t*)od, k, blk, sym, d0, d1);
+}
+
+WD_INLINE int32_t q4_hsum(v128_t d) {
+  return wasm_i32x4_extract_lane(d, 0) + wasm_i32x4_extract_lane(d, 1) + wasm_i32x4_extract_lane(d, 2) +
+         wasm_i32x4_extract_lane(d, 3);
+}
+
+WD_INLINE float q4_hsumf(f32x4 v) {
+  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) +
+         wasm_f32x4_extract_lane(v, 3);
+}
+
+/* M < 4 rows: per row, A as integers per block (q4_gemv_prep: 16 bits; q4_gemv_prep8: 8, where g->a8 and the
+ * build has relaxed SIMD); per column and block, the integer dot product of nibbles and A (no value of either
+ * converted to float), then scale_w x scale_a x (dot - zero x sum(A)), the scales of 4 blocks at a time */
 static void q4_gemv_task(const void* arg, int t, int tid) {
   const q4v_t* g = (const q4v_t*)arg;
   const q4_t* q = g->q;
   const int N = g->N, K = g->K, blk = q->block, per = K / blk, sym = q->zeros == 0, per4 = per & ~3;
+  const int a8 = Q4_A8 && g->a8;
   int n0 = t * g->cols, n1 = n0 + g->cols < N ? n0 + g->cols : N;
-#ifdef __wasm_relaxed_simd__
-  if (g->a8) {
-    q4_gemv8(g, tid, n0, n1);
-    if (g->epi) g->epi(g->c, N, g->img, 0, g->M, n0, n1);
-    return;
-  }
-#endif
-  int16_t* ev = (int16_t*)wd_thread_scratch(tid);
-  int16_t* od = ev + K / 2;
-  float* ascale = (float*)(od + K / 2);
+  /* A's even k, its odd k (K / 2 values each, of 1 or 2 bytes), a scale and a sum per block; 16 bytes past the
+   * 8-bit values: a block of 16 loads 16 bytes of A from its 8 */
+  char* ev = (char*)wd_thread_scratch(tid);
+  char* od = ev + (a8 ? K / 2 : K);
+  float* ascale = (float*)(od + (a8 ? K / 2 + 16 : K));
   float* asum = ascale + per;
   for (int m = 0; m < g->M; m++) {
-    q4_gemv_prep(g->a + (size_t)m * K, K, blk, ev, od, ascale, (int32_t*)asum);
-    for (int b = 0; b < per; b++) asum[b] = (float)((int32_t*)asum)[b];
+#if Q4_A8
+    if (a8) q4_gemv_prep8(g->a + (size_t)m * K, K, blk, (int8_t*)ev, (int8_t*)od, ascale, asum);
+    else
+#endif
+      q4_gemv_prep(g->a + (size_t)m * K, K, blk, (int16_t*)ev, (int16_t*)od, ascale, asum);
     float* c = g->c + (size_t)m * N;
     /* two columns at a time (each of A's vectors loaded once for both) */
     for (int n = n0; n < n1; n += 2) {
@@ -1393,36 +1381,21 @@ static void q4_gemv_task(const void* arg, int t, int tid) {
         }
         cor0 = WD_MADD(cor0, sc0, wasm_f32x4_mul(z0, am));
         cor1 = WD_MADD(cor1, sc1, wasm_f32x4_mul(z1, am));
-        const int k = b * blk;
-        q4_block_dots(c0, c1, ev, od, k, blk, sym, &d0, &d1);
-        acc0 = WD_MADD(acc0, wasm_f32x4_convert_i32x4(d0), Q4_LANE(sc0, 0));
-        acc1 = WD_MADD(acc1, wasm_f32x4_convert_i32x4(d1), Q4_LANE(sc1, 0));
-        q4_block_dots(c0, c1, ev, od, k + blk, blk, sym, &d0, &d1);
-        acc0 = WD_MADD(acc0, wasm_f32x4_convert_i32x4(d0), Q4_LANE(sc0, 1));
-        acc1 = WD_MADD(acc1, wasm_f32x4_convert_i32x4(d1), Q4_LANE(sc1, 1));
-        q4_block_dots(c0, c1, ev, od, k + 2 * blk, blk, sym, &d0, &d1);
-        acc0 = WD_MADD(acc0, wasm_f32x4_convert_i32x4(d0), Q4_LANE(sc0, 2));
-        acc1 = WD_MADD(acc1, wasm_f32x4_convert_i32x4(d1), Q4_LANE(sc1, 2));
-        q4_block_dots(c0, c1, ev, od, k + 3 * blk, blk, sym, &d0, &d1);
-        acc0 = WD_MADD(acc0, wasm_f32x4_convert_i32x4(d0), Q4_LANE(sc0, 3));
-        acc1 = WD_MADD(acc1, wasm_f32x4_convert_i32x4(d1), Q4_LANE(sc1, 3));
+#define Q4_BLOCK(i)                                                                                   \
+  q4_dots(a8, c0, c1, ev, od, (b + i) * blk, blk, sym, &d0, &d1);                                     \
+  acc0 = WD_MADD(acc0, wasm_f32x4_convert_i32x4(d0), wasm_i32x4_shuffle(sc0, sc0, i, i, i, i));       \
+  acc1 = WD_MADD(acc1, wasm_f32x4_convert_i32x4(d1), wasm_i32x4_shuffle(sc1, sc1, i, i, i, i));
+        Q4_BLOCK(0) Q4_BLOCK(1) Q4_BLOCK(2) Q4_BLOCK(3)
+#undef Q4_BLOCK
       }
-      acc0 = wasm_f32x4_sub(acc0, cor0);
-      acc1 = wasm_f32x4_sub(acc1, cor1);
-      float r0 = 0.0f, r1 = 0.0f;
+      float r0 = q4_hsumf(wasm_f32x4_sub(acc0, cor0)), r1 = q4_hsumf(wasm_f32x4_sub(acc1, cor1));
       for (int b = per4; b < per; b++) {  /* blocks past the last 4 */
-        float t0 = q4_scale(q, s0 + b) * ascale[b], t1 = q4_scale(q, s1 + b) * ascale[b];
-        q4_block_dots(c0, c1, ev, od, b * blk, blk, sym, &d0, &d1);
-        r0 += t0 * ((float)(wasm_i32x4_extract_lane(d0, 0) + wasm_i32x4_extract_lane(d0, 1) + wasm_i32x4_extract_lane(d0, 2) +
-                            wasm_i32x4_extract_lane(d0, 3)) - q4_zero(q, s0 + b) * asum[b]);
-        r1 += t1 * ((float)(wasm_i32x4_extract_lane(d1, 0) + wasm_i32x4_extract_lane(d1, 1) + wasm_i32x4_extract_lane(d1, 2) +
-                            wasm_i32x4_extract_lane(d1, 3)) - q4_zero(q, s1 + b) * asum[b]);
+        q4_dots(a8, c0, c1, ev, od, b * blk, blk, sym, &d0, &d1);
+        r0 += q4_scale(q, s0 + b) * ascale[b] * ((float)q4_hsum(d0) - q4_zero(q, s0 + b) * asum[b]);
+        r1 += q4_scale(q, s1 + b) * ascale[b] * ((float)q4_hsum(d1) - q4_zero(q, s1 + b) * asum[b]);
       }
-      c[n] = wasm_f32x4_extract_lane(acc0, 0) + wasm_f32x4_extract_lane(acc0, 1) + wasm_f32x4_extract_lane(acc0, 2) +
-             wasm_f32x4_extract_lane(acc0, 3) + r0;
-      if (two)
-        c[n + 1] = wasm_f32x4_extract_lane(acc1, 0) + wasm_f32x4_extract_lane(acc1, 1) + wasm_f32x4_extract_lane(acc1, 2) +
-                   wasm_f32x4_extract_lane(acc1, 3) + r1;
+      c[n] = r0;
+      if (two) c[n + 1] = r1;
     }
   }
   if (g->epi) g->epi(g->c, N, g->img, 0, g->M, n0, n1);
