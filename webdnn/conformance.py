@@ -1,7 +1,7 @@
 """ONNX conformance: the official ONNX node tests (model, inputs, expected outputs) through
 convert + run on each backend, compared with the one tolerance table.
 
-    python -m webdnn.conformance --backends reference,js,wasm,webgpu,webgpu@chromium --write docs/conformance.md
+    python -m webdnn.conformance --backends reference,js,wasm,webgpu,webgpu@chromium,webgl@chromium --write docs/conformance.md
 
 A case is *excluded* (not applicable) only for a reason listed in EXCLUDED below; every other
 case counts, and an op we do not convert counts as a failure.
@@ -275,8 +275,8 @@ def markdown(cases, results, command: str) -> str:
               "process through the JavaScript runtime (`wasm` single-threaded or not as Node's core count says; its "
               "relaxed-SIMD build where Node has relaxed SIMD); `webgpu` runs the same generated WGSL and memory plan "
               "natively through `wgpu` (here on Mesa lavapipe, a CPU Vulkan driver), as `webdnn run --in native` "
-              "does; `webgpu@chromium` runs the webgpu backend of the JavaScript runtime in headless Chromium "
-              "(SwiftShader).", "",
+              "does; `webgpu@chromium` and `webgl@chromium` run the webgpu and webgl backends of the JavaScript "
+              "runtime in headless Chromium (SwiftShader: Vulkan for WebGPU, ANGLE for WebGL2).", "",
               "## Not applicable", "", "| reason | cases |", "| --- | --- |"]
     for key, n in excl.most_common():
         lines.append(f"| {EXCLUDED[key]} | {n} |")

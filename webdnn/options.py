@@ -25,7 +25,7 @@ class SizeRange:
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    """backends: which backends to write ("js", "wasm", "webgpu").
+    """backends: which backends to write ("js", "wasm", "webgpu", "webgl").
     input_shapes: {input name: shape} for inputs the model leaves open ("" names the only input); or
       {dim name: [size]} to fix a named dim everywhere, {dim name: SizeRange(lo, hi)} to bound it.
     constant_inputs: {input name: array} inputs fixed at conversion (folded into the graph).
@@ -33,6 +33,8 @@ class ConvertOptions:
     precision: webgpu storage and math, "f32" or "f16" (an f16 descriptor keeps an f32 plan for
       adapters without shader-f16).
     max_binding_bytes: webgpu splits tensors larger than this into parts (None: the backend's default).
+    webgl_max_texture: the largest texture side a webgl descriptor asks of the device; tensors of more
+      than its square split over several textures (None: 4096).
     relaxed: wasm also builds a relaxed-SIMD module (fused multiply-add) for engines that have it.
     force: the output folder may be any folder (descriptor.write explains what is replaced).
     optional_backends: a backend that cannot take the model is left out (convert()'s summary says why)
@@ -46,6 +48,7 @@ class ConvertOptions:
     weights: str = "raw"
     precision: str = "f32"
     max_binding_bytes: int | None = None
+    webgl_max_texture: int | None = None
     relaxed: bool = True
     force: bool = False
     optional_backends: bool = False
@@ -66,6 +69,10 @@ class ConvertOptions:
         if self.max_binding_bytes is not None and (not isinstance(self.max_binding_bytes, int)
                                                    or self.max_binding_bytes < 1024):
             raise ConversionError(f"max_binding_bytes must be an int of at least 1024, got {self.max_binding_bytes!r}")
+
+        if self.webgl_max_texture is not None and (not isinstance(self.webgl_max_texture, int)
+                                                   or not 2 <= self.webgl_max_texture <= 16384):
+            raise ConversionError(f"webgl_max_texture must be an int in 2..16384, got {self.webgl_max_texture!r}")
 
     def with_(self, **changes) -> "ConvertOptions":
         """A copy with some options changed; an unknown name fails with the list of known ones."""

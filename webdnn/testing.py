@@ -14,6 +14,7 @@ TOLERANCES = {
     # (and --weights int4's 4-bit GEMV there: A rounded to 8 bits per block of 32)
     "webgpu": (1e-3, 1e-4),      # float32 on the GPU: fma, tiled summation order, approximate exp/log
     "webgpu-f16": (1e-2, 1e-3),  # --precision f16: half-precision storage (11-bit mantissa), f32 arithmetic
+    "webgl": (1e-3, 1e-4),       # float32 textures and highp arithmetic in fragment programs, approximate exp/log
 }
 # float16 results: one rounding step of a half is 2^-11 ≈ 4.9e-4 relative, and orders differ
 FLOAT16 = (2e-3, 1e-3)

@@ -27,7 +27,7 @@ from .errors import WebDNNError
 from .testing import QUANTIZED_MODEL_COSINE, TOLERANCES, compare, compare_cosine
 
 # where -> the backends that can run there, in the order the table lists them
-PLACES = {"node": ("js", "wasm"), "chromium": ("js", "wasm", "webgpu"), "native": ("webgpu",)}
+PLACES = {"node": ("js", "wasm"), "chromium": ("js", "wasm", "webgpu", "webgl"), "native": ("webgpu",)}
 
 
 @dataclass

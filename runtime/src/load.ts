@@ -17,19 +17,17 @@ import { checkGraphMatchesModel, DESCRIPTOR_VERSION, validateGraph, validateMode
 export { DESCRIPTOR_VERSION };
 
 /** The order WebDNN.load tries backends in when the caller names none. */
-export const DEFAULT_BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'wasm', 'js'];
+export const DEFAULT_BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'js'];
 
-/**
- * The backend names backendOrder takes: this runtime's, and the seed's 'webgl' (skipped: this
- * runtime has no webgl backend, so an order written for the original still loads).
- */
+/** The backend names backendOrder takes. */
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'js';
 
 export interface LoadOptions {
   /**
-   * Backends to try, in order. Default: DEFAULT_BACKEND_ORDER, where webgpu is skipped on a software
-   * adapter (SwiftShader, llvmpipe/lavapipe, a fallback adapter): the wasm backend is faster there.
-   * Named explicitly, webgpu takes any adapter (backendOptions.webgpu.allowSoftwareAdapter says otherwise).
+   * Backends to try, in order. Default: DEFAULT_BACKEND_ORDER, where webgpu and webgl are skipped on a
+   * software adapter or renderer (SwiftShader, llvmpipe/lavapipe, a fallback adapter): the wasm backend
+   * is faster there. Named explicitly, they take any (backendOptions.webgpu.allowSoftwareAdapter /
+   * backendOptions.webgl.allowSoftwareRenderer say otherwise).
    * A name this runtime has no backend for is skipped; if nothing loads, the error lists it with the rest.
    */
   backendOrder?: BackendName[] | BackendName;
@@ -140,7 +138,11 @@ export async function load(source: DescriptorSource, options: LoadOptions = {}):
       tried.push(`${name}: not in the descriptor (it has: ${present.join(', ') || 'none'})`);
       continue;
     }
-    const backendOptions = { ...(byDefault && name === 'webgpu' ? { allowSoftwareAdapter: false } : {}), ...options.backendOptions?.[name as BackendName] };
+    const backendOptions = {
+      ...(byDefault && name === 'webgpu' ? { allowSoftwareAdapter: false } : {}),
+      ...(byDefault && name === 'webgl' ? { allowSoftwareRenderer: false } : {}),
+      ...options.backendOptions?.[name as BackendName],
+    };
     try {
       const refused = factory.probe ? await factory.probe(backendOptions) : null;
       if (refused) {

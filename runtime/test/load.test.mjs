@@ -77,7 +77,7 @@ test('all backends unavailable: one error listing every backend and why', async 
   await assert.rejects(WebDNN.load(dir, { backendOrder: ['webgpu', 'warp-drive', 'wasm'] }), (e) => {
     assert.match(e.message, /no backend could be loaded/);
     assert.match(e.message, /webgpu: not available in this environment/);
-    assert.match(e.message, /warp-drive: unknown backend \(this runtime has: webgpu, wasm, js\)/);
+    assert.match(e.message, /warp-drive: unknown backend \(this runtime has: webgpu, webgl, wasm, js\)/);
     assert.match(e.message, /wasm: (not available|not in the descriptor)/);
     return true;
   });
@@ -94,14 +94,14 @@ test('falls back past absent or unknown backends to the next one', async () => {
   }
 });
 
-test("'webgl' has no backend in this runtime: skipped in an order, named in the error when nothing else loads", async () => {
+test("'webgl' has no WebGL2 in Node: skipped in an order, named with its reason when nothing else loads", async () => {
   const dir = writeDescriptor(affineSpec());
   const runner = await WebDNN.load(dir, { backendOrder: ['webgl', 'js'] });
   assert.equal(runner.backendName, 'js');
   await assert.rejects(WebDNN.load(dir, { backendOrder: 'webgl' }), (e) => {
     assert.ok(e instanceof WebDNN.WebDNNError);
     assert.match(e.message, /no backend could be loaded \(backendOrder: webgl\)/);
-    assert.match(e.message, /webgl: unknown backend \(this runtime has: webgpu, wasm, js\)/);
+    assert.match(e.message, /webgl: not available in this environment: no WebGL2 in this environment/);
     return true;
   });
 });
@@ -331,7 +331,7 @@ test('a constant at an offset that is not a multiple of its element size is stil
 });
 
 test('the default order skips webgpu on a software adapter; naming webgpu uses it', async () => {
-  assert.deepEqual([...WebDNN.DEFAULT_BACKEND_ORDER], ['webgpu', 'wasm', 'js']);
+  assert.deepEqual([...WebDNN.DEFAULT_BACKEND_ORDER], ['webgpu', 'webgl', 'wasm', 'js']);
   const dir = writeDescriptor(affineSpec({ model: { backends: { webgpu: { graph: 'graph_webgpu.json', weights: [] } } } }));
   // listed (so the reader looks for it) but absent
   const m = readJSON(path.join(dir, 'model.json'));

@@ -16,10 +16,10 @@ def cases():
     return conformance.collect()
 
 
-@pytest.mark.parametrize("backend", ["reference", "js", "wasm", "webgpu", "webgpu@chromium"])
+@pytest.mark.parametrize("backend", ["reference", "js", "wasm", "webgpu", "webgpu@chromium", "webgl@chromium"])
 def test_onnx_node_conformance(backend, cases, runners):
     """Where each backend runs: conformance.HOSTS (webgpu natively, through wgpu on lavapipe), and
-    webgpu@chromium: the runtime's webgpu backend in headless Chromium on SwiftShader."""
+    webgpu@chromium / webgl@chromium: the runtime's webgpu / webgl backend in headless Chromium on SwiftShader."""
     host = conformance.host_of(backend)
     results = conformance.run(cases, backend, runners[host] if host else None)
     expected = EXPECTED[backend]

@@ -131,7 +131,7 @@ def test_convert_writes_every_backend_unless_told(conv_model, tmp_path):
     d, expected = conv_model
     webdnn("convert", d / "conv.onnx", "-o", tmp_path / "all", "-q")
     backends = json.loads((tmp_path / "all" / "model.json").read_text())["backends"]
-    assert sorted(b["name"] if isinstance(b, dict) else b for b in backends) == ["js", "wasm", "webgpu"]
+    assert sorted(b["name"] if isinstance(b, dict) else b for b in backends) == ["js", "wasm", "webgl", "webgpu"]
     p = webdnn("run", tmp_path / "all", "--input", f"x={d / 'x.npy'}", "--output", tmp_path / "y.npy", "--backend", "wasm")
     assert_close(np.load(tmp_path / "y.npy"), expected, "wasm")
     webdnn("convert", d / "conv.onnx", "-o", tmp_path / "one", "-q", "--backend", "wasm")

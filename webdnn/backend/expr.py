@@ -143,3 +143,31 @@ class ExprRenderer:
         if kind == "b" and "i" in forms:
             return "i"
         return "f" if "f" in forms else "i" if "i" in forms else next(iter(forms))
+
+
+# The forms every C-like dialect (WGSL, GLSL) writes the same way; a dialect's table starts from
+# these and overrides or adds what differs (tinygrad's CStyleLanguage idea).
+C_STYLE = {
+    "neg": {"f": "(-{0})", "i": "(-{0})"},
+    "abs": {"f": "abs({0})", "i": "abs({0})"},
+    "exp": {"f": "exp({0})"},
+    "reciprocal": {"f": "(1.0 / {0})"},
+    "sin": {"f": "sin({0})"}, "cos": {"f": "cos({0})"}, "tan": {"f": "tan({0})"},
+    "asin": {"f": "asin({0})"}, "acos": {"f": "acos({0})"}, "atan": {"f": "atan({0})"},
+    "sinh": {"f": "sinh({0})"}, "cosh": {"f": "cosh({0})"},
+    "asinh": {"f": "asinh({0})"}, "acosh": {"f": "acosh({0})"}, "atanh": {"f": "atanh({0})"},
+    "bnot": {"i": "(~{0})"},
+    "band": {"i": "({0} & {1})"}, "bor": {"i": "({0} | {1})"}, "bxor": {"i": "({0} ^ {1})"},
+    "not": {"b": "(!{0})"},
+    "add": {"f": "({0} + {1})", "i": "({0} + {1})"},
+    "sub": {"f": "({0} - {1})", "i": "({0} - {1})"},
+    "mul": {"f": "({0} * {1})", "i": "({0} * {1})"},
+    "lt": {"f": "({0} < {1})", "i": "({0} < {1})"},
+    "le": {"f": "({0} <= {1})", "i": "({0} <= {1})"},
+    "gt": {"f": "({0} > {1})", "i": "({0} > {1})"},
+    "ge": {"f": "({0} >= {1})", "i": "({0} >= {1})"},
+    "eq": {"f": "({0} == {1})", "i": "({0} == {1})", "b": "({0} == {1})"},
+    "and": {"b": "({0} && {1})"},
+    "or": {"b": "({0} || {1})"},
+    "xor": {"b": "({0} != {1})"},
+}

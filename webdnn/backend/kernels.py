@@ -2,11 +2,14 @@
 docs/descriptor.md says (axes non-negative, constants folded, 1-D conv/pool in 2-D form)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import ConversionError
+from ..ir.dtype import FLOAT_DTYPES
 from ..ir.ops import norm_axis
 from ..ir.ops.indexmap import slice_params
 from ..ir.ops.resize import resize_taps
-from ..ir.symbolic import Expr
+from ..ir.symbolic import Expr, is_symbolic_array
 
 
 def folded_rows(a_shape, b_shape, out_shape) -> int | None:
@@ -112,3 +115,20 @@ def kernel_attrs(op) -> dict:
     except KeyError:
         raise ConversionError(f"IR op {op.type} ({op.name!r}) has no kernel; the optimizer should have lowered it") from None
     return fn(op)
+
+
+def uniform_value(t):
+    """The value of a constant whose elements are all equal (inlined as a literal), else None; for a
+    constant of sizes known only at run time (all equal), the size as an Expr."""
+    if not t.is_constant or (not t.is_symbolic and t.size == 0):
+        return None
+    if is_symbolic_array(t.data):
+        flat = list(t.data.reshape(-1))
+        return flat[0] if all(v == flat[0] for v in flat) else None
+    flat = t.data.reshape(-1)
+    v = flat[0]
+    if t.size > 1 and not np.all(flat == v):
+        return None
+    if t.dtype in FLOAT_DTYPES and np.isnan(v):
+        return "nan"
+    return v.item() if hasattr(v, "item") else v

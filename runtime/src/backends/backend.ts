@@ -3,6 +3,7 @@
 import type { GraphDescriptor, ModelDescriptor, TypedArray } from '../types.js';
 import { JsBackend } from './js/backend.js';
 import { webgpuFactory } from './webgpu/backend.js';
+import { webglFactory } from './webgl/backend.js';
 import { wasmFactory } from './wasm/backend.js';
 
 /** A loaded, ready-to-run graph on one backend. */
@@ -52,6 +53,7 @@ export interface BackendFactory {
 // in the default order (load.ts DEFAULT_BACKEND_ORDER), so messages list them the same way
 const registry = new Map<string, BackendFactory>();
 registry.set('webgpu', webgpuFactory);
+registry.set('webgl', webglFactory);
 registry.set('wasm', wasmFactory);
 registry.set('js', {
   name: 'js',

@@ -5,30 +5,12 @@ kernels call `Epilogue` to apply the Elementwise op fused into them (bias + acti
 residual add) at the point where they store a result."""
 from __future__ import annotations
 
-import numpy as np
-
 from ...ir.dtype import FLOAT_DTYPES
-from ...ir.symbolic import Expr, is_symbolic_array
+from ...ir.symbolic import Expr
+from ..kernels import uniform_value
 from .indices import Shader, broadcast_offset, decompose, flat_kernel, u
 from ..expr import kind_of
 from .wgsl import WGSLRenderer, literal, store_value
-
-
-def uniform_value(t):
-    """The value of a constant whose elements are all equal (inlined as a literal), else None; for a
-    constant of sizes known only at run time (all equal), the size as an Expr."""
-    if not t.is_constant or (not t.is_symbolic and t.size == 0):
-        return None
-    if is_symbolic_array(t.data):
-        flat = list(t.data.reshape(-1))
-        return flat[0] if all(v == flat[0] for v in flat) else None
-    flat = t.data.reshape(-1)
-    v = flat[0]
-    if t.size > 1 and not np.all(flat == v):
-        return None
-    if t.dtype in FLOAT_DTYPES and np.isnan(v):
-        return "nan"
-    return v.item() if hasattr(v, "item") else v
 
 
 def _input_reader(sh: Shader, t, var: str, out_shape, out_idx, flat: str, bound: dict):

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from ...encoding import exact_int8, int4_axes, int4_fields, own_int4_matmul_fields, output_axes, stored_bytes, stores_quantized
 from ...errors import ConversionError
 from ...ir import Graph
+from ..kernels import uniform_value
 from ..lowering import Fusion, Lowered, is_symbolic_step, lower_graph
 from ...options import ConvertOptions
 from ...passes.unroll_recurrent import unroll_recurrent
 from ...ir.symbolic import dim_json, is_symbolic, is_symbolic_array
-from . import elementwise as elementwise_mod
 from . import contraction, elementwise, indexing, indexmap, indices, pool, recurrent, reduce, resize, scan
 from .plan import DEFAULT_BINDING_BYTES, layout, part_elems_for, symbolic_layout
 
@@ -80,7 +80,7 @@ def _check_symbolic(steps) -> None:
                        *(s.epilogue.inputs if s.epilogue is not None else ())]
         for t in s.inputs:
             if t is not None and t.is_constant and is_symbolic_array(t.data) and (
-                    not any(t is e for e in elementwise) or elementwise_mod.uniform_value(t) is None):
+                    not any(t is e for e in elementwise) or uniform_value(t) is None):
                 # an Elementwise expression inlines a size (all elements one size); nothing else reads one
                 raise ConversionError(f"{s.type} {s.name!r} reads {t.name!r}, a tensor of sizes known only at run time")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ...ir.dtype import FLOAT_DTYPES
-from ..expr import ExprRenderer
+from ..expr import C_STYLE, ExprRenderer
 
 # value kinds an expression node can have (backend/expr.py), and their WGSL types
 WGSL_TYPE = {"f": "f32", "i": "i32", "b": "bool"}
@@ -133,59 +133,30 @@ HELPER_DEPS = {"fmax": ["isnan_f"], "fmin": ["isnan_f"], "tanh_f": ["isnan_f"], 
                "sign_f": ["isnan_f"], "fmod_f": ["isnan_f", "isinf_f"]}
 
 # primitive -> {operand kind: template}; {0}, {1}, {2} are the rendered operands (already of
-# that kind). A primitive whose result is bool takes operands of the promoted argument kind.
+# that kind). A primitive whose result is bool takes operands of the promoted argument kind. The
+# C-like forms come from expr.C_STYLE; this table adds what WGSL writes its own way.
 RENDER = {
-    "neg": {"f": "(-{0})", "i": "(-{0})"},
-    "abs": {"f": "abs({0})", "i": "abs({0})"},
-    "exp": {"f": "exp({0})"},
+    **C_STYLE,
     "log": {"f": "log_f({0})"},
     "sqrt": {"f": "sqrt({0})"},
-    "reciprocal": {"f": "(1.0 / {0})"},
     "floor": {"f": "floor({0})", "i": "{0}"},
     "ceil": {"f": "ceil({0})", "i": "{0}"},
     "round": {"f": "round({0})", "i": "{0}"},  # WGSL round: half to even, like numpy
     "tanh": {"f": "tanh_f({0})"},
     "erf": {"f": "erf_f({0})"},
-    "sin": {"f": "sin({0})"},
-    "cos": {"f": "cos({0})"},
     "sign": {"f": "sign_f({0})", "i": "sign({0})"},
-    "tan": {"f": "tan({0})"},
-    "asin": {"f": "asin({0})"},
-    "acos": {"f": "acos({0})"},
-    "atan": {"f": "atan({0})"},
-    "sinh": {"f": "sinh({0})"},
-    "cosh": {"f": "cosh({0})"},
-    "asinh": {"f": "asinh({0})"},
-    "acosh": {"f": "acosh({0})"},
-    "atanh": {"f": "atanh({0})"},
     "isinf": {"f": "isinf_f({0})", "i": "false", "b": "false"},
     "asint": {"f": "bitcast<i32>({0})"},
     "asfloat": {"i": "bitcast<f32>({0})"},
-    "bnot": {"i": "(~{0})"},
     "shl": {"i": "shl_i({0}, {1})"},
     "shr": {"i": "shr_i({0}, {1})"},
-    "band": {"i": "({0} & {1})"},
-    "bor": {"i": "({0} | {1})"},
-    "bxor": {"i": "({0} ^ {1})"},
-    "not": {"b": "(!{0})"},
     "isnan": {"f": "isnan_f({0})", "i": "false", "b": "false"},
-    "add": {"f": "({0} + {1})", "i": "({0} + {1})"},
-    "sub": {"f": "({0} - {1})", "i": "({0} - {1})"},
-    "mul": {"f": "({0} * {1})", "i": "({0} * {1})"},
     "div": {"f": "({0} / {1})", "i": "div_i({0}, {1})"},
     "pow": {"f": "pow_f({0}, {1})", "i": "pow_i({0}, {1})"},
     "max": {"f": "fmax({0}, {1})", "i": "max({0}, {1})"},
     "min": {"f": "fmin({0}, {1})", "i": "min({0}, {1})"},
     "idiv": {"f": "trunc({0} / {1})", "i": "div_i({0}, {1})"},
     "imod": {"f": "fmod_f({0}, {1})", "i": "mod_i({0}, {1})"},  # WGSL %: truncated, sign of the dividend
-    "lt": {"f": "({0} < {1})", "i": "({0} < {1})"},
-    "le": {"f": "({0} <= {1})", "i": "({0} <= {1})"},
-    "gt": {"f": "({0} > {1})", "i": "({0} > {1})"},
-    "ge": {"f": "({0} >= {1})", "i": "({0} >= {1})"},
-    "eq": {"f": "({0} == {1})", "i": "({0} == {1})", "b": "({0} == {1})"},
-    "and": {"b": "({0} && {1})"},
-    "or": {"b": "({0} || {1})"},
-    "xor": {"b": "({0} != {1})"},
     "where": {"f": "select({2}, {1}, {0})", "i": "select({2}, {1}, {0})", "b": "select({2}, {1}, {0})"},
 }
 
