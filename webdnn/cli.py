@@ -95,7 +95,8 @@ def cmd_convert(args) -> int:
     backends = tuple(b.strip() for b in args.backend.split(",") if b.strip()) if args.backend else BACKENDS
     options = ConvertOptions(backends=backends, input_shapes=shapes, constant_inputs=parse_constants(args.constant) or None,
                              weights=args.weights, precision=args.precision, force=args.force,
-                             optional_backends=not args.backend, prototxt=args.prototxt)
+                             optional_backends=not args.backend, prototxt=args.prototxt,
+                             webgl_max_texture=args.webgl_max_texture)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         summary = convert(args.model, args.out, options, progress=progress)
@@ -290,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--precision", default="f32", choices=["f32", "f16"],
                    help="webgpu storage precision: f16 runs in half precision where the GPU has shader-f16, "
                         "f32 elsewhere (default f32)")
+    c.add_argument("--webgl-max-texture", type=int, metavar="N",
+                   help="the largest texture side a webgl descriptor asks of the device (default 4096; larger "
+                        "tensors span several textures)")
     c.add_argument("--force", action="store_true",
                    help="write into a non-empty folder that holds no descriptor (files of the same name are replaced, "
                         "no other file is touched)")

@@ -15,6 +15,8 @@ TOLERANCES = {
     "webgpu": (1e-3, 1e-4),      # float32 on the GPU: fma, tiled summation order, approximate exp/log
     "webgpu-f16": (1e-2, 1e-3),  # --precision f16: half-precision storage (11-bit mantissa), f32 arithmetic
     "webgl": (1e-3, 1e-4),       # float32 textures and highp arithmetic in fragment programs, approximate exp/log
+    "webgl-f16": (1e-2, 1e-3),   # half-float render targets (no EXT_color_buffer_float): each kernel's result
+    # rounded to 11 significant bits
 }
 # float16 results: one rounding step of a half is 2^-11 ≈ 4.9e-4 relative, and orders differ
 FLOAT16 = (2e-3, 1e-3)

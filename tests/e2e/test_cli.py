@@ -212,11 +212,11 @@ def test_verify_checks_every_backend_everywhere(conv_model, tmp_path):
     d, _ = conv_model
     p = webdnn("verify", d / "conv.onnx", "-o", tmp_path / "kept", "--repeat", "2")
     assert "oracle onnxruntime" in p.stdout
-    rows = {tuple(line.split()[:2]): line for line in p.stdout.splitlines()[2:] if line.split()[:1] in (["js"], ["wasm"], ["webgpu"])}
+    rows = {tuple(line.split()[:2]): line for line in p.stdout.splitlines()[2:] if line.split()[:1] in (["js"], ["wasm"], ["webgpu"], ["webgl"])}
     assert set(rows) == {("js", "node"), ("wasm", "node"), ("js", "chromium"), ("wasm", "chromium"),
-                         ("webgpu", "chromium"), ("webgpu", "native")}, p.stdout
+                         ("webgpu", "chromium"), ("webgl", "chromium"), ("webgpu", "native")}, p.stdout
     assert all(" pass " in line for line in rows.values()), p.stdout
-    assert "6 of 6 passed" in p.stdout and (tmp_path / "kept" / "model.json").is_file()
+    assert "7 of 7 passed" in p.stdout and (tmp_path / "kept" / "model.json").is_file()
 
 
 def test_verify_fails_on_errors_out_of_tolerance_and_on_damage(conv_model, tmp_path, monkeypatch):

@@ -40,8 +40,8 @@ def test_demo_page_under_strict_csp(tmp_path, runners, capsys):
     results = {}
     try:
         page.goto(server.url + "/index.html")
-        results["default"] = finished(1)  # the default order: webgpu is skipped on SwiftShader, so wasm
-        for run, order in enumerate(("js", "webgpu,js"), start=2):
+        results["default"] = finished(1)  # the default order: webgpu and webgl are skipped on SwiftShader, so wasm
+        for run, order in enumerate(("js", "webgpu,js", "webgl,js"), start=2):
             page.select_option("#order", order)
             page.click("#run")
             results[order] = finished(run)
@@ -53,6 +53,7 @@ def test_demo_page_under_strict_csp(tmp_path, runners, capsys):
         assert shots == 96, (order, shots)
     assert results["default"][2].startswith("wasm:"), results["default"]
     assert results["js"][2].startswith("js:") and results["webgpu,js"][2].startswith("webgpu:"), results
+    assert results["webgl,js"][2].startswith("webgl:"), results
     assert not missing, missing
     errors = [m for m in messages if "Content Security Policy" in m or m.startswith("pageerror")
               or (m.startswith("error") and "404" not in m)]  # the browser's own favicon request 404s

@@ -4,6 +4,8 @@ no WebGL2 in Node, the default order skipping a software renderer, context loss,
 
 Needs /usr/bin/chromium and the built runtime (the README's `./run test` installs both)."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import onnx
@@ -86,7 +88,9 @@ def test_tensors_larger_than_a_texture_are_split(tmp_path, runners):
     kernel reads and writes across the boundaries) and the weights of the 3×3 conv 3; onnxruntime agrees."""
     m = _split_model()
     out = tmp_path / "split"
-    convert(m, out, backends=["webgl"], webgl_max_texture=16)
+    onnx.save(m, tmp_path / "split.onnx")
+    subprocess.run([sys.executable, "-m", "webdnn", "convert", str(tmp_path / "split.onnx"), "-o", str(out), "-q",
+                    "--backend", "webgl", "--webgl-max-texture", "16"], check=True)  # the CLI, as a user runs it
     graph = json.loads((out / "graph_webgl.json").read_text())
     assert graph["maxTextureSize"] == 16
     assert max(len(p["textures"]) for p in graph["placement"].values()) == 8
@@ -189,3 +193,64 @@ def test_unsupported_sizes_are_refused_at_conversion(tmp_path):
     from webdnn.errors import ConversionError
     with pytest.raises(ConversionError, match="webgl backend: int64 constant 'k' holds values outside int32"):
         convert(m, tmp_path / "o", backends=["webgl"])
+
+
+def _page_run(chromium, out, x, options):
+    """Loads `out` on webgl with backendOptions.webgl = options in the page and runs it on x."""
+    reply = chromium.page.evaluate("""async ([u, x, shape, options]) => {
+      const r = await WebDNN.load(u, {backendOrder: ['webgl'], backendOptions: {webgl: options}});
+      const outs = await r.run({[r.inputNames[0]]: new Float32Array(x)});
+      const y = outs[r.outputNames[0]];
+      const info = r.backendInfo; r.dispose?.();
+      return {y: Array.from(y), info};
+    }""", [chromium.mount(out), x.reshape(-1).tolist(), list(x.shape), options])
+    return np.array(reply["y"], np.float32), reply["info"]
+
+
+@pytest.mark.parametrize("name", ["mini_resnet", "mini_mobilenet"])
+def test_half_float_render_targets(name, model_dir, runners):
+    """Where only half-float textures can be rendered to (asked for here with backendOptions.webgl.halfFloat,
+    as SwiftShader renders to float ones), every kernel's result is stored as a half: within the f16 row of
+    the tolerance table, and not bit-identical to the float32 run."""
+    m, path = prepare(name, model_dir)
+    out = model_dir / f"{name}_f16"
+    convert(path, out, backends=["webgl"])
+    inits = {t.name for t in m.graph.initializer}
+    inp = next(i for i in m.graph.input if i.name not in inits)
+    x = np.random.RandomState(0).rand(*[d.dim_value for d in inp.type.tensor_type.shape.dim]).astype(np.float32)
+    expected = expected_outputs(m, {inp.name: x})
+    e = next(iter(expected.values()))
+    chromium = runners["chromium"]
+    half, info = _page_run(chromium, out, x, {"halfFloat": True})
+    assert info["precision"] == "f16"
+    full, info = _page_run(chromium, out, x, {})
+    assert info["precision"] == "f32"
+    failures = check({"y": half.reshape(e.shape)}, {"y": e}, "webgl-f16", f"{name} f16")
+    failures += check({"y": full.reshape(e.shape)}, {"y": e}, "webgl", f"{name} f32")
+    assert not failures, "\n".join(failures)
+    assert not np.array_equal(half, full), "the half-float run rounded nothing"
+
+
+def test_no_float_render_target_declines_at_probe(small_model, runners):
+    """Without EXT_color_buffer_float and EXT_color_buffer_half_float the backend declines before any
+    weight is read, and the order falls through."""
+    out, c, expected = small_model
+    chromium = runners["chromium"]
+    page = chromium.page
+    page.evaluate("""() => {
+      window.__realGetExtension = WebGL2RenderingContext.prototype.getExtension;
+      WebGL2RenderingContext.prototype.getExtension = function (n) {
+        return n.startsWith('EXT_color_buffer_') ? null : window.__realGetExtension.call(this, n); };
+    }""")
+    try:
+        chromium.forget(out)
+        got = chromium.run(out, c.inputs, backend=["webgl", "js"])
+        assert chromium.last_backend == "js"
+        assert not check(got, expected, "js", "fell through")
+        chromium.forget(out)
+        with pytest.raises(RuntimeRunError, match="cannot render to float textures .neither EXT_color_buffer_float nor "
+                                                  "EXT_color_buffer_half_float"):
+            chromium.run(out, c.inputs, backend="webgl")
+    finally:
+        page.evaluate("() => { WebGL2RenderingContext.prototype.getExtension = window.__realGetExtension; }")
+        chromium.forget(out)

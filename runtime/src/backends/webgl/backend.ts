@@ -8,6 +8,7 @@ import type { BackendFactory, BackendInstance } from '../backend.js';
 import type { ConstantDesc, DType, GraphDescriptor, TypedArray } from '../../types.js';
 import { allocate, own, product } from '../../types.js';
 import { decodeConstant } from '../../weights.js';
+import { decodeF16 } from '../../float16.js';
 
 /** Where a tensor's elements are: `width` texels a row, `cap` elements per texture, its textures. */
 interface Placement {
@@ -62,10 +63,17 @@ function rendererOf(gl: GL): string {
   return String(r ?? '');
 }
 
-/** Why this context cannot run a descriptor, or null. */
-function contextProblem(gl: GL): string | null {
-  if (!gl.getExtension('EXT_color_buffer_float')) return 'the WebGL2 context cannot render to float textures (no EXT_color_buffer_float)';
-  return null;
+/**
+ * The float textures the draws write: 'f32' (R32F, EXT_color_buffer_float), 'f16' (R16F where only
+ * EXT_color_buffer_half_float renders, or where backendOptions.webgl.halfFloat asks for it: every
+ * kernel's result rounded to a half, 11 significant bits, |x| <= 65504), or why neither can be.
+ */
+function renderPrecision(gl: GL, options: { [key: string]: unknown }): 'f32' | 'f16' | string {
+  const full = !!gl.getExtension('EXT_color_buffer_float');
+  const half = !!gl.getExtension('EXT_color_buffer_half_float');
+  if (full && options.halfFloat !== true) return 'f32';
+  if (half || full) return 'f16';
+  return 'the WebGL2 context cannot render to float textures (neither EXT_color_buffer_float nor EXT_color_buffer_half_float)';
 }
 
 export class WebGlBackend implements BackendInstance {
@@ -77,8 +85,8 @@ export class WebGlBackend implements BackendInstance {
   private programs: { program: WebGLProgram; base: WebGLUniformLocation | null; samplers: Map<string, WebGLUniformLocation | null> }[] = [];
   private vao: WebGLVertexArrayObject | null = null;
 
-  private constructor(private readonly gl: GL, private readonly graph: WebGlGraph, renderer: string) {
-    this.info = { renderer, draws: graph.draws.length, programs: graph.programs.length, textures: graph.textures.length };
+  private constructor(private readonly gl: GL, private readonly graph: WebGlGraph, renderer: string, private readonly precision: 'f32' | 'f16') {
+    this.info = { renderer, precision, draws: graph.draws.length, programs: graph.programs.length, textures: graph.textures.length };
     const canvas = gl.canvas as { addEventListener?: (t: string, f: (e: Event) => void) => void };
     canvas.addEventListener?.('webglcontextlost', (e: Event) => {
       e.preventDefault();
@@ -86,21 +94,21 @@ export class WebGlBackend implements BackendInstance {
     });
   }
 
-  static async create(graph: WebGlGraph, weights: Uint8Array): Promise<WebGlBackend> {
+  static async create(graph: WebGlGraph, weights: Uint8Array, options: { [key: string]: unknown } = {}): Promise<WebGlBackend> {
     if (!Array.isArray(graph.textures) || !Array.isArray(graph.programs) || !Array.isArray(graph.draws) || !graph.placement) {
       throw new WebGlError('graph_webgl.json needs "textures", "placement", "programs" and "draws"');
     }
     const gl = createContext();
     if (!gl) throw new WebGlError('no WebGL2 context could be created');
-    const problem = contextProblem(gl);
-    if (problem) throw new WebGlError(problem);
+    const precision = renderPrecision(gl, options);
+    if (precision !== 'f32' && precision !== 'f16') throw new WebGlError(precision);
     const maxSize = gl.getParameter(gl.MAX_TEXTURE_SIZE) as number;
     if (graph.maxTextureSize > maxSize) {
       throw new WebGlError(`the model needs textures of ${graph.maxTextureSize} texels a side; this device allows ${maxSize} (convert with a smaller webgl_max_texture)`);
     }
     const units = gl.getParameter(gl.MAX_TEXTURE_IMAGE_UNITS) as number;
     if ((graph.maxTextureUnits ?? 0) > units) throw new WebGlError(`a program reads ${graph.maxTextureUnits} textures; this device allows ${units}`);
-    const backend = new WebGlBackend(gl, graph, rendererOf(gl));
+    const backend = new WebGlBackend(gl, graph, rendererOf(gl), precision);
     try {
       await backend.setUp(weights);
     } catch (e) {
@@ -118,6 +126,8 @@ export class WebGlBackend implements BackendInstance {
 
   private async setUp(weights: Uint8Array): Promise<void> {
     const { gl, graph } = this;
+    // under f16 the textures draws write are half floats; weights and inputs, only read, stay R32F
+    const written = new Set(graph.draws.flatMap((d) => d.outputs.map(([t]) => t)));
     for (const [i, t] of graph.textures.entries()) {
       if (!(t.width > 0 && t.height > 0) || (t.type !== 'float' && t.type !== 'int')) throw new WebGlError(`texture ${i} is not {width, height, type}`);
       const tex = gl.createTexture()!;
@@ -126,7 +136,8 @@ export class WebGlBackend implements BackendInstance {
       gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
       gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
       gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
-      gl.texStorage2D(gl.TEXTURE_2D, 1, t.type === 'float' ? gl.R32F : gl.R32I, t.width, t.height);
+      const format = t.type === 'int' ? gl.R32I : this.precision === 'f16' && written.has(i) ? gl.R16F : gl.R32F;
+      gl.texStorage2D(gl.TEXTURE_2D, 1, format, t.width, t.height);
       this.textures.push(tex);
       this.framebuffers.push(null as unknown as WebGLFramebuffer); // made when first drawn to or read
     }
@@ -220,16 +231,29 @@ export class WebGlBackend implements BackendInstance {
     at.textures.forEach((t, k) => {
       const spec = this.graph.textures[t];
       const n = spec.width * spec.height;
-      gl.bindFramebuffer(gl.FRAMEBUFFER, this.framebuffer(t));
-      // RGBA is the one read format every float / integer color buffer must support
-      const px = float ? new Float32Array(4 * n) : new Int32Array(4 * n);
-      gl.readPixels(0, 0, spec.width, spec.height, float ? gl.RGBA : gl.RGBA_INTEGER, float ? gl.FLOAT : gl.INT, px);
+      const px = this.readTexels(t, spec.width, spec.height, float);
       const start = k * at.cap;
       const end = Math.min(size, start + n);
       for (let i = start; i < end; i++) out[i] = px[4 * (i - start)];
     });
     this.check(`reading output '${name}'`);
     return out;
+  }
+
+  /** The texels of texture t's [0, w) × [0, h) corner, 4 values each (RGBA: the read format every float /
+   *  integer color buffer supports; a half-float one may read only as halves, as its read type says). */
+  private readTexels(t: number, w: number, h: number, float: boolean): Float32Array | Int32Array {
+    const { gl } = this;
+    gl.bindFramebuffer(gl.FRAMEBUFFER, this.framebuffer(t));
+    if (float && gl.getParameter(gl.IMPLEMENTATION_COLOR_READ_TYPE) === gl.HALF_FLOAT
+        && gl.getParameter(gl.IMPLEMENTATION_COLOR_READ_FORMAT) === gl.RGBA) {
+      const halves = new Uint16Array(4 * w * h);
+      gl.readPixels(0, 0, w, h, gl.RGBA, gl.HALF_FLOAT, halves);
+      return decodeF16(new Uint8Array(halves.buffer), 4 * w * h);
+    }
+    const px = float ? new Float32Array(4 * w * h) : new Int32Array(4 * w * h);
+    gl.readPixels(0, 0, w, h, float ? gl.RGBA : gl.RGBA_INTEGER, float ? gl.FLOAT : gl.INT, px);
+    return px;
   }
 
   private draw(d: WebGlGraph['draws'][number]): void {
@@ -279,16 +303,12 @@ export class WebGlBackend implements BackendInstance {
   async profile(): Promise<[string, number][]> {
     const { gl } = this;
     const out: [string, number][] = [];
-    const px = new Float32Array(4);
-    const pi = new Int32Array(4);
     gl.bindVertexArray(this.vao);
     for (const d of this.graph.draws) {
       const t0 = performance.now();
       this.draw(d);
       const t = d.outputs[0][0];
-      const float = this.graph.textures[t].type === 'float';
-      gl.bindFramebuffer(gl.FRAMEBUFFER, this.framebuffer(t));
-      gl.readPixels(0, 0, 1, 1, float ? gl.RGBA : gl.RGBA_INTEGER, float ? gl.FLOAT : gl.INT, float ? px : pi);
+      this.readTexels(t, 1, 1, this.graph.textures[t].type === 'float');
       out.push([d.name, performance.now() - t0]);
     }
     this.check('profiling');
@@ -319,8 +339,8 @@ export const webglFactory: BackendFactory = {
     const gl = createContext();
     if (!gl) return 'no WebGL2 context could be created';
     try {
-      const problem = contextProblem(gl);
-      if (problem) return problem;
+      const precision = renderPrecision(gl, options);
+      if (precision !== 'f32' && precision !== 'f16') return precision;
       if (options.allowSoftwareRenderer === false) {
         const r = rendererOf(gl).toLowerCase();
         const hit = SOFTWARE.find((w) => r.includes(w));
@@ -331,5 +351,5 @@ export const webglFactory: BackendFactory = {
       gl.getExtension('WEBGL_lose_context')?.loseContext();
     }
   },
-  create: (ctx) => WebGlBackend.create(ctx.graph as unknown as WebGlGraph, ctx.weights),
+  create: (ctx) => WebGlBackend.create(ctx.graph as unknown as WebGlGraph, ctx.weights, ctx.options ?? {}),
 };
