@@ -60,7 +60,7 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
     """The options the original's convert_*.py commands share."""
     p.add_argument("--out", "-o", default="output", help="output descriptor directory (default: output)")
     p.add_argument("--backend", default=None,
-                   help="comma-separated: webgpu, webassembly (wasm), fallback (js); default: every available backend")
+                   help="comma-separated: webgpu, webgl, webassembly (wasm), fallback (js); default: every available backend")
     p.add_argument("--encoding", default="raw", choices=["raw", "f16", "int8", "int4"],
                    help="weight encoding: raw float32 (default), f16, int8 or int4")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder that holds no descriptor")
