@@ -124,3 +124,30 @@ def shared_matrix_products():
              "r": rng.standard_normal((1, 7, 5, 37)).astype(np.float32),
              "g": rng.standard_normal((3, 1, 40)).astype(np.float32)}
     return helper.make_model(gr, opset_imports=[helper.make_opsetid("", 13)]), feeds
+
+
+def attention_block(batch=2, heads=4, queries=37, keys=37, d=16, dv=24, mask=True, seed=0):
+    """(model, feeds): scaled dot-product attention as exporters write it: Transpose(k), q · kᵀ, × 1/√d,
+    + an additive mask [batch, 1, 1, keys] (the second half of the last batch entry's keys masked with
+    -1e9), Softmax over the keys, · v, heads moved back next to the values."""
+    rng = np.random.default_rng(seed)
+    nodes = [helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+             helper.make_node("MatMul", ["q", "kt"], ["s"]), helper.make_node("Mul", ["s", "scale"], ["ss"])]
+    last = "ss"
+    if mask:
+        nodes.append(helper.make_node("Add", ["ss", "mask"], ["sm"]))
+        last = "sm"
+    nodes += [helper.make_node("Softmax", [last], ["p"], axis=-1), helper.make_node("MatMul", ["p", "v"], ["o"]),
+              helper.make_node("Transpose", ["o"], ["y"], perm=[0, 2, 1, 3])]
+    shapes = {"q": [batch, heads, queries, d], "k": [batch, heads, keys, d], "v": [batch, heads, keys, dv]}
+    if mask:
+        shapes["mask"] = [batch, 1, 1, keys]
+    gr = helper.make_graph(nodes, "attention", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in shapes.items()],
+                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                           [numpy_helper.from_array(np.array(d ** -0.5, np.float32), "scale")])
+    feeds = {n: (rng.standard_normal(s) * (2 if n == "q" else 1)).astype(np.float32) for n, s in shapes.items() if n != "mask"}
+    if mask:
+        m = np.zeros(shapes["mask"], np.float32)
+        m[-1, ..., keys // 2:] = -1e9
+        feeds["mask"] = m
+    return helper.make_model(gr, opset_imports=[helper.make_opsetid("", 13)]), feeds

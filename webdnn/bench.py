@@ -434,7 +434,7 @@ def main(args) -> int:
 def add_parser(sub) -> None:
     b = sub.add_parser("bench", help="benchmark webdnn against onnxruntime-web in headless Chromium")
     b.add_argument("--models", default="", help="comma-separated (bench/models.py; default: all of them)")
-    b.add_argument("--backends", default="wasm,js,webgpu", help="webdnn backends to time (default wasm,js,webgpu)")
+    b.add_argument("--backends", default="wasm,js,webgpu", help="webdnn backends to time: wasm, js, webgpu, webgl (default wasm,js,webgpu)")
     b.add_argument("--threads", default="", help="wasm thread counts, e.g. 1,2 (default: 1 and the core count)")
     b.add_argument("--weights", default="raw",
                    help="weight encodings to time on wasm, e.g. raw,int8: each one besides raw is timed against raw "

@@ -22,11 +22,11 @@ DISPOSE = """async ([url, backend, x]) => {
 def descriptor(tmp_path_factory):
     case = next(c for c in CASES if c.name == "conv_basic")
     out = tmp_path_factory.mktemp("dispose") / "conv"
-    convert(case.model, out, backends=("js", "wasm", "webgpu"))
+    convert(case.model, out, backends=("js", "wasm", "webgpu", "webgl"))
     return out, case.inputs["x"].reshape(-1).tolist()
 
 
-@pytest.mark.parametrize("where,backend", [("chromium", "js"), ("chromium", "wasm"), ("chromium", "webgpu"),
+@pytest.mark.parametrize("where,backend", [("chromium", "js"), ("chromium", "wasm"), ("chromium", "webgpu"), ("chromium", "webgl"),
                                            ("node", "wasm")])
 def test_every_call_after_dispose_is_refused(runners, descriptor, where, backend):
     out, x = descriptor

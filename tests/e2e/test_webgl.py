@@ -254,3 +254,22 @@ def test_no_float_render_target_declines_at_probe(small_model, runners):
     finally:
         page.evaluate("() => { WebGL2RenderingContext.prototype.getExtension = window.__realGetExtension; }")
         chromium.forget(out)
+
+
+def test_dispose_releases_the_context(small_model, runners):
+    """dispose() deletes every texture, framebuffer and program and gives the context up."""
+    out, c, _ = small_model
+    chromium = runners["chromium"]
+    got = chromium.page.evaluate("""async ([u, x]) => {
+      const made = [];
+      const real = OffscreenCanvas.prototype.getContext;
+      OffscreenCanvas.prototype.getContext = function (k, a) { const gl = real.call(this, k, a); if (gl) made.push(gl); return gl; };
+      let r;
+      try { r = await WebDNN.load(u, {backendOrder: ['webgl']}); } finally { OffscreenCanvas.prototype.getContext = real; }
+      await r.run({x: new Float32Array(x)});
+      const gl = made[made.length - 1];
+      const before = gl.isContextLost();
+      r.dispose();
+      return {before, after: gl.isContextLost()};
+    }""", [chromium.mount(out), c.inputs["x"].reshape(-1).tolist()])
+    assert got == {"before": False, "after": True}

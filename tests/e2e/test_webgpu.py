@@ -16,7 +16,7 @@ import pytest
 
 from tests.cases import CASES
 from tests.e2e.test_models import prepare, OWN_MODELS
-from tests.models import shared_matrix_products
+from tests.models import attention_block, shared_matrix_products
 from tests.e2e.test_whole_models import DATA as WHOLE_DATA, MODELS as WHOLE_MODELS, inputs_for as whole_inputs
 from webdnn import convert
 from webdnn.runners import RuntimeRunError
@@ -176,6 +176,28 @@ def test_batched_products_with_a_shared_matrix_are_one_product(tmp_path, runners
     failures = []
     for host in HOSTS:
         failures += check(runners[host].run(out, feeds, backend="webgpu"), expected, "webgpu", f"fold in {host}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("shape", [{}, {"mask": False, "queries": 1, "keys": 200, "d": 64, "dv": 64},
+                                   {"batch": 1, "heads": 3, "queries": 197, "keys": 197, "d": 64, "dv": 64},
+                                   {"queries": 70, "keys": 5, "d": 128, "dv": 128}])
+def test_attention_is_one_kernel(shape, tmp_path, runners):
+    """q · kᵀ, the scale and mask, Softmax and · v run as one dispatch that never stores the scores (a
+    query row per thread, keys and values through workgroup memory in tiles, online softmax): one query
+    (a decoder step), 197 × 197 (ViT), more queries than a workgroup has threads, fewer keys than a tile
+    and heads of 128 (tiles of 16 keys); both hosts agree with onnxruntime."""
+    m, feeds = attention_block(**shape)
+    out = tmp_path / "att"
+    convert(m, out, backends=["webgpu"])
+    graph = json.loads((out / "graph_webgpu.json").read_text())
+    names = [d["name"] for d in graph["dispatches"]]
+    assert sum(n.startswith("Attention") for n in names) == 1 and len(names) == 3, names  # Transpose k, Attention, Transpose
+    assert not {"s", "ss", "sm", "p"} & set(graph["memory"]["f32"]["tensors"]), "scores and probabilities are never stored"
+    expected = expected_outputs(m, feeds)
+    failures = []
+    for host in HOSTS:
+        failures += check(runners[host].run(out, feeds, backend="webgpu"), expected, "webgpu", f"attention in {host}")
     assert not failures, "\n".join(failures)
 
 

@@ -148,3 +148,48 @@ def test_no_context_variable_state():
     root = pathlib.Path(__file__).resolve().parents[2] / "webdnn"
     users = [str(p.relative_to(root)) for p in root.rglob("*.py") if "contextvars" in p.read_text()]
     assert not users, f"options travel in ConvertOptions, not context variables: {users}"
+
+
+def _attention_graph(**kw):
+    from tests.models import attention_block
+    from webdnn.frontend.onnx import import_onnx
+    from webdnn.passes.pipeline import optimize
+    g = import_onnx(attention_block(**kw)[0])
+    optimize(g)
+    return g
+
+
+def test_attention_chain_is_one_step_where_the_backend_takes_it():
+    """q · kᵀ → scale + mask → Softmax(last axis) → · v: one "Attention" step reading q, kᵀ, the mask
+    and v, whose score and probability tensors no step stores; a backend without `attention` keeps the
+    products, the Softmax and the fused epilogue as they were."""
+    g = _attention_graph()
+    took = []
+    steps = lower_graph(g, Fusion(families=("MatMul",), attention=lambda a, pv: took.append(a) or True)).steps
+    att = [s for s in steps if s.type == "Attention"]
+    assert len(att) == 1 and len(took) == 1
+    a = att[0].attention
+    assert a.softmax.type == "Softmax" and a.epilogue is not None and a.scores.type == "MatMul"
+    assert [t.name for t in att[0].inputs] == [a.scores.inputs[0].name, a.scores.inputs[1].name, "mask", "v"]
+    assert att[0].name == a.softmax.name and att[0].outputs == att[0].op.outputs
+    stored = {t.name for s in steps for t in s.outputs}
+    assert not {a.scores.outputs[0].name, a.softmax.outputs[0].name} & stored
+    plain = lower_graph(g, Fusion(families=("MatMul",))).steps
+    assert [s.type for s in plain].count("Softmax") == 1 and not any(s.type == "Attention" for s in plain)
+    refused = lower_graph(g, Fusion(families=("MatMul",), attention=lambda a, pv: False)).steps
+    assert [s.type for s in refused] == [s.type for s in plain]
+
+
+def test_attention_chain_needs_single_use_intermediates_and_the_last_axis():
+    g = _attention_graph(mask=False)
+    sm = next(op for op in g.ops if op.type == "Softmax")
+    g.outputs.append(sm.outputs[0])  # the probabilities are wanted as well: they must be stored
+    yes = Fusion(families=("MatMul",), attention=lambda a, pv: True)
+    assert not any(s.type == "Attention" for s in lower_graph(g, yes).steps)
+    g.outputs.pop()
+    assert any(s.type == "Attention" for s in lower_graph(g, yes).steps)
+    sm.attrs["axis"] = 2  # not the keys' axis
+    assert not any(s.type == "Attention" for s in lower_graph(g, yes).steps)
+    sm.attrs["axis"] = -1
+    sm.attrs["log"] = 1  # log-softmax is not a weighting
+    assert not any(s.type == "Attention" for s in lower_graph(g, yes).steps)

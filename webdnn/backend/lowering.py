@@ -8,6 +8,14 @@ and renders text for the steps.
                       r                                inputs (x, w, r), outputs (y)
 
 The fused step takes the Elementwise op's place in the order: every input of both exists by then.
+
+A backend whose kernels can (``Fusion.attention``) also gets attention as one step, the score and
+probability matrices never stored:
+
+    q ─► MatMul ─► s ─► [Elementwise (scale, mask)] ─► Softmax(last axis) ─► p ─► MatMul ─► o
+    kᵀ ─┘                                                                        v ─┘
+      =►  step "Attention": op = the second MatMul (and its own epilogue, if any), attention =
+          (the first MatMul, its epilogue and slot, the Softmax); inputs (q, kᵀ, mask..., v, ...)
 """
 from __future__ import annotations
 
@@ -29,6 +37,19 @@ class Fusion:
     families: tuple[str, ...] = ()
     dtypes: tuple[str, ...] | None = None
     reads: Callable[[Op, Tensor], bool] | None = None
+    # whether the backend takes this attention chain (the Attention, the second MatMul) as one step; None: never
+    attention: Callable[["Attention", Op], bool] | None = None
+
+
+@dataclass(eq=False)
+class Attention:
+    """softmax(epilogue(q · kᵀ)) · v as one kernel: the first MatMul, the Elementwise fused into it
+    (reading its result at `slot`; None: none), the Softmax over the scores' last axis; the second
+    MatMul is the step's op."""
+    scores: Op
+    epilogue: Op | None
+    slot: int
+    softmax: Op
 
 
 @dataclass(eq=False)
@@ -41,14 +62,15 @@ class Step:
     slot: int = 0
     inputs: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
+    attention: Attention | None = None
 
     @property
     def type(self) -> str:
-        return self.op.type
+        return "Attention" if self.attention is not None else self.op.type
 
     @property
     def name(self) -> str:
-        return self.op.name
+        return self.attention.softmax.name if self.attention is not None else self.op.name
 
     @property
     def label(self) -> str:
@@ -109,19 +131,69 @@ def is_symbolic_step(step) -> bool:
     return any(t is not None and t.is_symbolic for t in ts)
 
 
+def _only_user(t, consumers, outputs):
+    """The one op that reads `t` (once), where t is not a graph output; else None."""
+    users = consumers.get(id(t), [])
+    if len(users) != 1 or id(t) in outputs or sum(u is t for u in users[0].inputs) != 1:
+        return None
+    return users[0]
+
+
+def _attention_chains(graph: Graph, consumers, outputs, fusion: Fusion) -> dict:
+    """{id(second MatMul): Attention} for every chain the backend takes (module docstring)."""
+    found = {}
+    if fusion.attention is None:
+        return found
+    for op in graph.ops:
+        if op.type != "MatMul":
+            continue
+        s = op.outputs[0]
+        nxt = _only_user(s, consumers, outputs)
+        ew, slot = None, 0
+        if nxt is not None and nxt.type == "Elementwise" and nxt.outputs[0].shape == s.shape:
+            ew, slot = nxt, [i for i, t in enumerate(nxt.inputs) if t is s][0]
+            nxt = _only_user(nxt.outputs[0], consumers, outputs)
+        if nxt is None or nxt.type != "Softmax" or nxt.attrs.get("log"):
+            continue
+        rank = len(s.shape)
+        if nxt.attrs["axis"] not in (-1, rank - 1):
+            continue
+        pv = _only_user(nxt.outputs[0], consumers, outputs)
+        if pv is None or pv.type != "MatMul" or pv.inputs[0] is not nxt.outputs[0]:
+            continue
+        if pv.outputs[0].shape[:-1] != s.shape[:-1]:  # one output row per query, no broadcast over it
+            continue
+        a = Attention(op, ew, slot, nxt)
+        if fusion.attention(a, pv):
+            found[id(pv)] = a
+    return found
+
+
 def lower_graph(graph: Graph, fusion: Fusion = Fusion()) -> LoweredGraph:
     """The steps of `graph` for a backend whose kernels can fuse what `fusion` says."""
     consumers = graph.consumers()
     outputs = {id(t) for t in graph.outputs}
+    chains = _attention_chains(graph, consumers, outputs, fusion)
+    inside = {id(o) for a in chains.values() for o in (a.scores, a.epilogue, a.softmax) if o is not None}
     fused = {}  # id(Elementwise op) -> (the op it is fused into, slot)
     for op in graph.ops:
+        if id(op) in inside or id(op) in chains:  # an Attention step's output is stored as it is
+            continue
         found = _epilogue_of(op, consumers, outputs, fusion)
         if found is not None:  # of two ops feeding one epilogue the later takes it: the other's output exists
             fused[id(found[0])] = (op, found[1])
-    absorbed = {id(op) for op, _ in fused.values()}
+    absorbed = {id(op) for op, _ in fused.values()} | inside
     steps = []
     for op in graph.ops:
-        if id(op) in absorbed:
+        if id(op) in absorbed and id(op) not in chains:
+            continue
+        if id(op) in chains:
+            a = chains[id(op)]
+            ins = [t for t in a.scores.inputs if t is not None]
+            if a.epilogue is not None:
+                ins += [t for i, t in enumerate(a.epilogue.inputs) if i != a.slot]
+            ins.append(op.inputs[1])
+            steps.append(Step(op, inputs=ins, outputs=list(op.outputs), attention=a))
             continue
         if id(op) in fused:
             c, slot = fused[id(op)]

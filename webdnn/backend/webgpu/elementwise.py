@@ -43,9 +43,8 @@ class Epilogue:
         self.out = op.outputs[0]
         self.bound: dict = {}
 
-    def store(self, flat: str, value: str, idx_prefix: str = "eo") -> list[str]:
-        """Lines computing the epilogue for output element `flat` (value: f32 text) and storing it
-        through the output binding named 'y' (bound by the caller)."""
+    def value(self, flat: str, value: str, idx_prefix: str = "eo") -> tuple[list[str], str, str]:
+        """(lines, text, kind) of the epilogue's result for output element `flat` (value: f32 text)."""
         others = [t for i, t in enumerate(self.op.inputs) if i != self.slot]
         lines, idx = [], []
         if needs_indices(others, self.out.shape):
@@ -62,6 +61,12 @@ class Epilogue:
         for h in r.helper_code().split("\n"):
             if h and h not in self.sh.helpers:
                 self.sh.helpers.append(h)
+        return lines, text, k
+
+    def store(self, flat: str, value: str, idx_prefix: str = "eo") -> list[str]:
+        """Lines computing the epilogue for output element `flat` (value: f32 text) and storing it
+        through the output binding named 'y' (bound by the caller)."""
+        lines, text, k = self.value(flat, value, idx_prefix)
         return lines + [f"y_set({flat}, {store_value(text, k, self.out.dtype)});"]
 
 

@@ -1,0 +1,116 @@
+"""Attention as one kernel: softmax(epilogue(q · kᵀ)) · v without the score matrix (backend/lowering.py
+finds the chain; the scale / mask Elementwise fused into the first product is applied to each score).
+
+A workgroup takes ROWS query rows of one batch entry, a thread per row holding its query and its output
+row in registers. Keys and values go through workgroup memory TK at a time (every thread loads a share);
+each thread then scores its row against them and folds them into its output with the running maximum
+and sum of the online softmax (flash attention):
+
+    m' = max(m, s);  c = exp(m - m');  p = exp(s - m');  l = l·c + p;  o = o·c + p·v;  m = m'
+    y = o / l after the last key
+"""
+from __future__ import annotations
+
+from ...ir.dtype import FLOAT_DTYPES
+from .elementwise import Epilogue
+from .indices import Dispatch, Shader, broadcast_offset, decompose, size_of, u
+
+ROWS = 64            # query rows per workgroup, a thread each
+MAX_HEAD = 128       # the longest query / value row a thread keeps in registers
+WORKGROUP_BYTES = 16384  # WebGPU's default maxComputeWorkgroupStorageSize
+MAX_GROUPS = 65535
+
+
+def _tile(d: int, dv: int) -> int:
+    """Keys per tile: as many as workgroup memory holds of kᵀ's and v's columns (at most 32)."""
+    tk = 32
+    while tk > 1 and 4 * tk * (d + dv) > WORKGROUP_BYTES:
+        tk //= 2
+    return tk
+
+
+def fits(a, pv) -> bool:
+    """Whether the kernel takes this chain: fixed sizes, float tensors, rows it can hold in registers."""
+    q, kt = a.scores.inputs
+    v = pv.inputs[1]
+    s = a.scores.outputs[0]
+    others = [t for i, t in enumerate(a.epilogue.inputs) if i != a.slot] if a.epilogue is not None else []
+    tensors = [q, kt, v, s, *pv.outputs, *others, *(a.epilogue.outputs if a.epilogue is not None else ())]
+    if any(t.is_symbolic for t in tensors):
+        return False
+    if any(t.dtype not in FLOAT_DTYPES for t in [q, kt, v, s, *pv.outputs]):
+        return False
+    if a.epilogue is not None and a.epilogue.outputs[0].dtype not in FLOAT_DTYPES:
+        return False
+    d, dv = q.shape[-1], v.shape[-1]
+    batches = size_of(s.shape[:-2])
+    return 1 <= d <= MAX_HEAD and 1 <= dv <= MAX_HEAD and batches <= MAX_GROUPS and s.shape[-1] >= 1
+
+
+def attention(step, ctx):
+    a, pv = step.attention, step.op
+    q, kt = a.scores.inputs
+    v = pv.inputs[1]
+    y = pv.outputs[0]
+    s_shape = a.scores.outputs[0].shape
+    M, N, D, DV = s_shape[-2], s_shape[-1], q.shape[-1], v.shape[-1]
+    batch_shape = s_shape[:-2]
+    batches = size_of(batch_shape)
+    TK = _tile(D, DV)
+    sh = Shader(ctx.part_elems, ctx.roots)
+    yb = sh.bind("y", y, write=True)
+    qb, kb, vb = sh.bind("q", q), sh.bind("kt", kt), sh.bind("v", v)
+    bl, bi = decompose("b", batch_shape, "z")
+    base = lambda t: broadcast_offset(t.shape[:-2], bi) if t.shape[:-2] and batch_shape else "0u"  # noqa: E731
+    score = "sv"
+    epi = []
+    if a.epilogue is not None:
+        lines, text, _ = Epilogue(sh, a.epilogue, a.slot).value("si", "sv")
+        epi = lines + [f"let se = f32({text});"]
+        score = "se"
+    body = [f"@compute @workgroup_size({ROWS})",
+            "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
+            "  let b = wid.y;", f"  let m = wid.x * {u(ROWS)} + lid;", f"  let live = m < {u(M)};",
+            *("  " + ln for ln in bl),
+            f"  let qo = ({base(q)}) * {u(M * D)} + min(m, {u(M - 1)}) * {u(D)};",
+            f"  let ko = ({base(kt)}) * {u(D * N)};", f"  let vo = ({base(v)}) * {u(N * DV)};",
+            f"  var qr: array<f32, {D}>;",
+            f"  for (var d = 0u; d < {u(D)}; d = d + 1u) {{ qr[d] = {qb.get('qo + d')}; }}",
+            f"  var acc: array<f32, {DV}>;",
+            "  var mx = -f_inf();", "  var l = 0.0;",
+            f"  for (var n0 = 0u; n0 < {u(N)}; n0 = n0 + {u(TK)}) {{",
+            "    workgroupBarrier();",
+            f"    for (var e = lid; e < {u(D * TK)}; e = e + {u(ROWS)}) {{",
+            f"      let n = n0 + e % {u(TK)};",
+            f"      kt_tile[e] = select(0.0, {kb.get(f'ko + (e / {u(TK)}) * {u(N)} + min(n, {u(N - 1)})')}, n < {u(N)});",
+            "    }",
+            f"    for (var e = lid; e < {u(TK * DV)}; e = e + {u(ROWS)}) {{",
+            f"      let n = n0 + e / {u(DV)};",
+            f"      v_tile[e] = select(0.0, {vb.get(f'vo + min(n, {u(N - 1)}) * {u(DV)} + e % {u(DV)}')}, n < {u(N)});",
+            "    }",
+            "    workgroupBarrier();",
+            "    if (live) {",  # no `continue` around the barriers: they stay in uniform control flow
+            f"      let cnt = min({u(TK)}, {u(N)} - n0);",
+            "      for (var kk = 0u; kk < cnt; kk = kk + 1u) {",
+            "        var sv = 0.0;",
+            f"        for (var d = 0u; d < {u(D)}; d = d + 1u) {{ sv = fma(qr[d], kt_tile[d * {u(TK)} + kk], sv); }}",
+            f"        let si = (b * {u(M)} + m) * {u(N)} + n0 + kk;",
+            *("        " + ln for ln in epi),
+            f"        let mn = max(mx, {score});",
+            "        if (mn == -f_inf()) { continue; }",
+            "        let c = exp(mx - mn);", f"        let p = exp({score} - mn);",
+            "        l = l * c + p;",
+            f"        for (var j = 0u; j < {u(DV)}; j = j + 1u) {{ acc[j] = fma(p, v_tile[kk * {u(DV)} + j], acc[j] * c); }}",
+            "        mx = mn;",
+            "      }",
+            "    }",
+            "  }",
+            "  if (!live) { return; }",
+            "  let r = 1.0 / l;",
+            f"  let yo = (b * {u(M)} + m) * {u(DV)};",
+            f"  for (var j = 0u; j < {u(DV)}; j = j + 1u) {{ {yb.set('yo + j', 'acc[j] * r')} }}",
+            "}"]
+    sh.helpers.append(f"var<workgroup> kt_tile: array<f32, {D * TK}>;\nvar<workgroup> v_tile: array<f32, {TK * DV}>;")
+    groups = (-(-M // ROWS), batches, 1)
+    return [Dispatch(step.label, sh.code("\n".join(body)), sh.binding_list(), groups,
+                     workgroup_bytes=4 * TK * (D + DV), invocations=ROWS)]
