@@ -151,3 +151,28 @@ def attention_block(batch=2, heads=4, queries=37, keys=37, d=16, dv=24, mask=Tru
         m[-1, ..., keys // 2:] = -1e9
         feeds["mask"] = m
     return helper.make_model(gr, opset_imports=[helper.make_opsetid("", 13)]), feeds
+
+
+def row_norms(rows=(3, 50), c=96, seed=0):
+    """(model, feeds): row-wise normalizations over the last axis, as exports write them: LayerNormalization
+    (opset 17) after a residual add, then RMSNorm written out as ops (x / sqrt(mean(x²) + ε) · w) and a
+    softmax written out as ops (exp(x - max) / Σ) of its result (one group: the RMSNorm's output has no
+    other reader)."""
+    rng = np.random.default_rng(seed)
+    init = lambda name, *shape: numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+    nodes = [helper.make_node("Add", ["x", "r"], ["h"]),
+             helper.make_node("LayerNormalization", ["h", "g", "b"], ["ln"], axis=-1, epsilon=1e-5),
+             helper.make_node("Mul", ["ln", "ln"], ["sq"]), helper.make_node("ReduceMean", ["sq"], ["ms"], axes=[-1]),
+             helper.make_node("Add", ["ms", "eps"], ["mse"]), helper.make_node("Sqrt", ["mse"], ["rms"]),
+             helper.make_node("Div", ["ln", "rms"], ["nrm"]), helper.make_node("Mul", ["nrm", "w"], ["rn"]),
+             helper.make_node("ReduceMax", ["rn"], ["mx"], axes=[-1]), helper.make_node("Sub", ["rn", "mx"], ["d"]),
+             helper.make_node("Exp", ["d"], ["e"]), helper.make_node("ReduceSum", ["e", "last"], ["se"]),
+             helper.make_node("Div", ["e", "se"], ["y"])]
+    shape = [*rows, c]
+    gr = helper.make_graph(nodes, "row_norms", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape),
+                                                helper.make_tensor_value_info("r", TensorProto.FLOAT, shape)],
+                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                           [init("g", c), init("b", c), init("w", c), numpy_helper.from_array(np.array(1e-6, np.float32), "eps"),
+                            numpy_helper.from_array(np.array([-1], np.int64), "last")])
+    feeds = {"x": rng.standard_normal(shape).astype(np.float32) * 3 + 1, "r": rng.standard_normal(shape).astype(np.float32)}
+    return helper.make_model(gr, opset_imports=[helper.make_opsetid("", 17)]), feeds

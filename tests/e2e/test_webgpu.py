@@ -16,7 +16,7 @@ import pytest
 
 from tests.cases import CASES
 from tests.e2e.test_models import prepare, OWN_MODELS
-from tests.models import attention_block, shared_matrix_products
+from tests.models import attention_block, row_norms, shared_matrix_products
 from tests.e2e.test_whole_models import DATA as WHOLE_DATA, MODELS as WHOLE_MODELS, inputs_for as whole_inputs
 from webdnn import convert
 from webdnn.runners import RuntimeRunError
@@ -198,6 +198,24 @@ def test_attention_is_one_kernel(shape, tmp_path, runners):
     failures = []
     for host in HOSTS:
         failures += check(runners[host].run(out, feeds, backend="webgpu"), expected, "webgpu", f"attention in {host}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("rows,c", [((3, 50), 96), ((1,), 768), ((70000,), 8)])
+def test_row_normalizations_are_one_kernel_each(rows, c, tmp_path, runners):
+    """A LayerNormalization after a residual add, then an RMSNorm and a softmax written out as ops: a
+    dispatch for the LayerNorm, one for the other two (a workgroup per row, the reductions combined in
+    workgroup memory, no whole-row intermediate stored), for short and long rows and for more rows than one
+    dispatch dimension holds; both hosts agree with onnxruntime."""
+    m, feeds = row_norms(rows, c)
+    out = tmp_path / "rows"
+    convert(m, out, backends=["webgpu"])
+    names = [d["name"] for d in json.loads((out / "graph_webgpu.json").read_text())["dispatches"]]
+    assert sum(n.startswith("Rows") for n in names) == 2 and len(names) == 3, names  # the residual add, 2 groups
+    expected = expected_outputs(m, feeds)
+    failures = []
+    for host in HOSTS:
+        failures += check(runners[host].run(out, feeds, backend="webgpu"), expected, "webgpu", f"rows in {host}")
     assert not failures, "\n".join(failures)
 
 

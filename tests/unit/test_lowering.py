@@ -193,3 +193,46 @@ def test_attention_chain_needs_single_use_intermediates_and_the_last_axis():
     sm.attrs["axis"] = -1
     sm.attrs["log"] = 1  # log-softmax is not a weighting
     assert not any(s.type == "Attention" for s in lower_graph(g, yes).steps)
+
+
+def _layernorm_graph():
+    from onnx import TensorProto, helper, numpy_helper
+    from webdnn.frontend.onnx import import_onnx
+    from webdnn.passes.pipeline import optimize
+    inits = [numpy_helper.from_array(np.full(8, 2, np.float32), "g"), numpy_helper.from_array(np.ones(8, np.float32), "b")]
+    gr = helper.make_graph([helper.make_node("LayerNormalization", ["x", "g", "b"], ["y"], axis=-1)], "ln",
+                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 8])],
+                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    g = import_onnx(helper.make_model(gr, opset_imports=[helper.make_opsetid("", 17)]))
+    optimize(g)
+    return g
+
+
+def test_row_group_takes_a_layernorm_whole():
+    """LayerNorm's reductions over the last axis and the Elementwise ops around them are one "Rows" step
+    reading x, γ and β and writing y (between the Reshapes to and from rows), where the backend takes it;
+    without `rows` nothing changes."""
+    g = _layernorm_graph()
+    seen = []
+    steps = [s for s in lower_graph(g, Fusion(rows=lambda grp: seen.append(grp) or True)).steps if s.type != "Reshape"]
+    assert [s.type for s in steps] == ["Rows"]
+    grp = steps[0].rows
+    assert [o.type for o in grp.ops].count("Reduce") == 2 and grp.output is grp.ops[-1].outputs[0] and grp.full == (5, 8)
+    ins = steps[0].inputs  # x (as rows), γ and β
+    assert len(ins) == 3 and sorted(t.is_constant for t in ins) == [False, True, True]
+    assert "Rows" not in [s.type for s in lower_graph(g, Fusion()).steps]
+    assert "Rows" not in [s.type for s in lower_graph(g, Fusion(rows=lambda grp: False)).steps]
+
+
+def test_row_group_needs_private_intermediates_and_the_last_axis():
+    g = _layernorm_graph()
+    yes = Fusion(rows=lambda grp: True)
+    mean = next(op for op in g.ops if op.type == "Reduce").outputs[0]
+    g.outputs.append(mean)  # the mean is wanted too: it is stored by a Reduce of its own, the rest is a group
+    types = [s.type for s in lower_graph(g, yes).steps if s.type != "Reshape"]
+    assert types == ["Reduce", "Rows"], types
+    g.outputs.pop()
+    red = [op for op in g.ops if op.type == "Reduce"]
+    for op in red:
+        op.attrs["axes"] = [0]  # over the rows, not along them
+    assert not any(s.type == "Rows" for s in lower_graph(g, yes).steps)

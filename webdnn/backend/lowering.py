@@ -39,6 +39,18 @@ class Fusion:
     reads: Callable[[Op, Tensor], bool] | None = None
     # whether the backend takes this attention chain (the Attention, the second MatMul) as one step; None: never
     attention: Callable[["Attention", Op], bool] | None = None
+    # whether the backend takes this row group as one step; None: never
+    rows: Callable[["RowGroup"], bool] | None = None
+
+
+@dataclass(eq=False)
+class RowGroup:
+    """Reduces over the last axis of rows of `full` shape ([..., C]) and the Elementwise ops between
+    them, each producing whole rows (`full`) or a value per row (`full[:-1] + [1]`), in graph order;
+    only `output` (whole rows) is read outside the group."""
+    ops: list
+    full: tuple
+    output: Tensor
 
 
 @dataclass(eq=False)
@@ -63,9 +75,12 @@ class Step:
     inputs: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
     attention: Attention | None = None
+    rows: RowGroup | None = None
 
     @property
     def type(self) -> str:
+        if self.rows is not None:
+            return "Rows"
         return "Attention" if self.attention is not None else self.op.type
 
     @property
@@ -169,22 +184,85 @@ def _attention_chains(graph: Graph, consumers, outputs, fusion: Fusion) -> dict:
     return found
 
 
+def _row_member(op, full: tuple) -> bool:
+    """Whether `op` can be part of a row group over rows of shape `full`."""
+    row = tuple(full[:-1]) + (1,)
+    if op.type == "Reduce":
+        x = op.inputs[0]
+        return (tuple(x.shape) == full and op.attrs["keepdims"] and x.dtype == "float32"
+                and list(op.definition.axes(op, len(full))) == [len(full) - 1])
+    return (op.type == "Elementwise" and op.outputs[0].dtype == "float32"
+            and tuple(op.outputs[0].shape) in (full, row)
+            and all(t is not None and t.dtype == "float32" for t in op.inputs))
+
+
+def _row_groups(graph: Graph, consumers, outputs, fusion: Fusion, taken: set) -> dict:
+    """{id(the group's last op): RowGroup} for every group the backend takes (module docstring)."""
+    if fusion.rows is None:
+        return {}
+    producer = {id(t): op for op in graph.ops for t in op.outputs}
+    order = {id(op): i for i, op in enumerate(graph.ops)}
+    found, used = {}, set(taken)
+    for start in graph.ops:
+        if start.type != "Reduce" or id(start) in used or start.inputs[0].is_symbolic:
+            continue
+        full = tuple(start.inputs[0].shape)
+        if len(full) < 1 or not _row_member(start, full):
+            continue
+        group = {id(start): start}
+        grew = True
+        while grew:
+            grew = False
+            for op in list(group.values()):
+                for t in op.outputs:  # readers of what the group computes
+                    for u in consumers.get(id(t), []):
+                        if id(u) not in group and id(u) not in used and _row_member(u, full):
+                            group[id(u)] = u
+                            grew = True
+                for t in op.inputs:  # computations whose every reader is in the group
+                    w = producer.get(id(t))
+                    if (w is not None and id(w) not in group and id(w) not in used and _row_member(w, full)
+                            and id(t) not in outputs and all(id(c) in group for c in consumers.get(id(t), []))):
+                        group[id(w)] = w
+                        grew = True
+        ops = sorted(group.values(), key=lambda o: order[id(o)])
+        leaving = [t for o in ops for t in o.outputs
+                   if id(t) in outputs or any(id(c) not in group for c in consumers.get(id(t), []))]
+        if len(leaving) != 1 or tuple(leaving[0].shape) != full or leaving[0] is not ops[-1].outputs[0]:
+            continue
+        g = RowGroup(ops, full, leaving[0])
+        if len(ops) > 1 and fusion.rows(g):
+            found[id(ops[-1])] = g
+            used |= set(group)
+    return found
+
+
 def lower_graph(graph: Graph, fusion: Fusion = Fusion()) -> LoweredGraph:
     """The steps of `graph` for a backend whose kernels can fuse what `fusion` says."""
     consumers = graph.consumers()
     outputs = {id(t) for t in graph.outputs}
     chains = _attention_chains(graph, consumers, outputs, fusion)
     inside = {id(o) for a in chains.values() for o in (a.scores, a.epilogue, a.softmax) if o is not None}
+    groups = _row_groups(graph, consumers, outputs, fusion, inside | set(chains))
+    inside |= {id(o) for g in groups.values() for o in g.ops}
     fused = {}  # id(Elementwise op) -> (the op it is fused into, slot)
     for op in graph.ops:
         if id(op) in inside or id(op) in chains:  # an Attention step's output is stored as it is
             continue
         found = _epilogue_of(op, consumers, outputs, fusion)
-        if found is not None:  # of two ops feeding one epilogue the later takes it: the other's output exists
+        if found is not None and id(found[0]) not in inside:  # of two ops feeding one epilogue the later takes it
             fused[id(found[0])] = (op, found[1])
     absorbed = {id(op) for op, _ in fused.values()} | inside
     steps = []
     for op in graph.ops:
+        if id(op) in groups:
+            g = groups[id(op)]
+            made = {id(t) for o in g.ops for t in o.outputs}
+            ins = []
+            for o in g.ops:
+                ins += [t for t in o.inputs if t is not None and id(t) not in made and all(t is not u for u in ins)]
+            steps.append(Step(op, inputs=ins, outputs=[g.output], rows=g))
+            continue
         if id(op) in absorbed and id(op) not in chains:
             continue
         if id(op) in chains:

@@ -18,7 +18,7 @@ from ..lowering import Fusion, Lowered, is_symbolic_step, lower_graph
 from ...options import ConvertOptions
 from ...passes.unroll_recurrent import unroll_recurrent
 from ...ir.symbolic import dim_json, is_symbolic, is_symbolic_array
-from . import attention, contraction, elementwise, indexing, indexmap, indices, pool, recurrent, reduce, resize, scan
+from . import attention, contraction, elementwise, indexing, indexmap, indices, pool, recurrent, reduce, resize, rows, scan
 from .plan import DEFAULT_BINDING_BYTES, layout, part_elems_for, symbolic_layout
 
 @dataclass
@@ -55,9 +55,10 @@ GENERATORS = {
     "Resize": resize.resize,
     "Recurrent": recurrent.recurrent,
     "Attention": attention.attention,
+    "Rows": rows.rows,
 }
 # every kernel family that stores through an Elementwise epilogue takes it, whatever its inputs
-FUSION = Fusion(families=("MatMul", "Conv", "ConvTranspose", "Pool"), attention=attention.fits)
+FUSION = Fusion(families=("MatMul", "Conv", "ConvTranspose", "Pool"), attention=attention.fits, rows=rows.fits)
 # the kernel families whose generators take symbolic sizes (indices.u renders them from the sizes uniform)
 SYMBOLIC_KERNELS = {"Elementwise", "Identity", "Reshape", "Transpose", "Slice", "Split", "Expand", "Gather", "Concat",
                     "MatMul", "Reduce", "Softmax", "CumSum", "ArgReduce", "Conv", "ConvTranspose", "Pool", "LRN",
