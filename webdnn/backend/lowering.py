@@ -204,7 +204,7 @@ def _row_groups(graph: Graph, consumers, outputs, fusion: Fusion, taken: set) ->
     order = {id(op): i for i, op in enumerate(graph.ops)}
     found, used = {}, set(taken)
     for start in graph.ops:
-        if start.type != "Reduce" or id(start) in used or start.inputs[0].is_symbolic:
+        if start.type != "Reduce" or id(start) in used:
             continue
         full = tuple(start.inputs[0].shape)
         if len(full) < 1 or not _row_member(start, full):

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from ...ir.dtype import FLOAT_DTYPES
 from .elementwise import Epilogue
-from .indices import Dispatch, Shader, broadcast_offset, decompose, size_of, u
+from ...ir.symbolic import is_symbolic_array
+from .indices import Dispatch, Shader, broadcast_offset, decompose, is_sym, size_of, u
 
 ROWS = 64            # query rows per workgroup, a thread each
 MAX_HEAD = 128       # the longest query / value row a thread keeps in registers
@@ -30,21 +31,21 @@ def _tile(d: int, dv: int) -> int:
 
 
 def fits(a, pv) -> bool:
-    """Whether the kernel takes this chain: fixed sizes, float tensors, rows it can hold in registers."""
+    """Whether the kernel takes this chain: float tensors, heads of fixed sizes it can hold in registers
+    (query and key counts and the batch may be sizes bound at run time)."""
     q, kt = a.scores.inputs
     v = pv.inputs[1]
     s = a.scores.outputs[0]
     others = [t for i, t in enumerate(a.epilogue.inputs) if i != a.slot] if a.epilogue is not None else []
-    tensors = [q, kt, v, s, *pv.outputs, *others, *(a.epilogue.outputs if a.epilogue is not None else ())]
-    if any(t.is_symbolic for t in tensors):
-        return False
     if any(t.dtype not in FLOAT_DTYPES for t in [q, kt, v, s, *pv.outputs]):
         return False
     if a.epilogue is not None and a.epilogue.outputs[0].dtype not in FLOAT_DTYPES:
         return False
     d, dv = q.shape[-1], v.shape[-1]
+    if is_sym(d) or is_sym(dv) or any(is_symbolic_array(t.data) for t in others if t.is_constant):
+        return False
     batches = size_of(s.shape[:-2])
-    return 1 <= d <= MAX_HEAD and 1 <= dv <= MAX_HEAD and batches <= MAX_GROUPS and s.shape[-1] >= 1
+    return 1 <= d <= MAX_HEAD and 1 <= dv <= MAX_HEAD and (is_sym(batches) or batches <= MAX_GROUPS)
 
 
 def attention(step, ctx):
@@ -111,6 +112,6 @@ def attention(step, ctx):
             f"  for (var j = 0u; j < {u(DV)}; j = j + 1u) {{ {yb.set('yo + j', 'acc[j] * r')} }}",
             "}"]
     sh.helpers.append(f"var<workgroup> kt_tile: array<f32, {D * TK}>;\nvar<workgroup> v_tile: array<f32, {TK * DV}>;")
-    groups = (-(-M // ROWS), batches, 1)
+    groups = ((M + ROWS - 1) // ROWS, batches, 1)
     return [Dispatch(step.label, sh.code("\n".join(body)), sh.binding_list(), groups,
                      workgroup_bytes=4 * TK * (D + DV), invocations=ROWS)]

@@ -62,7 +62,8 @@ FUSION = Fusion(families=("MatMul", "Conv", "ConvTranspose", "Pool"), attention=
 # the kernel families whose generators take symbolic sizes (indices.u renders them from the sizes uniform)
 SYMBOLIC_KERNELS = {"Elementwise", "Identity", "Reshape", "Transpose", "Slice", "Split", "Expand", "Gather", "Concat",
                     "MatMul", "Reduce", "Softmax", "CumSum", "ArgReduce", "Conv", "ConvTranspose", "Pool", "LRN",
-                    "Recurrent", "Pad", "TopK", "GatherElements", "GatherND", "ScatterElements", "ScatterND"}
+                    "Recurrent", "Pad", "TopK", "GatherElements", "GatherND", "ScatterElements", "ScatterND",
+                    "Attention", "Rows"}
 # their window attributes must stay fixed (the shaders write them as literals)
 FIXED_ATTRS = {"Conv": ("strides", "pads", "dilations"), "ConvTranspose": ("strides", "pads", "dilations"),
                "Pool": ("kernel", "strides", "pads", "dilations"), "Pad": ("pads",), "TopK": ("k",)}

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from ..expr import kind_of
 from ..kernels import uniform_value
-from .indices import Dispatch, Shader, broadcast_offset, decompose, size_of, u
+from ...ir.symbolic import is_symbolic_array
+from .indices import MAX_GROUPS_X, Dispatch, Shader, broadcast_offset, decompose, is_sym, size_of, u
 from .reduce import COOP, FLOAT_KINDS, _coop_combine
 from .wgsl import WGSLRenderer, literal, store_value
 
 KINDS = ("sum", "mean", "max", "min", "prod", "sumsquare", "l1", "l2")
-MAX_GROUPS = 65535
+MAX_GROUPS = MAX_GROUPS_X
 
 
 def fits(g) -> bool:
-    """Fixed sizes and Reduce kinds of one pass (not logsumexp / logsum's edge cases)."""
-    if any(t.is_symbolic for o in g.ops for t in [*o.inputs, *o.outputs] if t is not None):
+    """Reduce kinds of one pass (not logsumexp / logsum's edge cases), no constant of sizes known only at
+    run time (the number of rows and the row length may be)."""
+    if any(t.is_constant and is_symbolic_array(t.data) for o in g.ops for t in o.inputs if t is not None):
         return False
     return all(o.attrs["kind"] in KINDS for o in g.ops if o.type == "Reduce")
 
@@ -71,8 +73,8 @@ def rows(step, ctx):
                       f"for (var j = lid; j < {u(C)}; j = j + {u(COOP)}) {{",
                       f"  let xv = {value(op.inputs[0], 'j')};",
                       f"  {acc} = {comb.format(a=acc, b=fmap.format(x='xv'))};", "}"]
-            lines += _coop_combine(acc, comb, "red") + ["workgroupBarrier();",
-                                                         f"let v{k} = {fin.format(acc=acc, n=literal(C, 'f'))};"]
+            n = f"f32({u(C)})" if is_sym(C) else literal(C, "f")
+            lines += _coop_combine(acc, comb, "red") + ["workgroupBarrier();", f"let v{k} = {fin.format(acc=acc, n=n)};"]
             row_of[id(t)] = f"v{k}"
         elif tuple(t.shape) != tuple(full) and t is not g.output:  # one value per row
             lines.append(f"let v{k} = {value(t, '0u')};")
@@ -84,11 +86,13 @@ def rows(step, ctx):
     r.helpers = helpers
     sh.helpers.append(r.helper_code())
     sh.helpers.append(f"var<workgroup> red: array<f32, {COOP}>;")
-    wide = n_rows > MAX_GROUPS
-    groups = (MAX_GROUPS, -(-n_rows // MAX_GROUPS), 1) if wide else (n_rows, 1, 1)
+    # rows known only at run time: (count, 1, 1) folded by the runtime into two dimensions (`wrap`)
+    wide = is_sym(n_rows) or n_rows > MAX_GROUPS
+    groups = (n_rows, 1, 1) if is_sym(n_rows) else (MAX_GROUPS, -(-n_rows // MAX_GROUPS), 1) if wide else (n_rows, 1, 1)
     body = "\n".join([f"@compute @workgroup_size({COOP})",
                       "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
                       f"  let row = {'wid.y * ' + u(MAX_GROUPS) + ' + wid.x' if wide else 'wid.x'};",
                       f"  if (row >= {u(n_rows)}) {{ return; }}",  # the same for the whole workgroup: uniform
                       *("  " + ln for ln in lines), "}"])
-    return [Dispatch(step.label, sh.code(body), sh.binding_list(), groups, workgroup_bytes=4 * COOP, invocations=COOP)]
+    return [Dispatch(step.label, sh.code(body), sh.binding_list(), groups, workgroup_bytes=4 * COOP, invocations=COOP,
+                     wrap=is_sym(n_rows))]
