@@ -145,8 +145,10 @@ class ExprRenderer:
         return "f" if "f" in forms else "i" if "i" in forms else next(iter(forms))
 
 
-# The forms every C-like dialect (WGSL, GLSL) writes the same way; a dialect's table starts from
-# these and overrides or adds what differs (tinygrad's CStyleLanguage idea).
+# The forms every C-like GPU dialect (WGSL, GLSL) writes the same way; a dialect's table starts from
+# these and overrides or adds what differs (tinygrad's CStyleLanguage idea). The helpers named here
+# (tanh_f, div_i, fmod_f ...) give numpy's results where the dialect's builtins do not; each dialect
+# defines them in its HELPERS.
 C_STYLE = {
     "neg": {"f": "(-{0})", "i": "(-{0})"},
     "abs": {"f": "abs({0})", "i": "abs({0})"},
@@ -170,4 +172,19 @@ C_STYLE = {
     "and": {"b": "({0} && {1})"},
     "or": {"b": "({0} || {1})"},
     "xor": {"b": "({0} != {1})"},
+    "floor": {"f": "floor({0})", "i": "{0}"},
+    "ceil": {"f": "ceil({0})", "i": "{0}"},
+    "tanh": {"f": "tanh_f({0})"},
+    "erf": {"f": "erf_f({0})"},
+    "sign": {"f": "sign_f({0})", "i": "sign({0})"},
+    "isinf": {"f": "isinf_f({0})", "i": "false", "b": "false"},
+    "isnan": {"f": "isnan_f({0})", "i": "false", "b": "false"},
+    "shl": {"i": "shl_i({0}, {1})"},
+    "shr": {"i": "shr_i({0}, {1})"},
+    "div": {"f": "({0} / {1})", "i": "div_i({0}, {1})"},
+    "pow": {"f": "pow_f({0}, {1})", "i": "pow_i({0}, {1})"},
+    "max": {"f": "fmax({0}, {1})", "i": "max({0}, {1})"},
+    "min": {"f": "fmin({0}, {1})", "i": "min({0}, {1})"},
+    "idiv": {"f": "trunc({0} / {1})", "i": "div_i({0}, {1})"},
+    "imod": {"f": "fmod_f({0}, {1})", "i": "mod_i({0}, {1})"},  # truncated, the sign of the dividend
 }

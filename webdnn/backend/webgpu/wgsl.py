@@ -139,24 +139,9 @@ RENDER = {
     **C_STYLE,
     "log": {"f": "log_f({0})"},
     "sqrt": {"f": "sqrt({0})"},
-    "floor": {"f": "floor({0})", "i": "{0}"},
-    "ceil": {"f": "ceil({0})", "i": "{0}"},
     "round": {"f": "round({0})", "i": "{0}"},  # WGSL round: half to even, like numpy
-    "tanh": {"f": "tanh_f({0})"},
-    "erf": {"f": "erf_f({0})"},
-    "sign": {"f": "sign_f({0})", "i": "sign({0})"},
-    "isinf": {"f": "isinf_f({0})", "i": "false", "b": "false"},
     "asint": {"f": "bitcast<i32>({0})"},
     "asfloat": {"i": "bitcast<f32>({0})"},
-    "shl": {"i": "shl_i({0}, {1})"},
-    "shr": {"i": "shr_i({0}, {1})"},
-    "isnan": {"f": "isnan_f({0})", "i": "false", "b": "false"},
-    "div": {"f": "({0} / {1})", "i": "div_i({0}, {1})"},
-    "pow": {"f": "pow_f({0}, {1})", "i": "pow_i({0}, {1})"},
-    "max": {"f": "fmax({0}, {1})", "i": "max({0}, {1})"},
-    "min": {"f": "fmin({0}, {1})", "i": "min({0}, {1})"},
-    "idiv": {"f": "trunc({0} / {1})", "i": "div_i({0}, {1})"},
-    "imod": {"f": "fmod_f({0}, {1})", "i": "mod_i({0}, {1})"},  # WGSL %: truncated, sign of the dividend
     "where": {"f": "select({2}, {1}, {0})", "i": "select({2}, {1}, {0})", "b": "select({2}, {1}, {0})"},
 }
 
