@@ -292,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="webgpu storage precision: f16 runs in half precision where the GPU has shader-f16, "
                         "f32 elsewhere (default f32)")
     c.add_argument("--webgl-max-texture", type=int, metavar="N",
-                   help="the largest texture side a webgl descriptor asks of the device (default 4096; larger "
+                   help="the largest texture side a webgl descriptor asks of the device (default 2048, what every WebGL2 device has; larger "
                         "tensors span several textures)")
     c.add_argument("--force", action="store_true",
                    help="write into a non-empty folder that holds no descriptor (files of the same name are replaced, "

@@ -34,7 +34,7 @@ class ConvertOptions:
       adapters without shader-f16).
     max_binding_bytes: webgpu splits tensors larger than this into parts (None: the backend's default).
     webgl_max_texture: the largest texture side a webgl descriptor asks of the device; tensors of more
-      than its square split over several textures (None: 4096).
+      than its square split over several textures (None: 2048, what every WebGL2 device has).
     relaxed: wasm also builds a relaxed-SIMD module (fused multiply-add) for engines that have it.
     force: the output folder may be any folder (descriptor.write explains what is replaced).
     optional_backends: a backend that cannot take the model is left out (convert()'s summary says why)

@@ -1,8 +1,8 @@
 """Where every tensor lives: textures of one texel per element, and which activations share one.
 
 A tensor of n elements is packed `width` = min(n, T) texels wide, T the largest texture side the
-descriptor asks of the device (`max_texture`, 4096 by default: every WebGL2 desktop and most
-phones have it; the runtime refuses a device with less); a tensor of more than T × T elements is
+descriptor asks of the device (`max_texture`, 2048 by default: the MAX_TEXTURE_SIZE WebGL2 guarantees,
+so a descriptor loads everywhere; the runtime refuses a device with less); a tensor of more than T × T elements is
 split over several textures of `cap` = width × T elements each. Shapes do not enter the packing,
 so a Reshape shares its input's textures as they are.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_MAX_TEXTURE = 4096
+DEFAULT_MAX_TEXTURE = 2048
 
 
 @dataclass(frozen=True)
