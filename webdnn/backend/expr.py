@@ -38,10 +38,27 @@ class ExprRenderer:
     TABLE: dict[str, dict[str, str]] = {}
     # primitives whose operands take one kind whatever their own (e.g. logical ops on bools)
     OPERAND_KIND: dict[str, str] = {}
+    # helper functions a template may call: name -> definition (dependencies listed first), and the
+    # helpers each one calls; a rendering collects the names it used in `helpers`
+    HELPERS: dict[str, str] = {}
+    HELPER_DEPS: dict[str, list[str]] = {}
 
     def __init__(self, in_dtypes=(), leaf=None):
         self.in_dtypes = list(in_dtypes)
         self.leaf = leaf
+        self.helpers: set[str] = set()
+
+    def need(self, name: str) -> None:
+        """Record that the text calls helper `name` (and what it calls)."""
+        if name in self.helpers:
+            return
+        for dep in self.HELPER_DEPS.get(name, []):
+            self.need(dep)
+        self.helpers.add(name)
+
+    def helper_code(self) -> str:
+        """The definitions of the helpers used, in dependency order."""
+        return "\n".join(self.HELPERS[n] for n in self.HELPERS if n in self.helpers)
 
     # ---- what a dialect supplies -----------------------------------------------------------
     @classmethod
@@ -78,7 +95,11 @@ class ExprRenderer:
         return self.render(expr, "b", "bool")
 
     def apply(self, op: str, kind: str, args: list[str]) -> str:
-        return self.TABLE[op][kind].format(*args)
+        template = self.TABLE[op][kind]
+        for name in self.HELPERS:
+            if name + "(" in template:
+                self.need(name)
+        return template.format(*args)
 
     def subtree(self, expr, ctx: str | None) -> tuple[str, str] | None:
         """A dialect's own (text, kind) for a whole subtree (one function for a common composite), or None."""

@@ -126,7 +126,6 @@ HELPERS = {
   if (isinf_f(b)) {{ return a; }}
   return a - b * trunc(a / b);
 }}""",
-    "recip_f": "float recip_f(float x) { return 1.0 / x; }",
 }
 HELPER_DEPS = {"fmax": ["isnan_f"], "fmin": ["isnan_f"], "tanh_f": ["isnan_f"], "pow_f": ["isnan_f"],
                "sign_f": ["isnan_f"], "fmod_f": ["isnan_f", "isinf_f"], "log_f": ["isnan_f"], "f2i": ["isnan_f"],
@@ -150,10 +149,11 @@ class GLSLRenderer(ExprRenderer):
 
     TABLE = RENDER
     OPERAND_KIND = {"not": "b", "and": "b", "or": "b", "xor": "b"}
+    HELPERS = HELPERS
+    HELPER_DEPS = HELPER_DEPS
 
     def __init__(self, inputs=()):
         super().__init__([d for _, d in inputs], lambda i: inputs[i][0])
-        self.helpers: set[str] = set()
 
     literal = staticmethod(literal)
 
@@ -183,20 +183,6 @@ class GLSLRenderer(ExprRenderer):
         if dtype == "bool":
             return f"({self.convert(text, kind, 'b')} ? 1 : 0)"
         return self.cast(text, kind, dtype)
-
-    def apply(self, op: str, kind: str, args: list[str]) -> str:
-        template = self.TABLE[op][kind]
-        for name in HELPERS:
-            if name + "(" in template:
-                self.need(name)
-        return template.format(*args)
-
-    def need(self, name: str):
-        if name in self.helpers:
-            return
-        for dep in HELPER_DEPS.get(name, []):
-            self.need(dep)
-        self.helpers.add(name)
 
 
 def helper_code(names) -> list[str]:

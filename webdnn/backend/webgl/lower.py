@@ -156,5 +156,8 @@ def lower(graph: Graph, options: ConvertOptions | None = None) -> Lowered:
            "maxTextureSize": max([T if len(p.parts) > 1 else max(p.width, max(p.parts)) for p in live.values()] + [1]),
            "maxTextureUnits": max([len(d.inputs) for d in draws] + [0]),
            "textures": textures, "placement": placed, "programs": programs, "draws": draw_list}
-    memory = sum(4 * t["width"] * t["height"] for t in textures)
-    return Lowered(doc, constants, memory={"planned_peak": memory, "sum": memory})
+    # activations: the texture slots they share, against a texture each
+    fixed = {k for c in constants for k in slots[roots.get(c.name, c.name)]}
+    peak = sum(4 * t["width"] * t["height"] for k, t in enumerate(textures) if k not in fixed)
+    each = sum(4 * p.width * sum(p.parts) for n, p in live.items() if not tensors[n].is_constant)
+    return Lowered(doc, constants, memory={"planned_peak": peak, "sum": each})

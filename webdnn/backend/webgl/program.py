@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...ir.dtype import FLOAT_DTYPES
-from .glsl import f32_lit, helper_code, i32_lit
+from .glsl import helper_code, i32_lit
 from .plan import Packing
 
 
@@ -144,7 +144,3 @@ class Program:
                  else f"  o_value = vec4({result}, 0.0, 0.0, 0.0);",
                  "}"]
         return Draw(name, "\n".join(lines) + "\n", list(self.samplers), out.name)
-
-
-def float_lit(v) -> str:
-    return f32_lit(v)

@@ -152,10 +152,11 @@ class WGSLRenderer(ExprRenderer):
 
     TABLE = RENDER
     OPERAND_KIND = {"not": "b", "and": "b", "or": "b", "xor": "b"}
+    HELPERS = HELPERS
+    HELPER_DEPS = HELPER_DEPS
 
     def __init__(self, inputs: list[tuple[str, str]] = ()):
         super().__init__([d for _, d in inputs], lambda i: inputs[i][0])
-        self.helpers: set[str] = set()
 
     literal = staticmethod(literal)
     convert = staticmethod(convert)
@@ -177,24 +178,6 @@ class WGSLRenderer(ExprRenderer):
         if dtype == "bool":  # a bool buffer holds i32 0/1
             return f"select(0i, 1i, {convert(text, kind, 'b')})"
         return cls.cast(text, kind, dtype)
-
-    def apply(self, op: str, kind: str, args: list[str]) -> str:
-        template = self.TABLE[op][kind]
-        for name in HELPERS:
-            if name + "(" in template:
-                self._need(name)
-        return super().apply(op, kind, args)
-
-    def _need(self, name: str):
-        if name in self.helpers:
-            return
-        for dep in HELPER_DEPS.get(name, []):
-            self._need(dep)
-        self.helpers.add(name)
-
-    def helper_code(self) -> str:
-        order = [n for n in HELPERS if n in self.helpers]
-        return "\n".join(HELPERS[n] for n in order)
 
 
 store_value = WGSLRenderer.store
