@@ -13,7 +13,7 @@ TOLERANCES = {
     "wasm-int8-7bit": (3e-2, 1e-3),  # the same in the relaxed-SIMD build: A's rows and conv patches rounded to 7 bits
     # (and --weights int4's 4-bit GEMV there: A rounded to 8 bits per block of 32)
     "webgpu": (1e-3, 1e-4),      # float32 on the GPU: fma, tiled summation order, approximate exp/log
-    "webgpu-f16": (1e-2, 1e-3),  # --precision f16: half-precision storage (11-bit mantissa), f32 arithmetic
+    "webgpu-f16": (1e-2, 1e-3),  # --precision f16: half-precision storage (11-bit mantissa), GEMM products in f16, f32 elsewhere
     "webgl": (1e-3, 1e-4),       # float32 textures and highp arithmetic in fragment programs, approximate exp/log
     "webgl-f16": (1e-2, 1e-3),   # half-float render targets (no EXT_color_buffer_float): each kernel's result
     # rounded to 11 significant bits

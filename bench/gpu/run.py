@@ -180,6 +180,16 @@ def set_bench(name, runner, make_ort, args, tmp: Path) -> dict:
            **peer(make_ort, onnx_path, feeds, got, args)}
     if "ort_e2e_ms" in res:
         res["e2e_ratio"] = e2e / res["ort_e2e_ms"]
+    if name in args.f16.split(","):
+        # --precision f16 (half storage, f16 GEMM products) against this f32 descriptor, on the same runner
+        d16 = tmp / f"set_{name}_f16"
+        convert(str(onnx_path), d16, backends=["webgpu"], precision="f16")
+        got16 = runner.run(d16, feeds, backend="webgpu")
+        lat16, _, e2e16 = webgpu_time(runner, d16, feeds, args.repeat, args.warmup)
+        res.update({"f16_precision_run": runner.loaded(d16).precision, "f16_latency_ms": lat16, "f16_e2e_ms": e2e16,
+                    "f16_speedup": lat / lat16, "f16_rel_err": max(rel_err(got16[k], got[k]) for k in got)})
+        log(f"  {name} --precision f16 ({res['f16_precision_run']}): webgpu {lat16:.2f} ms: "
+            f"{res['f16_speedup']:.2f}x f32, rel diff {res['f16_rel_err']:.1e}")
     log(f"  {name}: webgpu {lat:.2f} ms (host→host {e2e:.2f}); "
         + (f"peer host→host {res['ort_e2e_ms']:.2f}: ratio {res['e2e_ratio']:.2f}, rel diff "
            f"{res['ort_rel_err']:.1e}{' (CPU fallback)' if res['ort_cpu_fallback'] else ''}" if "ort_e2e_ms" in res
@@ -376,6 +386,13 @@ def markdown(r: dict) -> str:
         if ratios:
             gm = float(np.exp(np.mean(np.log(ratios))))
             lines += ["", f"Geometric mean of the ratios: {gm:.2f} (target: every model ≤ 0.8)."]
+        half = [m for m in r["set"] if "f16_latency_ms" in m]
+        if half:
+            lines += ["", "## --precision f16 against f32 (the same models, webdnn GPU time, ms, median)", "",
+                      "| model | f32 | f16 | precision run | speed-up | rel diff to f32 |", "| --- | --- | --- | --- | --- | --- |"]
+            lines += [f"| {m['model']} | {m['webgpu_latency_ms']:.2f} | {m['f16_latency_ms']:.2f} | {m['f16_precision_run']} | "
+                      f"{m['f16_speedup']:.2f}× | {m['f16_rel_err']:.1e} |" for m in half]
+            lines += ["", "Target: ≥ 1.4× on ResNet50 and DeiT-Tiny where the adapter has shader-f16."]
     return "\n".join(lines) + "\n"
 
 
@@ -395,10 +412,12 @@ def main(argv=None) -> int:
     p.add_argument("--set", default="ResNet50,MobileNetV2,SqueezeNet1.1,EfficientNet-B0,ConvNeXt-Tiny,DeiT-Tiny,Swin-T,"
                    "MobileViT-S,BERT-Small,YOLOv8n", help="models of bench/models.py against onnxruntime's WebGPU EP "
                    "(batch 1); empty: skip")
+    p.add_argument("--f16", default="ResNet50,DeiT-Tiny", help="models of --set also timed converted with --precision f16")
     args = p.parse_args(argv)
     if args.quick:
         args.gemm, args.image, args.batches, args.repeat, args.warmup = min(args.gemm, 256), 64, "1", 3, 1
         args.set = "SqueezeNet1.1" if args.set == p.get_default("set") else args.set
+        args.f16 = "SqueezeNet1.1" if args.f16 == p.get_default("f16") else args.f16
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 

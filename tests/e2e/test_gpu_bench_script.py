@@ -18,6 +18,8 @@ def test_gpu_device_script_quick(tmp_path):
     (row,) = results["set"]
     assert row["model"] == "SqueezeNet1.1" and row["dispatches"] > 10 and row["bound_mb"] > 1
     assert row["webgpu_e2e_ms"] > 0 and row["ort_e2e_ms"] > 0 and row["ort_rel_err"] < 1e-4
+    # --precision f16 against f32 (lavapipe has shader-f16: half storage and f16 GEMM products ran)
+    assert row["f16_precision_run"] == "f16" and row["f16_latency_ms"] > 0 and row["f16_rel_err"] < 2e-2
     md = (tmp_path / "gpu" / "results.md").read_text()
     if not results["environment"]["gpu"]:
         assert "they measure nothing" in md

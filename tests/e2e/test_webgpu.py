@@ -128,6 +128,22 @@ def test_f16_storage(name, model_dir, runners):
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.parametrize("name", ["tiny_vit", "tiny_bert"])
+def test_f16_products_on_transformers(name, model_dir, runners):
+    """--precision f16 where shader-f16 exists: f16 storage and f16 GEMM products (f32 sums across K steps)
+    keep exported transformers inside the f16 tolerance."""
+    m = onnx.load(WHOLE_DATA / f"{name}.onnx")
+    feeds = whole_inputs(m)
+    out = model_dir / f"{name}_f16"
+    if not (out / "model.json").is_file():
+        convert(m, out, backends=["webgpu"], precision="f16")
+    got = runners["native"].run(out, feeds, backend="webgpu")
+    if runners["native"].last_precision != "f16":
+        pytest.skip("this device has no shader-f16")
+    failures = check(got, expected_outputs(m, feeds), "webgpu-f16", f"{name} f16 native")
+    assert not failures, "\n".join(failures)
+
+
 def _split_model():
     """conv 3x3 + bias + relu + residual, a pointwise conv, transpose and softmax on 8 KiB tensors."""
     from onnx import TensorProto, helper, numpy_helper

@@ -163,6 +163,32 @@ def test_symbolic_sizes_in_half_precision(tmp_path):
             assert msg is None, msg
 
 
+def test_half_precision_products_accumulate_in_f32(tmp_path):
+    """--precision f16 on a device with shader-f16: the GEMM's products are f16 within a K step and added
+    to f32 sums between steps. 4096 ones sum to 4096 (f16 sums alone stop at 2048, where adding 1 rounds
+    away); 2048 followed by seven 1s inside one step stays 2048 (f16), where f32 products give 2055."""
+    from webdnn.runners.native import NativeRunner
+    K = 4096
+    a = np.zeros((8, K), np.float32)
+    a[0] = 1.0
+    a[1, 0], a[1, 1:8] = 2048.0, 1.0
+    a[2] = rnd(K, seed=2)
+    b = np.ones((K, 8), np.float32)
+    b[:, 1:] = rnd(K, 7, seed=3)
+    m = model([helper.make_node("MatMul", ["a", "b"], ["y"])], {"a": a}, [("b", b)])
+    convert(m, tmp_path / "h", backends=["webgpu"], precision="f16")
+    with NativeRunner(precision="f16") as r:
+        if r.device is None or "shader-f16" not in r.device.features:
+            pytest.skip("this device has no shader-f16")
+        got = r.run(tmp_path / "h", {"a": a}, backend="webgpu")["y"]
+        assert r.last_precision == "f16"
+    assert got[0, 0] == 4096.0
+    assert got[1, 0] == 2048.0
+    want = a.astype(np.float16).astype(np.float64) @ b.astype(np.float16).astype(np.float64)
+    msg = compare(got[2:], want[2:], "webgpu-f16", "random rows")
+    assert msg is None, msg
+
+
 def test_symbolic_index_ops(tmp_path, runners):
     """Pad (edge), TopK along an open axis and GatherElements by its indices, over open sizes."""
     x = helper.make_tensor_value_info("x", F, ["n", "t"])

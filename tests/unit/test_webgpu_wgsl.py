@@ -9,7 +9,7 @@ import pytest
 from webdnn import descriptor
 from webdnn.backend.webgpu import lower
 from webdnn.backend.webgpu.indices import broadcast_offset, decompose, flat_groups, global_index, offset, strides
-from webdnn.backend.webgpu.wgsl import HELPERS, RENDER, f32_lit
+from webdnn.backend.webgpu.wgsl import HELPERS, RENDER, f32_lit, header
 from webdnn.ir import Graph
 from webdnn.ir.ops.elementwise import PRIMITIVES
 from webdnn.ir.reference import run as reference_run
@@ -122,7 +122,7 @@ def test_non_finite_literals_compile(runners):
     from webdnn.backend.webgpu.indices import PRELUDE
     body = "\n".join(f"  v = v + {f32_lit(x)};" for x in vals)
     helpers = "\n".join(HELPERS.values())
-    code = (f"alias FT = f32;\n{PRELUDE}\n{helpers}\n@group(0) @binding(0) var<storage, read_write> o: array<f32>;\n"
+    code = (f"{header('f32')}{PRELUDE}\n{helpers}\n@group(0) @binding(0) var<storage, read_write> o: array<f32>;\n"
             f"@compute @workgroup_size(1) fn main() {{\n  var v = 0.0;\n{body}\n  o[0] = v;\n}}\n")
     device.create_compute_pipeline(layout="auto", compute={"module": device.create_shader_module(code=code),
                                                            "entry_point": "main"})

@@ -24,6 +24,7 @@ from ..descriptor import read_file, read_model
 from ..errors import WebDNNError
 from ..backend.webgpu.indices import SIZES_BINDING
 from ..backend.webgpu.plan import place_groups
+from ..backend.webgpu.wgsl import header as wgsl_header
 from ..ir.host import run_host
 from ..ir.symbolic import evaluate, parse
 
@@ -210,7 +211,7 @@ class LoadedModel:
             else:
                 self._write(name, decode_constant(name, c, weights), c["dtype"])
 
-        header = "enable f16;\nalias FT = f16;\n" if want == "f16" else "alias FT = f32;\n"
+        header = wgsl_header(want)
         t0 = time.perf_counter()
         self.pipelines = []
         for i, code in enumerate(graph["shaders"]):

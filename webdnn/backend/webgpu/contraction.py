@@ -132,9 +132,9 @@ def gemm(name, ctx, step, tile: Tile, M: int, N: int, K: int, batches: int, load
                         else [f"var pb{i} = load_b(b, kbeg + bk{i}, n0 + bn{i});"])]
         lines.append(f"for (var k0 = kbeg; k0 < kend; k0 = k0 + {u(t.tk)}) {{")
         for i in range(na):
-            lines += ["  " + put_a(f"ak{i} + {u(j)}", f"am{i}", f"pa{i}.{c}") for j, c in enumerate("xyzw")]
+            lines += ["  " + put_a(f"ak{i} + {u(j)}", f"am{i}", f"CT(pa{i}.{c})") for j, c in enumerate("xyzw")]
         for i in range(nb):
-            lines.append(f"  Bs[bk{i} * {u(t.tn // 4)} + bn{i} / 4u] = pb{i};")
+            lines.append(f"  Bs[bk{i} * {u(t.tn // 4)} + bn{i} / 4u] = vec4<CT>(pb{i});")
         lines += ["  workgroupBarrier();", f"  let kn = k0 + {u(t.tk)};", "  if (kn < kend) {"]
         lines += [f"    pa{i} = load_a(b, m0 + am{i}, kn + ak{i});" for i in range(na)]
         lines += [f"    pb{i} = load_bc(cb{i}, kn + bk{i});" if prep else f"    pb{i} = load_b(b, kn + bk{i}, n0 + bn{i});"
@@ -146,25 +146,32 @@ def gemm(name, ctx, step, tile: Tile, M: int, N: int, K: int, batches: int, load
             f"  for (var e = lid; e < {u(a_units)}; e = e + {u(T)}) {{",
             f"    let am = e / {u(t.tk // 4)};", f"    let ak = (e % {u(t.tk // 4)}) * 4u;",
             "    let av = load_a(b, m0 + am, k0 + ak);",
-            *("    " + put_a(f"ak + {u(j)}", "am", f"av.{c}") for j, c in enumerate("xyzw")),
+            *("    " + put_a(f"ak + {u(j)}", "am", f"CT(av.{c})") for j, c in enumerate("xyzw")),
             "  }",
             f"  for (var e = lid; e < {u(b_units)}; e = e + {u(T)}) {{",
             f"    let bk = e / {u(t.tn // 4)};", f"    let bn = (e % {u(t.tn // 4)}) * 4u;",
-            f"    Bs[bk * {u(t.tn // 4)} + bn / 4u] = "
-            + ("load_bc(prep_b(b, n0 + bn), k0 + bk);" if prep else "load_b(b, k0 + bk, n0 + bn);"),
+            f"    Bs[bk * {u(t.tn // 4)} + bn / 4u] = vec4<CT>("
+            + ("load_bc(prep_b(b, n0 + bn), k0 + bk));" if prep else "load_b(b, k0 + bk, n0 + bn));"),
             "  }",
             "  workgroupBarrier();",
             f"  for (var kk = 0u; kk < {u(t.tk)}; kk = kk + 1u) {{",
         ]
-    for c in range(nv):
-        lines.append(f"    let b{c} = Bs[kk * {u(t.tn // 4)} + tx * {u(nv)} + {u(c)}];")
-    for q in range(t.rm // 4 if a4 else 0):
-        lines.append(f"    let av{q} = As[kk * {u(t.tm // 4)} + ty * {u(t.rm // 4)} + {u(q)}];")
-    for r in range(t.rm):
-        lines.append(f"    let a{r} = av{r // 4}[{r % 4}];" if a4 else f"    let a{r} = As[kk * {u(t.tm)} + ty * {u(t.rm)} + {u(r)}];")
-        for c in range(nv):
-            lines.append(f"    acc{r}_{c} = fma(vec4<f32>(a{r}), b{c}, acc{r}_{c});")
-    lines += ["  }", "  workgroupBarrier();", "}"]
+    # The K step's products: in f32 into the accumulators, or (HALF: --precision f16 on a device with
+    # shader-f16) in f16 within the step, added to the f32 accumulators once per step. HALF and CT (the
+    # tiles' type) are constants of the runtime's header, so a device compiles only one of the branches.
+    step_loop = lines.pop()  # the kk loop's head, written once in each branch
+    fetch = [f"let b{c} = Bs[kk * {u(t.tn // 4)} + tx * {u(nv)} + {u(c)}];" for c in range(nv)]
+    fetch += [f"let av{q} = As[kk * {u(t.tm // 4)} + ty * {u(t.rm // 4)} + {u(q)}];" for q in range(t.rm // 4 if a4 else 0)]
+    fetch += [f"let a{r} = av{r // 4}[{r % 4}];" if a4 else f"let a{r} = As[kk * {u(t.tm)} + ty * {u(t.rm)} + {u(r)}];"
+              for r in range(t.rm)]
+    regs = [(r, c) for r in range(t.rm) for c in range(nv)]
+    lines += ["  if (HALF) {", *(f"    var h{r}_{c} = vec4<CT>(0.0);" for r, c in regs), "  " + step_loop,
+              *("      " + ln for ln in fetch),
+              *(f"      h{r}_{c} = fma(vec4<CT>(a{r}), b{c}, h{r}_{c});" for r, c in regs), "    }",
+              *(f"    acc{r}_{c} = acc{r}_{c} + vec4<f32>(h{r}_{c});" for r, c in regs),
+              "  } else {", "  " + step_loop, *("      " + ln for ln in fetch),
+              *(f"      acc{r}_{c} = fma(vec4<f32>(f32(a{r})), vec4<f32>(b{c}), acc{r}_{c});" for r, c in regs),
+              "    }", "  }", "  workgroupBarrier();", "}"]
     for r in range(t.rm):
         lines.append(f"{{ let m = m0 + ty * {u(t.rm)} + {u(r)};")
         lines.append(f"  if (m < {u(M)}) {{")
@@ -173,9 +180,9 @@ def gemm(name, ctx, step, tile: Tile, M: int, N: int, K: int, batches: int, load
                 lines.append(f"    {{ let n = n0 + (tx * {u(nv)} + {u(c)}) * 4u + {u(j)}; "
                              f"if (n < {u(N)}) {{ store(b, m, n, acc{r}_{c}.{comp}); }} }}")
         lines += ["  }", "}"]
-    sh.helpers += [f"var<workgroup> As: array<vec4<f32>, {t.tk * t.tm // 4}>;" if a4 else
-                   f"var<workgroup> As: array<f32, {t.tk * t.tm}>;",
-                   f"var<workgroup> Bs: array<vec4<f32>, {t.tk * t.tn // 4}>;", load_a, load_b, *col]
+    sh.helpers += [f"var<workgroup> As: array<vec4<CT>, {t.tk * t.tm // 4}>;" if a4 else
+                   f"var<workgroup> As: array<CT, {t.tk * t.tm}>;",
+                   f"var<workgroup> Bs: array<vec4<CT>, {t.tk * t.tn // 4}>;", load_a, load_b, *col]
     body = "\n".join([f"@compute @workgroup_size({T})",
                       "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
                       *("  " + ln for ln in lines), "}"])

@@ -12,6 +12,15 @@ import math
 from ...ir.dtype import FLOAT_DTYPES
 from ..expr import C_STYLE, ExprRenderer
 
+def header(precision: str) -> str:
+    """The lines the runtime puts before every shader of the descriptor (runtime/src/backends/webgpu/backend.ts
+    writes the same): FT, the float storage type; CT, the type of the contraction tiles; HALF, whether their
+    products are computed in f16 (f32 accumulation across K steps)."""
+    if precision == "f16":
+        return "enable f16;\nalias FT = f16;\nalias CT = f16;\nconst HALF = true;\n"
+    return "alias FT = f32;\nalias CT = f32;\nconst HALF = false;\n"
+
+
 # value kinds an expression node can have (backend/expr.py), and their WGSL types
 WGSL_TYPE = {"f": "f32", "i": "i32", "b": "bool"}
 

@@ -189,7 +189,11 @@ export class WebGpuBackend implements BackendInstance {
       if (enc) this.writeBytes(name, storedConstant('graph_webgpu.json', name, c as ConstantDesc, enc, weights));
       else this.write(name, decodeConstant(name, c as ConstantDesc, weights), (c as ConstantDesc).dtype);
     }
-    const header = this.precision === 'f16' ? 'enable f16;\nalias FT = f16;\n' : 'alias FT = f32;\n';
+    // FT: float storage; CT and HALF: the contraction tiles' type and whether their products are f16
+    // (webdnn/backend/webgpu/wgsl.py header() writes the same)
+    const header = this.precision === 'f16'
+      ? 'enable f16;\nalias FT = f16;\nalias CT = f16;\nconst HALF = true;\n'
+      : 'alias FT = f32;\nalias CT = f32;\nconst HALF = false;\n';
     const pipelines = await Promise.all(
       graph.shaders.map(async (code, i) => {
         const module = device.createShaderModule({ code: header + code, label: `shader${i}` });
