@@ -126,10 +126,11 @@ def shared_matrix_products():
     return helper.make_model(gr, opset_imports=[helper.make_opsetid("", 13)]), feeds
 
 
-def attention_block(batch=2, heads=4, queries=37, keys=37, d=16, dv=24, mask=True, seed=0):
+def attention_block(batch=2, heads=4, queries=37, keys=37, d=16, dv=24, mask=True, seed=0, masked_first=0):
     """(model, feeds): scaled dot-product attention as exporters write it: Transpose(k), q · kᵀ, × 1/√d,
     + an additive mask [batch, 1, 1, keys] (the second half of the last batch entry's keys masked with
-    -1e9), Softmax over the keys, · v, heads moved back next to the values."""
+    -1e9; the first `masked_first` keys of the first entry with -inf), Softmax over the keys, · v, heads
+    moved back next to the values."""
     rng = np.random.default_rng(seed)
     nodes = [helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
              helper.make_node("MatMul", ["q", "kt"], ["s"]), helper.make_node("Mul", ["s", "scale"], ["ss"])]
@@ -149,6 +150,7 @@ def attention_block(batch=2, heads=4, queries=37, keys=37, d=16, dv=24, mask=Tru
     if mask:
         m = np.zeros(shapes["mask"], np.float32)
         m[-1, ..., keys // 2:] = -1e9
+        m[0, ..., :masked_first] = -np.inf
         feeds["mask"] = m
     return helper.make_model(gr, opset_imports=[helper.make_opsetid("", 13)]), feeds
 

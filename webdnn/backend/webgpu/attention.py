@@ -8,6 +8,12 @@ and sum of the online softmax (flash attention):
 
     m' = max(m, s);  c = exp(m - m');  p = exp(s - m');  l = l·c + p;  o = o·c + p·v;  m = m'
     y = o / l after the last key
+
+A few query rows (a decoder's one-token step) would leave most of those threads idle, so up to DECODE_ROWS
+rows take the decode form instead: a workgroup per query row, its threads scoring a key each (64 keys per
+chunk), the chunk's maximum and exponentials shared through workgroup memory, then each thread folding the
+chunk into the output columns it owns. With a row count bound at run time, both are written and the runtime
+dispatches the one whose range holds it.
 """
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ from ...ir.symbolic import is_symbolic_array
 from .indices import Dispatch, Shader, broadcast_offset, decompose, is_sym, size_of, u
 
 ROWS = 64            # query rows per workgroup, a thread each
+DECODE_ROWS = 16     # at most this many query rows: the decode form (a workgroup per row, a thread per key)
+KEYS = 64            # the decode form's threads: keys per chunk
 MAX_HEAD = 128       # the longest query / value row a thread keeps in registers
 WORKGROUP_BYTES = 16384  # WebGPU's default maxComputeWorkgroupStorageSize
 MAX_GROUPS = 65535
@@ -49,26 +57,97 @@ def fits(a, pv) -> bool:
 
 
 def attention(step, ctx):
+    M = step.attention.scores.outputs[0].shape[-2]
+    if not is_sym(M):
+        return [(_decode if M <= DECODE_ROWS else _rows)(step, ctx)]
+    rows, decode = _rows(step, ctx), _decode(step, ctx)
+    decode.when, rows.when = (M, None, DECODE_ROWS), (M, DECODE_ROWS + 1, None)
+    return [decode, rows]
+
+
+def _parts(step, ctx):
+    """What both forms start from: shapes, bindings, the batch decomposition and the score's value."""
     a, pv = step.attention, step.op
     q, kt = a.scores.inputs
     v = pv.inputs[1]
     y = pv.outputs[0]
     s_shape = a.scores.outputs[0].shape
-    M, N, D, DV = s_shape[-2], s_shape[-1], q.shape[-1], v.shape[-1]
     batch_shape = s_shape[:-2]
-    batches = size_of(batch_shape)
-    TK = _tile(D, DV)
     sh = Shader(ctx.part_elems, ctx.roots)
     yb = sh.bind("y", y, write=True)
     qb, kb, vb = sh.bind("q", q), sh.bind("kt", kt), sh.bind("v", v)
     bl, bi = decompose("b", batch_shape, "z")
     base = lambda t: broadcast_offset(t.shape[:-2], bi) if t.shape[:-2] and batch_shape else "0u"  # noqa: E731
-    score = "sv"
-    epi = []
+    score, epi = "sv", []
     if a.epilogue is not None:
         lines, text, _ = Epilogue(sh, a.epilogue, a.slot).value("si", "sv")
         epi = lines + [f"let se = f32({text});"]
         score = "se"
+    dims = (s_shape[-2], s_shape[-1], q.shape[-1], v.shape[-1], size_of(batch_shape))
+    return sh, (yb, qb, kb, vb), bl, base, (q, kt, v), score, epi, dims
+
+
+def _decode(step, ctx):
+    sh, (yb, qb, kb, vb), bl, base, (q, kt, v), score, epi, (M, N, D, DV, batches) = _parts(step, ctx)
+    cols = -(-DV // KEYS)  # output columns per thread: lid, lid + KEYS, ...
+    fold = []
+    for c in range(cols):
+        j = f"lid + {u(c * KEYS)}" if c else "lid"
+        guard = f"if ({j} < {u(DV)}) " if (c + 1) * KEYS > DV else ""
+        fold.append(f"      {guard}{{ acc[{c}] = fma(p, {vb.get(f'vo + (n0 + kk) * {u(DV)} + {j}')}, acc[{c}]); }}")
+    store = []
+    for c in range(cols):
+        j = f"lid + {u(c * KEYS)}" if c else "lid"
+        guard = f"if ({j} < {u(DV)}) " if (c + 1) * KEYS > DV else ""
+        store.append(f"  {guard}{{ {yb.set(f'yo + {j}', f'acc[{c}] * r')} }}")
+    body = [f"@compute @workgroup_size({KEYS})",
+            "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
+            "  let m = wid.x;", "  let b = wid.y;",
+            *("  " + ln for ln in bl),
+            f"  let qo = ({base(q)}) * {u(M * D)} + m * {u(D)};",
+            f"  let ko = ({base(kt)}) * {u(D * N)};", f"  let vo = ({base(v)}) * {u(N * DV)};",
+            f"  for (var d = lid; d < {u(D)}; d = d + {u(KEYS)}) {{ q_row[d] = {qb.get('qo + d')}; }}",
+            f"  var acc: array<f32, {cols}>;",
+            "  var mx = -f_inf();", "  var l = 0.0;",
+            f"  for (var n0 = 0u; n0 < {u(N)}; n0 = n0 + {u(KEYS)}) {{",
+            "    workgroupBarrier();",  # q_row written; the last chunk's scores and weights read
+            "    let n = n0 + lid;", f"    let nc = min(n, {u(N - 1)});",
+            "    var sv = 0.0;",
+            f"    for (var d = 0u; d < {u(D)}; d = d + 1u) {{ sv = fma(q_row[d], {kb.get(f'ko + d * {u(N)} + nc')}, sv); }}",
+            f"    let si = (b * {u(M)} + m) * {u(N)} + nc;",
+            *("    " + ln for ln in epi),
+            f"    let s = select(-f_inf(), {score}, n < {u(N)});",
+            "    chunk_s[lid] = s;",
+            "    workgroupBarrier();",
+            f"    let cnt = min({u(KEYS)}, {u(N)} - n0);",
+            "    var cm = -f_inf();",
+            "    for (var kk = 0u; kk < cnt; kk = kk + 1u) { cm = max(cm, chunk_s[kk]); }",
+            "    let mn = max(mx, cm);",
+            "    let dead = mn == -f_inf();",  # every score so far masked out: nothing to weigh yet
+            "    let c = select(exp(mx - mn), 1.0, dead);",
+            "    chunk_p[lid] = select(exp(s - mn), 0.0, dead);",
+            "    workgroupBarrier();",
+            "    l = l * c;",
+            *(f"    acc[{c}] = acc[{c}] * c;" for c in range(cols)),
+            "    for (var kk = 0u; kk < cnt; kk = kk + 1u) {",
+            "      let p = chunk_p[kk];", "      l = l + p;",
+            *fold,
+            "    }",
+            "    mx = mn;",
+            "  }",
+            "  let r = 1.0 / l;",
+            f"  let yo = (b * {u(M)} + m) * {u(DV)};",
+            *store,
+            "}"]
+    sh.helpers.append(f"var<workgroup> q_row: array<f32, {D}>;\nvar<workgroup> chunk_s: array<f32, {KEYS}>;\n"
+                      f"var<workgroup> chunk_p: array<f32, {KEYS}>;")
+    return Dispatch(step.label, sh.code("\n".join(body)), sh.binding_list(), (M, batches, 1),
+                    workgroup_bytes=4 * (D + 2 * KEYS), invocations=KEYS)
+
+
+def _rows(step, ctx):
+    sh, (yb, qb, kb, vb), bl, base, (q, kt, v), score, epi, (M, N, D, DV, batches) = _parts(step, ctx)
+    TK = _tile(D, DV)
     body = [f"@compute @workgroup_size({ROWS})",
             "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
             "  let b = wid.y;", f"  let m = wid.x * {u(ROWS)} + lid;", f"  let live = m < {u(M)};",
@@ -113,5 +192,5 @@ def attention(step, ctx):
             "}"]
     sh.helpers.append(f"var<workgroup> kt_tile: array<f32, {D * TK}>;\nvar<workgroup> v_tile: array<f32, {TK * DV}>;")
     groups = ((M + ROWS - 1) // ROWS, batches, 1)
-    return [Dispatch(step.label, sh.code("\n".join(body)), sh.binding_list(), groups,
-                     workgroup_bytes=4 * TK * (D + DV), invocations=ROWS)]
+    return Dispatch(step.label, sh.code("\n".join(body)), sh.binding_list(), groups,
+                    workgroup_bytes=4 * TK * (D + DV), invocations=ROWS)
