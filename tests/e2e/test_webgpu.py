@@ -144,6 +144,58 @@ def test_f16_products_on_transformers(name, model_dir, runners):
     assert not failures, "\n".join(failures)
 
 
+def _reductions_model():
+    """Long rows (workgroup-per-output kernels): Softmax, ReduceSum/Max/Min/LogSumExp over 300 values, and a
+    LayerNorm written out as ops (a row group), each combining its threads' partial results."""
+    from onnx import TensorProto, helper, numpy_helper
+    F = TensorProto.FLOAT
+    ax = numpy_helper.from_array(np.array([-1], np.int64), "ax")
+    nodes = [helper.make_node("Softmax", ["x"], ["softmax"], axis=-1)]
+    nodes += [helper.make_node(f"Reduce{k}", ["x", "ax"], [k.lower()], keepdims=0) for k in ("Sum", "Max", "Min", "LogSumExp")]
+    nodes += [helper.make_node("ReduceMean", ["x", "ax"], ["mu"]), helper.make_node("Sub", ["x", "mu"], ["d"]),
+              helper.make_node("Mul", ["d", "d"], ["d2"]), helper.make_node("ReduceMean", ["d2", "ax"], ["var"]),
+              helper.make_node("Add", ["var", "eps"], ["ve"]), helper.make_node("Sqrt", ["ve"], ["sd"]),
+              helper.make_node("Div", ["d", "sd"], ["norm"])]
+    outs = ["softmax", "sum", "max", "min", "logsumexp", "norm"]
+    g = helper.make_graph(nodes, "red", [helper.make_tensor_value_info("x", F, [6, 300])],
+                          [helper.make_tensor_value_info(o, F, None) for o in outs],
+                          [ax, numpy_helper.from_array(np.array(1e-5, np.float32), "eps")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    m.ir_version = 8
+    return m, {"x": (np.random.RandomState(5).randn(6, 300) * 3).astype(np.float32)}
+
+
+@pytest.mark.parametrize("subgroups", [True, False])
+def test_reductions_with_and_without_subgroups(subgroups, tmp_path, runners):
+    """Workgroup reductions combine through subgroup operations where the device has them (lavapipe and
+    SwiftShader do) and through a tree in workgroup memory where it has not or they are turned off
+    (NativeRunner(subgroups=False), backendOptions.webgpu.subgroups = false): both agree with onnxruntime."""
+    from webdnn.runners.native import NativeRunner
+    m, feeds = _reductions_model()
+    out = tmp_path / "red"
+    convert(m, out, backends=["webgpu"])
+    graph = json.loads((out / "graph_webgpu.json").read_text())
+    assert sum("if (SUBGROUPS)" in s for s in graph["shaders"]) >= 3
+    expected = expected_outputs(m, feeds)
+    with NativeRunner(subgroups=subgroups) as r:
+        if subgroups and "subgroup" not in r.device.features:
+            pytest.skip("this device has no subgroups")
+        failures = check(r.run(out, feeds, backend="webgpu"), expected, "webgpu", f"native, subgroups={subgroups}")
+    chromium = runners["chromium"]
+    reply = chromium.page.evaluate("""async ([u, x, options]) => {
+      const r = await WebDNN.load(u, {backendOrder: ['webgpu'], backendOptions: {webgpu: options}});
+      const outs = await r.run({x: new Float32Array(x)});
+      const got = {};
+      for (const n of r.outputNames) got[n] = Array.from(outs[n]);
+      const info = r.backendInfo; r.dispose?.();
+      return {got, info};
+    }""", [chromium.mount(out), feeds["x"].reshape(-1).tolist(), {"subgroups": subgroups}])
+    assert reply["info"]["subgroups"] is subgroups, reply["info"]
+    got = {n: np.array(v, np.float32).reshape(expected[n].shape) for n, v in reply["got"].items()}
+    failures += check(got, expected, "webgpu", f"chromium, subgroups={subgroups}")
+    assert not failures, "\n".join(failures)
+
+
 def _split_model():
     """conv 3x3 + bias + relu + residual, a pointwise conv, transpose and softmax on 8 KiB tensors."""
     from onnx import TensorProto, helper, numpy_helper

@@ -211,7 +211,8 @@ class LoadedModel:
             else:
                 self._write(name, decode_constant(name, c, weights), c["dtype"])
 
-        header = wgsl_header(want)
+        # wgpu-native names the feature "subgroup" and takes the operations without `enable subgroups;`
+        header = wgsl_header(want, "subgroup" in device.features, enable_subgroups=False)
         t0 = time.perf_counter()
         self.pipelines = []
         for i, code in enumerate(graph["shaders"]):
@@ -384,13 +385,14 @@ class NativeRunner(Runner):
 
     ``power_preference``: which adapter ("high-performance" or "low-power");
     ``precision``: force "f32" or "f16" (default: what the descriptor asks for, f32 when the
-    device lacks shader-f16). ``adapter_info`` describes the device.
+    device lacks shader-f16). ``subgroups``: use subgroup operations where the adapter has them
+    (False: the workgroup-memory path everywhere). ``adapter_info`` describes the device.
     """
 
     name = "native"
 
     def __init__(self, power_preference: str = "high-performance", precision: str | None = None,
-                 cache_size: int = 8):
+                 cache_size: int = 8, subgroups: bool = True):
         super().__init__()
         self.wgpu = _import_wgpu()
         adapter = self.wgpu.gpu.request_adapter_sync(power_preference=power_preference)
@@ -398,7 +400,8 @@ class NativeRunner(Runner):
             raise WebDNNError("wgpu found no GPU adapter (on a machine without a GPU: apt-get install mesa-vulkan-drivers)")
         self.adapter = adapter
         self.adapter_info = dict(adapter.info)
-        features = [f for f in ("shader-f16", "timestamp-query") if f in adapter.features]
+        features = [f for f in ("shader-f16", "timestamp-query", *(["subgroup"] if subgroups else []))
+                    if f in adapter.features]
         limits = {k: adapter.limits[k] for k in (
             "max-buffer-size", "max-storage-buffer-binding-size", *LIMIT_KEYS.values())}
         self.device = adapter.request_device_sync(required_features=features, required_limits=limits)

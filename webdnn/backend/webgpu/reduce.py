@@ -69,16 +69,38 @@ def _reduce_loop(acc, init, fmap, comb, x, base, r_count, r_shape, r_strides, co
             "}"]
 
 
-def _coop_combine(acc, comb, sh_name) -> list[str]:
-    """Tree-combine every thread's `acc` in workgroup memory; thread 0's `acc` ends as the result."""
-    lines = [f"{sh_name}[lid] = {acc};", "workgroupBarrier();"]
+# f32 combines a subgroup operation does (wgsl.header's sg_* functions)
+SUBGROUP_COMBINES = {"{a} + {b}": "sg_add", "max({a}, {b})": "sg_max", "min({a}, {b})": "sg_min", "{a} * {b}": "sg_mul"}
+# workgroup memory of the subgroup path: how many subgroups have put their result in `red`
+SG_SLOTS = "var<workgroup> sg_slots: atomic<u32>;"
+
+
+def _coop_combine(acc, comb, sh_name, is_float: bool = True) -> list[str]:
+    """Combine every thread's `acc` over the workgroup; every thread's `acc` ends as the result (the shader
+    declares SG_SLOTS beside `sh_name`). Where the device has subgroups (SUBGROUPS, a header constant) each
+    subgroup combines its own, its first invocation puts that in the next free slot of `sh_name`, and every
+    thread folds the slots; otherwise a tree in workgroup memory."""
+    tree = [f"{sh_name}[lid] = {acc};", "workgroupBarrier();"]
     s = COOP // 2
     while s >= 1:
-        lines += [f"if (lid < {u(s)}) {{ {sh_name}[lid] = {_fmt(comb, a=f'{sh_name}[lid]', b=f'{sh_name}[lid + {u(s)}]')}; }}",
-                  "workgroupBarrier();"]
+        tree += [f"if (lid < {u(s)}) {{ {sh_name}[lid] = {_fmt(comb, a=f'{sh_name}[lid]', b=f'{sh_name}[lid + {u(s)}]')}; }}",
+                 "workgroupBarrier();"]
         s //= 2
-    lines.append(f"{acc} = {sh_name}[0];")
-    return lines
+    tree.append(f"{acc} = {sh_name}[0];")
+    sg = SUBGROUP_COMBINES.get(comb) if is_float else None
+    if sg is None:
+        return tree
+    # the count is cleared first rather than trusted to start at zero (not every driver zeroes workgroup memory)
+    return ["if (SUBGROUPS) {",
+            "  if (lid == 0u) { atomicStore(&sg_slots, 0u); }",
+            "  workgroupBarrier();",
+            f"  let sg_v = {sg}({acc});",
+            f"  if (sg_first()) {{ {sh_name}[atomicAdd(&sg_slots, 1u)] = sg_v; }}",
+            "  let sg_n = workgroupUniformLoad(&sg_slots);",  # a barrier, then the count every thread sees
+            f"  {acc} = {sh_name}[0];",
+            f"  for (var i = 1u; i < sg_n; i = i + 1u) {{ {acc} = {_fmt(comb, a=acc, b=f'{sh_name}[i]')}; }}",
+            "  workgroupBarrier();",  # every thread has read the slots before they are used again
+            "} else {", *("  " + ln for ln in tree), "}"]
 
 
 def reduce(step, ctx):
@@ -124,15 +146,15 @@ def reduce(step, ctx):
     if kind == "logsumexp":
         result = "log(acc) + m"
     if coop:
-        lines += _coop_combine("acc", comb, "red")
+        lines += _coop_combine("acc", comb, "red", is_float)
         lines.append(f"if (lid == 0u) {{ {yb.set(flat, result)} }}")
         groups, wid = _coop_entry(n_out)
-        sh.helpers.append(f"var<workgroup> red: array<{ty}, {COOP}>;")
+        sh.helpers.append(f"var<workgroup> red: array<{ty}, {COOP}>;\n{SG_SLOTS}")
         body = "\n".join([f"@compute @workgroup_size({COOP})",
                           "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
                           f"  let o = {wid};", f"  if (o >= {u(n_out)}) {{ return; }}",
                           *("  " + ln for ln in lines), "}"])
-        return [Dispatch(op.name, sh.code(body), sh.binding_list(), groups, workgroup_bytes=4 * COOP, invocations=COOP,
+        return [Dispatch(op.name, sh.code(body), sh.binding_list(), groups, workgroup_bytes=4 * COOP + 4, invocations=COOP,
                          wrap=is_sym(n_out))]
     lines.append(yb.set(flat, result))
     return [flat_kernel(op.name, sh, n_out, lines)]
@@ -169,12 +191,12 @@ def softmax(step, ctx):
               f"for (var j = {start}; j < {u(A)}; j = j + {stp}) {{ {yb.set(at('j'), val)} }}"]
     if coop:
         groups, wid = _coop_entry(rows)
-        sh.helpers.append(f"var<workgroup> red: array<f32, {COOP}>;")
+        sh.helpers.append(f"var<workgroup> red: array<f32, {COOP}>;\n{SG_SLOTS}")
         body = "\n".join([f"@compute @workgroup_size({COOP})",
                           "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
                           f"  let o = {wid};", f"  if (o >= {u(rows)}) {{ return; }}",
                           *("  " + ln for ln in lines), "}"])
-        return [Dispatch(op.name, sh.code(body), sh.binding_list(), groups, workgroup_bytes=4 * COOP, invocations=COOP,
+        return [Dispatch(op.name, sh.code(body), sh.binding_list(), groups, workgroup_bytes=4 * COOP + 4, invocations=COOP,
                          wrap=is_sym(rows))]
     return [flat_kernel(op.name, sh, rows, lines)]
 

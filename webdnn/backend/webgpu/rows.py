@@ -12,7 +12,7 @@ from ..expr import kind_of
 from ..kernels import uniform_value
 from ...ir.symbolic import is_symbolic_array
 from .indices import MAX_GROUPS_X, Dispatch, Shader, broadcast_offset, decompose, is_sym, size_of, u
-from .reduce import COOP, FLOAT_KINDS, _coop_combine
+from .reduce import COOP, FLOAT_KINDS, SG_SLOTS, _coop_combine
 from .wgsl import WGSLRenderer, literal, store_value
 
 KINDS = ("sum", "mean", "max", "min", "prod", "sumsquare", "l1", "l2")
@@ -85,7 +85,7 @@ def rows(step, ctx):
     r = WGSLRenderer()
     r.helpers = helpers
     sh.helpers.append(r.helper_code())
-    sh.helpers.append(f"var<workgroup> red: array<f32, {COOP}>;")
+    sh.helpers.append(f"var<workgroup> red: array<f32, {COOP}>;\n{SG_SLOTS}")
     # rows known only at run time: (count, 1, 1) folded by the runtime into two dimensions (`wrap`)
     wide = is_sym(n_rows) or n_rows > MAX_GROUPS
     groups = (n_rows, 1, 1) if is_sym(n_rows) else (MAX_GROUPS, -(-n_rows // MAX_GROUPS), 1) if wide else (n_rows, 1, 1)
@@ -94,5 +94,5 @@ def rows(step, ctx):
                       f"  let row = {'wid.y * ' + u(MAX_GROUPS) + ' + wid.x' if wide else 'wid.x'};",
                       f"  if (row >= {u(n_rows)}) {{ return; }}",  # the same for the whole workgroup: uniform
                       *("  " + ln for ln in lines), "}"])
-    return [Dispatch(step.label, sh.code(body), sh.binding_list(), groups, workgroup_bytes=4 * COOP, invocations=COOP,
+    return [Dispatch(step.label, sh.code(body), sh.binding_list(), groups, workgroup_bytes=4 * COOP + 4, invocations=COOP,
                      wrap=is_sym(n_rows))]

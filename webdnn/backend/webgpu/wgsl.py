@@ -12,13 +12,25 @@ import math
 from ...ir.dtype import FLOAT_DTYPES
 from ..expr import C_STYLE, ExprRenderer
 
-def header(precision: str) -> str:
+SUBGROUP_OPS = {"add": "subgroupAdd", "max": "subgroupMax", "min": "subgroupMin", "mul": "subgroupMul"}
+
+
+def header(precision: str, subgroups: bool = False, enable_subgroups: bool = True) -> str:
     """The lines the runtime puts before every shader of the descriptor (runtime/src/backends/webgpu/backend.ts
     writes the same): FT, the float storage type; CT, the type of the contraction tiles; HALF, whether their
-    products are computed in f16 (f32 accumulation across K steps)."""
-    if precision == "f16":
-        return "enable f16;\nalias FT = f16;\nalias CT = f16;\nconst HALF = true;\n"
-    return "alias FT = f32;\nalias CT = f32;\nconst HALF = false;\n"
+    products are computed in f16 (f32 accumulation across K steps); SUBGROUPS, whether the device has subgroup
+    operations, and sg_add/sg_max/sg_min/sg_mul (an f32 combined over the subgroup) and sg_first (the subgroup's
+    first active invocation), which without subgroups stand for a subgroup of one. wgpu-native's WGSL compiler
+    takes subgroup operations without `enable subgroups;` and refuses that line (enable_subgroups=False)."""
+    lines = ["enable f16;"] if precision == "f16" else []
+    if subgroups and enable_subgroups:
+        lines.append("enable subgroups;")
+    t = "f16" if precision == "f16" else "f32"
+    lines += [f"alias FT = {t};", f"alias CT = {t};", f"const HALF = {str(precision == 'f16').lower()};",
+              f"const SUBGROUPS = {str(subgroups).lower()};"]
+    lines += [f"fn sg_{k}(x: f32) -> f32 {{ return {f'{fn}(x)' if subgroups else 'x'}; }}" for k, fn in SUBGROUP_OPS.items()]
+    lines.append(f"fn sg_first() -> bool {{ return {'subgroupExclusiveAdd(1u) == 0u' if subgroups else 'true'}; }}")
+    return "\n".join(lines) + "\n"
 
 
 # value kinds an expression node can have (backend/expr.py), and their WGSL types

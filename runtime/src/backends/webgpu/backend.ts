@@ -88,10 +88,29 @@ const DEFAULT_LIMITS: { [key: string]: number } = {
 
 export class WebGpuError extends Error {}
 
+const SUBGROUP_OPS: [string, string][] = [['add', 'subgroupAdd'], ['max', 'subgroupMax'], ['min', 'subgroupMin'], ['mul', 'subgroupMul']];
+
+/**
+ * The lines before every shader of the descriptor (webdnn/backend/webgpu/wgsl.py header() writes the same):
+ * FT, the float storage type; CT and HALF, the GEMM tiles' type and whether their products are f16;
+ * SUBGROUPS and the sg_* functions, subgroup operations or, without them, a subgroup of one.
+ */
+export function shaderHeader(precision: 'f32' | 'f16', subgroups: boolean): string {
+  const t = precision;
+  const lines = precision === 'f16' ? ['enable f16;'] : [];
+  if (subgroups) lines.push('enable subgroups;');
+  lines.push(`alias FT = ${t};`, `alias CT = ${t};`, `const HALF = ${precision === 'f16'};`, `const SUBGROUPS = ${subgroups};`);
+  for (const [k, fn] of SUBGROUP_OPS) lines.push(`fn sg_${k}(x: f32) -> f32 { return ${subgroups ? `${fn}(x)` : 'x'}; }`);
+  lines.push(`fn sg_first() -> bool { return ${subgroups ? 'subgroupExclusiveAdd(1u) == 0u' : 'true'}; }`);
+  return lines.join('\n') + '\n';
+}
+
 export class WebGpuBackend implements BackendInstance {
   readonly name = 'webgpu';
   /** 'f16' when the descriptor allows it and the adapter has shader-f16, else 'f32'. */
   readonly precision: 'f32' | 'f16';
+  /** Whether the shaders use subgroup operations (the adapter has 'subgroups', backendOptions.webgpu.subgroups is not false). */
+  readonly subgroups: boolean;
   /** runner.backendInfo: the storage precision, the adapter, the number of dispatches and pipelines. */
   readonly info: { [key: string]: unknown };
   private lostInfo: GPUDeviceLostInfoLike | null = null;
@@ -115,11 +134,13 @@ export class WebGpuBackend implements BackendInstance {
     private readonly plan: MemoryPlan,
     private readonly buffers: GPUBufferLike[],
     precision: 'f32' | 'f16',
+    subgroups: boolean,
     adapterInfo: { [key: string]: unknown },
   ) {
     this.precision = precision;
+    this.subgroups = subgroups;
     this.tensors = { ...plan.tensors };
-    this.info = { precision, adapter: adapterInfo, dispatches: graph.dispatches.length, shaders: graph.shaders.length };
+    this.info = { precision, subgroups, adapter: adapterInfo, dispatches: graph.dispatches.length, shaders: graph.shaders.length };
     device.lost.then((info) => {
       this.lostInfo = info;
     });
@@ -128,7 +149,7 @@ export class WebGpuBackend implements BackendInstance {
     };
   }
 
-  static async create(graph: WebGpuGraph, weights: Uint8Array): Promise<WebGpuBackend> {
+  static async create(graph: WebGpuGraph, weights: Uint8Array, options: { [key: string]: unknown } = {}): Promise<WebGpuBackend> {
     const gpu = gpuApi();
     if (!gpu) throw new WebGpuError('navigator.gpu is missing');
     if (!graph.memory || !Array.isArray(graph.shaders) || !Array.isArray(graph.dispatches)) {
@@ -157,14 +178,16 @@ export class WebGpuBackend implements BackendInstance {
       if (!(has >= value)) throw new WebGpuError(`the model needs ${key} = ${value}; this adapter allows ${has}`);
       requiredLimits[key] = value;
     }
-    const device = await adapter.requestDevice({ requiredFeatures: f16 ? ['shader-f16'] : [], requiredLimits });
+    const subgroups = options.subgroups !== false && adapter.features.has('subgroups');
+    const requiredFeatures = [...(f16 ? ['shader-f16'] : []), ...(subgroups ? ['subgroups'] : [])];
+    const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
     device.pushErrorScope('validation');
     device.pushErrorScope('out-of-memory');
     const usage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
     const buffers = plan.buffers.map((b, i) => device.createBuffer({ size: b.bytes, usage, label: `${b.kind}${i}` }));
     const ai = adapter.info ?? {};
     const adapterInfo = { vendor: ai.vendor ?? '', architecture: ai.architecture ?? '', description: ai.description ?? '' };
-    const backend = new WebGpuBackend(device, graph, plan, buffers, precision, adapterInfo);
+    const backend = new WebGpuBackend(device, graph, plan, buffers, precision, subgroups, adapterInfo);
     try {
       await backend.setUp(weights);
     } catch (e) {
@@ -191,9 +214,7 @@ export class WebGpuBackend implements BackendInstance {
     }
     // FT: float storage; CT and HALF: the contraction tiles' type and whether their products are f16
     // (webdnn/backend/webgpu/wgsl.py header() writes the same)
-    const header = this.precision === 'f16'
-      ? 'enable f16;\nalias FT = f16;\nalias CT = f16;\nconst HALF = true;\n'
-      : 'alias FT = f32;\nalias CT = f32;\nconst HALF = false;\n';
+    const header = shaderHeader(this.precision, this.subgroups);
     const pipelines = await Promise.all(
       graph.shaders.map(async (code, i) => {
         const module = device.createShaderModule({ code: header + code, label: `shader${i}` });
@@ -445,5 +466,5 @@ export const webgpuFactory: BackendFactory = {
     const soft = softwareAdapter(adapter);
     return soft ? `skipped by the default backend order on ${soft}; name webgpu in backendOrder to use it` : null;
   },
-  create: (ctx) => WebGpuBackend.create(ctx.graph as unknown as WebGpuGraph, ctx.weights),
+  create: (ctx) => WebGpuBackend.create(ctx.graph as unknown as WebGpuGraph, ctx.weights, ctx.options ?? {}),
 };
