@@ -250,14 +250,16 @@ def test_batched_products_with_a_shared_matrix_are_one_product(tmp_path, runners
 @pytest.mark.parametrize("shape", [{}, {"mask": False, "queries": 1, "keys": 200, "d": 64, "dv": 64},
                                    {"queries": 3, "keys": 150, "d": 16, "dv": 100, "masked_first": 70},
                                    {"batch": 1, "heads": 3, "queries": 197, "keys": 197, "d": 64, "dv": 64},
-                                   {"queries": 70, "keys": 5, "d": 128, "dv": 128}])
+                                   {"queries": 70, "keys": 5, "d": 128, "dv": 128},
+                                   {"queries": 40, "keys": 45, "d": 6, "dv": 10}])
 def test_attention_is_one_kernel(shape, tmp_path, runners):
     """q · kᵀ, the scale and mask, Softmax and · v run as one dispatch that never stores the scores (a
     query row per thread, keys and values through workgroup memory in tiles, online softmax; up to 16
     query rows the decode form, a workgroup per row and a thread per key): one query (a decoder step),
     3 queries over 150 keys with values of 100 (two columns a thread, a ragged last chunk) and the first
     chunk and more masked with -inf, 197 × 197 (ViT), more queries than a workgroup has threads, fewer
-    keys than a tile and heads of 128 (tiles of 16 keys); both hosts agree with onnxruntime."""
+    keys than a tile and heads of 128 (tiles of 16 keys), heads that are not multiples of 4 (the scalar form
+    of the kernel; the others read them as vec4s); both hosts agree with onnxruntime."""
     m, feeds = attention_block(**shape)
     out = tmp_path / "att"
     convert(m, out, backends=["webgpu"])
