@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-TARGETS = {"gemm_fraction_of_torch": 0.40, "resnet50_b1_latency_ratio": 1.0}
+TARGETS = {"gemm_fraction_of_torch": 0.70, "resnet50_b1_latency_ratio": 0.5}  # the GEMM's with the automatic tile choice
 
 
 def log(*a):
@@ -260,6 +260,8 @@ def gemm(n, runner, torch, dev, args, tmp: Path, tiles=None):
     flop = 2.0 * n ** 3
     res = {"n": n, "torch_ms": t_b2b, "torch_tflops": flop / t_b2b / 1e9, "webgpu": []}
     pick = contraction.pick_tile
+    shaders = {}
+    warm = False
     for name in (tiles or [None]):
         d = tmp / f"gemm_{n}_{name or 'auto'}"
         if name is not None:
@@ -270,9 +272,17 @@ def gemm(n, runner, torch, dev, args, tmp: Path, tiles=None):
             contraction.pick_tile = pick
         y = runner.run(d, {"a": a, "b": b}, backend="webgpu")["y"]
         err = rel_err(y, ty.cpu().numpy())
+        if not warm:  # the GPU's clocks ramp up under load: the first configuration timed is not to pay for that
+            end = time.perf_counter() + (0.2 if args.quick else 2.0)
+            while time.perf_counter() < end:
+                runner.run(d, {"a": a, "b": b}, backend="webgpu")
+            warm = True
         _, b2b, _ = webgpu_time(runner, d, {"a": a, "b": b}, max(3, args.repeat // 2), args.warmup)
+        code = json.loads((d / "graph_webgpu.json").read_text())["shaders"]
+        same = next((k for k, c in shaders.items() if c == code), None)
+        shaders[name or "auto"] = code
         entry = {"tile": name or "auto", "ms": b2b, "tflops": flop / b2b / 1e9, "rel_err": err,
-                 "fraction_of_torch": t_b2b / b2b}
+                 "fraction_of_torch": t_b2b / b2b, **({"same_kernel_as": same} if same else {})}
         log(f"  gemm {n}³ tile {entry['tile']}: {b2b:.2f} ms {entry['tflops']:.2f} TFLOP/s "
             f"({entry['fraction_of_torch']:.0%} of torch {res['torch_tflops']:.2f}), rel err {err:.1e}")
         res["webgpu"].append(entry)
@@ -330,14 +340,16 @@ def markdown(r: dict) -> str:
         lines += ["**The adapter is not a GPU: these timings check the script, they measure nothing.**", ""]
     g = r.get("gemm")
     if g:
+        auto = next((e for e in g["webgpu"] if e["tile"] == "auto"), g["best"])
         lines += [f"## GEMM {g['n']}×{g['n']}×{g['n']} f32", "",
                   "| tile | ms | TFLOP/s | of torch | rel err |", "| --- | --- | --- | --- | --- |"]
-        lines += [f"| {e['tile']} | {e['ms']:.2f} | {e['tflops']:.3g} | {e['fraction_of_torch']:.0%} | {e['rel_err']:.1e} |"
-                  for e in g["webgpu"]]
+        lines += [f"| {e['tile']}{' (= ' + e['same_kernel_as'] + ')' if e.get('same_kernel_as') else ''} | {e['ms']:.2f} | "
+                  f"{e['tflops']:.3g} | {e['fraction_of_torch']:.0%} | {e['rel_err']:.1e} |" for e in g["webgpu"]]
         lines += [f"| torch (cuBLAS) | {g['torch_ms']:.2f} | {g['torch_tflops']:.3g} | 100% | |", "",
-                  f"Target ≥ {TARGETS['gemm_fraction_of_torch']:.0%} of torch: "
-                  f"{'met' if g['best']['fraction_of_torch'] >= TARGETS['gemm_fraction_of_torch'] else 'NOT met'} "
-                  f"({g['best']['fraction_of_torch']:.0%}, tile {g['best']['tile']}).", ""]
+                  f"Target ≥ {TARGETS['gemm_fraction_of_torch']:.0%} of torch with the automatic tile choice: "
+                  f"{'met' if auto['fraction_of_torch'] >= TARGETS['gemm_fraction_of_torch'] else 'NOT met'} "
+                  f"({auto['fraction_of_torch']:.0%}; the best tile: {g['best']['tile']}, "
+                  f"{g['best']['fraction_of_torch']:.0%}).", ""]
     if r.get("models"):
         lines += ["## Models, f32, latency per run (ms, median; input already on the GPU)", "",
                   "| model | batch | webgpu | torch eager | ratio | webgpu back-to-back | torch back-to-back | "
@@ -358,7 +370,8 @@ def markdown(r: dict) -> str:
         r50 = [m for m in r["models"] if m["model"] == "resnet50" and m["batch"] == 1]
         if r50:
             ok = r50[0]["latency_ratio"] <= TARGETS["resnet50_b1_latency_ratio"]
-            lines += ["", f"Target ResNet50 batch-1 latency ≤ torch eager: {'met' if ok else 'NOT met'} "
+            lines += ["", f"Target ResNet50 batch-1 latency ≤ {TARGETS['resnet50_b1_latency_ratio']}× torch eager: "
+                          f"{'met' if ok else 'NOT met'} "
                           f"(ratio {r50[0]['latency_ratio']:.2f})."]
     if r.get("decode"):
         lines += ["", "## A language model's one-token step (GPT2-decode, batch 1)", "",
@@ -466,7 +479,7 @@ def main(argv=None) -> int:
             save()
         if args.gemm:
             tiles = list(contraction.TILES) if args.sweep_tiles else None
-            results["gemm"] = gemm(args.gemm, runner, torch, dev, args, tmp, [None] + (tiles or []) if tiles else None)
+            results["gemm"] = gemm(args.gemm, runner, torch, dev, args, tmp, (tiles or []) + [None] if tiles else None)
             save()
         results["models"] = []
         for name in [s for s in args.models.split(",") if s]:
