@@ -249,15 +249,17 @@ def test_batched_products_with_a_shared_matrix_are_one_product(tmp_path, runners
 
 @pytest.mark.parametrize("shape", [{}, {"mask": False, "queries": 1, "keys": 200, "d": 64, "dv": 64},
                                    {"queries": 3, "keys": 150, "d": 16, "dv": 100, "masked_first": 70},
+                                   {"queries": 2, "keys": 700, "d": 32, "dv": 100, "masked_first": 300},
                                    {"batch": 1, "heads": 3, "queries": 197, "keys": 197, "d": 64, "dv": 64},
                                    {"queries": 70, "keys": 5, "d": 128, "dv": 128},
                                    {"queries": 40, "keys": 45, "d": 6, "dv": 10}])
 def test_attention_is_one_kernel(shape, tmp_path, runners):
     """q · kᵀ, the scale and mask, Softmax and · v run as one dispatch that never stores the scores (a
     query row per thread, keys and values through workgroup memory in tiles, online softmax; up to 16
-    query rows the decode form, a workgroup per row and a thread per key): one query (a decoder step),
-    3 queries over 150 keys with values of 100 (two columns a thread, a ragged last chunk) and the first
-    chunk and more masked with -inf, 197 × 197 (ViT), more queries than a workgroup has threads, fewer
+    query rows the decode form, a workgroup per row and a thread per key, past 256 keys split over
+    workgroups and combined by a second dispatch): one query (a decoder step), 3 queries over 150 keys with
+    values of 100 (two columns a thread, a ragged last chunk) and the first chunk and more masked with -inf,
+    2 queries over 700 keys (3 parts, the first all masked), 197 × 197 (ViT), more queries than a workgroup has threads, fewer
     keys than a tile and heads of 128 (tiles of 16 keys), heads that are not multiples of 4 (the scalar form
     of the kernel; the others read them as vec4s); both hosts agree with onnxruntime."""
     m, feeds = attention_block(**shape)
@@ -265,12 +267,46 @@ def test_attention_is_one_kernel(shape, tmp_path, runners):
     convert(m, out, backends=["webgpu"])
     graph = json.loads((out / "graph_webgpu.json").read_text())
     names = [d["name"] for d in graph["dispatches"]]
-    assert sum(n.startswith("Attention") for n in names) == 1 and len(names) == 3, names  # Transpose k, Attention, Transpose
+    split = shape.get("queries", 37) <= 16 and shape.get("keys", 37) > 256  # + the parts' combination
+    assert sum(n.startswith("Attention") for n in names) == 1 + split and len(names) == 3 + split, names
     assert not {"s", "ss", "sm", "p"} & set(graph["memory"]["f32"]["tensors"]), "scores and probabilities are never stored"
     expected = expected_outputs(m, feeds)
     failures = []
     for host in HOSTS:
         failures += check(runners[host].run(out, feeds, backend="webgpu"), expected, "webgpu", f"attention in {host}")
+    assert not failures, "\n".join(failures)
+
+
+def test_attention_forms_for_sizes_bound_at_run_time(tmp_path, runners):
+    """Queries and keys counted only at run time (a decoder's new tokens over its cache): the descriptor holds
+    the rows form, the decode form in one pass and split over the keys, each for its ranges of both counts,
+    and exactly the forms for the bound sizes run; both hosts agree with onnxruntime at each size."""
+    from onnx import TensorProto, helper, numpy_helper
+    F = TensorProto.FLOAT
+    nodes = [helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]), helper.make_node("MatMul", ["q", "kt"], ["s"]),
+             helper.make_node("Mul", ["s", "scale"], ["ss"]), helper.make_node("Softmax", ["ss"], ["p"], axis=-1),
+             helper.make_node("MatMul", ["p", "v"], ["y"])]
+    g = helper.make_graph(nodes, "att", [helper.make_tensor_value_info("q", F, [1, 2, "s", 32]),
+                                         helper.make_tensor_value_info("k", F, [1, 2, "t", 32]),
+                                         helper.make_tensor_value_info("v", F, [1, 2, "t", 32])],
+                          [helper.make_tensor_value_info("y", F, None)], [numpy_helper.from_array(np.array(0.2, np.float32), "scale")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    out = tmp_path / "att"
+    convert(m, out, backends=["webgpu"])
+    graph = json.loads((out / "graph_webgpu.json").read_text())
+    forms = [d for d in graph["dispatches"] if d["name"].startswith("Attention")]
+    assert len(forms) == 4 and all("when" in d for d in forms), [d["name"] for d in forms]
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(1)
+    failures = []
+    for s, t in ((1, 100), (1, 700), (3, 300), (20, 300)):  # one pass, split, split, rows
+        feeds = {"q": rng.standard_normal((1, 2, s, 32)).astype(np.float32),
+                 "k": rng.standard_normal((1, 2, t, 32)).astype(np.float32),
+                 "v": rng.standard_normal((1, 2, t, 32)).astype(np.float32)}
+        (want,) = sess.run(None, feeds)
+        for host in HOSTS:
+            got = runners[host].run(out, feeds, backend="webgpu")
+            failures += check(got, {"y": want}, "webgpu", f"s={s}, t={t} in {host}")
     assert not failures, "\n".join(failures)
 
 

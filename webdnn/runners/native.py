@@ -242,10 +242,11 @@ class LoadedModel:
         for k in graph["dispatches"]:
             pipe = self.pipelines[k["shader"]]
             when = k.get("when")
-            if when is not None:  # a variant for a range of a size (a product's tile for its row count)
-                v = evaluate(parse(when["dim"]), env) if isinstance(when["dim"], str) else int(when["dim"])
-                if v < when.get("min", v) or v > when.get("max", v):
-                    continue
+            conds = [] if when is None else when if isinstance(when, list) else [when]
+            # a variant for ranges of sizes (a product's tile for its row count, attention's form for its rows and keys)
+            values = [evaluate(parse(c["dim"]), env) if isinstance(c["dim"], str) else int(c["dim"]) for c in conds]
+            if any(v < c.get("min", v) or v > c.get("max", v) for v, c in zip(values, conds)):
+                continue
             groups = [evaluate(parse(g), env) if isinstance(g, str) else int(g) for g in k["groups"]]
             if k.get("wrap") and groups[0] > 65535:
                 groups = [65535, -(-groups[0] // 65535), groups[2]]

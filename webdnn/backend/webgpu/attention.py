@@ -13,18 +13,22 @@ A few query rows (a decoder's one-token step) would leave most of those threads 
 rows take the decode form instead: a workgroup per query row, its threads scoring a key each (64 keys per
 chunk), the chunk's maximum and exponentials shared through workgroup memory, then each thread folding the
 chunk into the output columns it owns. With a row count bound at run time, both are written and the runtime
-dispatches the one whose range holds it.
+dispatches the one whose range holds it. Past SPLIT keys (a long cache) the keys are split too, SPLIT per
+workgroup (flash decoding): each writes its partial output with its running maximum and sum, and a second
+kernel combines the parts of each row, rescaled to their common maximum.
 """
 from __future__ import annotations
 
 from ...ir.dtype import FLOAT_DTYPES
 from .elementwise import Epilogue
 from ...ir.symbolic import is_symbolic_array
-from .indices import Dispatch, Shader, broadcast_offset, decompose, is_sym, size_of, u
+from ...ir import Tensor
+from .indices import Dispatch, Shader, broadcast_offset, decompose, flat_kernel, is_sym, size_of, u
 
 ROWS = 64            # query rows per workgroup, a thread each
 DECODE_ROWS = 16     # at most this many query rows: the decode form (a workgroup per row, a thread per key)
 KEYS = 64            # the decode form's threads: keys per chunk
+SPLIT = 256          # more keys than this: the decode form splits them over workgroups of SPLIT keys each
 MAX_HEAD = 128       # the longest query / value row a thread keeps in registers
 WORKGROUP_BYTES = 16384  # WebGPU's default maxComputeWorkgroupStorageSize
 MAX_GROUPS = 65535
@@ -57,16 +61,28 @@ def fits(a, pv) -> bool:
 
 
 def attention(step, ctx):
-    M = step.attention.scores.outputs[0].shape[-2]
+    """The dispatches of one attention step, each with the size ranges it runs for (Dispatch.when): the rows
+    form, or the decode form (in one pass, or split over the keys and combined)."""
+    M, N = step.attention.scores.outputs[0].shape[-2:]
+
+    def decode(conds):
+        if not is_sym(N) and N <= SPLIT:
+            return [(_decode(step, ctx), conds)]
+        split = [(d, conds + ([(N, SPLIT + 1, None)] if is_sym(N) else [])) for d in _split_decode(step, ctx)]
+        return ([(_decode(step, ctx), conds + [(N, None, SPLIT)])] if is_sym(N) else []) + split
+
     if not is_sym(M):
-        return [(_decode if M <= DECODE_ROWS else _rows)(step, ctx)]
-    rows, decode = _rows(step, ctx), _decode(step, ctx)
-    decode.when, rows.when = (M, None, DECODE_ROWS), (M, DECODE_ROWS + 1, None)
-    return [decode, rows]
+        out = decode([]) if M <= DECODE_ROWS else [(_rows(step, ctx), [])]
+    else:
+        out = decode([(M, None, DECODE_ROWS)]) + [(_rows(step, ctx), [(M, DECODE_ROWS + 1, None)])]
+    for d, conds in out:
+        d.when = conds or None
+    return [d for d, _ in out]
 
 
-def _parts(step, ctx):
-    """What both forms start from: shapes, bindings, the batch decomposition and the score's value."""
+def _parts(step, ctx, out=True):
+    """What every form starts from: shapes, bindings (the output's where `out`), the batch decomposition and the
+    score's value."""
     a, pv = step.attention, step.op
     q, kt = a.scores.inputs
     v = pv.inputs[1]
@@ -74,7 +90,7 @@ def _parts(step, ctx):
     s_shape = a.scores.outputs[0].shape
     batch_shape = s_shape[:-2]
     sh = Shader(ctx.part_elems, ctx.roots)
-    yb = sh.bind("y", y, write=True)
+    yb = sh.bind("y", y, write=True) if out else None
     qb, kb, vb = sh.bind("q", q), sh.bind("kt", kt), sh.bind("v", v)
     bl, bi = decompose("b", batch_shape, "z")
     base = lambda t: broadcast_offset(t.shape[:-2], bi) if t.shape[:-2] and batch_shape else "0u"  # noqa: E731
@@ -87,8 +103,48 @@ def _parts(step, ctx):
     return sh, (yb, qb, kb, vb), bl, base, (q, kt, v), score, epi, dims
 
 
-def _decode(step, ctx):
-    sh, (yb, qb, kb, vb), bl, base, (q, kt, v), score, epi, (M, N, D, DV, batches) = _parts(step, ctx)
+def _split_decode(step, ctx) -> list:
+    """The decode form over SPLIT keys per workgroup, then the kernel combining each row's parts. A part is
+    DV + 2 values, the output row unnormalized, its maximum and its sum, kept as float32 bits in an int32
+    tensor (exact whatever the storage precision), planned like an output of the step, dead after it."""
+    a, pv = step.attention, step.op
+    M, N = a.scores.outputs[0].shape[-2:]
+    DV = pv.inputs[1].shape[-1]
+    batches = size_of(a.scores.outputs[0].shape[:-2])
+    S = (N + SPLIT - 1) // SPLIT
+    W = DV + 2
+    parts = Tensor(f"{pv.outputs[0].name}::attention_parts", (batches * M * S * W,), "int32")
+    step.outputs.append(parts)
+    first = _decode(step, ctx, parts=parts)
+    sh = Shader(ctx.part_elems, ctx.roots)
+    y = pv.outputs[0]
+    yb = sh.bind("y", y, write=True)
+    pb = sh.bind("parts", parts)
+    f = lambda i: f"bitcast<f32>({pb.get(i)})"  # noqa: E731
+    lines = [f"let row = gi / {u(DV)};", f"let j = gi % {u(DV)};", f"let po = row * {u(S * W)};",
+             "var mx = -f_inf();",
+             f"for (var s = 0u; s < {u(S)}; s = s + 1u) {{ mx = max(mx, {f(f'po + s * {u(W)} + {u(DV)}')}); }}",
+             "var l = 0.0;", "var o = 0.0;",
+             f"for (var s = 0u; s < {u(S)}; s = s + 1u) {{",
+             f"  let ms = {f(f'po + s * {u(W)} + {u(DV)}')};",
+             "  let w = select(exp(ms - mx), 0.0, ms == -f_inf());",  # a part whose keys were all masked out
+             f"  l = l + {f(f'po + s * {u(W)} + {u(DV + 1)}')} * w;",
+             f"  o = o + {f(f'po + s * {u(W)} + j')} * w;",
+             "}",
+             yb.set("gi", "o / l")]
+    return [first, flat_kernel(f"{step.label}:combine", sh, batches * M * DV, lines)]
+
+
+def _decode(step, ctx, parts=None):
+    """The decode form: a workgroup of KEYS threads per query row. With `parts` (_split_decode), workgroup z
+    takes keys [z·SPLIT, (z + 1)·SPLIT) and writes its part instead of the output row."""
+    sh, (yb, qb, kb, vb), bl, base, (q, kt, v), score, epi, (M, N, D, DV, batches) = _parts(step, ctx, out=parts is None)
+    S = (N + SPLIT - 1) // SPLIT if parts is not None else 1
+    if parts is not None:
+        pb = sh.bind("parts", parts, write=True)
+        span = ["let kbeg = wid.z * " + u(SPLIT) + ";", f"let kend = min(kbeg + {u(SPLIT)}, {u(N)});"]
+    else:
+        span = ["let kbeg = 0u;", f"let kend = {u(N)};"]
     cols = -(-DV // KEYS)  # output columns per thread: lid, lid + KEYS, ...
     fold = []
     for c in range(cols):
@@ -96,10 +152,18 @@ def _decode(step, ctx):
         guard = f"if ({j} < {u(DV)}) " if (c + 1) * KEYS > DV else ""
         fold.append(f"      {guard}{{ acc[{c}] = fma(p, {vb.get(f'vo + (n0 + kk) * {u(DV)} + {j}')}, acc[{c}]); }}")
     store = []
+    if parts is not None:
+        W = DV + 2
+        store += [f"let po = ((b * {u(M)} + m) * {u(S)} + wid.z) * {u(W)};",
+                  f"if (lid == 0u) {{ {pb.set(f'po + {u(DV)}', 'bitcast<i32>(mx)')} {pb.set(f'po + {u(DV + 1)}', 'bitcast<i32>(l)')} }}"]
+    else:
+        store += ["let r = 1.0 / l;", f"let yo = (b * {u(M)} + m) * {u(DV)};"]
     for c in range(cols):
         j = f"lid + {u(c * KEYS)}" if c else "lid"
         guard = f"if ({j} < {u(DV)}) " if (c + 1) * KEYS > DV else ""
-        store.append(f"  {guard}{{ {yb.set(f'yo + {j}', f'acc[{c}] * r')} }}")
+        put = (pb.set(f"po + {j}", f"bitcast<i32>(acc[{c}])") if parts is not None
+               else yb.set(f"yo + {j}", f"acc[{c}] * r"))
+        store.append(f"{guard}{{ {put} }}")
     body = [f"@compute @workgroup_size({KEYS})",
             "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
             "  let m = wid.x;", "  let b = wid.y;",
@@ -109,17 +173,18 @@ def _decode(step, ctx):
             f"  for (var d = lid; d < {u(D)}; d = d + {u(KEYS)}) {{ q_row[d] = {qb.get('qo + d')}; }}",
             f"  var acc: array<f32, {cols}>;",
             "  var mx = -f_inf();", "  var l = 0.0;",
-            f"  for (var n0 = 0u; n0 < {u(N)}; n0 = n0 + {u(KEYS)}) {{",
+            *("  " + ln for ln in span),
+            f"  for (var n0 = kbeg; n0 < kend; n0 = n0 + {u(KEYS)}) {{",
             "    workgroupBarrier();",  # q_row written; the last chunk's scores and weights read
             "    let n = n0 + lid;", f"    let nc = min(n, {u(N - 1)});",
             "    var sv = 0.0;",
             f"    for (var d = 0u; d < {u(D)}; d = d + 1u) {{ sv = fma(q_row[d], {kb.get(f'ko + d * {u(N)} + nc')}, sv); }}",
             f"    let si = (b * {u(M)} + m) * {u(N)} + nc;",
             *("    " + ln for ln in epi),
-            f"    let s = select(-f_inf(), {score}, n < {u(N)});",
+            f"    let s = select(-f_inf(), {score}, n < kend);",
             "    chunk_s[lid] = s;",
             "    workgroupBarrier();",
-            f"    let cnt = min({u(KEYS)}, {u(N)} - n0);",
+            f"    let cnt = min({u(KEYS)}, kend - n0);",
             "    var cm = -f_inf();",
             "    for (var kk = 0u; kk < cnt; kk = kk + 1u) { cm = max(cm, chunk_s[kk]); }",
             "    let mn = max(mx, cm);",
@@ -135,13 +200,11 @@ def _decode(step, ctx):
             "    }",
             "    mx = mn;",
             "  }",
-            "  let r = 1.0 / l;",
-            f"  let yo = (b * {u(M)} + m) * {u(DV)};",
-            *store,
+            *("  " + ln for ln in store),
             "}"]
     sh.helpers.append(f"var<workgroup> q_row: array<f32, {D}>;\nvar<workgroup> chunk_s: array<f32, {KEYS}>;\n"
                       f"var<workgroup> chunk_p: array<f32, {KEYS}>;")
-    return Dispatch(step.label, sh.code("\n".join(body)), sh.binding_list(), (M, batches, 1),
+    return Dispatch(step.label, sh.code("\n".join(body)), sh.binding_list(), (M, batches, S),
                     workgroup_bytes=4 * (D + 2 * KEYS), invocations=KEYS)
 
 

@@ -339,7 +339,8 @@ class Dispatch:
     workgroup_bytes: int = 0     # workgroup memory it declares
     invocations: int = WORKGROUP  # workgroup size
     wrap: bool = False           # groups[0] is a symbolic count to fold into (x, y) at run time (flat_groups)
-    when: tuple | None = None    # (size, low, high): dispatched only where low <= size <= high (None: unbounded)
+    when: tuple | list | None = None  # (size, low, high): dispatched only where low <= size <= high (None: unbounded);
+    #                                   a list of those: where every one holds
 
 
 def flat_kernel(name: str, sh: Shader, n: int, lines: list[str], wg: int = WORKGROUP) -> Dispatch:

@@ -206,10 +206,10 @@ def _lower(graph: Graph, options: ConvertOptions, symbols: list) -> Lowered:
         if i is None:
             i = shader_index[d.code] = len(shaders)
             shaders.append(d.code)
-        when = {}
-        if d.when is not None:
-            when = {"dim": dim_json(d.when[0]), **({"min": d.when[1]} if d.when[1] is not None else {}),
-                    **({"max": d.when[2]} if d.when[2] is not None else {})}
+        conds = [] if d.when is None else d.when if isinstance(d.when, list) else [d.when]
+        conds = [{"dim": dim_json(c[0]), **({"min": c[1]} if c[1] is not None else {}),
+                  **({"max": c[2]} if c[2] is not None else {})} for c in conds]
+        when = conds[0] if len(conds) == 1 else conds
         kernel_list.append({"name": d.name, "shader": i, "bindings": d.bindings, "groups": [dim_json(g) for g in d.groups],
                             **({"wrap": True} if d.wrap else {}), **({"when": when} if when else {})})
         used.update(b[0] for b in d.bindings)

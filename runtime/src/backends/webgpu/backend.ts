@@ -37,7 +37,7 @@ export interface WebGpuGraph extends Omit<GraphDescriptor, 'kernels'> {
   dispatches: {
     name: string; shader: number; bindings: [string, number][]; groups: [Dim, Dim, Dim]; wrap?: boolean;
     /** graphs with symbolic sizes: dispatched only where min <= dim <= max (a product's tile for its row count) */
-    when?: { dim: Dim; min?: number; max?: number };
+    when?: When | When[];
   }[];
 }
 
@@ -87,6 +87,9 @@ const DEFAULT_LIMITS: { [key: string]: number } = {
 };
 
 export class WebGpuError extends Error {}
+
+/** A dispatch runs only where the size `dim` lies in [min, max] (graph_webgpu.json `when`). */
+type When = { dim: Dim; min?: number; max?: number };
 
 const SUBGROUP_OPS: [string, string][] = [['add', 'subgroupAdd'], ['max', 'subgroupMax'], ['min', 'subgroupMin'], ['mul', 'subgroupMul']];
 
@@ -252,8 +255,8 @@ export class WebGpuBackend implements BackendInstance {
     for (const d of graph.dispatches) {
       const pipeline = this.pipelines[d.shader];
       if (d.when) {
-        const v = at(d.when.dim);
-        if (v < (d.when.min ?? -Infinity) || v > (d.when.max ?? Infinity)) continue;
+        const conds = Array.isArray(d.when) ? d.when : [d.when];
+        if (conds.some((c) => { const v = at(c.dim); return v < (c.min ?? -Infinity) || v > (c.max ?? Infinity); })) continue;
       }
       let groups = d.groups.map(at) as [number, number, number];
       if (d.wrap && groups[0] > MAX_GROUPS) groups = [MAX_GROUPS, Math.ceil(groups[0] / MAX_GROUPS), groups[2]];
