@@ -209,104 +209,66 @@ def _decode(step, ctx, parts=None):
 
 
 def _rows(step, ctx):
+    """The rows form. Heads whose sizes are multiples of 4 are read as vec4s: the query row, the tiles and the
+    output row (a dot product per 4 values); the tiles and the query are then CT (f16 where the runtime's header
+    says HALF: each 4-value dot product in f16, the score summed in f32), the output row and the softmax state
+    f32. Other heads: a value at a time, in f32."""
     sh, (yb, qb, kb, vb), bl, base, (q, kt, v), score, epi, (M, N, D, DV, batches) = _parts(step, ctx)
     TK = _tile(D, DV)
-    if D % 4 == 0 and DV % 4 == 0:
-        return _rows4(step, sh, (yb, qb, kb, vb), bl, base, (q, kt, v), score, epi, (M, N, D, DV, batches), TK)
+    w = 4 if D % 4 == 0 and DV % 4 == 0 else 1
+    Dw, DVw = D // w, DV // w
+    k_val, v_val = (f"select(0.0, {kb.get(f'ko + d * {u(N)} + min(n, {u(N - 1)})')}, n < {u(N)})",
+                    f"select(0.0, {vb.get(f'vo + min(n, {u(N - 1)}) * {u(DV)} + e % {u(DV)}')}, n < {u(N)})")
+    if w == 4:
+        q_load = ["let e = qo + 4u * d;",
+                  f"qr[d] = vec4<CT>(vec4<f32>({qb.get('e')}, {qb.get('e + 1u')}, {qb.get('e + 2u')}, {qb.get('e + 3u')}));"]
+        put_k = f"kt_tile[kk * {u(Dw)} + d / 4u][d % 4u] = CT({k_val});"
+        put_v = f"v_tile[e / 4u][e % 4u] = CT({v_val});"
+        dot = f"sv = sv + f32(dot(qr[d], kt_tile[kk * {u(Dw)} + d]));"
+        pv = f"acc[j] = fma(vec4<f32>(p), vec4<f32>(v_tile[kk * {u(DVw)} + j]), acc[j] * c);"
+        put_y = ["let o = acc[j] * r;", *(yb.set(f"yo + 4u * j + {c}u", f"o.{comp}") for c, comp in enumerate("xyzw"))]
+        types = ("vec4<CT>", "vec4<f32>")
+    else:  # kᵀ's tile as stored, [d][kk]
+        q_load = [f"qr[d] = {qb.get('qo + d')};"]
+        put_k = f"kt_tile[d * {u(TK)} + kk] = {k_val};"
+        put_v = f"v_tile[e] = {v_val};"
+        dot = f"sv = fma(qr[d], kt_tile[d * {u(TK)} + kk], sv);"
+        pv = f"acc[j] = fma(p, v_tile[kk * {u(DV)} + j], acc[j] * c);"
+        put_y = [yb.set("yo + j", "acc[j] * r")]
+        types = ("f32", "f32")
     body = [f"@compute @workgroup_size({ROWS})",
             "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
             "  let b = wid.y;", f"  let m = wid.x * {u(ROWS)} + lid;", f"  let live = m < {u(M)};",
             *("  " + ln for ln in bl),
             f"  let qo = ({base(q)}) * {u(M * D)} + min(m, {u(M - 1)}) * {u(D)};",
             f"  let ko = ({base(kt)}) * {u(D * N)};", f"  let vo = ({base(v)}) * {u(N * DV)};",
-            f"  var qr: array<f32, {D}>;",
-            f"  for (var d = 0u; d < {u(D)}; d = d + 1u) {{ qr[d] = {qb.get('qo + d')}; }}",
-            f"  var acc: array<f32, {DV}>;",
-            "  var mx = -f_inf();", "  var l = 0.0;",
-            f"  for (var n0 = 0u; n0 < {u(N)}; n0 = n0 + {u(TK)}) {{",
-            "    workgroupBarrier();",
-            f"    for (var e = lid; e < {u(D * TK)}; e = e + {u(ROWS)}) {{",
-            f"      let n = n0 + e % {u(TK)};",
-            f"      kt_tile[e] = select(0.0, {kb.get(f'ko + (e / {u(TK)}) * {u(N)} + min(n, {u(N - 1)})')}, n < {u(N)});",
-            "    }",
-            f"    for (var e = lid; e < {u(TK * DV)}; e = e + {u(ROWS)}) {{",
-            f"      let n = n0 + e / {u(DV)};",
-            f"      v_tile[e] = select(0.0, {vb.get(f'vo + min(n, {u(N - 1)}) * {u(DV)} + e % {u(DV)}')}, n < {u(N)});",
-            "    }",
-            "    workgroupBarrier();",
-            "    if (live) {",  # no `continue` around the barriers: they stay in uniform control flow
-            f"      let cnt = min({u(TK)}, {u(N)} - n0);",
-            "      for (var kk = 0u; kk < cnt; kk = kk + 1u) {",
-            "        var sv = 0.0;",
-            f"        for (var d = 0u; d < {u(D)}; d = d + 1u) {{ sv = fma(qr[d], kt_tile[d * {u(TK)} + kk], sv); }}",
-            f"        let si = (b * {u(M)} + m) * {u(N)} + n0 + kk;",
-            *("        " + ln for ln in epi),
-            f"        let mn = max(mx, {score});",
-            "        if (mn == -f_inf()) { continue; }",
-            "        let c = exp(mx - mn);", f"        let p = exp({score} - mn);",
-            "        l = l * c + p;",
-            f"        for (var j = 0u; j < {u(DV)}; j = j + 1u) {{ acc[j] = fma(p, v_tile[kk * {u(DV)} + j], acc[j] * c); }}",
-            "        mx = mn;",
-            "      }",
-            "    }",
-            "  }",
-            "  if (!live) { return; }",
-            "  let r = 1.0 / l;",
-            f"  let yo = (b * {u(M)} + m) * {u(DV)};",
-            f"  for (var j = 0u; j < {u(DV)}; j = j + 1u) {{ {yb.set('yo + j', 'acc[j] * r')} }}",
-            "}"]
-    sh.helpers.append(f"var<workgroup> kt_tile: array<f32, {D * TK}>;\nvar<workgroup> v_tile: array<f32, {TK * DV}>;")
-    groups = ((M + ROWS - 1) // ROWS, batches, 1)
-    return Dispatch(step.label, sh.code("\n".join(body)), sh.binding_list(), groups,
-                    workgroup_bytes=4 * TK * (D + DV), invocations=ROWS)
-
-
-def _rows4(step, sh, binds, bl, base, tensors, score, epi, dims, TK):
-    """_rows with both head sizes multiples of 4: the query row, the tiles and the output row as vec4s (a dot
-    product per 4 values of the head); the tiles and the query are CT (f16 where the runtime's header says HALF:
-    each 4-value dot product in f16, the score summed in f32), the output row and the softmax state f32."""
-    yb, qb, kb, vb = binds
-    q, kt, v = tensors
-    M, N, D, DV, batches = dims
-    D4, DV4 = D // 4, DV // 4
-    body = [f"@compute @workgroup_size({ROWS})",
-            "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
-            "  let b = wid.y;", f"  let m = wid.x * {u(ROWS)} + lid;", f"  let live = m < {u(M)};",
-            *("  " + ln for ln in bl),
-            f"  let qo = ({base(q)}) * {u(M * D)} + min(m, {u(M - 1)}) * {u(D)};",
-            f"  let ko = ({base(kt)}) * {u(D * N)};", f"  let vo = ({base(v)}) * {u(N * DV)};",
-            f"  var qr: array<vec4<CT>, {D4}>;",
-            f"  for (var d = 0u; d < {u(D4)}; d = d + 1u) {{",
-            "    let e = qo + 4u * d;",
-            f"    qr[d] = vec4<CT>(vec4<f32>({qb.get('e')}, {qb.get('e + 1u')}, {qb.get('e + 2u')}, {qb.get('e + 3u')}));",
-            "  }",
-            f"  var acc: array<vec4<f32>, {DV4}>;",
+            f"  var qr: array<{types[0]}, {Dw}>;",
+            f"  for (var d = 0u; d < {u(Dw)}; d = d + 1u) {{", *("    " + ln for ln in q_load), "  }",
+            f"  var acc: array<{types[1]}, {DVw}>;",
             "  var mx = -f_inf();", "  var l = 0.0;",
             f"  for (var n0 = 0u; n0 < {u(N)}; n0 = n0 + {u(TK)}) {{",
             "    workgroupBarrier();",
             f"    for (var e = lid; e < {u(D * TK)}; e = e + {u(ROWS)}) {{",  # kᵀ[d, n0 + kk]: along n, as stored
             f"      let d = e / {u(TK)};", f"      let kk = e % {u(TK)};", "      let n = n0 + kk;",
-            f"      kt_tile[kk * {u(D4)} + d / 4u][d % 4u] = "
-            f"CT(select(0.0, {kb.get(f'ko + d * {u(N)} + min(n, {u(N - 1)})')}, n < {u(N)}));",
+            f"      {put_k}",
             "    }",
             f"    for (var e = lid; e < {u(TK * DV)}; e = e + {u(ROWS)}) {{",
             f"      let n = n0 + e / {u(DV)};",
-            f"      v_tile[e / 4u][e % 4u] = CT(select(0.0, {vb.get(f'vo + min(n, {u(N - 1)}) * {u(DV)} + e % {u(DV)}')}, n < {u(N)}));",
+            f"      {put_v}",
             "    }",
             "    workgroupBarrier();",
             "    if (live) {",  # no `continue` around the barriers: they stay in uniform control flow
             f"      let cnt = min({u(TK)}, {u(N)} - n0);",
             "      for (var kk = 0u; kk < cnt; kk = kk + 1u) {",
             "        var sv = 0.0;",
-            f"        for (var d = 0u; d < {u(D4)}; d = d + 1u) {{ sv = sv + f32(dot(qr[d], kt_tile[kk * {u(D4)} + d])); }}",
+            f"        for (var d = 0u; d < {u(Dw)}; d = d + 1u) {{ {dot} }}",
             f"        let si = (b * {u(M)} + m) * {u(N)} + n0 + kk;",
             *("        " + ln for ln in epi),
             f"        let mn = max(mx, {score});",
             "        if (mn == -f_inf()) { continue; }",
             "        let c = exp(mx - mn);", f"        let p = exp({score} - mn);",
             "        l = l * c + p;",
-            f"        for (var j = 0u; j < {u(DV4)}; j = j + 1u) {{ "
-            f"acc[j] = fma(vec4<f32>(p), vec4<f32>(v_tile[kk * {u(DV4)} + j]), acc[j] * c); }}",
+            f"        for (var j = 0u; j < {u(DVw)}; j = j + 1u) {{ {pv} }}",
             "        mx = mn;",
             "      }",
             "    }",
@@ -314,12 +276,11 @@ def _rows4(step, sh, binds, bl, base, tensors, score, epi, dims, TK):
             "  if (!live) { return; }",
             "  let r = 1.0 / l;",
             f"  let yo = (b * {u(M)} + m) * {u(DV)};",
-            f"  for (var j = 0u; j < {u(DV4)}; j = j + 1u) {{",
-            "    let o = acc[j] * r;",
-            *(f"    {yb.set(f'yo + 4u * j + {c}u', f'o.{comp}')}" for c, comp in enumerate("xyzw")),
-            "  }",
+            f"  for (var j = 0u; j < {u(DVw)}; j = j + 1u) {{", *("    " + ln for ln in put_y), "  }",
             "}"]
-    sh.helpers.append(f"var<workgroup> kt_tile: array<vec4<CT>, {TK * D4}>;\nvar<workgroup> v_tile: array<vec4<CT>, {TK * DV4}>;")
+    tile_type = "vec4<CT>" if w == 4 else "f32"
+    sh.helpers.append(f"var<workgroup> kt_tile: array<{tile_type}, {TK * Dw}>;\n"
+                      f"var<workgroup> v_tile: array<{tile_type}, {TK * DVw}>;")
     groups = ((M + ROWS - 1) // ROWS, batches, 1)
     return Dispatch(step.label, sh.code("\n".join(body)), sh.binding_list(), groups,
                     workgroup_bytes=4 * TK * (D + DV), invocations=ROWS)
