@@ -45,6 +45,27 @@ def test_gemm_tiles_on_ragged_sizes(tile, tmp_path, runners, monkeypatch):
     check(model([helper.make_node("MatMul", ["a", "b"], ["y"])], {"a": a, "b": b}), {"a": a, "b": b}, tmp_path, runners, "mm4")
 
 
+@pytest.mark.parametrize("shapes", [((1, 29), (29, 45)), ((2, 3, 1, 200), (3, 200, 130)), ((4, 520), (520, 256))])
+def test_gemv_for_few_rows(shapes, tmp_path, runners):
+    """Products of at most 4 rows take the gemv kernel (no tiles; K split over the workgroup's threads): K shorter
+    than one step and ragged, N ragged (scalar loads), a batch broadcast over A's leading axis, and a constant B
+    with a bias and a Relu fused where it stores."""
+    import json
+    (sa, sb) = shapes
+    a, b = rnd(*sa), rnd(*sb, seed=1)
+    if len(sb) == 2 and sb[1] % 4 == 0:
+        bias = rnd(sb[1], seed=2)
+        m = model([helper.make_node("MatMul", ["a", "b"], ["p"]), helper.make_node("Add", ["p", "bias"], ["s"]),
+                   helper.make_node("Relu", ["s"], ["y"])], {"a": a}, [("b", b), ("bias", bias)])
+        feeds = {"a": a}
+    else:
+        m = model([helper.make_node("MatMul", ["a", "b"], ["y"])], {"a": a, "b": b})
+        feeds = {"a": a, "b": b}
+    check(m, feeds, tmp_path, runners, "gemv")
+    graph = json.loads((tmp_path / "gemv" / "graph_webgpu.json").read_text())
+    assert len(graph["dispatches"]) == 1 and "var<workgroup> part: array<vec4<f32>, 256>" in graph["shaders"][0]
+
+
 @pytest.mark.parametrize("case", ["pointwise_vec4", "pointwise_ragged", "im2col", "depthwise_mult2", "grouped"])
 def test_conv_paths_with_fused_epilogue(case, tmp_path, runners):
     x_shape, w_shape, attrs = {
@@ -131,7 +152,7 @@ def test_symbolic_sizes_compile_once_and_run_at_any_size(tmp_path, runners):
     assert any("wd_sz[0]" in code for code in graph["shaders"])
     assert any(isinstance(g, str) for d in graph["dispatches"] for g in d["groups"])
     assert "arena" in graph["memory"]["f32"]
-    # x · w over n·T rows known at run time: the thin tile up to 4 rows, the medium one past them
+    # x · w over n·T rows known at run time: gemv up to 4 rows, the medium tile past them
     variants = [d["when"] for d in graph["dispatches"] if "when" in d]
     assert {"dim": "T*n", "max": 4} in variants and {"dim": "T*n", "min": 5} in variants, variants
     sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])

@@ -201,6 +201,49 @@ def gemm(name, ctx, step, tile: Tile, M: int, N: int, K: int, batches: int, load
     return out
 
 
+GEMV_ROWS = 4      # products of at most this many rows take the gemv kernel
+GEMV_COLS = 16     # its threads across the columns, 4 columns each (64 columns per workgroup)
+GEMV_SLICES = 16   # its threads across K, 4 rows of B each per step
+
+
+def gemv(name, ctx, step, M, N: int, K: int, batches, loads, store) -> list:
+    """A product of a few rows (a decoder's one-token step): no tiles and no barriers in the K loop. A
+    workgroup takes 64 columns; its 256 threads are 16 groups of 4 columns times 16 slices of K, each slice
+    reading 4 rows of B (4 vec4 loads, coalesced along the columns) and the 4 matching values of each row of A
+    per step; the slices' sums are added in workgroup memory, row by row, by the first slice. The same
+    loaders as gemm (packed weights unpacked where loaded), the same store (the epilogue). M may be bound at
+    run time (at most GEMV_ROWS: Dispatch.when), the rows past it being zeros that are not stored."""
+    sh = Shader(ctx.part_elems, ctx.roots)
+    sh.helpers.append("fn store(b: u32, m: u32, n: u32, v: f32) {\n" + "\n".join("  " + ln for ln in store(sh)) + "\n}")
+    load_a, load_b, *_ = loads(sh)
+    R = GEMV_ROWS if is_sym(M) else M
+    step_k = 4 * GEMV_SLICES
+    lines = ["let b = wid.y;", f"let tx = lid % {u(GEMV_COLS)};", f"let ty = lid / {u(GEMV_COLS)};",
+             f"let n = wid.x * {u(4 * GEMV_COLS)} + tx * 4u;",
+             *(f"var acc{r} = vec4<f32>(0.0);" for r in range(R)),
+             f"for (var k = ty * 4u; k < {u(K)}; k = k + {u(step_k)}) {{",
+             *(f"  let b{j} = load_b(b, k + {j}u, n);" for j in range(4))]
+    for r in range(R):
+        lines += [f"  let a{r} = load_a(b, {r}u, k);",
+                  f"  acc{r} = fma(vec4<f32>(a{r}.x), b0, fma(vec4<f32>(a{r}.y), b1, "
+                  f"fma(vec4<f32>(a{r}.z), b2, fma(vec4<f32>(a{r}.w), b3, acc{r}))));"]
+    lines.append("}")
+    for r in range(R):
+        lines += [f"part[lid] = acc{r};", "workgroupBarrier();",
+                  f"if (ty == 0u{f' && {r}u < {u(M)}' if is_sym(M) else ''}) {{",
+                  "  var s = part[tx];",
+                  f"  for (var t = 1u; t < {u(GEMV_SLICES)}; t = t + 1u) {{ s = s + part[t * {u(GEMV_COLS)} + tx]; }}",
+                  *(f"  if (n + {j}u < {u(N)}) {{ store(b, {r}u, n + {j}u, s.{c}); }}" for j, c in enumerate("xyzw")),
+                  "}", "workgroupBarrier();"]
+    threads = GEMV_COLS * GEMV_SLICES
+    sh.helpers += [f"var<workgroup> part: array<vec4<f32>, {threads}>;", load_a, load_b]
+    body = "\n".join([f"@compute @workgroup_size({threads})",
+                      "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
+                      *("  " + ln for ln in lines), "}"])
+    groups = (-(-N // (4 * GEMV_COLS)), batches, 1)
+    return [Dispatch(name, sh.code(body), sh.binding_list(), groups, workgroup_bytes=16 * threads, invocations=threads)]
+
+
 def _vec4_loader(fn: str, args: str, bounds: str, vec_ok: bool, getter, index: str, scalar_index) -> str:
     """A loader returning 4 consecutive elements along its last argument: one vec4 load when the
     layout allows it, else 4 bounds-checked scalar loads."""
@@ -261,15 +304,17 @@ def matmul(step, ctx):
         return _store_lines(step, sh, f"b * {u(M * N)} + m * {u(N)} + n", "v")
 
     if is_sym(M) and not is_sym(N):
-        # rows known only at run time: the thin tile for a few rows (a decoder's one-token step), the medium one
-        # for more; the runtime dispatches the one whose row range holds M (Dispatch.when)
-        thin = gemm(op.name, ctx, step, TILES["thin"], M, N, K, batches, loads, store)
+        # rows known only at run time: gemv for a few rows (a decoder's one-token step), the medium tile for
+        # more; the runtime dispatches the one whose row range holds M (Dispatch.when)
+        few = gemv(op.name, ctx, step, M, N, K, batches, loads, store)
         medium = gemm(op.name, ctx, step, TILES["medium"], M, N, K, batches, loads, store)
-        for d in thin:
-            d.when = (M, None, TILES["thin"].tm)
+        for d in few:
+            d.when = (M, None, GEMV_ROWS)
         for d in medium:
-            d.when = (M, TILES["thin"].tm + 1, None)
-        return thin + medium
+            d.when = (M, GEMV_ROWS + 1, None)
+        return few + medium
+    if not is_sym(M) and M <= GEMV_ROWS and not is_sym(N) and (is_sym(batches) or batches <= 65535):
+        return gemv(op.name, ctx, step, M, N, K, batches, loads, store)
     return gemm(op.name, ctx, step, pick_tile(M, N, batches), M, N, K, batches, loads, store)
 
 
