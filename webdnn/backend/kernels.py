@@ -12,6 +12,31 @@ from ..ir.ops.resize import resize_taps
 from ..ir.symbolic import Expr, is_symbolic_array
 
 
+# Reduce kinds: (initial value, map of x, combine(a, b), final map of (acc, count)) in the C-style syntax the GPU
+# dialects share; the initial value a key ("zero", "one", "lowest", "highest") each dialect writes as its own literal
+# (reduction_kinds). Kinds after "l1" are float only.
+REDUCE_KINDS = {
+    "sum": ("zero", "{x}", "{a} + {b}", "{acc}"),
+    "mean": ("zero", "{x}", "{a} + {b}", "{acc} / {n}"),
+    "max": ("lowest", "{x}", "max({a}, {b})", "{acc}"),
+    "min": ("highest", "{x}", "min({a}, {b})", "{acc}"),
+    "prod": ("one", "{x}", "{a} * {b}", "{acc}"),
+    "sumsquare": ("zero", "{x} * {x}", "{a} + {b}", "{acc}"),
+    "l1": ("zero", "abs({x})", "{a} + {b}", "{acc}"),
+    "l2": ("zero", "{x} * {x}", "{a} + {b}", "sqrt({acc})"),
+    "logsum": ("zero", "{x}", "{a} + {b}", "log({acc})"),
+    # logsumexp: a max pass first (m), then Σ exp(x - m)
+    "logsumexp": ("zero", "exp({x} - m)", "{a} + {b}", "log({acc}) + m"),
+}
+INT_REDUCE_KINDS = ("sum", "mean", "max", "min", "prod", "sumsquare", "l1")
+
+
+def reduction_kinds(literals: dict, integer: bool = False) -> dict:
+    """REDUCE_KINDS (the integer ones where `integer`) with their initial values written by `literals`."""
+    return {k: (literals[init], *rest) for k, (init, *rest) in REDUCE_KINDS.items()
+            if not integer or k in INT_REDUCE_KINDS}
+
+
 def folded_rows(a_shape, b_shape, out_shape) -> int | None:
     """A batched product [..., M, K] × [K, N] whose B is one matrix shared by the whole batch and whose A
     is not broadcast is one [batch·M, K] × [K, N] product (B read or packed once, not per batch entry):

@@ -4,31 +4,13 @@ texture); TopK's r-th result is the best element after the (r-1)-th in the order
 from __future__ import annotations
 
 from ...errors import ConversionError
+from ..kernels import reduction_kinds
 from .glsl import INF, f32_lit
 from .program import decompose, is_float, lit, offset, size_of, strides
 
 # kind -> (initial value, map of x, combine(a, b), final map of (acc, count))
-FLOAT_KINDS = {
-    "sum": ("0.0", "{x}", "{a} + {b}", "{acc}"),
-    "mean": ("0.0", "{x}", "{a} + {b}", "{acc} / {n}"),
-    "max": (f"(-{INF})", "{x}", "max({a}, {b})", "{acc}"),
-    "min": (INF, "{x}", "min({a}, {b})", "{acc}"),
-    "prod": ("1.0", "{x}", "{a} * {b}", "{acc}"),
-    "sumsquare": ("0.0", "{x} * {x}", "{a} + {b}", "{acc}"),
-    "l1": ("0.0", "abs({x})", "{a} + {b}", "{acc}"),
-    "l2": ("0.0", "{x} * {x}", "{a} + {b}", "sqrt({acc})"),
-    "logsum": ("0.0", "{x}", "{a} + {b}", "log({acc})"),
-    "logsumexp": ("0.0", "exp({x} - m)", "{a} + {b}", "log({acc}) + m"),
-}
-INT_KINDS = {
-    "sum": ("0", "{x}", "{a} + {b}", "{acc}"),
-    "mean": ("0", "{x}", "{a} + {b}", "{acc} / {n}"),
-    "max": ("(-2147483647 - 1)", "{x}", "max({a}, {b})", "{acc}"),
-    "min": ("2147483647", "{x}", "min({a}, {b})", "{acc}"),
-    "prod": ("1", "{x}", "{a} * {b}", "{acc}"),
-    "sumsquare": ("0", "{x} * {x}", "{a} + {b}", "{acc}"),
-    "l1": ("0", "abs({x})", "{a} + {b}", "{acc}"),
-}
+FLOAT_KINDS = reduction_kinds({"zero": "0.0", "one": "1.0", "lowest": f"(-{INF})", "highest": INF})
+INT_KINDS = reduction_kinds({"zero": "0", "one": "1", "lowest": "(-2147483647 - 1)", "highest": "2147483647"}, integer=True)
 
 
 def reduce(step, ctx):

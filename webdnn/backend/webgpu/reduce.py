@@ -3,35 +3,17 @@ threads' partial results in workgroup memory; a short one a thread per output.""
 from __future__ import annotations
 
 from ...ir.dtype import FLOAT_DTYPES
+from ..kernels import reduction_kinds
 from .wgsl import f32_lit
 from .indices import (Dispatch, Shader, decompose, flat_groups, flat_kernel, is_sym, offset, size_of, strides, u)
 
 COOP = 64        # threads cooperating on one output
 COOP_FROM = 128  # reductions at least this long are cooperative
 
-# kind -> (initial value, map of x, combine(a, b), final map of (acc, count)); f32 arithmetic
-FLOAT_KINDS = {
-    "sum": ("0.0", "{x}", "{a} + {b}", "{acc}"),
-    "mean": ("0.0", "{x}", "{a} + {b}", "{acc} / {n}"),
-    "max": ("(-f_inf())", "{x}", "max({a}, {b})", "{acc}"),
-    "min": ("f_inf()", "{x}", "min({a}, {b})", "{acc}"),
-    "prod": ("1.0", "{x}", "{a} * {b}", "{acc}"),
-    "sumsquare": ("0.0", "{x} * {x}", "{a} + {b}", "{acc}"),
-    "l1": ("0.0", "abs({x})", "{a} + {b}", "{acc}"),
-    "l2": ("0.0", "{x} * {x}", "{a} + {b}", "sqrt({acc})"),
-    "logsum": ("0.0", "{x}", "{a} + {b}", "log({acc})"),
-    # logsumexp: a max pass first (see below), then Σ exp(x - m)
-    "logsumexp": ("0.0", "exp({x} - m)", "{a} + {b}", "log({acc}) + m"),
-}
-INT_KINDS = {
-    "sum": ("0i", "{x}", "{a} + {b}", "{acc}"),
-    "mean": ("0i", "{x}", "{a} + {b}", "{acc} / {n}"),
-    "max": ("i32(-2147483647 - 1)", "{x}", "max({a}, {b})", "{acc}"),
-    "min": ("2147483647i", "{x}", "min({a}, {b})", "{acc}"),
-    "prod": ("1i", "{x}", "{a} * {b}", "{acc}"),
-    "sumsquare": ("0i", "{x} * {x}", "{a} + {b}", "{acc}"),
-    "l1": ("0i", "abs({x})", "{a} + {b}", "{acc}"),
-}
+# kind -> (initial value, map of x, combine(a, b), final map of (acc, count)); f32 / i32 arithmetic
+FLOAT_KINDS = reduction_kinds({"zero": "0.0", "one": "1.0", "lowest": "(-f_inf())", "highest": "f_inf()"})
+INT_KINDS = reduction_kinds({"zero": "0i", "one": "1i", "lowest": "i32(-2147483647 - 1)", "highest": "2147483647i"},
+                            integer=True)
 
 
 def _fmt(t, **kw):
