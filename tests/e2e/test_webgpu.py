@@ -268,8 +268,9 @@ def test_attention_is_one_kernel(shape, tmp_path, runners):
     graph = json.loads((out / "graph_webgpu.json").read_text())
     names = [d["name"] for d in graph["dispatches"]]
     split = shape.get("queries", 37) <= 16 and shape.get("keys", 37) > 256  # + the parts' combination
-    assert sum(n.startswith("Attention") for n in names) == 1 + split and len(names) == 3 + split, names
-    assert not {"s", "ss", "sm", "p"} & set(graph["memory"]["f32"]["tensors"]), "scores and probabilities are never stored"
+    # Attention (reading k through the Transpose's permutation: kᵀ never stored), [its parts' combination], Transpose
+    assert sum(n.startswith("Attention") for n in names) == 1 + split and len(names) == 2 + split, names
+    assert not {"kt", "s", "ss", "sm", "p"} & set(graph["memory"]["f32"]["tensors"]), "kᵀ, scores and probabilities are never stored"
     expected = expected_outputs(m, feeds)
     failures = []
     for host in HOSTS:
@@ -307,6 +308,34 @@ def test_attention_forms_for_sizes_bound_at_run_time(tmp_path, runners):
         for host in HOSTS:
             got = runners[host].run(out, feeds, backend="webgpu")
             failures += check(got, {"y": want}, "webgpu", f"s={s}, t={t} in {host}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("s,t", [(1, 40), (1, 300), (20, 33)])
+def test_attention_reads_keys_through_their_transpose(s, t, tmp_path, runners):
+    """kᵀ made by one Transpose from keys laid out [batch, keys, heads, d] (perm 0, 2, 3, 1, as some exporters
+    write it): the kernel reads that tensor through the permutation and kᵀ is never stored, in the decode form,
+    split over the keys and in the rows form; both hosts agree with onnxruntime."""
+    from onnx import TensorProto, helper, numpy_helper
+    F = TensorProto.FLOAT
+    nodes = [helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 3, 1]), helper.make_node("MatMul", ["q", "kt"], ["sc"]),
+             helper.make_node("Mul", ["sc", "scale"], ["ss"]), helper.make_node("Softmax", ["ss"], ["p"], axis=-1),
+             helper.make_node("MatMul", ["p", "v"], ["y"])]
+    shapes = {"q": [2, 3, s, 16], "k": [2, t, 3, 16], "v": [2, 3, t, 8]}
+    g = helper.make_graph(nodes, "att", [helper.make_tensor_value_info(n, F, sh) for n, sh in shapes.items()],
+                          [helper.make_tensor_value_info("y", F, None)], [numpy_helper.from_array(np.array(0.25, np.float32), "scale")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    out = tmp_path / "att"
+    convert(m, out, backends=["webgpu"])
+    graph = json.loads((out / "graph_webgpu.json").read_text())
+    assert all(d["name"].startswith("Attention") for d in graph["dispatches"]), [d["name"] for d in graph["dispatches"]]
+    assert "kt" not in graph["memory"]["f32"]["tensors"]
+    rng = np.random.default_rng(t)
+    feeds = {n: rng.standard_normal(sh).astype(np.float32) for n, sh in shapes.items()}
+    expected = expected_outputs(m, feeds)
+    failures = []
+    for host in HOSTS:
+        failures += check(runners[host].run(out, feeds, backend="webgpu"), expected, "webgpu", f"s={s}, t={t} in {host}")
     assert not failures, "\n".join(failures)
 
 

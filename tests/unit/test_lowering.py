@@ -160,8 +160,9 @@ def _attention_graph(**kw):
 
 
 def test_attention_chain_is_one_step_where_the_backend_takes_it():
-    """q · kᵀ → scale + mask → Softmax(last axis) → · v: one "Attention" step reading q, kᵀ, the mask
-    and v, whose score and probability tensors no step stores; a backend without `attention` keeps the
+    """q · kᵀ → scale + mask → Softmax(last axis) → · v: one "Attention" step reading q, k (the Transpose
+    making kᵀ taken into the step), the mask and v, whose kᵀ, score and probability tensors no step stores;
+    a backend that refuses the Transpose gets the step reading kᵀ; a backend without `attention` keeps the
     products, the Softmax and the fused epilogue as they were."""
     g = _attention_graph()
     took = []
@@ -170,10 +171,15 @@ def test_attention_chain_is_one_step_where_the_backend_takes_it():
     assert len(att) == 1 and len(took) == 1
     a = att[0].attention
     assert a.softmax.type == "Softmax" and a.epilogue is not None and a.scores.type == "MatMul"
-    assert [t.name for t in att[0].inputs] == [a.scores.inputs[0].name, a.scores.inputs[1].name, "mask", "v"]
+    assert a.key is not None and a.key.type == "Transpose" and a.key.outputs[0] is a.scores.inputs[1]
+    assert [t.name for t in att[0].inputs] == [a.scores.inputs[0].name, "k", "mask", "v"]
     assert att[0].name == a.softmax.name and att[0].outputs == att[0].op.outputs
     stored = {t.name for s in steps for t in s.outputs}
-    assert not {a.scores.outputs[0].name, a.softmax.outputs[0].name} & stored
+    assert not {a.scores.inputs[1].name, a.scores.outputs[0].name, a.softmax.outputs[0].name} & stored
+    no_key = lower_graph(g, Fusion(families=("MatMul",), attention=lambda a, pv: a.key is None)).steps
+    (att,) = [s for s in no_key if s.type == "Attention"]
+    assert att.attention.key is None and "Transpose" in [s.type for s in no_key]
+    assert [t.name for t in att.inputs] == [att.attention.scores.inputs[0].name, att.attention.scores.inputs[1].name, "mask", "v"]
     plain = lower_graph(g, Fusion(families=("MatMul",))).steps
     assert [s.type for s in plain].count("Softmax") == 1 and not any(s.type == "Attention" for s in plain)
     refused = lower_graph(g, Fusion(families=("MatMul",), attention=lambda a, pv: False)).steps

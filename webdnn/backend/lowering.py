@@ -16,6 +16,9 @@ probability matrices never stored:
     kᵀ ─┘                                                                        v ─┘
       =►  step "Attention": op = the second MatMul (and its own epilogue, if any), attention =
           (the first MatMul, its epilogue and slot, the Softmax); inputs (q, kᵀ, mask..., v, ...)
+
+Where kᵀ is a Transpose read only there (exporters write k.transpose(-2, -1)), the step takes it too
+(attention.key) and reads the Transpose's input through its permutation: kᵀ is never stored.
 """
 from __future__ import annotations
 
@@ -62,6 +65,12 @@ class Attention:
     epilogue: Op | None
     slot: int
     softmax: Op
+    key: Op | None = None  # the Transpose making kᵀ, read only by the scores (its input is read instead)
+
+    @property
+    def key_source(self) -> Tensor:
+        """The tensor the kernel reads for kᵀ: the scores' B, or the input of the Transpose making it."""
+        return self.key.inputs[0] if self.key is not None else self.scores.inputs[1]
 
 
 @dataclass(eq=False)
@@ -159,6 +168,7 @@ def _attention_chains(graph: Graph, consumers, outputs, fusion: Fusion) -> dict:
     found = {}
     if fusion.attention is None:
         return found
+    producer = {id(t): o for o in graph.ops for t in o.outputs}
     for op in graph.ops:
         if op.type != "MatMul":
             continue
@@ -178,9 +188,13 @@ def _attention_chains(graph: Graph, consumers, outputs, fusion: Fusion) -> dict:
             continue
         if pv.outputs[0].shape[:-1] != s.shape[:-1]:  # one output row per query, no broadcast over it
             continue
-        a = Attention(op, ew, slot, nxt)
-        if fusion.attention(a, pv):
-            found[id(pv)] = a
+        kt = op.inputs[1]
+        t = producer.get(id(kt))
+        key = t if t is not None and t.type == "Transpose" and _only_user(kt, consumers, outputs) is op else None
+        for a in [Attention(op, ew, slot, nxt, key)] + ([Attention(op, ew, slot, nxt)] if key is not None else []):
+            if fusion.attention(a, pv):  # with the Transpose where the backend takes it, else with kᵀ stored
+                found[id(pv)] = a
+                break
     return found
 
 
@@ -242,7 +256,7 @@ def lower_graph(graph: Graph, fusion: Fusion = Fusion()) -> LoweredGraph:
     consumers = graph.consumers()
     outputs = {id(t) for t in graph.outputs}
     chains = _attention_chains(graph, consumers, outputs, fusion)
-    inside = {id(o) for a in chains.values() for o in (a.scores, a.epilogue, a.softmax) if o is not None}
+    inside = {id(o) for a in chains.values() for o in (a.scores, a.epilogue, a.softmax, a.key) if o is not None}
     groups = _row_groups(graph, consumers, outputs, fusion, inside | set(chains))
     inside |= {id(o) for g in groups.values() for o in g.ops}
     fused = {}  # id(Elementwise op) -> (the op it is fused into, slot)
@@ -267,7 +281,7 @@ def lower_graph(graph: Graph, fusion: Fusion = Fusion()) -> LoweredGraph:
             continue
         if id(op) in chains:
             a = chains[id(op)]
-            ins = [t for t in a.scores.inputs if t is not None]
+            ins = [a.scores.inputs[0]] + ([a.key_source] if a.key_source is not a.scores.inputs[0] else [])
             if a.epilogue is not None:
                 ins += [t for i, t in enumerate(a.epilogue.inputs) if i != a.slot]
             ins.append(op.inputs[1])

@@ -23,7 +23,7 @@ from ...ir.dtype import FLOAT_DTYPES
 from .elementwise import Epilogue
 from ...ir.symbolic import is_symbolic_array
 from ...ir import Tensor
-from .indices import Dispatch, Shader, broadcast_offset, decompose, flat_kernel, is_sym, size_of, u
+from .indices import Dispatch, Shader, broadcast_offset, decompose, flat_kernel, is_sym, offset, size_of, strides, u
 
 ROWS = 64            # query rows per workgroup, a thread each
 DECODE_ROWS = 16     # at most this many query rows: the decode form (a workgroup per row, a thread per key)
@@ -91,16 +91,29 @@ def _parts(step, ctx, out=True):
     batch_shape = s_shape[:-2]
     sh = Shader(ctx.part_elems, ctx.roots)
     yb = sh.bind("y", y, write=True) if out else None
-    qb, kb, vb = sh.bind("q", q), sh.bind("kt", kt), sh.bind("v", v)
+    src = a.key_source
+    qb, kb, vb = sh.bind("q", q), sh.bind("kt", src), sh.bind("v", v)
     bl, bi = decompose("b", batch_shape, "z")
     base = lambda t: broadcast_offset(t.shape[:-2], bi) if t.shape[:-2] and batch_shape else "0u"  # noqa: E731
+    D, N = kt.shape[-2], kt.shape[-1]
+    if a.key is None:
+        ko, sd, sn = f"({base(kt)}) * {u(D * N)}", N, 1
+    else:  # kᵀ = Transpose(src): element [..., d, n] of kᵀ is src at the permuted strides
+        perm = a.key.definition.perm(a.key, len(src.shape))
+        st = strides(src.shape)
+        lead = len(bi) - (len(perm) - 2)
+        ko = offset([("0u" if kt.shape[k] == 1 else bi[lead + k]) for k in range(len(perm) - 2)],
+                    [st[p] for p in perm[:-2]]) if batch_shape else "0u"
+        sd, sn = st[perm[-2]], st[perm[-1]]
+    # kᵀ[d, n] of this batch entry (after `let ko = ...`); whether it is contiguous along d (load tiles along d)
+    key = (lambda d, n: f"ko + ({d}) * {u(sd)} + ({n})" + (f" * {u(sn)}" if sn != 1 else ""), sd == 1)
     score, epi = "sv", []
     if a.epilogue is not None:
         lines, text, _ = Epilogue(sh, a.epilogue, a.slot).value("si", "sv")
         epi = lines + [f"let se = f32({text});"]
         score = "se"
     dims = (s_shape[-2], s_shape[-1], q.shape[-1], v.shape[-1], size_of(batch_shape))
-    return sh, (yb, qb, kb, vb), bl, base, (q, kt, v), score, epi, dims
+    return sh, (yb, qb, kb, vb), bl, base, (q, ko, key, v), score, epi, dims
 
 
 def _split_decode(step, ctx) -> list:
@@ -138,7 +151,7 @@ def _split_decode(step, ctx) -> list:
 def _decode(step, ctx, parts=None):
     """The decode form: a workgroup of KEYS threads per query row. With `parts` (_split_decode), workgroup z
     takes keys [z·SPLIT, (z + 1)·SPLIT) and writes its part instead of the output row."""
-    sh, (yb, qb, kb, vb), bl, base, (q, kt, v), score, epi, (M, N, D, DV, batches) = _parts(step, ctx, out=parts is None)
+    sh, (yb, qb, kb, vb), bl, base, (q, ko, (kidx, _), v), score, epi, (M, N, D, DV, batches) = _parts(step, ctx, out=parts is None)
     S = (N + SPLIT - 1) // SPLIT if parts is not None else 1
     if parts is not None:
         pb = sh.bind("parts", parts, write=True)
@@ -169,7 +182,7 @@ def _decode(step, ctx, parts=None):
             "  let m = wid.x;", "  let b = wid.y;",
             *("  " + ln for ln in bl),
             f"  let qo = ({base(q)}) * {u(M * D)} + m * {u(D)};",
-            f"  let ko = ({base(kt)}) * {u(D * N)};", f"  let vo = ({base(v)}) * {u(N * DV)};",
+            f"  let ko = {ko};", f"  let vo = ({base(v)}) * {u(N * DV)};",
             f"  for (var d = lid; d < {u(D)}; d = d + {u(KEYS)}) {{ q_row[d] = {qb.get('qo + d')}; }}",
             f"  var acc: array<f32, {cols}>;",
             "  var mx = -f_inf();", "  var l = 0.0;",
@@ -178,7 +191,7 @@ def _decode(step, ctx, parts=None):
             "    workgroupBarrier();",  # q_row written; the last chunk's scores and weights read
             "    let n = n0 + lid;", f"    let nc = min(n, {u(N - 1)});",
             "    var sv = 0.0;",
-            f"    for (var d = 0u; d < {u(D)}; d = d + 1u) {{ sv = fma(q_row[d], {kb.get(f'ko + d * {u(N)} + nc')}, sv); }}",
+            f"    for (var d = 0u; d < {u(D)}; d = d + 1u) {{ sv = fma(q_row[d], {kb.get(kidx('d', 'nc'))}, sv); }}",
             f"    let si = (b * {u(M)} + m) * {u(N)} + nc;",
             *("    " + ln for ln in epi),
             f"    let s = select(-f_inf(), {score}, n < kend);",
@@ -213,11 +226,11 @@ def _rows(step, ctx):
     output row (a dot product per 4 values); the tiles and the query are then CT (f16 where the runtime's header
     says HALF: each 4-value dot product in f16, the score summed in f32), the output row and the softmax state
     f32. Other heads: a value at a time, in f32."""
-    sh, (yb, qb, kb, vb), bl, base, (q, kt, v), score, epi, (M, N, D, DV, batches) = _parts(step, ctx)
+    sh, (yb, qb, kb, vb), bl, base, (q, ko, (kidx, along_d), v), score, epi, (M, N, D, DV, batches) = _parts(step, ctx)
     TK = _tile(D, DV)
     w = 4 if D % 4 == 0 and DV % 4 == 0 else 1
     Dw, DVw = D // w, DV // w
-    k_val, v_val = (f"select(0.0, {kb.get(f'ko + d * {u(N)} + min(n, {u(N - 1)})')}, n < {u(N)})",
+    k_val, v_val = (f"select(0.0, {kb.get(kidx('d', f'min(n, {u(N - 1)})'))}, n < {u(N)})",
                     f"select(0.0, {vb.get(f'vo + min(n, {u(N - 1)}) * {u(DV)} + e % {u(DV)}')}, n < {u(N)})")
     if w == 4:
         q_load = ["let e = qo + 4u * d;",
@@ -241,7 +254,7 @@ def _rows(step, ctx):
             "  let b = wid.y;", f"  let m = wid.x * {u(ROWS)} + lid;", f"  let live = m < {u(M)};",
             *("  " + ln for ln in bl),
             f"  let qo = ({base(q)}) * {u(M * D)} + min(m, {u(M - 1)}) * {u(D)};",
-            f"  let ko = ({base(kt)}) * {u(D * N)};", f"  let vo = ({base(v)}) * {u(N * DV)};",
+            f"  let ko = {ko};", f"  let vo = ({base(v)}) * {u(N * DV)};",
             f"  var qr: array<{types[0]}, {Dw}>;",
             f"  for (var d = 0u; d < {u(Dw)}; d = d + 1u) {{", *("    " + ln for ln in q_load), "  }",
             f"  var acc: array<{types[1]}, {DVw}>;",
@@ -249,7 +262,8 @@ def _rows(step, ctx):
             f"  for (var n0 = 0u; n0 < {u(N)}; n0 = n0 + {u(TK)}) {{",
             "    workgroupBarrier();",
             f"    for (var e = lid; e < {u(D * TK)}; e = e + {u(ROWS)}) {{",  # kᵀ[d, n0 + kk]: along n, as stored
-            f"      let d = e / {u(TK)};", f"      let kk = e % {u(TK)};", "      let n = n0 + kk;",
+            *([f"      let d = e % {u(D)};", f"      let kk = e / {u(D)};"] if along_d else  # consecutive threads: consecutive addresses
+              [f"      let d = e / {u(TK)};", f"      let kk = e % {u(TK)};"]), "      let n = n0 + kk;",
             f"      {put_k}",
             "    }",
             f"    for (var e = lid; e < {u(TK * DV)}; e = e + {u(ROWS)}) {{",
